@@ -1,0 +1,55 @@
+// swift-tools-version: 6.0
+// fusebench — benchmarking and profiling harness for ML inference kernels.
+//
+// Build settings (see README "Build settings"):
+//   Kernels are compiled for the CPU that builds them (`-target-cpu native`, `-march=native` for C),
+//   because the SIMD types only become AVX2/AVX-512 code when a target CPU is named. Set
+//   FUSEBENCH_TARGET_CPU (e.g. `znver3`, `haswell`, `x86-64`) to build for another CPU.
+//   The ISA the binary was built for is recorded in every run, and the harness refuses to run
+//   kernels on a CPU that lacks those instructions (see `CPerfEvent/isa.c`, `Kernels/ISA.swift`).
+import Foundation
+import PackageDescription
+
+let targetCPU = ProcessInfo.processInfo.environment["FUSEBENCH_TARGET_CPU"] ?? "native"
+let march = targetCPU == "native" ? "native" : targetCPU
+let swiftCPU: [SwiftSetting] = [.unsafeFlags(["-target-cpu", targetCPU])]
+let cCPU: [CSetting] = [.unsafeFlags(["-march=\(march)", "-O2"])]
+
+let package = Package(
+    name: "fusebench",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "FuseBench", targets: ["FuseBench"]),
+        .executable(name: "fusebench", targets: ["fusebench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", exact: "0.6.0"),
+    ],
+    targets: [
+        .target(name: "CPerfEvent", cSettings: cCPU),
+        .systemLibrary(name: "CLibpfm", path: "Sources/CLibpfm"),
+        .target(name: "BenchModel"),
+        .target(name: "Counters", dependencies: ["CPerfEvent", "CLibpfm", "BenchModel"]),
+        .target(name: "Kernels", dependencies: ["CPerfEvent", "BenchModel"], swiftSettings: swiftCPU),
+        .target(name: "Suite", dependencies: ["BenchModel", "Kernels", .product(name: "TOMLKit", package: "TOMLKit")]),
+        .target(name: "Store", dependencies: ["BenchModel", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "Analysis", dependencies: ["BenchModel"]),
+        .target(name: "Runner", dependencies: ["BenchModel", "Counters", "Kernels", "Suite", "Store", "CPerfEvent"]),
+        .target(name: "Report", dependencies: ["BenchModel", "Analysis", "Store"]),
+        .target(name: "FuseBench", dependencies: ["BenchModel", "Counters", "Kernels", "Suite", "Store", "Analysis", "Runner", "Report"]),
+        .executableTarget(name: "fusebench", dependencies: [
+            "FuseBench", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "CountersTests", dependencies: ["Counters"]),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels"], swiftSettings: swiftCPU),
+        .testTarget(name: "SuiteTests", dependencies: ["Suite"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store"]),
+        .testTarget(name: "AnalysisTests", dependencies: ["Analysis"]),
+        .testTarget(name: "RunnerTests", dependencies: ["Runner"]),
+        .testTarget(name: "ReportTests", dependencies: ["Report", "Store"]),
+        .testTarget(name: "CLITests", dependencies: ["FuseBench"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

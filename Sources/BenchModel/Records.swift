@@ -1,0 +1,191 @@
+// BenchModel owns the plain value types that flow between modules (suite → runner → store →
+// analysis → report): samples, counter readings, run metadata, machine fingerprint, accuracy
+// checks. No I/O and no behaviour beyond small derived properties, so every module can depend on it.
+import Foundation
+
+/// Where a counter value came from. Values of different backends are never compared.
+public enum CounterBackend: String, Codable, Sendable, CaseIterable {
+    /// Hardware PMU through perf_event.
+    case hw
+    /// Simulated under callgrind (deterministic instruction / cache counts).
+    case sim
+}
+
+/// One counter's delta over one sample batch.
+public struct CounterValue: Codable, Sendable, Hashable {
+    /// Event name as the user wrote it (e.g. `instructions`, `amd64_fam19h_zen3::RETIRED_INSTRUCTIONS`).
+    public var event: String
+    /// Delta over the batch, scaled by `timeEnabled / timeRunning` when the event was multiplexed.
+    public var value: Double
+    /// Unscaled delta as read from the kernel.
+    public var raw: UInt64
+    /// Nanoseconds the event was enabled during the batch.
+    public var timeEnabled: UInt64
+    /// Nanoseconds the event was actually counting during the batch.
+    public var timeRunning: UInt64
+    /// Backend that produced the value.
+    public var backend: CounterBackend
+
+    public init(event: String, value: Double, raw: UInt64, timeEnabled: UInt64, timeRunning: UInt64, backend: CounterBackend) {
+        self.event = event
+        self.value = value
+        self.raw = raw
+        self.timeEnabled = timeEnabled
+        self.timeRunning = timeRunning
+        self.backend = backend
+    }
+
+    /// True when the kernel time-shared the counter (value was scaled).
+    public var multiplexed: Bool { timeRunning < timeEnabled }
+}
+
+/// Flags attached to a sample; stored as an integer bit set.
+public struct SampleFlags: OptionSet, Codable, Sendable, Hashable {
+    public let rawValue: Int
+    public init(rawValue: Int) { self.rawValue = rawValue }
+    /// At least one counter was multiplexed and scaled.
+    public static let multiplexed = SampleFlags(rawValue: 1 << 0)
+    /// Marked as an outlier by analysis (kept, never silently removed).
+    public static let outlier = SampleFlags(rawValue: 1 << 1)
+    /// Taken while the machine was throttled or hot (telemetry).
+    public static let throttled = SampleFlags(rawValue: 1 << 2)
+    /// The run had an injected slowdown for this op (testing aid).
+    public static let injectedSlowdown = SampleFlags(rawValue: 1 << 3)
+    /// Net time after overhead subtraction was not positive; the batch is unreliable.
+    public static let belowOverhead = SampleFlags(rawValue: 1 << 4)
+}
+
+/// One measured batch of iterations of one op variant.
+public struct Sample: Codable, Sendable, Hashable {
+    /// Benchmark op name within its suite (e.g. `gemm_128`).
+    public var op: String
+    /// Variant name (`reference`, `optimized`, ...).
+    public var variant: String
+    /// Position in the run's measurement order (0-based), shows the interleaving.
+    public var sequence: Int
+    /// Worker process that took the sample (0 for in-process runs).
+    public var process: Int
+    /// Iterations in the batch.
+    public var iterations: Int
+    /// Wall time of the whole batch in ns (CLOCK_MONOTONIC_RAW), before overhead subtraction.
+    public var wallNs: Double
+    /// Thread CPU time of the batch in ns.
+    public var cpuNs: Double
+    /// Calibrated harness overhead for this batch in ns (subtracted in `netWallNsPerIteration`).
+    public var overheadNs: Double
+    /// Counter deltas over the batch (empty in a timing-only run).
+    public var counters: [CounterValue]
+    /// Flags.
+    public var flags: SampleFlags
+
+    public init(op: String, variant: String, sequence: Int, process: Int = 0, iterations: Int, wallNs: Double,
+                cpuNs: Double, overheadNs: Double, counters: [CounterValue] = [], flags: SampleFlags = []) {
+        self.op = op
+        self.variant = variant
+        self.sequence = sequence
+        self.process = process
+        self.iterations = iterations
+        self.wallNs = wallNs
+        self.cpuNs = cpuNs
+        self.overheadNs = overheadNs
+        self.counters = counters
+        self.flags = flags
+    }
+
+    /// Per-iteration wall time with the calibrated overhead removed (never below 0).
+    public var netWallNsPerIteration: Double {
+        max(0, wallNs - overheadNs) / Double(max(1, iterations))
+    }
+
+    /// Per-iteration CPU time (overhead is not subtracted: it is calibrated on the wall clock).
+    public var cpuNsPerIteration: Double { cpuNs / Double(max(1, iterations)) }
+
+    /// Per-iteration value of a counter, if present.
+    public func counterPerIteration(_ event: String) -> Double? {
+        counters.first { $0.event == event }.map { $0.value / Double(max(1, iterations)) }
+    }
+}
+
+/// Lifecycle of a run in the store.
+public enum RunStatus: String, Codable, Sendable, CaseIterable {
+    case running, complete, interrupted, failed
+    /// A run left `running` by a process that no longer exists.
+    case stale
+}
+
+/// What was verified before timing an optimized variant.
+public struct AccuracyCheck: Codable, Sendable, Hashable {
+    public var op: String
+    public var variant: String
+    public var referenceVariant: String
+    public var maxAbsError: Double
+    public var maxRelError: Double
+    public var cosine: Double
+    public var tolerance: Tolerance
+    public var passed: Bool
+    /// Human-readable reason when `passed` is false.
+    public var reason: String?
+
+    public init(op: String, variant: String, referenceVariant: String, maxAbsError: Double, maxRelError: Double,
+                cosine: Double, tolerance: Tolerance, passed: Bool, reason: String? = nil) {
+        self.op = op
+        self.variant = variant
+        self.referenceVariant = referenceVariant
+        self.maxAbsError = maxAbsError
+        self.maxRelError = maxRelError
+        self.cosine = cosine
+        self.tolerance = tolerance
+        self.passed = passed
+        self.reason = reason
+    }
+}
+
+/// Accuracy band an optimized variant must stay inside relative to its reference.
+///
+/// An element passes when `|a-b| <= abs + rel*|ref|` (numpy `isclose` semantics); the whole
+/// output passes when every element passes and the cosine similarity is at least `minCosine`.
+public struct Tolerance: Codable, Sendable, Hashable {
+    public var abs: Double
+    public var rel: Double
+    public var minCosine: Double
+    public init(abs: Double, rel: Double, minCosine: Double = 0.9999) {
+        self.abs = abs
+        self.rel = rel
+        self.minCosine = minCosine
+    }
+}
+
+/// Description of a benchmark op as stored with a run.
+public struct OpRecord: Codable, Sendable, Hashable {
+    /// Suite the op came from.
+    public var suite: String
+    /// Op name, unique within its suite.
+    public var name: String
+    /// Kernel kind (`gemm`, `bias_relu`, ...).
+    public var kind: String
+    /// Shape parameters (e.g. `m`, `n`, `k`).
+    public var shape: [String: Int]
+    /// Element type (`f32`).
+    public var dtype: String
+    /// Floating-point operations per iteration (0 when not meaningful).
+    public var flops: Double
+    /// Bytes moved per iteration by an ideal implementation (compulsory traffic).
+    public var bytes: Double
+    /// Regression threshold as a fraction (0.05 = 5%).
+    public var threshold: Double
+
+    public init(suite: String, name: String, kind: String, shape: [String: Int], dtype: String,
+                flops: Double, bytes: Double, threshold: Double) {
+        self.suite = suite
+        self.name = name
+        self.kind = kind
+        self.shape = shape
+        self.dtype = dtype
+        self.flops = flops
+        self.bytes = bytes
+        self.threshold = threshold
+    }
+
+    /// `SUITE/OP/VARIANT` benchmark name used in tables and exports.
+    public func benchmarkName(variant: String) -> String { "\(suite)/\(name)/\(variant)" }
+}

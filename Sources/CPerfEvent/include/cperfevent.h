@@ -1,0 +1,106 @@
+// CPerfEvent: the thin C layer fusebench needs below Swift — the perf_event_open syscall and its
+// ioctls, CPU pinning, raw clocks, ISA detection (what this binary was built for vs what the CPU
+// has), an optimizer barrier ("black hole"), async-signal-safe interrupt flags, and callgrind
+// client requests. Nothing here allocates or keeps state beyond the interrupt flag.
+#ifndef CPERFEVENT_H
+#define CPERFEVENT_H
+#include <stdint.h>
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Flat view of the perf_event_attr fields fusebench sets (filled by Swift, copied into the kernel struct).
+typedef struct fb_event_attr {
+    uint32_t type;
+    uint64_t config;
+    uint64_t config1;
+    uint64_t config2;
+    uint64_t read_format;
+    int disabled;
+    int exclude_kernel;
+    int exclude_hv;
+    int exclude_idle;
+    int inherit;
+    int pinned;
+} fb_event_attr;
+
+/// perf_event_open(2). Returns an fd, or -errno on failure.
+int fb_perf_event_open(const fb_event_attr *attr, int pid, int cpu, int group_fd);
+/// PERF_EVENT_IOC_{ENABLE,DISABLE,RESET} on a group leader with PERF_IOC_FLAG_GROUP. Returns 0 or -errno.
+int fb_perf_enable_group(int fd);
+int fb_perf_disable_group(int fd);
+int fb_perf_reset_group(int fd);
+/// read(2) into buf; returns bytes read or -errno.
+long fb_read(int fd, void *buf, size_t len);
+int fb_close(int fd);
+
+/// The read_format bits fusebench uses.
+uint64_t fb_format_group(void);
+uint64_t fb_format_total_time_enabled(void);
+uint64_t fb_format_total_time_running(void);
+uint64_t fb_format_id(void);
+/// PERF_TYPE_* constants.
+uint32_t fb_type_hardware(void);
+uint32_t fb_type_software(void);
+uint32_t fb_type_raw(void);
+uint32_t fb_type_hw_cache(void);
+
+/// Pin the calling thread to one CPU. Returns 0 or -errno.
+int fb_pin_to_cpu(int cpu);
+/// The CPU the calling thread runs on now.
+int fb_current_cpu(void);
+
+/// CLOCK_MONOTONIC_RAW in nanoseconds.
+uint64_t fb_monotonic_raw_ns(void);
+/// CLOCK_THREAD_CPUTIME_ID in nanoseconds.
+uint64_t fb_thread_cpu_ns(void);
+
+/// ISA feature bits, shared by both functions below.
+enum {
+    FB_ISA_SSE42 = 1 << 0,
+    FB_ISA_AVX = 1 << 1,
+    FB_ISA_AVX2 = 1 << 2,
+    FB_ISA_FMA = 1 << 3,
+    FB_ISA_F16C = 1 << 4,
+    FB_ISA_AVX512F = 1 << 5,
+    FB_ISA_AVX512BW = 1 << 6,
+    FB_ISA_AVX512VL = 1 << 7,
+    FB_ISA_AVX512VNNI = 1 << 8,
+    FB_ISA_AVX512BF16 = 1 << 9,
+    FB_ISA_AVXVNNI = 1 << 10,
+    FB_ISA_AVX512DQ = 1 << 11,
+};
+/// Features the compiler was allowed to use when this library was built (predefined macros).
+uint32_t fb_isa_built(void);
+/// Features the running CPU supports (cpuid via __builtin_cpu_supports).
+uint32_t fb_isa_host(void);
+
+/// Optimizer barrier: the compiler must assume the pointed-to memory is read.
+void fb_black_hole(const void *p);
+/// Same for a scalar value.
+void fb_black_hole_f32(float v);
+
+/// Install SIGINT/SIGTERM handlers that only set a flag (async-signal-safe).
+void fb_install_interrupt_handlers(void);
+/// Signal number received (0 if none).
+int fb_interrupt_signal(void);
+/// Restore default handlers (second Ctrl-C then kills as usual).
+void fb_reset_interrupt_flag(void);
+
+/// 1 if the process runs under valgrind, 0 otherwise (0 also when built without valgrind headers).
+int fb_running_on_valgrind(void);
+/// callgrind client requests (no-ops when not under valgrind or built without the header).
+void fb_callgrind_start_instrumentation(void);
+void fb_callgrind_stop_instrumentation(void);
+void fb_callgrind_toggle_collect(void);
+void fb_callgrind_zero_stats(void);
+void fb_callgrind_dump_stats(void);
+/// 1 when built with <valgrind/callgrind.h>.
+int fb_has_callgrind_header(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

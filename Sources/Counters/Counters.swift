@@ -1,0 +1,1 @@
+// Counters module (in progress)

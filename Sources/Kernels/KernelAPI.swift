@@ -1,0 +1,66 @@
+// Kernels owns the compute: tensors, seeded inputs, reference and optimized kernels, the
+// accuracy comparison between them, and the registry that maps a suite's op `kind` to a factory.
+// The runner only sees `KernelFactory` and `KernelInstance`.
+import BenchModel
+
+/// Shape parameters of an op, by name (`m`, `n`, `k`, ...).
+public typealias Shape = [String: Int]
+
+/// Error in an op's description (shape, dtype, variant); the suite loader adds file:line.
+public struct KernelSpecError: Error, CustomStringConvertible, Sendable {
+    /// Key at fault (`shape.k`, `dtype`, `variants`), for locating it in the suite file.
+    public var key: String
+    public var message: String
+    public init(key: String, _ message: String) {
+        self.key = key
+        self.message = message
+    }
+    public var description: String { message }
+}
+
+/// One prepared, runnable kernel: inputs allocated and filled, output buffer ready.
+///
+/// `run()` executes exactly one iteration and must be safe to call repeatedly; `output()`
+/// returns the result of the last `run()` for verification and black-holing.
+public protocol KernelInstance: AnyObject {
+    /// Executes one iteration.
+    func run()
+    /// Result of the most recent `run()` (flattened, row-major).
+    func output() -> UnsafeBufferPointer<Float>
+}
+
+/// Describes and creates one kind of kernel. Register custom ones in `KernelRegistry`.
+public protocol KernelFactory: Sendable {
+    /// Kind name used in suite files (`gemm`, `bias_relu`, ...).
+    var kind: String { get }
+    /// One-line description for `fusebench list ops`.
+    var summary: String { get }
+    /// Shape keys this kind requires, in display order.
+    var shapeKeys: [String] { get }
+    /// Variants this kind provides; the first is the reference every other variant is checked against.
+    var variants: [String] { get }
+    /// Supported dtypes (`f32`).
+    var dtypes: [String] { get }
+    /// Validates a shape; throws `KernelSpecError` naming the key at fault.
+    func validate(shape: Shape, dtype: String) throws
+    /// Floating-point operations of one iteration.
+    func flops(shape: Shape) -> Double
+    /// Compulsory bytes moved by one iteration (inputs read once, outputs written once).
+    func bytes(shape: Shape, dtype: String) -> Double
+    /// Default accuracy band for the optimized variants (justified at the implementation).
+    func defaultTolerance(shape: Shape, dtype: String) -> Tolerance
+    /// Creates a ready-to-run instance with inputs generated from `seed`.
+    func make(variant: String, shape: Shape, dtype: String, seed: UInt64) throws -> KernelInstance
+}
+
+extension KernelFactory {
+    /// The reference variant (first in `variants`).
+    public var referenceVariant: String { variants[0] }
+
+    /// Looks up a required shape key, throwing a located error when missing or not positive.
+    public func dimension(_ shape: Shape, _ key: String) throws -> Int {
+        guard let v = shape[key] else { throw KernelSpecError(key: "shape", "\(kind): shape is missing '\(key)'") }
+        guard v > 0 else { throw KernelSpecError(key: "shape.\(key)", "\(kind): shape.\(key) must be positive, got \(v)") }
+        return v
+    }
+}

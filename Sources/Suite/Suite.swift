@@ -1,0 +1,1 @@
+// Suite module (in progress)
