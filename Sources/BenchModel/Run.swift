@@ -72,7 +72,7 @@ public struct RunInfo: Codable, Sendable, Hashable {
     public var status: RunStatus
     public var label: String?
     public var suites: [String]
-    /// SHA-256 of the suite files' contents (hex).
+    /// FNV-1a 64 content hash of the suite files (hex); see `ContentHash`.
     public var suiteHash: String
     public var gitCommit: String?
     public var gitBranch: String?

@@ -2,6 +2,7 @@
 // and drive runs programmatically (the CLI is a thin layer over the same modules).
 @_exported import BenchModel
 @_exported import Counters
+@_exported import Telemetry
 @_exported import Kernels
 @_exported import Suite
 @_exported import Store

@@ -1,0 +1,45 @@
+import Analysis
+import BenchModel
+import Foundation
+
+/// Renders the per-op table `fusebench run` prints.
+public enum TextRenderer {
+    /// The run table plus a footer about counters and accuracy.
+    public static func runTable(_ r: RunReport) -> String {
+        let header = ["benchmark", "p50", "p90", "p99", "CV", "IPC", "miss/op", "miss/1k-ins", "GFLOP/s", "speedup", "accuracy"]
+        var rows: [[String]] = []
+        for row in r.rows {
+            guard let op = r.op(row.op) else { continue }
+            let check = r.check(op: row.op, variant: row.variant)
+            let acc: String
+            if let c = check {
+                acc = c.passed ? String(format: "ok (rel %.1e)", c.maxRelError) : "REJECTED"
+            } else {
+                acc = "reference"
+            }
+            rows.append([
+                op.benchmarkName(variant: row.variant),
+                Format.duration(ns: row.time.p50),
+                Format.duration(ns: row.time.p90),
+                Format.duration(ns: row.time.p99),
+                String(format: "%.1f%%", row.time.cv * 100),
+                row.ipc.map { String(format: "%.2f", $0) } ?? "–",
+                row.cacheMisses.map { Format.count($0) } ?? "–",
+                row.cacheMissesPerKiloInstruction.map { String(format: "%.2f", $0) } ?? "–",
+                row.gflops.map { String(format: "%.2f", $0) } ?? "–",
+                r.speedup(row).map { String(format: "%.2f×", $0) } ?? "–",
+                acc,
+            ])
+        }
+        var out = Format.table(header: header, rows: rows)
+        out += "\n\nrun \(r.info.id) · \(r.info.status.rawValue) · \(r.samples.count) samples · counters: \(r.info.counterMode == "none" ? "unavailable — " + r.info.counterNote : r.info.counterNote)"
+        out += "\nmachine: \(r.info.machine.cpuModel) · kernels built for \(r.info.isaBuilt.joined(separator: ",")) · path \(r.meta["isa.kernel_path"] ?? "?")"
+        let rejected = r.checks.filter { !$0.passed }
+        for c in rejected {
+            out += "\nrejected: \(c.op)/\(c.variant) — not timed; \(c.reason ?? "outside tolerance")"
+        }
+        let multiplexed = r.rows.reduce(0) { $0 + $1.multiplexedSamples }
+        if multiplexed > 0 { out += "\nnote: \(multiplexed) samples had multiplexed counters (values scaled, flagged)" }
+        return out
+    }
+}

@@ -1,0 +1,49 @@
+import BenchModel
+import Counters
+
+/// Measures the harness's own costs once per run, so they can be stored and subtracted.
+enum Calibrator {
+    /// Calibrates clocks, counter reads, the empty batch and the per-iteration loop cost.
+    static func calibrate(timer: BatchTimer, targetBatchNs: Double) throws -> Calibration {
+        // Clock pair.
+        var pairs: [Double] = []
+        pairs.reserveCapacity(2001)
+        for _ in 0...2000 {
+            let a = Clock.wall()
+            let b = Clock.wall()
+            pairs.append(Double(b &- a))
+        }
+        let clockPair = median(pairs)
+
+        // Counter read cost (enabled group), only when counting.
+        var readCost = 0.0
+        if let c = timer.counters, c.groupCount > 0 {
+            try timer.select(group: 0)
+            readCost = ReadCost.measure(session: c, group: 0, trials: 200)
+        }
+
+        // Empty batch (0 iterations): clocks, counter reads outside the window do not count.
+        let empty = EmptyInstance()
+        var emptyBatches: [Double] = []
+        for _ in 0..<500 {
+            emptyBatches.append(Double(try timer.measure(empty, iterations: 0).wallNs))
+        }
+        let emptyBatch = median(emptyBatches)
+
+        // Per-iteration overhead of the loop and the dynamic call.
+        let n = 100_000
+        var perIter: [Double] = []
+        for _ in 0..<15 {
+            let m = try timer.measure(empty, iterations: n)
+            perIter.append(max(0, Double(m.wallNs) - emptyBatch) / Double(n))
+        }
+        timer.stop()
+        return Calibration(clockPairNs: clockPair, counterReadNs: readCost, emptyBatchNs: emptyBatch,
+                           perIterationNs: median(perIter), targetBatchNs: targetBatchNs)
+    }
+
+    static func median(_ v: [Double]) -> Double {
+        let s = v.sorted()
+        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+    }
+}

@@ -1,0 +1,35 @@
+import Foundation
+
+/// Git state of the working directory, recorded with each run.
+struct GitInfo {
+    var commit: String?
+    var branch: String?
+    var dirty: Bool?
+
+    /// Reads commit, branch and dirtiness with `git`; nil fields when not in a repository.
+    static func current() -> GitInfo {
+        let commit = git(["rev-parse", "HEAD"])
+        guard commit != nil else { return GitInfo() }
+        let branch = git(["rev-parse", "--abbrev-ref", "HEAD"])
+        let status = git(["status", "--porcelain", "--untracked-files=no"])
+        return GitInfo(commit: commit, branch: branch, dirty: status.map { !$0.isEmpty })
+    }
+
+    private static func git(_ args: [String]) -> String? {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["git"] + args
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        do {
+            try p.run()
+        } catch {
+            return nil
+        }
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else { return nil }
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}

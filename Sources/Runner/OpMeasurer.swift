@@ -1,0 +1,145 @@
+import BenchModel
+import CPerfEvent
+import Foundation
+import Kernels
+import Suite
+
+/// Samples and accuracy checks of one op.
+struct OpResult {
+    var samples: [Sample]
+    var checks: [AccuracyCheck]
+    var interrupted: Bool
+}
+
+/// Measures one op: verify, warm up, size batches, then ABBA-interleaved batches.
+final class OpMeasurer {
+    let timer: BatchTimer
+    let calibration: Calibration
+    let progress: ProgressLine
+    /// ns per `SpinWork` unit (0 when no slowdown is injected in this run).
+    let spinNs: Double
+
+    init(timer: BatchTimer, calibration: Calibration, quiet: Bool, spinNs: Double) {
+        self.timer = timer
+        self.calibration = calibration
+        self.progress = ProgressLine(quiet: quiet)
+        self.spinNs = spinNs
+    }
+
+    var interruptRequested: Bool { fb_interrupt_signal() != 0 }
+
+    func measure(op: PlannedOp, index: Int, of total: Int, sequenceStart: Int, slowdown: Double?) throws -> OpResult {
+        let spec = op.spec
+        let settings = spec.settings
+        let label = "[\(index + 1)/\(total)] \(op.qualifiedName)"
+
+        // 1. Instances with identical seeded inputs; the first variant is the reference.
+        var instances: [String: KernelInstance] = [:]
+        for v in spec.variants {
+            instances[v] = try op.factory.make(variant: v, shape: spec.shape, dtype: spec.dtype, seed: settings.seed)
+        }
+
+        // 2. Verify every non-reference variant against the reference before timing it.
+        var checks: [AccuracyCheck] = []
+        var timed = spec.variants
+        let refName = op.factory.referenceVariant
+        let needsReference = spec.variants.contains { $0 != refName }
+        if needsReference {
+            let reference = try instances[refName] ?? op.factory.make(variant: refName, shape: spec.shape, dtype: spec.dtype, seed: settings.seed)
+            progress.update("\(label) verifying against \(refName)")
+            reference.run()
+            for v in spec.variants where v != refName {
+                let candidate = instances[v]!
+                candidate.run()
+                let check = Accuracy.compare(reference: reference.output(), candidate: candidate.output(), tolerance: op.tolerance,
+                                             op: spec.name, variant: v, referenceVariant: refName)
+                checks.append(check)
+                if !check.passed { timed.removeAll { $0 == v } }
+            }
+        }
+
+        // 3. Optional injected slowdown (testing aid), sized from a first timing of each variant.
+        var flags: SampleFlags = []
+        if let fraction = slowdown, fraction > 0, spinNs > 0 {
+            flags.insert(.injectedSlowdown)
+            for v in timed {
+                let inst = instances[v]!
+                let est = try estimate(inst, budgetNs: 50_000_000, batchNs: settings.batchNs)
+                instances[v] = SlowdownInstance(base: inst, spins: max(1, Int(est * fraction / spinNs)))
+            }
+        }
+
+        // 4. Warm up each variant until stable and size its batches.
+        var iterations: [String: Int] = [:]
+        var perIteration: [String: Double] = [:]
+        let batchTarget = max(settings.batchNs, 100 * calibration.counterReadNs)
+        for v in timed {
+            if interruptRequested { return OpResult(samples: [], checks: checks, interrupted: true) }
+            progress.update("\(label) \(v) warming up")
+            let est = try warmup(instances[v]!, settings: settings, batchTarget: batchTarget)
+            perIteration[v] = est
+            iterations[v] = max(1, Int((batchTarget / max(est, 0.001)).rounded(.up)))
+        }
+
+        // 5. Measured batches, ABBA order, counter groups rotated per repetition.
+        var samples: [Sample] = []
+        samples.reserveCapacity(settings.samples * timed.count)
+        let groups = timer.counters?.groupCount ?? 0
+        let perRepetitionNs = timed.reduce(0.0) { $0 + Double(iterations[$1]!) * perIteration[$1]! }
+        let start = Clock.wall()
+        for rep in 0..<settings.samples {
+            if groups > 0 { try timer.select(group: timer.counters!.group(forRepetition: rep)) }
+            for v in op.variantOrder(repetition: rep) where timed.contains(v) {
+                if interruptRequested { return OpResult(samples: samples, checks: checks, interrupted: true) }
+                let n = iterations[v]!
+                let m = try timer.measure(instances[v]!, iterations: n)
+                var f = flags
+                if m.counters.contains(where: { $0.multiplexed }) { f.insert(.multiplexed) }
+                let overhead = calibration.overhead(iterations: n)
+                if Double(m.wallNs) <= overhead { f.insert(.belowOverhead) }
+                samples.append(Sample(op: spec.name, variant: v, sequence: sequenceStart + samples.count, iterations: n,
+                                      wallNs: Double(m.wallNs), cpuNs: Double(m.cpuNs), overheadNs: overhead,
+                                      counters: m.counters, flags: f))
+            }
+            let elapsed = Double(Clock.wall() &- start)
+            let eta = max(0, Double(settings.samples - rep - 1) * perRepetitionNs) / 1e9
+            progress.update("\(label) sample \(rep + 1)/\(settings.samples) · \(timed.joined(separator: " ⇄ ")) · ETA \(ProgressLine.duration(eta)) (\(ProgressLine.duration(elapsed / 1e9)) so far)")
+        }
+        return OpResult(samples: samples, checks: checks, interrupted: false)
+    }
+
+    /// Warms up until three consecutive full-size batches agree within 5% (or the warmup
+    /// budget is spent) and returns the per-iteration estimate in ns.
+    func warmup(_ instance: KernelInstance, settings: MeasurementSettings, batchTarget: Double) throws -> Double {
+        let deadline = Clock.wall() &+ UInt64(settings.warmupNs)
+        var n = 1
+        var recent: [Double] = []
+        while true {
+            let m = try timer.measure(instance, iterations: n)
+            let per = max(0, Double(m.wallNs) - calibration.overhead(iterations: n)) / Double(n)
+            let wall = Double(m.wallNs)
+            if wall < batchTarget / 2 && n < 1 << 30 {
+                // Still growing towards a full batch: jump close to the target, at most ×8.
+                let want = per > 0 ? Int((batchTarget / per).rounded(.up)) : n * 8
+                n = min(max(want, n + 1), n * 8)
+                recent.removeAll()
+                if Clock.wall() > deadline { return per > 0 ? per : wall / Double(n) }
+                continue
+            }
+            recent.append(per)
+            if recent.count > 3 { recent.removeFirst() }
+            if recent.count == 3, let lo = recent.min(), let hi = recent.max(), lo > 0, hi / lo < 1.05 {
+                return recent.sorted()[1]
+            }
+            if Clock.wall() > deadline { return recent.sorted()[recent.count / 2] }
+        }
+    }
+
+    /// Quick per-iteration estimate used to size an injected slowdown.
+    func estimate(_ instance: KernelInstance, budgetNs: Double, batchNs: Double) throws -> Double {
+        var s = MeasurementSettings()
+        s.warmupNs = budgetNs
+        s.batchNs = batchNs
+        return try warmup(instance, settings: s, batchTarget: batchNs)
+    }
+}

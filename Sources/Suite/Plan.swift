@@ -1,0 +1,87 @@
+import BenchModel
+import Foundation
+import Kernels
+
+/// One op to measure, with everything the runner needs.
+public struct PlannedOp: Sendable {
+    public var suite: String
+    public var spec: OpSpec
+    public var factory: any KernelFactory
+    /// Accuracy band the non-reference variants are checked against.
+    public var tolerance: Tolerance
+
+    /// `SUITE/OP` (the benchmark name without its variant).
+    public var qualifiedName: String { "\(suite)/\(spec.name)" }
+
+    /// The op as stored with the run.
+    public var record: OpRecord {
+        OpRecord(suite: suite, name: spec.name, kind: spec.kind, shape: spec.shape, dtype: spec.dtype,
+                 flops: factory.flops(shape: spec.shape), bytes: factory.bytes(shape: spec.shape, dtype: spec.dtype),
+                 threshold: spec.settings.threshold)
+    }
+
+    /// Variant order of repetition `r`: ABBA interleaving (A B, B A, A B, ...) so slow drift of the
+    /// machine hits every variant equally; with more than two variants, alternately forward and reversed.
+    public func variantOrder(repetition r: Int) -> [String] {
+        r % 2 == 0 ? spec.variants : spec.variants.reversed()
+    }
+}
+
+/// What a run will do: ops in suite order, after filtering and overrides.
+public struct BenchPlan: Sendable {
+    public var suites: [SuiteFile]
+    public var ops: [PlannedOp]
+
+    /// Content hash of all suite files, in order (FNV-1a 64, hex): identifies "same suite", not a security digest.
+    public var suiteHash: String { ContentHash.fnv1a64Hex(suites.reduce(into: Data()) { $0.append($1.contents) }) }
+
+    /// Builds the plan. `filter` is a regular expression matched against `SUITE/OP/VARIANT`;
+    /// an op is kept when any of its variants match, and only matching variants run (the
+    /// reference still runs first when it was filtered out but another variant needs verifying).
+    public init(suites: [SuiteFile], filter: String? = nil, quick: Bool = false) throws {
+        self.suites = suites
+        var regex: NSRegularExpression?
+        if let f = filter {
+            do {
+                regex = try NSRegularExpression(pattern: f)
+            } catch {
+                throw PlanError("invalid --filter regular expression '\(f)': \(error.localizedDescription)")
+            }
+        }
+        var ops: [PlannedOp] = []
+        for s in suites {
+            for spec in s.ops {
+                guard let factory = KernelRegistry.shared.factory(kind: spec.kind) else { continue }
+                var spec = spec
+                if let re = regex {
+                    let matching = spec.variants.filter { v in
+                        let name = "\(s.name)/\(spec.name)/\(v)"
+                        return re.firstMatch(in: name, range: NSRange(name.startIndex..., in: name)) != nil
+                    }
+                    if matching.isEmpty { continue }
+                    let ref = spec.variants[0]
+                    spec.variants = matching.contains(ref) || matching.count == 1 && matching[0] == ref ? matching : [ref] + matching
+                }
+                if quick {
+                    spec.settings.samples = min(spec.settings.samples, 6)
+                    spec.settings.warmupNs = min(spec.settings.warmupNs, 20_000_000)
+                    spec.settings.batchNs = min(spec.settings.batchNs, 1_000_000)
+                }
+                let tol = spec.tolerance ?? factory.defaultTolerance(shape: spec.shape, dtype: spec.dtype)
+                ops.append(PlannedOp(suite: s.name, spec: spec, factory: factory, tolerance: tol))
+            }
+        }
+        let names = ops.map(\.qualifiedName)
+        if Set(names).count != names.count {
+            let dup = Dictionary(grouping: names, by: { $0 }).first { $0.value.count > 1 }!.key
+            throw PlanError("op '\(dup)' appears twice; give the suites different names")
+        }
+        self.ops = ops
+    }
+}
+
+/// A plan-level error (bad filter, duplicate names across suites).
+public struct PlanError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ d: String) { description = d }
+}

@@ -1,0 +1,98 @@
+// Suite owns suite files: TOML text → validated `SuiteFile` → `BenchPlan` (ops × variants ×
+// repetitions in interleaved order). Every validation error names FILE:LINE:COL and the key.
+import Foundation
+
+/// Maps TOML key paths (`op[1].shape.k`) to their line and column in the source text.
+///
+/// TOMLKit does not expose source positions for values, so this scans the text the way a TOML
+/// reader sees its structure: table headers (`[defaults]`, `[[op]]` with an index per array
+/// entry), `key = value` lines, and the keys of one-line inline tables. It only locates; parsing
+/// and validation are TOMLKit's and the loader's.
+public struct SourceLocator: Sendable {
+    /// 1-based line and column.
+    public struct Position: Sendable, Hashable {
+        public var line: Int
+        public var column: Int
+    }
+
+    private var positions: [String: Position] = [:]
+
+    /// Scans `text` and records the position of every header and key.
+    public init(text: String) {
+        var arrayCounts: [String: Int] = [:]
+        var current = ""
+        for (i, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let lineNo = i + 1
+            let line = String(rawLine)
+            let indent = line.prefix { $0 == " " || $0 == "\t" }.count
+            let body = line.dropFirst(indent)
+            if body.hasPrefix("[[") {
+                let name = Self.headerName(body.dropFirst(2))
+                let idx = arrayCounts[name, default: 0]
+                arrayCounts[name] = idx + 1
+                current = "\(name)[\(idx)]"
+                positions[current] = Position(line: lineNo, column: indent + 1)
+            } else if body.hasPrefix("[") {
+                current = Self.headerName(body.dropFirst(1))
+                positions[current] = Position(line: lineNo, column: indent + 1)
+            } else if let eq = Self.assignment(in: Substring(line), from: indent) {
+                let path = current.isEmpty ? eq.key : "\(current).\(eq.key)"
+                positions[path] = Position(line: lineNo, column: indent + 1)
+                // Keys of an inline table on the same line: `shape = { m = 1, n = 2 }`.
+                let valueStart = line.index(line.startIndex, offsetBy: eq.valueOffset)
+                let value = line[valueStart...]
+                if let brace = value.firstIndex(of: "{") {
+                    var cursor = line.index(after: brace)
+                    while cursor < line.endIndex {
+                        let offset = line.distance(from: line.startIndex, to: cursor)
+                        if let inner = Self.assignment(in: Substring(line), from: offset) {
+                            positions["\(path).\(inner.key)"] = Position(line: lineNo, column: offset + 1 + inner.leading)
+                            guard let comma = line[cursor...].firstIndex(of: ",") else { break }
+                            cursor = line.index(after: comma)
+                        } else {
+                            break
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Position of `path`, or of its nearest located ancestor, or line 1.
+    public func position(of path: String) -> Position {
+        var p = path
+        while true {
+            if let pos = positions[p] { return pos }
+            if let dot = p.lastIndex(where: { $0 == "." || $0 == "[" }) {
+                p = String(p[..<dot])
+            } else {
+                return Position(line: 1, column: 1)
+            }
+        }
+    }
+
+    private static func headerName(_ s: Substring) -> String {
+        let end = s.firstIndex(of: "]") ?? s.endIndex
+        return s[..<end].trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "\"", with: "")
+    }
+
+    /// Parses `key =` starting at `offset` (skipping blanks); returns the key, the number of
+    /// leading blanks and the offset just past `=`.
+    private static func assignment(in line: Substring, from offset: Int) -> (key: String, leading: Int, valueOffset: Int)? {
+        let chars = Array(line)
+        var i = offset
+        var leading = 0
+        while i < chars.count, chars[i] == " " || chars[i] == "\t" {
+            i += 1
+            leading += 1
+        }
+        var key = ""
+        while i < chars.count, chars[i].isLetter || chars[i].isNumber || "_-.\"".contains(chars[i]) {
+            if chars[i] != "\"" { key.append(chars[i]) }
+            i += 1
+        }
+        while i < chars.count, chars[i] == " " || chars[i] == "\t" { i += 1 }
+        guard !key.isEmpty, i < chars.count, chars[i] == "=" else { return nil }
+        return (key, leading, i + 1)
+    }
+}

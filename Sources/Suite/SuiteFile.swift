@@ -1,0 +1,74 @@
+import BenchModel
+import Foundation
+
+/// A validation or parse error in a suite file, printed as `FILE:LINE:COL: message`.
+public struct SuiteError: Error, CustomStringConvertible, Sendable {
+    public var file: String
+    public var line: Int
+    public var column: Int
+    /// Key path at fault (`op[1].shape.k`), empty for whole-file errors.
+    public var key: String
+    public var message: String
+
+    public init(file: String, line: Int, column: Int, key: String, message: String) {
+        self.file = file
+        self.line = line
+        self.column = column
+        self.key = key
+        self.message = message
+    }
+
+    public var description: String { "\(file):\(line):\(column): \(message)" }
+}
+
+/// Measurement settings; `[defaults]` in a suite, overridable per op.
+public struct MeasurementSettings: Codable, Sendable, Hashable {
+    /// Minimum duration of one sample batch (ns). Batches are sized to last at least this long.
+    public var batchNs: Double = 2_000_000
+    /// Measured batches per variant.
+    public var samples: Int = 20
+    /// Upper bound on warmup time per variant (ns); warmup stops earlier once times are stable.
+    public var warmupNs: Double = 200_000_000
+    /// Counter events to collect (when the machine can count).
+    public var counters: [String] = MeasurementSettings.defaultCounters
+    /// Whether `counters` came from the suite (unsupported events are then errors) or the default.
+    public var countersExplicit: Bool = false
+    /// Regression threshold on wall time, as a fraction (0.05 = 5%).
+    public var threshold: Double = 0.05
+    /// Regression threshold on instruction counts, as a fraction.
+    public var instructionsThreshold: Double = 0.01
+    /// Seed of the deterministic input generator.
+    public var seed: UInt64 = 42
+
+    /// Events collected when a suite does not name any: the ones the run table derives metrics from.
+    public static let defaultCounters = ["cycles", "instructions", "cache-misses", "branch-misses", "L1-dcache-load-misses"]
+
+    public init() {}
+}
+
+/// One `[[op]]` entry after validation.
+public struct OpSpec: Sendable, Hashable {
+    public var name: String
+    public var kind: String
+    public var shape: [String: Int]
+    public var dtype: String
+    /// Variants to run; the first is the reference the others are verified against.
+    public var variants: [String]
+    /// Explicit accuracy band, or nil for the kernel's default.
+    public var tolerance: Tolerance?
+    public var settings: MeasurementSettings
+    /// Line of the `[[op]]` header, for messages.
+    public var line: Int
+}
+
+/// A parsed and validated suite file.
+public struct SuiteFile: Sendable {
+    /// Path as given by the user.
+    public var path: String
+    public var name: String
+    public var description: String
+    public var defaults: MeasurementSettings
+    public var ops: [OpSpec]
+    /// Raw file contents (hashed into the run's suite hash).
+    public var contents: Data
+}

@@ -1,0 +1,207 @@
+import BenchModel
+import Foundation
+import Kernels
+import TOMLKit
+
+/// Reads and validates suite files against the kernel registry.
+public enum SuiteLoader {
+    /// Loads the suite at `path`. Throws `SuiteError` (with file:line:col) for any problem.
+    public static func load(path: String, registry: KernelRegistry = .shared) throws -> SuiteFile {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw SuiteError(file: path, line: 0, column: 0, key: "", message: "cannot read suite file (missing or unreadable)")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw SuiteError(file: path, line: 1, column: 1, key: "", message: "suite file is not valid UTF-8")
+        }
+        return try parse(text: text, path: path, data: data, registry: registry)
+    }
+
+    /// Parses suite text (exposed for tests); `path` is used in messages only.
+    public static func parse(text: String, path: String, data: Data? = nil, registry: KernelRegistry = .shared) throws -> SuiteFile {
+        let table: TOMLTable
+        do {
+            table = try TOMLTable(string: text)
+        } catch let e as TOMLParseError {
+            throw SuiteError(file: path, line: e.source.begin.line, column: e.source.begin.column, key: "",
+                             message: "invalid TOML: \(e.description)")
+        }
+        var reader = Reader(path: path, locator: SourceLocator(text: text))
+        return try reader.suite(table, data: data ?? Data(text.utf8), registry: registry)
+    }
+}
+
+/// Validating walker over the TOML tree; knows where every key is.
+private struct Reader {
+    let path: String
+    let locator: SourceLocator
+
+    func fail(_ key: String, _ message: String) -> SuiteError {
+        let p = locator.position(of: key)
+        return SuiteError(file: path, line: p.line, column: p.column, key: key, message: message)
+    }
+
+    func checkKeys(_ t: TOMLTable, at prefix: String, allowed: Set<String>) throws {
+        for k in t.keys where !allowed.contains(k) {
+            let known = allowed.sorted().joined(separator: ", ")
+            throw fail("\(prefix).\(k)", "unknown key '\(k)' in [\(prefix.replacingOccurrences(of: "[", with: "#").replacingOccurrences(of: "]", with: ""))] (known: \(known))")
+        }
+    }
+
+    func string(_ t: TOMLTable, _ key: String, at prefix: String) throws -> String? {
+        guard let v = t[key] else { return nil }
+        guard let s = v.string else { throw fail("\(prefix).\(key)", "'\(key)' must be a string, got \(v.type)") }
+        return s
+    }
+
+    func int(_ t: TOMLTable, _ key: String, at prefix: String, min: Int) throws -> Int? {
+        guard let v = t[key] else { return nil }
+        guard let i = v.int else { throw fail("\(prefix).\(key)", "'\(key)' must be an integer, got \(v.type)") }
+        guard i >= min else { throw fail("\(prefix).\(key)", "'\(key)' must be at least \(min), got \(i)") }
+        return i
+    }
+
+    func number(_ t: TOMLTable, _ key: String, at prefix: String) throws -> Double? {
+        guard let v = t[key] else { return nil }
+        if let d = v.double { return d }
+        if let i = v.int { return Double(i) }
+        throw fail("\(prefix).\(key)", "'\(key)' must be a number, got \(v.type)")
+    }
+
+    func positive(_ t: TOMLTable, _ key: String, at prefix: String) throws -> Double? {
+        guard let d = try number(t, key, at: prefix) else { return nil }
+        guard d > 0, d.isFinite else { throw fail("\(prefix).\(key)", "'\(key)' must be positive, got \(d)") }
+        return d
+    }
+
+    /// A threshold given as a fraction (0.05) or a percent string ("5%").
+    func fraction(_ t: TOMLTable, _ key: String, at prefix: String) throws -> Double? {
+        guard let v = t[key] else { return nil }
+        var f: Double?
+        if let s = v.string, s.hasSuffix("%"), let p = Double(s.dropLast().trimmingCharacters(in: .whitespaces)) {
+            f = p / 100
+        } else if let d = v.double {
+            f = d
+        } else if let i = v.int {
+            f = Double(i)
+        }
+        guard let frac = f, frac > 0, frac < 10 else {
+            throw fail("\(prefix).\(key)", "'\(key)' must be a positive fraction (0.05) or percentage (\"5%\")")
+        }
+        return frac
+    }
+
+    func strings(_ t: TOMLTable, _ key: String, at prefix: String) throws -> [String]? {
+        guard let v = t[key] else { return nil }
+        guard let a = v.array else { throw fail("\(prefix).\(key)", "'\(key)' must be an array of strings, got \(v.type)") }
+        return try a.map { e in
+            guard let s = e.string else { throw fail("\(prefix).\(key)", "'\(key)' must contain only strings") }
+            return s
+        }
+    }
+
+    func settings(_ t: TOMLTable, at prefix: String, base: MeasurementSettings) throws -> MeasurementSettings {
+        var s = base
+        if let ms = try positive(t, "batch_ms", at: prefix) { s.batchNs = ms * 1e6 }
+        if let n = try int(t, "samples", at: prefix, min: 2) { s.samples = n }
+        if let ms = try number(t, "warmup_ms", at: prefix) {
+            guard ms >= 0 else { throw fail("\(prefix).warmup_ms", "'warmup_ms' must not be negative") }
+            s.warmupNs = ms * 1e6
+        }
+        if let c = try strings(t, "counters", at: prefix) {
+            s.counters = c
+            s.countersExplicit = true
+        }
+        if let f = try fraction(t, "threshold", at: prefix) { s.threshold = f }
+        if let f = try fraction(t, "instructions_threshold", at: prefix) { s.instructionsThreshold = f }
+        if let seed = try int(t, "seed", at: prefix, min: 0) { s.seed = UInt64(seed) }
+        return s
+    }
+
+    static let settingKeys: Set<String> = ["batch_ms", "samples", "warmup_ms", "counters", "threshold", "instructions_threshold", "seed"]
+
+    mutating func suite(_ root: TOMLTable, data: Data, registry: KernelRegistry) throws -> SuiteFile {
+        for k in root.keys where !["suite", "defaults", "op"].contains(k) {
+            throw fail(k, "unknown top-level key '\(k)' (known: suite, defaults, op)")
+        }
+        guard let header = root["suite"]?.table else { throw fail("suite", "missing [suite] table with a 'name'") }
+        try checkKeys(header, at: "suite", allowed: ["name", "description"])
+        guard let name = try string(header, "name", at: "suite"), !name.isEmpty else { throw fail("suite", "[suite] needs a non-empty 'name'") }
+        guard name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == "." }) else {
+            throw fail("suite.name", "suite name '\(name)' may contain only letters, digits, '_', '-' and '.'")
+        }
+        let description = try string(header, "description", at: "suite") ?? ""
+        var defaults = MeasurementSettings()
+        if let d = root["defaults"] {
+            guard let dt = d.table else { throw fail("defaults", "[defaults] must be a table") }
+            try checkKeys(dt, at: "defaults", allowed: Self.settingKeys)
+            defaults = try settings(dt, at: "defaults", base: defaults)
+        }
+        guard let opsValue = root["op"] else { throw fail("suite", "suite '\(name)' has no [[op]] entries") }
+        guard let opsArray = opsValue.array else { throw fail("op", "'op' must be an array of tables ([[op]])") }
+        var ops: [OpSpec] = []
+        var seen: Set<String> = []
+        for (i, v) in opsArray.enumerated() {
+            let prefix = "op[\(i)]"
+            guard let t = v.table else { throw fail(prefix, "each [[op]] must be a table") }
+            let op = try self.op(t, at: prefix, defaults: defaults, registry: registry)
+            guard seen.insert(op.name).inserted else { throw fail("\(prefix).name", "duplicate op name '\(op.name)'") }
+            ops.append(op)
+        }
+        return SuiteFile(path: path, name: name, description: description, defaults: defaults, ops: ops, contents: data)
+    }
+
+    func op(_ t: TOMLTable, at prefix: String, defaults: MeasurementSettings, registry: KernelRegistry) throws -> OpSpec {
+        // `counters` is run-wide (one counter session per run), so only [defaults] may set it.
+        try checkKeys(t, at: prefix, allowed: Self.settingKeys.subtracting(["counters"]).union(["name", "kind", "shape", "dtype", "variants", "tolerance"]))
+        guard let name = try string(t, "name", at: prefix), !name.isEmpty else { throw fail(prefix, "[[op]] needs a non-empty 'name'") }
+        guard name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == "." }) else {
+            throw fail("\(prefix).name", "op name '\(name)' may contain only letters, digits, '_', '-' and '.'")
+        }
+        guard let kind = try string(t, "kind", at: prefix) else { throw fail(prefix, "op '\(name)' needs a 'kind'") }
+        guard let factory = registry.factory(kind: kind) else {
+            let known = registry.all.map(\.kind).sorted().joined(separator: ", ")
+            throw fail("\(prefix).kind", "op '\(name)': unknown kind '\(kind)' (known: \(known))")
+        }
+        var shape: [String: Int] = [:]
+        if let sv = t["shape"] {
+            guard let st = sv.table else { throw fail("\(prefix).shape", "op '\(name)': 'shape' must be a table like { m = 128, n = 128, k = 128 }") }
+            for k in st.keys {
+                guard let n = st[k]?.int else { throw fail("\(prefix).shape.\(k)", "op '\(name)': shape.\(k) must be an integer") }
+                guard factory.shapeKeys.contains(k) else {
+                    throw fail("\(prefix).shape.\(k)", "op '\(name)': unknown shape key '\(k)' for kind '\(kind)' (expects \(factory.shapeKeys.joined(separator: ", ")))")
+                }
+                shape[k] = n
+            }
+        }
+        let dtype = try string(t, "dtype", at: prefix) ?? "f32"
+        guard factory.dtypes.contains(dtype) else {
+            throw fail("\(prefix).dtype", "op '\(name)': dtype '\(dtype)' not supported by '\(kind)' (supports \(factory.dtypes.joined(separator: ", ")))")
+        }
+        do {
+            try factory.validate(shape: shape, dtype: dtype)
+        } catch let e as KernelSpecError {
+            throw fail("\(prefix).\(e.key)", "op '\(name)': \(e.message)")
+        }
+        let variants = try strings(t, "variants", at: prefix) ?? factory.variants
+        guard !variants.isEmpty else { throw fail("\(prefix).variants", "op '\(name)': 'variants' is empty") }
+        for v in variants where !factory.variants.contains(v) {
+            throw fail("\(prefix).variants", "op '\(name)': kind '\(kind)' has no variant '\(v)' (has \(factory.variants.joined(separator: ", ")))")
+        }
+        guard Set(variants).count == variants.count else { throw fail("\(prefix).variants", "op '\(name)': duplicate variant") }
+        var tolerance: Tolerance?
+        if let tv = t["tolerance"] {
+            guard let tt = tv.table else { throw fail("\(prefix).tolerance", "op '\(name)': 'tolerance' must be a table { abs = ..., rel = ..., cosine = ... }") }
+            try checkKeys(tt, at: "\(prefix).tolerance", allowed: ["abs", "rel", "cosine"])
+            let base = factory.defaultTolerance(shape: shape, dtype: dtype)
+            let abs = try number(tt, "abs", at: "\(prefix).tolerance") ?? base.abs
+            let rel = try number(tt, "rel", at: "\(prefix).tolerance") ?? base.rel
+            let cos = try number(tt, "cosine", at: "\(prefix).tolerance") ?? base.minCosine
+            guard abs >= 0, rel >= 0 else { throw fail("\(prefix).tolerance", "op '\(name)': tolerances must not be negative") }
+            guard cos >= -1, cos <= 1 else { throw fail("\(prefix).tolerance.cosine", "op '\(name)': cosine must be in [-1, 1]") }
+            tolerance = Tolerance(abs: abs, rel: rel, minCosine: cos)
+        }
+        let s = try settings(t, at: prefix, base: defaults)
+        return OpSpec(name: name, kind: kind, shape: shape, dtype: dtype, variants: variants, tolerance: tolerance,
+                      settings: s, line: locator.position(of: prefix).line)
+    }
+}

@@ -1,0 +1,92 @@
+// Telemetry owns reading the machine's state from procfs/sysfs: the fingerprint stored with every
+// run (CPU, ISA, caches, kernel, governor, paranoid level, virtualization). All paths go through
+// an injectable root (`FUSEBENCH_SYSFS_ROOT`) so tests run against a fake tree; a file that is
+// missing or malformed yields "unavailable", never an invented value.
+import BenchModel
+import Foundation
+
+/// Reads files under a root directory (`/` normally, a fake tree in tests).
+public struct SystemFiles: Sendable {
+    /// Root prepended to every absolute path.
+    public var root: String
+
+    /// Uses `FUSEBENCH_SYSFS_ROOT` from `environment` when set, else `/`.
+    public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
+        root = environment["FUSEBENCH_SYSFS_ROOT"] ?? "/"
+    }
+
+    public init(root: String) { self.root = root }
+
+    /// Full path of `path` under the root.
+    public func resolve(_ path: String) -> String {
+        root == "/" ? path : (root as NSString).appendingPathComponent(path)
+    }
+
+    /// Trimmed contents of a file, or nil when missing or unreadable.
+    public func read(_ path: String) -> String? {
+        guard let d = FileManager.default.contents(atPath: resolve(path)), let s = String(data: d, encoding: .utf8) else { return nil }
+        return s.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Names in a directory (sorted), empty when missing.
+    public func list(_ path: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: resolve(path))) ?? []).sorted()
+    }
+}
+
+/// Builds the machine fingerprint.
+public enum MachineProbe {
+    /// Fingerprint of this machine. `isaHost` comes from the caller (cpuid), `pmuAvailable` from the counter probe.
+    public static func fingerprint(files: SystemFiles = SystemFiles(), isaHost: [String], pmuAvailable: Bool) -> MachineFingerprint {
+        let cpuinfo = files.read("/proc/cpuinfo") ?? ""
+        let model = field(cpuinfo, "model name") ?? "unknown CPU"
+        let family = field(cpuinfo, "cpu family").map { " (family \($0), model \(field(cpuinfo, "model") ?? "?"))" } ?? ""
+        let logical = cpuinfo.components(separatedBy: "\n").filter { $0.hasPrefix("processor") }.count
+        let flags = Set((field(cpuinfo, "flags") ?? "").split(separator: " ").map(String.init))
+        let virt = flags.contains("hypervisor") ? (files.read("/sys/hypervisor/type") ?? "hypervisor (KVM or other)") : "none"
+        var uts = utsname()
+        uname(&uts)
+        let kernel = withUnsafeBytes(of: &uts.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        return MachineFingerprint(
+            cpuModel: model + family,
+            logicalCPUs: logical > 0 ? logical : ProcessInfo.processInfo.activeProcessorCount,
+            isaHost: isaHost,
+            caches: caches(files: files),
+            kernel: kernel,
+            governor: files.read("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor") ?? "unavailable",
+            perfEventParanoid: files.read("/proc/sys/kernel/perf_event_paranoid").flatMap { Int($0) },
+            virtualization: virt,
+            pmuAvailable: pmuAvailable)
+    }
+
+    /// Caches of CPU 0 as `L1d 48K`, `L2 1024K`, ... from sysfs.
+    public static func caches(files: SystemFiles) -> [String] {
+        let base = "/sys/devices/system/cpu/cpu0/cache"
+        return files.list(base).filter { $0.hasPrefix("index") }.compactMap { idx in
+            guard let level = files.read("\(base)/\(idx)/level"), let type = files.read("\(base)/\(idx)/type"),
+                  let size = files.read("\(base)/\(idx)/size") else { return nil }
+            let t = type == "Data" ? "d" : type == "Instruction" ? "i" : ""
+            return "L\(level)\(t) \(size)"
+        }
+    }
+
+    /// Size in bytes of the last-level cache (for cold-cache flushing), if known.
+    public static func lastLevelCacheBytes(files: SystemFiles = SystemFiles()) -> Int? {
+        caches(files: files).compactMap { c -> Int? in
+            guard let s = c.split(separator: " ").last else { return nil }
+            let digits = s.prefix { $0.isNumber }
+            guard let n = Int(digits) else { return nil }
+            return s.hasSuffix("M") ? n << 20 : s.hasSuffix("K") ? n << 10 : n
+        }.max()
+    }
+
+    static func field(_ cpuinfo: String, _ name: String) -> String? {
+        for line in cpuinfo.split(separator: "\n") {
+            let parts = line.split(separator: ":", maxSplits: 1)
+            if parts.count == 2, parts[0].trimmingCharacters(in: .whitespaces) == name {
+                return parts[1].trimmingCharacters(in: .whitespaces)
+            }
+        }
+        return nil
+    }
+}

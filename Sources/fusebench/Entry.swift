@@ -1,0 +1,85 @@
+// fusebench: the command-line tool. Thin: parses arguments, calls the modules, maps failures to
+// the documented exit codes (0 ok, 1 regression, 2 inconclusive, 3 error) and prints errors as
+// `error: FILE:LINE:COL: message` when a file is at fault — never a stack trace.
+import ArgumentParser
+import FuseBench
+import Foundation
+
+@main
+struct Entry {
+    static func main() {
+        do {
+            var command = try FuseBenchCommand.parseAsRoot()
+            try command.run()
+        } catch let exit as ExitCode {
+            Foundation.exit(exit.rawValue)
+        } catch {
+            let code = FuseBenchCommand.exitCode(for: error)
+            if code == .success || error is CleanExit {
+                FuseBenchCommand.exit(withError: error)
+            }
+            if let message = CLIError.message(for: error) {
+                FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+                Foundation.exit(ExitStatus.error)
+            }
+            // Argument-parser usage errors: its own message, but the documented exit code 3.
+            FileHandle.standardError.write(Data((FuseBenchCommand.fullMessage(for: error) + "\n").utf8))
+            Foundation.exit(ExitStatus.error)
+        }
+    }
+}
+
+/// The documented exit codes.
+enum ExitStatus {
+    static let ok: Int32 = 0
+    static let regression: Int32 = 1
+    static let inconclusive: Int32 = 2
+    static let error: Int32 = 3
+    /// `run` interrupted by SIGINT/SIGTERM (after storing everything completed), as shells expect.
+    static let interrupted: Int32 = 130
+}
+
+/// Maps module errors to one-line messages.
+enum CLIError {
+    static func message(for error: Error) -> String? {
+        switch error {
+        case let e as SuiteError: return e.description
+        case let e as StoreError: return e.description
+        case let e as RunError: return e.description
+        case let e as PlanError: return e.description
+        case let e as ISAMismatchError: return e.description
+        case let e as UsageError: return e.description
+        case let e as CounterError: return e.description
+        default: return nil
+        }
+    }
+}
+
+/// A problem with the command line found after parsing (unknown run, bad flag value).
+struct UsageError: Error, CustomStringConvertible {
+    var description: String
+    init(_ d: String) { description = d }
+}
+
+struct FuseBenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fusebench",
+        abstract: "Benchmark and profile ML inference kernels: reference vs optimized, under hardware counters, stored in SQLite.",
+        discussion: """
+            Exit codes: 0 ok/pass, 1 regression, 2 inconclusive, 3 error (bad input, unusable database, environment).
+            Database: --db, else $FUSEBENCH_DB, else results/fusebench.sqlite.
+            """,
+        subcommands: [RunCommand.self, ListCommand.self, ExportCommand.self, RunsCommand.self, ExecCommand.self])
+}
+
+/// Options shared by every command that touches the database.
+struct DatabaseOptions: ParsableArguments {
+    @Option(name: .long, help: "SQLite database (default: $FUSEBENCH_DB or results/fusebench.sqlite).")
+    var db: String?
+
+    var path: String {
+        db ?? ProcessInfo.processInfo.environment["FUSEBENCH_DB"] ?? "results/fusebench.sqlite"
+    }
+
+    func open() throws -> ResultStore { try ResultStore(path: path) }
+}

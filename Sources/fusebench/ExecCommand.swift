@@ -1,0 +1,42 @@
+import ArgumentParser
+import FuseBench
+import Foundation
+
+/// Runs one op variant a fixed number of times and nothing else, so an outside tool
+/// (`perf stat`, `valgrind`) can count the same work fusebench measures. Used by
+/// `tools/crosscheck-perf`.
+struct ExecCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "exec", abstract: "Run one op variant N times, silently (for perf stat / valgrind cross-checks).",
+        shouldDisplay: false)
+
+    @Argument(help: "Suite file or name.")
+    var suite: String
+
+    @Argument(help: "Op name within the suite.")
+    var op: String
+
+    @Argument(help: "Variant.")
+    var variant: String
+
+    @Option(help: "Iterations to run after one untimed setup iteration.")
+    var iterations: Int = 1000
+
+    func run() throws {
+        try ISA.check()
+        guard iterations >= 0 else { throw UsageError("--iterations must not be negative") }
+        let file = try SuiteLoader.load(path: try SuiteResolver.resolve([suite])[0])
+        guard let spec = file.ops.first(where: { $0.name == op }) else { throw UsageError("\(suite): no op named '\(op)'") }
+        guard let factory = KernelRegistry.shared.factory(kind: spec.kind), factory.variants.contains(variant) else {
+            throw UsageError("op '\(op)' has no variant '\(variant)'")
+        }
+        let instance = try factory.make(variant: variant, shape: spec.shape, dtype: spec.dtype, seed: spec.settings.seed)
+        instance.run()
+        for _ in 0..<iterations { instance.run() }
+        let out = instance.output()
+        // Print a checksum so the work cannot be optimised away and runs can be compared.
+        var sum = 0.0
+        for v in out { sum += Double(v) }
+        print(String(format: "checksum %.6e", sum))
+    }
+}

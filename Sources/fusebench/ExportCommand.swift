@@ -1,0 +1,54 @@
+import ArgumentParser
+import FuseBench
+import Foundation
+
+struct ExportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "export", abstract: "Export a stored run (gbench JSON or CSV).")
+
+    @Argument(help: "Run id, 'latest' or 'latest~N'.")
+    var run: String
+
+    @Option(help: "gbench | csv")
+    var format: String
+
+    @Option(help: "Write to this file instead of stdout.")
+    var output: String?
+
+    @OptionGroup var database: DatabaseOptions
+
+    func run() throws {
+        guard let f = ExportFormat(rawValue: format) else {
+            throw UsageError("--format must be one of \(ExportFormat.allCases.map(\.rawValue).joined(separator: ", ")), got '\(format)'")
+        }
+        let store = try database.open()
+        let id = try store.resolveRun(run)
+        let text = try Exporter.export(try RunReport(store: store, runID: id), format: f)
+        if let path = output {
+            do {
+                try text.write(toFile: path, atomically: true, encoding: .utf8)
+            } catch {
+                throw UsageError("\(path): cannot write export: \(error.localizedDescription)")
+            }
+        } else {
+            print(text, terminator: "")
+        }
+    }
+}
+
+struct RunsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "runs", abstract: "List stored runs, newest first.")
+
+    @OptionGroup var database: DatabaseOptions
+
+    @Option(help: "How many runs to show.")
+    var limit: Int = 20
+
+    func run() throws {
+        let store = try database.open()
+        let rows = try store.runs(limit: limit).map { r in
+            [String(r.id), r.status.rawValue, ISO8601DateFormatter().string(from: r.startedAt), r.suites.joined(separator: ","),
+             r.label ?? "", String((r.gitCommit ?? "").prefix(10)) + (r.gitDirty == true ? "+" : ""), r.counterMode]
+        }
+        print(Format.table(header: ["id", "status", "started", "suites", "label", "commit", "counters"], rows: rows))
+    }
+}

@@ -1,0 +1,97 @@
+import ArgumentParser
+import FuseBench
+import Foundation
+
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run suites and store every sample (default: suites/default.toml).")
+
+    @Argument(help: "Suite files or names (NAME means suites/NAME.toml).")
+    var suites: [String] = []
+
+    @OptionGroup var database: DatabaseOptions
+
+    @Option(help: "Regular expression on SUITE/OP/VARIANT; only matching benchmarks run.")
+    var filter: String?
+
+    @Option(help: "Free-text label stored with the run.")
+    var label: String?
+
+    @Flag(help: "Fewer, shorter samples (smoke checks, not decisions).")
+    var quick = false
+
+    @Flag(help: "No progress line.")
+    var quiet = false
+
+    @Option(help: "Counters: auto (hardware if the machine has a PMU, else timing-only), hw, none.")
+    var counters: String = "auto"
+
+    @Option(help: "Pin the measuring thread to this CPU.")
+    var pin: Int?
+
+    @Option(name: .customLong("inject-slowdown"), parsing: .singleValue,
+            help: "Testing aid: OP=PCT adds real work worth PCT% of OP's time (labelled in the run).")
+    var injectSlowdown: [String] = []
+
+    func run() throws {
+        guard let mode = CounterMode(rawValue: counters) else {
+            throw UsageError("--counters must be one of \(CounterMode.allCases.map(\.rawValue).joined(separator: ", ")), got '\(counters)'")
+        }
+        var config = RunConfig()
+        config.label = label
+        config.counterMode = mode
+        config.pinCPU = pin
+        config.quiet = quiet
+        config.injectedSlowdown = try SlowdownSpec.parse(injectSlowdown)
+        if quick { config.extraConfig["quick"] = "true" }
+        let files = try SuiteResolver.resolve(suites.isEmpty ? ["default"] : suites)
+        let loaded = try files.map { try SuiteLoader.load(path: $0) }
+        let plan = try BenchPlan(suites: loaded, filter: filter, quick: quick)
+        guard !plan.ops.isEmpty else { throw UsageError("nothing to run: no op matches\(filter.map { " --filter '\($0)'" } ?? "")") }
+        let store = try database.open()
+        print("fusebench \(Harness.version) · \(plan.ops.count) op(s) from \(loaded.map(\.name).joined(separator: ", ")) · db \(store.path)")
+        let runner = BenchRunner(plan: plan, store: store, config: config) { line in
+            print(line)
+            fflush(stdout)
+        }
+        let outcome = try runner.run()
+        let report = try RunReport(store: store, runID: outcome.runID)
+        print("")
+        print(TextRenderer.runTable(report))
+        if outcome.status == .interrupted { throw ExitCode(ExitStatus.interrupted) }
+    }
+}
+
+/// Parses `--inject-slowdown OP=PCT` values.
+enum SlowdownSpec {
+    static func parse(_ values: [String]) throws -> [String: Double] {
+        var out: [String: Double] = [:]
+        for v in values {
+            let parts = v.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, !parts[0].isEmpty,
+                  let pct = Double(parts[1].hasSuffix("%") ? String(parts[1].dropLast()) : parts[1]), pct > 0, pct <= 1000 else {
+                throw UsageError("--inject-slowdown expects OP=PCT with 0 < PCT ≤ 1000 (e.g. gemm_128=5), got '\(v)'")
+            }
+            out[parts[0]] = pct / 100
+        }
+        return out
+    }
+}
+
+/// Finds suite files from names or paths.
+enum SuiteResolver {
+    static func resolve(_ args: [String]) throws -> [String] {
+        try args.map { a in
+            if FileManager.default.fileExists(atPath: a) { return a }
+            let candidate = "suites/\(a).toml"
+            if !a.contains("/"), !a.hasSuffix(".toml"), FileManager.default.fileExists(atPath: candidate) { return candidate }
+            throw UsageError("\(a): no such suite file (looked for '\(a)'\(a.contains("/") ? "" : " and '\(candidate)'"))")
+        }
+    }
+
+    /// All suite files in `suites/`.
+    static func all() -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "suites")) ?? []).filter { $0.hasSuffix(".toml") }.sorted().map { "suites/\($0)" }
+    }
+}

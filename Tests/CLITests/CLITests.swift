@@ -1,0 +1,207 @@
+import Foundation
+import Testing
+@testable import FuseBench
+
+/// Runs the built `fusebench` executable (SwiftPM builds it next to the test bundle).
+struct CLI {
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    static var binary: URL? {
+        var candidates: [URL] = []
+        if let arg0 = CommandLine.arguments.first {
+            var dir = URL(fileURLWithPath: arg0).deletingLastPathComponent()
+            // Inside an .xctest bundle on some platforms: walk up to the build folder.
+            for _ in 0..<4 {
+                candidates.append(dir.appendingPathComponent("fusebench"))
+                dir = dir.deletingLastPathComponent()
+            }
+        }
+        candidates.append(packageRoot.appendingPathComponent(".build/debug/fusebench"))
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }
+    }
+
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    /// Starts fusebench with `args` in the package root.
+    static func start(_ args: [String], env: [String: String] = [:]) throws -> (Process, Pipe, Pipe) {
+        let bin = try #require(binary, "fusebench executable not found next to the test bundle")
+        let p = Process()
+        p.executableURL = bin
+        p.arguments = args
+        p.currentDirectoryURL = packageRoot
+        var e = ProcessInfo.processInfo.environment
+        e["FUSEBENCH_NO_COUNTERS"] = "1"   // deterministic: tests must pass with and without a PMU
+        for (k, v) in env { e[k] = v }
+        p.environment = e
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        return (p, out, err)
+    }
+
+    static func run(_ args: [String], env: [String: String] = [:]) throws -> Result {
+        let (p, out, err) = try start(args, env: env)
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    }
+
+    static func tempDir() throws -> URL {
+        let d = FileManager.default.temporaryDirectory.appendingPathComponent("fusebench-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
+        return d
+    }
+}
+
+/// A tiny suite so CLI tests take seconds even in a debug build.
+let tinySuite = """
+[suite]
+name = "tiny"
+
+[defaults]
+batch_ms = 0.5
+samples = 4
+warmup_ms = 5
+
+[[op]]
+name = "gemm_16"
+kind = "gemm"
+shape = { m = 16, n = 16, k = 16 }
+
+[[op]]
+name = "bias_relu_small"
+kind = "bias_relu"
+shape = { rows = 4, cols = 100 }
+"""
+
+@Suite(.serialized) struct CLITests {
+    @Test func runStoresCompleteRunAndExports() throws {
+        let dir = try CLI.tempDir()
+        let suite = dir.appendingPathComponent("tiny.toml")
+        try tinySuite.write(to: suite, atomically: true, encoding: .utf8)
+        let db = dir.appendingPathComponent("x.sqlite").path
+        let r = try CLI.run(["run", suite.path, "--db", db, "--quiet", "--label", "cli-test"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("tiny/gemm_16/optimized"))
+        #expect(r.stdout.contains("tiny/bias_relu_small/reference"))
+        #expect(r.stdout.contains("timing-only"))
+        #expect(r.stdout.contains("harness overhead per sample"))
+
+        let store = try ResultStore(path: db)
+        let id = try store.resolveRun("latest")
+        let info = try #require(try store.run(id: id))
+        #expect(info.status == .complete)
+        #expect(info.label == "cli-test")
+        #expect(info.counterMode == "none")
+        #expect(info.calibration != nil)
+        let samples = try store.samples(runID: id)
+        #expect(samples.filter { $0.op == "gemm_16" && $0.variant == "reference" }.count == 4)
+        #expect(samples.filter { $0.op == "gemm_16" && $0.variant == "optimized" }.count == 4)
+        #expect(try store.accuracyChecks(runID: id).allSatisfy(\.passed))
+        #expect(try store.runMeta(runID: id)["overhead.share_of_1ms"] != nil)
+
+        let gb = try CLI.run(["export", "latest", "--format", "gbench", "--db", db])
+        #expect(gb.status == 0, "\(gb.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(gb.stdout.utf8)) as? [String: Any])
+        let benchmarks = try #require(json["benchmarks"] as? [[String: Any]])
+        #expect(json["context"] is [String: Any])
+        let iterations = benchmarks.filter { $0["run_type"] as? String == "iteration" }
+        #expect(iterations.count == 16)
+        for b in benchmarks {
+            for key in ["name", "run_type", "iterations", "real_time", "cpu_time", "time_unit", "repetitions", "threads"] {
+                #expect(b[key] != nil, "missing \(key)")
+            }
+        }
+        #expect(benchmarks.contains { $0["name"] as? String == "tiny/gemm_16/optimized_median" && $0["aggregate_name"] as? String == "median" })
+
+        let csv = try CLI.run(["export", String(id), "--format", "csv", "--db", db])
+        #expect(csv.status == 0)
+        let lines = csv.stdout.split(separator: "\n")
+        #expect(lines.count == 1 + 16)
+        #expect(lines[0].hasPrefix("run_id,benchmark,suite,op,variant,sequence"))
+    }
+
+    @Test func badSuiteExitsThreeWithLocation() throws {
+        let dir = try CLI.tempDir()
+        let suite = dir.appendingPathComponent("bad.toml")
+        try tinySuite.replacingOccurrences(of: "k = 16", with: "k = -4").write(to: suite, atomically: true, encoding: .utf8)
+        let r = try CLI.run(["run", suite.path, "--db", dir.appendingPathComponent("x.sqlite").path, "--quiet"])
+        #expect(r.status == 3)
+        #expect(r.stderr.hasPrefix("error: \(suite.path):14:"), "\(r.stderr)")
+        #expect(r.stderr.contains("shape.k"))
+        #expect(!r.stderr.contains("Fatal error"))
+    }
+
+    @Test func usageErrorsExitThree() throws {
+        let dir = try CLI.tempDir()
+        let db = dir.appendingPathComponent("x.sqlite").path
+        #expect(try CLI.run(["run", "no-such-suite", "--db", db]).status == 3)
+        #expect(try CLI.run(["export", "latest", "--format", "gbench", "--db", db]).status == 3)
+        #expect(try CLI.run(["export", "latest", "--format", "xml", "--db", db]).status == 3)
+        #expect(try CLI.run(["run", "--counters", "bogus", "--db", db]).status == 3)
+        #expect(try CLI.run(["nosuchcommand"]).status == 3)
+        #expect(try CLI.run(["--help"]).status == 0)
+    }
+
+    @Test func garbageDatabaseExitsThree() throws {
+        let dir = try CLI.tempDir()
+        let db = dir.appendingPathComponent("garbage.sqlite")
+        try Data(repeating: 0x41, count: 4096).write(to: db)
+        let r = try CLI.run(["runs", "--db", db.path])
+        #expect(r.status == 3)
+        #expect(r.stderr.contains(db.path))
+    }
+
+    @Test func sigintKeepsCompletedSamplesAndMarksInterrupted() throws {
+        let dir = try CLI.tempDir()
+        let suite = dir.appendingPathComponent("long.toml")
+        // Each op takes ~1 s (40 samples × 2 variants × ≥ 10 ms); the run is interrupted during op 2.
+        try """
+        [suite]
+        name = "long"
+        [defaults]
+        batch_ms = 10
+        samples = 40
+        warmup_ms = 5
+        [[op]]
+        name = "a"
+        kind = "bias_relu"
+        shape = { rows = 8, cols = 256 }
+        [[op]]
+        name = "b"
+        kind = "bias_relu"
+        shape = { rows = 8, cols = 512 }
+        [[op]]
+        name = "c"
+        kind = "bias_relu"
+        shape = { rows = 8, cols = 1024 }
+        """.write(to: suite, atomically: true, encoding: .utf8)
+        let db = dir.appendingPathComponent("x.sqlite").path
+        let (p, out, _) = try CLI.start(["run", suite.path, "--db", db, "--quiet"])
+        // Wait until op "a" is stored (samples are written when an op completes).
+        let store = try ResultStore(path: db)
+        let deadline = Date().addingTimeInterval(60)
+        var stored = 0
+        while Date() < deadline {
+            if let id = try? store.runs(limit: 1).first?.id, let s = try? store.samples(runID: id) { stored = s.count }
+            if stored > 0 { break }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        #expect(stored == 80, "op a should be complete before the signal")
+        kill(p.processIdentifier, SIGINT)
+        _ = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 130)
+        let id = try #require(try store.runs(limit: 1).first?.id)
+        #expect(try store.run(id: id)?.status == .interrupted)
+        let samples = try store.samples(runID: id)
+        #expect(samples.filter { $0.op == "a" }.count == 80)
+        #expect(!samples.contains { $0.op == "c" })
+    }
+}
