@@ -6,7 +6,7 @@
 //   because the SIMD types only become AVX2/AVX-512 code when a target CPU is named. Set
 //   FUSEBENCH_TARGET_CPU (e.g. `znver3`, `haswell`, `x86-64`) to build for another CPU.
 //   The ISA the binary was built for is recorded in every run, and the harness refuses to run
-//   kernels on a CPU that lacks those instructions (see `CPerfEvent/isa.c`, `Kernels/ISA.swift`).
+//   kernels on a CPU that lacks those instructions (see `CPerfEvent/perfevent.c`, `Kernels/ISA.swift`).
 import Foundation
 import PackageDescription
 
@@ -41,7 +41,7 @@ let package = Package(
         .target(name: "Report", dependencies: ["BenchModel", "Analysis", "Store"]),
         .target(name: "FuseBench", dependencies: ["BenchModel", "Counters", "Telemetry", "Kernels", "Suite", "Store", "Analysis", "Runner", "Report"]),
         .executableTarget(name: "fusebench", dependencies: [
-            "FuseBench", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "FuseBench", "CPerfEvent", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "CountersTests", dependencies: ["Counters"]),
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry"]),

@@ -46,7 +46,9 @@ public struct VariantStatistics: Codable, Sendable, Hashable {
 
     /// Computes the statistics of one variant's samples; nil when there are none.
     public init?(op: OpRecord, variant: String, samples: [Sample]) {
-        let own = samples.filter { $0.op == op.name && $0.variant == variant }
+        let all = samples.filter { $0.op == op.name && $0.variant == variant }
+        // Simulated-counter samples carry counts only; their time under valgrind means nothing.
+        let own = all.filter { !$0.flags.contains(.simulated) }
         let times = own.map(\.netWallNsPerIteration)
         guard let t = Summary(times) else { return nil }
         self.op = op.name
@@ -55,7 +57,7 @@ public struct VariantStatistics: Codable, Sendable, Hashable {
         cpuTime = Summary(own.map(\.cpuNsPerIteration))
         var sums: [String: (Double, Int)] = [:]
         var backend: CounterBackend?
-        for s in own {
+        for s in all {
             for c in s.counters {
                 let per = c.value / Double(max(1, s.iterations))
                 let prev = sums[c.event] ?? (0, 0)

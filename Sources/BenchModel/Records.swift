@@ -53,6 +53,8 @@ public struct SampleFlags: OptionSet, Codable, Sendable, Hashable {
     public static let injectedSlowdown = SampleFlags(rawValue: 1 << 3)
     /// Net time after overhead subtraction was not positive; the batch is unreliable.
     public static let belowOverhead = SampleFlags(rawValue: 1 << 4)
+    /// Counts from the simulated (`sim`, callgrind) pass: no meaningful time, only counters.
+    public static let simulated = SampleFlags(rawValue: 1 << 5)
 }
 
 /// One measured batch of iterations of one op variant.

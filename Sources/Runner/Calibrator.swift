@@ -19,7 +19,8 @@ enum Calibrator {
         var readCost = 0.0
         if let c = timer.counters, c.groupCount > 0 {
             try timer.select(group: 0)
-            readCost = ReadCost.measure(session: c, group: 0, trials: 200)
+            let measured = ReadCost.measure(session: c, group: 0, trials: 200)
+            readCost = measured.isFinite ? measured : 0
         }
 
         // Empty batch (0 iterations): clocks, counter reads outside the window do not count.

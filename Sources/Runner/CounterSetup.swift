@@ -1,10 +1,14 @@
 import BenchModel
 import Counters
+import Foundation
+import Kernels
 
 /// Outcome of choosing counters for a run.
 struct CounterChoice {
     var session: CounterSession?
-    /// `hw` or `none`.
+    /// Callgrind runner when counts come from the `sim` backend.
+    var simulator: Callgrind?
+    /// `hw`, `sim` or `none`.
     var mode: String
     /// Human-readable statement printed at the start of the run and stored with it.
     var note: String
@@ -14,16 +18,38 @@ struct CounterChoice {
 enum CounterSetup {
     /// Opens the requested events according to `mode`; never silently drops anything.
     /// Explicitly requested events that are unknown or unsupported are errors; unsupported
-    /// default events are reported by name and skipped.
+    /// default events are reported by name and skipped. `auto` without a PMU falls back to
+    /// simulated counters (callgrind) when valgrind is usable, else to a timing-only run.
     static func choose(mode: CounterMode, events: [String], explicit: Bool, environment: [String: String],
                        syscalls: PerfSyscalls = LinuxPerf(), encoder: EventEncoder = LibpfmEncoder()) throws -> CounterChoice {
-        if mode == .none {
-            return CounterChoice(session: nil, mode: "none", note: "counters off (--counters none): timing-only run", unsupported: [:])
+        switch mode {
+        case .none:
+            return CounterChoice(session: nil, simulator: nil, mode: "none", note: "counters off (--counters none): timing-only run", unsupported: [:])
+        case .sim:
+            do {
+                let sim = try SimWorker.prepare(environment: environment)
+                return CounterChoice(session: nil, simulator: sim.callgrind, mode: "sim", note: sim.note, unsupported: [:])
+            } catch let e as Callgrind.Unavailable {
+                throw RunError("--counters sim: \(e.description)")
+            }
+        case .auto, .hw:
+            break
         }
         switch CounterSession.probe(syscalls: syscalls, encoder: encoder, environment: environment) {
         case .unavailable(let reason):
             if mode == .hw { throw RunError("--counters hw: hardware counters are unavailable: \(reason)") }
-            return CounterChoice(session: nil, mode: "none", note: "counters unavailable (\(reason)): timing-only run", unsupported: [:])
+            if environment[CounterSession.disableVariable] == "1" {
+                return CounterChoice(session: nil, simulator: nil, mode: "none", note: "counters unavailable (\(reason)): timing-only run", unsupported: [:])
+            }
+            do {
+                let sim = try SimWorker.prepare(environment: environment)
+                return CounterChoice(session: nil, simulator: sim.callgrind, mode: "sim",
+                                     note: "no hardware counters (\(reason)); using simulated counters: \(sim.note)", unsupported: [:])
+            } catch let e as Callgrind.Unavailable {
+                return CounterChoice(session: nil, simulator: nil, mode: "none",
+                                     note: "counters unavailable (\(reason)); simulated counters unavailable too (\(e.description)): timing-only run",
+                                     unsupported: [:])
+            }
         case .available(let slots):
             let session: CounterSession
             do {
@@ -36,7 +62,42 @@ enum CounterSetup {
                 let list = session.plan.unsupported.sorted { $0.key < $1.key }.map { "\($0.key) (\($0.value))" }.joined(separator: ", ")
                 note += "; not supported here, skipped: \(list)"
             }
-            return CounterChoice(session: session, mode: "hw", note: note, unsupported: session.plan.unsupported)
+            return CounterChoice(session: session, simulator: nil, mode: "hw", note: note, unsupported: session.plan.unsupported)
         }
+    }
+}
+
+/// Chooses the executable the callgrind pass runs.
+///
+/// valgrind 3.19 cannot execute AVX-512 instructions (it raises SIGILL), so when this binary's
+/// kernels were built for AVX-512 the sim pass needs a second build of fusebench for an AVX2 CPU:
+/// `tools/setup` makes it in `.build-sim/` (`FUSEBENCH_TARGET_CPU=znver2`), or point
+/// `FUSEBENCH_SIM_EXECUTABLE` at one. Its counts are then those of the AVX2 code path, and the run
+/// says so. A sim worker older than this binary is refused (it would count stale code).
+enum SimWorker {
+    static func prepare(environment: [String: String]) throws -> (callgrind: Callgrind, note: String) {
+        let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        guard ISA.built.contains(.avx512f) else {
+            let cg = try Callgrind.prepare(executable: me, environment: environment)
+            return (cg, "callgrind (instructions, simulated caches and branches; this binary, \(ISA.kernelPath) path), one extra pass per variant")
+        }
+        var candidates: [String] = []
+        if let e = environment["FUSEBENCH_SIM_EXECUTABLE"] { candidates.append(e) }
+        // .build/<triple>/release/fusebench → <root>/.build-sim/release/fusebench
+        var dir = URL(fileURLWithPath: me).deletingLastPathComponent()
+        for _ in 0..<4 {
+            candidates.append(dir.appendingPathComponent(".build-sim/release/fusebench").path)
+            dir = dir.deletingLastPathComponent()
+        }
+        guard let worker = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            throw Callgrind.Unavailable(description: "this binary's kernels use AVX-512, which valgrind 3.19 cannot execute, and no AVX2 sim worker was found (build it with `tools/setup --sim`, or set FUSEBENCH_SIM_EXECUTABLE)")
+        }
+        let fm = FileManager.default
+        if let wd = try? fm.attributesOfItem(atPath: worker)[.modificationDate] as? Date,
+           let md = try? fm.attributesOfItem(atPath: me)[.modificationDate] as? Date, wd < md.addingTimeInterval(-120) {
+            throw Callgrind.Unavailable(description: "the AVX2 sim worker \(worker) is older than this binary; rebuild it with `tools/setup --sim`")
+        }
+        let cg = try Callgrind.prepare(executable: worker, environment: environment)
+        return (cg, "callgrind (instructions, simulated caches and branches) on the AVX2 build \(worker) — valgrind cannot run AVX-512, so counts are of the AVX2 code path; one extra pass per variant")
     }
 }

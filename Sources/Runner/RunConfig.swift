@@ -3,10 +3,13 @@ import Foundation
 
 /// How counters are chosen for a run.
 public enum CounterMode: String, Sendable, CaseIterable {
-    /// Hardware counters when the machine has a usable PMU, otherwise a timing-only run.
+    /// Hardware counters when the machine has a usable PMU, else simulated counters (callgrind)
+    /// when valgrind is usable, else a timing-only run — and the run says which.
     case auto
     /// Hardware counters or fail.
     case hw
+    /// Simulated counters (callgrind) or fail.
+    case sim
     /// No counters (timing only).
     case none
 }

@@ -99,7 +99,8 @@ public final class BenchRunner {
                 say("NOTE: --inject-slowdown is active (\(cfg["inject_slowdown"] ?? "")): this run measures deliberately slowed kernels")
             }
             let measurer = OpMeasurer(timer: timer, calibration: calibration, quiet: config.quiet,
-                                      spinNs: config.injectedSlowdown.isEmpty ? 0 : SpinWork.nanosecondsPerSpin())
+                                      spinNs: config.injectedSlowdown.isEmpty ? 0 : SpinWork.nanosecondsPerSpin(),
+                                      simulator: counters.simulator)
             var sequence = 0
             var interrupted = false
             for (index, op) in plan.ops.enumerated() {
@@ -122,6 +123,11 @@ public final class BenchRunner {
                 }
             }
             measurer.progress.finish()
+            if !measurer.simulatedCaches.isEmpty {
+                let caches = measurer.simulatedCaches.joined(separator: "; ")
+                try store.setRunMeta(runID: runID, key: "sim.caches", value: caches)
+                say("simulated cache hierarchy (callgrind): \(caches)")
+            }
             timer.stop()
             status = interrupted ? .interrupted : .complete
         } catch {

@@ -5,6 +5,8 @@ import Kernels
 /// One op to measure, with everything the runner needs.
 public struct PlannedOp: Sendable {
     public var suite: String
+    /// Absolute path of the suite file (worker processes re-read it).
+    public var suitePath: String
     public var spec: OpSpec
     public var factory: any KernelFactory
     /// Accuracy band the non-reference variants are checked against.
@@ -18,6 +20,13 @@ public struct PlannedOp: Sendable {
         OpRecord(suite: suite, name: spec.name, kind: spec.kind, shape: spec.shape, dtype: spec.dtype,
                  flops: factory.flops(shape: spec.shape), bytes: factory.bytes(shape: spec.shape, dtype: spec.dtype),
                  threshold: spec.settings.threshold)
+    }
+
+    /// Iterations of the simulated-counter (callgrind) pass: a fixed, shape-derived count (about
+    /// 20 M flops or bytes of work, 1–64 iterations) so repeated runs count exactly the same work.
+    public var simIterations: Int {
+        let work = max(factory.flops(shape: spec.shape), factory.bytes(shape: spec.shape, dtype: spec.dtype), 1)
+        return min(64, max(1, Int((2e7 / work).rounded(.up))))
     }
 
     /// Variant order of repetition `r`: ABBA interleaving (A B, B A, A B, ...) so slow drift of the
@@ -68,7 +77,8 @@ public struct BenchPlan: Sendable {
                     spec.settings.batchNs = min(spec.settings.batchNs, 1_000_000)
                 }
                 let tol = spec.tolerance ?? factory.defaultTolerance(shape: spec.shape, dtype: spec.dtype)
-                ops.append(PlannedOp(suite: s.name, spec: spec, factory: factory, tolerance: tol))
+                let absolute = URL(fileURLWithPath: s.path).standardizedFileURL.path
+                ops.append(PlannedOp(suite: s.name, suitePath: absolute, spec: spec, factory: factory, tolerance: tol))
             }
         }
         let names = ops.map(\.qualifiedName)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CPerfEvent
 import FuseBench
 import Foundation
 
@@ -22,6 +23,9 @@ struct ExecCommand: ParsableCommand {
     @Option(help: "Iterations to run after one untimed setup iteration.")
     var iterations: Int = 1000
 
+    @Flag(help: "Toggle callgrind collection around exactly the N iterations (the sim counter worker).")
+    var callgrind = false
+
     func run() throws {
         try ISA.check()
         guard iterations >= 0 else { throw UsageError("--iterations must not be negative") }
@@ -32,7 +36,15 @@ struct ExecCommand: ParsableCommand {
         }
         let instance = try factory.make(variant: variant, shape: spec.shape, dtype: spec.dtype, seed: spec.settings.seed)
         instance.run()
+        if callgrind {
+            fb_callgrind_start_instrumentation()
+            fb_callgrind_toggle_collect()
+        }
         for _ in 0..<iterations { instance.run() }
+        if callgrind {
+            fb_callgrind_toggle_collect()
+            fb_callgrind_stop_instrumentation()
+        }
         let out = instance.output()
         // Print a checksum so the work cannot be optimised away and runs can be compared.
         var sum = 0.0
