@@ -10,11 +10,14 @@ public typealias Shape = [String: Int]
 public struct KernelSpecError: Error, CustomStringConvertible, Sendable {
     /// Key at fault (`shape.k`, `dtype`, `variants`), for locating it in the suite file.
     public var key: String
+    /// Human-readable explanation, naming the kind and key (`gemm: shape.k must be positive, got 0`).
     public var message: String
+    /// Creates the error for `key` with `message`.
     public init(key: String, _ message: String) {
         self.key = key
         self.message = message
     }
+    /// The message.
     public var description: String { message }
 }
 

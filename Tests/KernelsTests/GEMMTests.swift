@@ -1,0 +1,106 @@
+import BenchModel
+import Testing
+@testable import Kernels
+
+/// Optimized GEMM (every micro-kernel path) against the reference triple loop and a Double product.
+@Suite struct GEMMTests {
+    let factory = GEMMFactory()
+    static let odd = [1, 7, 33, 129]
+    static let oddShapes: [(Int, Int, Int)] = odd.flatMap { m in odd.flatMap { n in odd.map { k in (m, n, k) } } }
+        + [(1, 768, 64), (64, 48, 200), (3, 100, 300), (4, 64, 17), (5, 80, 9), (30, 65, 513)]
+
+    @Test(arguments: GEMMKernelPath.allCases)
+    func optimizedMatchesReferenceOnOddShapes(path: GEMMKernelPath) throws {
+        for (m, n, k) in Self.oddShapes {
+            let shape = ["m": m, "n": n, "k": k]
+            let reference = GEMMInstance(m: m, n: n, k: k, seed: 11, path: nil)
+            let optimized = GEMMInstance(m: m, n: n, k: k, seed: 11, path: path)
+            let tolerance = factory.defaultTolerance(shape: shape, dtype: "f32")
+            let ref = runAndCopy(reference)
+            let opt = runAndCopy(optimized)
+            let result = check(ref, opt, tolerance)
+            #expect(result.passed, "\(path) \(m)×\(n)×\(k): \(result.reason ?? "")")
+            // run() is repeatable: a second run gives the identical result (C is not accumulated into).
+            #expect(runAndCopy(optimized) == opt, "\(path) \(m)×\(n)×\(k) changed on the second run")
+            // Both agree with a Double-precision product of the same inputs.
+            let exact = doubleProduct(reference.inputA, reference.inputB, m: m, n: n, k: k)
+            #expect(check(exact, opt, tolerance).passed, "\(path) \(m)×\(n)×\(k) vs Double")
+            #expect(check(exact, ref, tolerance).passed, "reference \(m)×\(n)×\(k) vs Double")
+        }
+    }
+
+    @Test func crossesEveryBlockBoundary() {
+        // Larger than KC (256) in k and than MC in m, with ragged edges everywhere.
+        for path in GEMMKernelPath.allCases {
+            let (m, n, k) = (267, 70, 600)
+            let ref = runAndCopy(GEMMInstance(m: m, n: n, k: k, seed: 5, path: nil))
+            let opt = runAndCopy(GEMMInstance(m: m, n: n, k: k, seed: 5, path: path))
+            let result = check(ref, opt, factory.defaultTolerance(shape: ["k": k], dtype: "f32"))
+            #expect(result.passed, "\(path): \(result.reason ?? "")")
+            #expect(result.maxAbsError < 1e-3)
+        }
+    }
+
+    @Test func factoryMakesSeededInstances() throws {
+        let shape = ["m": 9, "n": 10, "k": 11]
+        let r1 = try factory.make(variant: "reference", shape: shape, dtype: "f32", seed: 3)
+        let r2 = try factory.make(variant: "reference", shape: shape, dtype: "f32", seed: 3)
+        let o = try factory.make(variant: "optimized", shape: shape, dtype: "f32", seed: 3)
+        let other = try factory.make(variant: "reference", shape: shape, dtype: "f32", seed: 4)
+        #expect(runAndCopy(r1) == runAndCopy(r2))
+        #expect(runAndCopy(r1) != runAndCopy(other))
+        #expect(r1.output().count == 90)
+        #expect((o as? GEMMInstance)?.path == GEMMKernelPath.current)
+        #expect((r1 as? GEMMInstance)?.path == nil)
+        #expect(check(runAndCopy(r1), runAndCopy(o), factory.defaultTolerance(shape: shape, dtype: "f32")).passed)
+    }
+
+    @Test func flopsBytesAndMetadata() {
+        let shape = ["m": 2, "n": 3, "k": 4]
+        #expect(factory.flops(shape: shape) == 48)
+        #expect(factory.bytes(shape: shape, dtype: "f32") == 4 * (8 + 12 + 6))
+        #expect(factory.kind == "gemm")
+        #expect(factory.referenceVariant == "reference")
+        #expect(factory.variants == ["reference", "optimized"])
+        #expect(factory.shapeKeys == ["m", "n", "k"])
+        let t = factory.defaultTolerance(shape: ["m": 1, "n": 1, "k": 4096], dtype: "f32")
+        #expect(abs(t.abs - 6.4e-3) < 1e-12)
+    }
+
+    @Test func shapeValidationNamesTheKey() throws {
+        let zero = #expect(throws: KernelSpecError.self) {
+            try factory.validate(shape: ["m": 4, "n": 4, "k": 0], dtype: "f32")
+        }
+        #expect(zero?.key == "shape.k")
+        #expect(zero?.message.contains("shape.k must be positive, got 0") == true)
+
+        let missing = #expect(throws: KernelSpecError.self) {
+            try factory.validate(shape: ["m": 4, "n": 4], dtype: "f32")
+        }
+        #expect(missing?.key == "shape")
+        #expect(missing?.message.contains("missing 'k'") == true)
+
+        let unknown = #expect(throws: KernelSpecError.self) {
+            try factory.validate(shape: ["m": 4, "n": 4, "k": 4, "kk": 2], dtype: "f32")
+        }
+        #expect(unknown?.key == "shape.kk")
+
+        let dtype = #expect(throws: KernelSpecError.self) {
+            try factory.validate(shape: ["m": 4, "n": 4, "k": 4], dtype: "bf16")
+        }
+        #expect(dtype?.key == "dtype")
+
+        let variant = #expect(throws: KernelSpecError.self) {
+            _ = try factory.make(variant: "fast", shape: ["m": 4, "n": 4, "k": 4], dtype: "f32", seed: 1)
+        }
+        #expect(variant?.key == "variants")
+
+        let huge = #expect(throws: KernelSpecError.self) {
+            try factory.validate(shape: ["m": 1 << 40, "n": 1 << 40, "k": 1], dtype: "f32")
+        }
+        #expect(huge?.key == "shape")
+        #expect(throws: KernelSpecError.self) {
+            _ = try factory.make(variant: "reference", shape: ["m": -1, "n": 4, "k": 4], dtype: "f32", seed: 1)
+        }
+    }
+}
