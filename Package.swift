@@ -43,7 +43,7 @@ let package = Package(
         .executableTarget(name: "fusebench", dependencies: [
             "FuseBench", "CPerfEvent", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .testTarget(name: "CountersTests", dependencies: ["Counters"]),
+        .testTarget(name: "CountersTests", dependencies: ["Counters"], exclude: ["Fixtures"]),
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"], swiftSettings: swiftCPU),
         .testTarget(name: "SuiteTests", dependencies: ["Suite"]),

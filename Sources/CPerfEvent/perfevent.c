@@ -120,6 +120,9 @@ uint32_t fb_isa_built(void) {
     return f;
 }
 
+// Compiled for baseline x86-64 whatever -march says: this runs *before* fusebench knows whether
+// the CPU has the instructions the rest of the binary was built for.
+__attribute__((target("arch=x86-64")))
 uint32_t fb_isa_host(void) {
     uint32_t f = 0;
     __builtin_cpu_init();

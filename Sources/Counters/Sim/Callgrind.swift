@@ -18,6 +18,7 @@ public struct Callgrind: Sendable {
     /// Why the sim backend cannot run here.
     public struct Unavailable: Error, CustomStringConvertible, Sendable {
         public var description: String
+        public init(description: String) { self.description = description }
     }
 
     /// Finds valgrind and prepares the stripped copy of `executable` (default: this process).
