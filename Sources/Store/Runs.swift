@@ -1,0 +1,207 @@
+import Foundation
+import GRDB
+import BenchModel
+
+extension ResultStore {
+    // MARK: - Runs
+
+    /// Inserts a run with status `.running` (whatever `info.status` says), records its machine,
+    /// and returns the new run id. `info.id` and `info.endedAt` are ignored.
+    public func beginRun(_ info: RunInfo) throws -> Int64 {
+        let suites = try encodeJSON(info.suites)
+        let isa = try encodeJSON(info.isaBuilt)
+        let calibration = try info.calibration.map { try encodeJSON($0) }
+        let fingerprint = try encodeJSON(info.machine)
+        return try write { db in
+            let machineID = try Self.machineID(db, info.machine, fingerprint: fingerprint)
+            try db.execute(sql: """
+                INSERT INTO runs (started_at, ended_at, status, label, suites, suite_hash, git_commit, git_branch,
+                                  git_dirty, harness_version, machine_id, isa_built, counter_mode, counter_note,
+                                  calibration, config, pid)
+                VALUES (?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [
+                    info.startedAt.timeIntervalSince1970, RunStatus.running.rawValue, info.label, suites,
+                    info.suiteHash, info.gitCommit, info.gitBranch, info.gitDirty, info.harnessVersion, machineID,
+                    isa, info.counterMode, info.counterNote, calibration, info.configJSON, Int64(info.pid),
+                ])
+            return db.lastInsertedRowID
+        }
+    }
+
+    /// Id of the `machines` row with exactly this fingerprint, inserting it when new.
+    private static func machineID(_ db: Database, _ machine: MachineFingerprint, fingerprint: String) throws -> Int64 {
+        if let id = try Int64.fetchOne(db, sql: "SELECT id FROM machines WHERE fingerprint = ?", arguments: [fingerprint]) {
+            return id
+        }
+        try db.execute(sql: """
+            INSERT INTO machines (fingerprint, key, cpu_model, logical_cpus, kernel, pmu_available, virtualization)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [fingerprint, machine.key, machine.cpuModel, machine.logicalCPUs, machine.kernel,
+                             machine.pmuAvailable, machine.virtualization])
+        return db.lastInsertedRowID
+    }
+
+    /// Stores the calibration and the counter backend decision once the runner knows them.
+    ///
+    /// - Throws: `StoreError.unknownRun` when no run has this id.
+    public func updateRun(id: Int64, calibration: Calibration?, counterMode: String, counterNote: String) throws {
+        let calibrationJSON = try calibration.map { try encodeJSON($0) }
+        try write { db in
+            try db.execute(sql: "UPDATE runs SET calibration = ?, counter_mode = ?, counter_note = ? WHERE id = ?",
+                           arguments: [calibrationJSON, counterMode, counterNote, id])
+            if db.changesCount == 0 { throw StoreError.unknownRun(String(id)) }
+        }
+    }
+
+    /// Sets the final status of a run and its `ended_at` to now.
+    ///
+    /// - Throws: `StoreError.unknownRun` when no run has this id.
+    public func finishRun(id: Int64, status: RunStatus) throws {
+        let now = Date().timeIntervalSince1970
+        try write { db in
+            try db.execute(sql: "UPDATE runs SET status = ?, ended_at = ? WHERE id = ?",
+                           arguments: [status.rawValue, now, id])
+            if db.changesCount == 0 { throw StoreError.unknownRun(String(id)) }
+        }
+    }
+
+    /// Marks as `stale` every `running` run whose owning process is gone, and returns their ids
+    /// (ascending). `ended_at` stays NULL: when the process died is unknown.
+    ///
+    /// - Parameter isAlive: liveness test for a pid; defaults to `kill(pid, 0)`.
+    public func markStaleRuns(isAlive: (Int32) -> Bool = defaultPidAlive) throws -> [Int64] {
+        try write { db in
+            let running = try Row.fetchAll(db, sql: "SELECT id, pid FROM runs WHERE status = ? ORDER BY id",
+                                           arguments: [RunStatus.running.rawValue])
+            var stale: [Int64] = []
+            for row in running {
+                let id: Int64 = row[0]
+                let pid = Int32(truncatingIfNeeded: row[1] as Int64)
+                if !isAlive(pid) {
+                    try db.execute(sql: "UPDATE runs SET status = ? WHERE id = ?", arguments: [RunStatus.stale.rawValue, id])
+                    stale.append(id)
+                }
+            }
+            return stale
+        }
+    }
+
+    /// The run with this id, or nil.
+    public func run(id: Int64) throws -> RunInfo? {
+        try read { db in
+            try Row.fetchOne(db, sql: Self.runSelect + " WHERE r.id = ?", arguments: [id]).map { try runInfo($0) }
+        }
+    }
+
+    /// Up to `limit` runs, newest (highest id) first, whatever their status.
+    public func runs(limit: Int = 50) throws -> [RunInfo] {
+        try read { db in
+            try Row.fetchAll(db, sql: Self.runSelect + " ORDER BY r.id DESC LIMIT ?", arguments: [max(0, limit)])
+                .map { try runInfo($0) }
+        }
+    }
+
+    /// Resolves a run reference to a run id.
+    ///
+    /// - `"42"`: run 42, which must exist (any status);
+    /// - `"latest"`: the newest run with status `complete`;
+    /// - `"latest~N"`: the N-th complete run before the latest (`latest~0` is `latest`).
+    ///
+    /// - Throws: `StoreError.noRuns` when `latest` is asked for and no run is complete,
+    ///   `StoreError.unknownRun(ref)` for anything else that does not match a run (baseline
+    ///   names are not resolved here).
+    public func resolveRun(_ ref: String) throws -> Int64 {
+        let trimmed = ref.trimmingCharacters(in: .whitespaces)
+        if let id = Int64(trimmed) {
+            let exists = try read { db in
+                try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM runs WHERE id = ?)", arguments: [id]) ?? false
+            }
+            guard exists else { throw StoreError.unknownRun(ref) }
+            return id
+        }
+        let back: Int
+        if trimmed == "latest" {
+            back = 0
+        } else if trimmed.hasPrefix("latest~"), let n = Int(trimmed.dropFirst("latest~".count)), n >= 0 {
+            back = n
+        } else {
+            throw StoreError.unknownRun(ref)
+        }
+        let (found, completeCount) = try read { db in
+            let id = try Int64.fetchOne(db, sql: "SELECT id FROM runs WHERE status = ? ORDER BY id DESC LIMIT 1 OFFSET ?",
+                                        arguments: [RunStatus.complete.rawValue, back])
+            let count = try Int.fetchOne(db, sql: "SELECT count(*) FROM runs WHERE status = ?",
+                                         arguments: [RunStatus.complete.rawValue]) ?? 0
+            return (id, count)
+        }
+        if let found { return found }
+        if completeCount == 0 { throw StoreError.noRuns }
+        throw StoreError.unknownRun(ref)
+    }
+
+    // MARK: - Run notes
+
+    /// Sets (or replaces) a free-form note on a run, e.g. `overhead.share_1ms`.
+    ///
+    /// - Throws: `StoreError.unknownRun` when the run does not exist.
+    public func setRunMeta(runID: Int64, key: String, value: String) throws {
+        try write { db in
+            try Self.requireRun(db, runID)
+            try db.execute(sql: """
+                INSERT INTO run_meta (run_id, key, value) VALUES (?, ?, ?)
+                ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value
+                """, arguments: [runID, key, value])
+        }
+    }
+
+    /// All notes of a run (empty when none).
+    public func runMeta(runID: Int64) throws -> [String: String] {
+        try read { db in
+            var meta: [String: String] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT key, value FROM run_meta WHERE run_id = ?", arguments: [runID]) {
+                meta[row[0]] = row[1] as String
+            }
+            return meta
+        }
+    }
+
+    // MARK: - Decoding
+
+    /// Columns read by `runInfo(_:)`, in order.
+    private static let runSelect = """
+        SELECT r.id, r.started_at, r.ended_at, r.status, r.label, r.suites, r.suite_hash, r.git_commit, r.git_branch,
+               r.git_dirty, r.harness_version, m.fingerprint, r.isa_built, r.counter_mode, r.counter_note,
+               r.calibration, r.config, r.pid
+        FROM runs r JOIN machines m ON m.id = r.machine_id
+        """
+
+    /// Builds a `RunInfo` from a `runSelect` row.
+    private func runInfo(_ row: Row) throws -> RunInfo {
+        let id: Int64 = row[0]
+        let statusText: String = row[3]
+        guard let status = RunStatus(rawValue: statusText) else {
+            throw StoreError.unusable(path: path, reason: "run \(id) has unknown status '\(statusText)'")
+        }
+        let endedAt: Double? = row[2]
+        let calibrationText: String? = row[15]
+        return RunInfo(
+            id: id,
+            startedAt: Date(timeIntervalSince1970: row[1]),
+            endedAt: endedAt.map { Date(timeIntervalSince1970: $0) },
+            status: status,
+            label: row[4],
+            suites: try decodeJSON([String].self, row[5], what: "runs.suites of run \(id)"),
+            suiteHash: row[6],
+            gitCommit: row[7],
+            gitBranch: row[8],
+            gitDirty: row[9],
+            harnessVersion: row[10],
+            machine: try decodeJSON(MachineFingerprint.self, row[11], what: "machine fingerprint of run \(id)"),
+            isaBuilt: try decodeJSON([String].self, row[12], what: "runs.isa_built of run \(id)"),
+            counterMode: row[13],
+            counterNote: row[14],
+            calibration: try calibrationText.map { try decodeJSON(Calibration.self, $0, what: "runs.calibration of run \(id)") },
+            configJSON: row[16],
+            pid: Int32(truncatingIfNeeded: row[17] as Int64))
+    }
+}

@@ -1,0 +1,162 @@
+import Foundation
+import GRDB
+import BenchModel
+
+extension ResultStore {
+    // MARK: - Ops
+
+    /// Records an op measured in a run and returns its row id. Recording the same
+    /// (run, suite, name) again returns the existing id and keeps the first description.
+    ///
+    /// - Throws: `StoreError.unknownRun` when the run does not exist.
+    public func recordOp(runID: Int64, op: OpRecord) throws -> Int64 {
+        let shape = try encodeJSON(op.shape)
+        return try write { db in
+            try Self.requireRun(db, runID)
+            if let id = try Int64.fetchOne(db, sql: "SELECT id FROM ops WHERE run_id = ? AND suite = ? AND name = ?",
+                                           arguments: [runID, op.suite, op.name]) {
+                return id
+            }
+            try db.execute(sql: """
+                INSERT INTO ops (run_id, suite, name, kind, shape, dtype, flops, bytes, threshold)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [runID, op.suite, op.name, op.kind, shape, op.dtype, op.flops, op.bytes, op.threshold])
+            return db.lastInsertedRowID
+        }
+    }
+
+    /// Ops of a run in the order they were recorded.
+    public func ops(runID: Int64) throws -> [OpRecord] {
+        try read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT suite, name, kind, shape, dtype, flops, bytes, threshold FROM ops WHERE run_id = ? ORDER BY id
+                """, arguments: [runID]).map { row in
+                let name: String = row[1]
+                return OpRecord(suite: row[0], name: name, kind: row[2],
+                                shape: try decodeJSON([String: Int].self, row[3], what: "ops.shape of op \(name)"),
+                                dtype: row[4], flops: row[5], bytes: row[6], threshold: row[7])
+            }
+        }
+    }
+
+    // MARK: - Samples
+
+    /// Appends raw samples of one op to a run in a single transaction, with their counter values
+    /// in `counter_values`. `Sample.op` is not stored: `opID` says which op the samples belong to.
+    ///
+    /// Uses two cached prepared statements bound through the SQLite C API (see `SampleWriter`);
+    /// the sample id keying the counter rows is SQLite's last insert rowid.
+    ///
+    /// - Throws: `StoreError.unknownRun` when the run does not exist or `opID` is not one of its ops;
+    ///   `StoreError.unusable` when a sample has more than 1024 counter values. Nothing is written then.
+    public func insertSamples(runID: Int64, opID: Int64, samples: [Sample]) throws {
+        guard !samples.isEmpty else { return }
+        try write { db in
+            try Self.requireOp(db, runID: runID, opID: opID)
+            try SampleWriter(db).insert(runID: runID, opID: opID, samples: samples, path: path)
+        }
+    }
+
+    /// Samples of a run ordered by sequence (then insertion), with their counters attached in
+    /// insertion order. `op` restricts to ops with that name (in any suite of the run).
+    public func samples(runID: Int64, op: String? = nil) throws -> [Sample] {
+        try read { db in
+            var filter = "o.run_id = ?"
+            var arguments: StatementArguments = [runID]
+            if let op {
+                filter += " AND o.name = ?"
+                arguments += [op]
+            }
+            var ids: [Int64] = []
+            var samples: [Sample] = []
+            let rows = try Row.fetchCursor(db, sql: """
+                SELECT s.id, o.name, s.variant, s.sequence, s.process, s.iterations, s.wall_ns, s.cpu_ns, s.overhead_ns, s.flags
+                FROM ops o JOIN samples s ON s.op_id = o.id
+                WHERE \(filter)
+                ORDER BY s.sequence, s.id
+                """, arguments: arguments)
+            while let row = try rows.next() {
+                ids.append(row[0])
+                samples.append(Sample(op: row[1], variant: row[2], sequence: row[3], process: row[4], iterations: row[5],
+                                      wallNs: row[6], cpuNs: row[7], overheadNs: row[8],
+                                      flags: SampleFlags(rawValue: row[9])))
+            }
+            guard !samples.isEmpty else { return samples }
+            var indexByID: [Int64: Int] = [:]
+            indexByID.reserveCapacity(ids.count)
+            for (index, id) in ids.enumerated() { indexByID[id] = index }
+            // A sample's counters are the id range [sample_id * 1024, sample_id * 1024 + 1023].
+            let counters = try Row.fetchCursor(db, sql: """
+                SELECT c.sample_id, c.event, c.value, c.raw, c.time_enabled, c.time_running, c.backend
+                FROM ops o JOIN samples s ON s.op_id = o.id
+                     JOIN counter_values c ON c.id BETWEEN s.id * 1024 AND s.id * 1024 + 1023
+                WHERE \(filter)
+                ORDER BY c.id
+                """, arguments: arguments)
+            while let row = try counters.next() {
+                guard let index = indexByID[row[0]] else { continue }
+                let backendText: String = row[6]
+                guard let backend = CounterBackend(rawValue: backendText) else {
+                    throw StoreError.unusable(path: path, reason: "counter value has unknown backend '\(backendText)'")
+                }
+                samples[index].counters.append(CounterValue(
+                    event: row[1], value: row[2], raw: UInt64(bitPattern: row[3] as Int64),
+                    timeEnabled: UInt64(bitPattern: row[4] as Int64), timeRunning: UInt64(bitPattern: row[5] as Int64),
+                    backend: backend))
+            }
+            return samples
+        }
+    }
+
+    // MARK: - Accuracy
+
+    /// Records the accuracy check of a variant of op `opID` in run `runID`.
+    ///
+    /// - Throws: `StoreError.unknownRun` when the run does not exist or `opID` is not one of its ops.
+    public func insertAccuracy(runID: Int64, opID: Int64, check: AccuracyCheck) throws {
+        try write { db in
+            try Self.requireOp(db, runID: runID, opID: opID)
+            try db.execute(sql: """
+                INSERT INTO accuracy_checks (run_id, op_id, variant, reference_variant, max_abs_error, max_rel_error,
+                                             cosine, tol_abs, tol_rel, tol_min_cosine, passed, reason)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [
+                    runID, opID, check.variant, check.referenceVariant, check.maxAbsError, check.maxRelError,
+                    check.cosine, check.tolerance.abs, check.tolerance.rel, check.tolerance.minCosine,
+                    check.passed, check.reason,
+                ])
+        }
+    }
+
+    /// Accuracy checks of a run in the order they were recorded.
+    public func accuracyChecks(runID: Int64) throws -> [AccuracyCheck] {
+        try read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT o.name, a.variant, a.reference_variant, a.max_abs_error, a.max_rel_error, a.cosine,
+                       a.tol_abs, a.tol_rel, a.tol_min_cosine, a.passed, a.reason
+                FROM accuracy_checks a JOIN ops o ON o.id = a.op_id
+                WHERE a.run_id = ? ORDER BY a.id
+                """, arguments: [runID]).map { row in
+                AccuracyCheck(op: row[0], variant: row[1], referenceVariant: row[2], maxAbsError: row[3],
+                              maxRelError: row[4], cosine: row[5],
+                              tolerance: Tolerance(abs: row[6], rel: row[7], minCosine: row[8]),
+                              passed: row[9], reason: row[10])
+            }
+        }
+    }
+
+    // MARK: - Checks
+
+    /// Throws `unknownRun` unless run `runID` exists.
+    static func requireRun(_ db: Database, _ runID: Int64) throws {
+        let exists = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM runs WHERE id = ?)", arguments: [runID]) ?? false
+        if !exists { throw StoreError.unknownRun(String(runID)) }
+    }
+
+    /// Throws `unknownRun` unless op `opID` exists and belongs to run `runID`.
+    static func requireOp(_ db: Database, runID: Int64, opID: Int64) throws {
+        try Self.requireRun(db, runID)
+        let owner = try Int64.fetchOne(db, sql: "SELECT run_id FROM ops WHERE id = ?", arguments: [opID])
+        if owner != runID { throw StoreError.unknownRun("\(runID) (op id \(opID) is not an op of this run)") }
+    }
+}

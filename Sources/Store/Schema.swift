@@ -1,0 +1,208 @@
+import Foundation
+import GRDB
+
+/// The results database schema: GRDB migrations plus `PRAGMA user_version`.
+///
+/// Every migration sets `PRAGMA user_version` to its 1-based position inside its own transaction,
+/// so `user_version` always equals the number of migrations applied. A database whose
+/// `user_version` is above `knownVersion`, or which lists a migration identifier this build does
+/// not know, was written by a newer fusebench and is refused before anything is migrated.
+///
+/// Conventions: times are unix seconds (REAL, UTC) so they sort and round-trip exactly; the
+/// `v_runs` view shows them as ISO-8601. Lists and small structs are JSON text with sorted keys.
+/// Counter `raw`/`time_*` values are UInt64 stored as INTEGER by bit pattern (exact below 2^63).
+/// A counter row's id is `sample_id * countersPerSampleLimit + position` (see `counter_values`).
+enum Schema {
+    /// Named migrations, oldest first. Append only; never edit a released migration.
+    static let migrations: [(identifier: String, sql: String)] = [
+        ("v1-initial-schema", v1),
+    ]
+
+    /// Counter values one sample can hold; the factor in `counter_values.id`. Must match the SQL.
+    static let countersPerSampleLimit: Int64 = 1024
+
+    /// Number of migrations this build knows; the `user_version` of an up-to-date database.
+    static var knownVersion: Int { migrations.count }
+
+    /// A migrator registering `migrations`, each followed by the matching `user_version`.
+    static func migrator() -> DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        for (index, migration) in migrations.enumerated() {
+            let sql = migration.sql
+            migrator.registerMigration(migration.identifier) { db in
+                try db.execute(sql: sql)
+                try db.execute(sql: "PRAGMA user_version = \(index + 1)")
+            }
+        }
+        return migrator
+    }
+
+    /// Refuses newer or foreign databases, then applies pending migrations.
+    static func prepare(_ queue: DatabaseQueue, path: String) throws {
+        let migrator = migrator()
+        let known = knownVersion
+        try queue.writeWithoutTransaction { db in
+            let found = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
+            if found > known {
+                throw StoreError.newerSchema(found: found, known: known, path: path)
+            }
+            let knownIdentifiers = Set(migrations.map(\.identifier))
+            let applied = try migrator.appliedIdentifiers(db)
+            if !applied.isSubset(of: knownIdentifiers) {
+                throw StoreError.newerSchema(found: max(found, applied.count), known: known, path: path)
+            }
+            if found == 0, applied.isEmpty {
+                let tables = try String.fetchAll(db, sql: """
+                    SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name LIMIT 4
+                    """)
+                if !tables.isEmpty {
+                    throw StoreError.unusable(path: path, reason: "it is a SQLite database of another program "
+                        + "(tables \(tables.joined(separator: ", "))), not a fusebench results database")
+                }
+            }
+        }
+        try migrator.migrate(queue)
+    }
+
+    /// Version 1: machines, runs, run_meta, ops, samples, counter_values, accuracy_checks, views.
+    static let v1 = """
+        -- machines: one row per distinct machine fingerprint (full JSON); runs on the same hardware
+        -- share `key` (MachineFingerprint.key) even when kernel or governor changed in between.
+        CREATE TABLE machines (
+            id              INTEGER PRIMARY KEY,
+            fingerprint     TEXT NOT NULL UNIQUE,   -- MachineFingerprint as JSON, sorted keys
+            key             TEXT NOT NULL,          -- MachineFingerprint.key (cpu|cores|isa|pmu)
+            cpu_model       TEXT NOT NULL,
+            logical_cpus    INTEGER NOT NULL,
+            kernel          TEXT NOT NULL,
+            pmu_available   INTEGER NOT NULL,       -- 0/1
+            virtualization  TEXT NOT NULL
+        );
+        CREATE INDEX machines_key ON machines(key);
+
+        -- runs: one row per `fusebench run` / gate run; status running|complete|interrupted|failed|stale.
+        CREATE TABLE runs (
+            id              INTEGER PRIMARY KEY AUTOINCREMENT,  -- ids are never reused
+            started_at      REAL NOT NULL,          -- unix seconds, UTC
+            ended_at        REAL,                   -- unix seconds, NULL while running (and for stale runs)
+            status          TEXT NOT NULL,
+            label           TEXT,
+            suites          TEXT NOT NULL,          -- JSON array of suite names
+            suite_hash      TEXT NOT NULL,          -- SHA-256 of the suite files (hex)
+            git_commit      TEXT,
+            git_branch      TEXT,
+            git_dirty       INTEGER,                -- 0/1, NULL outside a git checkout
+            harness_version TEXT NOT NULL,
+            machine_id      INTEGER NOT NULL REFERENCES machines(id),
+            isa_built       TEXT NOT NULL,          -- JSON array of ISA features the kernels were built for
+            counter_mode    TEXT NOT NULL,          -- hw | sim | none
+            counter_note    TEXT NOT NULL,
+            calibration     TEXT,                   -- Calibration as JSON
+            config          TEXT NOT NULL,          -- free-form configuration JSON
+            pid             INTEGER NOT NULL        -- owner process, for stale detection
+        );
+        CREATE INDEX runs_status ON runs(status, id);
+        CREATE INDEX runs_machine ON runs(machine_id);
+
+        -- run_meta: free-form notes per run (e.g. overhead.share_1ms, counters.unsupported).
+        CREATE TABLE run_meta (
+            run_id  INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            key     TEXT NOT NULL,
+            value   TEXT NOT NULL,
+            PRIMARY KEY (run_id, key)
+        ) WITHOUT ROWID;
+
+        -- ops: the benchmark ops measured in a run, as described by their suite.
+        CREATE TABLE ops (
+            id          INTEGER PRIMARY KEY,
+            run_id      INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            suite       TEXT NOT NULL,
+            name        TEXT NOT NULL,
+            kind        TEXT NOT NULL,
+            shape       TEXT NOT NULL,              -- JSON object, e.g. {"k":128,"m":128,"n":128}
+            dtype       TEXT NOT NULL,
+            flops       REAL NOT NULL,              -- per iteration
+            bytes       REAL NOT NULL,              -- compulsory traffic per iteration
+            threshold   REAL NOT NULL,              -- regression threshold as a fraction
+            UNIQUE (run_id, suite, name)
+        );
+
+        -- samples: one measured batch of iterations of one op variant (raw, never aggregated).
+        -- run_id is denormalised for humans; integrity follows op_id (ops cascade from runs).
+        CREATE TABLE samples (
+            id          INTEGER PRIMARY KEY,
+            run_id      INTEGER NOT NULL,
+            op_id       INTEGER NOT NULL REFERENCES ops(id) ON DELETE CASCADE,
+            variant     TEXT NOT NULL,
+            sequence    INTEGER NOT NULL,           -- position in the run's measurement order
+            process     INTEGER NOT NULL,           -- worker process, 0 in-process
+            iterations  INTEGER NOT NULL,
+            wall_ns     REAL NOT NULL,              -- whole batch, before overhead subtraction
+            cpu_ns      REAL NOT NULL,
+            overhead_ns REAL NOT NULL,              -- calibrated overhead of this batch
+            flags       INTEGER NOT NULL            -- SampleFlags bit set
+        );
+        CREATE INDEX samples_op_sequence ON samples(op_id, sequence);
+
+        -- counter_values: counter deltas over one sample batch (value scaled when multiplexed).
+        -- id = sample_id * 1024 + position, so a sample's counters are one rowid range and no
+        -- secondary index (or foreign-key check) slows the bulk insert; a trigger cascades deletes.
+        CREATE TABLE counter_values (
+            id           INTEGER PRIMARY KEY,       -- sample_id * 1024 + position within the sample
+            sample_id    INTEGER NOT NULL,          -- samples.id
+            event        TEXT NOT NULL,
+            value        REAL NOT NULL,
+            raw          INTEGER NOT NULL,
+            time_enabled INTEGER NOT NULL,          -- ns
+            time_running INTEGER NOT NULL,          -- ns; < time_enabled when multiplexed
+            backend      TEXT NOT NULL              -- hw | sim
+        );
+        CREATE TRIGGER samples_delete_counters AFTER DELETE ON samples BEGIN
+            DELETE FROM counter_values WHERE id BETWEEN old.id * 1024 AND old.id * 1024 + 1023;
+        END;
+
+        -- accuracy_checks: verification of an optimized variant against its reference.
+        CREATE TABLE accuracy_checks (
+            id                INTEGER PRIMARY KEY,
+            run_id            INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            op_id             INTEGER NOT NULL REFERENCES ops(id) ON DELETE CASCADE,
+            variant           TEXT NOT NULL,
+            reference_variant TEXT NOT NULL,
+            max_abs_error     REAL NOT NULL,
+            max_rel_error     REAL NOT NULL,
+            cosine            REAL NOT NULL,
+            tol_abs           REAL NOT NULL,
+            tol_rel           REAL NOT NULL,
+            tol_min_cosine    REAL NOT NULL,
+            passed            INTEGER NOT NULL,     -- 0/1
+            reason            TEXT
+        );
+        CREATE INDEX accuracy_checks_run ON accuracy_checks(run_id);
+        CREATE INDEX accuracy_checks_op ON accuracy_checks(op_id);
+
+        -- v_samples: per-iteration times, overhead removed (not clamped: negative = below overhead).
+        CREATE VIEW v_samples AS
+        SELECT o.run_id AS run_id, o.suite AS suite, o.name AS op, s.variant AS variant, s.sequence AS sequence,
+               s.iterations AS iterations,
+               (s.wall_ns - s.overhead_ns) / s.iterations AS ns_per_iter,
+               s.cpu_ns / s.iterations AS cpu_ns_per_iter,
+               s.flags AS flags
+        FROM samples s JOIN ops o ON o.id = s.op_id;
+
+        -- v_counters: counter values per iteration; multiplexed = 1 when the value was scaled.
+        CREATE VIEW v_counters AS
+        SELECT o.run_id AS run_id, o.name AS op, s.variant AS variant, s.sequence AS sequence, c.event AS event,
+               c.value / s.iterations AS per_iter, c.backend AS backend,
+               (c.time_running < c.time_enabled) AS multiplexed
+        FROM ops o JOIN samples s ON s.op_id = o.id
+             JOIN counter_values c ON c.id BETWEEN s.id * 1024 AND s.id * 1024 + 1023;
+
+        -- v_runs: one line per run, times as ISO-8601 UTC.
+        CREATE VIEW v_runs AS
+        SELECT r.id AS id, r.status AS status,
+               strftime('%Y-%m-%dT%H:%M:%fZ', r.started_at, 'unixepoch') AS started_at,
+               r.label AS label, r.suites AS suites, r.git_commit AS git_commit,
+               m.cpu_model AS cpu_model, r.counter_mode AS counter_mode
+        FROM runs r JOIN machines m ON m.id = r.machine_id;
+        """
+}

@@ -1,0 +1,386 @@
+import Foundation
+import GRDB
+import Testing
+import BenchModel
+@testable import Store
+
+// MARK: - Fixtures
+
+/// A fresh directory under the system temp dir, removed by the caller.
+private func temporaryDirectory() throws -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("fusebench-store-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+}
+
+private let machine = MachineFingerprint(cpuModel: "Test CPU 9000", logicalCPUs: 8, isaHost: ["avx2", "fma"],
+                                         caches: ["L1d 48K", "L2 1024K"], kernel: "6.8.0", governor: "performance",
+                                         perfEventParanoid: 2, virtualization: "none", pmuAvailable: true)
+
+private func runInfo(label: String? = "test", pid: Int32 = 4242, startedAt: Date = Date(timeIntervalSince1970: 1_700_000_000.25)) -> RunInfo {
+    RunInfo(startedAt: startedAt, status: .complete, label: label, suites: ["core", "fusion"],
+            suiteHash: "abc123", gitCommit: "deadbeef", gitBranch: "main", gitDirty: false,
+            harnessVersion: Harness.version, machine: machine, isaBuilt: ["avx2"], counterMode: "none",
+            counterNote: "not yet decided", calibration: nil, configJSON: #"{"quick":true}"#, pid: pid)
+}
+
+private let gemm = OpRecord(suite: "core", name: "gemm_128", kind: "gemm", shape: ["m": 128, "n": 128, "k": 128],
+                            dtype: "f32", flops: 2 * 128 * 128 * 128, bytes: 3 * 128 * 128 * 4, threshold: 0.05)
+private let biasRelu = OpRecord(suite: "fusion", name: "bias_relu_4k", kind: "bias_relu", shape: ["n": 4096],
+                                dtype: "f32", flops: 8192, bytes: 49152, threshold: 0.03)
+
+private func counter(_ event: String, _ value: Double, multiplexed: Bool = false) -> CounterValue {
+    CounterValue(event: event, value: value, raw: UInt64(value / (multiplexed ? 2 : 1)), timeEnabled: 1_000,
+                 timeRunning: multiplexed ? 500 : 1_000, backend: .hw)
+}
+
+// MARK: - Round trip
+
+@Test func runRoundTripWithOpsSamplesAndAccuracy() throws {
+    let store = try ResultStore.inMemory()
+    let info = runInfo()
+    let runID = try store.beginRun(info)
+
+    var expected = info
+    expected.id = runID
+    expected.status = .running
+    #expect(try store.run(id: runID) == expected)
+
+    let calibration = Calibration(clockPairNs: 25, counterReadNs: 310, emptyBatchNs: 400, perIterationNs: 0.5, targetBatchNs: 1e6)
+    try store.updateRun(id: runID, calibration: calibration, counterMode: "hw", counterNote: "perf_event available")
+    try store.setRunMeta(runID: runID, key: "overhead.share_1ms", value: "0.0004")
+    try store.setRunMeta(runID: runID, key: "counters.unsupported", value: "LLC-load-misses")
+    try store.setRunMeta(runID: runID, key: "overhead.share_1ms", value: "0.0005")
+    #expect(try store.runMeta(runID: runID) == ["overhead.share_1ms": "0.0005", "counters.unsupported": "LLC-load-misses"])
+
+    let gemmID = try store.recordOp(runID: runID, op: gemm)
+    let reluID = try store.recordOp(runID: runID, op: biasRelu)
+    #expect(try store.recordOp(runID: runID, op: gemm) == gemmID)
+    #expect(gemmID != reluID)
+    #expect(try store.ops(runID: runID) == [gemm, biasRelu])
+
+    let gemmSamples = [
+        Sample(op: "gemm_128", variant: "reference", sequence: 0, iterations: 10, wallNs: 2_000, cpuNs: 1_900, overheadNs: 200,
+               counters: [counter("instructions", 50_000), counter("cycles", 30_000, multiplexed: true)], flags: [.multiplexed]),
+        Sample(op: "gemm_128", variant: "optimized", sequence: 2, process: 1, iterations: 20, wallNs: 1_500, cpuNs: 1_450,
+               overheadNs: 210, counters: [counter("instructions", 20_000)], flags: [.outlier, .throttled]),
+    ]
+    let reluSamples = [
+        Sample(op: "bias_relu_4k", variant: "reference", sequence: 1, iterations: 100, wallNs: 9_000, cpuNs: 8_800,
+               overheadNs: 150),
+        Sample(op: "bias_relu_4k", variant: "fused", sequence: 3, iterations: 100, wallNs: 100, cpuNs: 90,
+               overheadNs: 150, flags: [.belowOverhead]),
+    ]
+    try store.insertSamples(runID: runID, opID: gemmID, samples: gemmSamples)
+    try store.insertSamples(runID: runID, opID: reluID, samples: reluSamples)
+    try store.insertSamples(runID: runID, opID: reluID, samples: [])
+
+    let all = try store.samples(runID: runID)
+    #expect(all == [gemmSamples[0], reluSamples[0], gemmSamples[1], reluSamples[1]])
+    #expect(try store.samples(runID: runID, op: "gemm_128") == gemmSamples)
+    #expect(try store.samples(runID: runID, op: "nope").isEmpty)
+    #expect(all[0].counters[1].multiplexed)
+
+    let passed = AccuracyCheck(op: "gemm_128", variant: "optimized", referenceVariant: "reference", maxAbsError: 1e-6,
+                               maxRelError: 2e-6, cosine: 0.999999, tolerance: Tolerance(abs: 1e-5, rel: 1e-4), passed: true)
+    let failed = AccuracyCheck(op: "bias_relu_4k", variant: "fused", referenceVariant: "reference", maxAbsError: 0.5,
+                               maxRelError: 0.25, cosine: 0.98, tolerance: Tolerance(abs: 1e-5, rel: 1e-4, minCosine: 0.999),
+                               passed: false, reason: "max abs error 0.5 exceeds 1e-05 at index 17")
+    try store.insertAccuracy(runID: runID, opID: gemmID, check: passed)
+    try store.insertAccuracy(runID: runID, opID: reluID, check: failed)
+    #expect(try store.accuracyChecks(runID: runID) == [passed, failed])
+
+    try store.finishRun(id: runID, status: .complete)
+    let finished = try #require(try store.run(id: runID))
+    #expect(finished.status == .complete)
+    #expect(finished.calibration == calibration)
+    #expect(finished.counterMode == "hw")
+    #expect(finished.counterNote == "perf_event available")
+    #expect(finished.machine == machine)
+    let endedAt = try #require(finished.endedAt)
+    #expect(abs(endedAt.timeIntervalSinceNow) < 60)
+    #expect(try store.run(id: runID + 100) == nil)
+}
+
+@Test func writesToUnknownRunsOrOpsAreRefused() throws {
+    let store = try ResultStore.inMemory()
+    let first = try store.beginRun(runInfo())
+    let second = try store.beginRun(runInfo())
+    let opID = try store.recordOp(runID: first, op: gemm)
+    let sample = Sample(op: "gemm_128", variant: "reference", sequence: 0, iterations: 1, wallNs: 1, cpuNs: 1, overheadNs: 0)
+
+    #expect(throws: StoreError.unknownRun("99")) { try store.recordOp(runID: 99, op: gemm) }
+    #expect(throws: StoreError.self) { try store.insertSamples(runID: second, opID: opID, samples: [sample]) }
+    #expect(throws: StoreError.self) { try store.insertAccuracy(runID: first, opID: opID + 7, check: AccuracyCheck(
+        op: "gemm_128", variant: "o", referenceVariant: "r", maxAbsError: 0, maxRelError: 0, cosine: 1,
+        tolerance: Tolerance(abs: 0, rel: 0), passed: true)) }
+    #expect(throws: StoreError.unknownRun("99")) { try store.setRunMeta(runID: 99, key: "k", value: "v") }
+    #expect(throws: StoreError.unknownRun("99")) { try store.finishRun(id: 99, status: .failed) }
+    #expect(throws: StoreError.unknownRun("99")) {
+        try store.updateRun(id: 99, calibration: nil, counterMode: "none", counterNote: "")
+    }
+    #expect(try store.samples(runID: second).isEmpty)
+}
+
+@Test func countersKeepTheirOrderAndTheLimitIsEnforced() throws {
+    let store = try ResultStore.inMemory()
+    let runID = try store.beginRun(runInfo())
+    let opID = try store.recordOp(runID: runID, op: gemm)
+    let events = ["zeta", "alpha", "mu", "beta", "omega", "cycles", "instructions"]
+    let many = Sample(op: "gemm_128", variant: "reference", sequence: 0, iterations: 1, wallNs: 10, cpuNs: 10, overheadNs: 1,
+                      counters: events.enumerated().map { counter($1, Double($0 + 1)) })
+    try store.insertSamples(runID: runID, opID: opID, samples: [many])
+    #expect(try store.samples(runID: runID).first?.counters.map(\.event) == events)
+
+    let tooMany = Sample(op: "gemm_128", variant: "reference", sequence: 1, iterations: 1, wallNs: 10, cpuNs: 10, overheadNs: 1,
+                         counters: (0..<1025).map { counter("e\($0)", 1) })
+    let ok = Sample(op: "gemm_128", variant: "reference", sequence: 2, iterations: 1, wallNs: 10, cpuNs: 10, overheadNs: 1)
+    let error = #expect(throws: StoreError.self) { try store.insertSamples(runID: runID, opID: opID, samples: [ok, tooMany]) }
+    #expect(error?.description.contains("at most 1024") == true)
+    #expect(try store.samples(runID: runID).count == 1)  // the whole batch was rolled back
+}
+
+@Test func deletingARunCascadesToEverything() throws {
+    let dir = try temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let path = dir.appendingPathComponent("results.sqlite").path
+    let store = try ResultStore(path: path)
+    var opIDs: [Int64: Int64] = [:]
+    for _ in 0..<2 {
+        let runID = try store.beginRun(runInfo())
+        let opID = try store.recordOp(runID: runID, op: gemm)
+        opIDs[runID] = opID
+        try store.setRunMeta(runID: runID, key: "k", value: "v")
+        try store.insertSamples(runID: runID, opID: opID, samples: (0..<3).map {
+            Sample(op: "gemm_128", variant: "reference", sequence: $0, iterations: 1, wallNs: 10, cpuNs: 10, overheadNs: 1,
+                   counters: [counter("instructions", 5), counter("cycles", 7)])
+        })
+        try store.insertAccuracy(runID: runID, opID: opID, check: AccuracyCheck(
+            op: "gemm_128", variant: "o", referenceVariant: "r", maxAbsError: 0, maxRelError: 0, cosine: 1,
+            tolerance: Tolerance(abs: 0, rel: 0), passed: true))
+    }
+    let (doomed, kept) = (opIDs.keys.min()!, opIDs.keys.max()!)
+    let db = try DatabaseQueue(path: path)
+    try db.write { try $0.execute(sql: "DELETE FROM runs WHERE id = ?", arguments: [doomed]) }
+    let counts = try db.read { db in
+        try ["ops", "samples", "counter_values", "accuracy_checks", "run_meta"].map {
+            try Int.fetchOne(db, sql: "SELECT count(*) FROM \($0)") ?? -1
+        }
+    }
+    #expect(counts == [1, 3, 6, 1, 1])
+    #expect(try store.samples(runID: kept).flatMap(\.counters).count == 6)
+}
+
+// MARK: - Runs
+
+@Test func runsAreListedNewestFirst() throws {
+    let store = try ResultStore.inMemory()
+    let ids = try (0..<3).map { try store.beginRun(runInfo(label: "run \($0)")) }
+    #expect(try store.runs().map(\.id) == ids.reversed())
+    #expect(try store.runs(limit: 2).map(\.label) == ["run 2", "run 1"])
+}
+
+@Test func resolveRunReferences() throws {
+    let store = try ResultStore.inMemory()
+    #expect(throws: StoreError.noRuns) { try store.resolveRun("latest") }
+
+    let a = try store.beginRun(runInfo())
+    let b = try store.beginRun(runInfo())
+    let c = try store.beginRun(runInfo())
+    let d = try store.beginRun(runInfo())
+    try store.finishRun(id: a, status: .complete)
+    try store.finishRun(id: b, status: .failed)
+    try store.finishRun(id: c, status: .complete)
+    // d stays running: "latest" means the newest *complete* run.
+
+    #expect(try store.resolveRun(String(b)) == b)
+    #expect(try store.resolveRun(" \(d) ") == d)
+    #expect(try store.resolveRun("latest") == c)
+    #expect(try store.resolveRun("latest~0") == c)
+    #expect(try store.resolveRun("latest~1") == a)
+    #expect(throws: StoreError.unknownRun("latest~2")) { try store.resolveRun("latest~2") }
+    #expect(throws: StoreError.unknownRun("999")) { try store.resolveRun("999") }
+    #expect(throws: StoreError.unknownRun("release-1.2")) { try store.resolveRun("release-1.2") }
+    #expect(throws: StoreError.unknownRun("latest~x")) { try store.resolveRun("latest~x") }
+    #expect(StoreError.unknownRun("release-1.2").description.contains("'release-1.2'"))
+}
+
+@Test func staleRunsAreMarkedWithInjectedLiveness() throws {
+    let store = try ResultStore.inMemory()
+    let alive = try store.beginRun(runInfo(pid: 111))
+    let dead = try store.beginRun(runInfo(pid: 222))
+    let done = try store.beginRun(runInfo(pid: 333))
+    try store.finishRun(id: done, status: .complete)
+
+    #expect(try store.markStaleRuns(isAlive: { $0 == 111 }) == [dead])
+    #expect(try store.run(id: alive)?.status == .running)
+    #expect(try store.run(id: dead)?.status == .stale)
+    #expect(try store.run(id: dead)?.endedAt == nil)
+    #expect(try store.run(id: done)?.status == .complete)
+    #expect(try store.markStaleRuns(isAlive: { $0 == 111 }).isEmpty)
+}
+
+@Test func defaultLivenessUsesKill() throws {
+    #expect(defaultPidAlive(getpid()))
+    #expect(!defaultPidAlive(0))
+    #expect(!defaultPidAlive(-1))
+    #expect(!defaultPidAlive(Int32.max))  // above pid_max on Linux
+    let store = try ResultStore.inMemory()
+    let id = try store.beginRun(runInfo(pid: getpid()))
+    #expect(try store.markStaleRuns() == [])
+    #expect(try store.run(id: id)?.status == .running)
+}
+
+// MARK: - Files, versions, errors
+
+@Test func fileDatabaseUsesWALAndMigrationsAreIdempotent() throws {
+    let dir = try temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let path = dir.appendingPathComponent("nested/deeper/results.sqlite").path
+
+    let runID: Int64
+    do {
+        let store = try ResultStore(path: path)
+        #expect(store.path == path)
+        #expect(try store.journalMode() == "wal")
+        #expect(try store.schemaVersion() == Schema.knownVersion)
+        runID = try store.beginRun(runInfo())
+    }
+    let reopened = try ResultStore(path: path)
+    #expect(try reopened.schemaVersion() == Schema.knownVersion)
+    #expect(try reopened.journalMode() == "wal")
+    #expect(try reopened.run(id: runID)?.label == "test")
+    let third = try ResultStore(path: path)
+    #expect(try third.runs().count == 1)
+
+    let applied = try DatabaseQueue(path: path).read { db in
+        try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations")
+    }
+    #expect(applied == Schema.migrations.map(\.identifier))
+}
+
+@Test func newerSchemaVersionIsRefused() throws {
+    let dir = try temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let path = dir.appendingPathComponent("results.sqlite").path
+    _ = try ResultStore(path: path)
+    try DatabaseQueue(path: path).writeWithoutTransaction { db in try db.execute(sql: "PRAGMA user_version = 7") }
+
+    let error = #expect(throws: StoreError.self) { try ResultStore(path: path) }
+    #expect(error == .newerSchema(found: 7, known: Schema.knownVersion, path: path))
+    #expect(error?.description == "\(path): database schema version 7 is newer than this fusebench knows "
+        + "(\(Schema.knownVersion)); upgrade fusebench or use another --db")
+    // Refusal leaves the file untouched.
+    let version = try DatabaseQueue(path: path).read { db in try Int.fetchOne(db, sql: "PRAGMA user_version") }
+    #expect(version == 7)
+}
+
+@Test func unknownAppliedMigrationIsTreatedAsNewer() throws {
+    let dir = try temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let path = dir.appendingPathComponent("results.sqlite").path
+    _ = try ResultStore(path: path)
+    try DatabaseQueue(path: path).write { db in
+        try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v99-from-the-future')")
+    }
+    let error = #expect(throws: StoreError.self) { try ResultStore(path: path) }
+    guard case let .newerSchema(found, known, errorPath) = error else {
+        Issue.record("expected newerSchema, got \(String(describing: error))")
+        return
+    }
+    #expect(found > known)
+    #expect(errorPath == path)
+}
+
+@Test func garbageFileIsUnusable() throws {
+    let dir = try temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let path = dir.appendingPathComponent("notes.sqlite").path
+    try Data(String(repeating: "this is not a database\n", count: 200).utf8).write(to: URL(fileURLWithPath: path))
+
+    let error = #expect(throws: StoreError.self) { try ResultStore(path: path) }
+    guard case let .unusable(errorPath, reason) = error else {
+        Issue.record("expected unusable, got \(String(describing: error))")
+        return
+    }
+    #expect(errorPath == path)
+    #expect(reason.contains("not a SQLite database"))
+    #expect(error?.description.hasPrefix("\(path): ") == true)
+}
+
+@Test func directoryAndForeignDatabaseAreUnusable() throws {
+    let dir = try temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    #expect(throws: StoreError.unusable(path: dir.path, reason: "it is a directory")) { try ResultStore(path: dir.path) }
+
+    let foreign = dir.appendingPathComponent("other.sqlite").path
+    try DatabaseQueue(path: foreign).write { db in try db.execute(sql: "CREATE TABLE players (id INTEGER PRIMARY KEY)") }
+    let error = #expect(throws: StoreError.self) { try ResultStore(path: foreign) }
+    guard case let .unusable(_, reason) = error else {
+        Issue.record("expected unusable, got \(String(describing: error))")
+        return
+    }
+    #expect(reason.contains("players"))
+}
+
+// MARK: - Views
+
+@Test func viewsShowPerIterationNumbers() throws {
+    let dir = try temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let path = dir.appendingPathComponent("results.sqlite").path
+    let store = try ResultStore(path: path)
+    let runID = try store.beginRun(runInfo(label: "views"))
+    let opID = try store.recordOp(runID: runID, op: gemm)
+    try store.insertSamples(runID: runID, opID: opID, samples: [
+        Sample(op: "gemm_128", variant: "optimized", sequence: 5, iterations: 10, wallNs: 2_000, cpuNs: 1_000,
+               overheadNs: 200, counters: [counter("instructions", 5_000), counter("cycles", 3_000, multiplexed: true)],
+               flags: [.multiplexed]),
+    ])
+
+    let db = try DatabaseQueue(path: path)
+    let sampleRow = try #require(try db.read { try Row.fetchOne($0, sql: "SELECT * FROM v_samples WHERE run_id = ?", arguments: [runID]) })
+    #expect(sampleRow["suite"] as String == "core")
+    #expect(sampleRow["op"] as String == "gemm_128")
+    #expect(sampleRow["variant"] as String == "optimized")
+    #expect(sampleRow["sequence"] as Int == 5)
+    #expect(sampleRow["iterations"] as Int == 10)
+    #expect(sampleRow["ns_per_iter"] as Double == 180)
+    #expect(sampleRow["cpu_ns_per_iter"] as Double == 100)
+    #expect(sampleRow["flags"] as Int == SampleFlags.multiplexed.rawValue)
+
+    let counterRows = try db.read {
+        try Row.fetchAll($0, sql: "SELECT event, per_iter, backend, multiplexed FROM v_counters WHERE run_id = ? ORDER BY event",
+                         arguments: [runID])
+    }
+    #expect(counterRows.count == 2)
+    #expect(counterRows[0]["event"] as String == "cycles")
+    #expect(counterRows[0]["per_iter"] as Double == 300)
+    #expect(counterRows[0]["multiplexed"] as Bool == true)
+    #expect(counterRows[1]["event"] as String == "instructions")
+    #expect(counterRows[1]["per_iter"] as Double == 500)
+    #expect(counterRows[1]["multiplexed"] as Bool == false)
+    #expect(counterRows[1]["backend"] as String == "hw")
+
+    let runRow = try #require(try db.read { try Row.fetchOne($0, sql: "SELECT * FROM v_runs WHERE id = ?", arguments: [runID]) })
+    #expect(runRow["status"] as String == "running")
+    #expect(runRow["started_at"] as String == "2023-11-14T22:13:20.250Z")
+    #expect(runRow["label"] as String == "views")
+    #expect(runRow["cpu_model"] as String == "Test CPU 9000")
+    #expect(runRow["git_commit"] as String == "deadbeef")
+}
+
+// MARK: - Benchmark helper
+
+@Test func insertRateBenchmarkWritesTheExpectedRows() throws {
+    let dir = try temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let path = dir.appendingPathComponent("bench.sqlite").path
+    let result = try StoreBenchmark.measureInsertRate(path: path, samples: 2_000, countersPerSample: 4)
+    #expect(result.rows == 10_000)
+    #expect(result.seconds > 0)
+    let store = try ResultStore(path: path)
+    let runID = try store.resolveRun("latest")
+    #expect(try store.samples(runID: runID).count == 2_000)
+    print("store insert rate (debug build, \(result.rows) rows): \(Int(Double(result.rows) / result.seconds)) rows/s")
+}
