@@ -35,7 +35,9 @@ let package = Package(
         .target(name: "Telemetry", dependencies: ["BenchModel", "CPerfEvent"]),
         .target(name: "Kernels", dependencies: ["CPerfEvent", "BenchModel"], swiftSettings: swiftCPU),
         .target(name: "Suite", dependencies: ["BenchModel", "Kernels", .product(name: "TOMLKit", package: "TOMLKit")]),
-        .target(name: "Store", dependencies: ["BenchModel", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "Store", dependencies: [
+            "BenchModel", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift"),
+        ]),
         .target(name: "Analysis", dependencies: ["BenchModel"]),
         .target(name: "Runner", dependencies: ["BenchModel", "Counters", "Telemetry", "Kernels", "Suite", "Store", "CPerfEvent"]),
         .target(name: "Report", dependencies: ["BenchModel", "Analysis", "Store"]),

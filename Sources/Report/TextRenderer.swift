@@ -32,7 +32,7 @@ public enum TextRenderer {
             ])
         }
         var out = Format.table(header: header, rows: rows)
-        out += "\n\nrun \(r.info.id) · \(r.info.status.rawValue) · \(r.samples.count) samples · counters: \(r.info.counterMode == "none" ? "unavailable — " + r.info.counterNote : r.info.counterNote)"
+        out += "\n\nrun \(r.info.id) · \(r.info.status.rawValue) · \(r.samples.count) samples · counters (\(r.info.counterMode)): \(r.info.counterNote)"
         out += "\nmachine: \(r.info.machine.cpuModel) · kernels built for \(r.info.isaBuilt.joined(separator: ",")) · path \(r.meta["isa.kernel_path"] ?? "?")"
         let rejected = r.checks.filter { !$0.passed }
         for c in rejected {

@@ -6,7 +6,7 @@ struct ExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "export", abstract: "Export a stored run (gbench JSON or CSV).")
 
     @Argument(help: "Run id, 'latest' or 'latest~N'.")
-    var run: String
+    var runRef: String
 
     @Option(help: "gbench | csv")
     var format: String
@@ -21,7 +21,7 @@ struct ExportCommand: ParsableCommand {
             throw UsageError("--format must be one of \(ExportFormat.allCases.map(\.rawValue).joined(separator: ", ")), got '\(format)'")
         }
         let store = try database.open()
-        let id = try store.resolveRun(run)
+        let id = try store.resolveRun(runRef)
         let text = try Exporter.export(try RunReport(store: store, runID: id), format: f)
         if let path = output {
             do {

@@ -51,10 +51,7 @@ struct RunCommand: ParsableCommand {
         guard !plan.ops.isEmpty else { throw UsageError("nothing to run: no op matches\(filter.map { " --filter '\($0)'" } ?? "")") }
         let store = try database.open()
         print("fusebench \(Harness.version) · \(plan.ops.count) op(s) from \(loaded.map(\.name).joined(separator: ", ")) · db \(store.path)")
-        let runner = BenchRunner(plan: plan, store: store, config: config) { line in
-            print(line)
-            fflush(stdout)
-        }
+        let runner = BenchRunner(plan: plan, store: store, config: config) { print($0) }
         let outcome = try runner.run()
         let report = try RunReport(store: store, runID: outcome.runID)
         print("")

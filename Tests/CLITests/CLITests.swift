@@ -133,7 +133,7 @@ shape = { rows = 4, cols = 100 }
         try tinySuite.replacingOccurrences(of: "k = 16", with: "k = -4").write(to: suite, atomically: true, encoding: .utf8)
         let r = try CLI.run(["run", suite.path, "--db", dir.appendingPathComponent("x.sqlite").path, "--quiet"])
         #expect(r.status == 3)
-        #expect(r.stderr.hasPrefix("error: \(suite.path):14:"), "\(r.stderr)")
+        #expect(r.stderr.hasPrefix("error: \(suite.path):12:27: "), "\(r.stderr)")
         #expect(r.stderr.contains("shape.k"))
         #expect(!r.stderr.contains("Fatal error"))
     }
