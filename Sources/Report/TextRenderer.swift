@@ -6,7 +6,7 @@ import Foundation
 public enum TextRenderer {
     /// The run table plus a footer about counters and accuracy.
     public static func runTable(_ r: RunReport) -> String {
-        let header = ["benchmark", "p50", "p90", "p99", "CV", "IPC", "miss/op", "miss/1k-ins", "GFLOP/s", "speedup", "accuracy"]
+        let header = ["benchmark", "p50", "p90", "p99", "CV", "instr/op", "IPC", "miss/op", "miss/1k-ins", "GFLOP/s", "speedup", "accuracy"]
         var rows: [[String]] = []
         for row in r.rows {
             guard let op = r.op(row.op) else { continue }
@@ -23,6 +23,7 @@ public enum TextRenderer {
                 Format.duration(ns: row.time.p90),
                 Format.duration(ns: row.time.p99),
                 String(format: "%.1f%%", row.time.cv * 100),
+                row.counterMeans["instructions"].map { Format.count($0) } ?? "–",
                 row.ipc.map { String(format: "%.2f", $0) } ?? "–",
                 row.cacheMisses.map { Format.count($0) } ?? "–",
                 row.cacheMissesPerKiloInstruction.map { String(format: "%.2f", $0) } ?? "–",

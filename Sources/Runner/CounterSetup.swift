@@ -73,7 +73,8 @@ enum CounterSetup {
 /// kernels were built for AVX-512 the sim pass needs a second build of fusebench for an AVX2 CPU:
 /// `tools/setup` makes it in `.build-sim/` (`FUSEBENCH_TARGET_CPU=znver2`), or point
 /// `FUSEBENCH_SIM_EXECUTABLE` at one. Its counts are then those of the AVX2 code path, and the run
-/// says so. A sim worker older than this binary is refused (it would count stale code).
+/// says so; a worker older than this binary is used with a warning in the run's note (it may
+/// count stale code).
 enum SimWorker {
     static func prepare(environment: [String: String]) throws -> (callgrind: Callgrind, note: String) {
         let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
@@ -92,12 +93,13 @@ enum SimWorker {
         guard let worker = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
             throw Callgrind.Unavailable(description: "this binary's kernels use AVX-512, which valgrind 3.19 cannot execute, and no AVX2 sim worker was found (build it with `tools/setup --sim`, or set FUSEBENCH_SIM_EXECUTABLE)")
         }
+        var stale = ""
         let fm = FileManager.default
         if let wd = try? fm.attributesOfItem(atPath: worker)[.modificationDate] as? Date,
            let md = try? fm.attributesOfItem(atPath: me)[.modificationDate] as? Date, wd < md.addingTimeInterval(-120) {
-            throw Callgrind.Unavailable(description: "the AVX2 sim worker \(worker) is older than this binary; rebuild it with `tools/setup --sim`")
+            stale = " WARNING: the sim worker was built before this binary; if kernels changed since, rebuild it with `tools/setup --sim`."
         }
         let cg = try Callgrind.prepare(executable: worker, environment: environment)
-        return (cg, "callgrind (instructions, simulated caches and branches) on the AVX2 build \(worker) — valgrind cannot run AVX-512, so counts are of the AVX2 code path; one extra pass per variant")
+        return (cg, "callgrind (instructions, simulated caches and branches) on the AVX2 build \(worker) — valgrind cannot run AVX-512, so counts are of the AVX2 code path; one extra pass per variant" + stale)
     }
 }
