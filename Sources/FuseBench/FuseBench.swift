@@ -4,6 +4,7 @@
 @_exported import Counters
 @_exported import Telemetry
 @_exported import Kernels
+@_exported import Fusion
 @_exported import Suite
 @_exported import Store
 @_exported import Analysis

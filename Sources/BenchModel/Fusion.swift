@@ -1,0 +1,56 @@
+import Foundation
+
+/// One decision of the runtime fusion planner, stored in `fusion_decisions` with its run.
+public struct FusionDecision: Codable, Sendable, Hashable {
+    /// What the planner concluded.
+    public enum Outcome: String, Codable, Sendable, CaseIterable {
+        case accepted
+        /// Not legal (e.g. an intermediate has another consumer or is an output).
+        case rejectedIllegal = "rejected: illegal"
+        /// Estimated or measured benefit too small.
+        case rejectedNoGain = "rejected: no gain"
+        /// Fused output outside tolerance of the unfused output.
+        case rejectedAccuracy = "rejected: accuracy"
+        /// Autotune measured the fused group slower than unfused.
+        case rejectedSlower = "rejected: measured slower"
+    }
+
+    /// Model (graph) the group belongs to.
+    public var model: String
+    /// Layer names of the candidate group, in execution order.
+    public var group: [String]
+    /// Fusion rule that proposed the group (e.g. `elementwise-chain`, `gemm-epilogue`).
+    public var rule: String
+    public var outcome: Outcome
+    /// Human-readable reason (always set, also for accepted groups).
+    public var reason: String
+    /// Bytes of intermediate traffic the fusion avoids per inference (estimate).
+    public var bytesSaved: Double
+    /// Kernel launches (passes) saved per inference.
+    public var launchesSaved: Int
+    /// Predicted time of the unfused and fused group (ns), from the cost model.
+    public var predictedUnfusedNs: Double?
+    public var predictedFusedNs: Double?
+    /// Measured time of the unfused and fused group (ns), when autotune ran.
+    public var measuredUnfusedNs: Double?
+    public var measuredFusedNs: Double?
+    /// Max abs error of the fused output vs the unfused output, when validated.
+    public var maxAbsError: Double?
+
+    public init(model: String, group: [String], rule: String, outcome: Outcome, reason: String, bytesSaved: Double = 0,
+                launchesSaved: Int = 0, predictedUnfusedNs: Double? = nil, predictedFusedNs: Double? = nil,
+                measuredUnfusedNs: Double? = nil, measuredFusedNs: Double? = nil, maxAbsError: Double? = nil) {
+        self.model = model
+        self.group = group
+        self.rule = rule
+        self.outcome = outcome
+        self.reason = reason
+        self.bytesSaved = bytesSaved
+        self.launchesSaved = launchesSaved
+        self.predictedUnfusedNs = predictedUnfusedNs
+        self.predictedFusedNs = predictedFusedNs
+        self.measuredUnfusedNs = measuredUnfusedNs
+        self.measuredFusedNs = measuredFusedNs
+        self.maxAbsError = maxAbsError
+    }
+}

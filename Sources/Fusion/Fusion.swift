@@ -1,0 +1,1 @@
+// Fusion module (in progress)
