@@ -16,6 +16,7 @@ enum Schema {
     /// Named migrations, oldest first. Append only; never edit a released migration.
     static let migrations: [(identifier: String, sql: String)] = [
         ("v1-initial-schema", v1),
+        ("v2-baselines-fusion-telemetry", v2),
     ]
 
     /// Counter values one sample can hold; the factor in `counter_values.id`. Must match the SQL.
@@ -64,6 +65,67 @@ enum Schema {
         try migrator.migrate(queue)
     }
 
+    /// Version 2: named baselines with their full history, fusion decisions, telemetry readings.
+    static let v2 = """
+        -- baselines: a name (e.g. "main") pointing at a run; every move is kept in baseline_moves
+        -- so a baseline can be rolled back (`fusebench baseline set NAME --to-previous`).
+        CREATE TABLE baselines (
+            name        TEXT PRIMARY KEY,
+            run_id      INTEGER NOT NULL REFERENCES runs(id),
+            updated_at  REAL NOT NULL                -- unix seconds, UTC
+        ) WITHOUT ROWID;
+
+        -- baseline_moves: append-only history; run_id NULL records a removal.
+        CREATE TABLE baseline_moves (
+            id          INTEGER PRIMARY KEY,
+            name        TEXT NOT NULL,
+            run_id      INTEGER REFERENCES runs(id),
+            previous_run_id INTEGER,
+            moved_at    REAL NOT NULL,
+            note        TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX baseline_moves_name ON baseline_moves(name, id);
+
+        -- fusion_decisions: every candidate group the runtime fusion planner considered.
+        CREATE TABLE fusion_decisions (
+            id                  INTEGER PRIMARY KEY,
+            run_id              INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            model               TEXT NOT NULL,
+            layers              TEXT NOT NULL,       -- JSON array of layer names, execution order
+            rule                TEXT NOT NULL,
+            outcome             TEXT NOT NULL,       -- accepted | rejected: illegal | no gain | accuracy | measured slower
+            reason              TEXT NOT NULL,
+            bytes_saved         REAL NOT NULL,
+            launches_saved      INTEGER NOT NULL,
+            predicted_unfused_ns REAL,
+            predicted_fused_ns  REAL,
+            measured_unfused_ns REAL,
+            measured_fused_ns   REAL,
+            max_abs_error       REAL
+        );
+        CREATE INDEX fusion_decisions_run ON fusion_decisions(run_id, model);
+
+        -- thermal_readings: telemetry taken with a sample batch (temperature °C, frequency MHz,
+        -- throttle counts, energy J, effective GHz), linked by the sample's sequence in the run.
+        -- A source that could not be read is a row with value NULL and the reason in `note`.
+        CREATE TABLE thermal_readings (
+            id              INTEGER PRIMARY KEY,
+            run_id          INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            sample_sequence INTEGER,                 -- NULL for run-level readings
+            kind            TEXT NOT NULL,           -- temperature | frequency | throttle | energy | effective_ghz
+            label           TEXT NOT NULL,           -- sensor / domain / cpu
+            value           REAL,
+            unit            TEXT NOT NULL,
+            note            TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX thermal_readings_run ON thermal_readings(run_id, sample_sequence);
+
+        CREATE VIEW v_baselines AS
+            SELECT b.name, b.run_id, strftime('%Y-%m-%dT%H:%M:%SZ', b.updated_at, 'unixepoch') AS updated_at,
+                   r.status, r.label, r.git_commit
+            FROM baselines b JOIN runs r ON r.id = b.run_id;
+        """
+
     /// Version 1: machines, runs, run_meta, ops, samples, counter_values, accuracy_checks, views.
     static let v1 = """
         -- machines: one row per distinct machine fingerprint (full JSON); runs on the same hardware
@@ -88,7 +150,7 @@ enum Schema {
             status          TEXT NOT NULL,
             label           TEXT,
             suites          TEXT NOT NULL,          -- JSON array of suite names
-            suite_hash      TEXT NOT NULL,          -- SHA-256 of the suite files (hex)
+            suite_hash      TEXT NOT NULL,          -- FNV-1a 64 content hash of the suite files (hex)
             git_commit      TEXT,
             git_branch      TEXT,
             git_dirty       INTEGER,                -- 0/1, NULL outside a git checkout

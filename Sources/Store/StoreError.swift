@@ -14,6 +14,10 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
     /// The file cannot be used as a results database (not SQLite, unreadable, foreign schema,
     /// corrupt rows); `reason` says why.
     case unusable(path: String, reason: String)
+    /// No baseline has this name (or it cannot be rolled back).
+    case unknownBaseline(String)
+    /// A name or value given by the user is not acceptable; the text says why.
+    case invalidName(String)
 
     /// Human-readable explanation, naming the database path where one is known.
     public var description: String {
@@ -22,11 +26,15 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
             return "\(path): database schema version \(found) is newer than this fusebench knows (\(known)); "
                 + "upgrade fusebench or use another --db"
         case let .unknownRun(ref):
-            return "no run matches '\(ref)'; use a run id, 'latest' or 'latest~N' (the N-th complete run before the latest)"
+            return "no run matches '\(ref)'; use a run id, a baseline name, 'latest' or 'latest~N' (the N-th complete run before the latest)"
         case .noRuns:
             return "the results database has no complete run yet; run `fusebench run` first or pass a run id"
         case let .unusable(path, reason):
             return "\(path): cannot use this file as a fusebench results database: \(reason)"
+        case let .unknownBaseline(name):
+            return "no baseline named \(name); see `fusebench baseline list`"
+        case let .invalidName(text):
+            return text
         }
     }
 
