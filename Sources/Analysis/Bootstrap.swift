@@ -27,6 +27,16 @@ public enum Bootstrap {
     /// or NaN; callers with such data must not rely on the result.
     public static func ratioOfMedians(base: [[Double]], head: [[Double]], resamples: Int = 2000,
                                       confidence: Double = 0.95, seed: UInt64) -> (ratio: Double, lower: Double, upper: Double) {
+        let r = ratioOfMediansTest(base: base, head: head, resamples: resamples, confidence: confidence, seed: seed)
+        return (r.ratio, r.lower, r.upper)
+    }
+
+    /// ``ratioOfMedians(base:head:resamples:confidence:seed:)`` plus a two-sided bootstrap
+    /// p-value for "ratio = 1": twice the share of resampled ratios on the far side of 1 (at
+    /// least 1/resamples, at most 1). Because it resamples processes, it carries the
+    /// between-process variance that a rank test on pooled batches ignores.
+    public static func ratioOfMediansTest(base: [[Double]], head: [[Double]], resamples: Int = 2000, confidence: Double = 0.95,
+                                          seed: UInt64) -> (ratio: Double, lower: Double, upper: Double, p: Double) {
         let baseGroups = base.filter { !$0.isEmpty }
         let headGroups = head.filter { !$0.isEmpty }
         precondition(!baseGroups.isEmpty && !headGroups.isEmpty, "bootstrap needs values on both sides")
@@ -46,7 +56,9 @@ public enum Bootstrap {
         }
         ratios.sort()
         let alpha = 1 - confidence
-        return (ratio, Stats.quantile(sorted: ratios, alpha / 2), Stats.quantile(sorted: ratios, 1 - alpha / 2))
+        let below = Double(ratios.filter { $0 <= 1 }.count), above = Double(ratios.filter { $0 >= 1 }.count)
+        let p = min(1, max(1 / Double(resamples), 2 * min(below, above) / Double(resamples)))
+        return (ratio, Stats.quantile(sorted: ratios, alpha / 2), Stats.quantile(sorted: ratios, 1 - alpha / 2), p)
     }
 
     /// Median of one two-stage resample of `groups` (processes, then values within each).

@@ -63,10 +63,14 @@ public struct Comparison: Codable, Sendable, Hashable {
     public var ciUpper: Double
     /// Confidence of the CI (0.95).
     public var confidence: Double
-    /// Two-sided Mann–Whitney U p-value on the pooled values.
+    /// p-value the verdict uses: the larger of `pValueMannWhitney` and `pValueBootstrap`.
     public var pValue: Double
     /// `pValue` after Holm correction across all ops compared together.
     public var pValueAdjusted: Double
+    /// Two-sided Mann–Whitney U p-value on the pooled batch values (scipy semantics).
+    public var pValueMannWhitney: Double?
+    /// Two-sided process-resampling bootstrap p-value for ratio = 1.
+    public var pValueBootstrap: Double?
     /// Time threshold t used for the verdict (fraction).
     public var threshold: Double
     /// Time verdict.
@@ -193,14 +197,19 @@ public enum Comparator {
             if nBase > 0 && nHead > 0 {
                 let basePooled = baseGroups.flatMap { $0 }
                 let headPooled = headGroups.flatMap { $0 }
-                let boot = Bootstrap.ratioOfMedians(base: baseGroups, head: headGroups, resamples: resamples,
-                                                    confidence: confidence, seed: opSeed(seed, input.op, input.variant))
+                let boot = Bootstrap.ratioOfMediansTest(base: baseGroups, head: headGroups, resamples: resamples,
+                                                        confidence: confidence, seed: opSeed(seed, input.op, input.variant))
                 c.baseMedian = Stats.median(basePooled)
                 c.headMedian = Stats.median(headPooled)
                 c.ratio = boot.ratio
                 c.ciLower = boot.lower
                 c.ciUpper = boot.upper
-                c.pValue = MannWhitney.test(headPooled, basePooled).p
+                c.pValueMannWhitney = MannWhitney.test(headPooled, basePooled).p
+                c.pValueBootstrap = boot.p
+                // A rank test on pooled batches treats batches of one process as independent and is
+                // too confident when processes differ; the process-resampling bootstrap is not. The
+                // verdict uses the larger (more conservative) of the two.
+                c.pValue = max(c.pValueMannWhitney ?? 1, boot.p)
                 tested.append(results.count)
             }
             if let n = instr.note { notes.append(n) }
