@@ -1,7 +1,10 @@
 // Telemetry owns reading the machine's state from procfs/sysfs: the fingerprint stored with every
-// run (CPU, ISA, caches, kernel, governor, paranoid level, virtualization). All paths go through
-// an injectable root (`FUSEBENCH_SYSFS_ROOT`) so tests run against a fake tree; a file that is
-// missing or malformed yields "unavailable", never an invented value.
+// run (CPU, ISA, caches, kernel, governor, paranoid level, virtualization), discovery and per-batch
+// sampling of temperatures, frequencies, throttle counters and RAPL energy (`TelemetrySources`,
+// `TelemetrySampler`, `Energy`), throttled-sample flagging (`ThrottleFlagger`), cooldowns
+// (`Cooldown`) and the `fusebench doctor` checklist (`Doctor`). All paths go through an injectable
+// root (`FUSEBENCH_SYSFS_ROOT`) so tests run against a fake tree; a file that is missing or
+// malformed yields "unavailable" with a reason, never an invented value.
 import BenchModel
 import Foundation
 
@@ -15,6 +18,7 @@ public struct SystemFiles: Sendable {
         root = environment["FUSEBENCH_SYSFS_ROOT"] ?? "/"
     }
 
+    /// Uses `root` as the tree root (`/` for the real system).
     public init(root: String) { self.root = root }
 
     /// Full path of `path` under the root.
