@@ -1,6 +1,5 @@
 import BenchModel
 import CPerfEvent
-import Counters
 import Foundation
 import Kernels
 import Suite
@@ -10,6 +9,8 @@ struct OpResult {
     var samples: [Sample]
     var checks: [AccuracyCheck]
     var interrupted: Bool
+    /// Variants that passed verification (and were timed).
+    var timed: [String] = []
 }
 
 /// Measures one op: verify, warm up, size batches, then ABBA-interleaved batches.
@@ -19,13 +20,8 @@ final class OpMeasurer {
     let progress: ProgressLine
     /// ns per `SpinWork` unit (0 when no slowdown is injected in this run).
     let spinNs: Double
-    /// Runs the simulated-counter pass when the run's counters are `sim`.
-    let simulator: Callgrind?
-    /// Simulated cache hierarchy reported by callgrind (filled by the first sim pass).
-    private(set) var simulatedCaches: [String] = []
 
-    init(timer: BatchTimer, calibration: Calibration, quiet: Bool, spinNs: Double, simulator: Callgrind?) {
-        self.simulator = simulator
+    init(timer: BatchTimer, calibration: Calibration, quiet: Bool, spinNs: Double) {
         self.timer = timer
         self.calibration = calibration
         self.progress = ProgressLine(quiet: quiet)
@@ -112,26 +108,7 @@ final class OpMeasurer {
             progress.update("\(label) sample \(rep + 1)/\(settings.samples) · \(timed.joined(separator: " ⇄ ")) · ETA \(ProgressLine.duration(eta)) (\(ProgressLine.duration(elapsed / 1e9)) so far)")
         }
 
-        // 6. Simulated counters: one callgrind pass per variant, a fixed number of iterations.
-        if let sim = simulator {
-            let n = op.simIterations
-            for v in timed {
-                if interruptRequested { return OpResult(samples: samples, checks: checks, interrupted: true) }
-                progress.update("\(label) \(v) counting under callgrind (\(n) iterations)")
-                let t0 = Clock.wall()
-                let out: CallgrindOutput
-                do {
-                    out = try sim.run(arguments: ["exec", op.suitePath, spec.name, v, "--iterations", String(n), "--callgrind"])
-                } catch let e as Callgrind.Unavailable {
-                    throw RunError("\(op.qualifiedName)/\(v): simulated counters failed: \(e.description)")
-                }
-                if simulatedCaches.isEmpty { simulatedCaches = out.caches }
-                samples.append(Sample(op: spec.name, variant: v, sequence: sequenceStart + samples.count, iterations: n,
-                                      wallNs: Double(Clock.wall() &- t0), cpuNs: 0, overheadNs: 0,
-                                      counters: out.counterValues(), flags: flags.union(.simulated)))
-            }
-        }
-        return OpResult(samples: samples, checks: checks, interrupted: false)
+        return OpResult(samples: samples, checks: checks, interrupted: false, timed: timed)
     }
 
     /// Warms up until three consecutive full-size batches agree within 5% (or the warmup

@@ -28,8 +28,36 @@ public struct RunConfig: Sendable {
     public var environment: [String: String] = ProcessInfo.processInfo.environment
     /// Extra key/values recorded in the run's config JSON.
     public var extraConfig: [String: String] = [:]
+    /// Worker processes per op (1 = measure in this process). Variance lives between processes
+    /// (memory placement, alignment), so statistics that decide anything need several.
+    public var processes = 1
+    /// Who measures: one side normally; two for `gate --against` (base = another fusebench
+    /// binary, head = this one), whose workers alternate ABBA per op and fill one run each.
+    public var sides: [RunSide] = [RunSide(name: "", executable: nil)]
+    /// `--quick` caps, forwarded to workers.
+    public var quick = false
 
     public init() {}
+
+    /// True when every sample is taken in this process (no workers).
+    public var inProcess: Bool { processes <= 1 && sides.count == 1 && sides[0].executable == nil }
+}
+
+/// One measuring side of a run.
+public struct RunSide: Sendable {
+    /// Label suffix (`base`, `head`) or empty.
+    public var name: String
+    /// fusebench executable of the workers; nil = this binary.
+    public var executable: String?
+    /// Executable for this side's callgrind pass when it is not `executable` itself (e.g. an
+    /// AVX2 build of the `--against` binary); nil = no sim pass for a foreign side.
+    public var simExecutable: String?
+
+    public init(name: String, executable: String?, simExecutable: String? = nil) {
+        self.name = name
+        self.executable = executable
+        self.simExecutable = simExecutable
+    }
 }
 
 /// Errors that stop a run before or while it measures (exit code 3 at the CLI).

@@ -9,10 +9,14 @@ import Telemetry
 
 /// What a finished (or interrupted) run produced.
 public struct RunOutcome: Sendable {
-    public var runID: Int64
+    /// Run id per side, in `RunConfig.sides` order (one id for a normal run).
+    public var runIDs: [Int64]
     public var status: RunStatus
     /// Lines worth telling the user (counter mode, stale runs, overhead, rejected variants).
     public var notes: [String]
+
+    /// The run of the last side (the head in `gate --against`, the only run otherwise).
+    public var runID: Int64 { runIDs[runIDs.count - 1] }
 }
 
 /// Executes a plan and stores every sample. One instance per run.
@@ -21,6 +25,7 @@ public final class BenchRunner {
     let store: ResultStore
     let config: RunConfig
     let say: (String) -> Void
+    private var notes: [String] = []
 
     /// `say` receives the run's informational lines (stdout at the CLI).
     public init(plan: BenchPlan, store: ResultStore, config: RunConfig, say: @escaping (String) -> Void) {
@@ -30,118 +35,248 @@ public final class BenchRunner {
         self.say = say
     }
 
+    private func note(_ line: String) {
+        notes.append(line)
+        say(line)
+    }
+
+    /// This executable's path (workers and the sim pass re-execute it).
+    static var selfExecutable: String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    }
+
     /// Runs the plan. Throws `RunError` for problems found before measuring (ISA, counters, pinning).
     public func run() throws -> RunOutcome {
         try ISA.check()
-        var notes: [String] = []
         let stale = try store.markStaleRuns()
         if !stale.isEmpty {
-            let note = "marked \(stale.count) run(s) left 'running' by a dead process as stale: \(stale.map(String.init).joined(separator: ", "))"
-            notes.append(note)
-            say(note)
+            note("marked \(stale.count) run(s) left 'running' by a dead process as stale: \(stale.map(String.init).joined(separator: ", "))")
         }
-        if let cpu = config.pinCPU {
+        if let cpu = config.pinCPU, config.inProcess {
             let rc = fb_pin_to_cpu(Int32(cpu))
             guard rc == 0 else { throw RunError("--pin \(cpu): cannot pin to CPU \(cpu): \(String(cString: strerror(-rc)))") }
         }
 
-        // Counters: the union of all ops' events, one session for the run.
-        let events = plan.suites.first.map { $0.defaults.counters } ?? MeasurementSettings.defaultCounters
+        // Counters: the union of all suites' events, one choice for the run.
+        var events: [String] = []
+        for s in plan.suites { for e in s.defaults.counters where !events.contains(e) { events.append(e) } }
+        if events.isEmpty { events = MeasurementSettings.defaultCounters }
         let explicit = plan.suites.contains { $0.defaults.countersExplicit }
-        var eventUnion: [String] = []
-        for s in plan.suites { for e in s.defaults.counters where !eventUnion.contains(e) { eventUnion.append(e) } }
-        let counters = try CounterSetup.choose(mode: config.counterMode, events: eventUnion.isEmpty ? events : eventUnion,
-                                               explicit: explicit, environment: config.environment)
+        let counters = try CounterSetup.choose(mode: config.counterMode, events: events, explicit: explicit, environment: config.environment)
         defer { counters.session?.close() }
-        say(counters.note)
-        notes.append(counters.note)
+        note(counters.note)
 
+        // Who measures, and one run per side.
+        let hellos = try config.sides.map { side in
+            try side.executable.map { try WorkerClient.hello(executable: $0, environment: config.environment) } ?? WorkerHello.current
+        }
         let fingerprint = MachineProbe.fingerprint(isaHost: ISA.host.names, pmuAvailable: counters.mode == "hw")
         let git = GitInfo.current()
         var cfg = config.extraConfig
         cfg["counters"] = config.counterMode.rawValue
         cfg["pin"] = config.pinCPU.map(String.init) ?? "none"
         cfg["kernel_path"] = ISA.kernelPath
+        cfg["processes"] = String(config.processes)
         if !config.injectedSlowdown.isEmpty {
             cfg["inject_slowdown"] = config.injectedSlowdown.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value * 100)%" }.joined(separator: ",")
         }
-        let configJSON = String(decoding: (try? JSONSerialization.data(withJSONObject: cfg, options: [.sortedKeys])) ?? Data(), as: UTF8.self)
-        let info = RunInfo(startedAt: Date(), status: .running, label: config.label, suites: plan.suites.map(\.name),
-                           suiteHash: plan.suiteHash, gitCommit: git.commit, gitBranch: git.branch, gitDirty: git.dirty,
-                           harnessVersion: Harness.version, machine: fingerprint, isaBuilt: ISA.built.names,
-                           counterMode: counters.mode, counterNote: counters.note, calibration: nil,
-                           configJSON: configJSON, pid: getpid())
-        let runID = try store.beginRun(info)
-        fb_install_interrupt_handlers()
-        defer { fb_reset_interrupt_flag() }
-
-        let timer = BatchTimer(counters: counters.session)
-        let status: RunStatus
-        do {
-            let batchNs = plan.ops.map(\.spec.settings.batchNs).min() ?? 2_000_000
-            let calibration = try Calibrator.calibrate(timer: timer, targetBatchNs: batchNs)
-            try store.updateRun(id: runID, calibration: calibration, counterMode: counters.mode, counterNote: counters.note)
-            let perSample = calibration.overhead(iterations: 1)
-            let overheadNote = String(format: "harness overhead per sample: %.0f ns (clock pair %.0f ns, loop %.1f ns/iter, counter read %.0f ns outside the timed window) = %.4f%% of a 1 ms op; subtracted from every sample",
-                                      perSample, calibration.clockPairNs, calibration.perIterationNs, calibration.counterReadNs,
-                                      calibration.shareOfOneMillisecond * 100)
-            say(overheadNote)
-            notes.append(overheadNote)
-            try store.setRunMeta(runID: runID, key: "overhead.sample_ns", value: String(perSample))
-            try store.setRunMeta(runID: runID, key: "overhead.share_of_1ms", value: String(calibration.shareOfOneMillisecond))
-            try store.setRunMeta(runID: runID, key: "isa.kernel_path", value: ISA.kernelPath)
+        var runIDs: [Int64] = []
+        for (i, side) in config.sides.enumerated() {
+            var c = cfg
+            if let exe = side.executable { c["executable"] = exe }
+            let configJSON = String(decoding: (try? JSONSerialization.data(withJSONObject: c, options: [.sortedKeys])) ?? Data(), as: UTF8.self)
+            let label = side.name.isEmpty ? config.label : "\(config.label.map { $0 + " " } ?? "")[\(side.name)]"
+            let info = RunInfo(startedAt: Date(), status: .running, label: label, suites: plan.suites.map(\.name),
+                               suiteHash: plan.suiteHash, gitCommit: side.executable == nil ? git.commit : nil,
+                               gitBranch: side.executable == nil ? git.branch : nil, gitDirty: side.executable == nil ? git.dirty : nil,
+                               harnessVersion: hellos[i].harnessVersion, machine: fingerprint, isaBuilt: hellos[i].isaBuilt,
+                               counterMode: counters.mode, counterNote: counters.note, calibration: nil,
+                               configJSON: configJSON, pid: getpid())
+            let id = try store.beginRun(info)
+            runIDs.append(id)
+            try store.setRunMeta(runID: id, key: "isa.kernel_path", value: hellos[i].kernelPath)
+            if let exe = side.executable { try store.setRunMeta(runID: id, key: "worker.executable", value: exe) }
             if !counters.unsupported.isEmpty {
-                try store.setRunMeta(runID: runID, key: "counters.unsupported",
+                try store.setRunMeta(runID: id, key: "counters.unsupported",
                                      value: counters.unsupported.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: "; "))
             }
-            if !config.injectedSlowdown.isEmpty {
-                try store.setRunMeta(runID: runID, key: "inject_slowdown", value: cfg["inject_slowdown"] ?? "")
-                say("NOTE: --inject-slowdown is active (\(cfg["inject_slowdown"] ?? "")): this run measures deliberately slowed kernels")
+            if let s = cfg["inject_slowdown"] {
+                try store.setRunMeta(runID: id, key: "inject_slowdown", value: s)
             }
-            let measurer = OpMeasurer(timer: timer, calibration: calibration, quiet: config.quiet,
-                                      spinNs: config.injectedSlowdown.isEmpty ? 0 : SpinWork.nanosecondsPerSpin(),
-                                      simulator: counters.simulator)
-            var sequence = 0
-            var interrupted = false
-            for (index, op) in plan.ops.enumerated() {
-                let opID = try store.recordOp(runID: runID, op: op.record)
-                let result = try measurer.measure(op: op, index: index, of: plan.ops.count, sequenceStart: sequence,
-                                                  slowdown: config.injectedSlowdown[op.spec.name] ?? config.injectedSlowdown[op.qualifiedName])
-                for check in result.checks {
-                    try store.insertAccuracy(runID: runID, opID: opID, check: check)
-                    if !check.passed {
-                        let note = "REJECTED \(op.qualifiedName)/\(check.variant): outside its accuracy band vs \(check.referenceVariant) — \(check.reason ?? "")"
-                        say(note)
-                        notes.append(note)
-                    }
-                }
-                try store.insertSamples(runID: runID, opID: opID, samples: result.samples)
-                sequence += result.samples.count
-                if result.interrupted {
-                    interrupted = true
-                    break
-                }
-            }
-            measurer.progress.finish()
-            if !measurer.simulatedCaches.isEmpty {
-                let caches = measurer.simulatedCaches.joined(separator: "; ")
-                try store.setRunMeta(runID: runID, key: "sim.caches", value: caches)
-                say("simulated cache hierarchy (callgrind): \(caches)")
-            }
-            timer.stop()
-            status = interrupted ? .interrupted : .complete
+        }
+        if let s = cfg["inject_slowdown"] {
+            note("NOTE: --inject-slowdown is active (\(s)): this run measures deliberately slowed kernels")
+        }
+        if config.sides.count > 1 {
+            note("interleaving \(config.sides.map { "\($0.name) = \($0.executable ?? "this fusebench")" }.joined(separator: ", ")) in ABBA order, \(config.processes) worker process(es) per side per op")
+        } else if !config.inProcess {
+            note("\(config.processes) worker processes per op (each calibrates itself; samples keep their process index)")
+        }
+
+        fb_install_interrupt_handlers()
+        defer { fb_reset_interrupt_flag() }
+        let status: RunStatus
+        let measurement = Measurement(runner: self, counters: counters, runIDs: runIDs, events: events, explicit: explicit)
+        do {
+            status = try measurement.measureAll()
         } catch {
-            timer.stop()
-            try? store.finishRun(id: runID, status: .failed)
+            for id in runIDs { try? store.finishRun(id: id, status: .failed) }
             throw error
         }
-        try store.finishRun(id: runID, status: status)
+        for id in runIDs { try store.finishRun(id: id, status: status) }
         if status == .interrupted {
-            let sig = fb_interrupt_signal()
-            let note = "run \(runID) interrupted by signal \(sig): every completed sample was kept; status 'interrupted'"
-            say(note)
-            notes.append(note)
+            note("run \(runIDs.map(String.init).joined(separator: ", ")) interrupted by signal \(fb_interrupt_signal()): every completed sample was kept; status 'interrupted'")
         }
-        return RunOutcome(runID: runID, status: status, notes: notes)
+        return RunOutcome(runIDs: runIDs, status: status, notes: notes)
+    }
+
+    /// The per-op loop, in this process or through workers.
+    private struct Measurement {
+        let runner: BenchRunner
+        let counters: CounterChoice
+        let runIDs: [Int64]
+        let events: [String]
+        let explicit: Bool
+
+        var store: ResultStore { runner.store }
+        var config: RunConfig { runner.config }
+
+        func measureAll() throws -> RunStatus {
+            let progress = ProgressLine(quiet: config.quiet)
+            defer { progress.finish() }
+            // In-process: one timer and calibration for the whole run.
+            var inProcess: (timer: BatchTimer, measurer: OpMeasurer)?
+            if config.inProcess {
+                let timer = BatchTimer(counters: counters.session)
+                let batchNs = runner.plan.ops.map(\.spec.settings.batchNs).min() ?? 2_000_000
+                let calibration = try Calibrator.calibrate(timer: timer, targetBatchNs: batchNs)
+                try recordCalibration(calibration, runID: runIDs[0])
+                let measurer = OpMeasurer(timer: timer, calibration: calibration, quiet: config.quiet,
+                                          spinNs: config.injectedSlowdown.isEmpty ? 0 : SpinWork.nanosecondsPerSpin())
+                inProcess = (timer, measurer)
+            }
+            defer { inProcess?.timer.stop() }
+            let simulators = try sideSimulators()
+            var sequences = Array(repeating: 0, count: runIDs.count)
+            var cachesNoted = false
+            for (index, op) in runner.plan.ops.enumerated() {
+                let slowdown = config.injectedSlowdown[op.spec.name] ?? config.injectedSlowdown[op.qualifiedName]
+                var perSide: [OpResult]
+                if let ip = inProcess {
+                    perSide = [try ip.measurer.measure(op: op, index: index, of: runner.plan.ops.count,
+                                                       sequenceStart: sequences[0], slowdown: slowdown)]
+                } else {
+                    perSide = try measureWithWorkers(op: op, index: index, slowdown: slowdown, progress: progress)
+                    for s in perSide.indices {
+                        for k in perSide[s].samples.indices { perSide[s].samples[k].sequence += sequences[s] }
+                    }
+                }
+                let interrupted = perSide.contains { $0.interrupted }
+                for (s, var result) in perSide.enumerated() {
+                    let opID = try store.recordOp(runID: runIDs[s], op: op.record)
+                    for check in result.checks {
+                        try store.insertAccuracy(runID: runIDs[s], opID: opID, check: check)
+                        if !check.passed {
+                            runner.note("REJECTED \(op.qualifiedName)/\(check.variant)\(sideTag(s)): outside its accuracy band vs \(check.referenceVariant) — \(check.reason ?? "")")
+                        }
+                    }
+                    if !interrupted, let sim = simulators[s] {
+                        let timed = result.timed.isEmpty ? op.spec.variants : result.timed
+                        let pass = try SimPass.run(op: op, variants: timed, callgrind: sim,
+                                                   sequenceStart: sequences[s] + result.samples.count, flags: []) { progress.update($0) }
+                        result.samples += pass.samples
+                        if !cachesNoted, !pass.caches.isEmpty {
+                            cachesNoted = true
+                            let caches = pass.caches.joined(separator: "; ")
+                            for id in runIDs { try store.setRunMeta(runID: id, key: "sim.caches", value: caches) }
+                            runner.note("simulated cache hierarchy (callgrind): \(caches)")
+                        }
+                    }
+                    try store.insertSamples(runID: runIDs[s], opID: opID, samples: result.samples)
+                    sequences[s] += result.samples.count
+                }
+                if interrupted { return .interrupted }
+            }
+            return .complete
+        }
+
+        func sideTag(_ s: Int) -> String {
+            config.sides[s].name.isEmpty ? "" : " [\(config.sides[s].name)]"
+        }
+
+        /// Callgrind runner per side: this binary's sim choice for our own side; for a foreign
+        /// side only when it came with its own sim executable.
+        func sideSimulators() throws -> [Callgrind?] {
+            try config.sides.map { side in
+                guard counters.mode == "sim" else { return nil }
+                if side.executable == nil { return counters.simulator }
+                guard let simExe = side.simExecutable else {
+                    runner.note("no simulated counters for \(side.name) (\(side.executable!)): pass its AVX2 sim build with --against-sim")
+                    return nil
+                }
+                do {
+                    return try Callgrind.prepare(executable: simExe, environment: config.environment)
+                } catch let e as Callgrind.Unavailable {
+                    throw RunError("--against-sim \(simExe): \(e.description)")
+                }
+            }
+        }
+
+        func recordCalibration(_ calibration: Calibration, runID: Int64) throws {
+            try store.updateRun(id: runID, calibration: calibration, counterMode: counters.mode, counterNote: counters.note)
+            let perSample = calibration.overhead(iterations: 1)
+            try store.setRunMeta(runID: runID, key: "overhead.sample_ns", value: String(perSample))
+            try store.setRunMeta(runID: runID, key: "overhead.share_of_1ms", value: String(calibration.shareOfOneMillisecond))
+            if runID == runIDs.last {
+                runner.note(String(format: "harness overhead per sample: %.0f ns (clock pair %.0f ns, loop %.1f ns/iter, counter read %.0f ns outside the timed window) = %.4f%% of a 1 ms op; subtracted from every sample",
+                                   perSample, calibration.clockPairNs, calibration.perIterationNs, calibration.counterReadNs,
+                                   calibration.shareOfOneMillisecond * 100))
+            }
+        }
+
+        /// Spreads the op's samples over `processes` workers per side; with two sides the
+        /// workers alternate A B, B A, ... so drift hits both equally.
+        func measureWithWorkers(op: PlannedOp, index: Int, slowdown: Double?, progress: ProgressLine) throws -> [OpResult] {
+            let n = max(1, config.processes)
+            let perWorker = max(2, Int((Double(op.spec.settings.samples) / Double(n)).rounded(.up)))
+            var results = Array(repeating: OpResult(samples: [], checks: [], interrupted: false), count: config.sides.count)
+            var calibrated = Array(repeating: false, count: config.sides.count)
+            let me = BenchRunner.selfExecutable
+            for p in 0..<n {
+                let order = p % 2 == 0 ? Array(config.sides.indices) : Array(config.sides.indices.reversed())
+                for s in order {
+                    if fb_interrupt_signal() != 0 {
+                        for i in results.indices { results[i].interrupted = true }
+                        return results
+                    }
+                    let side = config.sides[s]
+                    progress.update("[\(index + 1)/\(runner.plan.ops.count)] \(op.qualifiedName) · worker \(p + 1)/\(n)\(sideTag(s))")
+                    let request = WorkerRequest(suitePath: op.suitePath, op: op.spec.name, variants: op.spec.variants, samples: perWorker,
+                                                counters: counters.mode == "hw" ? "hw" : "none", events: events, explicitEvents: explicit,
+                                                slowdown: side.executable == nil ? slowdown : nil, pin: config.pinCPU, process: p,
+                                                quick: config.quick)
+                    let r = try WorkerClient.run(executable: side.executable ?? me, request: request, environment: config.environment)
+                    if p == 0 || results[s].checks.isEmpty { results[s].checks = r.checks }
+                    if results[s].timed.isEmpty {
+                        results[s].timed = op.spec.variants.filter { v in !r.checks.contains { $0.variant == v && !$0.passed } }
+                    }
+                    let start = results[s].samples.count
+                    for (k, var sample) in r.samples.enumerated() {
+                        sample.sequence = start + k
+                        sample.process = p
+                        results[s].samples.append(sample)
+                    }
+                    if !calibrated[s], let c = r.calibration {
+                        try recordCalibration(c, runID: runIDs[s])
+                        calibrated[s] = true
+                    }
+                    if r.interrupted {
+                        for i in results.indices { results[i].interrupted = true }
+                        return results
+                    }
+                }
+            }
+            return results
+        }
     }
 }

@@ -30,6 +30,9 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Pin the measuring thread to this CPU.")
     var pin: Int?
 
+    @Option(help: "Worker processes per op (fusebench re-executes itself); samples are spread over them so statistics see the variance between processes.")
+    var processes: Int = 1
+
     @Option(name: .customLong("inject-slowdown"), parsing: .singleValue,
             help: "Testing aid: OP=PCT adds real work worth PCT% of OP's time (labelled in the run).")
     var injectSlowdown: [String] = []
@@ -44,6 +47,9 @@ struct RunCommand: ParsableCommand {
         config.pinCPU = pin
         config.quiet = quiet
         config.injectedSlowdown = try SlowdownSpec.parse(injectSlowdown)
+        guard (1...64).contains(processes) else { throw UsageError("--processes must be between 1 and 64, got \(processes)") }
+        config.processes = processes
+        config.quick = quick
         if quick { config.extraConfig["quick"] = "true" }
         let files = try SuiteResolver.resolve(suites.isEmpty ? ["default"] : suites)
         let loaded = try files.map { try SuiteLoader.load(path: $0) }

@@ -1,0 +1,237 @@
+import BenchModel
+import CPerfEvent
+import Foundation
+import Kernels
+
+/// The worker protocol: how a fusebench process asks another fusebench process (itself
+/// re-executed, or another build given to `gate --against`) to measure one op.
+///
+/// The parent starts `EXECUTABLE worker`, writes one `WorkerRequest` as JSON on its stdin and
+/// closes it; the worker answers with JSON lines on stdout, one `WorkerMessage` each: `hello`
+/// first (who it is), then the accuracy `check`s, the `sample`s, and finally `done` — or `error`.
+/// Everything is plain Codable JSON so that two different builds of fusebench can talk as long
+/// as `protocolVersion` matches.
+public enum WorkerProtocol {
+    /// Bumped on any incompatible change of the messages.
+    public static let version = 1
+}
+
+/// What the parent asks a worker to measure.
+public struct WorkerRequest: Codable, Sendable {
+    public var protocolVersion = WorkerProtocol.version
+    /// Absolute path of the suite file holding the op.
+    public var suitePath: String
+    /// Op name within the suite.
+    public var op: String
+    /// Variants to run (the first is the reference; verification needs it).
+    public var variants: [String]
+    /// Measured batches per variant in this worker.
+    public var samples: Int
+    /// `hw` (open hardware counters) or `none`.
+    public var counters: String
+    /// Counter events for `hw`.
+    public var events: [String]
+    public var explicitEvents: Bool
+    /// Injected slowdown fraction for this op (testing aid), if any.
+    public var slowdown: Double?
+    /// CPU to pin to, if any.
+    public var pin: Int?
+    /// Index of this worker among the op's workers (stored with each sample).
+    public var process: Int
+    /// Apply `--quick` caps to the op's settings.
+    public var quick: Bool
+
+    public init(suitePath: String, op: String, variants: [String], samples: Int, counters: String, events: [String],
+                explicitEvents: Bool, slowdown: Double?, pin: Int?, process: Int, quick: Bool) {
+        self.suitePath = suitePath
+        self.op = op
+        self.variants = variants
+        self.samples = samples
+        self.counters = counters
+        self.events = events
+        self.explicitEvents = explicitEvents
+        self.slowdown = slowdown
+        self.pin = pin
+        self.process = process
+        self.quick = quick
+    }
+}
+
+/// Who answered: enough to label a run made from this worker's samples.
+public struct WorkerHello: Codable, Sendable, Hashable {
+    /// This process's hello.
+    public static var current: WorkerHello {
+        WorkerHello(protocolVersion: WorkerProtocol.version, harnessVersion: Harness.version, isaBuilt: ISA.built.names,
+                    kernelPath: ISA.kernelPath, pid: getpid())
+    }
+
+    public var protocolVersion: Int
+    public var harnessVersion: String
+    public var isaBuilt: [String]
+    public var kernelPath: String
+    public var pid: Int32
+
+    public init(protocolVersion: Int, harnessVersion: String, isaBuilt: [String], kernelPath: String, pid: Int32) {
+        self.protocolVersion = protocolVersion
+        self.harnessVersion = harnessVersion
+        self.isaBuilt = isaBuilt
+        self.kernelPath = kernelPath
+        self.pid = pid
+    }
+}
+
+/// One line of a worker's answer.
+public struct WorkerMessage: Codable, Sendable {
+    public enum Kind: String, Codable, Sendable { case hello, check, sample, done, error }
+    public var type: Kind
+    public var hello: WorkerHello?
+    public var check: AccuracyCheck?
+    public var sample: Sample?
+    public var calibration: Calibration?
+    /// Set on `done` when the worker was interrupted.
+    public var interrupted: Bool?
+    public var error: String?
+
+    public init(type: Kind, hello: WorkerHello? = nil, check: AccuracyCheck? = nil, sample: Sample? = nil,
+                calibration: Calibration? = nil, interrupted: Bool? = nil, error: String? = nil) {
+        self.type = type
+        self.hello = hello
+        self.check = check
+        self.sample = sample
+        self.calibration = calibration
+        self.interrupted = interrupted
+        self.error = error
+    }
+}
+
+/// Everything one worker returned.
+public struct WorkerResult: Sendable {
+    public var hello: WorkerHello
+    public var checks: [AccuracyCheck]
+    public var samples: [Sample]
+    public var calibration: Calibration?
+    public var interrupted: Bool
+}
+
+/// Parent side: runs one worker process to completion.
+public enum WorkerClient {
+    /// Asks `executable` who it is (an empty request: the worker answers hello and done).
+    public static func hello(executable: String, environment: [String: String]) throws -> WorkerHello {
+        let probe = WorkerRequest(suitePath: "", op: "", variants: [], samples: 0, counters: "none", events: [],
+                                  explicitEvents: false, slowdown: nil, pin: nil, process: 0, quick: false)
+        return try run(executable: executable, request: probe, environment: environment).hello
+    }
+
+    /// Starts `executable worker`, sends `request`, and collects the answer. If this process
+    /// is interrupted (SIGINT/SIGTERM) meanwhile, the worker is sent SIGINT so it stops after its
+    /// current batch and returns what it has.
+    public static func run(executable: String, request: WorkerRequest, environment: [String: String]) throws -> WorkerResult {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: executable)
+        p.arguments = ["worker"]
+        p.environment = environment
+        let input = Pipe(), output = Pipe(), errors = Pipe()
+        p.standardInput = input
+        p.standardOutput = output
+        p.standardError = errors
+        do {
+            try p.run()
+        } catch {
+            throw RunError("cannot start worker \(executable): \(error.localizedDescription)")
+        }
+        let encoder = JSONEncoder()
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        input.fileHandleForWriting.write(try encoder.encode(request))
+        try? input.fileHandleForWriting.close()
+        // Drain stderr concurrently so a chatty worker cannot block on a full pipe.
+        let stderrBox = DataBox()
+        let reader = Thread {
+            stderrBox.set(errors.fileHandleForReading.readDataToEndOfFile())
+        }
+        reader.start()
+        let child = p.processIdentifier
+        let watcher = Thread {
+            while kill(child, 0) == 0 {
+                if fb_interrupt_signal() != 0 {
+                    kill(child, SIGINT)
+                    return
+                }
+                usleep(20_000)
+            }
+        }
+        watcher.start()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        while !stderrBox.isSet { usleep(1000) }
+        let stderrText = String(decoding: stderrBox.get(), as: UTF8.self)
+        return try parse(data, executable: executable, status: p.terminationStatus, stderr: stderrText)
+    }
+
+    /// Decodes a worker's stdout (exposed for tests).
+    public static func parse(_ data: Data, executable: String, status: Int32, stderr: String) throws -> WorkerResult {
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        var hello: WorkerHello?
+        var checks: [AccuracyCheck] = []
+        var samples: [Sample] = []
+        var calibration: Calibration?
+        var interrupted = false
+        var finished = false
+        for (i, line) in data.split(separator: UInt8(ascii: "\n")).enumerated() where !line.isEmpty {
+            let m: WorkerMessage
+            do {
+                m = try decoder.decode(WorkerMessage.self, from: Data(line))
+            } catch {
+                throw RunError("worker \(executable) sent an unreadable line \(i + 1): \(String(decoding: line.prefix(120), as: UTF8.self))")
+            }
+            switch m.type {
+            case .hello:
+                guard let h = m.hello else { continue }
+                guard h.protocolVersion == WorkerProtocol.version else {
+                    throw RunError("worker \(executable) speaks protocol \(h.protocolVersion), this fusebench \(WorkerProtocol.version); use builds of compatible versions")
+                }
+                hello = h
+            case .check: if let c = m.check { checks.append(c) }
+            case .sample: if let s = m.sample { samples.append(s) }
+            case .done:
+                calibration = m.calibration
+                interrupted = m.interrupted ?? false
+                finished = true
+            case .error:
+                throw RunError("worker \(executable): \(m.error ?? "unknown error")")
+            }
+        }
+        guard let h = hello else {
+            let tail = stderr.split(separator: "\n").suffix(5).joined(separator: "\n")
+            throw RunError("worker \(executable) exited with status \(status) without answering (is it a fusebench with `worker`?)\(tail.isEmpty ? "" : ":\n" + tail)")
+        }
+        if !finished {
+            // Killed mid-way (e.g. a second Ctrl-C): keep what arrived, report as interrupted.
+            interrupted = true
+        }
+        return WorkerResult(hello: h, checks: checks, samples: samples, calibration: calibration, interrupted: interrupted)
+    }
+}
+
+/// A tiny thread-safe holder for the stderr drained on another thread.
+final class DataBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var data = Data()
+    private var done = false
+    func set(_ d: Data) {
+        lock.lock()
+        data = d
+        done = true
+        lock.unlock()
+    }
+    var isSet: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return done
+    }
+    func get() -> Data {
+        lock.lock()
+        defer { lock.unlock() }
+        return data
+    }
+}

@@ -1,0 +1,30 @@
+import ArgumentParser
+import FuseBench
+import Foundation
+
+/// `fusebench worker`: measures one op as the parent process asks (JSON request on stdin, JSON
+/// lines on stdout). See `WorkerProtocol`. Used by `run --processes N` and `gate --against`.
+struct WorkerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker", abstract: "Measure one op for a parent fusebench (JSON over pipes).", shouldDisplay: false)
+
+    func run() throws {
+        let input = FileHandle.standardInput.readDataToEndOfFile()
+        let decoder = JSONDecoder()
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        let emit: (WorkerMessage) -> Void = { m in
+            var line = (try? encoder.encode(m)) ?? Data(#"{"type":"error","error":"cannot encode message"}"#.utf8)
+            line.append(UInt8(ascii: "\n"))
+            FileHandle.standardOutput.write(line)
+        }
+        do {
+            let request = try decoder.decode(WorkerRequest.self, from: input)
+            WorkerServer.serve(request, environment: ProcessInfo.processInfo.environment, emit: emit)
+        } catch {
+            emit(WorkerMessage(type: .hello, hello: WorkerHello.current))
+            emit(WorkerMessage(type: .error, error: "unreadable worker request: \(error)"))
+        }
+    }
+}
