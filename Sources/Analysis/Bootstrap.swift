@@ -61,6 +61,22 @@ public enum Bootstrap {
         return (ratio, Stats.quantile(sorted: ratios, alpha / 2), Stats.quantile(sorted: ratios, 1 - alpha / 2), p)
     }
 
+    /// Median of `groups` (pooled) with a process-resampling percentile-bootstrap interval — the
+    /// uncertainty of one run's median, for exports such as Bencher's lower/upper values.
+    public static func medianInterval(_ groups: [[Double]], resamples: Int = 2000, confidence: Double = 0.95,
+                                      seed: UInt64) -> (median: Double, lower: Double, upper: Double) {
+        let g = groups.filter { !$0.isEmpty }
+        precondition(!g.isEmpty, "bootstrap needs values")
+        var rng = Random(seed: seed)
+        var buffer: [Double] = []
+        var medians: [Double] = []
+        medians.reserveCapacity(resamples)
+        for _ in 0..<resamples { medians.append(resampledMedian(g, &rng, &buffer)) }
+        medians.sort()
+        let alpha = 1 - confidence
+        return (Stats.median(g.flatMap { $0 }), Stats.quantile(sorted: medians, alpha / 2), Stats.quantile(sorted: medians, 1 - alpha / 2))
+    }
+
     /// Median of one two-stage resample of `groups` (processes, then values within each).
     static func resampledMedian(_ groups: [[Double]], _ rng: inout Random, _ buffer: inout [Double]) -> Double {
         buffer.removeAll(keepingCapacity: true)

@@ -286,7 +286,8 @@ public enum Comparator {
     /// `belowOverhead` samples; groups are never empty.
     static func timeGroups(_ samples: [Sample]) -> [[Double]] {
         var byProcess: [Int: [Double]] = [:]
-        for s in samples where !s.flags.contains(.belowOverhead) {
+        // Simulated-counter samples carry counts only; their time under valgrind means nothing.
+        for s in samples where !s.flags.contains(.belowOverhead) && !s.flags.contains(.simulated) {
             byProcess[s.process, default: []].append(s.netWallNsPerIteration)
         }
         return byProcess.keys.sorted().map { byProcess[$0]! }

@@ -8,16 +8,117 @@ public enum ExportFormat: String, CaseIterable, Sendable {
     case gbench
     /// One row per sample, counters as columns.
     case csv
+    /// Bencher Metric Format: `{name: {latency: {value, lower_value, upper_value}}}` (ns).
+    case bmf
+    /// github-action-benchmark `customSmallerIsBetter` list.
+    case gab
+    /// JUnit XML: one testcase per benchmark; failures for rejected variants and (with a
+    /// baseline) regressions.
+    case junit
+    /// The run table as Markdown.
+    case markdown
 }
 
 /// Serialises a run for other tools.
 public enum Exporter {
     /// Renders `report` in `format`.
-    public static func export(_ report: RunReport, format: ExportFormat) throws -> String {
+    /// `comparison` (against a baseline) is used by `junit` to fail regressed benchmarks.
+    public static func export(_ report: RunReport, format: ExportFormat, comparison: CompareReport? = nil) throws -> String {
         switch format {
         case .gbench: return try gbench(report)
         case .csv: return csv(report)
+        case .bmf: return try bmf(report)
+        case .gab: return try gab(report)
+        case .junit: return junit(report, comparison: comparison)
+        case .markdown: return markdown(report)
         }
+    }
+
+    /// Median and 95% bootstrap interval (over processes, then batches) of a variant's time.
+    static func interval(_ r: RunReport, op: String, variant: String) -> (median: Double, lower: Double, upper: Double)? {
+        let own = r.samples(op: op, variant: variant).filter { !$0.flags.contains(.simulated) && !$0.flags.contains(.belowOverhead) }
+        guard !own.isEmpty else { return nil }
+        let groups = Dictionary(grouping: own, by: \.process).sorted { $0.key < $1.key }.map { $0.value.map(\.netWallNsPerIteration) }
+        return Bootstrap.medianInterval(groups, seed: 0x6675_7365_6265_6e63)
+    }
+
+    static func jsonText(_ object: Any) throws -> String {
+        String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]), as: UTF8.self) + "\n"
+    }
+
+    /// Bencher Metric Format. Measures: `latency` (ns/iteration, median with its 95% interval),
+    /// plus `instructions` (per iteration) when counted.
+    public static func bmf(_ r: RunReport) throws -> String {
+        var doc: [String: Any] = [:]
+        for row in r.rows {
+            guard let op = r.op(row.op), let ci = interval(r, op: row.op, variant: row.variant) else { continue }
+            var measures: [String: Any] = ["latency": ["value": ci.median, "lower_value": ci.lower, "upper_value": ci.upper]]
+            if let i = row.counterMeans["instructions"] { measures["instructions"] = ["value": i] }
+            if let g = row.gflops { measures["throughput"] = ["value": g * 1e9] }
+            doc[op.benchmarkName(variant: row.variant)] = measures
+        }
+        return try jsonText(doc)
+    }
+
+    /// github-action-benchmark `customSmallerIsBetter`: `[{name, unit, value, range, extra}]`.
+    public static func gab(_ r: RunReport) throws -> String {
+        var list: [[String: Any]] = []
+        for row in r.rows {
+            guard let op = r.op(row.op), let ci = interval(r, op: row.op, variant: row.variant) else { continue }
+            let half = (ci.upper - ci.lower) / 2
+            list.append(["name": op.benchmarkName(variant: row.variant), "unit": "ns", "value": ci.median,
+                         "range": String(format: "± %.1f", half),
+                         "extra": "p90 \(Format.duration(ns: row.time.p90)) · n \(row.time.n) · run \(r.info.id) · \(r.info.machine.cpuModel)"])
+        }
+        return try jsonText(list)
+    }
+
+    /// JUnit XML, one testcase per benchmark (time = median seconds per iteration).
+    public static func junit(_ r: RunReport, comparison: CompareReport?) -> String {
+        func esc(_ s: String) -> String {
+            s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+                .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+        }
+        var cases: [String] = []
+        var failures = 0
+        for row in r.rows {
+            guard let op = r.op(row.op) else { continue }
+            let name = op.benchmarkName(variant: row.variant)
+            var body = ""
+            if let c = r.check(op: row.op, variant: row.variant), !c.passed {
+                failures += 1
+                body = "<failure type=\"accuracy\" message=\"rejected: outside accuracy band\">\(esc(c.reason ?? ""))</failure>"
+            } else if let cmp = comparison?.comparisons.first(where: { $0.op == "\(op.suite)/\(op.name)" && $0.variant == row.variant }),
+                      cmp.verdict == .regression {
+                failures += 1
+                body = "<failure type=\"regression\" message=\"\(esc(String(format: "%.1f%% slower than baseline (CI %.3f–%.3f, p %.2g)", (cmp.ratio - 1) * 100, cmp.ciLower, cmp.ciUpper, cmp.pValueAdjusted)))\"/>"
+            }
+            cases.append("    <testcase classname=\"\(esc(op.suite)).\(esc(op.name))\" name=\"\(esc(row.variant))\" time=\"\(row.time.p50 / 1e9)\">\(body)</testcase>")
+        }
+        let rejected = r.checks.filter { !$0.passed }
+        for c in rejected where !r.rows.contains(where: { $0.op == c.op && $0.variant == c.variant }) {
+            failures += 1
+            let suite = r.op(c.op)?.suite ?? "?"
+            cases.append("    <testcase classname=\"\(esc(suite)).\(esc(c.op))\" name=\"\(esc(c.variant))\" time=\"0\"><failure type=\"accuracy\" message=\"rejected: outside accuracy band\">\(esc(c.reason ?? ""))</failure></testcase>")
+        }
+        return """
+            <?xml version="1.0" encoding="UTF-8"?>
+            <testsuites name="fusebench" tests="\(cases.count)" failures="\(failures)">
+              <testsuite name="fusebench run \(r.info.id)" tests="\(cases.count)" failures="\(failures)">
+            \(cases.joined(separator: "\n"))
+              </testsuite>
+            </testsuites>
+
+            """
+    }
+
+    /// The run table as a Markdown table, with the run's footer lines quoted under it.
+    public static func markdown(_ r: RunReport) -> String {
+        var out = "### fusebench run \(r.info.id) (\(r.info.status.rawValue))\n\n"
+        out += "| " + TextRenderer.header.joined(separator: " | ") + " |\n|" + TextRenderer.header.map { _ in "---" }.joined(separator: "|") + "|\n"
+        for row in TextRenderer.rows(r) { out += "| " + row.map { $0.replacingOccurrences(of: "|", with: "\\|") }.joined(separator: " | ") + " |\n" }
+        let footer = TextRenderer.footer(r).split(separator: "\n").map { "> " + $0 }.joined(separator: "\n")
+        return out + "\n" + footer + "\n"
     }
 
     /// google/benchmark JSON: `context` + `benchmarks[]`. Each sample is one `iteration` entry

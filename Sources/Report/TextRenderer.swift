@@ -5,8 +5,17 @@ import Foundation
 /// Renders the per-op table `fusebench run` prints.
 public enum TextRenderer {
     /// The run table plus a footer about counters and accuracy.
+    /// Column titles of the run table.
+    public static let header = ["benchmark", "p50", "p90", "p99", "CV", "instr/op", "IPC", "miss/op", "miss/1k-ins", "GFLOP/s", "speedup", "accuracy"]
+
     public static func runTable(_ r: RunReport) -> String {
-        let header = ["benchmark", "p50", "p90", "p99", "CV", "instr/op", "IPC", "miss/op", "miss/1k-ins", "GFLOP/s", "speedup", "accuracy"]
+        var out = Format.table(header: header, rows: rows(r))
+        out += footer(r)
+        return out
+    }
+
+    /// The cells of the run table, one row per op variant.
+    public static func rows(_ r: RunReport) -> [[String]] {
         var rows: [[String]] = []
         for row in r.rows {
             guard let op = r.op(row.op) else { continue }
@@ -32,8 +41,12 @@ public enum TextRenderer {
                 acc,
             ])
         }
-        var out = Format.table(header: header, rows: rows)
-        out += "\n\nrun \(r.info.id) · \(r.info.status.rawValue) · \(r.samples.count) samples · counters (\(r.info.counterMode)): \(r.info.counterNote)"
+        return rows
+    }
+
+    /// Lines under the table: run, counters, machine, rejections.
+    static func footer(_ r: RunReport) -> String {
+        var out = "\n\nrun \(r.info.id) · \(r.info.status.rawValue) · \(r.samples.count) samples · counters (\(r.info.counterMode)): \(r.info.counterNote)"
         out += "\nmachine: \(r.info.machine.cpuModel) · kernels built for \(r.info.isaBuilt.joined(separator: ",")) · path \(r.meta["isa.kernel_path"] ?? "?")"
         let rejected = r.checks.filter { !$0.passed }
         for c in rejected {

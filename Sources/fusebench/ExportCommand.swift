@@ -8,8 +8,11 @@ struct ExportCommand: ParsableCommand {
     @Argument(help: "Run id, 'latest' or 'latest~N'.")
     var runRef: String
 
-    @Option(help: "gbench | csv")
+    @Option(help: "gbench | csv | bmf | gab | junit | markdown")
     var format: String
+
+    @Option(help: "junit: compare with this baseline (name or run) and fail regressed benchmarks.")
+    var baseline: String?
 
     @Option(help: "Write to this file instead of stdout.")
     var output: String?
@@ -21,8 +24,12 @@ struct ExportCommand: ParsableCommand {
             throw UsageError("--format must be one of \(ExportFormat.allCases.map(\.rawValue).joined(separator: ", ")), got '\(format)'")
         }
         let store = try database.open()
-        let id = try store.resolveRun(runRef)
-        let text = try Exporter.export(try RunReport(store: store, runID: id), format: f)
+        let id = try store.resolve(runRef)
+        var comparison: CompareReport?
+        if let b = baseline {
+            comparison = try CompareReport(store: store, baseIDs: [try store.resolve(b)], headIDs: [id])
+        }
+        let text = try Exporter.export(try RunReport(store: store, runID: id), format: f, comparison: comparison)
         if let path = output {
             do {
                 try text.write(toFile: path, atomically: true, encoding: .utf8)

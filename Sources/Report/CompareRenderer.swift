@@ -1,0 +1,99 @@
+import Analysis
+import BenchModel
+import Foundation
+
+/// Renders a `CompareReport` as text (ANSI colour optional), Markdown or JSON.
+public enum CompareRenderer {
+    /// Output formats of `compare` and `gate`.
+    public enum Format: String, CaseIterable, Sendable { case text, markdown, json }
+
+    public static func render(_ r: CompareReport, format: Format, colour: Bool = false) throws -> String {
+        switch format {
+        case .text: return text(r, colour: colour)
+        case .markdown: return markdown(r)
+        case .json: return try json(r)
+        }
+    }
+
+    static func cells(_ c: Comparison, _ r: CompareReport) -> [String] {
+        let ratio = c.ratio.isFinite ? String(format: "%.3f [%.3f, %.3f]", c.ratio, c.ciLower, c.ciUpper) : "–"
+        let instr = c.instructionRatio.map { String(format: "%.4f%@", $0, c.instructionBackend.map { " (\($0.rawValue))" } ?? "") } ?? "–"
+        let miss = r.cacheMissRatio["\(c.op)/\(c.variant)"].map { String(format: "%.3f", $0) } ?? "–"
+        return [
+            "\(c.op)/\(c.variant)",
+            c.baseMedian.isFinite ? Report.Format.duration(ns: c.baseMedian) : "–",
+            c.headMedian.isFinite ? Report.Format.duration(ns: c.headMedian) : "–",
+            ratio,
+            String(format: "%.2g", c.pValueAdjusted),
+            instr, miss,
+            c.verdict.rawValue + (c.instructionVerdict == .regression ? " (instr ↑)" : ""),
+        ]
+    }
+
+    static let header = ["benchmark", "base p50", "head p50", "ratio [95% CI]", "p (Holm)", "instr ratio", "miss ratio", "verdict"]
+
+    static func summary(_ r: CompareReport) -> String {
+        let counts = Dictionary(grouping: r.comparisons, by: \.verdict).mapValues(\.count)
+        let parts = [Verdict.regression, .inconclusive, .pass, .improvement].compactMap { v in counts[v].map { "\($0) \(v.rawValue)" } }
+        return "\(r.verdict.rawValue.uppercased()) — \(parts.joined(separator: ", ")) · base run \(r.base.map { String($0.id) }.joined(separator: "+")) vs head run \(r.head.map { String($0.id) }.joined(separator: "+")) · threshold per op, verdict rule: pass if CI upper < 1+t; regression if ratio > 1+t, CI lower > 1 and Holm p < 0.05"
+    }
+
+    public static func text(_ r: CompareReport, colour: Bool) -> String {
+        func paint(_ s: String, _ v: Verdict) -> String {
+            guard colour else { return s }
+            let code = v == .regression ? "31" : v == .inconclusive ? "33" : "32"
+            return "\u{1B}[\(code)m\(s)\u{1B}[0m"
+        }
+        let rows = r.comparisons.map { cells($0, r) }
+        var lines = Report.Format.table(header: header, rows: rows).split(separator: "\n").map(String.init)
+        // Colour the verdict column after alignment so escape codes do not skew widths.
+        for (i, c) in r.comparisons.enumerated() where colour {
+            let idx = i + 2
+            if let range = lines[idx].range(of: c.verdict.rawValue, options: .backwards) {
+                lines[idx].replaceSubrange(range, with: paint(c.verdict.rawValue, c.verdict))
+            }
+        }
+        var out = lines.joined(separator: "\n")
+        for w in r.warnings { out += "\nwarning: \(w)" }
+        for c in r.comparisons where c.note != nil { out += "\nnote: \(c.op)/\(c.variant): \(c.note!)" }
+        if r.excludedThrottled > 0 { out += "\nexcluded \(r.excludedThrottled) samples flagged as throttled" }
+        out += "\n" + paint(summary(r), r.verdict)
+        return out
+    }
+
+    public static func markdown(_ r: CompareReport) -> String {
+        let icon: [Verdict: String] = [.pass: "✅ pass", .improvement: "🚀 improvement", .inconclusive: "❔ inconclusive", .regression: "❌ regression"]
+        var out = "### fusebench: \(icon[r.verdict] ?? r.verdict.rawValue)\n\n"
+        out += "| " + header.joined(separator: " | ") + " |\n|" + header.map { _ in "---" }.joined(separator: "|") + "|\n"
+        for c in r.comparisons {
+            var row = cells(c, r)
+            row[row.count - 1] = icon[c.verdict] ?? c.verdict.rawValue
+            out += "| " + row.map { $0.replacingOccurrences(of: "|", with: "\\|") }.joined(separator: " | ") + " |\n"
+        }
+        if !r.warnings.isEmpty { out += "\n" + r.warnings.map { "> ⚠️ \($0)" }.joined(separator: "\n") + "\n" }
+        out += "\n<sub>\(summary(r))</sub>\n"
+        return out
+    }
+
+    public static func json(_ r: CompareReport) throws -> String {
+        struct Doc: Encodable {
+            var verdict: String
+            var exitCode: Int32
+            var baseRuns: [Int64]
+            var headRuns: [Int64]
+            var comparisons: [Comparison]
+            var cacheMissRatio: [String: Double]
+            var onlyInBase: [String]
+            var onlyInHead: [String]
+            var warnings: [String]
+            var excludedThrottled: Int
+        }
+        let doc = Doc(verdict: r.verdict.rawValue, exitCode: r.exitCode, baseRuns: r.base.map(\.id), headRuns: r.head.map(\.id),
+                      comparisons: r.comparisons, cacheMissRatio: r.cacheMissRatio, onlyInBase: r.onlyInBase, onlyInHead: r.onlyInHead,
+                      warnings: r.warnings, excludedThrottled: r.excludedThrottled)
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return String(decoding: try e.encode(doc), as: UTF8.self) + "\n"
+    }
+}

@@ -1,0 +1,168 @@
+import Analysis
+import BenchModel
+import Foundation
+import Store
+
+/// A comparison of two stored runs (or of several runs per side, merged), ready to render.
+public struct CompareReport: Sendable {
+    public var base: [RunInfo]
+    public var head: [RunInfo]
+    /// One row per op variant present on both sides, in head order.
+    public var comparisons: [Comparison]
+    /// Benchmarks only in base / only in head (`SUITE/OP/VARIANT`).
+    public var onlyInBase: [String]
+    public var onlyInHead: [String]
+    /// Things the reader must know (machine or harness changed, suite text changed, ...).
+    public var warnings: [String]
+    /// Ratio of median per-iteration cache misses (head / base), keyed `SUITE/OP/VARIANT`, when
+    /// both sides counted them with the same backend.
+    public var cacheMissRatio: [String: Double]
+    /// Samples flagged throttled that were left out (when excluding them).
+    public var excludedThrottled: Int
+    /// Overall verdict and exit code (0 pass, 1 regression, 2 inconclusive).
+    public var verdict: Verdict
+    public var exitCode: Int32
+
+    /// Options of a comparison.
+    public struct Options: Sendable {
+        /// Overrides every op's threshold (fraction).
+        public var threshold: Double?
+        public var instructionsThreshold: Double?
+        /// Leave out samples flagged as taken while throttled.
+        public var excludeThrottled = false
+        public init(threshold: Double? = nil, instructionsThreshold: Double? = nil, excludeThrottled: Bool = false) {
+            self.threshold = threshold
+            self.instructionsThreshold = instructionsThreshold
+            self.excludeThrottled = excludeThrottled
+        }
+    }
+
+    /// Compares runs `baseIDs` (merged) with runs `headIDs` (merged).
+    ///
+    /// - Throws: `CompareError` for empty runs or runs of different suites (exit 3 at the CLI).
+    public init(store: ResultStore, baseIDs: [Int64], headIDs: [Int64], options: Options = Options()) throws {
+        let baseSide = try Side(store: store, ids: baseIDs)
+        let headSide = try Side(store: store, ids: headIDs)
+        base = baseSide.infos
+        head = headSide.infos
+        guard !baseSide.samples.isEmpty else { throw CompareError("base run \(Self.ids(baseIDs)) has no samples") }
+        guard !headSide.samples.isEmpty else { throw CompareError("head run \(Self.ids(headIDs)) has no samples") }
+        let baseSuites = Set(base.flatMap(\.suites)), headSuites = Set(head.flatMap(\.suites))
+        guard !baseSuites.isDisjoint(with: headSuites) else {
+            throw CompareError("runs of different suites: base \(Self.ids(baseIDs)) ran \(baseSuites.sorted().joined(separator: ", ")), head \(Self.ids(headIDs)) ran \(headSuites.sorted().joined(separator: ", "))")
+        }
+        var warnings: [String] = []
+        let b0 = base[0], h0 = head[0]
+        if b0.machine.key != h0.machine.key {
+            warnings.append("different machines: base on \(b0.machine.cpuModel) (\(b0.machine.logicalCPUs) CPUs, PMU \(b0.machine.pmuAvailable ? "yes" : "no")), head on \(h0.machine.cpuModel) (\(h0.machine.logicalCPUs) CPUs, PMU \(h0.machine.pmuAvailable ? "yes" : "no")) — times are not comparable")
+        }
+        if b0.harnessVersion != h0.harnessVersion {
+            warnings.append("different harness versions: base \(b0.harnessVersion), head \(h0.harnessVersion)")
+        }
+        if b0.isaBuilt != h0.isaBuilt {
+            warnings.append("kernels built for different ISAs: base \(b0.isaBuilt.joined(separator: ",")), head \(h0.isaBuilt.joined(separator: ","))")
+        }
+        if b0.suiteHash != h0.suiteHash { warnings.append("suite files differ between the runs (hash \(b0.suiteHash) vs \(h0.suiteHash))") }
+        if b0.counterMode != h0.counterMode {
+            warnings.append("counter backends differ (base \(b0.counterMode), head \(h0.counterMode)): instruction counts are not compared")
+        }
+        for r in base + head where r.status != .complete {
+            warnings.append("run \(r.id) is \(r.status.rawValue), not complete")
+        }
+        if base.contains(where: { $0.configJSON.contains("inject_slowdown") }) || head.contains(where: { $0.configJSON.contains("inject_slowdown") }) {
+            warnings.append("a run has --inject-slowdown active (deliberately slowed kernels)")
+        }
+
+        var excluded = 0
+        func keep(_ s: [Sample]) -> [Sample] {
+            guard options.excludeThrottled else { return s }
+            let k = s.filter { !$0.flags.contains(.throttled) }
+            excluded += s.count - k.count
+            return k
+        }
+        let baseKeys = baseSide.keys, headKeys = headSide.keys
+        var inputs: [ComparisonInput] = []
+        for key in headKeys where baseKeys.contains(key) {
+            let op = headSide.ops[key.op]!
+            inputs.append(ComparisonInput(op: "\(op.suite)/\(op.name)", variant: key.variant,
+                                          threshold: options.threshold ?? op.threshold, instructionsThreshold: options.instructionsThreshold,
+                                          base: keep(baseSide.samples(key)), head: keep(headSide.samples(key))))
+        }
+        onlyInBase = baseKeys.filter { !headKeys.contains($0) }.map { baseSide.name($0) }
+        onlyInHead = headKeys.filter { !baseKeys.contains($0) }.map { headSide.name($0) }
+        guard !inputs.isEmpty else {
+            throw CompareError("the runs have no op variant in common (base \(Self.ids(baseIDs)), head \(Self.ids(headIDs)))")
+        }
+        var missRatio: [String: Double] = [:]
+        for input in inputs {
+            if let b = Self.medianCounter(input.base, "cache-misses"), let h = Self.medianCounter(input.head, "cache-misses"),
+               b.backend == h.backend, b.value > 0 {
+                missRatio["\(input.op)/\(input.variant)"] = h.value / b.value
+            }
+        }
+        cacheMissRatio = missRatio
+        comparisons = Comparator.compare(inputs, instructionsThreshold: options.instructionsThreshold ?? Comparator.defaultInstructionsThreshold)
+        let decision = GateDecision.combine(comparisons)
+        verdict = decision.verdict
+        exitCode = decision.exitCode
+        excludedThrottled = excluded
+        if !onlyInBase.isEmpty { warnings.append("only in base (not compared): \(onlyInBase.joined(separator: ", "))") }
+        if !onlyInHead.isEmpty { warnings.append("only in head (not compared): \(onlyInHead.joined(separator: ", "))") }
+        self.warnings = warnings
+    }
+
+    /// Median per-iteration value of `event` and its backend (preferring `sim`, deterministic).
+    static func medianCounter(_ samples: [Sample], _ event: String) -> (value: Double, backend: CounterBackend)? {
+        for backend in [CounterBackend.sim, .hw] {
+            let v = samples.compactMap { s -> Double? in
+                guard let c = s.counters.first(where: { $0.event == event && $0.backend == backend }) else { return nil }
+                return c.value / Double(max(1, s.iterations))
+            }
+            if !v.isEmpty { return (Stats.median(v), backend) }
+        }
+        return nil
+    }
+
+    static func ids(_ ids: [Int64]) -> String { ids.map(String.init).joined(separator: "+") }
+
+    /// Samples and ops of one side (one or more runs; processes renumbered so each run's
+    /// worker processes stay distinct clusters).
+    struct Side {
+        struct Key: Hashable {
+            var op: String
+            var variant: String
+        }
+        var infos: [RunInfo] = []
+        var ops: [String: OpRecord] = [:]
+        var keys: [Key] = []
+        var bySample: [Key: [Sample]] = [:]
+        var samples: [Sample] { bySample.values.flatMap { $0 } }
+
+        init(store: ResultStore, ids: [Int64]) throws {
+            var processOffset = 0
+            for id in ids {
+                guard let info = try store.run(id: id) else { throw StoreError.unknownRun(String(id)) }
+                infos.append(info)
+                for op in try store.ops(runID: id) where ops[op.name] == nil { ops[op.name] = op }
+                var maxProcess = 0
+                for var s in try store.samples(runID: id) {
+                    maxProcess = max(maxProcess, s.process)
+                    s.process += processOffset
+                    let k = Key(op: s.op, variant: s.variant)
+                    if bySample[k] == nil { keys.append(k) }
+                    bySample[k, default: []].append(s)
+                }
+                processOffset += maxProcess + 1
+            }
+        }
+
+        func samples(_ k: Key) -> [Sample] { bySample[k] ?? [] }
+        func name(_ k: Key) -> String { "\(ops[k.op]?.suite ?? "?")/\(k.op)/\(k.variant)" }
+    }
+}
+
+/// A comparison that cannot be made (exit code 3).
+public struct CompareError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ d: String) { description = d }
+}

@@ -1,0 +1,131 @@
+import ArgumentParser
+import FuseBench
+import Foundation
+
+/// Options shared by `compare` and `gate` for rendering and thresholds.
+struct VerdictOptions: ParsableArguments {
+    @Option(help: "text | markdown | json")
+    var format: String = "text"
+
+    @Option(help: "Regression threshold for every op, in percent (default: each op's threshold from its suite).")
+    var threshold: Double?
+
+    @Option(name: .customLong("instructions-threshold"), help: "Instruction-count threshold in percent (default 1).")
+    var instructionsThreshold: Double?
+
+    @Flag(name: .customLong("exclude-throttled"), help: "Leave out samples flagged as taken while throttled.")
+    var excludeThrottled = false
+
+    func renderFormat() throws -> CompareRenderer.Format {
+        guard let f = CompareRenderer.Format(rawValue: format) else {
+            throw UsageError("--format must be one of \(CompareRenderer.Format.allCases.map(\.rawValue).joined(separator: ", ")), got '\(format)'")
+        }
+        return f
+    }
+
+    func options() throws -> CompareReport.Options {
+        for (name, v) in [("--threshold", threshold), ("--instructions-threshold", instructionsThreshold)] {
+            if let v, !(v > 0 && v < 1000) { throw UsageError("\(name) must be a percentage in (0, 1000), got \(v)") }
+        }
+        return CompareReport.Options(threshold: threshold.map { $0 / 100 }, instructionsThreshold: instructionsThreshold.map { $0 / 100 },
+                                     excludeThrottled: excludeThrottled)
+    }
+
+    func print(_ report: CompareReport) throws {
+        let colour = isatty(STDOUT_FILENO) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
+        Swift.print(try CompareRenderer.render(report, format: try renderFormat(), colour: colour))
+    }
+}
+
+struct CompareCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "compare",
+        abstract: "Compare two runs: per op ratio of medians with a bootstrap CI, p-value, verdict.",
+        discussion: "BASE and HEAD are run ids, baseline names, 'latest' or 'latest~N'. Exit 0; with --fail-on-regression: 0 pass, 1 regression, 2 inconclusive, 3 error.")
+
+    @Argument(help: "Base run (id, baseline name, latest, latest~N).")
+    var base: String
+
+    @Argument(help: "Head run.")
+    var head: String
+
+    @OptionGroup var verdict: VerdictOptions
+    @OptionGroup var database: DatabaseOptions
+
+    @Flag(name: .customLong("fail-on-regression"), help: "Exit with the gate's code (1 regression, 2 inconclusive).")
+    var failOnRegression = false
+
+    func run() throws {
+        let store = try database.open()
+        let report = try CompareReport(store: store, baseIDs: [try store.resolve(base)], headIDs: [try store.resolve(head)],
+                                       options: try verdict.options())
+        try verdict.print(report)
+        if failOnRegression, report.exitCode != 0 { throw ExitCode(report.exitCode) }
+    }
+}
+
+struct BaselineCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "baseline", abstract: "Name runs as baselines (history kept, can be rolled back).",
+        subcommands: [Set.self, List.self, Show.self, Remove.self])
+
+    struct Set: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "set", abstract: "Point NAME at RUN (default: latest complete run).")
+        @Argument var name: String
+        @Argument(help: "Run id, latest, latest~N or another baseline.") var runRef: String?
+        @Flag(name: .customLong("to-previous"), help: "Roll NAME back to the run it pointed at before.") var toPrevious = false
+        @OptionGroup var database: DatabaseOptions
+
+        func run() throws {
+            let store = try database.open()
+            if toPrevious {
+                guard runRef == nil else { throw UsageError("--to-previous takes no RUN") }
+                let id = try store.rollBackBaseline(name: name)
+                print("baseline \(name) → run \(id) (rolled back)")
+                return
+            }
+            let id = try store.resolve(runRef ?? "latest")
+            try store.setBaseline(name: name, runID: id)
+            print("baseline \(name) → run \(id)")
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "List baselines.")
+        @OptionGroup var database: DatabaseOptions
+        func run() throws {
+            let store = try database.open()
+            let rows = try store.baselines().map { b -> [String] in
+                let info = try store.run(id: b.runID)
+                return [b.name, String(b.runID), ISO8601DateFormatter().string(from: b.updatedAt), String(b.history.count),
+                        info?.label ?? "", String((info?.gitCommit ?? "").prefix(10))]
+            }
+            print(Format.table(header: ["baseline", "run", "updated", "moves", "label", "commit"], rows: rows))
+        }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "show", abstract: "Show a baseline and its history.")
+        @Argument var name: String
+        @OptionGroup var database: DatabaseOptions
+        func run() throws {
+            let store = try database.open()
+            guard let b = try store.baseline(name: name) else { throw StoreError.unknownBaseline(name) }
+            print("baseline \(b.name) → run \(b.runID) (since \(ISO8601DateFormatter().string(from: b.updatedAt)))")
+            for m in b.history {
+                let to = m.runID.map { "run \($0)" } ?? "removed"
+                print("  \(ISO8601DateFormatter().string(from: m.movedAt))  \(m.previousRunID.map { "run \($0)" } ?? "(new)") → \(to)\(m.note.isEmpty ? "" : "  (\(m.note))")")
+            }
+        }
+    }
+
+    struct Remove: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "rm", abstract: "Remove a baseline (its history is kept).")
+        @Argument var name: String
+        @OptionGroup var database: DatabaseOptions
+        func run() throws {
+            try database.open().removeBaseline(name: name)
+            print("baseline \(name) removed")
+        }
+    }
+}

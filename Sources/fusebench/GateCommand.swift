@@ -1,0 +1,127 @@
+import ArgumentParser
+import FuseBench
+import Foundation
+
+/// `fusebench gate`: run (or take) a head run, compare with a baseline, exit 0/1/2/3.
+struct GateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gate",
+        abstract: "Block merges on latency regressions: exit 0 pass, 1 regression, 2 inconclusive, 3 error.",
+        discussion: """
+            Runs the suites (or takes --run), compares with --baseline, and decides per op: pass if the 95% CI of \
+            head/base median time stays under 1 + threshold; regression if the slowdown exceeds the threshold and is \
+            significant after Holm correction; otherwise inconclusive — then, within --max-time, it measures the \
+            undecided ops again and merges the samples. With --against BINARY (e.g. fusebench built from the merge \
+            base) both builds are measured in this session, their worker processes interleaved ABBA: the most robust \
+            mode on noisy machines.
+            """)
+
+    @Argument(help: "Suite files or names (default: default).")
+    var suites: [String] = []
+
+    @Option(help: "Baseline name or run to compare with (not needed with --against).")
+    var baseline: String?
+
+    @Option(help: "Another fusebench executable to measure as the base, interleaved with this one.")
+    var against: String?
+
+    @Option(name: .customLong("against-sim"), help: "AVX2 sim-worker build of the --against binary, for its simulated counters.")
+    var againstSim: String?
+
+    @Option(name: .customLong("run"), help: "Use this stored run as the head instead of running.")
+    var headRun: String?
+
+    @Option(name: .customLong("max-time"), help: "Seconds the gate may spend collecting more samples while inconclusive.")
+    var maxTime: Double = 0
+
+    @Option(help: "Worker processes per op and side.")
+    var processes: Int = 3
+
+    @Option(help: "Regular expression on SUITE/OP/VARIANT.")
+    var filter: String?
+
+    @Option(help: "Counters: auto, hw, sim, none.")
+    var counters: String = "auto"
+
+    @Option(name: .customLong("inject-slowdown"), parsing: .singleValue, help: "Testing aid: OP=PCT slows this build's OP (labelled in the run).")
+    var injectSlowdown: [String] = []
+
+    @Option(help: "Label stored with the gate's runs.")
+    var label: String?
+
+    @Flag(help: "Fewer, shorter samples.") var quick = false
+    @Flag(help: "No progress line.") var quiet = false
+
+    @OptionGroup var verdict: VerdictOptions
+    @OptionGroup var database: DatabaseOptions
+
+    func run() throws {
+        let format = try verdict.renderFormat()
+        let options = try verdict.options()
+        guard baseline != nil || against != nil else { throw UsageError("gate needs --baseline NAME or --against BINARY") }
+        if headRun != nil, against != nil { throw UsageError("--run and --against exclude each other (--against measures both builds now)") }
+        if let exe = against, !FileManager.default.isExecutableFile(atPath: exe) { throw UsageError("--against \(exe): not an executable file") }
+        guard let mode = CounterMode(rawValue: counters) else { throw UsageError("--counters must be auto, hw, sim or none") }
+        guard (1...64).contains(processes) else { throw UsageError("--processes must be between 1 and 64") }
+        guard maxTime >= 0 else { throw UsageError("--max-time must not be negative") }
+        let store = try database.open()
+        // Progress and notes go to stderr so stdout carries only the verdict (JSON/Markdown safe).
+        let say: (String) -> Void = { FileHandle.standardError.write(Data(("gate: " + $0 + "\n").utf8)) }
+
+        var baseIDs = try baseline.map { [try store.resolve($0)] } ?? []
+        var headIDs: [Int64] = []
+        if let r = headRun {
+            headIDs = [try store.resolve(r)]
+            let report = try CompareReport(store: store, baseIDs: baseIDs, headIDs: headIDs, options: options)
+            return try finish(report, format: format)
+        }
+
+        let files = try SuiteResolver.resolve(suites.isEmpty ? ["default"] : suites)
+        let loaded = try files.map { try SuiteLoader.load(path: $0) }
+        var plan = try BenchPlan(suites: loaded, filter: filter, quick: quick)
+        guard !plan.ops.isEmpty else { throw UsageError("nothing to run: no op matches") }
+        var config = RunConfig()
+        config.label = label ?? "gate"
+        config.counterMode = mode
+        config.quiet = quiet
+        config.quick = quick
+        config.processes = processes
+        config.injectedSlowdown = try SlowdownSpec.parse(injectSlowdown)
+        if let exe = against {
+            baseIDs = []
+            config.sides = [RunSide(name: "base", executable: exe, simExecutable: againstSim), RunSide(name: "head", executable: nil)]
+        }
+        let start = Date()
+        var round = 1
+        while true {
+            let roundStart = Date()
+            let outcome = try BenchRunner(plan: plan, store: store, config: config, say: say).run()
+            if outcome.status == .interrupted { throw ExitCode(ExitStatus.interrupted) }
+            if against != nil { baseIDs.append(outcome.runIDs[0]) }
+            headIDs.append(outcome.runID)
+            let report = try CompareReport(store: store, baseIDs: baseIDs, headIDs: headIDs, options: options)
+            let roundTime = Date().timeIntervalSince(roundStart)
+            let elapsed = Date().timeIntervalSince(start)
+            let undecided = Set(report.comparisons.filter { GateDecision.gateVerdict($0) == .inconclusive }.map(\.op))
+            if report.verdict != .inconclusive || undecided.isEmpty || elapsed + roundTime > maxTime {
+                if report.verdict == .inconclusive, maxTime > 0 {
+                    say(String(format: "still inconclusive after %d round(s), %.0f s (--max-time %.0f s)", round, elapsed, maxTime))
+                }
+                return try finish(report, format: format, rounds: round, seconds: elapsed)
+            }
+            round += 1
+            plan.ops = plan.ops.filter { undecided.contains($0.qualifiedName) }
+            say(String(format: "inconclusive on %d op(s); round %d: measuring them again (%.0f s of --max-time %.0f s used)",
+                       undecided.count, round, elapsed, maxTime))
+        }
+    }
+
+    func finish(_ report: CompareReport, format: CompareRenderer.Format, rounds: Int = 0, seconds: Double = 0) throws {
+        try verdict.print(report)
+        if rounds > 0 {
+            FileHandle.standardError.write(Data(String(format: "gate: verdict %@ after %d round(s), %.1f s → exit %d\n",
+                                                       report.verdict.rawValue, rounds, seconds, report.exitCode).utf8))
+        }
+        if report.exitCode != 0 { throw ExitCode(report.exitCode) }
+    }
+}
