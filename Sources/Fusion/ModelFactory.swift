@@ -98,7 +98,7 @@ public struct ModelFactory: FusionDecisionSource {
 
     /// See `FusionDecisionSource.layerInstances(seed:)`.
     public func layerInstances(seed: UInt64) throws -> [(name: String, instance: KernelInstance)] {
-        let weights = ModelWeights(graph: graph, seed: seed)
+        let weights = WeightCache.shared.weights(graph: graph, seed: seed)
         let exec = Executor(graph: graph, weights: weights, groups: FusionPlanner.unfusedGroups(graph))
         exec.run()
         return exec.groups.enumerated().map { i, g in
@@ -137,7 +137,7 @@ public final class ModelInstance: KernelInstance {
     init(graph: ModelGraph, variant: String, seed: UInt64, options: PlannerOptions) {
         self.graph = graph
         self.variant = variant
-        weights = ModelWeights(graph: graph, seed: seed)
+        weights = WeightCache.shared.weights(graph: graph, seed: seed)
         if variant == "unfused" {
             fusionDecisions = []
             executor = Executor(graph: graph, weights: weights, groups: FusionPlanner.unfusedGroups(graph))

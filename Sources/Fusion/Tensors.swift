@@ -1,5 +1,6 @@
 // Memory of a model instance: 64-byte aligned f32 buffers (one per materialized tensor), the
 // deterministic model input and weights, and per-tensor quantization scales.
+import Foundation
 import Kernels
 
 /// Allocates `count` floats (at least one), 64-byte aligned, zero-filled.
@@ -101,6 +102,39 @@ final class ModelWeights {
     func paramBytes(_ layer: String) -> Double {
         ["w", "b", "gamma", "beta"].reduce(0) { acc, s in
             acc + Double(params.counts["\(layer)\u{0}\(s)"] ?? 0) * 4
+        }
+    }
+}
+
+/// Process-wide cache of loaded model weights, keyed by (graph, seed): the unfused and fused
+/// instances of one model share one copy of the input and parameters, as two execution plans of a
+/// model loaded once would. (Otherwise the ABBA-interleaved variants would each bring their own
+/// multi-MB weight matrices into the caches, and every switch would start cold.) Entries are weak:
+/// the weights live as long as an instance uses them.
+final class WeightCache: @unchecked Sendable {
+    // @unchecked: `entries` is only touched while holding `lock`.
+    private let lock = NSLock()
+    private struct Key: Hashable {
+        var graph: ModelGraph
+        var seed: UInt64
+    }
+    private final class Weak {
+        weak var value: ModelWeights?
+        init(_ v: ModelWeights) { value = v }
+    }
+    private var entries: [Key: Weak] = [:]
+
+    static let shared = WeightCache()
+
+    /// The weights of `graph` for `seed`, generated on first use.
+    func weights(graph: ModelGraph, seed: UInt64) -> ModelWeights {
+        lock.withLock {
+            let key = Key(graph: graph, seed: seed)
+            if let w = entries[key]?.value { return w }
+            entries = entries.filter { $0.value.value != nil }
+            let w = ModelWeights(graph: graph, seed: seed)
+            entries[key] = Weak(w)
+            return w
         }
     }
 }

@@ -39,21 +39,23 @@ func store(_ v: FV, _ p: UnsafeMutablePointer<Float>) {
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: FV.self)
 }
 
+/// Vector math on `FV`. Constants are computed properties (folded into the code) rather than
+/// `static let`s, whose lazy initialisation check would sit inside every interpreted step.
 enum VMath {
-    static let log2e = FV(repeating: 1.44269504088896341)
-    static let ln2hi = FV(repeating: -0.693359375)
-    static let ln2lo = FV(repeating: 2.12194440e-4)
+    static var log2e: FV { @inline(__always) get { FV(repeating: 1.44269504088896341) } }
+    static var ln2hi: FV { @inline(__always) get { FV(repeating: -0.693359375) } }
+    static var ln2lo: FV { @inline(__always) get { FV(repeating: 2.12194440e-4) } }
     /// 1.5·2²³: adding it rounds a float of magnitude < 2²² to an integer held in the low mantissa bits.
-    static let magic = FV(repeating: 12582912.0)
-    static let expHi = FV(repeating: 88.3762626647949)
-    static let expLo = FV(repeating: -87.3365447505531)
-    static let one = FV(repeating: 1)
-    static let zero = FV()
+    static var magic: FV { @inline(__always) get { FV(repeating: 12582912.0) } }
+    static var expHi: FV { @inline(__always) get { FV(repeating: 88.3762626647949) } }
+    static var expLo: FV { @inline(__always) get { FV(repeating: -87.3365447505531) } }
+    static var one: FV { @inline(__always) get { FV(repeating: 1) } }
+    static var zero: FV { @inline(__always) get { FV() } }
 
     /// e^x, Cephes-style: x = n·ln2 + r with |r| ≤ ln2/2, e^r by a degree-6 polynomial, 2ⁿ by
     /// exponent bits. Max relative error ≈ 2 ulp for x in [−87.3, 88.4]; below that the result is
     /// exactly 0 (so a −∞ mask gives 0), above it saturates at ≈ 2¹²⁷·e^0.35.
-    @inline(__always)
+    @_transparent
     static func exp(_ x: FV) -> FV {
         var xc = x.replacing(with: expHi, where: x .> expHi)
         xc = xc.replacing(with: expLo, where: xc .< expLo)
@@ -77,7 +79,7 @@ enum VMath {
     }
 
     /// GELU, tanh approximation: 0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³))) = x / (1 + e^(−2u)).
-    @inline(__always)
+    @_transparent
     static func gelu(_ x: FV) -> FV {
         let x2 = x * x
         let inner = x.addingProduct(x * x2, FV(repeating: 0.044715))
@@ -86,19 +88,19 @@ enum VMath {
     }
 
     /// SiLU: x / (1 + e^(−x)).
-    @inline(__always)
+    @_transparent
     static func silu(_ x: FV) -> FV {
         x / (one + exp(-x))
     }
 
     /// max(x, 0) as `x < 0 ? 0 : x` (NaN propagates, −0 stays −0).
-    @inline(__always)
+    @_transparent
     static func relu(_ x: FV) -> FV {
         x.replacing(with: zero, where: x .< zero)
     }
 
     /// min(max(x, 0), 6).
-    @inline(__always)
+    @_transparent
     static func relu6(_ x: FV) -> FV {
         let six = FV(repeating: 6)
         let r = x.replacing(with: zero, where: x .< zero)
@@ -106,7 +108,7 @@ enum VMath {
     }
 
     /// Round half to even for |x| < 2²² (quantized values are clamped to ±127 first).
-    @inline(__always)
+    @_transparent
     static func roundEven(_ x: FV) -> FV {
         (x + magic) - magic
     }
