@@ -118,6 +118,10 @@ func ewRun(_ steps: UnsafeBufferPointer<EWStep>, scratch: UnsafeMutablePointer<F
         }
         return
     }
+    if registerResident(steps) {
+        ewRunRegisters(steps, src: src, srcLD: srcLD, dst: dst, dstLD: dstLD, opLD: opLD, row0: row0, col0: col0, rows: rows, cols: cols)
+        return
+    }
     do {
         let blk = scratch
         for r in 0..<rows {
@@ -136,6 +140,11 @@ func ewRun(_ steps: UnsafeBufferPointer<EWStep>, scratch: UnsafeMutablePointer<F
             }
         }
     }
+}
+
+/// True when no step is transcendental (GELU, SiLU, quantize): the register interpreter then wins.
+func registerResident(_ steps: UnsafeBufferPointer<EWStep>) -> Bool {
+    !steps.contains { switch $0 { case .gelu, .silu, .quantize: true; default: false } }
 }
 
 /// Largest in-place region (floats, 16 KiB) run step by step over the whole region.
@@ -221,6 +230,122 @@ private func stepRegion(_ step: EWStep, _ src: UnsafePointer<Float>, _ srcLD: In
     case .quantize(let s): vmap(src, srcLD, dst, dstLD, rows, n, Quantize(s: FV(repeating: s.pointee)))
     case .dequantize(let s): vmap(src, srcLD, dst, dstLD, rows, n, MulC(c: FV(repeating: s.pointee)))
     case .causalMask(let seq): vmap(src, srcLD, dst, dstLD, rows, n, CausalMask(col: Int32(col), row0: row, seq: seq))
+    }
+}
+
+// MARK: - Register-resident interpreter
+
+/// Executes `steps` like `ewRun`, four vectors (64 elements) at a time with every step applied
+/// to the registers: intermediates never leave the registers. Used for programs of cheap steps;
+/// with GELU/SiLU (a dozen live temporaries per vector) the `switch` inside the vector loop made
+/// the compiler spill, and the block interpreter is faster.
+func ewRunRegisters(_ steps: UnsafeBufferPointer<EWStep>, src: UnsafePointer<Float>, srcLD: Int, dst: UnsafeMutablePointer<Float>,
+           dstLD: Int, opLD: Int, row0: Int, col0: Int, rows: Int, cols: Int) {
+    let w = fvLanes
+    for r in 0..<rows {
+        let s = src + r * srcLD, d = dst + r * dstLD
+        let row = row0 + r
+        let opRow = row * opLD + col0
+        var c = 0
+        while c + 4 * w <= cols {
+            var v0 = load(s + c), v1 = load(s + c + w), v2 = load(s + c + 2 * w), v3 = load(s + c + 3 * w)
+            for step in steps {
+                apply4(step, &v0, &v1, &v2, &v3, opRow + c, col0 + c, row)
+            }
+            store(v0, d + c); store(v1, d + c + w); store(v2, d + c + 2 * w); store(v3, d + c + 3 * w)
+            c += 4 * w
+        }
+        while c < cols {
+            let n = min(w, cols - c)
+            var v = n == w ? load(s + c) : loadPartial(s + c, n)
+            for step in steps {
+                apply1(step, &v, opRow + c, col0 + c, row, n)
+            }
+            if n == w { store(v, d + c) } else { storePartial(v, d + c, n) }
+            c += n
+        }
+    }
+}
+
+@inline(__always)
+private func maskLanes(col: Int, row: Int, seq: Int) -> SIMDMask<SIMD16<Int32>> {
+    let iota = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+    return (iota &+ Int32(col)) .> SIMD16<Int32>(repeating: Int32(row % seq))
+}
+
+@inline(__always)
+private func quantizeValue(_ x: FV, _ s: Float) -> FV {
+    let q = x / FV(repeating: s)
+    let lim = FV(repeating: 127)
+    var c = q.replacing(with: lim, where: q .> lim)
+    c = c.replacing(with: -lim, where: c .< -lim)
+    return VMath.roundEven(c)
+}
+
+/// One step on four consecutive vectors (64 elements starting at operand offset `o`, column `col`).
+@inline(__always)
+private func apply4(_ step: EWStep, _ v0: inout FV, _ v1: inout FV, _ v2: inout FV, _ v3: inout FV,
+                    _ o: Int, _ col: Int, _ row: Int) {
+    let w = fvLanes
+    switch step {
+    case .addC(let k):
+        let c = FV(repeating: k); v0 += c; v1 += c; v2 += c; v3 += c
+    case .mulC(let k):
+        let c = FV(repeating: k); v0 *= c; v1 *= c; v2 *= c; v3 *= c
+    case .subC(let k):
+        let c = FV(repeating: k); v0 -= c; v1 -= c; v2 -= c; v3 -= c
+    case .relu:
+        v0 = VMath.relu(v0); v1 = VMath.relu(v1); v2 = VMath.relu(v2); v3 = VMath.relu(v3)
+    case .relu6:
+        v0 = VMath.relu6(v0); v1 = VMath.relu6(v1); v2 = VMath.relu6(v2); v3 = VMath.relu6(v3)
+    case .gelu:
+        v0 = VMath.gelu(v0); v1 = VMath.gelu(v1); v2 = VMath.gelu(v2); v3 = VMath.gelu(v3)
+    case .silu:
+        v0 = VMath.silu(v0); v1 = VMath.silu(v1); v2 = VMath.silu(v2); v3 = VMath.silu(v3)
+    case .addT(let t):
+        v0 += load(t + o); v1 += load(t + o + w); v2 += load(t + o + 2 * w); v3 += load(t + o + 3 * w)
+    case .mulT(let t):
+        v0 *= load(t + o); v1 *= load(t + o + w); v2 *= load(t + o + 2 * w); v3 *= load(t + o + 3 * w)
+    case .subT(let t):
+        v0 -= load(t + o); v1 -= load(t + o + w); v2 -= load(t + o + 2 * w); v3 -= load(t + o + 3 * w)
+    case .rsubT(let t):
+        v0 = load(t + o) - v0; v1 = load(t + o + w) - v1; v2 = load(t + o + 2 * w) - v2; v3 = load(t + o + 3 * w) - v3
+    case .bias(let b):
+        v0 += load(b + col); v1 += load(b + col + w); v2 += load(b + col + 2 * w); v3 += load(b + col + 3 * w)
+    case .quantize(let s):
+        let k = s.pointee
+        v0 = quantizeValue(v0, k); v1 = quantizeValue(v1, k); v2 = quantizeValue(v2, k); v3 = quantizeValue(v3, k)
+    case .dequantize(let s):
+        let c = FV(repeating: s.pointee); v0 *= c; v1 *= c; v2 *= c; v3 *= c
+    case .causalMask(let seq):
+        let ninf = FV(repeating: -.infinity)
+        v0 = v0.replacing(with: ninf, where: maskLanes(col: col, row: row, seq: seq))
+        v1 = v1.replacing(with: ninf, where: maskLanes(col: col + w, row: row, seq: seq))
+        v2 = v2.replacing(with: ninf, where: maskLanes(col: col + 2 * w, row: row, seq: seq))
+        v3 = v3.replacing(with: ninf, where: maskLanes(col: col + 3 * w, row: row, seq: seq))
+    }
+}
+
+/// One step on one vector whose low `n` lanes are valid.
+@inline(__always)
+private func apply1(_ step: EWStep, _ v: inout FV, _ o: Int, _ col: Int, _ row: Int, _ n: Int) {
+    @inline(__always) func ld(_ p: UnsafePointer<Float>) -> FV { n == fvLanes ? load(p) : loadPartial(p, n) }
+    switch step {
+    case .addC(let k): v += FV(repeating: k)
+    case .mulC(let k): v *= FV(repeating: k)
+    case .subC(let k): v -= FV(repeating: k)
+    case .relu: v = VMath.relu(v)
+    case .relu6: v = VMath.relu6(v)
+    case .gelu: v = VMath.gelu(v)
+    case .silu: v = VMath.silu(v)
+    case .addT(let t): v += ld(t + o)
+    case .mulT(let t): v *= ld(t + o)
+    case .subT(let t): v -= ld(t + o)
+    case .rsubT(let t): v = ld(t + o) - v
+    case .bias(let b): v += ld(b + col)
+    case .quantize(let s): v = quantizeValue(v, s.pointee)
+    case .dequantize(let s): v *= FV(repeating: s.pointee)
+    case .causalMask(let seq): v = v.replacing(with: FV(repeating: -.infinity), where: maskLanes(col: col, row: row, seq: seq))
     }
 }
 
