@@ -58,7 +58,7 @@ import Testing
         #expect(accepted(r.fused, .gemmEpilogue).first?.group == ["p", "a"])
     }
 
-    @Test(arguments: [1, 7, 33, 100])
+    @Test(arguments: [1, 7, 33, 100, 300])   // 300 > one 256-key tile: exercises the online rescaling
     func streamingAttention(seq: Int) throws {
         for causal in [false, true] {
             let s = spec(input: ["rows": seq, "cols": 24], [
