@@ -204,6 +204,72 @@ public final class GEMMInstance: KernelInstance {
     public func output() -> UnsafeBufferPointer<Float> { UnsafeBufferPointer(start: c, count: m * n) }
 }
 
+// MARK: - Workspace with an epilogue hook (used by Fusion)
+
+/// Called by `GEMMWorkspace.multiply` once per finished tile of C, right after the tile's last
+/// k block, while it is still in L1: `tile` points at C[row, col] (row stride `ldc`) and
+/// `rows`×`cols` elements are valid. The closure may rewrite the tile in place (bias,
+/// activation, scale, residual add — a fused epilogue); every element is visited exactly once.
+public typealias GEMMEpilogue = (_ tile: UnsafeMutablePointer<Float>, _ ldc: Int, _ row: Int, _ col: Int,
+                                 _ rows: Int, _ cols: Int) -> Void
+
+/// The optimized GEMM's packing buffers for one problem size, for callers that own A, B and C
+/// (e.g. a model runtime) and may want an epilogue applied per output tile.
+///
+/// `multiply` computes exactly what `GEMMInstance` with the same path computes (same blocking,
+/// packing and micro-kernel, hence bit-identical C), then hands each finished tile to the epilogue.
+/// Not thread-safe: one workspace per concurrent caller.
+public final class GEMMWorkspace {
+    /// Rows of A and C.
+    public let m: Int
+    /// Columns of B and C.
+    public let n: Int
+    /// Columns of A, rows of B.
+    public let k: Int
+    /// Micro-kernel path.
+    public let path: GEMMKernelPath
+    private let blocking: GEMMBlocking
+    private let aPack: UnsafeMutablePointer<Float>
+    private let bPack: UnsafeMutablePointer<Float>
+    private let tile: UnsafeMutablePointer<Float>
+
+    /// Allocates the packing buffers for C[m×n] = A[m×k]·B[k×n] on `path` (default: this machine's).
+    public init(m: Int, n: Int, k: Int, path: GEMMKernelPath = .current) {
+        precondition(m > 0 && n > 0 && k > 0, "GEMM dimensions must be positive")
+        self.m = m
+        self.n = n
+        self.k = k
+        self.path = path
+        blocking = GEMMBlocking(path: path, m: m, n: n, k: k)
+        aPack = allocateFloats(blocking.aPackCount)
+        bPack = allocateFloats(blocking.bPackCount)
+        tile = allocateFloats(blocking.mr * blocking.nr)
+    }
+
+    deinit {
+        freeFloats(aPack)
+        freeFloats(bPack)
+        freeFloats(tile)
+    }
+
+    /// C = A·B (row-major, leading dimensions k, n, n), then `epilogue` on every finished tile.
+    /// On the small-m path (m ≤ 4, no tiles) the epilogue sees the whole of C as one tile.
+    public func multiply(a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>,
+                         epilogue: GEMMEpilogue? = nil) {
+        if m <= smallM && path != .sse {
+            gemmSmallM(m: m, n: n, k: k, a: a, b: b, c: c)
+            epilogue?(c, n, 0, 0, m, n)
+            return
+        }
+        let p = GEMMPointers(a: a, b: b, c: c, aPack: aPack, bPack: bPack, tile: tile)
+        switch path {
+        case .avx512: gemmBlocked(AVX512Kernel.self, m: m, n: n, k: k, blocking, p, epilogue: epilogue)
+        case .avx2: gemmBlocked(AVX2Kernel.self, m: m, n: n, k: k, blocking, p, epilogue: epilogue)
+        case .sse: gemmBlocked(SSEKernel.self, m: m, n: n, k: k, blocking, p, epilogue: epilogue)
+        }
+    }
+}
+
 // MARK: - Reference
 
 /// C = A·B by the definition: for each (i, j), a Float sum over p of A[i,p]·B[p,j], in order.
@@ -364,7 +430,8 @@ enum SSEKernel: MicroKernel {
 
 /// Blocked GEMM (loop nest in the file header) with micro-kernel `K`.
 @inline(__always)
-func gemmBlocked<K: MicroKernel>(_: K.Type, m: Int, n: Int, k: Int, _ bl: GEMMBlocking, _ p: GEMMPointers) {
+func gemmBlocked<K: MicroKernel>(_: K.Type, m: Int, n: Int, k: Int, _ bl: GEMMBlocking, _ p: GEMMPointers,
+                                  epilogue: GEMMEpilogue? = nil) {
     let mr = K.mr, nr = K.nr
     var jc = 0
     while jc < n {
@@ -399,6 +466,10 @@ func gemmBlocked<K: MicroKernel>(_: K.Type, m: Int, n: Int, k: Int, _ bl: GEMMBl
                                     for j in 0..<cols { dst[j] = src[j] }
                                 }
                             }
+                        }
+                        if let epilogue, pc + kc == k {
+                            // Last k block: the tile is final and still in L1.
+                            epilogue(cTile, n, ic + ir, jc + jr, rows, cols)
                         }
                         ir += mr
                     }

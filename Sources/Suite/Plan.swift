@@ -60,7 +60,7 @@ public struct BenchPlan: Sendable {
         var ops: [PlannedOp] = []
         for s in suites {
             for spec in s.ops {
-                guard let factory = KernelRegistry.shared.factory(kind: spec.kind) else { continue }
+                guard let factory = spec.factory() else { continue }
                 var spec = spec
                 if let re = regex {
                     let matching = spec.variants.filter { v in

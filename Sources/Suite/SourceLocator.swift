@@ -27,13 +27,14 @@ public struct SourceLocator: Sendable {
             let indent = line.prefix { $0 == " " || $0 == "\t" }.count
             let body = line.dropFirst(indent)
             if body.hasPrefix("[[") {
-                let name = Self.headerName(body.dropFirst(2))
+                // `[[model.layer]]` belongs to the latest `[[model]]`: its path is `model[i].layer[j]`.
+                let name = Self.resolve(Self.headerName(body.dropFirst(2)), arrayCounts)
                 let idx = arrayCounts[name, default: 0]
                 arrayCounts[name] = idx + 1
                 current = "\(name)[\(idx)]"
                 positions[current] = Position(line: lineNo, column: indent + 1)
             } else if body.hasPrefix("[") {
-                current = Self.headerName(body.dropFirst(1))
+                current = Self.resolve(Self.headerName(body.dropFirst(1)), arrayCounts)
                 positions[current] = Position(line: lineNo, column: indent + 1)
             } else if let eq = Self.assignment(in: Substring(line), from: indent) {
                 let path = current.isEmpty ? eq.key : "\(current).\(eq.key)"
@@ -69,6 +70,22 @@ public struct SourceLocator: Sendable {
                 return Position(line: 1, column: 1)
             }
         }
+    }
+
+    /// Qualifies the parents of a dotted header name with the index of their latest array entry
+    /// (`model.layer` after two `[[model]]` headers → `model[1].layer`).
+    private static func resolve(_ name: String, _ arrayCounts: [String: Int]) -> String {
+        let parts = name.split(separator: ".").map(String.init)
+        var path = ""
+        for (i, part) in parts.enumerated() {
+            let candidate = path.isEmpty ? part : "\(path).\(part)"
+            if i < parts.count - 1, let n = arrayCounts[candidate], n > 0 {
+                path = "\(candidate)[\(n - 1)]"
+            } else {
+                path = candidate
+            }
+        }
+        return path
     }
 
     private static func headerName(_ s: Substring) -> String {

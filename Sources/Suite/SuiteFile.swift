@@ -1,5 +1,7 @@
 import BenchModel
 import Foundation
+import Fusion
+import Kernels
 
 /// A validation or parse error in a suite file, printed as `FILE:LINE:COL: message`.
 public struct SuiteError: Error, CustomStringConvertible, Sendable {
@@ -59,6 +61,14 @@ public struct OpSpec: Sendable, Hashable {
     public var settings: MeasurementSettings
     /// Line of the `[[op]]` header, for messages.
     public var line: Int
+    /// The model of a `[[model]]` entry (kind `model`); nil for `[[op]]`.
+    public var model: ModelSpec? = nil
+
+    /// The factory that runs this op: a `ModelFactory` for a model, else the registry's factory for `kind`.
+    public func factory(registry: KernelRegistry = .shared) -> (any KernelFactory)? {
+        if let model { return try? ModelFactory(spec: model) }
+        return registry.factory(kind: kind)
+    }
 }
 
 /// A parsed and validated suite file.

@@ -1,5 +1,6 @@
 import BenchModel
 import Foundation
+import Fusion
 import Kernels
 import TOMLKit
 
@@ -120,8 +121,8 @@ private struct Reader {
     static let settingKeys: Set<String> = ["batch_ms", "samples", "warmup_ms", "counters", "threshold", "instructions_threshold", "seed"]
 
     mutating func suite(_ root: TOMLTable, data: Data, registry: KernelRegistry) throws -> SuiteFile {
-        for k in root.keys where !["suite", "defaults", "op"].contains(k) {
-            throw fail(k, "unknown top-level key '\(k)' (known: suite, defaults, op)")
+        for k in root.keys where !["suite", "defaults", "op", "model"].contains(k) {
+            throw fail(k, "unknown top-level key '\(k)' (known: suite, defaults, op, model)")
         }
         guard let header = root["suite"]?.table else { throw fail("suite", "missing [suite] table with a 'name'") }
         try checkKeys(header, at: "suite", allowed: ["name", "description"])
@@ -136,8 +137,12 @@ private struct Reader {
             try checkKeys(dt, at: "defaults", allowed: Self.settingKeys)
             defaults = try settings(dt, at: "defaults", base: defaults)
         }
-        guard let opsValue = root["op"] else { throw fail("suite", "suite '\(name)' has no [[op]] entries") }
-        guard let opsArray = opsValue.array else { throw fail("op", "'op' must be an array of tables ([[op]])") }
+        guard root["op"] != nil || root["model"] != nil else { throw fail("suite", "suite '\(name)' has no [[op]] or [[model]] entries") }
+        var opsArray: [TOMLValueConvertible] = []
+        if let opsValue = root["op"] {
+            guard let a = opsValue.array else { throw fail("op", "'op' must be an array of tables ([[op]])") }
+            opsArray = Array(a)
+        }
         var ops: [OpSpec] = []
         var seen: Set<String> = []
         for (i, v) in opsArray.enumerated() {
@@ -146,6 +151,16 @@ private struct Reader {
             let op = try self.op(t, at: prefix, defaults: defaults, registry: registry)
             guard seen.insert(op.name).inserted else { throw fail("\(prefix).name", "duplicate op name '\(op.name)'") }
             ops.append(op)
+        }
+        if let modelsValue = root["model"] {
+            guard let modelsArray = modelsValue.array else { throw fail("model", "'model' must be an array of tables ([[model]])") }
+            for (i, v) in modelsArray.enumerated() {
+                let prefix = "model[\(i)]"
+                guard let t = v.table else { throw fail(prefix, "each [[model]] must be a table") }
+                let op = try model(t, at: prefix, defaults: defaults)
+                guard seen.insert(op.name).inserted else { throw fail("\(prefix).name", "duplicate op name '\(op.name)' (ops and models share one namespace)") }
+                ops.append(op)
+            }
         }
         return SuiteFile(path: path, name: name, description: description, defaults: defaults, ops: ops, contents: data)
     }
@@ -188,20 +203,92 @@ private struct Reader {
             throw fail("\(prefix).variants", "op '\(name)': kind '\(kind)' has no variant '\(v)' (has \(factory.variants.joined(separator: ", ")))")
         }
         guard Set(variants).count == variants.count else { throw fail("\(prefix).variants", "op '\(name)': duplicate variant") }
-        var tolerance: Tolerance?
-        if let tv = t["tolerance"] {
-            guard let tt = tv.table else { throw fail("\(prefix).tolerance", "op '\(name)': 'tolerance' must be a table { abs = ..., rel = ..., cosine = ... }") }
-            try checkKeys(tt, at: "\(prefix).tolerance", allowed: ["abs", "rel", "cosine"])
-            let base = factory.defaultTolerance(shape: shape, dtype: dtype)
-            let abs = try number(tt, "abs", at: "\(prefix).tolerance") ?? base.abs
-            let rel = try number(tt, "rel", at: "\(prefix).tolerance") ?? base.rel
-            let cos = try number(tt, "cosine", at: "\(prefix).tolerance") ?? base.minCosine
-            guard abs >= 0, rel >= 0 else { throw fail("\(prefix).tolerance", "op '\(name)': tolerances must not be negative") }
-            guard cos >= -1, cos <= 1 else { throw fail("\(prefix).tolerance.cosine", "op '\(name)': cosine must be in [-1, 1]") }
-            tolerance = Tolerance(abs: abs, rel: rel, minCosine: cos)
-        }
+        let tolerance = try self.tolerance(t, at: prefix, name: name, base: factory.defaultTolerance(shape: shape, dtype: dtype))
         let s = try settings(t, at: prefix, base: defaults)
         return OpSpec(name: name, kind: kind, shape: shape, dtype: dtype, variants: variants, tolerance: tolerance,
                       settings: s, line: locator.position(of: prefix).line)
+    }
+}
+
+// MARK: - [[model]]
+
+extension Reader {
+    /// `tolerance = { abs, rel, cosine }` of an op or model, missing fields from `base`.
+    func tolerance(_ t: TOMLTable, at prefix: String, name: String, base: Tolerance) throws -> Tolerance? {
+        guard let tv = t["tolerance"] else { return nil }
+        guard let tt = tv.table else { throw fail("\(prefix).tolerance", "op '\(name)': 'tolerance' must be a table { abs = ..., rel = ..., cosine = ... }") }
+        try checkKeys(tt, at: "\(prefix).tolerance", allowed: ["abs", "rel", "cosine"])
+        let abs = try number(tt, "abs", at: "\(prefix).tolerance") ?? base.abs
+        let rel = try number(tt, "rel", at: "\(prefix).tolerance") ?? base.rel
+        let cos = try number(tt, "cosine", at: "\(prefix).tolerance") ?? base.minCosine
+        guard abs >= 0, rel >= 0 else { throw fail("\(prefix).tolerance", "op '\(name)': tolerances must not be negative") }
+        guard cos >= -1, cos <= 1 else { throw fail("\(prefix).tolerance.cosine", "op '\(name)': cosine must be in [-1, 1]") }
+        return Tolerance(abs: abs, rel: rel, minCosine: cos)
+    }
+
+    /// One `[[model]]` with its `[[model.layer]]`s → an op of kind `model` carrying the validated spec.
+    func model(_ t: TOMLTable, at prefix: String, defaults: MeasurementSettings) throws -> OpSpec {
+        try checkKeys(t, at: prefix, allowed: Self.settingKeys.subtracting(["counters"])
+            .union(["name", "input", "input_name", "outputs", "layer", "variants", "tolerance"]))
+        guard let name = try string(t, "name", at: prefix), !name.isEmpty else { throw fail(prefix, "[[model]] needs a non-empty 'name'") }
+        guard name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == "." }) else {
+            throw fail("\(prefix).name", "model name '\(name)' may contain only letters, digits, '_', '-' and '.'")
+        }
+        guard let iv = t["input"] else { throw fail(prefix, "model '\(name)' needs 'input' (e.g. { rows = 64, cols = 768 })") }
+        guard let it = iv.table else { throw fail("\(prefix).input", "model '\(name)': 'input' must be a table like { rows = 64, cols = 768 }") }
+        var input: [String: Int] = [:]
+        for k in it.keys {
+            guard let n = it[k]?.int else { throw fail("\(prefix).input.\(k)", "model '\(name)': input.\(k) must be an integer") }
+            input[k] = n
+        }
+        let inputName = try string(t, "input_name", at: prefix) ?? "x"
+        let outputs = try strings(t, "outputs", at: prefix)
+        guard let lv = t["layer"] else { throw fail(prefix, "model '\(name)' has no layers ([[model.layer]])") }
+        guard let la = lv.array else { throw fail("\(prefix).layer", "model '\(name)': 'layer' must be an array of tables ([[model.layer]])") }
+        var layers: [LayerSpec] = []
+        for (j, v) in la.enumerated() {
+            let lp = "\(prefix).layer[\(j)]"
+            guard let lt = v.table else { throw fail(lp, "each [[model.layer]] must be a table") }
+            guard let lname = try string(lt, "name", at: lp) else { throw fail(lp, "model '\(name)': layer \(j) needs a 'name'") }
+            guard let op = try string(lt, "op", at: lp) else { throw fail(lp, "model '\(name)': layer '\(lname)' needs an 'op'") }
+            let inputs = try strings(lt, "inputs", at: lp)
+            var attributes: [String: AttributeValue] = [:]
+            for k in lt.keys where !["name", "op", "inputs"].contains(k) {
+                let value = lt[k]!
+                if let b = value.bool {
+                    attributes[k] = .bool(b)
+                } else if let i = value.int {
+                    attributes[k] = .int(i)
+                } else if let d = value.double {
+                    attributes[k] = .double(d)
+                } else if let s = value.string {
+                    attributes[k] = .string(s)
+                } else {
+                    throw fail("\(lp).\(k)", "model '\(name)': layer '\(lname)': '\(k)' must be a number, boolean or string, got \(value.type)")
+                }
+            }
+            layers.append(LayerSpec(name: lname, op: op, inputs: inputs, attributes: attributes, key: lp))
+        }
+        let spec = ModelSpec(name: name, inputName: inputName, input: input, outputs: outputs, layers: layers, key: prefix)
+        let factory: ModelFactory
+        do {
+            factory = try ModelFactory(spec: spec)
+        } catch let e as ModelError {
+            throw fail(e.key, e.message)
+        }
+        let variants = try strings(t, "variants", at: prefix) ?? ["unfused", "fused"]
+        guard !variants.isEmpty else { throw fail("\(prefix).variants", "model '\(name)': 'variants' is empty") }
+        for v in variants where !factory.variants.contains(v) {
+            throw fail("\(prefix).variants", "model '\(name)': no variant '\(v)' (has \(factory.variants.joined(separator: ", ")))")
+        }
+        guard Set(variants).count == variants.count else { throw fail("\(prefix).variants", "model '\(name)': duplicate variant") }
+        guard variants.contains("unfused") || variants.count == 1 else {
+            throw fail("\(prefix).variants", "model '\(name)': 'unfused' is the reference the fused variants are verified against; list it")
+        }
+        let ordered = variants.contains("unfused") ? ["unfused"] + variants.filter { $0 != "unfused" } : variants
+        let tolerance = try self.tolerance(t, at: prefix, name: name, base: factory.defaultTolerance(shape: [:], dtype: "f32"))
+        let s = try settings(t, at: prefix, base: defaults)
+        return OpSpec(name: name, kind: factory.kind, shape: [:], dtype: "f32", variants: ordered, tolerance: tolerance,
+                      settings: s, line: locator.position(of: prefix).line, model: spec)
     }
 }

@@ -1,0 +1,116 @@
+// Vector math shared by the unfused per-layer kernels and the fused executors. Both plans call
+// exactly these functions, lane by lane in the same order, so a fused group reproduces the unfused
+// result bit for bit wherever it performs the same operations (elementwise chains, GEMM
+// epilogues, layernorm epilogues); only the streaming attention reorders arithmetic.
+//
+// One concrete vector type, `SIMD16<Float>`: one zmm on AVX-512 builds, a pair of ymm on AVX2
+// builds (correct on both; `ISA.kernelPath` only affects speed here). Concrete types matter: the
+// standard library's fast SIMD operators are overloads for concrete `SIMDn<Float>`, while generic
+// code over `SIMD` falls back to per-lane loops.
+
+/// The vector type of all fusion kernels.
+typealias FV = SIMD16<Float>
+/// Lanes of `FV`.
+let fvLanes = 16
+
+/// Loads `count` (< 16) floats from `p` into the low lanes, zero elsewhere.
+@inline(__always)
+func loadPartial(_ p: UnsafePointer<Float>, _ count: Int) -> FV {
+    var v = FV()
+    for i in 0..<count { v[i] = p[i] }
+    return v
+}
+
+/// Stores the low `count` lanes of `v` to `p`.
+@inline(__always)
+func storePartial(_ v: FV, _ p: UnsafeMutablePointer<Float>, _ count: Int) {
+    for i in 0..<count { p[i] = v[i] }
+}
+
+/// Unaligned vector load at `p`.
+@inline(__always)
+func load(_ p: UnsafePointer<Float>) -> FV {
+    UnsafeRawPointer(p).loadUnaligned(as: FV.self)
+}
+
+/// Unaligned vector store at `p`.
+@inline(__always)
+func store(_ v: FV, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: FV.self)
+}
+
+/// Vector math on `FV`. Constants are computed properties (folded into the code) rather than
+/// `static let`s, whose lazy initialisation check would sit inside every interpreted step.
+enum VMath {
+    static var log2e: FV { @inline(__always) get { FV(repeating: 1.44269504088896341) } }
+    static var ln2hi: FV { @inline(__always) get { FV(repeating: -0.693359375) } }
+    static var ln2lo: FV { @inline(__always) get { FV(repeating: 2.12194440e-4) } }
+    /// 1.5·2²³: adding it rounds a float of magnitude < 2²² to an integer held in the low mantissa bits.
+    static var magic: FV { @inline(__always) get { FV(repeating: 12582912.0) } }
+    static var expHi: FV { @inline(__always) get { FV(repeating: 88.3762626647949) } }
+    static var expLo: FV { @inline(__always) get { FV(repeating: -87.3365447505531) } }
+    static var one: FV { @inline(__always) get { FV(repeating: 1) } }
+    static var zero: FV { @inline(__always) get { FV() } }
+
+    /// e^x, Cephes-style: x = n·ln2 + r with |r| ≤ ln2/2, e^r by a degree-6 polynomial, 2ⁿ by
+    /// exponent bits. Max relative error ≈ 2 ulp for x in [−87.3, 88.4]; below that the result is
+    /// exactly 0 (so a −∞ mask gives 0), above it saturates at ≈ 2¹²⁷·e^0.35.
+    @_transparent
+    static func exp(_ x: FV) -> FV {
+        var xc = x.replacing(with: expHi, where: x .> expHi)
+        xc = xc.replacing(with: expLo, where: xc .< expLo)
+        let nm = xc * log2e + magic   // round(xc·log2e) held in the low mantissa bits
+        let n = nm - magic
+        var r = xc.addingProduct(n, ln2hi)
+        r = r.addingProduct(n, ln2lo)
+        var p = FV(repeating: 1.9875691500e-4)
+        p = FV(repeating: 1.3981999507e-3).addingProduct(p, r)
+        p = FV(repeating: 8.3334519073e-3).addingProduct(p, r)
+        p = FV(repeating: 4.1665795894e-2).addingProduct(p, r)
+        p = FV(repeating: 1.6666665459e-1).addingProduct(p, r)
+        p = FV(repeating: 5.0000001201e-1).addingProduct(p, r)
+        let r2 = r * r
+        let y = (r + one).addingProduct(p, r2)
+        // 2ⁿ: the integer n sits in the low bits of nm's pattern (nm = 1.5·2²³ + n).
+        let nBits = unsafeBitCast(nm, to: SIMD16<UInt32>.self) &- 0x4B40_0000
+        let pow2 = unsafeBitCast((nBits &+ 127) &<< 23, to: FV.self)
+        let result = y * pow2
+        return result.replacing(with: zero, where: x .< expLo)
+    }
+
+    /// GELU, tanh approximation: 0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³))) = x / (1 + e^(−2u)).
+    @_transparent
+    static func gelu(_ x: FV) -> FV {
+        let x2 = x * x
+        let inner = x.addingProduct(x * x2, FV(repeating: 0.044715))
+        let m2u = inner * FV(repeating: -2 * 0.7978845608028654)
+        return x / (one + exp(m2u))
+    }
+
+    /// SiLU: x / (1 + e^(−x)).
+    @_transparent
+    static func silu(_ x: FV) -> FV {
+        x / (one + exp(-x))
+    }
+
+    /// max(x, 0) as `x < 0 ? 0 : x` (NaN propagates, −0 stays −0).
+    @_transparent
+    static func relu(_ x: FV) -> FV {
+        x.replacing(with: zero, where: x .< zero)
+    }
+
+    /// min(max(x, 0), 6).
+    @_transparent
+    static func relu6(_ x: FV) -> FV {
+        let six = FV(repeating: 6)
+        let r = x.replacing(with: zero, where: x .< zero)
+        return r.replacing(with: six, where: r .> six)
+    }
+
+    /// Round half to even for |x| < 2²² (quantized values are clamped to ±127 first).
+    @_transparent
+    static func roundEven(_ x: FV) -> FV {
+        (x + magic) - magic
+    }
+}
+

@@ -1,0 +1,109 @@
+import BenchModel
+import Foundation
+import Fusion
+import Kernels
+import Testing
+@testable import Suite
+
+/// A suite with one op and one model (lines matter: errors are checked by line).
+let modelSuite = """
+[suite]
+name = "m"
+
+[[op]]
+name = "g"
+kind = "gemm"
+shape = { m = 4, n = 4, k = 4 }
+
+[[model]]
+name = "mlp"
+input = { rows = 4, cols = 8 }
+variants = ["unfused", "fused", "fused_autotuned"]
+[[model.layer]]
+name = "fc1"
+op = "linear"
+out = 16
+[[model.layer]]
+name = "act"
+op = "gelu"
+[[model.layer]]
+name = "res"
+op = "add"
+inputs = ["act", "act"]
+
+[[model]]
+name = "second"
+input = { elements = 100 }
+[[model.layer]]
+name = "a"
+op = "scale"
+value = 0.5
+"""
+
+@Suite struct ModelSuiteTests {
+    @Test func parsesModelsIntoModelOps() throws {
+        let s = try SuiteLoader.parse(text: modelSuite, path: "x.toml")
+        #expect(s.ops.map(\.name) == ["g", "mlp", "second"])
+        let mlp = s.ops[1]
+        #expect(mlp.kind == "model")
+        #expect(mlp.line == 9)
+        #expect(mlp.variants == ["unfused", "fused", "fused_autotuned"])
+        #expect(mlp.model?.layers.map(\.name) == ["fc1", "act", "res"])
+        #expect(mlp.model?.layers[0].attributes["out"] == .int(16))
+        #expect(mlp.model?.layers[2].key == "model[0].layer[2]")
+        #expect(s.ops[2].variants == ["unfused", "fused"])
+        #expect(s.ops[2].model?.layers[0].key == "model[1].layer[0]")
+        let plan = try BenchPlan(suites: [s])
+        #expect(plan.ops.map(\.qualifiedName) == ["m/g", "m/mlp", "m/second"])
+        let f = try #require(plan.ops[1].factory as? ModelFactory)
+        #expect(f.graph.layer("fc1")?.shape == [4, 16])
+        #expect(plan.ops[1].record.flops > 0)
+        let instance = try f.make(variant: "fused", shape: [:], dtype: "f32", seed: 1)
+        instance.run()
+        #expect(instance.output().count == 64)
+        #expect((plan.ops[1].factory as? any FusionDecisionSource) != nil)
+    }
+
+    @Test func locatorNumbersLayersPerModel() {
+        let loc = SourceLocator(text: modelSuite)
+        #expect(loc.position(of: "model[0]").line == 9)
+        #expect(loc.position(of: "model[0].layer[1].op").line == 19)
+        #expect(loc.position(of: "model[1].layer[0].value").line == 31)
+        #expect(loc.position(of: "model[0].input.cols").line == 11)
+    }
+
+    @Test func danglingInputHasFileLine() {
+        expectSuiteError(modelSuite.replacingOccurrences(of: "inputs = [\"act\", \"act\"]", with: "inputs = [\"act\", \"nope\"]"),
+                         line: 23, column: 1, contains: "dangling input 'nope'")
+    }
+
+    @Test func cycleHasFileLine() {
+        expectSuiteError(modelSuite.replacingOccurrences(of: "op = \"gelu\"", with: "op = \"gelu\"\ninputs = [\"res\"]"),
+                         line: 20, contains: "cycle")
+    }
+
+    @Test func unknownOpHasFileLine() {
+        expectSuiteError(modelSuite.replacingOccurrences(of: "op = \"gelu\"", with: "op = \"gelux\""), line: 19, column: 1,
+                         contains: "unknown op 'gelux'")
+    }
+
+    @Test func shapeMismatchHasFileLine() {
+        expectSuiteError(modelSuite.replacingOccurrences(of: "inputs = [\"act\", \"act\"]", with: "inputs = [\"act\", \"x\"]"),
+                         line: 23, contains: "mismatched shapes")
+    }
+
+    @Test func badAttributeAndVariant() {
+        expectSuiteError(modelSuite.replacingOccurrences(of: "out = 16", with: "out = \"16\""), line: 16, contains: "must be an integer")
+        expectSuiteError(modelSuite.replacingOccurrences(of: "value = 0.5", with: "value = [1]"), line: 31, contains: "must be a number")
+        expectSuiteError(modelSuite.replacingOccurrences(of: "\"fused_autotuned\"]", with: "\"turbo\"]"), line: 12, contains: "no variant 'turbo'")
+        expectSuiteError(modelSuite.replacingOccurrences(of: "name = \"second\"", with: "name = \"g\""), line: 26, contains: "duplicate op name 'g'")
+        expectSuiteError(modelSuite.replacingOccurrences(of: "input = { elements = 100 }", with: "input = { elements = 100 }\nlayers = 3"),
+                         line: 28, contains: "unknown key 'layers'")
+    }
+
+    @Test func modelOnlySuiteIsValid() throws {
+        let text = modelSuite.replacingOccurrences(of: "[[op]]\nname = \"g\"\nkind = \"gemm\"\nshape = { m = 4, n = 4, k = 4 }\n", with: "")
+        let s = try SuiteLoader.parse(text: text, path: "x.toml")
+        #expect(s.ops.map(\.name) == ["mlp", "second"])
+    }
+}
