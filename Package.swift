@@ -40,7 +40,7 @@ let package = Package(
             "BenchModel", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift"),
         ]),
         .target(name: "Analysis", dependencies: ["BenchModel"]),
-        .target(name: "Runner", dependencies: ["BenchModel", "Counters", "Telemetry", "Kernels", "Suite", "Store", "CPerfEvent"]),
+        .target(name: "Runner", dependencies: ["BenchModel", "Counters", "Telemetry", "Fusion", "Kernels", "Suite", "Store", "CPerfEvent"]),
         .target(name: "Report", dependencies: ["BenchModel", "Analysis", "Store"]),
         .target(name: "FuseBench", dependencies: ["BenchModel", "Counters", "Telemetry", "Fusion", "Kernels", "Suite", "Store", "Analysis", "Runner", "Report"]),
         .executableTarget(name: "fusebench", dependencies: [

@@ -20,8 +20,11 @@ public enum TextRenderer {
         for row in r.rows {
             guard let op = r.op(row.op) else { continue }
             let check = r.check(op: row.op, variant: row.variant)
+            let isLayer = row.variant.hasPrefix("layer:")
             let acc: String
-            if let c = check {
+            if isLayer {
+                acc = "one layer, unfused"
+            } else if let c = check {
                 acc = c.passed ? String(format: "ok (rel %.1e)", c.maxRelError) : "REJECTED"
             } else {
                 acc = "reference"
@@ -36,7 +39,7 @@ public enum TextRenderer {
                 row.ipc.map { String(format: "%.2f", $0) } ?? "–",
                 row.cacheMisses.map { Format.count($0) } ?? "–",
                 row.cacheMissesPerKiloInstruction.map { String(format: "%.2f", $0) } ?? "–",
-                row.gflops.map { String(format: "%.2f", $0) } ?? "–",
+                isLayer ? "–" : row.gflops.map { String(format: "%.2f", $0) } ?? "–",
                 r.speedup(row).map { String(format: "%.2f×", $0) } ?? "–",
                 acc,
             ])

@@ -2,6 +2,7 @@ import BenchModel
 import CPerfEvent
 import Counters
 import Foundation
+import Fusion
 import Kernels
 import Store
 import Suite
@@ -192,12 +193,63 @@ public final class BenchRunner {
                             runner.note("simulated cache hierarchy (callgrind): \(caches)")
                         }
                     }
+                    if !interrupted, let source = op.factory as? any FusionDecisionSource, config.sides[s].executable == nil {
+                        result.samples += try fusionExtras(op: op, source: source, runID: runIDs[s],
+                                                           sequenceStart: sequences[s] + result.samples.count, progress: progress)
+                    }
                     try store.insertSamples(runID: runIDs[s], opID: opID, samples: result.samples)
                     sequences[s] += result.samples.count
                 }
                 if interrupted { return .interrupted }
             }
             return .complete
+        }
+
+        /// For a fused model: stores the planner's decisions for every fused variant, records the
+        /// bytes each plan moves, and times each layer of the unfused plan (variant `layer:NAME`,
+        /// a few batches each, in this process).
+        func fusionExtras(op: PlannedOp, source: any FusionDecisionSource, runID: Int64, sequenceStart: Int,
+                          progress: ProgressLine) throws -> [Sample] {
+            let seed = op.spec.settings.seed
+            for v in op.spec.variants where v != op.factory.referenceVariant {
+                progress.update("\(op.qualifiedName) logging fusion decisions (\(v))")
+                try store.insertFusionDecisions(runID: runID, decisions: try source.decisions(variant: v, seed: seed))
+            }
+            for v in op.spec.variants {
+                try store.setRunMeta(runID: runID, key: "fusion.bytes.\(op.spec.name).\(v)", value: String(source.bytesMoved(variant: v)))
+            }
+            let layers = try source.layerInstances(seed: seed)
+            guard !layers.isEmpty else { return [] }
+            let timer = layerTimer
+            let calibration = try layerCalibration(timer)
+            let measurer = OpMeasurer(timer: timer, calibration: calibration, quiet: true, spinNs: 0)
+            var settings = op.spec.settings
+            settings.warmupNs = min(settings.warmupNs, 50_000_000)
+            var samples: [Sample] = []
+            for layer in layers {
+                progress.update("\(op.qualifiedName) timing layer \(layer.name) of the unfused plan")
+                let est = try measurer.warmup(layer.instance, settings: settings, batchTarget: settings.batchNs)
+                let n = max(1, Int((settings.batchNs / max(est, 0.001)).rounded(.up)))
+                for _ in 0..<5 {
+                    if fb_interrupt_signal() != 0 { return samples }
+                    let m = try timer.measure(layer.instance, iterations: n)
+                    samples.append(Sample(op: op.spec.name, variant: "layer:\(layer.name)", sequence: sequenceStart + samples.count,
+                                          iterations: n, wallNs: Double(m.wallNs), cpuNs: Double(m.cpuNs),
+                                          overheadNs: calibration.overhead(iterations: n)))
+                }
+            }
+            return samples
+        }
+
+        /// Timer for per-layer timings (no counters: layers are only timed).
+        let layerTimer = BatchTimer(counters: nil)
+        private let layerCalibrationBox = CalibrationBox()
+
+        func layerCalibration(_ timer: BatchTimer) throws -> Calibration {
+            if let c = layerCalibrationBox.value { return c }
+            let c = try Calibrator.calibrate(timer: timer, targetBatchNs: 2_000_000)
+            layerCalibrationBox.value = c
+            return c
         }
 
         func sideTag(_ s: Int) -> String {
@@ -279,4 +331,9 @@ public final class BenchRunner {
             return results
         }
     }
+}
+
+/// Lazily computed calibration shared by the per-layer timings of a run.
+final class CalibrationBox {
+    var value: Calibration?
 }
