@@ -175,7 +175,7 @@ func activationReference(_ a: Activation, n: Int, x: UnsafePointer<Float>, y: Un
 func activationVector<V: FloatVector>(_ a: Activation, _ v: V) -> V {
     switch a {
     case .relu:
-        return v.replacing(with: V(), where: v .< V())
+        return V.select(v, below: V(), V(), v)
     case .silu:
         return v * fastSigmoid(v)
     case .geluTanh:
@@ -185,8 +185,8 @@ func activationVector<V: FloatVector>(_ a: Activation, _ v: V) -> V {
     case .geluErf:
         // 0.5·x·(1 + erf(z)) with z = x/√2: for z < 0 this is 0.5·x·erfc(|z|) directly.
         let z = v * inverseSqrt2
-        let q = fastErfcNonNegative(z.replacing(with: -z, where: z .< V()))
-        let bracket = q.replacing(with: V(repeating: 2) - q, where: z .>= V())
+        let q = fastErfcNonNegative(V.select(z, below: V(), -z, z))
+        let bracket = V.select(z, below: V(), q, V(repeating: 2) - q)
         return V(repeating: 0.5) * v * bracket
     }
 }

@@ -358,7 +358,7 @@ func softmaxRow<V: FloatVector>(_: V.Type, _ n: Int, _ x: UnsafePointer<Float>, 
     if c < n {
         var lanes = V(repeating: -.infinity)
         for l in 0..<(n - c) { lanes[l] = x[c + l] }
-        let e = fastExp(lanes - mv).replacing(with: V(), where: lanes .== V(repeating: -.infinity))
+        let e = V.select(lanes, below: V(repeating: -.greatestFiniteMagnitude), V(), fastExp(lanes - mv))
         for l in 0..<(n - c) { y[c + l] = e[l] }
         s1 += e
     }

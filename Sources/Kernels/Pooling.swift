@@ -178,7 +178,7 @@ func poolSIMD<V: FloatVector>(_: V.Type, _ mode: PoolMode, _ g: PoolGeometry, _ 
                         let row = corner + ky * g.w * g.c + ch
                         for kx in 0..<g.k {
                             let v: V = vload(row, kx * g.c)
-                            acc = isMax ? acc.replacing(with: v, where: v .> acc) : acc + v
+                            acc = isMax ? vmax(acc, v) : acc + v
                         }
                     }
                     vstore(isMax ? acc : acc / dv, out, ch)

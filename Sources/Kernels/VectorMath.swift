@@ -21,21 +21,63 @@
 
 /// A float32 SIMD vector the optimized kernels are generic over (`SIMD16/8/4<Float>`), with the
 /// same-width Int32 vector used for exponent-bit manipulation.
+///
+/// The compare-and-blend operations are protocol requirements implemented per concrete type:
+/// inside generic code, `.<` and `replacing(with:where:)` resolve to the `SIMD` protocol's
+/// lane-by-lane fallbacks (measured 10× slower than a scalar loop for ReLU), while in the
+/// concrete `SIMD16<Float>` context they are a single vector compare and blend.
 protocol FloatVector: SIMD & BitwiseCopyable where Scalar == Float {
     /// Int32 vector with the same lane count (same size in bytes).
     associatedtype Bits: SIMD & BitwiseCopyable where Bits.Scalar == Int32
+    /// Lane-wise `probe < threshold ? ifBelow : otherwise` (false for NaN lanes).
+    static func select(_ probe: Self, below threshold: Self, _ ifBelow: Self, _ otherwise: Self) -> Self
+    /// Lane-wise `probe.isNaN ? ifNaN : otherwise`.
+    static func selectNaN(_ probe: Self, _ ifNaN: Self, _ otherwise: Self) -> Self
+    /// Lane-wise fused `acc + a·b` through the concrete type's `addingProduct` (one vfmadd on the
+    /// full register; the generic lane loop can be split into half-width instructions).
+    static func fma(_ acc: Self, _ a: Self, _ b: Self) -> Self
 }
 
 extension SIMD16: FloatVector where Scalar == Float {
     typealias Bits = SIMD16<Int32>
+    @inline(__always)
+    static func select(_ probe: Self, below threshold: Self, _ ifBelow: Self, _ otherwise: Self) -> Self {
+        otherwise.replacing(with: ifBelow, where: probe .< threshold)
+    }
+    @inline(__always)
+    static func selectNaN(_ probe: Self, _ ifNaN: Self, _ otherwise: Self) -> Self {
+        otherwise.replacing(with: ifNaN, where: probe .!= probe)
+    }
+    @inline(__always)
+    static func fma(_ acc: Self, _ a: Self, _ b: Self) -> Self { acc.addingProduct(a, b) }
 }
 
 extension SIMD8: FloatVector where Scalar == Float {
     typealias Bits = SIMD8<Int32>
+    @inline(__always)
+    static func select(_ probe: Self, below threshold: Self, _ ifBelow: Self, _ otherwise: Self) -> Self {
+        otherwise.replacing(with: ifBelow, where: probe .< threshold)
+    }
+    @inline(__always)
+    static func selectNaN(_ probe: Self, _ ifNaN: Self, _ otherwise: Self) -> Self {
+        otherwise.replacing(with: ifNaN, where: probe .!= probe)
+    }
+    @inline(__always)
+    static func fma(_ acc: Self, _ a: Self, _ b: Self) -> Self { acc.addingProduct(a, b) }
 }
 
 extension SIMD4: FloatVector where Scalar == Float {
     typealias Bits = SIMD4<Int32>
+    @inline(__always)
+    static func select(_ probe: Self, below threshold: Self, _ ifBelow: Self, _ otherwise: Self) -> Self {
+        otherwise.replacing(with: ifBelow, where: probe .< threshold)
+    }
+    @inline(__always)
+    static func selectNaN(_ probe: Self, _ ifNaN: Self, _ otherwise: Self) -> Self {
+        otherwise.replacing(with: ifNaN, where: probe .!= probe)
+    }
+    @inline(__always)
+    static func fma(_ acc: Self, _ a: Self, _ b: Self) -> Self { acc.addingProduct(a, b) }
 }
 
 extension GEMMKernelPath {
@@ -70,13 +112,13 @@ func vstore<V: FloatVector>(_ v: V, _ p: UnsafeMutablePointer<Float>, _ i: Int =
 /// Lane-wise maximum by compare-and-blend (`vmaxps`-like; a NaN in `b` is not propagated).
 @inline(__always)
 func vmax<V: FloatVector>(_ a: V, _ b: V) -> V {
-    a.replacing(with: b, where: b .> a)
+    V.select(a, below: b, b, a)
 }
 
 /// Lane-wise minimum by compare-and-blend.
 @inline(__always)
 func vmin<V: FloatVector>(_ a: V, _ b: V) -> V {
-    a.replacing(with: b, where: b .< a)
+    V.select(b, below: a, b, a)
 }
 
 /// Largest input of `fastExp` that gives a finite result (e^88.72283 ≈ 3.40e38 ≈ Float.greatestFiniteMagnitude).
@@ -108,9 +150,9 @@ func fastExp<V: FloatVector>(_ x: V) -> V {
     let nBits = unsafeBitCast(t, to: V.Bits.self) &- V.Bits(repeating: 0x4B40_0000)
     let resultBits = unsafeBitCast(result, to: V.Bits.self) &+ (nBits &<< 23)
     result = unsafeBitCast(resultBits, to: V.self)
-    result = result.replacing(with: V(repeating: .infinity), where: x .> hi)
-    result = result.replacing(with: V(), where: x .< lo)
-    return result.replacing(with: x, where: x .!= x)
+    result = V.select(x, below: lo, V(), result)
+    result = V.select(hi, below: x, V(repeating: .infinity), result)
+    return V.selectNaN(x, x, result)
 }
 
 /// 1 / (1 + e^(−x)) lane-wise; 0 for x < −88.7 and 1 for x > 86 (see the file header).

@@ -250,3 +250,4 @@ import Testing
         #expect(peak.roofline(flops: 1, bytes: 1e9) < peak.flopsPerSecond)
     }
 }
+
