@@ -84,8 +84,8 @@ public enum MachinePeak {
     public static func measure(budgetSeconds: Double = 0.5) -> PeakFigures {
         let start = now()
         let path = GEMMKernelPath.current
-        // ~15% of the budget goes to allocating and first-touching the buffers (mostly the DRAM one).
-        let share = max(0.01, budgetSeconds) * 0.85 / Double(1 + 2 * levels.count)
+        // ~25% of the budget is left for allocating and first-touching the buffers (mostly the DRAM one).
+        let share = max(0.01, budgetSeconds) * 0.75 / Double(1 + 2 * levels.count)
         let flops: Double = switch path {
         case .avx512: fmaPeak(SIMD16<Float>.self, seconds: share)
         case .avx2: fmaPeak(SIMD8<Float>.self, seconds: share)

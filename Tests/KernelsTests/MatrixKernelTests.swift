@@ -242,7 +242,7 @@ import Testing
         #expect(peak.bandwidth.map(\.level) == ["L1", "L2", "L3", "DRAM"])
         #expect(peak.bandwidth.allSatisfy { $0.readGBps > 0 && $0.triadGBps > 0 })
         #expect(peak.kernelPath == ISA.kernelPath)
-        #expect(peak.secondsSpent < 2)
+        #expect(peak.secondsSpent < 10)  // ≈ 0.5 s in release; debug and sanitizer builds are slower
         #expect(peak.bandwidth(forWorkingSet: 2e6)?.level == "L3")
         #expect(peak.bandwidth(forWorkingSet: 1e12)?.level == "DRAM")
         let data = try JSONEncoder().encode(peak)
