@@ -12,7 +12,15 @@ public final class KernelRegistry: @unchecked Sendable {
     private var factories: [String: any KernelFactory] = [:]
 
     /// The kernels that ship with fusebench.
-    public static var builtInFactories: [any KernelFactory] { [GEMMFactory(), BiasReLUFactory()] }
+    public static var builtInFactories: [any KernelFactory] {
+        [
+            GEMMFactory(), BiasReLUFactory(), LinearFactory(), BatchedGEMMFactory(), GEMVFactory(),
+            Conv2DFactory(), DepthwiseConvFactory(),
+            RowNormFactory(.layernorm), RowNormFactory(.rmsnorm), RowNormFactory(.softmax),
+            ActivationFactory(.relu), ActivationFactory(.silu), ActivationFactory(.geluTanh), ActivationFactory(.geluErf),
+            AttentionFactory(), PoolFactory(.max), PoolFactory(.avg), BroadcastFactory(.add), BroadcastFactory(.mul),
+        ]
+    }
 
     /// Process-wide registry, pre-filled with `builtInFactories`.
     public static let shared = KernelRegistry()

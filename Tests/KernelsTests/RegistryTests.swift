@@ -35,9 +35,39 @@ struct OtherDoubleItFactory: KernelFactory {
 }
 
 @Suite struct RegistryTests {
+    static let builtInKinds = [
+        "add_broadcast", "attention", "avgpool", "batched_gemm", "bias_relu", "conv2d", "depthwise_conv", "gelu_erf",
+        "gelu_tanh", "gemm", "gemv", "layernorm", "linear", "maxpool", "mul_broadcast", "relu", "rmsnorm", "silu",
+        "softmax",
+    ]
+
+    @Test func everyBuiltInIsConsistent() throws {
+        for f in KernelRegistry.builtInFactories {
+            #expect(f.variants.first == "reference", "\(f.kind)")
+            #expect(f.variants.contains("optimized"), "\(f.kind)")
+            #expect(f.dtypes == ["f32"], "\(f.kind)")
+            #expect(!f.summary.isEmpty)
+            // Bad dtype and unknown variant are reported with their keys.
+            let shape = Dictionary(uniqueKeysWithValues: f.shapeKeys.map { ($0, $0 == "bcast" || $0 == "pad" ? 0 : 3) })
+            try f.validate(shape: shape, dtype: "f32")
+            #expect(f.flops(shape: shape) > 0, "\(f.kind)")
+            #expect(f.bytes(shape: shape, dtype: "f32") > 0, "\(f.kind)")
+            let dtype = #expect(throws: KernelSpecError.self) { try f.validate(shape: shape, dtype: "f16") }
+            #expect(dtype?.key == "dtype")
+            let variant = #expect(throws: KernelSpecError.self) { _ = try f.make(variant: "nope", shape: shape, dtype: "f32", seed: 1) }
+            #expect(variant?.key == "variants")
+            // Every variant runs on the smallest shape and passes its own band against the reference.
+            let reference = runAndCopy(try f.make(variant: f.referenceVariant, shape: shape, dtype: "f32", seed: 1))
+            for v in f.variants.dropFirst() {
+                let out = runAndCopy(try f.make(variant: v, shape: shape, dtype: "f32", seed: 1))
+                #expect(check(reference, out, f.defaultTolerance(shape: shape, dtype: "f32")).passed, "\(f.kind)/\(v)")
+            }
+        }
+    }
+
     @Test func builtInsArePresent() throws {
         let registry = KernelRegistry()
-        #expect(registry.all.map(\.kind) == ["bias_relu", "gemm"])
+        #expect(registry.all.map(\.kind) == RegistryTests.builtInKinds)
         #expect(registry.factory(kind: "gemm") is GEMMFactory)
         #expect(registry.factory(kind: "nope") == nil)
         #expect(KernelRegistry.shared.factory(kind: "bias_relu") != nil)
@@ -46,7 +76,7 @@ struct OtherDoubleItFactory: KernelFactory {
     @Test func registerUserKernel() throws {
         let registry = KernelRegistry()
         try registry.register(DoubleItFactory())
-        #expect(registry.all.map(\.kind) == ["bias_relu", "double_it", "gemm"])
+        #expect(registry.all.map(\.kind) == (RegistryTests.builtInKinds + ["double_it"]).sorted())
         let duplicate = #expect(throws: KernelSpecError.self) { try registry.register(OtherDoubleItFactory()) }
         #expect(duplicate?.key == "kind")
         #expect(registry.factory(kind: "double_it")?.summary == "y = 2x")
@@ -59,7 +89,7 @@ struct OtherDoubleItFactory: KernelFactory {
     @Test func requireListsKnownKinds() {
         let error = #expect(throws: KernelSpecError.self) { _ = try KernelRegistry().require(kind: "conv") }
         #expect(error?.key == "kind")
-        #expect(error?.message == "unknown op kind 'conv' (known: bias_relu, gemm)")
+        #expect(error?.message == "unknown op kind 'conv' (known: \(RegistryTests.builtInKinds.joined(separator: ", ")))")
     }
 
     @Test func concurrentRegistration() async throws {

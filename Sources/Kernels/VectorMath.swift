@@ -1,0 +1,185 @@
+// Width-generic SIMD helpers shared by the non-GEMM optimized kernels: loads and stores, the
+// vector-width dispatch from `GEMMKernelPath`, and vectorized exp / sigmoid / erfc approximations.
+//
+// Every optimized kernel below is written once, generic over `V: FloatVector`, and instantiated
+// for `SIMD16<Float>` (AVX-512: one zmm), `SIMD8<Float>` (AVX2: one ymm) and `SIMD4<Float>`
+// (SSE: one xmm). The generic functions are `@inline(__always)` or called with concrete types
+// inside this module, so the optimizer specializes them; the dispatch picks the width from
+// `ISA.kernelPath` (build ∩ host), and tests force the other widths.
+//
+// Accuracy of the approximations (float32, measured against libm in `VectorMathTests`):
+// - `fastExp`: Cephes `expf` scheme — x = n·ln2 + r, |r| ≤ ln2/2, degree-6 polynomial for e^r,
+//   2ⁿ added to the exponent bits. Max relative error ≈ 2 ulp (< 3e-7) for x in [−86, 88.72];
+//   x > 88.72 gives +inf, x < −86 gives 0 (the true value is below 4.5e-38, so the absolute error
+//   is below 4.5e-38), NaN gives NaN.
+// - `fastSigmoid(x)` = 1/(1 + fastExp(−x)): relative error < 5e-7 where the result is normal.
+// - `fastErfc(|z|)`: Abramowitz & Stegun 7.1.26, t = 1/(1 + p·|z|), erfc = t·poly(t)·e^(−z²);
+//   absolute error ≤ 1.5e-7 (the published bound) plus float32 rounding, which dominates where
+//   erfc ≈ 1: measured max 3.6e-7 (near |z| = 0.04), so GELU's 0.5·x·erfc error is ≤ 2.2e-7
+//   (x is small exactly where the erfc error is largest). Used as erfc directly for z < 0, so
+//   GELU's left tail has no 1 + erf cancellation.
+
+/// A float32 SIMD vector the optimized kernels are generic over (`SIMD16/8/4<Float>`), with the
+/// same-width Int32 vector used for exponent-bit manipulation.
+///
+/// The compare-and-blend operations are protocol requirements implemented per concrete type:
+/// inside generic code, `.<` and `replacing(with:where:)` resolve to the `SIMD` protocol's
+/// lane-by-lane fallbacks (measured 10× slower than a scalar loop for ReLU), while in the
+/// concrete `SIMD16<Float>` context they are a single vector compare and blend.
+protocol FloatVector: SIMD & BitwiseCopyable where Scalar == Float {
+    /// Int32 vector with the same lane count (same size in bytes).
+    associatedtype Bits: SIMD & BitwiseCopyable where Bits.Scalar == Int32
+    /// Lane-wise `probe < threshold ? ifBelow : otherwise` (false for NaN lanes).
+    static func select(_ probe: Self, below threshold: Self, _ ifBelow: Self, _ otherwise: Self) -> Self
+    /// Lane-wise `probe.isNaN ? ifNaN : otherwise`.
+    static func selectNaN(_ probe: Self, _ ifNaN: Self, _ otherwise: Self) -> Self
+    /// Lane-wise fused `acc + a·b` through the concrete type's `addingProduct` (one vfmadd on the
+    /// full register; the generic lane loop can be split into half-width instructions).
+    static func fma(_ acc: Self, _ a: Self, _ b: Self) -> Self
+}
+
+extension SIMD16: FloatVector where Scalar == Float {
+    typealias Bits = SIMD16<Int32>
+    @inline(__always)
+    static func select(_ probe: Self, below threshold: Self, _ ifBelow: Self, _ otherwise: Self) -> Self {
+        otherwise.replacing(with: ifBelow, where: probe .< threshold)
+    }
+    @inline(__always)
+    static func selectNaN(_ probe: Self, _ ifNaN: Self, _ otherwise: Self) -> Self {
+        otherwise.replacing(with: ifNaN, where: probe .!= probe)
+    }
+    @inline(__always)
+    static func fma(_ acc: Self, _ a: Self, _ b: Self) -> Self { acc.addingProduct(a, b) }
+}
+
+extension SIMD8: FloatVector where Scalar == Float {
+    typealias Bits = SIMD8<Int32>
+    @inline(__always)
+    static func select(_ probe: Self, below threshold: Self, _ ifBelow: Self, _ otherwise: Self) -> Self {
+        otherwise.replacing(with: ifBelow, where: probe .< threshold)
+    }
+    @inline(__always)
+    static func selectNaN(_ probe: Self, _ ifNaN: Self, _ otherwise: Self) -> Self {
+        otherwise.replacing(with: ifNaN, where: probe .!= probe)
+    }
+    @inline(__always)
+    static func fma(_ acc: Self, _ a: Self, _ b: Self) -> Self { acc.addingProduct(a, b) }
+}
+
+extension SIMD4: FloatVector where Scalar == Float {
+    typealias Bits = SIMD4<Int32>
+    @inline(__always)
+    static func select(_ probe: Self, below threshold: Self, _ ifBelow: Self, _ otherwise: Self) -> Self {
+        otherwise.replacing(with: ifBelow, where: probe .< threshold)
+    }
+    @inline(__always)
+    static func selectNaN(_ probe: Self, _ ifNaN: Self, _ otherwise: Self) -> Self {
+        otherwise.replacing(with: ifNaN, where: probe .!= probe)
+    }
+    @inline(__always)
+    static func fma(_ acc: Self, _ a: Self, _ b: Self) -> Self { acc.addingProduct(a, b) }
+}
+
+extension GEMMKernelPath {
+    /// Floats per vector register on this path: 16 (zmm), 8 (ymm), 4 (xmm).
+    public var vectorWidth: Int {
+        switch self {
+        case .avx512: 16
+        case .avx2: 8
+        case .sse: 4
+        }
+    }
+}
+
+/// Loads a vector from `p + i` (no alignment needed).
+@inline(__always)
+func vload<V: FloatVector>(_ p: UnsafePointer<Float>, _ i: Int = 0) -> V {
+    UnsafeRawPointer(p + i).loadUnaligned(as: V.self)
+}
+
+/// Loads a vector from `p + i` (no alignment needed).
+@inline(__always)
+func vload<V: FloatVector>(_ p: UnsafeMutablePointer<Float>, _ i: Int = 0) -> V {
+    UnsafeRawPointer(p + i).loadUnaligned(as: V.self)
+}
+
+/// Stores `v` to `p + i` (no alignment needed).
+@inline(__always)
+func vstore<V: FloatVector>(_ v: V, _ p: UnsafeMutablePointer<Float>, _ i: Int = 0) {
+    UnsafeMutableRawPointer(p + i).storeBytes(of: v, as: V.self)
+}
+
+/// Lane-wise maximum by compare-and-blend (`vmaxps`-like; a NaN in `b` is not propagated).
+@inline(__always)
+func vmax<V: FloatVector>(_ a: V, _ b: V) -> V {
+    V.select(a, below: b, b, a)
+}
+
+/// Lane-wise minimum by compare-and-blend.
+@inline(__always)
+func vmin<V: FloatVector>(_ a: V, _ b: V) -> V {
+    V.select(b, below: a, b, a)
+}
+
+/// Largest input of `fastExp` that gives a finite result (e^88.72283 ≈ 3.40e38 ≈ Float.greatestFiniteMagnitude).
+let fastExpMaxInput: Float = 88.72283
+/// Inputs below this give 0 from `fastExp` (keeps 2ⁿ a normal number).
+let fastExpMinInput: Float = -86
+
+/// e^x lane-wise (see the file header for the accuracy).
+@inline(__always)
+func fastExp<V: FloatVector>(_ x: V) -> V {
+    let hi = V(repeating: fastExpMaxInput), lo = V(repeating: fastExpMinInput)
+    let xc = vmax(vmin(x, hi), lo)
+    // t = x·log2(e) + 1.5·2²³: the addition rounds x·log2(e) to the nearest integer n, which then
+    // sits in the low mantissa bits of t (|n| < 2²²).
+    let magic = V(repeating: 12_582_912)
+    let t = magic.addingProduct(xc, V(repeating: 1.442_695_04))
+    let n = t - magic
+    // r = x − n·ln2 in two steps (Cody–Waite: ln2 = 0.693359375 − 2.12194440e-4), |r| ≤ ln2/2.
+    var r = xc.addingProduct(n, V(repeating: -0.693_359_375))
+    r = r.addingProduct(n, V(repeating: 2.121_944_40e-4))
+    // Cephes expf: e^r ≈ 1 + r + r²·P(r), P of degree 5 (Horner with FMAs).
+    var p = V(repeating: 1.398_199_950_7e-3).addingProduct(V(repeating: 1.987_569_150_0e-4), r)
+    p = V(repeating: 8.333_451_907_3e-3).addingProduct(p, r)
+    p = V(repeating: 4.166_579_589_4e-2).addingProduct(p, r)
+    p = V(repeating: 1.666_666_545_9e-1).addingProduct(p, r)
+    p = V(repeating: 5.000_000_120_1e-1).addingProduct(p, r)
+    var result = r.addingProduct(p, r * r) + V(repeating: 1)
+    // Multiply by 2ⁿ: add n to the exponent field (n = bits(t) − bits(magic)).
+    let nBits = unsafeBitCast(t, to: V.Bits.self) &- V.Bits(repeating: 0x4B40_0000)
+    let resultBits = unsafeBitCast(result, to: V.Bits.self) &+ (nBits &<< 23)
+    result = unsafeBitCast(resultBits, to: V.self)
+    result = V.select(x, below: lo, V(), result)
+    result = V.select(hi, below: x, V(repeating: .infinity), result)
+    return V.selectNaN(x, x, result)
+}
+
+/// 1 / (1 + e^(−x)) lane-wise; 0 for x < −88.7 and 1 for x > 86 (see the file header).
+@inline(__always)
+func fastSigmoid<V: FloatVector>(_ x: V) -> V {
+    V(repeating: 1) / (V(repeating: 1) + fastExp(-x))
+}
+
+/// erfc(a) for a ≥ 0 lane-wise (Abramowitz & Stegun 7.1.26; absolute error < 5e-7 in float32, see the file header).
+@inline(__always)
+func fastErfcNonNegative<V: FloatVector>(_ a: V) -> V {
+    let t = V(repeating: 1) / V(repeating: 1).addingProduct(V(repeating: 0.327_591_1), a)
+    var poly = V(repeating: -1.453_152_027).addingProduct(V(repeating: 1.061_405_429), t)
+    poly = V(repeating: 1.421_413_741).addingProduct(poly, t)
+    poly = V(repeating: -0.284_496_736).addingProduct(poly, t)
+    poly = V(repeating: 0.254_829_592).addingProduct(poly, t)
+    return poly * t * fastExp(-(a * a))
+}
+
+/// Horizontal sum of a vector in a fixed order (pairwise halves), for reproducible reductions.
+@inline(__always)
+func hsum<V: FloatVector>(_ v: V) -> Float {
+    v.sum()
+}
+
+/// Horizontal maximum of a vector.
+@inline(__always)
+func hmax<V: FloatVector>(_ v: V) -> Float {
+    v.max()
+}
