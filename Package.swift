@@ -41,7 +41,7 @@ let package = Package(
         ]),
         .target(name: "Analysis", dependencies: ["BenchModel"]),
         .target(name: "Runner", dependencies: ["BenchModel", "Counters", "Telemetry", "Fusion", "Kernels", "Suite", "Store", "CPerfEvent"]),
-        .target(name: "Report", dependencies: ["BenchModel", "Analysis", "Store"]),
+        .target(name: "Report", dependencies: ["BenchModel", "Analysis", "Store", "Kernels"]),
         .target(name: "FuseBench", dependencies: ["BenchModel", "Counters", "Telemetry", "Fusion", "Kernels", "Suite", "Store", "Analysis", "Runner", "Report"]),
         .executableTarget(name: "fusebench", dependencies: [
             "FuseBench", "CPerfEvent", .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -191,3 +191,26 @@ public struct OpRecord: Codable, Sendable, Hashable {
     /// `SUITE/OP/VARIANT` benchmark name used in tables and exports.
     public func benchmarkName(variant: String) -> String { "\(suite)/\(name)/\(variant)" }
 }
+
+/// One telemetry value stored in `thermal_readings`: taken with a sample batch, or run-level.
+public struct TelemetryRow: Codable, Sendable, Hashable {
+    /// Sequence of the sample it belongs to (nil for run-level rows).
+    public var sampleSequence: Int?
+    /// `temperature`, `frequency`, `throttle`, `energy`, `effective_ghz`.
+    public var kind: String
+    /// Sensor, domain or CPU.
+    public var label: String
+    /// Value, or nil when the source could not be read (`note` says why).
+    public var value: Double?
+    public var unit: String
+    public var note: String
+
+    public init(sampleSequence: Int?, kind: String, label: String, value: Double?, unit: String, note: String = "") {
+        self.sampleSequence = sampleSequence
+        self.kind = kind
+        self.label = label
+        self.value = value
+        self.unit = unit
+        self.note = note
+    }
+}

@@ -96,11 +96,13 @@ public struct ISAMismatchError: Error, CustomStringConvertible, Sendable, Equata
         self.host = host
     }
 
-    /// A `FUSEBENCH_TARGET_CPU` value (an LLVM CPU name) this CPU can run.
+    /// A `FUSEBENCH_TARGET_CPU` value this CPU can run: an LLVM CPU name that Swift 6.3's
+    /// `-target-cpu` accepts (it rejects the `x86-64-vN` level names), chosen as the oldest CPU
+    /// with the same feature level: skylake-avx512 (v4), haswell (v3), nehalem (v2), x86-64.
     public var suggestedTargetCPU: String {
-        if host.isSuperset(of: .x86_64_v4) { return "x86-64-v4" }
-        if host.isSuperset(of: .x86_64_v3) { return "x86-64-v3" }
-        if host.contains(.sse42) { return "x86-64-v2" }
+        if host.isSuperset(of: .x86_64_v4) { return "skylake-avx512" }
+        if host.isSuperset(of: .x86_64_v3) { return "haswell" }
+        if host.contains(.sse42) { return "nehalem" }
         return "x86-64"
     }
 

@@ -3,6 +3,7 @@
 import Analysis
 import BenchModel
 import Foundation
+import Kernels
 import Store
 
 /// A stored run with its statistics, ready to render or export.
@@ -12,6 +13,8 @@ public struct RunReport: Sendable {
     public var ops: [OpRecord]
     public var samples: [Sample]
     public var checks: [AccuracyCheck]
+    /// Telemetry rows of the run.
+    public var telemetry: [TelemetryRow]
     /// Statistics per op and variant, in suite order then variant order of first appearance.
     public var rows: [VariantStatistics]
 
@@ -23,6 +26,7 @@ public struct RunReport: Sendable {
         ops = try store.ops(runID: runID)
         samples = try store.samples(runID: runID)
         checks = try store.accuracyChecks(runID: runID)
+        telemetry = try store.telemetry(runID: runID)
         var rows: [VariantStatistics] = []
         for op in ops {
             var variants: [String] = []
@@ -32,6 +36,62 @@ public struct RunReport: Sendable {
             }
         }
         self.rows = rows
+    }
+
+    /// Machine peak measured at the start of the run (FMA FLOP/s and bandwidth per level), if stored.
+    public var peak: PeakFigures? {
+        meta["peak"].flatMap { try? JSONDecoder().decode(PeakFigures.self, from: Data($0.utf8)) }
+    }
+
+    /// Roofline figures of one variant: achieved GFLOP/s and GB/s at the median, arithmetic
+    /// intensity, and the share of the roofline bound (min of FMA peak and intensity × the
+    /// bandwidth of the cache level the working set fits in) that was reached.
+    public struct Roofline: Codable, Sendable, Hashable {
+        public var gflops: Double?
+        public var gbytesPerSecond: Double?
+        public var intensity: Double?
+        public var percentOfPeak: Double?
+    }
+
+    /// Roofline figures of `row` (nil fields when the op declares no FLOPs/bytes or no peak was measured).
+    public func roofline(_ row: VariantStatistics) -> Roofline {
+        guard !row.variant.hasPrefix("layer:"), let op = op(row.op) else { return Roofline() }
+        var r = Roofline(gflops: row.gflops, gbytesPerSecond: row.gbytesPerSecond,
+                         intensity: op.bytes > 0 && op.flops > 0 ? op.flops / op.bytes : nil)
+        if let p = peak, row.time.p50 > 0 {
+            if op.flops > 0 {
+                r.percentOfPeak = op.flops / row.time.p50 * 1e9 / p.roofline(flops: op.flops, bytes: op.bytes) * 100
+            } else if op.bytes > 0, let bw = p.bandwidth(forWorkingSet: op.bytes) {
+                r.percentOfPeak = op.bytes / row.time.p50 / bw.readGBps * 100
+            }
+        }
+        return r
+    }
+
+    /// Writes every variant's roofline figures into the run's notes (`derived.SUITE/OP/VARIANT`),
+    /// so they are stored with the run.
+    public func storeDerived(in store: ResultStore) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        for row in rows {
+            guard let op = op(row.op) else { continue }
+            let text = String(decoding: try encoder.encode(roofline(row)), as: UTF8.self)
+            try store.setRunMeta(runID: info.id, key: "derived.\(op.benchmarkName(variant: row.variant))", value: text)
+        }
+    }
+
+    /// Energy per inference (J) of a variant: energy of its batches / their iterations; nil when
+    /// the run has no energy readings (never estimated).
+    public func joulesPerInference(op: String, variant: String) -> Double? {
+        let own = samples(op: op, variant: variant)
+        let bySequence = Dictionary(own.map { ($0.sequence, $0) }, uniquingKeysWith: { a, _ in a })
+        var joules = 0.0, iterations = 0
+        for row in telemetry where row.kind == "energy" {
+            guard let seq = row.sampleSequence, let s = bySequence[seq], let v = row.value else { continue }
+            joules += v
+            iterations += s.iterations
+        }
+        return iterations > 0 ? joules / Double(iterations) : nil
     }
 
     /// The op record named `name`.

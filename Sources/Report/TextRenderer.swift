@@ -6,7 +6,7 @@ import Foundation
 public enum TextRenderer {
     /// The run table plus a footer about counters and accuracy.
     /// Column titles of the run table.
-    public static let header = ["benchmark", "p50", "p90", "p99", "CV", "instr/op", "IPC", "miss/op", "miss/1k-ins", "GFLOP/s", "speedup", "accuracy"]
+    public static let header = ["benchmark", "p50", "p90", "p99", "CV", "instr/op", "IPC", "miss/op", "miss/1k-ins", "GFLOP/s", "GB/s", "%peak", "speedup", "accuracy"]
 
     public static func runTable(_ r: RunReport) -> String {
         var out = Format.table(header: header, rows: rows(r))
@@ -40,6 +40,8 @@ public enum TextRenderer {
                 row.cacheMisses.map { Format.count($0) } ?? "–",
                 row.cacheMissesPerKiloInstruction.map { String(format: "%.2f", $0) } ?? "–",
                 isLayer ? "–" : row.gflops.map { String(format: "%.2f", $0) } ?? "–",
+                isLayer ? "–" : row.gbytesPerSecond.map { String(format: "%.1f", $0) } ?? "–",
+                r.roofline(row).percentOfPeak.map { String(format: "%.0f%%", $0) } ?? "–",
                 r.speedup(row).map { String(format: "%.2f×", $0) } ?? "–",
                 acc,
             ])
@@ -50,6 +52,17 @@ public enum TextRenderer {
     /// Lines under the table: run, counters, machine, rejections.
     static func footer(_ r: RunReport) -> String {
         var out = "\n\nrun \(r.info.id) · \(r.info.status.rawValue) · \(r.samples.count) samples · counters (\(r.info.counterMode)): \(r.info.counterNote)"
+        if let p = r.peak {
+            let bw = p.bandwidth.map { String(format: "%@ %.0f", $0.level, $0.readGBps) }.joined(separator: ", ")
+            out += String(format: "\npeak (measured this run): FMA %.0f GFLOP/s (%@); read GB/s %@ — %%peak is of the roofline bound", p.flopsPerSecond / 1e9, p.kernelPath, bw)
+        }
+        if let t = r.meta["telemetry.summary"] { out += "\n\(t)" }
+        let energy = r.rows.compactMap { row -> String? in
+            r.joulesPerInference(op: row.op, variant: row.variant).map { String(format: "%@/%@ %.3g J", row.op, row.variant, $0) }
+        }
+        out += "\nenergy per inference: " + (energy.isEmpty ? "unavailable (no RAPL/powercap energy readings on this machine)" : energy.joined(separator: ", "))
+        let throttled = r.rows.reduce(0) { $0 + $1.throttledSamples }
+        if throttled > 0 { out += "\nthrottled: \(throttled) sample(s) flagged (compare/gate --exclude-throttled leaves them out)" }
         out += "\nmachine: \(r.info.machine.cpuModel) · kernels built for \(r.info.isaBuilt.joined(separator: ",")) · path \(r.meta["isa.kernel_path"] ?? "?")"
         let rejected = r.checks.filter { !$0.passed }
         for c in rejected {

@@ -3,6 +3,7 @@ import CPerfEvent
 import Foundation
 import Kernels
 import Suite
+import Telemetry
 
 /// Samples and accuracy checks of one op.
 struct OpResult {
@@ -11,6 +12,8 @@ struct OpResult {
     var interrupted: Bool
     /// Variants that passed verification (and were timed).
     var timed: [String] = []
+    /// Telemetry taken with the samples.
+    var telemetry: [TelemetryRow] = []
 }
 
 /// Measures one op: verify, warm up, size batches, then ABBA-interleaved batches.
@@ -20,6 +23,11 @@ final class OpMeasurer {
     let progress: ProgressLine
     /// ns per `SpinWork` unit (0 when no slowdown is injected in this run).
     let spinNs: Double
+    /// Reads temperatures, frequencies, throttle counts and energy after every batch (outside
+    /// the timed window); nil when the run records none.
+    var telemetry: TelemetrySampler?
+    /// Temperature above which a sample is flagged as throttled (°C).
+    var temperatureLimitC = ThrottleFlagger.defaultTemperatureLimitC
 
     init(timer: BatchTimer, calibration: Calibration, quiet: Bool, spinNs: Double) {
         self.timer = timer
@@ -89,26 +97,47 @@ final class OpMeasurer {
         let groups = timer.counters?.groupCount ?? 0
         let perRepetitionNs = timed.reduce(0.0) { $0 + Double(iterations[$1]!) * perIteration[$1]! }
         let start = Clock.wall()
+        var inputs: [ThrottleInput] = []
+        var rows: [TelemetryRow] = []
+        var last = telemetry?.read()
+        func finish(interrupted: Bool) -> OpResult {
+            for flag in ThrottleFlagger.flag(inputs, temperatureLimitC: temperatureLimitC) where flag.index < samples.count {
+                samples[flag.index].flags.insert(.throttled)
+            }
+            return OpResult(samples: samples, checks: checks, interrupted: interrupted, timed: timed, telemetry: rows)
+        }
         for rep in 0..<settings.samples {
             if groups > 0 { try timer.select(group: timer.counters!.group(forRepetition: rep)) }
             for v in op.variantOrder(repetition: rep) where timed.contains(v) {
-                if interruptRequested { return OpResult(samples: samples, checks: checks, interrupted: true) }
+                if interruptRequested { return finish(interrupted: true) }
                 let n = iterations[v]!
                 let m = try timer.measure(instances[v]!, iterations: n)
                 var f = flags
                 if m.counters.contains(where: { $0.multiplexed }) { f.insert(.multiplexed) }
                 let overhead = calibration.overhead(iterations: n)
                 if Double(m.wallNs) <= overhead { f.insert(.belowOverhead) }
-                samples.append(Sample(op: spec.name, variant: v, sequence: sequenceStart + samples.count, iterations: n,
-                                      wallNs: Double(m.wallNs), cpuNs: Double(m.cpuNs), overheadNs: overhead,
-                                      counters: m.counters, flags: f))
+                let sample = Sample(op: spec.name, variant: v, sequence: sequenceStart + samples.count, iterations: n,
+                                    wallNs: Double(m.wallNs), cpuNs: Double(m.cpuNs), overheadNs: overhead,
+                                    counters: m.counters, flags: f)
+                let cycles = m.counters.first { $0.event == "cycles" }?.value
+                if let sampler = telemetry, let before = last {
+                    let after = sampler.read()
+                    inputs.append(ThrottleInput(before: before, after: after, cycles: cycles, wallNs: Double(m.wallNs)))
+                    rows += TelemetryRows.forSample(sample.sequence, before: before, after: after, cycles: cycles, wallNs: Double(m.wallNs))
+                    last = after
+                } else {
+                    inputs.append(ThrottleInput(effectiveGHz: ThrottleFlagger.effectiveGHz(cycles: cycles, wallNs: Double(m.wallNs))))
+                    if let ghz = ThrottleFlagger.effectiveGHz(cycles: cycles, wallNs: Double(m.wallNs)) {
+                        rows.append(TelemetryRow(sampleSequence: sample.sequence, kind: "effective_ghz", label: "cycles/wall", value: ghz, unit: "GHz"))
+                    }
+                }
+                samples.append(sample)
             }
             let elapsed = Double(Clock.wall() &- start)
             let eta = max(0, Double(settings.samples - rep - 1) * perRepetitionNs) / 1e9
             progress.update("\(label) sample \(rep + 1)/\(settings.samples) · \(timed.joined(separator: " ⇄ ")) · ETA \(ProgressLine.duration(eta)) (\(ProgressLine.duration(elapsed / 1e9)) so far)")
         }
-
-        return OpResult(samples: samples, checks: checks, interrupted: false, timed: timed)
+        return finish(interrupted: false)
     }
 
     /// Warms up until three consecutive full-size batches agree within 5% (or the warmup

@@ -36,6 +36,12 @@ public struct RunConfig: Sendable {
     public var sides: [RunSide] = [RunSide(name: "", executable: nil)]
     /// `--quick` caps, forwarded to workers.
     public var quick = false
+    /// Before each op, wait until the hottest CPU sensor is below this (°C), when sensors exist.
+    public var cooldownToC: Double?
+    /// Before each op, wait this many seconds.
+    public var cooldownSeconds: Double?
+    /// Samples taken above this temperature (°C) are flagged as throttled.
+    public var temperatureLimitC = 95.0
 
     public init() {}
 

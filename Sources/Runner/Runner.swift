@@ -114,10 +114,27 @@ public final class BenchRunner {
             note("\(config.processes) worker processes per op (each calibrates itself; samples keep their process index)")
         }
 
+        // Telemetry: what this machine exposes, said once and stored; per-batch readings follow.
+        let telemetry = TelemetryChoice.sampler(environment: config.environment)
+        note(telemetry.sources.summary)
+        for id in runIDs {
+            try store.setRunMeta(runID: id, key: "telemetry.summary", value: telemetry.sources.summary)
+            try store.insertTelemetry(runID: id, rows: TelemetryChoice.unavailableRows(telemetry.sources))
+        }
+
+        // The machine's peak, once per run, for the roofline columns.
+        let peak = MachinePeak.measure(budgetSeconds: config.quick ? 0.2 : 0.5)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        if let peakJSON = try? encoder.encode(peak) {
+            for id in runIDs { try store.setRunMeta(runID: id, key: "peak", value: String(decoding: peakJSON, as: UTF8.self)) }
+        }
+
         fb_install_interrupt_handlers()
         defer { fb_reset_interrupt_flag() }
         let status: RunStatus
-        let measurement = Measurement(runner: self, counters: counters, runIDs: runIDs, events: events, explicit: explicit)
+        let measurement = Measurement(runner: self, counters: counters, runIDs: runIDs, events: events, explicit: explicit,
+                                      telemetry: telemetry.sampler)
         do {
             status = try measurement.measureAll()
         } catch {
@@ -138,6 +155,7 @@ public final class BenchRunner {
         let runIDs: [Int64]
         let events: [String]
         let explicit: Bool
+        let telemetry: TelemetrySampler?
 
         var store: ResultStore { runner.store }
         var config: RunConfig { runner.config }
@@ -154,6 +172,8 @@ public final class BenchRunner {
                 try recordCalibration(calibration, runID: runIDs[0])
                 let measurer = OpMeasurer(timer: timer, calibration: calibration, quiet: config.quiet,
                                           spinNs: config.injectedSlowdown.isEmpty ? 0 : SpinWork.nanosecondsPerSpin())
+                measurer.telemetry = telemetry
+                measurer.temperatureLimitC = config.temperatureLimitC
                 inProcess = (timer, measurer)
             }
             defer { inProcess?.timer.stop() }
@@ -161,6 +181,7 @@ public final class BenchRunner {
             var sequences = Array(repeating: 0, count: runIDs.count)
             var cachesNoted = false
             for (index, op) in runner.plan.ops.enumerated() {
+                try cooldown(before: op, progress: progress)
                 let slowdown = config.injectedSlowdown[op.spec.name] ?? config.injectedSlowdown[op.qualifiedName]
                 var perSide: [OpResult]
                 if let ip = inProcess {
@@ -170,6 +191,7 @@ public final class BenchRunner {
                     perSide = try measureWithWorkers(op: op, index: index, slowdown: slowdown, progress: progress)
                     for s in perSide.indices {
                         for k in perSide[s].samples.indices { perSide[s].samples[k].sequence += sequences[s] }
+                        for k in perSide[s].telemetry.indices { perSide[s].telemetry[k].sampleSequence? += sequences[s] }
                     }
                 }
                 let interrupted = perSide.contains { $0.interrupted }
@@ -198,6 +220,11 @@ public final class BenchRunner {
                                                            sequenceStart: sequences[s] + result.samples.count, progress: progress)
                     }
                     try store.insertSamples(runID: runIDs[s], opID: opID, samples: result.samples)
+                    try store.insertTelemetry(runID: runIDs[s], rows: result.telemetry)
+                    let throttled = result.samples.filter { $0.flags.contains(.throttled) }.count
+                    if throttled > 0 {
+                        runner.note("\(op.qualifiedName)\(sideTag(s)): \(throttled) sample(s) flagged as throttled (hot, throttle events or low effective frequency); `compare`/`gate --exclude-throttled` can leave them out")
+                    }
                     sequences[s] += result.samples.count
                 }
                 if interrupted { return .interrupted }
@@ -250,6 +277,23 @@ public final class BenchRunner {
             let c = try Calibrator.calibrate(timer: timer, targetBatchNs: 2_000_000)
             layerCalibrationBox.value = c
             return c
+        }
+
+        /// Optional cooldown before an op (`--cooldown-to`, `--cooldown-s`).
+        func cooldown(before op: PlannedOp, progress: ProgressLine) throws {
+            if let seconds = config.cooldownSeconds, seconds > 0 {
+                progress.update("\(op.qualifiedName): cooling down \(Int(seconds)) s")
+                _ = Cooldown.fixed(seconds: seconds)
+            }
+            if let target = config.cooldownToC {
+                guard let sampler = telemetry else {
+                    runner.note("--cooldown-to \(target)C: no temperature sensors on this machine; cooldown skipped")
+                    return
+                }
+                progress.update("\(op.qualifiedName): cooling down to \(target) °C")
+                let r = Cooldown.waitUntil(belowCelsius: target, timeout: 300, sampler: sampler)
+                if !r.reachedTarget { runner.note("\(op.qualifiedName): \(r.note)") }
+            }
         }
 
         func sideTag(_ s: Int) -> String {
@@ -306,17 +350,23 @@ public final class BenchRunner {
                     let request = WorkerRequest(suitePath: op.suitePath, op: op.spec.name, variants: op.spec.variants, samples: perWorker,
                                                 counters: counters.mode == "hw" ? "hw" : "none", events: events, explicitEvents: explicit,
                                                 slowdown: side.executable == nil ? slowdown : nil, pin: config.pinCPU, process: p,
-                                                quick: config.quick)
+                                                quick: config.quick, temperatureLimitC: config.temperatureLimitC)
                     let r = try WorkerClient.run(executable: side.executable ?? me, request: request, environment: config.environment)
                     if p == 0 || results[s].checks.isEmpty { results[s].checks = r.checks }
                     if results[s].timed.isEmpty {
                         results[s].timed = op.spec.variants.filter { v in !r.checks.contains { $0.variant == v && !$0.passed } }
                     }
                     let start = results[s].samples.count
+                    var renumber: [Int: Int] = [:]
                     for (k, var sample) in r.samples.enumerated() {
+                        renumber[sample.sequence] = start + k
                         sample.sequence = start + k
                         sample.process = p
                         results[s].samples.append(sample)
+                    }
+                    for var row in r.telemetry {
+                        row.sampleSequence = row.sampleSequence.flatMap { renumber[$0] }
+                        results[s].telemetry.append(row)
                     }
                     if !calibrated[s], let c = r.calibration {
                         try recordCalibration(c, runID: runIDs[s])

@@ -40,9 +40,12 @@ public struct WorkerRequest: Codable, Sendable {
     public var process: Int
     /// Apply `--quick` caps to the op's settings.
     public var quick: Bool
+    /// Temperature limit for throttle flags (°C); nil = default.
+    public var temperatureLimitC: Double?
 
     public init(suitePath: String, op: String, variants: [String], samples: Int, counters: String, events: [String],
-                explicitEvents: Bool, slowdown: Double?, pin: Int?, process: Int, quick: Bool) {
+                explicitEvents: Bool, slowdown: Double?, pin: Int?, process: Int, quick: Bool, temperatureLimitC: Double? = nil) {
+        self.temperatureLimitC = temperatureLimitC
         self.suitePath = suitePath
         self.op = op
         self.variants = variants
@@ -90,10 +93,13 @@ public struct WorkerMessage: Codable, Sendable {
     public var calibration: Calibration?
     /// Set on `done` when the worker was interrupted.
     public var interrupted: Bool?
+    /// On `done`: telemetry taken with the samples (sequences as in the `sample` messages).
+    public var telemetry: [TelemetryRow]?
     public var error: String?
 
     public init(type: Kind, hello: WorkerHello? = nil, check: AccuracyCheck? = nil, sample: Sample? = nil,
-                calibration: Calibration? = nil, interrupted: Bool? = nil, error: String? = nil) {
+                calibration: Calibration? = nil, interrupted: Bool? = nil, telemetry: [TelemetryRow]? = nil, error: String? = nil) {
+        self.telemetry = telemetry
         self.type = type
         self.hello = hello
         self.check = check
@@ -111,6 +117,7 @@ public struct WorkerResult: Sendable {
     public var samples: [Sample]
     public var calibration: Calibration?
     public var interrupted: Bool
+    public var telemetry: [TelemetryRow]
 }
 
 /// Parent side: runs one worker process to completion.
@@ -177,6 +184,7 @@ public enum WorkerClient {
         var calibration: Calibration?
         var interrupted = false
         var finished = false
+        var telemetry: [TelemetryRow] = []
         for (i, line) in data.split(separator: UInt8(ascii: "\n")).enumerated() where !line.isEmpty {
             let m: WorkerMessage
             do {
@@ -196,6 +204,7 @@ public enum WorkerClient {
             case .done:
                 calibration = m.calibration
                 interrupted = m.interrupted ?? false
+                telemetry = m.telemetry ?? []
                 finished = true
             case .error:
                 throw RunError("worker \(executable): \(m.error ?? "unknown error")")
@@ -209,7 +218,8 @@ public enum WorkerClient {
             // Killed mid-way (e.g. a second Ctrl-C): keep what arrived, report as interrupted.
             interrupted = true
         }
-        return WorkerResult(hello: h, checks: checks, samples: samples, calibration: calibration, interrupted: interrupted)
+        return WorkerResult(hello: h, checks: checks, samples: samples, calibration: calibration, interrupted: interrupted,
+                            telemetry: telemetry)
     }
 }
 

@@ -4,6 +4,7 @@ import Counters
 import Foundation
 import Kernels
 import Suite
+import Telemetry
 
 /// Worker side of the protocol: measures one op as asked and writes JSON lines to `emit`.
 public enum WorkerServer {
@@ -39,6 +40,8 @@ public enum WorkerServer {
             fb_install_interrupt_handlers()
             let measurer = OpMeasurer(timer: timer, calibration: calibration, quiet: true,
                                       spinNs: (request.slowdown ?? 0) > 0 ? SpinWork.nanosecondsPerSpin() : 0)
+            measurer.telemetry = TelemetryChoice.sampler(environment: environment).sampler
+            if let limit = request.temperatureLimitC { measurer.temperatureLimitC = limit }
             let result = try measurer.measure(op: op, index: 0, of: 1, sequenceStart: 0, slowdown: request.slowdown)
             timer.stop()
             for c in result.checks { emit(WorkerMessage(type: .check, check: c)) }
@@ -46,7 +49,7 @@ public enum WorkerServer {
                 s.process = request.process
                 emit(WorkerMessage(type: .sample, sample: s))
             }
-            emit(WorkerMessage(type: .done, calibration: calibration, interrupted: result.interrupted))
+            emit(WorkerMessage(type: .done, calibration: calibration, interrupted: result.interrupted, telemetry: result.telemetry))
         } catch {
             emit(WorkerMessage(type: .error, error: String(describing: error)))
         }

@@ -33,6 +33,15 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Worker processes per op (fusebench re-executes itself); samples are spread over them so statistics see the variance between processes.")
     var processes: Int = 1
 
+    @Option(name: .customLong("cooldown-to"), help: "Before each op wait until CPU sensors read below this temperature, e.g. 60C (when sensors exist).")
+    var cooldownTo: String?
+
+    @Option(name: .customLong("cooldown-s"), help: "Before each op wait this many seconds.")
+    var cooldownSeconds: Double?
+
+    @Option(name: .customLong("temperature-limit"), help: "Flag samples taken above this temperature (°C) as throttled.")
+    var temperatureLimit: Double = 95
+
     @Option(name: .customLong("inject-slowdown"), parsing: .singleValue,
             help: "Testing aid: OP=PCT adds real work worth PCT% of OP's time (labelled in the run).")
     var injectSlowdown: [String] = []
@@ -49,6 +58,17 @@ struct RunCommand: ParsableCommand {
         config.injectedSlowdown = try SlowdownSpec.parse(injectSlowdown)
         guard (1...64).contains(processes) else { throw UsageError("--processes must be between 1 and 64, got \(processes)") }
         config.processes = processes
+        if let c = cooldownTo {
+            let digits = c.hasSuffix("C") || c.hasSuffix("c") ? String(c.dropLast()) : c
+            guard let t = Double(digits), t > 0, t < 150 else { throw UsageError("--cooldown-to expects a temperature like 60C, got '\(c)'") }
+            config.cooldownToC = t
+        }
+        if let s = cooldownSeconds {
+            guard s >= 0, s <= 3600 else { throw UsageError("--cooldown-s must be between 0 and 3600") }
+            config.cooldownSeconds = s
+        }
+        guard temperatureLimit > 0, temperatureLimit < 150 else { throw UsageError("--temperature-limit must be in (0, 150) °C") }
+        config.temperatureLimitC = temperatureLimit
         config.quick = quick
         if quick { config.extraConfig["quick"] = "true" }
         let files = try SuiteResolver.resolve(suites.isEmpty ? ["default"] : suites)
@@ -60,6 +80,7 @@ struct RunCommand: ParsableCommand {
         let runner = BenchRunner(plan: plan, store: store, config: config) { print($0) }
         let outcome = try runner.run()
         let report = try RunReport(store: store, runID: outcome.runID)
+        try report.storeDerived(in: store)
         print("")
         print(TextRenderer.runTable(report))
         if outcome.status == .interrupted { throw ExitCode(ExitStatus.interrupted) }

@@ -36,10 +36,10 @@ import Testing
         }
         #expect(error?.missing == [.avx512f, .avx512vnni])
         #expect(error?.description == "this fusebench was built for avx512f, avx512vnni but this CPU lacks them; "
-            + "rebuild on this machine (swift build -c release) or set FUSEBENCH_TARGET_CPU=x86-64-v3 (see README)")
+            + "rebuild on this machine (swift build -c release) or set FUSEBENCH_TARGET_CPU=haswell (see README)")
         let single = #expect(throws: ISAMismatchError.self) { try ISA.check(built: [.fma], host: [.sse42]) }
         #expect(single?.description.contains("built for fma but this CPU lacks it;") == true)
-        #expect(single?.suggestedTargetCPU == "x86-64-v2")
+        #expect(single?.suggestedTargetCPU == "nehalem")
     }
 
     @Test func kernelPathNeedsBuildAndHost() {
