@@ -1,0 +1,100 @@
+import FuseBench
+import Foundation
+
+/// Synthetic runs written through `ResultStore`, so that verdicts and exports are deterministic
+/// (no measurement, no clock). A copy of Tests/ReportTests/Synthetic.swift (test targets cannot share files).
+enum Synthetic {
+    static let machine = MachineFingerprint(cpuModel: "Synthetic CPU 9000", logicalCPUs: 2, isaHost: ["avx2", "fma"],
+                                            caches: ["L1d 32K", "L1i 32K", "L2 512K", "L3 16M"], kernel: "6.1.0-test",
+                                            governor: "performance", perfEventParanoid: 2, virtualization: "none",
+                                            pmuAvailable: false)
+
+    /// Small deterministic generator (SplitMix64) for reproducible noise.
+    struct Noise {
+        var state: UInt64
+        init(seed: UInt64) { state = seed }
+        /// Uniform in [-1, 1).
+        mutating func next() -> Double {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            z ^= z >> 31
+            return Double(z >> 11) / Double(UInt64(1) << 52) - 1
+        }
+    }
+
+    /// One op of a synthetic run: per variant, per process, the per-iteration times (ns).
+    struct Op {
+        var name: String
+        var kind = "gemm"
+        var threshold = 0.05
+        var flops: Double = 2 * 16 * 16 * 16
+        /// variant → process → ns per iteration of each batch.
+        var values: [String: [[Double]]]
+    }
+
+    /// Per-process values around `median` with ± `noise` (fraction) uniform batch noise and
+    /// ± `processSpread` (fraction) uniform between-process offsets.
+    static func values(median: Double, processes: Int = 5, samples: Int = 8, noise: Double = 0.005,
+                       processSpread: Double = 0, seed: UInt64) -> [[Double]] {
+        var rng = Noise(seed: seed)
+        return (0..<processes).map { _ in
+            let offset = 1 + processSpread * rng.next()
+            return (0..<samples).map { _ in median * offset * (1 + noise * rng.next()) }
+        }
+    }
+
+    /// A two-variant op: `reference` at `median`, `optimized` at half of it.
+    static func op(_ name: String, median: Double, noise: Double = 0.005, processes: Int = 5, samples: Int = 8,
+                   processSpread: Double = 0, seed: UInt64, threshold: Double = 0.05) -> Op {
+        Op(name: name, threshold: threshold, values: [
+            "reference": values(median: median, processes: processes, samples: samples, noise: noise,
+                                processSpread: processSpread, seed: seed),
+            "optimized": values(median: median / 2, processes: processes, samples: samples, noise: noise,
+                                processSpread: processSpread, seed: seed &+ 1),
+        ])
+    }
+
+    /// Writes a run of suite `suite` with `ops` and finishes it with `status`; returns its id.
+    /// `checks` (`OP/VARIANT` → passed) adds accuracy checks against `reference`.
+    @discardableResult
+    static func run(_ store: ResultStore, suite: String = "tiny", ops: [Op], label: String? = nil,
+                    harness: String = Harness.version, machine: MachineFingerprint = Synthetic.machine,
+                    status: RunStatus = .complete, checks: [String: Bool] = [:]) throws -> Int64 {
+        let info = RunInfo(startedAt: Date(), status: .running, label: label, suites: [suite], suiteHash: "00000000feedf00d",
+                           gitCommit: "0123456789abcdef0123456789abcdef01234567", gitBranch: "test", gitDirty: false,
+                           harnessVersion: harness, machine: machine, isaBuilt: ["avx2", "fma"], counterMode: "none",
+                           counterNote: "synthetic", calibration: nil, configJSON: "{}", pid: getpid())
+        let id = try store.beginRun(info)
+        var sequence = 0
+        for op in ops {
+            let record = OpRecord(suite: suite, name: op.name, kind: op.kind, shape: ["m": 16, "n": 16, "k": 16], dtype: "f32",
+                                  flops: op.flops, bytes: 3 * 16 * 16 * 4, threshold: op.threshold)
+            let opID = try store.recordOp(runID: id, op: record)
+            var samples: [Sample] = []
+            let variants = op.values.keys.sorted { ($0 == "reference" ? 0 : 1, $0) < ($1 == "reference" ? 0 : 1, $1) }
+            for (key, passed) in checks.sorted(by: { $0.key < $1.key }) where key.hasPrefix(op.name + "/") {
+                let variant = String(key.dropFirst(op.name.count + 1))
+                try store.insertAccuracy(runID: id, opID: opID, check: AccuracyCheck(
+                    op: op.name, variant: variant, referenceVariant: "reference", maxAbsError: passed ? 1e-7 : 0.5,
+                    maxRelError: passed ? 1e-7 : 0.5, cosine: passed ? 1 : 0.5, tolerance: Tolerance(abs: 1e-4, rel: 1e-4),
+                    passed: passed, reason: passed ? nil : "max abs error 0.5 > 1e-4 & <bad>"))
+            }
+            for variant in variants {
+                for (process, values) in op.values[variant]!.enumerated() {
+                    for v in values {
+                        let iterations = 1000
+                        samples.append(Sample(op: op.name, variant: variant, sequence: sequence, process: process,
+                                              iterations: iterations, wallNs: v * Double(iterations),
+                                              cpuNs: v * Double(iterations) * 0.99, overheadNs: 0))
+                        sequence += 1
+                    }
+                }
+            }
+            try store.insertSamples(runID: id, opID: opID, samples: samples)
+        }
+        try store.finishRun(id: id, status: status)
+        return id
+    }
+}

@@ -1,0 +1,200 @@
+import Analysis
+import BenchModel
+import Foundation
+import Report
+import Store
+import Testing
+
+/// `CompareReport` on synthetic runs: every gate outcome, Holm across ops, warnings, errors,
+/// and the three renderings.
+@Suite struct CompareReportTests {
+    /// Two ops at 10 µs and 40 µs, tight noise, 5 processes × 8 batches per variant.
+    static func steadyOps(factor: Double = 1, seed: UInt64 = 1) -> [Synthetic.Op] {
+        [Synthetic.op("gemm_16", median: 10_000 * factor, seed: seed),
+         Synthetic.op("bias_relu_small", median: 40_000 * factor, seed: seed &+ 100)]
+    }
+
+    @Test func runComparedWithItselfPasses() throws {
+        let store = try ResultStore.inMemory()
+        let id = try Synthetic.run(store, ops: Self.steadyOps())
+        let r = try CompareReport(store: store, baseIDs: [id], headIDs: [id])
+        #expect(r.verdict == .pass)
+        #expect(r.exitCode == 0)
+        #expect(r.comparisons.count == 4)
+        for c in r.comparisons {
+            #expect(c.verdict == .pass)
+            #expect(c.ratio == 1)
+            #expect(c.ciLower <= 1 && c.ciUpper >= 1 && c.ciUpper < 1.05)
+            #expect(c.processesBase == 5 && c.processesHead == 5)
+        }
+        #expect(r.warnings.isEmpty, "\(r.warnings)")
+    }
+
+    @Test func identicalDistributionsInTwoRunsPass() throws {
+        let store = try ResultStore.inMemory()
+        let base = try Synthetic.run(store, ops: Self.steadyOps(seed: 1))
+        let head = try Synthetic.run(store, ops: Self.steadyOps(seed: 7))
+        let r = try CompareReport(store: store, baseIDs: [base], headIDs: [head])
+        #expect(r.exitCode == 0, "\(r.comparisons.map { ($0.op, $0.variant, $0.verdict, $0.ciLower, $0.ciUpper) })")
+        #expect(r.comparisons.allSatisfy { $0.verdict == .pass })
+    }
+
+    @Test func thirtyPercentSlowerHeadIsARegression() throws {
+        let store = try ResultStore.inMemory()
+        let base = try Synthetic.run(store, ops: Self.steadyOps(seed: 1))
+        let head = try Synthetic.run(store, ops: Self.steadyOps(factor: 1.3, seed: 7))
+        let r = try CompareReport(store: store, baseIDs: [base], headIDs: [head])
+        #expect(r.verdict == .regression)
+        #expect(r.exitCode == 1)
+        for c in r.comparisons {
+            #expect(c.verdict == .regression)
+            #expect(abs(c.ratio - 1.3) < 0.02)
+            #expect(c.ciLower > 1.05)
+            #expect(c.pValueAdjusted < 0.05)
+        }
+        // The other direction is an improvement, which passes the gate.
+        let back = try CompareReport(store: store, baseIDs: [head], headIDs: [base])
+        #expect(back.exitCode == 0)
+        #expect(back.comparisons.allSatisfy { $0.verdict == .improvement })
+    }
+
+    @Test func veryNoisyHeadIsInconclusive() throws {
+        let store = try ResultStore.inMemory()
+        let base = try Synthetic.run(store, ops: [Synthetic.op("gemm_16", median: 10_000, seed: 1)])
+        let head = try Synthetic.run(store, ops: [Synthetic.op("gemm_16", median: 10_000, noise: 0.4, processSpread: 0.6, seed: 3)])
+        let r = try CompareReport(store: store, baseIDs: [base], headIDs: [head])
+        #expect(r.verdict == .inconclusive, "\(r.comparisons.map { ($0.variant, $0.ratio, $0.ciLower, $0.ciUpper, $0.pValueAdjusted) })")
+        #expect(r.exitCode == 2)
+        #expect(r.comparisons.allSatisfy { $0.verdict == .inconclusive })
+        #expect(r.comparisons.allSatisfy { $0.ciUpper - $0.ciLower > 0.2 })
+    }
+
+    /// One op is 30% slower with a raw p-value of 0.029 (exact Mann–Whitney, 4 vs 4 batches, all
+    /// head above all base): alone it is a regression; among three compared ops Holm multiplies
+    /// the smallest p by 3 (0.086 ≥ 0.05), so it is not.
+    @Test func holmAdjustmentAcrossOpsPreventsARegression() throws {
+        func op(_ name: String, _ values: [Double]) -> Synthetic.Op {
+            Synthetic.Op(name: name, values: ["optimized": [values]])
+        }
+        let base = [100.0, 101, 102, 103], slow = [130.0, 131, 132, 133]
+        let store = try ResultStore.inMemory()
+        let baseRun = try Synthetic.run(store, ops: [op("a", base), op("b", base), op("c", base)])
+        let headRun = try Synthetic.run(store, ops: [op("a", slow), op("b", base), op("c", base)])
+        let onlyA = try Synthetic.run(store, ops: [op("a", slow)])
+
+        let single = try CompareReport(store: store, baseIDs: [baseRun], headIDs: [onlyA])
+        let a1 = try #require(single.comparisons.first)
+        #expect(abs(a1.pValue - 2.0 / 70) < 1e-9)
+        #expect(a1.pValueAdjusted == a1.pValue)
+        #expect(a1.ciLower > 1.05)
+        #expect(a1.verdict == .regression)
+        #expect(single.exitCode == 1)
+
+        let multi = try CompareReport(store: store, baseIDs: [baseRun], headIDs: [headRun])
+        #expect(multi.comparisons.map(\.op) == ["tiny/a", "tiny/b", "tiny/c"])
+        let a = multi.comparisons[0]
+        #expect(a.pValue < 0.05, "raw p is significant")
+        #expect(abs(a.pValueAdjusted - 3 * a.pValue) < 1e-9, "smallest of 3 p-values is multiplied by 3")
+        #expect(a.pValueAdjusted >= 0.05)
+        #expect(a.ratio > 1.25 && a.ciLower > 1)
+        #expect(a.verdict == .inconclusive)
+        #expect(multi.comparisons[1].verdict == .pass && multi.comparisons[2].verdict == .pass)
+        #expect(multi.verdict == .inconclusive)
+        #expect(multi.exitCode == 2)
+    }
+
+    @Test func onlyInOneSideAndEnvironmentChangesAreWarnings() throws {
+        let store = try ResultStore.inMemory()
+        var other = Synthetic.machine
+        other.cpuModel = "Other CPU 1"
+        other.logicalCPUs = 64
+        let base = try Synthetic.run(store, ops: Self.steadyOps() + [Synthetic.op("gone", median: 5_000, seed: 9)])
+        let head = try Synthetic.run(store, ops: Self.steadyOps() + [Synthetic.op("new_op", median: 5_000, seed: 9)],
+                                     harness: "9.9.9", machine: other, status: .interrupted)
+        let r = try CompareReport(store: store, baseIDs: [base], headIDs: [head])
+        #expect(r.onlyInBase == ["tiny/gone/reference", "tiny/gone/optimized"])
+        #expect(r.onlyInHead == ["tiny/new_op/reference", "tiny/new_op/optimized"])
+        #expect(r.comparisons.count == 4)
+        let w = r.warnings.joined(separator: "\n")
+        #expect(w.contains("only in base (not compared): tiny/gone/reference, tiny/gone/optimized"))
+        #expect(w.contains("only in head (not compared): tiny/new_op/reference, tiny/new_op/optimized"))
+        #expect(w.contains("different machines"))
+        #expect(w.contains("Other CPU 1"))
+        #expect(w.contains("different harness versions: base \(Harness.version), head 9.9.9"))
+        #expect(w.contains("run \(head) is interrupted"))
+        // Every rendering shows them.
+        #expect(try CompareRenderer.render(r, format: .text).contains("warning: only in head"))
+        #expect(try CompareRenderer.render(r, format: .markdown).contains("> ⚠️ different machines"))
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(CompareRenderer.render(r, format: .json).utf8)) as? [String: Any])
+        #expect((json["warnings"] as? [String])?.count == r.warnings.count)
+        #expect((json["onlyInHead"] as? [String]) == r.onlyInHead)
+    }
+
+    @Test func badComparisonsThrow() throws {
+        let store = try ResultStore.inMemory()
+        let good = try Synthetic.run(store, ops: Self.steadyOps())
+        let empty = try Synthetic.run(store, ops: [])
+        let otherSuite = try Synthetic.run(store, suite: "other", ops: Self.steadyOps())
+        let disjoint = try Synthetic.run(store, ops: [Synthetic.op("unrelated", median: 1_000, seed: 4)])
+
+        #expect(throws: CompareError.self) { try CompareReport(store: store, baseIDs: [good], headIDs: [empty]) }
+        #expect(throws: CompareError.self) { try CompareReport(store: store, baseIDs: [empty], headIDs: [good]) }
+        do {
+            _ = try CompareReport(store: store, baseIDs: [good], headIDs: [otherSuite])
+            Issue.record("different suites should throw")
+        } catch let e as CompareError {
+            #expect(e.description.contains("different suites"))
+        }
+        #expect(throws: CompareError.self) { try CompareReport(store: store, baseIDs: [good], headIDs: [disjoint]) }
+        #expect(throws: StoreError.unknownRun("999")) { try CompareReport(store: store, baseIDs: [good], headIDs: [999]) }
+    }
+
+    @Test func renderingsCarryTheVerdict() throws {
+        let store = try ResultStore.inMemory()
+        let base = try Synthetic.run(store, ops: Self.steadyOps(seed: 1))
+        let head = try Synthetic.run(store, ops: Self.steadyOps(factor: 1.3, seed: 7))
+        let r = try CompareReport(store: store, baseIDs: [base], headIDs: [head])
+
+        let text = try CompareRenderer.render(r, format: .text)
+        #expect(text.contains("ratio [95% CI]"))
+        #expect(text.contains("tiny/gemm_16/optimized"))
+        #expect(text.contains("REGRESSION — 4 regression"))
+        #expect(!text.contains("\u{1B}["), "no colour unless asked")
+        #expect(CompareRenderer.text(r, colour: true).contains("\u{1B}[31m"))
+
+        let md = try CompareRenderer.render(r, format: .markdown)
+        #expect(md.hasPrefix("### fusebench: ❌ regression"))
+        #expect(md.split(separator: "\n").filter { $0.hasPrefix("| tiny/") }.count == 4)
+
+        let doc = try #require(try JSONSerialization.jsonObject(with: Data(CompareRenderer.render(r, format: .json).utf8)) as? [String: Any])
+        #expect(doc["verdict"] as? String == "regression")
+        #expect(doc["exitCode"] as? Int == 1)
+        #expect(doc["baseRuns"] as? [Int] == [Int(base)])
+        #expect(doc["headRuns"] as? [Int] == [Int(head)])
+        let comparisons = try #require(doc["comparisons"] as? [[String: Any]])
+        #expect(comparisons.count == 4)
+        for c in comparisons {
+            for key in ["op", "variant", "ratio", "ciLower", "ciUpper", "pValue", "pValueAdjusted", "verdict", "threshold",
+                        "baseMedian", "headMedian", "nBase", "nHead"] {
+                #expect(c[key] != nil, "comparison lacks \(key)")
+            }
+            #expect(c["verdict"] as? String == "regression")
+            let lo = try #require(c["ciLower"] as? Double), ratio = try #require(c["ratio"] as? Double), hi = try #require(c["ciUpper"] as? Double)
+            #expect(lo <= ratio && ratio <= hi)
+        }
+    }
+
+    @Test func thresholdOverrideAndMergedRuns() throws {
+        let store = try ResultStore.inMemory()
+        let base1 = try Synthetic.run(store, ops: Self.steadyOps(seed: 1))
+        let base2 = try Synthetic.run(store, ops: Self.steadyOps(seed: 2))
+        let head = try Synthetic.run(store, ops: Self.steadyOps(factor: 1.3, seed: 7))
+        // 30% slower is within a 50% threshold: pass.
+        let lenient = try CompareReport(store: store, baseIDs: [base1, base2], headIDs: [head],
+                                        options: .init(threshold: 0.5))
+        #expect(lenient.exitCode == 0)
+        #expect(lenient.comparisons.allSatisfy { $0.threshold == 0.5 })
+        // Merged runs keep their processes apart: 2 runs × 5 processes.
+        #expect(lenient.comparisons.allSatisfy { $0.processesBase == 10 && $0.nBase == 80 })
+    }
+}
