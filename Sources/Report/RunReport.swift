@@ -58,14 +58,25 @@ public struct RunReport: Sendable {
         guard !row.variant.hasPrefix("layer:"), let op = op(row.op) else { return Roofline() }
         var r = Roofline(gflops: row.gflops, gbytesPerSecond: row.gbytesPerSecond,
                          intensity: op.bytes > 0 && op.flops > 0 ? op.flops / op.bytes : nil)
-        if let p = peak, row.time.p50 > 0 {
+        if let p = peak, row.time.p50 > 0, let bw = Self.bandwidthGBps(p, workingSet: op.bytes) {
+            // Bound: min(FMA peak, intensity × bandwidth of the level the working set fits in);
+            // a kernel without FLOPs is bound by bandwidth alone.
             if op.flops > 0 {
-                r.percentOfPeak = op.flops / row.time.p50 * 1e9 / p.roofline(flops: op.flops, bytes: op.bytes) * 100
-            } else if op.bytes > 0, let bw = p.bandwidth(forWorkingSet: op.bytes) {
-                r.percentOfPeak = op.bytes / row.time.p50 / bw.readGBps * 100
+                let bound = min(p.flopsPerSecond, op.bytes > 0 ? op.flops / op.bytes * bw * 1e9 : p.flopsPerSecond)
+                r.percentOfPeak = op.flops / row.time.p50 * 1e9 / bound * 100
+            } else if op.bytes > 0 {
+                r.percentOfPeak = op.bytes / row.time.p50 / bw * 100
             }
         }
         return r
+    }
+
+    /// Bandwidth (GB/s) of the memory level a working set of `bytes` is served from: the largest
+    /// probed buffer not above it (the data fits in that level or a larger one), taking the
+    /// better of the read and triad probes (kernels both read and write).
+    static func bandwidthGBps(_ p: PeakFigures, workingSet bytes: Double) -> Double? {
+        guard let level = p.bandwidth.last(where: { Double($0.bufferBytes) <= bytes }) ?? p.bandwidth.first else { return nil }
+        return max(level.readGBps, level.triadGBps)
     }
 
     /// Writes every variant's roofline figures into the run's notes (`derived.SUITE/OP/VARIANT`),

@@ -3,7 +3,7 @@ import FuseBench
 import Foundation
 
 struct ExportCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "export", abstract: "Export a stored run (gbench JSON or CSV).")
+    static let configuration = CommandConfiguration(commandName: "export", abstract: "Export a stored run (gbench, bmf, gab, junit, markdown, csv).")
 
     @Argument(help: "Run id, 'latest' or 'latest~N'.")
     var runRef: String
