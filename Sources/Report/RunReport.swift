@@ -55,8 +55,9 @@ public struct RunReport: Sendable {
 
     /// Roofline figures of `row` (nil fields when the op declares no FLOPs/bytes or no peak was measured).
     public func roofline(_ row: VariantStatistics) -> Roofline {
-        guard !row.variant.hasPrefix("layer:"), let op = op(row.op) else { return Roofline() }
-        var r = Roofline(gflops: row.gflops, gbytesPerSecond: row.gbytesPerSecond,
+        guard !row.variant.hasPrefix("layer:"), var op = op(row.op) else { return Roofline() }
+        op.bytes = bytesMoved(op: op, variant: row.variant)
+        var r = Roofline(gflops: row.gflops, gbytesPerSecond: op.bytes > 0 && row.time.p50 > 0 ? op.bytes / row.time.p50 : nil,
                          intensity: op.bytes > 0 && op.flops > 0 ? op.flops / op.bytes : nil)
         if let p = peak, row.time.p50 > 0, let bw = Self.bandwidthGBps(p, workingSet: op.bytes) {
             // Bound: min(FMA peak, intensity × bandwidth of the level the working set fits in);
@@ -69,6 +70,12 @@ public struct RunReport: Sendable {
             }
         }
         return r
+    }
+
+    /// Bytes one iteration of `variant` moves: the plan's own figure for fused models (stored by
+    /// the runner as `fusion.bytes.OP.VARIANT`), else the op's compulsory traffic.
+    public func bytesMoved(op: OpRecord, variant: String) -> Double {
+        meta["fusion.bytes.\(op.name).\(variant)"].flatMap(Double.init) ?? op.bytes
     }
 
     /// Bandwidth (GB/s) of the memory level a working set of `bytes` is served from: the largest

@@ -40,7 +40,7 @@ public enum TextRenderer {
                 row.cacheMisses.map { Format.count($0) } ?? "–",
                 row.cacheMissesPerKiloInstruction.map { String(format: "%.2f", $0) } ?? "–",
                 isLayer ? "–" : row.gflops.map { String(format: "%.2f", $0) } ?? "–",
-                isLayer ? "–" : row.gbytesPerSecond.map { String(format: "%.1f", $0) } ?? "–",
+                r.roofline(row).gbytesPerSecond.map { String(format: "%.1f", $0) } ?? "–",
                 r.roofline(row).percentOfPeak.map { String(format: "%.0f%%", $0) } ?? "–",
                 r.speedup(row).map { String(format: "%.2f×", $0) } ?? "–",
                 acc,
