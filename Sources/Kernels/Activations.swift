@@ -48,8 +48,7 @@ public struct ActivationFactory: KernelFactory {
 
     /// Checks dtype, that `n` is present, positive and within the element limit, and that no other key is present.
     public func validate(shape: Shape, dtype: String) throws {
-        _ = try count(shape)
-        try requireDType(dtype)
+        try validate(shape, dtype, count)
     }
 
     /// FLOPs per element × n, counting the formula's arithmetic as written (a transcendental as one):
@@ -87,9 +86,8 @@ public struct ActivationFactory: KernelFactory {
 
     /// An `ActivationInstance` for `variant` with x drawn from `SeededGenerator(seed:)` and scaled to [−6, 6).
     public func make(variant: String, shape: Shape, dtype: String, seed: UInt64) throws -> KernelInstance {
-        try validate(shape: shape, dtype: dtype)
-        try requireVariant(variant)
-        return ActivationInstance(activation: activation, n: try count(shape), seed: seed,
+        let n = try checkedDimensions(variant: variant, shape: shape, dtype: dtype, count)
+        return ActivationInstance(activation: activation, n: n, seed: seed,
                                   path: variant == "optimized" ? .current : nil)
     }
 

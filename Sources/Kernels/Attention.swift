@@ -39,8 +39,7 @@ public struct AttentionFactory: KernelFactory {
 
     /// Checks dtype, positive sizes, no other key, and the element limits of Q/K/V and the score matrix.
     public func validate(shape: Shape, dtype: String) throws {
-        _ = try dimensions(shape)
-        try requireDType(dtype)
+        try validate(shape, dtype, dimensions)
     }
 
     /// 4·batch·heads·seq²·d: Q·Kᵀ and P·V, two multiply-adds per term (the softmax's ~5·seq² is not counted).
@@ -75,9 +74,7 @@ public struct AttentionFactory: KernelFactory {
 
     /// An `AttentionInstance` for `variant` with Q, K, V from one `SeededGenerator(seed:)` sequence.
     public func make(variant: String, shape: Shape, dtype: String, seed: UInt64) throws -> KernelInstance {
-        try validate(shape: shape, dtype: dtype)
-        try requireVariant(variant)
-        let (seq, d, heads, batch) = try dimensions(shape)
+        let (seq, d, heads, batch) = try checkedDimensions(variant: variant, shape: shape, dtype: dtype, dimensions)
         return AttentionInstance(seq: seq, headDim: d, heads: heads, batch: batch, seed: seed,
                                  path: variant == "optimized" ? .current : nil)
     }
@@ -127,14 +124,11 @@ public final class AttentionInstance: KernelInstance {
         self.batch = batch
         self.path = path
         let count = batch * heads * seq * headDim
-        q = allocateFloats(count)
-        k = allocateFloats(count)
-        v = allocateFloats(count)
-        o = allocateFloats(count)
         var g = SeededGenerator(seed: seed)
-        g.fill(UnsafeMutableBufferPointer(start: q, count: count))
-        g.fill(UnsafeMutableBufferPointer(start: k, count: count))
-        g.fill(UnsafeMutableBufferPointer(start: v, count: count))
+        q = g.filledFloats(count)
+        k = g.filledFloats(count)
+        v = g.filledFloats(count)
+        o = allocateFloats(count)
         if let path {
             scores = nil
             stream = AttentionScratch(seq: seq, d: headDim, width: path.vectorWidth)
@@ -285,6 +279,8 @@ func attentionStreaming<V: FloatVector>(_: V.Type, seq: Int, d: Int, q: UnsafePo
         while j0 < seq {
             let keys = min(bk, seq - j0)
             // Scores: S[r, j] = q_r · k_j / √d for the block, 2 vectors of keys per step.
+            // (Same 6×2-vector register tile as Conv2D's direct kernel, written out on purpose: a shared
+            // helper taking the 12 accumulators inout risks spilling them in this hot loop.)
             var jv = 0
             while jv < bk {
                 let kcol = sc.kt + j0 + jv

@@ -22,8 +22,7 @@ public struct BatchedGEMMFactory: KernelFactory {
 
     /// Checks dtype, positive dimensions, no other key, and the element limits of the batched buffers.
     public func validate(shape: Shape, dtype: String) throws {
-        _ = try dimensions(shape)
-        try requireDType(dtype)
+        try validate(shape, dtype, dimensions)
     }
 
     /// 2·batch·m·n·k.
@@ -45,9 +44,7 @@ public struct BatchedGEMMFactory: KernelFactory {
 
     /// A `BatchedGEMMInstance` for `variant` with A then B from one `SeededGenerator(seed:)` sequence.
     public func make(variant: String, shape: Shape, dtype: String, seed: UInt64) throws -> KernelInstance {
-        try validate(shape: shape, dtype: dtype)
-        try requireVariant(variant)
-        let (batch, m, n, k) = try dimensions(shape)
+        let (batch, m, n, k) = try checkedDimensions(variant: variant, shape: shape, dtype: dtype, dimensions)
         return BatchedGEMMInstance(batch: batch, m: m, n: n, k: k, seed: seed,
                                    path: variant == "optimized" ? .current : nil)
     }
@@ -79,10 +76,8 @@ public final class BatchedGEMMInstance: KernelInstance {
     private let a: UnsafeMutablePointer<Float>
     private let b: UnsafeMutablePointer<Float>
     private let c: UnsafeMutablePointer<Float>
-    private let blocking: GEMMBlocking?
-    private let aPack: UnsafeMutablePointer<Float>?
-    private let bPack: UnsafeMutablePointer<Float>?
-    private let tile: UnsafeMutablePointer<Float>?
+    /// Packing buffers and blocked product of the optimized variant (one set, reused by every entry); nil for the reference.
+    private let workspace: GEMMWorkspace?
 
     /// Creates the problem with all A then all B from `SeededGenerator(seed:)`.
     public init(batch: Int, m: Int, n: Int, k: Int, seed: UInt64, path: GEMMKernelPath?) {
@@ -92,33 +87,17 @@ public final class BatchedGEMMInstance: KernelInstance {
         self.n = n
         self.k = k
         self.path = path
-        a = allocateFloats(batch * m * k)
-        b = allocateFloats(batch * k * n)
-        c = allocateFloats(batch * m * n)
         var g = SeededGenerator(seed: seed)
-        g.fill(UnsafeMutableBufferPointer(start: a, count: batch * m * k))
-        g.fill(UnsafeMutableBufferPointer(start: b, count: batch * k * n))
-        if let path {
-            let bl = GEMMBlocking(path: path, m: m, n: n, k: k)
-            blocking = bl
-            aPack = allocateFloats(bl.aPackCount)
-            bPack = allocateFloats(bl.bPackCount)
-            tile = allocateFloats(bl.mr * bl.nr)
-        } else {
-            blocking = nil
-            aPack = nil
-            bPack = nil
-            tile = nil
-        }
+        a = g.filledFloats(batch * m * k)
+        b = g.filledFloats(batch * k * n)
+        c = allocateFloats(batch * m * n)
+        workspace = path.map { GEMMWorkspace(m: m, n: n, k: k, path: $0) }
     }
 
     deinit {
         freeFloats(a)
         freeFloats(b)
         freeFloats(c)
-        if let aPack { freeFloats(aPack) }
-        if let bPack { freeFloats(bPack) }
-        if let tile { freeFloats(tile) }
     }
 
     /// All A matrices ([batch, m, k]).
@@ -130,9 +109,8 @@ public final class BatchedGEMMInstance: KernelInstance {
     public func run() {
         for e in 0..<batch {
             let ae = a + e * m * k, be = b + e * k * n, ce = c + e * m * n
-            if let path, let blocking, let aPack, let bPack, let tile {
-                gemmOptimized(path: path, m: m, n: n, k: k, a: ae, b: be, c: ce, blocking: blocking,
-                              aPack: aPack, bPack: bPack, tile: tile)
+            if let workspace {
+                workspace.multiply(a: ae, b: be, c: ce)
             } else {
                 gemmReference(m: m, n: n, k: k, a: ae, b: be, c: ce)
             }

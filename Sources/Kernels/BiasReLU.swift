@@ -23,8 +23,7 @@ public struct BiasReLUFactory: KernelFactory {
 
     /// Checks dtype, that `rows` and `cols` are present and positive, and that no other key is present.
     public func validate(shape: Shape, dtype: String) throws {
-        _ = try dimensions(shape)
-        try requireDType(dtype)
+        try validate(shape, dtype, rowsColsDimensions)
     }
 
     /// 2·rows·cols (one add and one max per element).
@@ -50,18 +49,10 @@ public struct BiasReLUFactory: KernelFactory {
 
     /// A `BiasReLUInstance` for `variant` with x then bias filled from one `SeededGenerator(seed:)` sequence.
     public func make(variant: String, shape: Shape, dtype: String, seed: UInt64) throws -> KernelInstance {
-        try validate(shape: shape, dtype: dtype)
-        try requireVariant(variant)
-        let (rows, cols) = try dimensions(shape)
+        let (rows, cols) = try checkedDimensions(variant: variant, shape: shape, dtype: dtype, rowsColsDimensions)
         return BiasReLUInstance(rows: rows, cols: cols, seed: seed, fused: variant == "optimized")
     }
 
-    private func dimensions(_ shape: Shape) throws -> (Int, Int) {
-        let rows = try dimension(shape, "rows"), cols = try dimension(shape, "cols")
-        try rejectUnknownKeys(shape)
-        try requireElements(rows, cols, "x (rows×cols)")
-        return (rows, cols)
-    }
 }
 
 /// One bias+ReLU problem: owns x, bias, y and (for the reference) the temporary.
@@ -84,13 +75,11 @@ public final class BiasReLUInstance: KernelInstance {
         self.rows = rows
         self.cols = cols
         self.fused = fused
-        x = allocateFloats(rows * cols)
-        bias = allocateFloats(cols)
+        var g = SeededGenerator(seed: seed)
+        x = g.filledFloats(rows * cols)
+        bias = g.filledFloats(cols)
         y = allocateFloats(rows * cols)
         temporary = fused ? nil : allocateFloats(rows * cols)
-        var g = SeededGenerator(seed: seed)
-        g.fill(UnsafeMutableBufferPointer(start: x, count: rows * cols))
-        g.fill(UnsafeMutableBufferPointer(start: bias, count: cols))
     }
 
     deinit {

@@ -84,8 +84,7 @@ public struct BroadcastFactory: KernelFactory {
 
     /// Checks dtype, that `rows` and `cols` are positive, that `bcast` (optional) is 0…3, and that no other key is present.
     public func validate(shape: Shape, dtype: String) throws {
-        _ = try parse(shape)
-        try requireDType(dtype)
+        try validate(shape, dtype, parse)
     }
 
     /// rows·cols (one operation per output element).
@@ -108,9 +107,7 @@ public struct BroadcastFactory: KernelFactory {
 
     /// A `BroadcastInstance` for `variant` with a then b drawn from one `SeededGenerator(seed:)` sequence.
     public func make(variant: String, shape: Shape, dtype: String, seed: UInt64) throws -> KernelInstance {
-        try validate(shape: shape, dtype: dtype)
-        try requireVariant(variant)
-        let (rows, cols, mode) = try parse(shape)
+        let (rows, cols, mode) = try checkedDimensions(variant: variant, shape: shape, dtype: dtype, parse)
         return BroadcastInstance(op: op, rows: rows, cols: cols, mode: mode, seed: seed,
                                  path: variant == "optimized" ? .current : nil)
     }
@@ -155,12 +152,10 @@ public final class BroadcastInstance: KernelInstance {
         self.path = path
         let bs = mode.bShape(rows: rows, cols: cols)
         bCount = bs.rows * bs.cols
-        a = allocateFloats(rows * cols)
-        b = allocateFloats(bCount)
-        y = allocateFloats(rows * cols)
         var g = SeededGenerator(seed: seed)
-        g.fill(UnsafeMutableBufferPointer(start: a, count: rows * cols))
-        g.fill(UnsafeMutableBufferPointer(start: b, count: bCount))
+        a = g.filledFloats(rows * cols)
+        b = g.filledFloats(bCount)
+        y = allocateFloats(rows * cols)
     }
 
     deinit {

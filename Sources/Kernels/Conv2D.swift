@@ -80,8 +80,7 @@ public struct Conv2DFactory: KernelFactory {
 
     /// Checks dtype, positive sizes, stride > 0, pad ≥ 0, kernel ≤ padded input, element limits.
     public func validate(shape: Shape, dtype: String) throws {
-        _ = try geometry(shape)
-        try requireDType(dtype)
+        try validate(shape, dtype, geometry)
     }
 
     /// 2·n·oh·ow·cout·kh·kw·cin (every tap, padding included, as conventionally counted).
@@ -166,12 +165,10 @@ public final class Conv2DInstance: KernelInstance {
         g = geometry
         self.method = method
         let inputCount = g.n * g.h * g.w * g.cin
-        x = allocateFloats(inputCount)
-        weights = allocateFloats(g.depth * g.cout)
-        y = allocateFloats(g.pixels * g.cout)
         var gen = SeededGenerator(seed: seed)
-        gen.fill(UnsafeMutableBufferPointer(start: x, count: inputCount))
-        gen.fill(UnsafeMutableBufferPointer(start: weights, count: g.depth * g.cout))
+        x = gen.filledFloats(inputCount)
+        weights = gen.filledFloats(g.depth * g.cout)
+        y = allocateFloats(g.pixels * g.cout)
         var packed: PackedB?, scratch: GEMMScratch?, columns: UnsafeMutablePointer<Float>?, chunk = 0
         var directWeights: UnsafeMutablePointer<Float>?, zeroRow: UnsafeMutablePointer<Float>?
         var tile: UnsafeMutablePointer<Float>?, paddedCout = 0
@@ -352,6 +349,7 @@ func conv2dDirect<V: FloatVector>(_: V.Type, _ g: ConvGeometry, _ p: DirectConvP
                     var ox0 = 0
                     while ox0 < g.ow {
                         let valid = min(directTileRows, g.ow - ox0)
+                        // 6×2-vector register tile, written out like attention's score tile (see there).
                         var c0 = V(), d0 = V(), c1 = V(), d1 = V(), c2 = V(), d2 = V()
                         var c3 = V(), d3 = V(), c4 = V(), d4 = V(), c5 = V(), d5 = V()
                         for ky in 0..<g.kh {

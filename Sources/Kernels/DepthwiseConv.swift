@@ -27,8 +27,7 @@ public struct DepthwiseConvFactory: KernelFactory {
 
     /// Checks dtype, positive sizes, stride > 0, pad ≥ 0, that 3×3 fits the padded input, element limits.
     public func validate(shape: Shape, dtype: String) throws {
-        _ = try geometry(shape)
-        try requireDType(dtype)
+        try validate(shape, dtype, geometry)
     }
 
     /// 2·9·n·oh·ow·c.
@@ -53,9 +52,8 @@ public struct DepthwiseConvFactory: KernelFactory {
 
     /// A `DepthwiseConvInstance` for `variant` with x then W from one `SeededGenerator(seed:)` sequence.
     public func make(variant: String, shape: Shape, dtype: String, seed: UInt64) throws -> KernelInstance {
-        try validate(shape: shape, dtype: dtype)
-        try requireVariant(variant)
-        return DepthwiseConvInstance(geometry: try geometry(shape), seed: seed,
+        let g = try checkedDimensions(variant: variant, shape: shape, dtype: dtype, geometry)
+        return DepthwiseConvInstance(geometry: g, seed: seed,
                                      path: variant == "optimized" ? .current : nil)
     }
 
@@ -97,12 +95,10 @@ public final class DepthwiseConvInstance: KernelInstance {
     init(geometry: DepthwiseGeometry, seed: UInt64, path: GEMMKernelPath?) {
         g = geometry
         self.path = path
-        x = allocateFloats(g.n * g.h * g.w * g.c)
-        weights = allocateFloats(9 * g.c)
-        y = allocateFloats(g.pixels * g.c)
         var gen = SeededGenerator(seed: seed)
-        gen.fill(UnsafeMutableBufferPointer(start: x, count: g.n * g.h * g.w * g.c))
-        gen.fill(UnsafeMutableBufferPointer(start: weights, count: 9 * g.c))
+        x = gen.filledFloats(g.n * g.h * g.w * g.c)
+        weights = gen.filledFloats(9 * g.c)
+        y = allocateFloats(g.pixels * g.c)
     }
 
     deinit {

@@ -37,8 +37,7 @@ public struct GEMMFactory: KernelFactory {
     /// Checks dtype, that `m`, `n`, `k` are present and positive, that no other key is present,
     /// and that no matrix exceeds the element limit.
     public func validate(shape: Shape, dtype: String) throws {
-        _ = try dimensions(shape)
-        try requireDType(dtype)
+        try validate(shape, dtype, dimensions)
     }
 
     /// 2·m·n·k (one multiply and one add per term).
@@ -74,9 +73,7 @@ public struct GEMMFactory: KernelFactory {
 
     /// A `GEMMInstance` for `variant` with A then B filled from one `SeededGenerator(seed:)` sequence.
     public func make(variant: String, shape: Shape, dtype: String, seed: UInt64) throws -> KernelInstance {
-        try validate(shape: shape, dtype: dtype)
-        try requireVariant(variant)
-        let (m, n, k) = try dimensions(shape)
+        let (m, n, k) = try checkedDimensions(variant: variant, shape: shape, dtype: dtype, dimensions)
         let path: GEMMKernelPath? = variant == "optimized" ? .current : nil
         return GEMMInstance(m: m, n: n, k: k, seed: seed, path: path)
     }
@@ -134,10 +131,8 @@ public final class GEMMInstance: KernelInstance {
     private let a: UnsafeMutablePointer<Float>
     private let b: UnsafeMutablePointer<Float>
     private let c: UnsafeMutablePointer<Float>
-    private let blocking: GEMMBlocking?
-    private let aPack: UnsafeMutablePointer<Float>?
-    private let bPack: UnsafeMutablePointer<Float>?
-    private let tile: UnsafeMutablePointer<Float>?
+    /// Packing buffers and blocked product of the optimized variant; nil for the reference.
+    private let workspace: GEMMWorkspace?
 
     /// Creates the problem with A (m×k) and then B (k×n) drawn from `SeededGenerator(seed:)`.
     /// `path` nil selects the reference triple loop. Dimensions must be positive.
@@ -147,33 +142,17 @@ public final class GEMMInstance: KernelInstance {
         self.n = n
         self.k = k
         self.path = path
-        a = allocateFloats(m * k)
-        b = allocateFloats(k * n)
-        c = allocateFloats(m * n)
         var g = SeededGenerator(seed: seed)
-        g.fill(UnsafeMutableBufferPointer(start: a, count: m * k))
-        g.fill(UnsafeMutableBufferPointer(start: b, count: k * n))
-        if let path {
-            let bl = GEMMBlocking(path: path, m: m, n: n, k: k)
-            blocking = bl
-            aPack = allocateFloats(bl.aPackCount)
-            bPack = allocateFloats(bl.bPackCount)
-            tile = allocateFloats(bl.mr * bl.nr)
-        } else {
-            blocking = nil
-            aPack = nil
-            bPack = nil
-            tile = nil
-        }
+        a = g.filledFloats(m * k)
+        b = g.filledFloats(k * n)
+        c = allocateFloats(m * n)
+        workspace = path.map { GEMMWorkspace(m: m, n: n, k: k, path: $0) }
     }
 
     deinit {
         freeFloats(a)
         freeFloats(b)
         freeFloats(c)
-        if let aPack { freeFloats(aPack) }
-        if let bPack { freeFloats(bPack) }
-        if let tile { freeFloats(tile) }
     }
 
     /// A (m×k, row-major).
@@ -183,20 +162,10 @@ public final class GEMMInstance: KernelInstance {
 
     /// Computes C = A·B once.
     public func run() {
-        guard let path, let blocking, let aPack, let bPack, let tile else {
+        if let workspace {
+            workspace.multiply(a: a, b: b, c: c)
+        } else {
             gemmReference(m: m, n: n, k: k, a: a, b: b, c: c)
-            return
-        }
-        if m <= smallM && path != .sse {
-            // FMA paths only: without hardware FMA, `addingProduct` is a libm call per lane.
-            gemmSmallM(m: m, n: n, k: k, a: a, b: b, c: c)
-            return
-        }
-        let p = GEMMPointers(a: a, b: b, c: c, aPack: aPack, bPack: bPack, tile: tile)
-        switch path {
-        case .avx512: gemmBlocked(AVX512Kernel.self, m: m, n: n, k: k, blocking, p)
-        case .avx2: gemmBlocked(AVX2Kernel.self, m: m, n: n, k: k, blocking, p)
-        case .sse: gemmBlocked(SSEKernel.self, m: m, n: n, k: k, blocking, p)
         }
     }
 
@@ -555,6 +524,8 @@ where V.Scalar == Float {
 // LLVM keeps these named SIMD values in registers only when nothing forces them to memory.
 // `addingProduct` is the fused multiply-add (`vfmadd231ps`); `a * b + c` would not be fused.
 // The A element is broadcast (`vbroadcastss`) and used for one FMA per B vector.
+// The three kernels are deliberately separate, not one generic: each tile (14×32 zmm, 6×16 ymm,
+// 4×8 xmm) is sized so its accumulators fill that ISA's register file without spilling.
 
 /// AVX-512 micro-kernel: C[14×32] (+)= Apanel[kc×14] · Bpanel[kc×32] with 28 zmm accumulators,
 /// 2 zmm for the B row and 1 for the broadcast A element — 31 of the 32 zmm registers.

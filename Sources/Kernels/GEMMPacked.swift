@@ -176,21 +176,3 @@ func gemmPrepackedBlocked<K: MicroKernel>(_: K.Type, m: Int, a: UnsafePointer<Fl
         jc += nc
     }
 }
-
-/// Optimized C = A·B (all row-major, contiguous) with per-call packing: the `gemm` kernel's
-/// optimized path as a function, for callers that multiply many different B (batched GEMM).
-/// `aPack`, `bPack`, `tile` are sized by `GEMMBlocking(path:m:n:k:)`.
-func gemmOptimized(path: GEMMKernelPath, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
-                   c: UnsafeMutablePointer<Float>, blocking: GEMMBlocking, aPack: UnsafeMutablePointer<Float>,
-                   bPack: UnsafeMutablePointer<Float>, tile: UnsafeMutablePointer<Float>) {
-    if m <= smallM && path != .sse {
-        gemmSmallM(m: m, n: n, k: k, a: a, b: b, c: c)
-        return
-    }
-    let p = GEMMPointers(a: a, b: b, c: c, aPack: aPack, bPack: bPack, tile: tile)
-    switch path {
-    case .avx512: gemmBlocked(AVX512Kernel.self, m: m, n: n, k: k, blocking, p)
-    case .avx2: gemmBlocked(AVX2Kernel.self, m: m, n: n, k: k, blocking, p)
-    case .sse: gemmBlocked(SSEKernel.self, m: m, n: n, k: k, blocking, p)
-    }
-}

@@ -26,8 +26,7 @@ public struct GEMVFactory: KernelFactory {
 
     /// Checks dtype, positive `n` and `k`, no other key, and the element limit of A.
     public func validate(shape: Shape, dtype: String) throws {
-        _ = try dimensions(shape)
-        try requireDType(dtype)
+        try validate(shape, dtype, dimensions)
     }
 
     /// 2·n·k.
@@ -47,9 +46,7 @@ public struct GEMVFactory: KernelFactory {
 
     /// A `GEMVInstance` for `variant` with A then x from one `SeededGenerator(seed:)` sequence.
     public func make(variant: String, shape: Shape, dtype: String, seed: UInt64) throws -> KernelInstance {
-        try validate(shape: shape, dtype: dtype)
-        try requireVariant(variant)
-        let (n, k) = try dimensions(shape)
+        let (n, k) = try checkedDimensions(variant: variant, shape: shape, dtype: dtype, dimensions)
         return GEMVInstance(n: n, k: k, seed: seed, path: variant == "optimized" ? .current : nil)
     }
 
@@ -79,12 +76,10 @@ public final class GEMVInstance: KernelInstance {
         self.n = n
         self.k = k
         self.path = path
-        a = allocateFloats(n * k)
-        x = allocateFloats(k)
-        y = allocateFloats(n)
         var g = SeededGenerator(seed: seed)
-        g.fill(UnsafeMutableBufferPointer(start: a, count: n * k))
-        g.fill(UnsafeMutableBufferPointer(start: x, count: k))
+        a = g.filledFloats(n * k)
+        x = g.filledFloats(k)
+        y = allocateFloats(n)
     }
 
     deinit {

@@ -25,8 +25,7 @@ public struct LinearFactory: KernelFactory {
 
     /// Checks dtype, positive `m`, `in`, `out`, no other key, and the element limits of x, W, y.
     public func validate(shape: Shape, dtype: String) throws {
-        _ = try dimensions(shape)
-        try requireDType(dtype)
+        try validate(shape, dtype, dimensions)
     }
 
     /// 2·m·in·out + m·out (multiply-adds and the bias add).
@@ -49,9 +48,7 @@ public struct LinearFactory: KernelFactory {
 
     /// A `LinearInstance` for `variant` with x, W, b from one `SeededGenerator(seed:)` sequence.
     public func make(variant: String, shape: Shape, dtype: String, seed: UInt64) throws -> KernelInstance {
-        try validate(shape: shape, dtype: dtype)
-        try requireVariant(variant)
-        let (m, i, o) = try dimensions(shape)
+        let (m, i, o) = try checkedDimensions(variant: variant, shape: shape, dtype: dtype, dimensions)
         return LinearInstance(m: m, inFeatures: i, outFeatures: o, seed: seed,
                               path: variant == "optimized" ? .current : nil)
     }
@@ -90,14 +87,11 @@ public final class LinearInstance: KernelInstance {
         self.inFeatures = inFeatures
         self.outFeatures = outFeatures
         self.path = path
-        x = allocateFloats(m * inFeatures)
-        w = allocateFloats(outFeatures * inFeatures)
-        b = allocateFloats(outFeatures)
-        y = allocateFloats(m * outFeatures)
         var g = SeededGenerator(seed: seed)
-        g.fill(UnsafeMutableBufferPointer(start: x, count: m * inFeatures))
-        g.fill(UnsafeMutableBufferPointer(start: w, count: outFeatures * inFeatures))
-        g.fill(UnsafeMutableBufferPointer(start: b, count: outFeatures))
+        x = g.filledFloats(m * inFeatures)
+        w = g.filledFloats(outFeatures * inFeatures)
+        b = g.filledFloats(outFeatures)
+        y = allocateFloats(m * outFeatures)
         if let path, !LinearInstance.usesGEMV(m: m, path: path) {
             packed = PackedB(path: path, n: outFeatures, k: inFeatures, src: w, ld: inFeatures, transposed: true)
             scratch = GEMMScratch(path: path, maxM: m, n: outFeatures, k: inFeatures)

@@ -59,8 +59,7 @@ public struct RowNormFactory: KernelFactory {
 
     /// Checks dtype, that `rows` and `cols` are present and positive, and that no other key is present.
     public func validate(shape: Shape, dtype: String) throws {
-        _ = try dimensions(shape)
-        try requireDType(dtype)
+        try validate(shape, dtype, rowsColsDimensions)
     }
 
     /// Per element: layernorm 8 (sum; subtract, square, add; subtract, multiply, fma),
@@ -110,19 +109,11 @@ public struct RowNormFactory: KernelFactory {
 
     /// A `RowNormInstance` for `variant` (inputs described in the file header).
     public func make(variant: String, shape: Shape, dtype: String, seed: UInt64) throws -> KernelInstance {
-        try validate(shape: shape, dtype: dtype)
-        try requireVariant(variant)
-        let (rows, cols) = try dimensions(shape)
+        let (rows, cols) = try checkedDimensions(variant: variant, shape: shape, dtype: dtype, rowsColsDimensions)
         return RowNormInstance(norm: norm, rows: rows, cols: cols, seed: seed,
                                path: variant == "optimized" ? .current : nil)
     }
 
-    private func dimensions(_ shape: Shape) throws -> (Int, Int) {
-        let rows = try dimension(shape, "rows"), cols = try dimension(shape, "cols")
-        try rejectUnknownKeys(shape)
-        try requireElements(rows, cols, "x (rows×cols)")
-        return (rows, cols)
-    }
 }
 
 /// One row-normalization problem: owns x, gamma, beta and y.

@@ -43,8 +43,7 @@ public struct PoolFactory: KernelFactory {
 
     /// Checks dtype, positive sizes, that the window fits the input (`shape.k`), and the element limits.
     public func validate(shape: Shape, dtype: String) throws {
-        _ = try geometry(shape)
-        try requireDType(dtype)
+        try validate(shape, dtype, geometry)
     }
 
     /// n·oh·ow·c·k² (one comparison or addition per window element; avgpool's divide is not counted).
@@ -68,9 +67,8 @@ public struct PoolFactory: KernelFactory {
 
     /// A `PoolInstance` for `variant` with the input from `SeededGenerator(seed:)`.
     public func make(variant: String, shape: Shape, dtype: String, seed: UInt64) throws -> KernelInstance {
-        try validate(shape: shape, dtype: dtype)
-        try requireVariant(variant)
-        return PoolInstance(mode: mode, geometry: try geometry(shape), seed: seed,
+        let g = try checkedDimensions(variant: variant, shape: shape, dtype: dtype, geometry)
+        return PoolInstance(mode: mode, geometry: g, seed: seed,
                             path: variant == "optimized" ? .current : nil)
     }
 
@@ -103,10 +101,9 @@ public final class PoolInstance: KernelInstance {
         self.mode = mode
         g = geometry
         self.path = path
-        x = allocateFloats(g.n * g.h * g.w * g.c)
-        y = allocateFloats(g.n * g.oh * g.ow * g.c)
         var gen = SeededGenerator(seed: seed)
-        gen.fill(UnsafeMutableBufferPointer(start: x, count: g.n * g.h * g.w * g.c))
+        x = gen.filledFloats(g.n * g.h * g.w * g.c)
+        y = allocateFloats(g.n * g.oh * g.ow * g.c)
     }
 
     deinit {

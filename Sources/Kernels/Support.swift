@@ -50,3 +50,37 @@ extension KernelFactory {
         }
     }
 }
+
+extension SeededGenerator {
+    /// Allocates `count` Floats (see `allocateFloats`) and fills them with the generator's next
+    /// `count` values. Free with `freeFloats`.
+    mutating func filledFloats(_ count: Int) -> UnsafeMutablePointer<Float> {
+        let p = allocateFloats(count)
+        fill(UnsafeMutableBufferPointer(start: p, count: count))
+        return p
+    }
+}
+
+extension KernelFactory {
+    /// The body of a factory's `validate`: `dimensions` (shape keys and element limits), then the dtype.
+    func validate<D>(_ shape: Shape, _ dtype: String, _ dimensions: (Shape) throws -> D) throws {
+        _ = try dimensions(shape)
+        try requireDType(dtype)
+    }
+
+    /// The checks at the top of a factory's `make`: `validate`, then the variant; returns `dimensions(shape)`.
+    func checkedDimensions<D>(variant: String, shape: Shape, dtype: String,
+                              _ dimensions: (Shape) throws -> D) throws -> D {
+        try validate(shape: shape, dtype: dtype)
+        try requireVariant(variant)
+        return try dimensions(shape)
+    }
+
+    /// Positive `rows` and `cols`, no other key, and rows×cols within the element limit.
+    func rowsColsDimensions(_ shape: Shape) throws -> (Int, Int) {
+        let rows = try dimension(shape, "rows"), cols = try dimension(shape, "cols")
+        try rejectUnknownKeys(shape)
+        try requireElements(rows, cols, "x (rows×cols)")
+        return (rows, cols)
+    }
+}
