@@ -55,6 +55,9 @@ public struct SampleFlags: OptionSet, Codable, Sendable, Hashable {
     public static let belowOverhead = SampleFlags(rawValue: 1 << 4)
     /// Counts from the simulated (`sim`, callgrind) pass: no meaningful time, only counters.
     public static let simulated = SampleFlags(rawValue: 1 << 5)
+    /// Wall time exceeded thread CPU time by more than half: the thread was descheduled (other
+    /// work on a shared CPU) for part of the batch.
+    public static let descheduled = SampleFlags(rawValue: 1 << 6)
 }
 
 /// One measured batch of iterations of one op variant.

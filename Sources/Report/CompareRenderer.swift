@@ -56,7 +56,7 @@ public enum CompareRenderer {
         var out = lines.joined(separator: "\n")
         for w in r.warnings { out += "\nwarning: \(w)" }
         for c in r.comparisons where c.note != nil { out += "\nnote: \(c.op)/\(c.variant): \(c.note!)" }
-        if r.excludedThrottled > 0 { out += "\nexcluded \(r.excludedThrottled) samples flagged as throttled" }
+        if r.excludedThrottled > 0 { out += "\nexcluded \(r.excludedThrottled) samples flagged as throttled or descheduled" }
         out += "\n" + paint(summary(r), r.verdict)
         return out
     }

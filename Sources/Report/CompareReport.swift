@@ -17,7 +17,7 @@ public struct CompareReport: Sendable {
     /// Ratio of median per-iteration cache misses (head / base), keyed `SUITE/OP/VARIANT`, when
     /// both sides counted them with the same backend.
     public var cacheMissRatio: [String: Double]
-    /// Samples flagged throttled that were left out (when excluding them).
+    /// Samples flagged throttled or descheduled that were left out (when excluding them).
     public var excludedThrottled: Int
     /// Overall verdict and exit code (0 pass, 1 regression, 2 inconclusive).
     public var verdict: Verdict
@@ -28,7 +28,7 @@ public struct CompareReport: Sendable {
         /// Overrides every op's threshold (fraction).
         public var threshold: Double?
         public var instructionsThreshold: Double?
-        /// Leave out samples flagged as taken while throttled.
+        /// Leave out samples flagged as taken while throttled or descheduled.
         public var excludeThrottled = false
         public init(threshold: Double? = nil, instructionsThreshold: Double? = nil, excludeThrottled: Bool = false) {
             self.threshold = threshold
@@ -76,7 +76,7 @@ public struct CompareReport: Sendable {
         var excluded = 0
         func keep(_ s: [Sample]) -> [Sample] {
             guard options.excludeThrottled else { return s }
-            let k = s.filter { !$0.flags.contains(.throttled) }
+            let k = s.filter { !$0.flags.contains(.throttled) && !$0.flags.contains(.descheduled) }
             excluded += s.count - k.count
             return k
         }

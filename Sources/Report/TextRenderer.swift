@@ -63,6 +63,10 @@ public enum TextRenderer {
         out += "\nenergy per inference: " + (energy.isEmpty ? "unavailable (no RAPL/powercap energy readings on this machine)" : energy.joined(separator: ", "))
         let throttled = r.rows.reduce(0) { $0 + $1.throttledSamples }
         if throttled > 0 { out += "\nthrottled: \(throttled) sample(s) flagged (compare/gate --exclude-throttled leaves them out)" }
+        let descheduled = r.samples.filter { $0.flags.contains(.descheduled) }.count
+        if descheduled > 0 {
+            out += "\ndescheduled: \(descheduled) sample(s) whose wall time exceeded CPU time by > 50% (other work on the CPU; --exclude-throttled leaves them out)"
+        }
         out += "\nmachine: \(r.info.machine.cpuModel) · kernels built for \(r.info.isaBuilt.joined(separator: ",")) · path \(r.meta["isa.kernel_path"] ?? "?")"
         let rejected = r.checks.filter { !$0.passed }
         for c in rejected {

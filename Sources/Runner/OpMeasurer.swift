@@ -116,6 +116,7 @@ final class OpMeasurer {
                 if m.counters.contains(where: { $0.multiplexed }) { f.insert(.multiplexed) }
                 let overhead = calibration.overhead(iterations: n)
                 if Double(m.wallNs) <= overhead { f.insert(.belowOverhead) }
+                if Double(m.wallNs) > 1.5 * Double(m.cpuNs) + overhead { f.insert(.descheduled) }
                 let sample = Sample(op: spec.name, variant: v, sequence: sequenceStart + samples.count, iterations: n,
                                     wallNs: Double(m.wallNs), cpuNs: Double(m.cpuNs), overheadNs: overhead,
                                     counters: m.counters, flags: f)

@@ -13,7 +13,7 @@ struct VerdictOptions: ParsableArguments {
     @Option(name: .customLong("instructions-threshold"), help: "Instruction-count threshold in percent (default 1).")
     var instructionsThreshold: Double?
 
-    @Flag(name: .customLong("exclude-throttled"), help: "Leave out samples flagged as taken while throttled.")
+    @Flag(name: .customLong("exclude-throttled"), help: "Leave out samples flagged as taken while throttled or descheduled.")
     var excludeThrottled = false
 
     func renderFormat() throws -> CompareRenderer.Format {

@@ -58,6 +58,27 @@ import Testing
         #expect(back.comparisons.allSatisfy { $0.verdict == .improvement })
     }
 
+    /// Batches flagged descheduled/throttled are kept and counted, and left out on request.
+    @Test func flaggedBatchesCanBeExcluded() throws {
+        let store = try ResultStore.inMemory()
+        let base = try Synthetic.run(store, ops: Self.steadyOps(seed: 1))
+        // Head: the same distribution, but every 4th batch is 3× slower and flagged descheduled.
+        var ops = Self.steadyOps(seed: 9)
+        for i in ops.indices {
+            for (v, processes) in ops[i].values {
+                ops[i].values[v] = processes.map { values in values.enumerated().map { $0.offset % 4 == 0 ? $0.element * 3 : $0.element } }
+            }
+        }
+        let head = try Synthetic.run(store, ops: ops, flags: { _, index in index % 8 % 4 == 0 ? .descheduled : [] })
+        let kept = try CompareReport(store: store, baseIDs: [base], headIDs: [head])
+        #expect(kept.excludedThrottled == 0)
+        let excluded = try CompareReport(store: store, baseIDs: [base], headIDs: [head],
+                                         options: CompareReport.Options(excludeThrottled: true))
+        #expect(excluded.excludedThrottled > 0)
+        #expect(excluded.comparisons.allSatisfy { abs($0.ratio - 1) < 0.02 })
+        #expect(excluded.exitCode == 0)
+    }
+
     @Test func veryNoisyHeadIsInconclusive() throws {
         let store = try ResultStore.inMemory()
         let base = try Synthetic.run(store, ops: [Synthetic.op("gemm_16", median: 10_000, seed: 1)])

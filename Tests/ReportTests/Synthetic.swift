@@ -62,7 +62,8 @@ enum Synthetic {
     @discardableResult
     static func run(_ store: ResultStore, suite: String = "tiny", ops: [Op], label: String? = nil,
                     harness: String = Harness.version, machine: MachineFingerprint = Synthetic.machine,
-                    status: RunStatus = .complete, checks: [String: Bool] = [:]) throws -> Int64 {
+                    status: RunStatus = .complete, checks: [String: Bool] = [:],
+                    flags: (_ variant: String, _ index: Int) -> SampleFlags = { _, _ in [] }) throws -> Int64 {
         let info = RunInfo(startedAt: Date(), status: .running, label: label, suites: [suite], suiteHash: "00000000feedf00d",
                            gitCommit: "0123456789abcdef0123456789abcdef01234567", gitBranch: "test", gitDirty: false,
                            harnessVersion: harness, machine: machine, isaBuilt: ["avx2", "fma"], counterMode: "none",
@@ -88,7 +89,8 @@ enum Synthetic {
                         let iterations = 1000
                         samples.append(Sample(op: op.name, variant: variant, sequence: sequence, process: process,
                                               iterations: iterations, wallNs: v * Double(iterations),
-                                              cpuNs: v * Double(iterations) * 0.99, overheadNs: 0))
+                                              cpuNs: v * Double(iterations) * 0.99, overheadNs: 0,
+                                              flags: flags(variant, samples.count)))
                         sequence += 1
                     }
                 }
