@@ -54,8 +54,9 @@ let package = Package(
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis"]),
         .testTarget(name: "RunnerTests", dependencies: ["Runner"]),
-        .testTarget(name: "ReportTests", dependencies: ["Report", "Store"]),
-        .testTarget(name: "CLITests", dependencies: ["FuseBench"]),
+        .target(name: "TestSupport", dependencies: ["BenchModel", "Store"], path: "Tests/TestSupport"),
+        .testTarget(name: "ReportTests", dependencies: ["Report", "Store", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["FuseBench", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

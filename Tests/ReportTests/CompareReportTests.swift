@@ -3,6 +3,7 @@ import BenchModel
 import Foundation
 import Report
 import Store
+import TestSupport
 import Testing
 
 /// `CompareReport` on synthetic runs: every gate outcome, Holm across ops, warnings, errors,

@@ -6,6 +6,7 @@ import FoundationXML
 #endif
 import Report
 import Store
+import TestSupport
 import Testing
 
 /// Schema checks of every export format on a synthetic run.

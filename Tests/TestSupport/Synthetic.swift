@@ -1,20 +1,24 @@
-import FuseBench
+import BenchModel
 import Foundation
+import Store
+
+// TestSupport: fixtures shared by several test targets (a library target, because test targets
+// cannot share source files).
 
 /// Synthetic runs written through `ResultStore`, so that verdicts and exports are deterministic
-/// (no measurement, no clock). A copy of Tests/ReportTests/Synthetic.swift (test targets cannot share files).
-enum Synthetic {
-    static let machine = MachineFingerprint(cpuModel: "Synthetic CPU 9000", logicalCPUs: 2, isaHost: ["avx2", "fma"],
+/// (no measurement, no clock).
+public enum Synthetic {
+    public static let machine = MachineFingerprint(cpuModel: "Synthetic CPU 9000", logicalCPUs: 2, isaHost: ["avx2", "fma"],
                                             caches: ["L1d 32K", "L1i 32K", "L2 512K", "L3 16M"], kernel: "6.1.0-test",
                                             governor: "performance", perfEventParanoid: 2, virtualization: "none",
                                             pmuAvailable: false)
 
     /// Small deterministic generator (SplitMix64) for reproducible noise.
-    struct Noise {
-        var state: UInt64
-        init(seed: UInt64) { state = seed }
+    public struct Noise {
+        public var state: UInt64
+        public init(seed: UInt64) { state = seed }
         /// Uniform in [-1, 1).
-        mutating func next() -> Double {
+        public mutating func next() -> Double {
             state &+= 0x9E37_79B9_7F4A_7C15
             var z = state
             z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -25,18 +29,27 @@ enum Synthetic {
     }
 
     /// One op of a synthetic run: per variant, per process, the per-iteration times (ns).
-    struct Op {
-        var name: String
-        var kind = "gemm"
-        var threshold = 0.05
-        var flops: Double = 2 * 16 * 16 * 16
+    public struct Op {
+        public var name: String
+        public var kind = "gemm"
+        public var threshold = 0.05
+        public var flops: Double = 2 * 16 * 16 * 16
         /// variant → process → ns per iteration of each batch.
-        var values: [String: [[Double]]]
+        public var values: [String: [[Double]]]
+
+        public init(name: String, kind: String = "gemm", threshold: Double = 0.05, flops: Double = 2 * 16 * 16 * 16,
+                    values: [String: [[Double]]]) {
+            self.name = name
+            self.kind = kind
+            self.threshold = threshold
+            self.flops = flops
+            self.values = values
+        }
     }
 
     /// Per-process values around `median` with ± `noise` (fraction) uniform batch noise and
     /// ± `processSpread` (fraction) uniform between-process offsets.
-    static func values(median: Double, processes: Int = 5, samples: Int = 8, noise: Double = 0.005,
+    public static func values(median: Double, processes: Int = 5, samples: Int = 8, noise: Double = 0.005,
                        processSpread: Double = 0, seed: UInt64) -> [[Double]] {
         var rng = Noise(seed: seed)
         return (0..<processes).map { _ in
@@ -46,7 +59,7 @@ enum Synthetic {
     }
 
     /// A two-variant op: `reference` at `median`, `optimized` at half of it.
-    static func op(_ name: String, median: Double, noise: Double = 0.005, processes: Int = 5, samples: Int = 8,
+    public static func op(_ name: String, median: Double, noise: Double = 0.005, processes: Int = 5, samples: Int = 8,
                    processSpread: Double = 0, seed: UInt64, threshold: Double = 0.05) -> Op {
         Op(name: name, threshold: threshold, values: [
             "reference": values(median: median, processes: processes, samples: samples, noise: noise,
@@ -59,9 +72,10 @@ enum Synthetic {
     /// Writes a run of suite `suite` with `ops` and finishes it with `status`; returns its id.
     /// `checks` (`OP/VARIANT` → passed) adds accuracy checks against `reference`.
     @discardableResult
-    static func run(_ store: ResultStore, suite: String = "tiny", ops: [Op], label: String? = nil,
+    public static func run(_ store: ResultStore, suite: String = "tiny", ops: [Op], label: String? = nil,
                     harness: String = Harness.version, machine: MachineFingerprint = Synthetic.machine,
-                    status: RunStatus = .complete, checks: [String: Bool] = [:]) throws -> Int64 {
+                    status: RunStatus = .complete, checks: [String: Bool] = [:],
+                    flags: (_ variant: String, _ index: Int) -> SampleFlags = { _, _ in [] }) throws -> Int64 {
         let info = RunInfo(startedAt: Date(), status: .running, label: label, suites: [suite], suiteHash: "00000000feedf00d",
                            gitCommit: "0123456789abcdef0123456789abcdef01234567", gitBranch: "test", gitDirty: false,
                            harnessVersion: harness, machine: machine, isaBuilt: ["avx2", "fma"], counterMode: "none",
@@ -87,7 +101,8 @@ enum Synthetic {
                         let iterations = 1000
                         samples.append(Sample(op: op.name, variant: variant, sequence: sequence, process: process,
                                               iterations: iterations, wallNs: v * Double(iterations),
-                                              cpuNs: v * Double(iterations) * 0.99, overheadNs: 0))
+                                              cpuNs: v * Double(iterations) * 0.99, overheadNs: 0,
+                                              flags: flags(variant, samples.count)))
                         sequence += 1
                     }
                 }
