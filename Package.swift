@@ -51,12 +51,12 @@ let package = Package(
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"], swiftSettings: swiftCPU),
         .testTarget(name: "FusionTests", dependencies: ["Fusion"], swiftSettings: swiftCPU),
         .testTarget(name: "SuiteTests", dependencies: ["Suite"]),
-        .testTarget(name: "StoreTests", dependencies: ["Store"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis"]),
         .testTarget(name: "RunnerTests", dependencies: ["Runner"]),
         .target(name: "TestSupport", dependencies: ["BenchModel", "Store"], path: "Tests/TestSupport"),
         .testTarget(name: "ReportTests", dependencies: ["Report", "Store", "TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["FuseBench", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["FuseBench", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
     ],
     swiftLanguageModes: [.v6]
 )
