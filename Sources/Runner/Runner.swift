@@ -81,6 +81,9 @@ public final class BenchRunner {
         if !config.injectedSlowdown.isEmpty {
             cfg["inject_slowdown"] = config.injectedSlowdown.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value * 100)%" }.joined(separator: ",")
         }
+        // From here on a run exists in the store: Ctrl-C must end it as `interrupted`, not kill it.
+        fb_install_interrupt_handlers()
+        defer { fb_reset_interrupt_flag() }
         var runIDs: [Int64] = []
         for (i, side) in config.sides.enumerated() {
             var c = cfg
@@ -130,8 +133,6 @@ public final class BenchRunner {
             for id in runIDs { try store.setRunMeta(runID: id, key: "peak", value: String(decoding: peakJSON, as: UTF8.self)) }
         }
 
-        fb_install_interrupt_handlers()
-        defer { fb_reset_interrupt_flag() }
         let status: RunStatus
         let measurement = Measurement(runner: self, counters: counters, runIDs: runIDs, events: events, explicit: explicit,
                                       telemetry: telemetry.sampler)

@@ -69,7 +69,7 @@ public struct BenchPlan: Sendable {
                     }
                     if matching.isEmpty { continue }
                     let ref = spec.variants[0]
-                    spec.variants = matching.contains(ref) || matching.count == 1 && matching[0] == ref ? matching : [ref] + matching
+                    spec.variants = matching.contains(ref) ? matching : [ref] + matching
                 }
                 if quick {
                     spec.settings.samples = min(spec.settings.samples, 6)
