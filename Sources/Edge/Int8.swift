@@ -1,0 +1,235 @@
+// int8 post-training quantization: per-output-channel symmetric int8 weights, per-tensor symmetric
+// int8 activations (scale from a calibration method), an int8×int8→int32 GEMM (reference loops
+// and a SIMD widen-multiply-accumulate version), and the requantize + bias + ReLU epilogue.
+//
+// Layout: C[m×n] = A[m×k] · Wᵀ with W [n×k] row-major (row = output channel), so both operands
+// are read along k, contiguously.
+
+/// Symmetric int8 quantization helpers (range [-127, 127]; -128 is never produced).
+public enum Quant {
+    /// round(x / scale) clamped to [-127, 127] (round half away from zero).
+    @inline(__always)
+    public static func quantize(_ x: Float, scale: Float) -> Int8 {
+        let q = (x / scale).rounded()
+        return Int8(max(-127, min(127, q)))
+    }
+
+    /// q · scale.
+    @inline(__always)
+    public static func dequantize(_ q: Int8, scale: Float) -> Float { Float(q) * scale }
+
+    /// Per-row (output channel) scales max|w|/127 and the quantized [rows × cols] weights.
+    public static func perChannel(_ w: [Float], rows: Int, cols: Int) -> (q: [Int8], scales: [Float]) {
+        var q = [Int8](repeating: 0, count: rows * cols)
+        var scales = [Float](repeating: 1, count: rows)
+        for r in 0..<rows {
+            var m: Float = 0
+            for c in 0..<cols { m = max(m, abs(w[r * cols + c])) }
+            let s = m > 0 ? m / 127 : 1
+            scales[r] = s
+            for c in 0..<cols { q[r * cols + c] = quantize(w[r * cols + c], scale: s) }
+        }
+        return (q, scales)
+    }
+}
+
+/// How a per-tensor activation scale is chosen from calibration values.
+public enum CalibrationMethod: String, CaseIterable, Sendable {
+    /// max |x| / 127.
+    case minmax
+    /// 99.99th percentile of |x| / 127 (clips the rare outliers).
+    case percentile
+    /// The clip value c (searched over 200 steps in (0, max|x|]) minimizing Σ(x − dq(q(x)))², / 127.
+    case mse
+
+    /// The scale for `values` (positive; 1 when all values are zero).
+    public func scale(for values: [Float]) -> Float {
+        let mags = values.map { abs($0) }
+        guard let maxAbs = mags.max(), maxAbs > 0 else { return 1 }
+        switch self {
+        case .minmax:
+            return maxAbs / 127
+        case .percentile:
+            let sorted = mags.sorted()
+            let idx = min(sorted.count - 1, Int((0.9999 * Double(sorted.count - 1)).rounded(.up)))
+            return max(sorted[idx], maxAbs * 1e-3) / 127
+        case .mse:
+            var best = maxAbs / 127, bestErr = Double.infinity
+            for step in 1...200 {
+                let s = maxAbs * Float(step) / 200 / 127
+                var err = 0.0
+                for x in values {
+                    let d = Double(x - Quant.dequantize(Quant.quantize(x, scale: s), scale: s))
+                    err += d * d
+                }
+                if err < bestErr { bestErr = err; best = s }
+            }
+            return best
+        }
+    }
+}
+
+/// int8×int8→int32 GEMM: C[m×n] = A[m×k]·Wᵀ, W [n×k].
+public enum Int8GEMM {
+    /// Plain loops (the verification reference).
+    public static func reference(a: UnsafePointer<Int8>, w: UnsafePointer<Int8>, c: UnsafeMutablePointer<Int32>, m: Int, n: Int, k: Int) {
+        for i in 0..<m {
+            for j in 0..<n {
+                var s: Int32 = 0
+                for p in 0..<k { s &+= Int32(a[i * k + p]) &* Int32(w[j * k + p]) }
+                c[i * n + j] = s
+            }
+        }
+    }
+
+    /// SIMD widen-multiply-accumulate: 32 int8 lanes of A and of four W rows (output channels) are
+    /// sign-extended to Int32, multiplied and accumulated in 32-bit lanes; horizontal sums at the
+    /// end, scalar tail for k mod 32. Exact (wrapping Int32, as the reference).
+    public static func optimized(a: UnsafePointer<Int8>, w: UnsafePointer<Int8>, c: UnsafeMutablePointer<Int32>, m: Int, n: Int, k: Int) {
+        for i in 0..<m {
+            rowKernel(a: a + i * k, w: w, out: c + i * n, n: n, k: k)
+        }
+    }
+
+    @inline(__always)
+    static func load32(_ p: UnsafePointer<Int8>) -> SIMD32<Int32> {
+        SIMD32<Int32>(truncatingIfNeeded: UnsafeRawPointer(p).loadUnaligned(as: SIMD32<Int8>.self))
+    }
+
+    /// One row of A against all n rows of W.
+    @inline(__always)
+    static func rowKernel(a: UnsafePointer<Int8>, w: UnsafePointer<Int8>, out: UnsafeMutablePointer<Int32>, n: Int, k: Int) {
+        let kv = k & ~31
+        var j = 0
+        while j + 4 <= n {
+            var s0 = SIMD32<Int32>(), s1 = SIMD32<Int32>(), s2 = SIMD32<Int32>(), s3 = SIMD32<Int32>()
+            let w0 = w + j * k, w1 = w0 + k, w2 = w1 + k, w3 = w2 + k
+            var p = 0
+            while p < kv {
+                let av = load32(a + p)
+                s0 &+= av &* load32(w0 + p)
+                s1 &+= av &* load32(w1 + p)
+                s2 &+= av &* load32(w2 + p)
+                s3 &+= av &* load32(w3 + p)
+                p += 32
+            }
+            var r0 = s0.wrappedSum(), r1 = s1.wrappedSum(), r2 = s2.wrappedSum(), r3 = s3.wrappedSum()
+            while p < k {
+                let x = Int32(a[p])
+                r0 &+= x &* Int32(w0[p]); r1 &+= x &* Int32(w1[p]); r2 &+= x &* Int32(w2[p]); r3 &+= x &* Int32(w3[p])
+                p += 1
+            }
+            out[j] = r0; out[j + 1] = r1; out[j + 2] = r2; out[j + 3] = r3
+            j += 4
+        }
+        while j < n {
+            let wj = w + j * k
+            var s = SIMD32<Int32>()
+            var p = 0
+            while p < kv { s &+= load32(a + p) &* load32(wj + p); p += 32 }
+            var r = s.wrappedSum()
+            while p < k { r &+= Int32(a[p]) &* Int32(wj[p]); p += 1 }
+            out[j] = r
+            j += 1
+        }
+    }
+}
+
+/// The MLP with int8 weights and activations; every layer's int32 accumulators are dequantized
+/// (scale_in · scale_w[channel]), biased, ReLU'd and requantized to the next layer's input scale in
+/// one pass per output row (the fused epilogue); the last layer writes float logits.
+public final class Int8MLP {
+    /// Images per forward pass.
+    public let batch: Int
+    /// Input activation scale of each layer (from calibration).
+    public let activationScales: [Float]
+    let layers: [DenseLayer]
+    let qWeights: [[Int8]]
+    let wScales: [[Float]]
+    let inputScale: Float
+    /// Whether to use the SIMD GEMM (else the reference loops).
+    public let optimized: Bool
+    private var qActs: [UnsafeMutablePointer<Int8>] = []
+    private let acc: UnsafeMutablePointer<Int32>
+    private let logits: UnsafeMutablePointer<Float>
+
+    /// Quantizes `model`'s weights per channel; activation scales from `calibration` by `method`.
+    public init(model: MLPModel, calibration: DigitsSplit, method: CalibrationMethod, batch: Int, optimized: Bool = true) {
+        self.batch = batch
+        self.layers = model.layers
+        self.inputScale = model.inputScale
+        self.optimized = optimized
+        var qw: [[Int8]] = [], ws: [[Float]] = []
+        for l in model.layers {
+            let (q, s) = Quant.perChannel(l.weight, rows: l.outputs, cols: l.inputs)
+            qw.append(q)
+            ws.append(s)
+        }
+        qWeights = qw
+        wScales = ws
+        // Calibration: the fp32 model's input to every layer on the calibration split.
+        let fp = FP32MLP(model: model, batch: calibration.count)
+        fp.setInput(calibration.pixels, start: 0)
+        fp.forward()
+        var scales: [Float] = [method.scale(for: Array(UnsafeBufferPointer(start: fp.input, count: calibration.count * DigitsData.features)))]
+        for l in 0..<(model.layers.count - 1) { scales.append(method.scale(for: Array(fp.activations(layer: l)))) }
+        activationScales = scales
+        for l in model.layers { qActs.append(.allocate(capacity: batch * l.inputs)) }
+        let widest = model.layers.map(\.outputs).max()!
+        acc = .allocate(capacity: batch * widest)
+        logits = .allocate(capacity: batch * 10)
+    }
+
+    deinit {
+        for p in qActs { p.deallocate() }
+        acc.deallocate()
+        logits.deallocate()
+    }
+
+    /// Quantizes `batch` raw-pixel images starting at image `start`.
+    public func setInput(_ pixels: [Float], start: Int) {
+        let s = activationScales[0], scale = inputScale
+        for i in 0..<(batch * DigitsData.features) {
+            qActs[0][i] = Quant.quantize(pixels[start * DigitsData.features + i] * scale, scale: s)
+        }
+    }
+
+    /// One forward pass; returns the logits [batch × 10].
+    @discardableResult
+    public func forward() -> UnsafeBufferPointer<Float> {
+        for (l, layer) in layers.enumerated() {
+            let n = layer.outputs, k = layer.inputs
+            let last = l == layers.count - 1
+            qWeights[l].withUnsafeBufferPointer { w in
+                wScales[l].withUnsafeBufferPointer { ws in
+                    layer.bias.withUnsafeBufferPointer { bias in
+                        let sIn = activationScales[l]
+                        let sOutInv = last ? 0 : 1 / activationScales[l + 1]
+                        for i in 0..<batch {
+                            let row = acc + i * n
+                            if optimized {
+                                Int8GEMM.rowKernel(a: qActs[l] + i * k, w: w.baseAddress!, out: row, n: n, k: k)
+                            } else {
+                                Int8GEMM.reference(a: qActs[l] + i * k, w: w.baseAddress!, c: row, m: 1, n: n, k: k)
+                            }
+                            // Epilogue: dequantize, bias, ReLU, requantize (or write logits).
+                            for j in 0..<n {
+                                var y = Float(row[j]) * (sIn * ws[j]) + bias[j]
+                                if layer.relu { y = max(y, 0) }
+                                if last {
+                                    logits[i * 10 + j] = y
+                                } else {
+                                    qActs[l + 1][i * n + j] = Int8(max(-127, min(127, (y * sOutInv).rounded())))
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return UnsafeBufferPointer(start: logits, count: batch * 10)
+    }
+
+    /// Predicted class of each image of the last forward pass.
+    public func predictions() -> [Int] { (0..<batch).map { argmax(logits + $0 * 10, 10) } }
+}

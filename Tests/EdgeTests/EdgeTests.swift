@@ -1,0 +1,168 @@
+import Foundation
+import Testing
+@testable import Edge
+
+/// Repository root, from this file's path (Tests/EdgeTests/EdgeTests.swift).
+let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+let csvPath = repoRoot.appendingPathComponent("data/digits/digits.csv").path
+let modelPath = repoRoot.appendingPathComponent("data/digits/mlp.json").path
+
+/// Loaded once; the model and data are small.
+let shipped: (DigitsData, MLPModel) = (try! DigitsData.load(path: csvPath), try! MLPModel.load(path: modelPath))
+
+let header = "split,label," + (0..<64).map { "p\($0)" }.joined(separator: ",")
+func row(_ split: String, _ label: Int, pixels: Int = 64, value: String = "3") -> String {
+    "\(split),\(label)," + Array(repeating: value, count: pixels).joined(separator: ",")
+}
+
+@Suite struct DataLoadingTests {
+    @Test func shippedDataHasThreeSplits() throws {
+        let (data, _) = shipped
+        #expect(try data.split("train").count == 1078)
+        #expect(try data.split("calibration").count == 180)
+        #expect(try data.split("test").count == 539)
+        #expect(try data.split("test").pixels.count == 539 * 64)
+    }
+
+    @Test func wrongShapeRowNamesFileAndLine() {
+        let text = [header, row("train", 1), row("test", 2, pixels: 63)].joined(separator: "\n")
+        #expect {
+            try DigitsData.parse(text, path: "d.csv")
+        } throws: { "\($0)".hasPrefix("d.csv:3: wrong shape: expected 66 columns") }
+    }
+
+    @Test func badLabelPixelSplitAndHeader() {
+        let cases: [(String, String)] = [
+            ([header, row("train", 11)].joined(separator: "\n"), "d.csv:2: label '11'"),
+            ([header, row("train", 1, value: "17")].joined(separator: "\n"), "d.csv:2: pixel p0 = '17'"),
+            ([header, row("validation", 1)].joined(separator: "\n"), "d.csv:2: unknown split 'validation'"),
+            ("label,split", "d.csv:1: expected the header"),
+            ("", "d.csv: the data file is empty"),
+        ]
+        for (text, prefix) in cases {
+            #expect { try DigitsData.parse(text, path: "d.csv") } throws: { "\($0)".hasPrefix(prefix) }
+        }
+    }
+
+    @Test func emptyCalibrationSplitIsAnError() throws {
+        let data = try DigitsData.parse([header, row("train", 1), row("test", 2)].joined(separator: "\n"), path: "d.csv")
+        #expect { try data.split("calibration") } throws: { "\($0)" == "d.csv: the calibration split is empty (no rows with split = calibration)" }
+    }
+}
+
+@Suite struct ModelLoadingTests {
+    func tinyModel(weight: String = "[[0.5]]", inputs: Int = 64) -> String {
+        let w = "[" + Array(repeating: "[" + Array(repeating: "0.1", count: inputs).joined(separator: ",") + "]", count: 10).joined(separator: ",") + "]"
+        _ = weight
+        return """
+        {"format":"fusebench-mlp-v1","seed":1,"input_scale":0.0625,
+        "layers":[{"in":\(inputs),"out":10,"activation":"none","weight":\(w),"bias":[0,0,0,0,0,0,0,0,0,0]}],
+        "test_accuracy":0.5,"test_correct":1,"test_count":2}
+        """
+    }
+
+    @Test func shippedModelShapes() {
+        let (_, m) = shipped
+        #expect(m.layers.map(\.outputs) == [128, 64, 10])
+        #expect(m.layers.map(\.inputs) == [64, 128, 64])
+        #expect(m.exitHeads.count == 1 && m.exitHeads[0].afterLayer == 1)
+        #expect(m.seed == 9)
+    }
+
+    @Test func tinyModelLoads() throws {
+        let m = try MLPModel.parse(Data(tinyModel().utf8), path: "m.json")
+        #expect(m.layers.count == 1)
+    }
+
+    @Test func nanWeightNamesFileAndLine() {
+        let text = tinyModel().replacingOccurrences(of: "\"bias\":[0,", with: "\"bias\":[NaN,")
+        #expect { try MLPModel.parse(Data(text.utf8), path: "m.json") } throws: {
+            "\($0)".hasPrefix("m.json:2: non-finite number 'NaN'")
+        }
+    }
+
+    @Test func overflowingWeightIsNotFinite() {
+        let text = tinyModel().replacingOccurrences(of: "\"bias\":[0,", with: "\"bias\":[1e300,")
+        #expect { try MLPModel.parse(Data(text.utf8), path: "m.json") } throws: {
+            "\($0)" == "m.json: layers[0]: bias[0] is not finite (inf)"
+        }
+    }
+
+    @Test func wrongShapeIsAnError() {
+        #expect { try MLPModel.parse(Data(tinyModel(inputs: 63).utf8), path: "m.json") } throws: {
+            "\($0)".hasPrefix("m.json: layers[0]: wrong shape: in = 63, expected 64")
+        }
+        let badBias = tinyModel().replacingOccurrences(of: "\"bias\":[0,", with: "\"bias\":[")
+        #expect { try MLPModel.parse(Data(badBias.utf8), path: "m.json") } throws: {
+            "\($0)" == "m.json: layers[0]: wrong shape: bias has 9 values, expected 10"
+        }
+    }
+}
+
+@Suite struct RuntimeTests {
+    @Test func fp32TopOneMatchesTrainingScript() throws {
+        let (data, model) = shipped
+        let test = try data.split("test")
+        let correct = TopOne.fp32Correct(model: model, split: test)
+        #expect(test.count == model.recordedTestCount)
+        #expect(correct == model.recordedTestCorrect)
+        #expect(abs(Double(correct) / Double(test.count) - model.recordedTestAccuracy) < 1e-9)
+    }
+
+    @Test func int8GEMMOptimizedIsExact() {
+        var g = SystemRandomNumberGenerator()
+        for (m, n, k) in [(1, 1, 1), (3, 5, 31), (7, 10, 64), (64, 128, 64), (5, 13, 100), (2, 4, 33)] {
+            let a = (0..<(m * k)).map { _ in Int8.random(in: -127...127, using: &g) }
+            let w = (0..<(n * k)).map { _ in Int8.random(in: -127...127, using: &g) }
+            var r = [Int32](repeating: 0, count: m * n), o = [Int32](repeating: 1, count: m * n)
+            Int8GEMM.reference(a: a, w: w, c: &r, m: m, n: n, k: k)
+            Int8GEMM.optimized(a: a, w: w, c: &o, m: m, n: n, k: k)
+            #expect(r == o, "\(m)×\(n)×\(k)")
+        }
+        // Extreme values: every product 127·127 (or -127·127) summed exactly.
+        let k = 96
+        let a = [Int8](repeating: 127, count: k), w = [Int8](repeating: -127, count: 2 * k)
+        var o = [Int32](repeating: 0, count: 2)
+        Int8GEMM.optimized(a: a, w: w, c: &o, m: 1, n: 2, k: k)
+        #expect(o == [Int32(-127 * 127 * k), Int32(-127 * 127 * k)])
+    }
+
+    @Test func quantizeRoundTripWithinHalfStep() {
+        let scale: Float = 0.013
+        for i in -2000...2000 {
+            let x = Float(i) * 0.00083
+            let q = Quant.quantize(x, scale: scale)
+            let back = Quant.dequantize(q, scale: scale)
+            if abs(x) <= 127 * scale { #expect(abs(back - x) <= scale / 2 * 1.0001, "x = \(x)") }
+            #expect((-127...127).contains(Int(q)))
+        }
+        #expect(Quant.quantize(1e6, scale: scale) == 127 && Quant.quantize(-1e6, scale: scale) == -127)
+        let (q, s) = Quant.perChannel([1, -2, 0.5, 0, 0, 0], rows: 2, cols: 3)
+        #expect(s == [2 / 127, 1] && q == [64, -127, 32, 0, 0, 0])
+    }
+
+    @Test func calibrationMethodsOrdering() {
+        var values = (0..<10_000).map { Float($0 % 100) / 100 }
+        values.append(50)  // one outlier
+        let mm = CalibrationMethod.minmax.scale(for: values)
+        let pc = CalibrationMethod.percentile.scale(for: values)
+        let mse = CalibrationMethod.mse.scale(for: values)
+        #expect(mm == Float(50) / 127)
+        #expect(pc < mm && mse < mm)
+        #expect(CalibrationMethod.minmax.scale(for: [0, 0]) == 1)
+    }
+
+    @Test(arguments: CalibrationMethod.allCases)
+    func int8ModelWithinOnePointOfFP32(method: CalibrationMethod) throws {
+        let (data, model) = shipped
+        let test = try data.split("test")
+        let fp32 = Double(TopOne.fp32Correct(model: model, split: test)) / Double(test.count)
+        for optimized in [false, true] {
+            let q = Int8MLP(model: model, calibration: try data.split("calibration"), method: method, batch: test.count, optimized: optimized)
+            q.setInput(test.pixels, start: 0)
+            q.forward()
+            let top1 = Double(zip(q.predictions(), test.labels).filter { $0 == $1 }.count) / Double(test.count)
+            #expect(top1 >= fp32 - 0.01, "\(method) optimized=\(optimized): \(top1) vs fp32 \(fp32)")
+        }
+    }
+}
