@@ -36,7 +36,7 @@ let package = Package(
         .target(name: "Kernels", dependencies: ["CPerfEvent", "BenchModel"], swiftSettings: swiftCPU),
         .target(name: "Fusion", dependencies: ["BenchModel", "Kernels", "CPerfEvent"], swiftSettings: swiftCPU),
         .target(name: "Edge", dependencies: ["BenchModel", "Kernels", "CPerfEvent"], swiftSettings: swiftCPU),
-        .target(name: "Suite", dependencies: ["BenchModel", "Kernels", "Fusion", .product(name: "TOMLKit", package: "TOMLKit")]),
+        .target(name: "Suite", dependencies: ["BenchModel", "Kernels", "Fusion", "Edge", .product(name: "TOMLKit", package: "TOMLKit")]),
         .target(name: "Store", dependencies: [
             "BenchModel", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift"),
         ]),

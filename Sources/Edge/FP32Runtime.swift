@@ -27,7 +27,7 @@ public final class FP32MLP {
         precondition(batch > 0)
         self.model = model
         self.batch = batch
-        acts.append(.allocate(capacity: batch * DigitsData.features))
+        acts.append(.allocate(capacity: batch * model.layers[0].inputs))
         for l in model.layers {
             workspaces.append(GEMMWorkspace(m: batch, n: l.outputs, k: l.inputs))
             let wt = UnsafeMutablePointer<Float>.allocate(capacity: l.inputs * l.outputs)
@@ -46,11 +46,24 @@ public final class FP32MLP {
 
     /// Copies `batch` images of raw pixels (0–16) starting at image `start` of `pixels`, scaled.
     public func setInput(_ pixels: [Float], start: Int) {
+        precondition(model.layers[0].inputs == DigitsData.features)
         let n = batch * DigitsData.features
         let scale = model.inputScale
         pixels.withUnsafeBufferPointer { p in
             for i in 0..<n { acts[0][i] = p[start * DigitsData.features + i] * scale }
         }
+    }
+
+    /// Copies `rows` × `width` features (already scaled) as the input; `width` must equal the first layer's inputs.
+    public func setFeatures(_ p: UnsafePointer<Float>, rows: Int, width: Int) {
+        precondition(rows == batch && width == model.layers[0].inputs)
+        acts[0].update(from: p, count: rows * width)
+    }
+
+    /// Copies one row of `width` features per pointer as the input (gathering a sub-batch).
+    public func setFeatures(rows: [UnsafePointer<Float>], width: Int) {
+        precondition(rows.count == batch && width == model.layers[0].inputs)
+        for (i, r) in rows.enumerated() { (acts[0] + i * width).update(from: r, count: width) }
     }
 
     /// The scaled input (for quantized variants that share it).
