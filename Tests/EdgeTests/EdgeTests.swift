@@ -166,3 +166,104 @@ func row(_ split: String, _ label: Int, pixels: Int = 64, value: String = "3") -
         }
     }
 }
+
+@Suite struct PruningTests {
+    @Test func keepsTopL1Neurons() {
+        // 4 neurons × 2 inputs; L1 norms 3, 0.5, 2, 1 → keeping half keeps neurons 0 and 2.
+        let layer = DenseLayer(inputs: 2, outputs: 4, relu: true, weight: [1, -2, 0.5, 0, -1, 1, 0.5, 0.5], bias: [0, 1, 2, 3])
+        #expect(Pruning.keptNeurons(layer, fraction: 0.5) == [0, 2])
+        #expect(Pruning.keptNeurons(layer, fraction: 0.25) == [0, 2, 3])
+        var m = shipped.1
+        m.layers = [layer, DenseLayer(inputs: 4, outputs: 10, relu: false, weight: (0..<40).map(Float.init), bias: Array(repeating: 0, count: 10))]
+        m.exitHeads = []
+        let p = Pruning.structured(m, fraction: 0.5)
+        #expect(p.layers[0].outputs == 2 && p.layers[0].weight == [1, -2, -1, 1] && p.layers[0].bias == [0, 2])
+        #expect(p.layers[1].inputs == 2 && Array(p.layers[1].weight.prefix(4)) == [0, 2, 4, 6])
+    }
+
+    @Test func shippedModelPrunedShapes() {
+        let p = Pruning.structured(shipped.1, fraction: 0.5)
+        #expect(p.layers.map(\.outputs) == [64, 32, 10])
+        #expect(p.layers.map(\.inputs) == [64, 64, 32])
+        #expect(p.exitHeads[0].head.inputs == 64)
+    }
+
+    @Test func sparse24KeepsTwoLargestOfFour() {
+        let s = Sparse24([0.1, -3, 2, 0.5, 1, 1, 1, 1], rows: 1, cols: 8)
+        #expect(s.dense == [0, -3, 2, 0, 1, 1, 0, 0])
+        #expect(s.values == [-3, 2, 1, 1] && s.indices == [1 | 2 << 2, 0 | 1 << 2])
+    }
+
+    @Test func sparse24KernelMatchesDenseOnPrunedMatrix() {
+        var g = SystemRandomNumberGenerator()
+        let (rows, cols) = (13, 64)
+        for batch in [1, 16, 37] {
+            let w = (0..<(rows * cols)).map { _ in Float.random(in: -1...1, using: &g) }
+            let bias = (0..<rows).map { _ in Float.random(in: -1...1, using: &g) }
+            let x = (0..<(batch * cols)).map { _ in Float.random(in: -1...1, using: &g) }
+            let s = Sparse24(w, rows: rows, cols: cols)
+            let d = s.dense
+            var xT = [Float](repeating: 0, count: cols * batch)
+            for b in 0..<batch { for c in 0..<cols { xT[c * batch + b] = x[b * cols + c] } }
+            var yT = [Float](repeating: 0, count: rows * batch)
+            s.multiply(xT: xT, batch: batch, bias: bias, relu: true, yT: &yT)
+            for b in 0..<batch {
+                for r in 0..<rows {
+                    var acc = Double(bias[r])
+                    for c in 0..<cols { acc += Double(d[r * cols + c]) * Double(x[b * cols + c]) }
+                    #expect(abs(Double(yT[r * batch + b]) - max(acc, 0)) < 1e-4, "batch \(batch) row \(r)")
+                }
+            }
+        }
+    }
+}
+
+@Suite struct EdgeFactoryTests {
+    var spec: EdgeSpec { EdgeSpec(modelPath: modelPath, dataPath: csvPath) }
+
+    @Test func earlyExitThresholdsAndRates() throws {
+        let (data, model) = shipped
+        let test = try data.split("test")
+        func run(_ t: Double) throws -> EarlyExitMLP {
+            let e = try EarlyExitMLP(model: model, batch: test.count, threshold: t)
+            e.setInput(test.pixels, start: 0)
+            e.forward()
+            return e
+        }
+        // Threshold 0: everything exits at the head, with the head's recorded accuracy.
+        let all = try run(0)
+        #expect(all.lastExits.allSatisfy { $0 == 1 })
+        // Threshold 1: (almost) nothing is certain enough; the full model decides.
+        let none = try run(1)
+        let full = TopOne.fp32Correct(model: model, split: test)
+        let noneCorrect = zip(none.lastPredictions, test.labels).filter { $0 == $1 }.count
+        #expect(abs(noneCorrect - full) <= 2)
+        #expect { try EarlyExitMLP(model: model, batch: 1, threshold: 1.5) } throws: {
+            "\($0)".contains("mlp.json: exit threshold 1.5 is outside [0, 1]")
+        }
+        let factory = try EdgeFactory(spec: spec)
+        let rate = try factory.exitRate()
+        #expect(rate > 0 && rate < 1)
+    }
+
+    @Test func factoryAccuracyPerVariant() throws {
+        let factory = try EdgeFactory(spec: spec)
+        let fp32 = try factory.taskAccuracy(variant: "fp32", seed: 1)
+        #expect(fp32.metric == "top-1" && abs(fp32.value - shipped.1.recordedTestAccuracy) < 1e-9)
+        for v in ["int8_minmax", "int8_percentile", "int8_mse"] {
+            #expect(try factory.taskAccuracy(variant: v, seed: 1).value >= fp32.value - 0.01, "\(v)")
+        }
+        let inst = try factory.make(variant: "sparse24", shape: [:], dtype: "f32", seed: 1)
+        inst.run()
+        #expect(inst.output().count == 539)
+    }
+
+    @Test func factoryErrorsNameTheFile() {
+        #expect { try EdgeFactory(spec: EdgeSpec(modelPath: modelPath, dataPath: csvPath, exitThreshold: -0.1)) } throws: {
+            "\($0)".hasPrefix("\(modelPath): exit_threshold -0.1 is outside [0, 1]")
+        }
+        #expect { try EdgeFactory(spec: EdgeSpec(modelPath: "/nonexistent/m.json", dataPath: csvPath)) } throws: {
+            "\($0)".hasPrefix("/nonexistent/m.json: cannot read the model file")
+        }
+    }
+}
