@@ -81,6 +81,7 @@ public final class Int8MLP {
     public let activationScales: [Float]
     let layers: [DenseLayer]
     let qWeights: [[Int8]]
+    let packed: [PackedInt8Weights]
     let wScales: [[Float]]
     let inputScale: Float
     /// Whether to use the SIMD GEMM (else the reference loops).
@@ -103,6 +104,7 @@ public final class Int8MLP {
         }
         qWeights = qw
         wScales = ws
+        packed = zip(qw, model.layers).map { q, l in q.withUnsafeBufferPointer { PackedInt8Weights($0.baseAddress!, n: l.outputs, k: l.inputs) } }
         // Calibration: the fp32 model's input to every layer on the calibration split.
         let fp = FP32MLP(model: model, batch: calibration.count)
         fp.setInput(calibration.pixels, start: 0)
@@ -141,13 +143,13 @@ public final class Int8MLP {
                     layer.bias.withUnsafeBufferPointer { bias in
                         let sIn = activationScales[l]
                         let sOutInv = last ? 0 : 1 / activationScales[l + 1]
+                        if optimized {
+                            packed[l].multiply(a: qActs[l], m: batch, c: acc)
+                        } else {
+                            Int8GEMM.reference(a: qActs[l], w: w.baseAddress!, c: acc, m: batch, n: n, k: k)
+                        }
                         for i in 0..<batch {
                             let row = acc + i * n
-                            if optimized {
-                                Int8GEMM.rowKernel(a: qActs[l] + i * k, w: w.baseAddress!, out: row, n: n, k: k)
-                            } else {
-                                Int8GEMM.reference(a: qActs[l] + i * k, w: w.baseAddress!, c: row, m: 1, n: n, k: k)
-                            }
                             // Epilogue: dequantize, bias, ReLU, requantize (or write logits).
                             for j in 0..<n {
                                 var y = Float(row[j]) * (sIn * ws[j]) + bias[j]

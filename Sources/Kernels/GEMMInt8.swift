@@ -3,6 +3,7 @@
 // int8 lanes to Int32 and multiply-accumulates in 32-bit lanes (see README "int8 GEMM" for the
 // instructions LLVM emits). Used by the edge-inference int8 model (module Edge).
 import BenchModel
+import CPerfEvent
 
 /// `gemm_int8`: C[m×n] = A[m×k]·Wᵀ (W [n×k]), int8 inputs in [-127, 127], int32 accumulation.
 /// Outputs are exact integers; `output()` returns them as Float (exact below 2²⁴ in magnitude,
@@ -12,7 +13,10 @@ public struct Int8GEMMFactory: KernelFactory {
     public var kind: String { "gemm_int8" }
     public var summary: String { "int8×int8→int32 matrix multiply C[m×n] = A[m×k]·W[n×k]ᵀ" }
     public var shapeKeys: [String] { ["m", "n", "k"] }
-    public var variants: [String] { ["reference", "optimized"] }
+    /// `reference` (plain loops), `optimized` (VNNI `vpdpbusd` micro-kernel on pre-packed W when
+    /// the build has AVX-512 VNNI, else the LLVM-vectorized dot products), `dot` (always the
+    /// LLVM-vectorized dot products: `vpmovsxbw` + `vpmaddwd`).
+    public var variants: [String] { ["reference", "optimized", "dot"] }
     public var dtypes: [String] { ["i8"] }
 
     func dimensions(_ shape: Shape) throws -> (Int, Int, Int) {
@@ -37,19 +41,68 @@ public struct Int8GEMMFactory: KernelFactory {
 
     public func make(variant: String, shape: Shape, dtype: String, seed: UInt64) throws -> KernelInstance {
         let (m, n, k) = try checkedDimensions(variant: variant, shape: shape, dtype: dtype, dimensions)
-        return Int8GEMMInstance(m: m, n: n, k: k, seed: seed, optimized: variant == "optimized")
+        return Int8GEMMInstance(m: m, n: n, k: k, seed: seed, variant: variant)
+    }
+}
+
+/// W [n×k] int8 pre-packed for the AVX-512 VNNI micro-kernel (`vpdpbusd`, CPerfEvent/qgemm.c):
+/// 32-channel panels, k in groups of 4, plus the per-channel correction for the unsigned-A trick.
+/// Weights are constant during inference, so they are packed once (like pre-packed weights in
+/// inference runtimes); A is used as is. Falls back to `Int8GEMM.optimized` when the build has no VNNI.
+public final class PackedInt8Weights {
+    /// Whether this build has the VNNI kernel (and the CPU was checked to have the built ISA at start-up).
+    public static var vnniAvailable: Bool { fb_qgemm_available() != 0 }
+    public let n: Int
+    public let k: Int
+    let packed: UnsafeMutablePointer<Int8>?
+    let corr: UnsafeMutablePointer<Int32>?
+    let raw: UnsafeMutablePointer<Int8>
+
+    /// Copies and (when VNNI is available) packs `w` [n×k].
+    public init(_ w: UnsafePointer<Int8>, n: Int, k: Int) {
+        self.n = n
+        self.k = k
+        raw = .allocate(capacity: n * k)
+        raw.update(from: w, count: n * k)
+        if Self.vnniAvailable {
+            let size = Int(fb_qgemm_packed_size(Int64(n), Int64(k)))
+            let p = UnsafeMutablePointer<Int8>.allocate(capacity: size)
+            let c = UnsafeMutablePointer<Int32>.allocate(capacity: n)
+            fb_qgemm_pack(w, Int64(n), Int64(k), p, c)
+            packed = p
+            corr = c
+        } else {
+            packed = nil
+            corr = nil
+        }
+    }
+
+    deinit {
+        raw.deallocate()
+        packed?.deallocate()
+        corr?.deallocate()
+    }
+
+    /// C[m×n] = A[m×k]·Wᵀ, exact in Int32.
+    public func multiply(a: UnsafePointer<Int8>, m: Int, c: UnsafeMutablePointer<Int32>) {
+        if let packed, let corr {
+            fb_qgemm(a, Int64(m), Int64(k), packed, corr, Int64(n), c)
+        } else {
+            Int8GEMM.optimized(a: a, w: raw, c: c, m: m, n: n, k: k)
+        }
     }
 }
 
 /// A prepared `gemm_int8` problem with seeded inputs in [-127, 127].
 public final class Int8GEMMInstance: KernelInstance {
-    let m: Int, n: Int, k: Int, optimized: Bool
+    let m: Int, n: Int, k: Int, variant: String
+    var packedW: PackedInt8Weights?
     let a: UnsafeMutablePointer<Int8>, w: UnsafeMutablePointer<Int8>
     let c: UnsafeMutablePointer<Int32>
     let out: UnsafeMutablePointer<Float>
 
-    init(m: Int, n: Int, k: Int, seed: UInt64, optimized: Bool) {
-        (self.m, self.n, self.k, self.optimized) = (m, n, k, optimized)
+    init(m: Int, n: Int, k: Int, seed: UInt64, variant: String) {
+        (self.m, self.n, self.k, self.variant) = (m, n, k, variant)
         var g = SeededGenerator(seed: seed)
         a = .allocate(capacity: m * k)
         w = .allocate(capacity: n * k)
@@ -58,6 +111,7 @@ public final class Int8GEMMInstance: KernelInstance {
         c = .allocate(capacity: m * n)
         c.initialize(repeating: 0, count: m * n)
         out = .allocate(capacity: m * n)
+        if variant == "optimized" { packedW = PackedInt8Weights(w, n: n, k: k) }
     }
 
     deinit {
@@ -65,7 +119,9 @@ public final class Int8GEMMInstance: KernelInstance {
     }
 
     public func run() {
-        if optimized {
+        if let packedW {
+            packedW.multiply(a: a, m: m, c: c)
+        } else if variant == "dot" {
             Int8GEMM.optimized(a: a, w: w, c: c, m: m, n: n, k: k)
         } else {
             Int8GEMM.reference(a: a, w: w, c: c, m: m, n: n, k: k)

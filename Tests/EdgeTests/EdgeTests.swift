@@ -112,13 +112,18 @@ func row(_ split: String, _ label: Int, pixels: Int = 64, value: String = "3") -
 
     @Test func int8GEMMOptimizedIsExact() {
         var g = SystemRandomNumberGenerator()
-        for (m, n, k) in [(1, 1, 1), (3, 5, 31), (7, 10, 64), (64, 128, 64), (5, 13, 100), (2, 4, 33)] {
+        for (m, n, k) in [(1, 1, 1), (3, 5, 31), (7, 10, 64), (64, 128, 64), (5, 13, 100), (2, 4, 33), (9, 33, 7), (4, 32, 4), (13, 70, 130)] {
             let a = (0..<(m * k)).map { _ in Int8.random(in: -127...127, using: &g) }
             let w = (0..<(n * k)).map { _ in Int8.random(in: -127...127, using: &g) }
             var r = [Int32](repeating: 0, count: m * n), o = [Int32](repeating: 1, count: m * n)
             Int8GEMM.reference(a: a, w: w, c: &r, m: m, n: n, k: k)
             Int8GEMM.optimized(a: a, w: w, c: &o, m: m, n: n, k: k)
             #expect(r == o, "\(m)×\(n)×\(k)")
+            // Pre-packed VNNI kernel (or its fallback): exact too, including ragged m, n, k.
+            var p = [Int32](repeating: 7, count: m * n)
+            let packed = w.withUnsafeBufferPointer { PackedInt8Weights($0.baseAddress!, n: n, k: k) }
+            packed.multiply(a: a, m: m, c: &p)
+            #expect(r == p, "packed \(m)×\(n)×\(k) (vnni: \(PackedInt8Weights.vnniAvailable))")
         }
         // Extreme values: every product 127·127 (or -127·127) summed exactly.
         let k = 96
@@ -126,6 +131,13 @@ func row(_ split: String, _ label: Int, pixels: Int = 64, value: String = "3") -
         var o = [Int32](repeating: 0, count: 2)
         Int8GEMM.optimized(a: a, w: w, c: &o, m: 1, n: 2, k: k)
         #expect(o == [Int32(-127 * 127 * k), Int32(-127 * 127 * k)])
+        let packed = w.withUnsafeBufferPointer { PackedInt8Weights($0.baseAddress!, n: 2, k: k) }
+        var p = [Int32](repeating: 0, count: 2)
+        packed.multiply(a: a, m: 1, c: &p)
+        #expect(p == o)
+        let neg = [Int8](repeating: -127, count: k)
+        packed.multiply(a: neg, m: 1, c: &p)
+        #expect(p == [Int32(127 * 127 * k), Int32(127 * 127 * k)])
     }
 
     @Test func quantizeRoundTripWithinHalfStep() {
