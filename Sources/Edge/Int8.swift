@@ -1,18 +1,18 @@
 // int8 post-training quantization: per-output-channel symmetric int8 weights, per-tensor symmetric
-// int8 activations (scale from a calibration method), an int8×int8→int32 GEMM (reference loops
-// and a SIMD widen-multiply-accumulate version), and the requantize + bias + ReLU epilogue.
+// int8 activations (scale from a calibration method), the int8×int8→int32 GEMM (reference loops,
+// or the VNNI kernel on pre-packed weights), and the dequantize + bias + ReLU + requantize epilogue.
 //
-// The int8 GEMM itself (`Int8GEMM`) lives in Kernels (op kind `gemm_int8`).
+// The int8 GEMM itself (`Int8GEMM`, `PackedInt8Weights`) lives in Kernels (op kind `gemm_int8`).
 // Layout: C[m×n] = A[m×k] · Wᵀ with W [n×k] row-major (row = output channel), so both operands
 // are read along k, contiguously.
 import Kernels
 
 /// Symmetric int8 quantization helpers (range [-127, 127]; -128 is never produced).
 public enum Quant {
-    /// round(x / scale) clamped to [-127, 127] (round half away from zero).
+    /// round(x / scale) clamped to [-127, 127] (round half to even, as the vector conversion does).
     @inline(__always)
     public static func quantize(_ x: Float, scale: Float) -> Int8 {
-        let q = (x / scale).rounded()
+        let q = (x / scale).rounded(.toNearestOrEven)
         return Int8(max(-127, min(127, q)))
     }
 
@@ -82,6 +82,8 @@ public final class Int8MLP {
     let layers: [DenseLayer]
     let qWeights: [[Int8]]
     let packed: [PackedInt8Weights]
+    /// Per layer and output channel: scale_in · scale_w (the dequantization factor of the accumulator).
+    var combinedScales: [[Float]] = []
     let wScales: [[Float]]
     let inputScale: Float
     /// Whether to use the SIMD GEMM (else the reference loops).
@@ -112,6 +114,7 @@ public final class Int8MLP {
         var scales: [Float] = [method.scale(for: Array(UnsafeBufferPointer(start: fp.input, count: calibration.count * DigitsData.features)))]
         for l in 0..<(model.layers.count - 1) { scales.append(method.scale(for: Array(fp.activations(layer: l)))) }
         activationScales = scales
+        combinedScales = (0..<model.layers.count).map { l in ws[l].map { $0 * scales[l] } }
         for l in model.layers { qActs.append(.allocate(capacity: batch * l.inputs)) }
         let widest = model.layers.map(\.outputs).max()!
         acc = .allocate(capacity: batch * widest)
@@ -139,30 +142,34 @@ public final class Int8MLP {
             let n = layer.outputs, k = layer.inputs
             let last = l == layers.count - 1
             qWeights[l].withUnsafeBufferPointer { w in
-                wScales[l].withUnsafeBufferPointer { ws in
                     layer.bias.withUnsafeBufferPointer { bias in
-                        let sIn = activationScales[l]
                         let sOutInv = last ? 0 : 1 / activationScales[l + 1]
                         if optimized {
                             packed[l].multiply(a: qActs[l], m: batch, c: acc)
                         } else {
                             Int8GEMM.reference(a: qActs[l], w: w.baseAddress!, c: acc, m: batch, n: n, k: k)
                         }
-                        for i in 0..<batch {
-                            let row = acc + i * n
-                            // Epilogue: dequantize, bias, ReLU, requantize (or write logits).
-                            for j in 0..<n {
-                                var y = Float(row[j]) * (sIn * ws[j]) + bias[j]
-                                if layer.relu { y = max(y, 0) }
+                        // Epilogue (a second pass over the int32 accumulators, row by row while
+                        // they are in cache): dequantize, bias, ReLU, requantize — or write logits.
+                        combinedScales[l].withUnsafeBufferPointer { cs in
+                            let relu = layer.relu
+                            for i in 0..<batch {
+                                let row = acc + i * n
                                 if last {
-                                    logits[i * 10 + j] = y
+                                    let out = logits + i * 10
+                                    for j in 0..<n { out[j] = Float(row[j]) * cs[j] + bias[j] }
                                 } else {
-                                    qActs[l + 1][i * n + j] = Int8(max(-127, min(127, (y * sOutInv).rounded())))
+                                    let out = qActs[l + 1] + i * n
+                                    for j in 0..<n {
+                                        var y = Float(row[j]) * cs[j] + bias[j]
+                                        if relu { y = max(y, 0) }
+                                        let q = min(max((y * sOutInv).rounded(.toNearestOrEven), -127), 127)
+                                        out[j] = Int8(truncatingIfNeeded: Int32(q))
+                                    }
                                 }
                             }
                         }
                     }
-                }
             }
         }
         return UnsafeBufferPointer(start: logits, count: batch * 10)

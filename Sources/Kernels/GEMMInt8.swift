@@ -1,7 +1,8 @@
 // int8 GEMM: C[m×n] (Int32) = A[m×k] · Wᵀ with A and W [n×k] int8, row-major (both operands read
-// along k, like a linear layer's x·Wᵀ). `reference` is plain loops; `optimized` sign-extends 32
-// int8 lanes to Int32 and multiply-accumulates in 32-bit lanes (see README "int8 GEMM" for the
-// instructions LLVM emits). Used by the edge-inference int8 model (module Edge).
+// along k, like a linear layer's x·Wᵀ). `reference` is plain loops; `optimized` is the AVX-512
+// VNNI micro-kernel on pre-packed W (CPerfEvent/qgemm.c, `PackedInt8Weights`); `dot` is one
+// LLVM-vectorized dot product per output (see README "Edge-inference variants" for the instructions
+// LLVM emits). Used by the edge-inference int8 model (module Edge).
 import BenchModel
 import CPerfEvent
 
@@ -149,7 +150,7 @@ public enum Int8GEMM {
 
     /// Vectorized by LLVM: each output is one dot product along k written as a widening Int32
     /// reduction (`dot`), which LLVM turns into `vpmovsxbw` + `vpmaddwd` + `vpaddd` on AVX-512 (see
-    /// README "int8 GEMM"). An explicit SIMD32<Int32> formulation (four channels at a time) was 10×
+    /// README "Edge-inference variants"). An explicit SIMD32<Int32> formulation (four channels at a time) was 10×
     /// slower: Swift's SIMD widening conversions are not lowered to vector sign-extends.
     public static func optimized(a: UnsafePointer<Int8>, w: UnsafePointer<Int8>, c: UnsafeMutablePointer<Int32>, m: Int, n: Int, k: Int) {
         for i in 0..<m {
