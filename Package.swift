@@ -35,7 +35,8 @@ let package = Package(
         .target(name: "Telemetry", dependencies: ["BenchModel", "CPerfEvent"]),
         .target(name: "Kernels", dependencies: ["CPerfEvent", "BenchModel"], swiftSettings: swiftCPU),
         .target(name: "Fusion", dependencies: ["BenchModel", "Kernels", "CPerfEvent"], swiftSettings: swiftCPU),
-        .target(name: "Suite", dependencies: ["BenchModel", "Kernels", "Fusion", .product(name: "TOMLKit", package: "TOMLKit")]),
+        .target(name: "Edge", dependencies: ["BenchModel", "Kernels", "CPerfEvent"], swiftSettings: swiftCPU),
+        .target(name: "Suite", dependencies: ["BenchModel", "Kernels", "Fusion", "Edge", .product(name: "TOMLKit", package: "TOMLKit")]),
         .target(name: "Store", dependencies: [
             "BenchModel", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift"),
         ]),
@@ -50,6 +51,7 @@ let package = Package(
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"], swiftSettings: swiftCPU),
         .testTarget(name: "FusionTests", dependencies: ["Fusion"], swiftSettings: swiftCPU),
+        .testTarget(name: "EdgeTests", dependencies: ["Edge", "Kernels"], swiftSettings: swiftCPU),
         .testTarget(name: "SuiteTests", dependencies: ["Suite"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis"]),

@@ -67,3 +67,33 @@ extension KernelFactory {
         return v
     }
 }
+
+/// A factory whose variants are judged by a task metric (e.g. top-1 accuracy on a test split)
+/// instead of elementwise closeness to the reference's output. The runner rejects a variant (and
+/// does not time it) when its metric drops more than `accuracyBand` below the reference variant's.
+public protocol TaskAccuracySource: Sendable {
+    /// Largest allowed drop of the metric below the reference's (same unit as the metric: a
+    /// fraction for top-1, so 0.01 = 1 point).
+    var accuracyBand: Double { get }
+    /// The metric of `variant` (name, value; higher is better).
+    func taskAccuracy(variant: String, seed: UInt64) throws -> (metric: String, value: Double)
+}
+
+/// Task-accuracy verification of one variant against the reference's metric.
+public enum TaskAccuracy {
+    /// Passed when `reference − candidate ≤ band` (plus 1e-12 for rounding). `maxAbsError` is the
+    /// drop (negative when the candidate is better), `maxRelError` the drop relative to the
+    /// reference, `cosine` the candidate's metric; the tolerance records the band in `abs`.
+    public static func check(op: String, variant: String, referenceVariant: String, metric: String,
+                             reference: Double, candidate: Double, band: Double) -> AccuracyCheck {
+        let drop = reference - candidate
+        let passed = drop <= band + 1e-12
+        func pts(_ x: Double) -> String { "\((x * 1000).rounded() / 10)" }
+        func pct(_ x: Double) -> String { pts(x) + "%" }
+        let reason = passed ? nil
+            : "\(metric) \(pct(candidate)) vs \(referenceVariant) \(pct(reference)) (−\(pts(drop)) points > band \(pts(band)))"
+        return AccuracyCheck(op: op, variant: variant, referenceVariant: referenceVariant, maxAbsError: drop,
+                             maxRelError: reference > 0 ? drop / reference : 0, cosine: candidate,
+                             tolerance: Tolerance(abs: band, rel: 0, minCosine: 0), passed: passed, reason: reason)
+    }
+}

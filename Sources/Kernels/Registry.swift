@@ -14,7 +14,7 @@ public final class KernelRegistry: @unchecked Sendable {
     /// The kernels that ship with fusebench.
     public static var builtInFactories: [any KernelFactory] {
         [
-            GEMMFactory(), BiasReLUFactory(), LinearFactory(), BatchedGEMMFactory(), GEMVFactory(),
+            GEMMFactory(), Int8GEMMFactory(), BiasReLUFactory(), LinearFactory(), BatchedGEMMFactory(), GEMVFactory(),
             Conv2DFactory(), DepthwiseConvFactory(),
             RowNormFactory(.layernorm), RowNormFactory(.rmsnorm), RowNormFactory(.softmax),
             ActivationFactory(.relu), ActivationFactory(.silu), ActivationFactory(.geluTanh), ActivationFactory(.geluErf),

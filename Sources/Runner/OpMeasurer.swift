@@ -54,7 +54,19 @@ final class OpMeasurer {
         var timed = spec.variants
         let refName = op.factory.referenceVariant
         let needsReference = spec.variants.contains { $0 != refName }
-        if needsReference {
+        if needsReference, let task = op.factory as? any TaskAccuracySource {
+            // Task-accuracy verification: reject a variant whose metric drops more than the band
+            // below the reference's; outputs are not compared elementwise.
+            progress.update("\(label) verifying task accuracy against \(refName)")
+            let ref = try task.taskAccuracy(variant: refName, seed: settings.seed)
+            for v in spec.variants where v != refName {
+                let cand = try task.taskAccuracy(variant: v, seed: settings.seed)
+                let check = TaskAccuracy.check(op: spec.name, variant: v, referenceVariant: refName, metric: ref.metric,
+                                               reference: ref.value, candidate: cand.value, band: task.accuracyBand)
+                checks.append(check)
+                if !check.passed { timed.removeAll { $0 == v } }
+            }
+        } else if needsReference {
             let reference = try instances[refName] ?? op.factory.make(variant: refName, shape: spec.shape, dtype: spec.dtype, seed: settings.seed)
             progress.update("\(label) verifying against \(refName)")
             reference.run()

@@ -12,6 +12,15 @@ public struct PlannedOp: Sendable {
     /// Accuracy band the non-reference variants are checked against.
     public var tolerance: Tolerance
 
+    /// Creates a planned op (the plan does this for suite entries; tests and embedders may too).
+    public init(suite: String, suitePath: String, spec: OpSpec, factory: any KernelFactory, tolerance: Tolerance) {
+        self.suite = suite
+        self.suitePath = suitePath
+        self.spec = spec
+        self.factory = factory
+        self.tolerance = tolerance
+    }
+
     /// `SUITE/OP` (the benchmark name without its variant).
     public var qualifiedName: String { "\(suite)/\(spec.name)" }
 

@@ -1,4 +1,5 @@
 import BenchModel
+import Edge
 import Foundation
 import Fusion
 import Kernels
@@ -63,10 +64,13 @@ public struct OpSpec: Sendable, Hashable {
     public var line: Int
     /// The model of a `[[model]]` entry (kind `model`); nil for `[[op]]`.
     public var model: ModelSpec? = nil
+    /// The edge-inference op of an `[[edge]]` entry (kind `edge`); nil otherwise.
+    public var edge: EdgeSpec? = nil
 
     /// The factory that runs this op: a `ModelFactory` for a model, else the registry's factory for `kind`.
     public func factory(registry: KernelRegistry = .shared) -> (any KernelFactory)? {
         if let model { return try? ModelFactory(spec: model) }
+        if let edge { return try? EdgeFactory(spec: edge) }
         return registry.factory(kind: kind)
     }
 }

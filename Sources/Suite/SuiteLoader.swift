@@ -1,5 +1,6 @@
 import BenchModel
 import Foundation
+import Edge
 import Fusion
 import Kernels
 import TOMLKit
@@ -121,8 +122,8 @@ private struct Reader {
     static let settingKeys: Set<String> = ["batch_ms", "samples", "warmup_ms", "counters", "threshold", "instructions_threshold", "seed"]
 
     mutating func suite(_ root: TOMLTable, data: Data, registry: KernelRegistry) throws -> SuiteFile {
-        for k in root.keys where !["suite", "defaults", "op", "model"].contains(k) {
-            throw fail(k, "unknown top-level key '\(k)' (known: suite, defaults, op, model)")
+        for k in root.keys where !["suite", "defaults", "op", "model", "edge"].contains(k) {
+            throw fail(k, "unknown top-level key '\(k)' (known: suite, defaults, op, model, edge)")
         }
         guard let header = root["suite"]?.table else { throw fail("suite", "missing [suite] table with a 'name'") }
         try checkKeys(header, at: "suite", allowed: ["name", "description"])
@@ -137,7 +138,7 @@ private struct Reader {
             try checkKeys(dt, at: "defaults", allowed: Self.settingKeys)
             defaults = try settings(dt, at: "defaults", base: defaults)
         }
-        guard root["op"] != nil || root["model"] != nil else { throw fail("suite", "suite '\(name)' has no [[op]] or [[model]] entries") }
+        guard root["op"] != nil || root["model"] != nil || root["edge"] != nil else { throw fail("suite", "suite '\(name)' has no [[op]], [[model]] or [[edge]] entries") }
         var opsArray: [TOMLValueConvertible] = []
         if let opsValue = root["op"] {
             guard let a = opsValue.array else { throw fail("op", "'op' must be an array of tables ([[op]])") }
@@ -159,6 +160,16 @@ private struct Reader {
                 guard let t = v.table else { throw fail(prefix, "each [[model]] must be a table") }
                 let op = try model(t, at: prefix, defaults: defaults)
                 guard seen.insert(op.name).inserted else { throw fail("\(prefix).name", "duplicate op name '\(op.name)' (ops and models share one namespace)") }
+                ops.append(op)
+            }
+        }
+        if let edgeValue = root["edge"] {
+            guard let edgeArray = edgeValue.array else { throw fail("edge", "'edge' must be an array of tables ([[edge]])") }
+            for (i, v) in edgeArray.enumerated() {
+                let prefix = "edge[\(i)]"
+                guard let t = v.table else { throw fail(prefix, "each [[edge]] must be a table") }
+                let op = try edge(t, at: prefix, defaults: defaults)
+                guard seen.insert(op.name).inserted else { throw fail("\(prefix).name", "duplicate op name '\(op.name)' (ops, models and edge entries share one namespace)") }
                 ops.append(op)
             }
         }
@@ -290,5 +301,53 @@ extension Reader {
         let s = try settings(t, at: prefix, base: defaults)
         return OpSpec(name: name, kind: factory.kind, shape: [:], dtype: "f32", variants: ordered, tolerance: tolerance,
                       settings: s, line: locator.position(of: prefix).line, model: spec)
+    }
+}
+
+// MARK: - [[edge]]
+
+extension Reader {
+    /// One `[[edge]]`: `model` and `data` paths (relative to the suite file), `variants`,
+    /// `accuracy_band` (allowed top-1 drop as a fraction, default 0.01), `exit_threshold` (in [0, 1],
+    /// default 0.9) → an op of kind `edge`. The model and data are loaded here, so a bad file is
+    /// reported at the suite line that names it (with the data/model file's own file:line).
+    func edge(_ t: TOMLTable, at prefix: String, defaults: MeasurementSettings) throws -> OpSpec {
+        try checkKeys(t, at: prefix, allowed: Self.settingKeys.subtracting(["counters"])
+            .union(["name", "model", "data", "variants", "accuracy_band", "exit_threshold"]))
+        guard let name = try string(t, "name", at: prefix), !name.isEmpty else { throw fail(prefix, "[[edge]] needs a non-empty 'name'") }
+        guard name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == "." }) else {
+            throw fail("\(prefix).name", "edge op name '\(name)' may contain only letters, digits, '_', '-' and '.'")
+        }
+        let base = URL(fileURLWithPath: path).deletingLastPathComponent()
+        func resolve(_ key: String) throws -> String {
+            guard let p = try string(t, key, at: prefix), !p.isEmpty else { throw fail(prefix, "edge op '\(name)' needs '\(key)' (a path relative to the suite file)") }
+            return p.hasPrefix("/") ? p : URL(fileURLWithPath: p, relativeTo: base).standardizedFileURL.path
+        }
+        let modelPath = try resolve("model"), dataPath = try resolve("data")
+        let band = try number(t, "accuracy_band", at: prefix) ?? 0.01
+        guard band >= 0, band <= 1 else { throw fail("\(prefix).accuracy_band", "edge op '\(name)': accuracy_band must be in [0, 1] (a fraction of top-1; 0.01 = 1 point), got \(band)") }
+        let threshold = try number(t, "exit_threshold", at: prefix) ?? 0.9
+        guard threshold >= 0, threshold <= 1 else { throw fail("\(prefix).exit_threshold", "edge op '\(name)': exit_threshold must be in [0, 1] (a softmax probability), got \(threshold)") }
+        let spec = EdgeSpec(modelPath: modelPath, dataPath: dataPath, accuracyBand: band, exitThreshold: threshold)
+        let factory: EdgeFactory
+        do {
+            factory = try EdgeFactory(spec: spec)
+        } catch let e as EdgeError {
+            let key = e.file == dataPath ? "data" : "model"
+            throw fail("\(prefix).\(key)", "edge op '\(name)': \(e)")
+        }
+        let variants = try strings(t, "variants", at: prefix) ?? factory.variants
+        guard !variants.isEmpty else { throw fail("\(prefix).variants", "edge op '\(name)': 'variants' is empty") }
+        for v in variants where !factory.variants.contains(v) {
+            throw fail("\(prefix).variants", "edge op '\(name)': no variant '\(v)' (has \(factory.variants.joined(separator: ", ")))")
+        }
+        guard Set(variants).count == variants.count else { throw fail("\(prefix).variants", "edge op '\(name)': duplicate variant") }
+        guard variants.contains("fp32") || variants.count == 1 else {
+            throw fail("\(prefix).variants", "edge op '\(name)': 'fp32' is the reference the other variants are verified against; list it")
+        }
+        let ordered = variants.contains("fp32") ? ["fp32"] + variants.filter { $0 != "fp32" } : variants
+        let s = try settings(t, at: prefix, base: defaults)
+        return OpSpec(name: name, kind: factory.kind, shape: [:], dtype: "f32", variants: ordered, tolerance: nil,
+                      settings: s, line: locator.position(of: prefix).line, edge: spec)
     }
 }

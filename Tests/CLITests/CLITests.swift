@@ -127,6 +127,26 @@ shape = { rows = 4, cols = 100 }
         #expect(lines[0].hasPrefix("run_id,benchmark,suite,op,variant,sequence"))
     }
 
+    @Test func badEdgeThresholdExitsThreeWithLocation() throws {
+        let dir = try CLI.tempDir()
+        let suite = dir.appendingPathComponent("edge.toml")
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let text = """
+        [suite]
+        name = "e"
+        [[edge]]
+        name = "digits"
+        model = "\(root.path)/data/digits/mlp.json"
+        data = "\(root.path)/data/digits/digits.csv"
+        exit_threshold = 1.2
+        """
+        try text.write(to: suite, atomically: true, encoding: .utf8)
+        let r = try CLI.run(["run", suite.path, "--db", dir.appendingPathComponent("x.sqlite").path, "--quiet"])
+        #expect(r.status == 3)
+        #expect(r.stderr.hasPrefix("error: \(suite.path):7:"), "\(r.stderr)")
+        #expect(r.stderr.contains("exit_threshold must be in [0, 1]"))
+    }
+
     @Test func badSuiteExitsThreeWithLocation() throws {
         let dir = try CLI.tempDir()
         let suite = dir.appendingPathComponent("bad.toml")

@@ -37,7 +37,7 @@ struct OtherDoubleItFactory: KernelFactory {
 @Suite struct RegistryTests {
     static let builtInKinds = [
         "add_broadcast", "attention", "avgpool", "batched_gemm", "bias_relu", "conv2d", "depthwise_conv", "gelu_erf",
-        "gelu_tanh", "gemm", "gemv", "layernorm", "linear", "maxpool", "mul_broadcast", "relu", "rmsnorm", "silu",
+        "gelu_tanh", "gemm", "gemm_int8", "gemv", "layernorm", "linear", "maxpool", "mul_broadcast", "relu", "rmsnorm", "silu",
         "softmax",
     ]
 
@@ -45,22 +45,23 @@ struct OtherDoubleItFactory: KernelFactory {
         for f in KernelRegistry.builtInFactories {
             #expect(f.variants.first == "reference", "\(f.kind)")
             #expect(f.variants.contains("optimized"), "\(f.kind)")
-            #expect(f.dtypes == ["f32"], "\(f.kind)")
+            #expect(f.dtypes == [f.kind == "gemm_int8" ? "i8" : "f32"], "\(f.kind)")
+            let dt = f.dtypes[0]
             #expect(!f.summary.isEmpty)
             // Bad dtype and unknown variant are reported with their keys.
             let shape = Dictionary(uniqueKeysWithValues: f.shapeKeys.map { ($0, $0 == "bcast" || $0 == "pad" ? 0 : 3) })
-            try f.validate(shape: shape, dtype: "f32")
+            try f.validate(shape: shape, dtype: dt)
             #expect(f.flops(shape: shape) > 0, "\(f.kind)")
-            #expect(f.bytes(shape: shape, dtype: "f32") > 0, "\(f.kind)")
+            #expect(f.bytes(shape: shape, dtype: dt) > 0, "\(f.kind)")
             let dtype = #expect(throws: KernelSpecError.self) { try f.validate(shape: shape, dtype: "f16") }
             #expect(dtype?.key == "dtype")
-            let variant = #expect(throws: KernelSpecError.self) { _ = try f.make(variant: "nope", shape: shape, dtype: "f32", seed: 1) }
+            let variant = #expect(throws: KernelSpecError.self) { _ = try f.make(variant: "nope", shape: shape, dtype: dt, seed: 1) }
             #expect(variant?.key == "variants")
             // Every variant runs on the smallest shape and passes its own band against the reference.
-            let reference = runAndCopy(try f.make(variant: f.referenceVariant, shape: shape, dtype: "f32", seed: 1))
+            let reference = runAndCopy(try f.make(variant: f.referenceVariant, shape: shape, dtype: dt, seed: 1))
             for v in f.variants.dropFirst() {
-                let out = runAndCopy(try f.make(variant: v, shape: shape, dtype: "f32", seed: 1))
-                #expect(check(reference, out, f.defaultTolerance(shape: shape, dtype: "f32")).passed, "\(f.kind)/\(v)")
+                let out = runAndCopy(try f.make(variant: v, shape: shape, dtype: dt, seed: 1))
+                #expect(check(reference, out, f.defaultTolerance(shape: shape, dtype: dt)).passed, "\(f.kind)/\(v)")
             }
         }
     }

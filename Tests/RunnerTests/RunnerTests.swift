@@ -2,6 +2,7 @@ import BenchModel
 import Counters
 import Foundation
 import Kernels
+import Suite
 import Testing
 @testable import Runner
 
@@ -24,7 +25,9 @@ import Testing
                                              syscalls: fake, encoder: TableEncoder.generic)
         #expect(choice.mode == "none" && choice.session == nil)
         #expect(choice.note.contains("timing-only"))
-        #expect(choice.note.contains("valgrind is not installed"))
+        // Which sim prerequisite is reported first depends on the build: an AVX-512 build without
+        // an AVX2 sim worker (.build-sim/, absent in a fresh checkout) says so before looking for valgrind.
+        #expect(choice.note.contains("valgrind is not installed") || choice.note.contains("no AVX2 sim worker was found"))
         #expect(throws: RunError.self) {
             try CounterSetup.choose(mode: .hw, events: ["cycles"], explicit: false, environment: env,
                                     syscalls: FakePMU(hasPMU: false), encoder: TableEncoder.generic)
@@ -112,5 +115,65 @@ import Testing
         #expect(throws: RunError.self) {
             try WorkerClient.parse(try line(WorkerMessage(type: .hello, hello: old)), executable: "w", status: 0, stderr: "")
         }
+    }
+}
+
+/// A factory judged by task accuracy: `good` is 0.5 points below `ref`, `bad` 2 points (band 1 point).
+struct TaskFactory: KernelFactory, TaskAccuracySource {
+    var kind: String { "task_fake" }
+    var summary: String { "test factory judged by task accuracy" }
+    var shapeKeys: [String] { ["n"] }
+    var variants: [String] { ["ref", "good", "bad"] }
+    var dtypes: [String] { ["f32"] }
+    var accuracyBand: Double { 0.01 }
+    func validate(shape: Shape, dtype: String) throws {}
+    func flops(shape: Shape) -> Double { 1 }
+    func bytes(shape: Shape, dtype: String) -> Double { 1 }
+    func defaultTolerance(shape: Shape, dtype: String) -> Tolerance { Tolerance(abs: 0, rel: 0) }
+    /// Outputs differ wildly between variants: elementwise comparison would reject both.
+    func make(variant: String, shape: Shape, dtype: String, seed: UInt64) throws -> KernelInstance {
+        ConstantInstance(value: variant == "ref" ? 1 : 100)
+    }
+    func taskAccuracy(variant: String, seed: UInt64) throws -> (metric: String, value: Double) {
+        ("top-1", ["ref": 0.975, "good": 0.970, "bad": 0.955][variant]!)
+    }
+}
+
+final class ConstantInstance: KernelInstance {
+    var buffer: [Float]
+    init(value: Float) { buffer = [value, value] }
+    func run() {}
+    func output() -> UnsafeBufferPointer<Float> { buffer.withUnsafeBufferPointer { $0 } }
+}
+
+@Suite struct TaskAccuracyVerificationTests {
+    @Test func variantBelowBandIsRejectedAndNotTimed() throws {
+        let registry = KernelRegistry([TaskFactory()])
+        let text = """
+        [suite]
+        name = "t"
+        [defaults]
+        samples = 2
+        batch_ms = 0.05
+        warmup_ms = 1
+        [[op]]
+        name = "task"
+        kind = "task_fake"
+        shape = { n = 1 }
+        """
+        let suite = try SuiteLoader.parse(text: text, path: "t.toml", registry: registry)
+        let op = PlannedOp(suite: "t", suitePath: "/t.toml", spec: suite.ops[0], factory: TaskFactory(), tolerance: Tolerance(abs: 0, rel: 0))
+        let timer = BatchTimer(counters: nil)
+        let calibration = try Calibrator.calibrate(timer: timer, targetBatchNs: 50_000)
+        let result = try OpMeasurer(timer: timer, calibration: calibration, quiet: true, spinNs: 0)
+            .measure(op: op, index: 0, of: 1, sequenceStart: 0, slowdown: nil)
+        #expect(result.timed == ["ref", "good"])
+        #expect(Set(result.samples.map(\.variant)) == ["ref", "good"])
+        let bad = try #require(result.checks.first { $0.variant == "bad" })
+        #expect(!bad.passed)
+        #expect(abs(bad.maxAbsError - 0.02) < 1e-12)
+        #expect(bad.reason == "top-1 95.5% vs ref 97.5% (−2.0 points > band 1.0)")
+        let good = try #require(result.checks.first { $0.variant == "good" })
+        #expect(good.passed && abs(good.maxAbsError - 0.005) < 1e-12)
     }
 }

@@ -107,3 +107,54 @@ value = 0.5
         #expect(s.ops.map(\.name) == ["mlp", "second"])
     }
 }
+
+/// `[[edge]]` entries: paths relative to the suite file, located errors.
+@Suite struct EdgeSuiteTests {
+    static let suitesDir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("suites")
+    var suitePath: String { Self.suitesDir.appendingPathComponent("edge-test.toml").path }
+
+    func suite(_ extra: String = "", data: String = "../data/digits/digits.csv") -> String {
+        """
+        [suite]
+        name = "e"
+
+        [[edge]]
+        name = "digits"
+        model = "../data/digits/mlp.json"
+        data = "\(data)"
+        variants = ["fp32", "int8_mse"]
+        \(extra)
+        """
+    }
+
+    @Test func parsesEdgeEntry() throws {
+        let s = try SuiteLoader.parse(text: suite("exit_threshold = 0.8"), path: suitePath)
+        #expect(s.ops.count == 1 && s.ops[0].kind == "edge" && s.ops[0].variants == ["fp32", "int8_mse"])
+        #expect(s.ops[0].edge?.exitThreshold == 0.8)
+        #expect(s.ops[0].edge?.modelPath.hasSuffix("/data/digits/mlp.json") == true)
+        #expect(s.ops[0].factory() != nil)
+    }
+
+    @Test func thresholdOutsideUnitIntervalIsLocated() {
+        #expect { try SuiteLoader.parse(text: suite("exit_threshold = 1.5"), path: suitePath) } throws: {
+            "\($0)".hasPrefix("\(suitePath):9:") && "\($0)".contains("exit_threshold must be in [0, 1]")
+        }
+    }
+
+    @Test func badDataFileIsLocatedAtTheDataKeyAndNamesTheFileLine() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("edge-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let header = "split,label," + (0..<64).map { "p\($0)" }.joined(separator: ",")
+        try (header + "\ntest,1,1,2\n").write(to: dir.appendingPathComponent("d.csv"), atomically: true, encoding: .utf8)
+        let bad = dir.appendingPathComponent("d.csv").path
+        #expect { try SuiteLoader.parse(text: suite(data: bad), path: suitePath) } throws: {
+            "\($0)".hasPrefix("\(suitePath):7:") && "\($0)".contains("\(bad):2: wrong shape")
+        }
+        // A data file without calibration rows.
+        try (header + "\ntest,1," + Array(repeating: "0", count: 64).joined(separator: ",") + "\n").write(to: dir.appendingPathComponent("d.csv"), atomically: true, encoding: .utf8)
+        #expect { try SuiteLoader.parse(text: suite(data: bad), path: suitePath) } throws: {
+            "\($0)".contains("\(bad): the calibration split is empty")
+        }
+    }
+}

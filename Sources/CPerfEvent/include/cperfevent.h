@@ -100,6 +100,15 @@ void fb_callgrind_dump_stats(void);
 /// 1 when built with <valgrind/callgrind.h>.
 int fb_has_callgrind_header(void);
 
+/// int8 GEMM with AVX-512 VNNI (qgemm.c): 1 when compiled in for this target, else 0.
+int fb_qgemm_available(void);
+/// Bytes of the packed W for n channels × k.
+int64_t fb_qgemm_packed_size(int64_t n, int64_t k);
+/// Packs W [n×k] (int8, row-major) into 32-channel panels; corr[j] = 128·Σ_k W[j,k] (n entries).
+void fb_qgemm_pack(const int8_t *w, int64_t n, int64_t k, int8_t *packed, int32_t *corr);
+/// C[m×n] = A[m×k]·Wᵀ (int32, exact) from the packed W. No-op when unavailable.
+void fb_qgemm(const int8_t *a, int64_t m, int64_t k, const int8_t *packed, const int32_t *corr, int64_t n, int32_t *c);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,37 @@
+import BenchModel
+import Foundation
+import Report
+import Store
+import TestSupport
+import Testing
+
+@Suite struct VariantsReportTests {
+    @Test func decisionsAndRollback() throws {
+        let store = try ResultStore.inMemory()
+        let base = 100_000.0
+        let op = Synthetic.Op(name: "mlp", kind: "edge", values: [
+            "reference": Synthetic.values(median: base, seed: 1),
+            "fast": Synthetic.values(median: base / 2, seed: 2),
+            "same": Synthetic.values(median: base, seed: 3),
+            "noisy": Synthetic.values(median: base / 2, noise: 0.9, seed: 4),
+        ])
+        let other = Synthetic.op("gemm_x", median: 1000, seed: 5)
+        let id = try Synthetic.run(store, ops: [op, other], checks: ["mlp/fast": true, "mlp/same": true, "mlp/noisy": true, "mlp/bad": false])
+        let rows = try VariantsReport.rows(store: store, runID: id)
+        #expect(rows.map(\.op) == Array(repeating: "mlp", count: 5), "only edge ops")
+        let decision = Dictionary(uniqueKeysWithValues: rows.map { ($0.variant, $0.decision) })
+        #expect(decision["reference"] == "reference")
+        #expect(decision["fast"] == "adopt")
+        #expect(decision["same"] == "reject: not faster → reference (rollback)")
+        #expect(decision["noisy"] == "reject: throttled/unstable → reference (rollback)")
+        #expect(decision["bad"] == "reject: accuracy → reference (rollback)")
+        let fast = try #require(rows.first { $0.variant == "fast" })
+        #expect(abs(fast.speedup! - 2) < 0.05 && fast.lower! > 1.9 && fast.upper! < 2.1)
+        #expect(rows.first { $0.variant == "bad" }?.p50 == nil)
+        try VariantsReport.store(rows, store: store, runID: id)
+        #expect(try store.runMeta(runID: id)["variant_decision/mlp/fast"] == "adopt")
+        let text = VariantsReport.render(rows)
+        #expect(text.contains("| bad | not timed | not timed | not timed | unavailable |"))
+        #expect(text.contains("| fast |") && text.contains("2.00× ["))
+    }
+}
