@@ -118,4 +118,9 @@ public struct RunInfo: Codable, Sendable, Hashable {
 /// Version of the harness, stored with every run.
 public enum Harness {
     public static let version = "0.1.0"
+
+    /// Path of the running executable (workers and the callgrind pass re-execute it).
+    public static var executablePath: String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    }
 }

@@ -21,6 +21,7 @@ public enum TextRenderer {
             guard let op = r.op(row.op) else { continue }
             let check = r.check(op: row.op, variant: row.variant)
             let isLayer = row.variant.hasPrefix("layer:")
+            let roof = r.roofline(row)
             let acc: String
             if isLayer {
                 acc = "one layer, unfused"
@@ -40,8 +41,8 @@ public enum TextRenderer {
                 row.cacheMisses.map { Format.count($0) } ?? "–",
                 row.cacheMissesPerKiloInstruction.map { String(format: "%.2f", $0) } ?? "–",
                 isLayer ? "–" : row.gflops.map { String(format: "%.2f", $0) } ?? "–",
-                r.roofline(row).gbytesPerSecond.map { String(format: "%.1f", $0) } ?? "–",
-                r.roofline(row).percentOfPeak.map { String(format: "%.0f%%", $0) } ?? "–",
+                roof.gbytesPerSecond.map { String(format: "%.1f", $0) } ?? "–",
+                roof.percentOfPeak.map { String(format: "%.0f%%", $0) } ?? "–",
                 r.speedup(row).map { String(format: "%.2f×", $0) } ?? "–",
                 acc,
             ])

@@ -77,7 +77,7 @@ enum CounterSetup {
 /// count stale code).
 enum SimWorker {
     static func prepare(environment: [String: String]) throws -> (callgrind: Callgrind, note: String) {
-        let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let me = Harness.executablePath
         guard ISA.built.contains(.avx512f) else {
             let cg = try Callgrind.prepare(executable: me, environment: environment)
             return (cg, "callgrind (instructions, simulated caches and branches; this binary, \(ISA.kernelPath) path), one extra pass per variant")

@@ -1,6 +1,7 @@
 import BenchModel
 import CPerfEvent
 import Foundation
+import Fusion
 import Kernels
 import Suite
 import Telemetry
@@ -14,6 +15,8 @@ struct OpResult {
     var timed: [String] = []
     /// Telemetry taken with the samples.
     var telemetry: [TelemetryRow] = []
+    /// For fused models: the planner decisions behind exactly the plans the instances run.
+    var fusionDecisions: [FusionDecision] = []
 }
 
 /// Measures one op: verify, warm up, size batches, then ABBA-interleaved batches.
@@ -48,6 +51,8 @@ final class OpMeasurer {
         for v in spec.variants {
             instances[v] = try op.factory.make(variant: v, shape: spec.shape, dtype: spec.dtype, seed: settings.seed)
         }
+
+        let decisions = spec.variants.flatMap { (instances[$0] as? ModelInstance)?.fusionDecisions ?? [] }
 
         // 2. Verify every non-reference variant against the reference before timing it.
         var checks: [AccuracyCheck] = []
@@ -96,7 +101,7 @@ final class OpMeasurer {
         var perIteration: [String: Double] = [:]
         let batchTarget = max(settings.batchNs, 100 * calibration.counterReadNs)
         for v in timed {
-            if interruptRequested { return OpResult(samples: [], checks: checks, interrupted: true) }
+            if interruptRequested { return OpResult(samples: [], checks: checks, interrupted: true, fusionDecisions: decisions) }
             progress.update("\(label) \(v) warming up")
             let est = try warmup(instances[v]!, settings: settings, batchTarget: batchTarget)
             perIteration[v] = est
@@ -116,7 +121,8 @@ final class OpMeasurer {
             for flag in ThrottleFlagger.flag(inputs, temperatureLimitC: temperatureLimitC) where flag.index < samples.count {
                 samples[flag.index].flags.insert(.throttled)
             }
-            return OpResult(samples: samples, checks: checks, interrupted: interrupted, timed: timed, telemetry: rows)
+            return OpResult(samples: samples, checks: checks, interrupted: interrupted, timed: timed, telemetry: rows,
+                            fusionDecisions: decisions)
         }
         for rep in 0..<settings.samples {
             if groups > 0 { try timer.select(group: timer.counters!.group(forRepetition: rep)) }

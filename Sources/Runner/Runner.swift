@@ -41,11 +41,6 @@ public final class BenchRunner {
         say(line)
     }
 
-    /// This executable's path (workers and the sim pass re-execute it).
-    static var selfExecutable: String {
-        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-    }
-
     /// Runs the plan. Throws `RunError` for problems found before measuring (ISA, counters, pinning).
     public func run() throws -> RunOutcome {
         try ISA.check()
@@ -217,7 +212,7 @@ public final class BenchRunner {
                         }
                     }
                     if !interrupted, let source = op.factory as? any FusionDecisionSource, config.sides[s].executable == nil {
-                        result.samples += try fusionExtras(op: op, source: source, runID: runIDs[s],
+                        result.samples += try fusionExtras(op: op, source: source, decisions: result.fusionDecisions, runID: runIDs[s],
                                                            sequenceStart: sequences[s] + result.samples.count, progress: progress)
                     }
                     try store.insertSamples(runID: runIDs[s], opID: opID, samples: result.samples)
@@ -233,16 +228,13 @@ public final class BenchRunner {
             return .complete
         }
 
-        /// For a fused model: stores the planner's decisions for every fused variant, records the
-        /// bytes each plan moves, and times each layer of the unfused plan (variant `layer:NAME`,
+        /// For a fused model: stores the planner's decisions behind the measured instances, records
+        /// the bytes each plan moves, and times each layer of the unfused plan (variant `layer:NAME`,
         /// a few batches each, in this process).
-        func fusionExtras(op: PlannedOp, source: any FusionDecisionSource, runID: Int64, sequenceStart: Int,
-                          progress: ProgressLine) throws -> [Sample] {
+        func fusionExtras(op: PlannedOp, source: any FusionDecisionSource, decisions: [FusionDecision], runID: Int64,
+                          sequenceStart: Int, progress: ProgressLine) throws -> [Sample] {
             let seed = op.spec.settings.seed
-            for v in op.spec.variants where v != op.factory.referenceVariant {
-                progress.update("\(op.qualifiedName) logging fusion decisions (\(v))")
-                try store.insertFusionDecisions(runID: runID, decisions: try source.decisions(variant: v, seed: seed))
-            }
+            try store.insertFusionDecisions(runID: runID, decisions: decisions)
             for v in op.spec.variants {
                 try store.setRunMeta(runID: runID, key: "fusion.bytes.\(op.spec.name).\(v)", value: String(source.bytesMoved(variant: v)))
             }
@@ -338,7 +330,7 @@ public final class BenchRunner {
             let perWorker = max(2, Int((Double(op.spec.settings.samples) / Double(n)).rounded(.up)))
             var results = Array(repeating: OpResult(samples: [], checks: [], interrupted: false), count: config.sides.count)
             var calibrated = Array(repeating: false, count: config.sides.count)
-            let me = BenchRunner.selfExecutable
+            let me = Harness.executablePath
             for p in 0..<n {
                 let order = p % 2 == 0 ? Array(config.sides.indices) : Array(config.sides.indices.reversed())
                 for s in order {
@@ -354,6 +346,7 @@ public final class BenchRunner {
                                                 quick: config.quick, temperatureLimitC: config.temperatureLimitC)
                     let r = try WorkerClient.run(executable: side.executable ?? me, request: request, environment: config.environment)
                     if p == 0 || results[s].checks.isEmpty { results[s].checks = r.checks }
+                    if results[s].fusionDecisions.isEmpty { results[s].fusionDecisions = r.fusionDecisions }
                     if results[s].timed.isEmpty {
                         results[s].timed = op.spec.variants.filter { v in !r.checks.contains { $0.variant == v && !$0.passed } }
                     }

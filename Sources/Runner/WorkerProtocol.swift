@@ -95,11 +95,15 @@ public struct WorkerMessage: Codable, Sendable {
     public var interrupted: Bool?
     /// On `done`: telemetry taken with the samples (sequences as in the `sample` messages).
     public var telemetry: [TelemetryRow]?
+    /// On `done`: fusion planner decisions behind the worker's model instances.
+    public var fusionDecisions: [FusionDecision]?
     public var error: String?
 
     public init(type: Kind, hello: WorkerHello? = nil, check: AccuracyCheck? = nil, sample: Sample? = nil,
-                calibration: Calibration? = nil, interrupted: Bool? = nil, telemetry: [TelemetryRow]? = nil, error: String? = nil) {
+                calibration: Calibration? = nil, interrupted: Bool? = nil, telemetry: [TelemetryRow]? = nil,
+                fusionDecisions: [FusionDecision]? = nil, error: String? = nil) {
         self.telemetry = telemetry
+        self.fusionDecisions = fusionDecisions
         self.type = type
         self.hello = hello
         self.check = check
@@ -118,6 +122,7 @@ public struct WorkerResult: Sendable {
     public var calibration: Calibration?
     public var interrupted: Bool
     public var telemetry: [TelemetryRow]
+    public var fusionDecisions: [FusionDecision]
 }
 
 /// Parent side: runs one worker process to completion.
@@ -185,6 +190,7 @@ public enum WorkerClient {
         var interrupted = false
         var finished = false
         var telemetry: [TelemetryRow] = []
+        var fusionDecisions: [FusionDecision] = []
         for (i, line) in data.split(separator: UInt8(ascii: "\n")).enumerated() where !line.isEmpty {
             let m: WorkerMessage
             do {
@@ -205,6 +211,7 @@ public enum WorkerClient {
                 calibration = m.calibration
                 interrupted = m.interrupted ?? false
                 telemetry = m.telemetry ?? []
+                fusionDecisions = m.fusionDecisions ?? []
                 finished = true
             case .error:
                 throw RunError("worker \(executable): \(m.error ?? "unknown error")")
@@ -219,7 +226,7 @@ public enum WorkerClient {
             interrupted = true
         }
         return WorkerResult(hello: h, checks: checks, samples: samples, calibration: calibration, interrupted: interrupted,
-                            telemetry: telemetry)
+                            telemetry: telemetry, fusionDecisions: fusionDecisions)
     }
 }
 

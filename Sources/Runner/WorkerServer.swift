@@ -49,7 +49,8 @@ public enum WorkerServer {
                 s.process = request.process
                 emit(WorkerMessage(type: .sample, sample: s))
             }
-            emit(WorkerMessage(type: .done, calibration: calibration, interrupted: result.interrupted, telemetry: result.telemetry))
+            emit(WorkerMessage(type: .done, calibration: calibration, interrupted: result.interrupted, telemetry: result.telemetry,
+                               fusionDecisions: result.fusionDecisions))
         } catch {
             emit(WorkerMessage(type: .error, error: String(describing: error)))
         }

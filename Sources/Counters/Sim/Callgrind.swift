@@ -26,7 +26,7 @@ public struct Callgrind: Sendable {
         guard let valgrind = findInPath("valgrind", environment: environment) else {
             throw Unavailable(description: "valgrind is not installed (run tools/setup, or apt-get install valgrind)")
         }
-        let exe = executable ?? (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let exe = executable ?? Harness.executablePath
         return Callgrind(valgrind: valgrind, executable: try strippedCopy(of: exe, environment: environment))
     }
 
