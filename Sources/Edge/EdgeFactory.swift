@@ -1,5 +1,6 @@
 // The `edge` benchmark op: one model + data set, variants fp32 (reference), int8 (three calibration
-// methods), pruned25 / pruned50 (structured), sparse24 (2:4) and early_exit. One iteration is the
+// methods), pruned25 / pruned50 (structured, raw), pruned25_ft / pruned50_ft (structured, then
+// fine-tuned by the training script), sparse24 (2:4) and early_exit. One iteration is the
 // inference of the whole test split as one batch (539 images). Verification is by task accuracy
 // (top-1 on the test split, `TaskAccuracySource`), not by elementwise closeness of logits.
 import BenchModel
@@ -26,7 +27,8 @@ public struct EdgeSpec: Sendable, Hashable {
 /// Factory of the `edge` op (kind `edge`).
 public struct EdgeFactory: KernelFactory, TaskAccuracySource {
     /// All variants; the first (`fp32`) is the reference.
-    public static let allVariants = ["fp32", "int8_minmax", "int8_percentile", "int8_mse", "pruned25", "pruned50", "sparse24", "early_exit"]
+    public static let allVariants = ["fp32", "int8_minmax", "int8_percentile", "int8_mse", "pruned25", "pruned50",
+                                     "pruned25_ft", "pruned50_ft", "sparse24", "early_exit"]
     public let spec: EdgeSpec
     public let model: MLPModel
     public let data: DigitsData
@@ -117,6 +119,12 @@ final class EdgeInstance: KernelInstance {
         case "fp32": fp32 = FP32MLP(model: f.model, batch: batch)
         case "pruned25": fp32 = FP32MLP(model: Pruning.structured(f.model, fraction: 0.25), batch: batch)
         case "pruned50": fp32 = FP32MLP(model: Pruning.structured(f.model, fraction: 0.5), batch: batch)
+        case "pruned25_ft", "pruned50_ft":
+            let fraction = variant == "pruned25_ft" ? 0.25 : 0.5
+            guard let p = f.model.finetunedPrunings.first(where: { $0.fraction == fraction }) else {
+                throw EdgeError(file: f.spec.modelPath, "variant \(variant) needs a fine-tuned \(Int(fraction * 100))% pruning in 'pruned_finetuned' (run tools/train-digits-mlp)")
+            }
+            fp32 = FP32MLP(model: p.model, batch: batch)
         case "int8_minmax", "int8_percentile", "int8_mse":
             let method = CalibrationMethod(rawValue: String(variant.dropFirst(5)))!
             int8 = Int8MLP(model: f.model, calibration: f.calibration, method: method, batch: batch)
