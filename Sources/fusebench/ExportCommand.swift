@@ -29,12 +29,9 @@ struct ExportCommand: ParsableCommand {
         if let b = baseline {
             comparison = try CompareReport(store: store, baseIDs: [try store.resolve(b)], headIDs: [id])
         }
-        // Edge ops: the variants tables (markdown) / decisions (gbench JSON), recomputed and stored.
-        var variants: [VariantRow] = []
-        if f == .markdown || f == .gbench {
-            variants = try VariantsReport.rows(store: store, runID: id)
-            try VariantsReport.store(variants, store: store, runID: id)
-        }
+        // Edge ops: the variants tables (markdown) / decisions (gbench JSON), computed as
+        // `fusebench variants` does (an export never writes to the store).
+        let variants = f == .markdown || f == .gbench ? try VariantsReport.rows(store: store, runID: id) : []
         let text = try Exporter.export(try RunReport(store: store, runID: id), format: f, comparison: comparison, variants: variants)
         if let path = output {
             do {
