@@ -264,7 +264,8 @@ func gemmReference(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePoi
 let smallM = 4
 
 /// C = A·B for small m: each row of C is Σ_p A[i,p]·B[p,:], accumulated in SIMD16 registers
-/// across 64 columns at a time (16, then scalar, at the right edge), streaming B row by row.
+/// across 64 columns at a time (then 16, then one masked-width vector at the right edge), streaming
+/// B row by row.
 func gemmSmallM(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
                 c: UnsafeMutablePointer<Float>) {
     typealias V = SIMD16<Float>
@@ -301,11 +302,28 @@ func gemmSmallM(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointe
             ci.storeBytes(of: c0, toByteOffset: j * MemoryLayout<Float>.stride, as: V.self)
             j += 16
         }
-        while j < n {
-            var acc: Float = 0
-            for p in 0..<k { acc = acc.addingProduct(ai[p], b[p * n + j]) }
-            c[i * n + j] = acc
-            j += 1
+        if j < n {
+            // Right edge (< 16 columns; all of C when n < 16, e.g. a 10-class output layer): still
+            // one SIMD16 FMA per k row. Rows whose 16-float read stays inside B are loaded whole
+            // (the lanes past the edge hold the next row's values and are discarded); only the
+            // last few rows, where that read would leave B, are gathered lane by lane. Each kept
+            // lane sums over p in order, as the scalar loop did.
+            let rem = n - j
+            let slack = k * n - j - 16   // row p's read is inside B iff p·n ≤ slack
+            let wholeRows = slack < 0 ? 0 : min(k, slack / n + 1)
+            var c0 = V()
+            var bp = b + j
+            for p in 0..<wholeRows {
+                c0 = c0.addingProduct(V(repeating: ai[p]), UnsafeRawPointer(bp).loadUnaligned(as: V.self))
+                bp += n
+            }
+            for p in wholeRows..<k {
+                var row = V()
+                for l in 0..<rem { row[l] = bp[l] }
+                c0 = c0.addingProduct(V(repeating: ai[p]), row)
+                bp += n
+            }
+            for l in 0..<rem { c[i * n + j + l] = c0[l] }
         }
     }
 }

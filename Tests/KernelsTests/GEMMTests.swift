@@ -1,3 +1,4 @@
+import Foundation
 import BenchModel
 import Testing
 @testable import Kernels
@@ -101,6 +102,33 @@ import Testing
         #expect(huge?.key == "shape")
         #expect(throws: KernelSpecError.self) {
             _ = try factory.make(variant: "reference", shape: ["m": -1, "n": 4, "k": 4], dtype: "f32", seed: 1)
+        }
+    }
+}
+
+/// The small-m path's right edge (n − j < 16 columns, or all of n < 16) loads whole 16-float rows
+/// of B where they stay inside B and gathers the rest: B is placed so that it ends exactly at a
+/// PROT_NONE guard page, so a read past its end would crash the test instead of passing silently.
+@Suite struct GEMMSmallMEdgeTests {
+    @Test(arguments: [1, 2, 3, 4, 7, 10, 15, 16, 17, 31, 70, 79])
+    func rightEdgeMatchesReferenceWithoutReadingPastB(n: Int) throws {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        for (m, k) in [(1, 1), (1, 2), (1, 64), (3, 5), (4, 128)] {
+            let bytes = k * n * MemoryLayout<Float>.stride
+            let dataPages = (bytes + page - 1) / page
+            let region = try #require(mmap(nil, (dataPages + 1) * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0))
+            defer { munmap(region, (dataPages + 1) * page) }
+            #expect(mprotect(region + dataPages * page, page, PROT_NONE) == 0)
+            let b = (region + dataPages * page - bytes).bindMemory(to: Float.self, capacity: k * n)
+            var g = SeededGenerator(seed: UInt64(n * 1000 + k))
+            for i in 0..<(k * n) { b[i] = Float(g.next() % 2001) / 1000 - 1 }
+            let a = (0..<(m * k)).map { _ in Float(g.next() % 2001) / 1000 - 1 }
+            var c = [Float](repeating: .nan, count: m * n), ref = c
+            gemmSmallM(m: m, n: n, k: k, a: a, b: b, c: &c)
+            gemmReference(m: m, n: n, k: k, a: a, b: b, c: &ref)
+            for i in 0..<(m * n) {
+                #expect(abs(c[i] - ref[i]) <= 1e-5 * Float(k), "m \(m) n \(n) k \(k) element \(i): \(c[i]) vs \(ref[i])")
+            }
         }
     }
 }
