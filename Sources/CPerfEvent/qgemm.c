@@ -70,6 +70,12 @@ typedef struct fb_job {
 } fb_job;
 
 static inline int64_t fb_panels(int64_t n) { return (n + 31) / 32; }
+/// Rows per block of the 4-row tiles: the block of A (rows × k bytes) stays in L1 (~16 KB) while
+/// every panel of W passes over it (k = 64: 256 rows; k = 512: 32 rows).
+static inline int64_t fb_row_block(int64_t k) {
+    int64_t rows = (16384 / (k > 0 ? k : 1)) & ~(int64_t)3;
+    return rows < 4 ? 4 : rows;
+}
 static inline int64_t fb_groups(int64_t k) { return (k + 3) / 4; }
 
 int64_t fb_qgemm_packed_size(int64_t n, int64_t k) { return fb_panels(n) * fb_groups(k) * 128; }
@@ -270,10 +276,12 @@ FB_AI void v512_row1(const fb_job *J, const int mode, int64_t i, int64_t p0, con
 
 FB_AI void v512_run_mode(const fb_job *J, const int mode) {
     const int64_t P = fb_panels(J->n), m4 = J->m & ~(int64_t)3;
-    if (m4 > 0) {
+    const int64_t MB = fb_row_block(J->k);
+    for (int64_t i0 = 0; i0 < m4; i0 += MB) {
+        const int64_t iend = i0 + MB < m4 ? i0 + MB : m4;
         for (int64_t p = 0; p < P; p++) {
             v512_consts c = v512_load_consts(J, mode, p * 32);
-            for (int64_t i = 0; i < m4; i += 4) v512_tile4(J, mode, &c, p, i);
+            for (int64_t i = i0; i < iend; i += 4) v512_tile4(J, mode, &c, p, i);
         }
     }
     for (int64_t i = m4; i < J->m; i++) {
@@ -351,29 +359,61 @@ FB_A2 __m256i v256_bcast(const int8_t *a, int64_t g) {
     return _mm256_set1_epi32(x);
 }
 
-/// 4 rows × 16 channels (half h of panel p).
-FB_A2 void v256_tile4(const fb_job *J, const int mode, int64_t p, int h, int64_t i) {
+/// One k group of a 4-row × 16-channel tile; a = broadcast A bytes, ua = their absolute values.
+FB_A2 void v256_step4(__m256i acc[4][2], const int8_t *w, const __m256i a[4], const __m256i ua[4], __m256i ones) {
+    __m256i w0 = _mm256_loadu_si256((const __m256i *)(const void *)w);
+    __m256i w1 = _mm256_loadu_si256((const __m256i *)(const void *)(w + 32));
+    for (int r = 0; r < 4; r++) {
+        acc[r][0] = v256_dot(acc[r][0], ua[r], a[r], w0, ones);
+        acc[r][1] = v256_dot(acc[r][1], ua[r], a[r], w1, ones);
+    }
+}
+
+/// 4 rows × 16 channels (half h of panel p). With `u` non-NULL, |A| of these rows is read from u
+/// (rows at stride k, precomputed once per row block) instead of being recomputed per broadcast:
+/// on Zen 3 vpabsb competes with vpsignb / vpmaddubsw / vpmaddwd for the same two pipes.
+FB_A2 void v256_tile4(const fb_job *J, const int mode, int64_t p, int h, int64_t i, const int8_t *u) {
     const int64_t k = J->k, G = fb_groups(k), kfull = k / 4;
     const int8_t *wp = J->packed + p * G * 128 + h * 64;
-    const int8_t *ar[4] = {J->a + i * k, J->a + (i + 1) * k, J->a + (i + 2) * k, J->a + (i + 3) * k};
+    const int8_t *a0 = J->a + i * k, *a1 = a0 + k, *a2 = a1 + k, *a3 = a2 + k;
     const __m256i ones = _mm256_set1_epi16(1);
     __m256i acc[4][2];
     for (int r = 0; r < 4; r++) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
-    for (int64_t g = 0; g < G; g++) {
-        __m256i w0 = _mm256_loadu_si256((const __m256i *)(const void *)(wp + g * 128));
-        __m256i w1 = _mm256_loadu_si256((const __m256i *)(const void *)(wp + g * 128 + 32));
-        for (int r = 0; r < 4; r++) {
-            __m256i a = g < kfull ? v256_bcast(ar[r], g) : _mm256_set1_epi32((int)fb_load4(ar[r], g, k));
-            __m256i ua = _mm256_abs_epi8(a);
-            acc[r][0] = v256_dot(acc[r][0], ua, a, w0, ones);
-            acc[r][1] = v256_dot(acc[r][1], ua, a, w1, ones);
+    int64_t g = 0;
+    if (u) {
+        const int8_t *u0 = u, *u1 = u0 + k, *u2 = u1 + k, *u3 = u2 + k;
+        for (; g < kfull; g++) {
+            const __m256i a[4] = {v256_bcast(a0, g), v256_bcast(a1, g), v256_bcast(a2, g), v256_bcast(a3, g)};
+            const __m256i ua[4] = {v256_bcast(u0, g), v256_bcast(u1, g), v256_bcast(u2, g), v256_bcast(u3, g)};
+            v256_step4(acc, wp + g * 128, a, ua, ones);
         }
+    } else {
+        for (; g < kfull; g++) {
+            const __m256i a[4] = {v256_bcast(a0, g), v256_bcast(a1, g), v256_bcast(a2, g), v256_bcast(a3, g)};
+            const __m256i ua[4] = {_mm256_abs_epi8(a[0]), _mm256_abs_epi8(a[1]), _mm256_abs_epi8(a[2]), _mm256_abs_epi8(a[3])};
+            v256_step4(acc, wp + g * 128, a, ua, ones);
+        }
+    }
+    if (g < G) {  // k not a multiple of 4: A zero-padded (sign(w, 0) = 0), W zero-padded
+        const __m256i a[4] = {_mm256_set1_epi32((int)fb_load4(a0, g, k)), _mm256_set1_epi32((int)fb_load4(a1, g, k)),
+                              _mm256_set1_epi32((int)fb_load4(a2, g, k)), _mm256_set1_epi32((int)fb_load4(a3, g, k))};
+        const __m256i ua[4] = {_mm256_abs_epi8(a[0]), _mm256_abs_epi8(a[1]), _mm256_abs_epi8(a[2]), _mm256_abs_epi8(a[3])};
+        v256_step4(acc, wp + g * 128, a, ua, ones);
     }
     const int64_t col = p * 32 + h * 16;
     for (int r = 0; r < 4; r++) {
         v256_chunk(J, mode, i + r, col, acc[r][0]);
         v256_chunk(J, mode, i + r, col + 8, acc[r][1]);
     }
+}
+
+/// One k group of a 1-row × NP-panel tile.
+FB_A2 void v256_step1(__m256i acc[2][4], const int8_t *w, int64_t pstride, __m256i a, __m256i ones, const int NP) {
+    __m256i ua = _mm256_abs_epi8(a);
+    for (int q = 0; q < NP; q++)
+        for (int v = 0; v < 4; v++)
+            acc[q][v] = v256_dot(acc[q][v], ua, a,
+                                 _mm256_loadu_si256((const __m256i *)(const void *)(w + q * pstride + 32 * v)), ones);
 }
 
 /// 1 row × NP panels (NP ≤ 2: up to 64 channels, 4·NP accumulators).
@@ -383,27 +423,35 @@ FB_A2 void v256_row1(const fb_job *J, const int mode, int64_t i, int64_t p0, con
     const int8_t *wp = J->packed + p0 * G * 128;
     const __m256i ones = _mm256_set1_epi16(1);
     __m256i acc[2][4];
-    for (int q = 0; q < NP; q++) acc[q][0] = acc[q][1] = acc[q][2] = acc[q][3] = _mm256_setzero_si256();
-    for (int64_t g = 0; g < G; g++) {
-        __m256i a = g < kfull ? v256_bcast(ar, g) : _mm256_set1_epi32((int)fb_load4(ar, g, k));
-        __m256i ua = _mm256_abs_epi8(a);
-        for (int q = 0; q < NP; q++) {
-            const int8_t *w = wp + (q * G + g) * 128;
-            for (int v = 0; v < 4; v++)
-                acc[q][v] = v256_dot(acc[q][v], ua, a, _mm256_loadu_si256((const __m256i *)(const void *)(w + 32 * v)), ones);
-        }
-    }
+    for (int q = 0; q < 2; q++) acc[q][0] = acc[q][1] = acc[q][2] = acc[q][3] = _mm256_setzero_si256();
+    int64_t g = 0;
+    for (; g < kfull; g++) v256_step1(acc, wp + g * 128, G * 128, v256_bcast(ar, g), ones, NP);
+    if (g < G) v256_step1(acc, wp + g * 128, G * 128, _mm256_set1_epi32((int)fb_load4(ar, g, k)), ones, NP);
     for (int q = 0; q < NP; q++)
         for (int v = 0; v < 4; v++) v256_chunk(J, mode, i, (p0 + q) * 32 + 8 * v, acc[q][v]);
 }
 
 FB_A2 void v256_run_mode(const fb_job *J, const int mode) {
     const int64_t P = fb_panels(J->n), m4 = J->m & ~(int64_t)3;
-    if (m4 > 0) {
+    const int64_t MB = fb_row_block(J->k);
+    // |A| of one row block, computed once and reused by every panel (when the block fits).
+    int8_t absA[16384] __attribute__((aligned(32)));
+    for (int64_t i0 = 0; i0 < m4; i0 += MB) {
+        const int64_t iend = i0 + MB < m4 ? i0 + MB : m4;
+        const int64_t bytes = (iend - i0) * J->k;
+        const int pre = bytes <= (int64_t)sizeof(absA) && P * 2 > 1;
+        if (pre) {
+            const int8_t *src = J->a + i0 * J->k;
+            int64_t b = 0;
+            for (; b + 32 <= bytes; b += 32)
+                _mm256_store_si256((__m256i *)(void *)(absA + b),
+                                   _mm256_abs_epi8(_mm256_loadu_si256((const __m256i *)(const void *)(src + b))));
+            for (; b < bytes; b++) absA[b] = (int8_t)(src[b] < 0 ? -src[b] : src[b]);
+        }
         for (int64_t p = 0; p < P; p++) {
             const int halves = J->n - p * 32 > 16 ? 2 : 1;
             for (int h = 0; h < halves; h++)
-                for (int64_t i = 0; i < m4; i += 4) v256_tile4(J, mode, p, h, i);
+                for (int64_t i = i0; i < iend; i += 4) v256_tile4(J, mode, p, h, i, pre ? absA + (i - i0) * J->k : NULL);
         }
     }
     for (int64_t i = m4; i < J->m; i++) {
