@@ -20,7 +20,9 @@
 // AVX2 path: vpmaddubsw (u8 × s8 → pairwise-summed int16, saturating) would saturate with
 // u8 = a + 128 (2·255·127 > 32767). The sign trick keeps it exact: |a| (unsigned) × sign(w, a)
 // (w negated where a < 0, zeroed where a = 0), so each int16 pair sum is at most 2·127·127 = 32258.
-// vpmaddwd with ones then adds pairs into int32. Register tile 4 rows × 16 channels (8 ymm
+// vpmaddwd with ones then adds pairs into int32. When a block of A has no negative value (post-ReLU
+// activations, quantized pixels: every layer of the digits MLP) A is used as the unsigned operand
+// directly and the sign step is skipped — exact as well. Register tile 4 rows × 16 channels (8 ymm
 // accumulators); leftover rows use a 1-row tile over up to 2 panels. Compiled on every x86-64 build
 // with `target("avx2")`, so an AVX-512 build contains — and its tests exercise — the AVX2 path too.
 //
@@ -311,10 +313,22 @@ __attribute__((noinline)) void fb_qgemm_kernel_avx512vnni(const fb_job *J) {
 #ifdef FB_HAVE_AVX2
 #define FB_A2 static inline __attribute__((always_inline)) FB_TARGET_AVX2
 
-/// Σ over 4 bytes per int32 lane of a·w, exact: |a| × sign(w, a) pairs, then pairs of pairs.
-FB_A2 __m256i v256_dot(__m256i acc, __m256i ua, __m256i a, __m256i w, __m256i ones) {
-    __m256i p = _mm256_maddubs_epi16(ua, _mm256_sign_epi8(w, a));
+/// Σ over 4 bytes per int32 lane of a·w, exact: |a| × sign(w, a) pairs, then pairs of pairs. With
+/// `unsig` (every a ≥ 0, e.g. post-ReLU activations), a is already a valid unsigned operand and
+/// the sign step is skipped (pair sums still ≤ 2·127·127).
+FB_A2 __m256i v256_dot(__m256i acc, __m256i ua, __m256i a, __m256i w, __m256i ones, const int unsig) {
+    __m256i p = unsig ? _mm256_maddubs_epi16(a, w) : _mm256_maddubs_epi16(ua, _mm256_sign_epi8(w, a));
     return _mm256_add_epi32(acc, _mm256_madd_epi16(p, ones));
+}
+
+/// Whether all n bytes of x are ≥ 0.
+FB_A2 int v256_nonneg(const int8_t *x, int64_t n) {
+    __m256i any = _mm256_setzero_si256();
+    int64_t b = 0;
+    for (; b + 32 <= n; b += 32) any = _mm256_or_si256(any, _mm256_loadu_si256((const __m256i *)(const void *)(x + b)));
+    int neg = _mm256_movemask_epi8(any) != 0;
+    for (; b < n; b++) neg |= x[b] < 0;
+    return !neg;
 }
 
 /// Epilogue of 8 channels [col, col + 8) of one row (channels ≥ n are not written).
@@ -360,19 +374,21 @@ FB_A2 __m256i v256_bcast(const int8_t *a, int64_t g) {
 }
 
 /// One k group of a 4-row × 16-channel tile; a = broadcast A bytes, ua = their absolute values.
-FB_A2 void v256_step4(__m256i acc[4][2], const int8_t *w, const __m256i a[4], const __m256i ua[4], __m256i ones) {
+FB_A2 void v256_step4(__m256i acc[4][2], const int8_t *w, const __m256i a[4], const __m256i ua[4], __m256i ones,
+                      const int unsig) {
     __m256i w0 = _mm256_loadu_si256((const __m256i *)(const void *)w);
     __m256i w1 = _mm256_loadu_si256((const __m256i *)(const void *)(w + 32));
     for (int r = 0; r < 4; r++) {
-        acc[r][0] = v256_dot(acc[r][0], ua[r], a[r], w0, ones);
-        acc[r][1] = v256_dot(acc[r][1], ua[r], a[r], w1, ones);
+        acc[r][0] = v256_dot(acc[r][0], ua[r], a[r], w0, ones, unsig);
+        acc[r][1] = v256_dot(acc[r][1], ua[r], a[r], w1, ones, unsig);
     }
 }
 
 /// 4 rows × 16 channels (half h of panel p). With `u` non-NULL, |A| of these rows is read from u
 /// (rows at stride k, precomputed once per row block) instead of being recomputed per broadcast:
-/// on Zen 3 vpabsb competes with vpsignb / vpmaddubsw / vpmaddwd for the same two pipes.
-FB_A2 void v256_tile4(const fb_job *J, const int mode, int64_t p, int h, int64_t i, const int8_t *u) {
+/// on Zen 3 vpabsb competes with vpsignb / vpmaddubsw / vpmaddwd for the same two pipes. With
+/// `unsig` (these rows have no negative value) neither |A| nor the sign step is needed.
+FB_A2 void v256_tile4(const fb_job *J, const int mode, int64_t p, int h, int64_t i, const int8_t *u, const int unsig) {
     const int64_t k = J->k, G = fb_groups(k), kfull = k / 4;
     const int8_t *wp = J->packed + p * G * 128 + h * 64;
     const int8_t *a0 = J->a + i * k, *a1 = a0 + k, *a2 = a1 + k, *a3 = a2 + k;
@@ -380,25 +396,30 @@ FB_A2 void v256_tile4(const fb_job *J, const int mode, int64_t p, int h, int64_t
     __m256i acc[4][2];
     for (int r = 0; r < 4; r++) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
     int64_t g = 0;
-    if (u) {
+    if (unsig) {
+        for (; g < kfull; g++) {
+            const __m256i a[4] = {v256_bcast(a0, g), v256_bcast(a1, g), v256_bcast(a2, g), v256_bcast(a3, g)};
+            v256_step4(acc, wp + g * 128, a, a, ones, 1);
+        }
+    } else if (u) {
         const int8_t *u0 = u, *u1 = u0 + k, *u2 = u1 + k, *u3 = u2 + k;
         for (; g < kfull; g++) {
             const __m256i a[4] = {v256_bcast(a0, g), v256_bcast(a1, g), v256_bcast(a2, g), v256_bcast(a3, g)};
             const __m256i ua[4] = {v256_bcast(u0, g), v256_bcast(u1, g), v256_bcast(u2, g), v256_bcast(u3, g)};
-            v256_step4(acc, wp + g * 128, a, ua, ones);
+            v256_step4(acc, wp + g * 128, a, ua, ones, 0);
         }
     } else {
         for (; g < kfull; g++) {
             const __m256i a[4] = {v256_bcast(a0, g), v256_bcast(a1, g), v256_bcast(a2, g), v256_bcast(a3, g)};
             const __m256i ua[4] = {_mm256_abs_epi8(a[0]), _mm256_abs_epi8(a[1]), _mm256_abs_epi8(a[2]), _mm256_abs_epi8(a[3])};
-            v256_step4(acc, wp + g * 128, a, ua, ones);
+            v256_step4(acc, wp + g * 128, a, ua, ones, 0);
         }
     }
     if (g < G) {  // k not a multiple of 4: A zero-padded (sign(w, 0) = 0), W zero-padded
         const __m256i a[4] = {_mm256_set1_epi32((int)fb_load4(a0, g, k)), _mm256_set1_epi32((int)fb_load4(a1, g, k)),
                               _mm256_set1_epi32((int)fb_load4(a2, g, k)), _mm256_set1_epi32((int)fb_load4(a3, g, k))};
         const __m256i ua[4] = {_mm256_abs_epi8(a[0]), _mm256_abs_epi8(a[1]), _mm256_abs_epi8(a[2]), _mm256_abs_epi8(a[3])};
-        v256_step4(acc, wp + g * 128, a, ua, ones);
+        v256_step4(acc, wp + g * 128, a, ua, ones, unsig);
     }
     const int64_t col = p * 32 + h * 16;
     for (int r = 0; r < 4; r++) {
@@ -408,16 +429,17 @@ FB_A2 void v256_tile4(const fb_job *J, const int mode, int64_t p, int h, int64_t
 }
 
 /// One k group of a 1-row × NP-panel tile.
-FB_A2 void v256_step1(__m256i acc[2][4], const int8_t *w, int64_t pstride, __m256i a, __m256i ones, const int NP) {
-    __m256i ua = _mm256_abs_epi8(a);
+FB_A2 void v256_step1(__m256i acc[2][4], const int8_t *w, int64_t pstride, __m256i a, __m256i ones, const int NP,
+                      const int unsig) {
+    __m256i ua = unsig ? a : _mm256_abs_epi8(a);
     for (int q = 0; q < NP; q++)
         for (int v = 0; v < 4; v++)
             acc[q][v] = v256_dot(acc[q][v], ua, a,
-                                 _mm256_loadu_si256((const __m256i *)(const void *)(w + q * pstride + 32 * v)), ones);
+                                 _mm256_loadu_si256((const __m256i *)(const void *)(w + q * pstride + 32 * v)), ones, unsig);
 }
 
 /// 1 row × NP panels (NP ≤ 2: up to 64 channels, 4·NP accumulators).
-FB_A2 void v256_row1(const fb_job *J, const int mode, int64_t i, int64_t p0, const int NP) {
+FB_A2 void v256_row1(const fb_job *J, const int mode, int64_t i, int64_t p0, const int NP, const int unsig) {
     const int64_t k = J->k, G = fb_groups(k), kfull = k / 4;
     const int8_t *ar = J->a + i * k;
     const int8_t *wp = J->packed + p0 * G * 128;
@@ -425,8 +447,8 @@ FB_A2 void v256_row1(const fb_job *J, const int mode, int64_t i, int64_t p0, con
     __m256i acc[2][4];
     for (int q = 0; q < 2; q++) acc[q][0] = acc[q][1] = acc[q][2] = acc[q][3] = _mm256_setzero_si256();
     int64_t g = 0;
-    for (; g < kfull; g++) v256_step1(acc, wp + g * 128, G * 128, v256_bcast(ar, g), ones, NP);
-    if (g < G) v256_step1(acc, wp + g * 128, G * 128, _mm256_set1_epi32((int)fb_load4(ar, g, k)), ones, NP);
+    for (; g < kfull; g++) v256_step1(acc, wp + g * 128, G * 128, v256_bcast(ar, g), ones, NP, unsig);
+    if (g < G) v256_step1(acc, wp + g * 128, G * 128, _mm256_set1_epi32((int)fb_load4(ar, g, k)), ones, NP, unsig);
     for (int q = 0; q < NP; q++)
         for (int v = 0; v < 4; v++) v256_chunk(J, mode, i, (p0 + q) * 32 + 8 * v, acc[q][v]);
 }
@@ -439,7 +461,9 @@ FB_A2 void v256_run_mode(const fb_job *J, const int mode) {
     for (int64_t i0 = 0; i0 < m4; i0 += MB) {
         const int64_t iend = i0 + MB < m4 ? i0 + MB : m4;
         const int64_t bytes = (iend - i0) * J->k;
-        const int pre = bytes <= (int64_t)sizeof(absA) && P * 2 > 1;
+        const int8_t *blockA = J->a + i0 * J->k;
+        const int unsig = v256_nonneg(blockA, bytes);
+        const int pre = !unsig && bytes <= (int64_t)sizeof(absA);
         if (pre) {
             const int8_t *src = J->a + i0 * J->k;
             int64_t b = 0;
@@ -451,13 +475,22 @@ FB_A2 void v256_run_mode(const fb_job *J, const int mode) {
         for (int64_t p = 0; p < P; p++) {
             const int halves = J->n - p * 32 > 16 ? 2 : 1;
             for (int h = 0; h < halves; h++)
-                for (int64_t i = i0; i < iend; i += 4) v256_tile4(J, mode, p, h, i, pre ? absA + (i - i0) * J->k : NULL);
+                for (int64_t i = i0; i < iend; i += 4) {
+                    if (unsig) v256_tile4(J, mode, p, h, i, NULL, 1);
+                    else v256_tile4(J, mode, p, h, i, pre ? absA + (i - i0) * J->k : NULL, 0);
+                }
         }
     }
     for (int64_t i = m4; i < J->m; i++) {
+        const int unsig = v256_nonneg(J->a + i * J->k, J->k);
         for (int64_t p0 = 0; p0 < P; p0 += 2) {
-            if (P - p0 >= 2) v256_row1(J, mode, i, p0, 2);
-            else v256_row1(J, mode, i, p0, 1);
+            if (unsig) {
+                if (P - p0 >= 2) v256_row1(J, mode, i, p0, 2, 1);
+                else v256_row1(J, mode, i, p0, 1, 1);
+            } else {
+                if (P - p0 >= 2) v256_row1(J, mode, i, p0, 2, 0);
+                else v256_row1(J, mode, i, p0, 1, 0);
+            }
         }
     }
 }

@@ -113,6 +113,40 @@ func randomInt8(_ count: Int, _ g: inout XorShift) -> [Int8] {
         }
     }
 
+    @Test func nonNegativeActivationsAreExactToo() {
+        // A ≥ 0 (post-ReLU activations) lets the AVX2 path skip the sign step; one negative value
+        // switches that row block (or single row) back to the sign trick. Both must stay exact.
+        var g = XorShift(0xA11CE)
+        for (m, n, k) in int8Shapes {
+            var a = (0..<(m * k)).map { _ in Int8(Int(g.next() % 128)) }
+            let w = randomInt8(n * k, &g)
+            let packed = w.withUnsafeBufferPointer { PackedInt8Weights($0.baseAddress!, n: n, k: k) }
+            for mixed in [false, true] {
+                if mixed { a[Int(g.next() % UInt64(m * k))] = -127 }
+                var ref = [Int32](repeating: 0, count: m * n)
+                Int8GEMM.reference(a: a, w: w, c: &ref, m: m, n: n, k: k)
+                for path in usablePaths {
+                    var c = [Int32](repeating: 7, count: m * n)
+                    packed.multiply(a: a, m: m, c: &c, path: path)
+                    #expect(c == ref, "\(path) \(m)×\(n)×\(k) mixed=\(mixed)")
+                }
+                let scale = [Float](repeating: 0.5, count: n), bias = [Float](repeating: -0.5, count: n)
+                _ = checkFused(m: m, n: n, k: k, a: a, w: w, scale: scale, bias: bias, relu: true, inv: 0.01, label: "a≥0 mixed=\(mixed)")
+            }
+        }
+        // Extremes: a = 127 everywhere with w = ±127 (pair sums 2·127·127, no saturation).
+        let k = 130
+        let a = [Int8](repeating: 127, count: 5 * k), w = (0..<(33 * k)).map { Int8($0 % 2 == 0 ? 127 : -127) }
+        let packed = w.withUnsafeBufferPointer { PackedInt8Weights($0.baseAddress!, n: 33, k: k) }
+        var ref = [Int32](repeating: 0, count: 5 * 33)
+        Int8GEMM.reference(a: a, w: w, c: &ref, m: 5, n: 33, k: k)
+        for path in usablePaths {
+            var c = [Int32](repeating: 0, count: 5 * 33)
+            packed.multiply(a: a, m: 5, c: &c, path: path)
+            #expect(c == ref, "\(path) extremes")
+        }
+    }
+
     /// Runs the fused kernel on every usable path and the reference, for int8 and float outputs.
     func checkFused(m: Int, n: Int, k: Int, a: [Int8], w: [Int8], scale: [Float], bias: [Float], relu: Bool,
                     inv: Float, label: String) -> (clamped: Int, ties: Int) {
