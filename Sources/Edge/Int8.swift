@@ -1,10 +1,16 @@
-// int8 post-training quantization: per-output-channel symmetric int8 weights, per-tensor symmetric
-// int8 activations (scale from a calibration method), the int8×int8→int32 GEMM (reference loops,
-// or the VNNI kernel on pre-packed weights), and the dequantize + bias + ReLU + requantize epilogue.
+// This file owns int8 post-training quantization of the edge MLP: per-output-channel symmetric int8
+// weights, per-tensor symmetric int8 activations (scale from a calibration method), and the int8
+// model's forward pass. Optimized: one C kernel call per layer (GEMM with the dequantize + bias +
+// ReLU + requantize epilogue fused into its register tiles, `PackedInt8Weights.multiplyFused`) and a
+// vectorized C input quantizer. Reference (`optimized == false`): `Int8GEMM.reference` loops, then the
+// Swift epilogue pass (`Int8Epilogue.reference`) and the Swift quantizer; both give bit-identical
+// logits.
 //
-// The int8 GEMM itself (`Int8GEMM`, `PackedInt8Weights`) lives in Kernels (op kind `gemm_int8`).
+// The int8 GEMM itself (`Int8GEMM`, `PackedInt8Weights`, `Int8Epilogue`) lives in Kernels (op kind
+// `gemm_int8`), the C kernels in CPerfEvent/qgemm.c.
 // Layout: C[m×n] = A[m×k] · Wᵀ with W [n×k] row-major (row = output channel), so both operands
 // are read along k, contiguously.
+import CPerfEvent
 import Kernels
 
 /// Symmetric int8 quantization helpers (range [-127, 127]; -128 is never produced).
@@ -72,8 +78,9 @@ public enum CalibrationMethod: String, CaseIterable, Sendable {
 }
 
 /// The MLP with int8 weights and activations; every layer's int32 accumulators are dequantized
-/// (scale_in · scale_w[channel]), biased, ReLU'd and requantized to the next layer's input scale in
-/// one pass per output row (the fused epilogue); the last layer writes float logits.
+/// (scale_in · scale_w[channel]), biased, ReLU'd and requantized to the next layer's input scale by
+/// the fused epilogue of the C kernel (in registers, per tile); the last layer writes float logits.
+/// Works for any batch, including 1 (per-image inference). Not thread-safe.
 public final class Int8MLP {
     /// Images per forward pass.
     public let batch: Int
@@ -86,14 +93,18 @@ public final class Int8MLP {
     var combinedScales: [[Float]] = []
     let wScales: [[Float]]
     let inputScale: Float
-    /// Whether to use the SIMD GEMM (else the reference loops).
+    /// Whether to use the C kernels (else the reference loops and the Swift epilogue).
     public let optimized: Bool
     private var qActs: [UnsafeMutablePointer<Int8>] = []
+    /// Per layer: the epilogue's scales and biases (stable pointers for the kernel).
+    private var epilogues: [Int8Epilogue] = []
+    private var epilogueStorage: [UnsafeMutablePointer<Float>] = []
     private let acc: UnsafeMutablePointer<Int32>
     private let logits: UnsafeMutablePointer<Float>
 
     /// Quantizes `model`'s weights per channel; activation scales from `calibration` by `method`.
     public init(model: MLPModel, calibration: DigitsSplit, method: CalibrationMethod, batch: Int, optimized: Bool = true) {
+        precondition(batch > 0)
         self.batch = batch
         self.layers = model.layers
         self.inputScale = model.inputScale
@@ -116,6 +127,15 @@ public final class Int8MLP {
         activationScales = scales
         combinedScales = (0..<model.layers.count).map { l in ws[l].map { $0 * scales[l] } }
         for l in model.layers { qActs.append(.allocate(capacity: batch * l.inputs)) }
+        for (l, layer) in model.layers.enumerated() {
+            let cs = UnsafeMutablePointer<Float>.allocate(capacity: layer.outputs)
+            cs.initialize(from: combinedScales[l], count: layer.outputs)
+            let b = UnsafeMutablePointer<Float>.allocate(capacity: layer.outputs)
+            b.initialize(from: layer.bias, count: layer.outputs)
+            epilogueStorage += [cs, b]
+            let last = l == model.layers.count - 1
+            epilogues.append(Int8Epilogue(scale: cs, bias: b, relu: layer.relu, outScaleInv: last ? 0 : 1 / scales[l + 1]))
+        }
         let widest = model.layers.map(\.outputs).max()!
         acc = .allocate(capacity: batch * widest)
         logits = .allocate(capacity: batch * 10)
@@ -123,53 +143,42 @@ public final class Int8MLP {
 
     deinit {
         for p in qActs { p.deallocate() }
+        for p in epilogueStorage { p.deallocate() }
         acc.deallocate()
         logits.deallocate()
     }
 
-    /// Quantizes `batch` raw-pixel images starting at image `start`.
+    /// Quantizes `batch` raw-pixel images starting at image `start`: q = clamp(roundHalfEven(
+    /// (pixel · inputScale) / scale₀), -127, 127). Optimized: one vectorized C loop (cheap enough to
+    /// sit inside a timed per-image iteration); reference: `Quant.quantize` per value. Identical results.
     public func setInput(_ pixels: [Float], start: Int) {
+        let count = batch * DigitsData.features, first = start * DigitsData.features
+        precondition(first >= 0 && first + count <= pixels.count, "setInput: images \(start)..<\(start + batch) out of range")
         let s = activationScales[0], scale = inputScale
-        for i in 0..<(batch * DigitsData.features) {
-            qActs[0][i] = Quant.quantize(pixels[start * DigitsData.features + i] * scale, scale: s)
+        if optimized {
+            pixels.withUnsafeBufferPointer { p in fb_quantize_i8(p.baseAddress! + first, Int64(count), scale, s, qActs[0]) }
+        } else {
+            for i in 0..<count { qActs[0][i] = Quant.quantize(pixels[first + i] * scale, scale: s) }
         }
     }
+
+    /// The quantized input of the current batch [batch × 64].
+    public var quantizedInput: UnsafeBufferPointer<Int8> { UnsafeBufferPointer(start: qActs[0], count: batch * DigitsData.features) }
 
     /// One forward pass; returns the logits [batch × 10].
     @discardableResult
     public func forward() -> UnsafeBufferPointer<Float> {
-        for (l, layer) in layers.enumerated() {
-            let n = layer.outputs, k = layer.inputs
-            let last = l == layers.count - 1
-            qWeights[l].withUnsafeBufferPointer { w in
-                    layer.bias.withUnsafeBufferPointer { bias in
-                        let sOutInv = last ? 0 : 1 / activationScales[l + 1]
-                        if optimized {
-                            packed[l].multiply(a: qActs[l], m: batch, c: acc)
-                        } else {
-                            Int8GEMM.reference(a: qActs[l], w: w.baseAddress!, c: acc, m: batch, n: n, k: k)
-                        }
-                        // Epilogue (a second pass over the int32 accumulators, row by row while
-                        // they are in cache): dequantize, bias, ReLU, requantize — or write logits.
-                        combinedScales[l].withUnsafeBufferPointer { cs in
-                            let relu = layer.relu
-                            for i in 0..<batch {
-                                let row = acc + i * n
-                                if last {
-                                    let out = logits + i * 10
-                                    for j in 0..<n { out[j] = Float(row[j]) * cs[j] + bias[j] }
-                                } else {
-                                    let out = qActs[l + 1] + i * n
-                                    for j in 0..<n {
-                                        var y = Float(row[j]) * cs[j] + bias[j]
-                                        if relu { y = max(y, 0) }
-                                        let q = min(max((y * sOutInv).rounded(.toNearestOrEven), -127), 127)
-                                        out[j] = Int8(truncatingIfNeeded: Int32(q))
-                                    }
-                                }
-                            }
-                        }
-                    }
+        for l in 0..<layers.count {
+            let output: Int8EpilogueOutput = l == layers.count - 1 ? .float(logits) : .int8(qActs[l + 1])
+            if optimized {
+                packed[l].multiplyFused(a: qActs[l], m: batch, epilogue: epilogues[l], output: output)
+            } else {
+                let layer = layers[l]
+                qWeights[l].withUnsafeBufferPointer { w in
+                    Int8GEMM.reference(a: qActs[l], w: w.baseAddress!, c: acc, m: batch, n: layer.outputs, k: layer.inputs)
+                }
+                // The reference epilogue: a second pass over the int32 accumulators.
+                epilogues[l].reference(acc: acc, m: batch, n: layer.outputs, output: output)
             }
         }
         return UnsafeBufferPointer(start: logits, count: batch * 10)

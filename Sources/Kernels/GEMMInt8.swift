@@ -1,8 +1,10 @@
-// int8 GEMM: C[m×n] (Int32) = A[m×k] · Wᵀ with A and W [n×k] int8, row-major (both operands read
-// along k, like a linear layer's x·Wᵀ). `reference` is plain loops; `optimized` is the AVX-512
-// VNNI micro-kernel on pre-packed W (CPerfEvent/qgemm.c, `PackedInt8Weights`); `dot` is one
-// LLVM-vectorized dot product per output (see README "Edge-inference variants" for the instructions
-// LLVM emits). Used by the edge-inference int8 model (module Edge).
+// This file owns the int8 GEMM op (`gemm_int8`) and the Swift side of the int8 kernels:
+// C[m×n] (Int32) = A[m×k] · Wᵀ with A and W [n×k] int8, row-major (both operands read along k, like
+// a linear layer's x·Wᵀ). `reference` is plain loops; `optimized` is the C kernel on pre-packed W
+// (CPerfEvent/qgemm.c: AVX-512 VNNI or AVX2, chosen at run time, `PackedInt8Weights`,
+// `Int8KernelPath`); `dot` is one LLVM-vectorized dot product per output (see README
+// "Edge-inference variants" for the instructions LLVM emits). Also the quantized-layer epilogue
+// (`Int8Epilogue`: its Swift reference and the fused C form). Used by the edge int8 model (module Edge).
 import BenchModel
 import CPerfEvent
 
@@ -14,9 +16,9 @@ public struct Int8GEMMFactory: KernelFactory {
     public var kind: String { "gemm_int8" }
     public var summary: String { "int8×int8→int32 matrix multiply C[m×n] = A[m×k]·W[n×k]ᵀ" }
     public var shapeKeys: [String] { ["m", "n", "k"] }
-    /// `reference` (plain loops), `optimized` (VNNI `vpdpbusd` micro-kernel on pre-packed W when
-    /// the build has AVX-512 VNNI, else the LLVM-vectorized dot products), `dot` (always the
-    /// LLVM-vectorized dot products: `vpmovsxbw` + `vpmaddwd`).
+    /// `reference` (plain loops), `optimized` (the C kernel on pre-packed W: `vpdpbusd` with AVX-512
+    /// VNNI, `vpmaddubsw` + `vpmaddwd` with AVX2, else the LLVM-vectorized dot products), `dot`
+    /// (always the LLVM-vectorized dot products: `vpmovsxbw` + `vpmaddwd`).
     public var variants: [String] { ["reference", "optimized", "dot"] }
     public var dtypes: [String] { ["i8"] }
 
@@ -46,50 +48,155 @@ public struct Int8GEMMFactory: KernelFactory {
     }
 }
 
-/// W [n×k] int8 pre-packed for the AVX-512 VNNI micro-kernel (`vpdpbusd`, CPerfEvent/qgemm.c):
-/// 32-channel panels, k in groups of 4, plus the per-channel correction for the unsigned-A trick.
-/// Weights are constant during inference, so they are packed once (like pre-packed weights in
-/// inference runtimes); A is used as is. Falls back to `Int8GEMM.optimized` when the build has no VNNI.
-public final class PackedInt8Weights {
-    /// Whether this build has the VNNI kernel (and the CPU was checked to have the built ISA at start-up).
-    public static var vnniAvailable: Bool { fb_qgemm_available() != 0 }
-    public let n: Int
-    public let k: Int
-    let packed: UnsafeMutablePointer<Int8>?
-    let corr: UnsafeMutablePointer<Int32>?
-    let raw: UnsafeMutablePointer<Int8>
+/// The int8 GEMM code paths of CPerfEvent/qgemm.c (raw values are the C `FB_QGEMM_*` constants).
+public enum Int8KernelPath: Int32, CaseIterable, Sendable, CustomStringConvertible {
+    /// Portable C loops on the packed weights (always compiled).
+    case scalar = 0
+    /// `vpmaddubsw` + `vpmaddwd` with the sign trick (compiled on every x86-64 build, `target("avx2")`).
+    case avx2 = 1
+    /// `vpdpbusd` (compiled only when the build targets AVX-512 VNNI).
+    case avx512vnni = 2
 
-    /// Copies and (when VNNI is available) packs `w` [n×k].
+    /// The path the C entry points dispatch to: the best compiled path the running CPU supports.
+    public static var selected: Int8KernelPath { Int8KernelPath(rawValue: fb_qgemm_available()) ?? .scalar }
+    /// Whether this binary contains the path.
+    public var isCompiled: Bool { fb_qgemm_path_compiled(rawValue) != 0 }
+    /// Whether the path is compiled in and the running CPU has its instructions.
+    public var isUsable: Bool { fb_qgemm_path_usable(rawValue) != 0 }
+    /// `scalar`, `avx2` or `avx512vnni` (what runs record as the int8 kernel ISA).
+    public var description: String { String(cString: fb_qgemm_path_name(rawValue)) }
+}
+
+/// What the fused int8 epilogue writes per output: int8 for the next layer, or float (logits).
+public enum Int8EpilogueOutput {
+    /// clamp(roundHalfEven(y · outScaleInv), -127, 127) into an [m×n] int8 buffer.
+    case int8(UnsafeMutablePointer<Int8>)
+    /// y into an [m×n] float buffer.
+    case float(UnsafeMutablePointer<Float>)
+}
+
+/// The epilogue of a quantized linear layer applied to int32 accumulators:
+/// y = Float(acc) · scale[j] + bias[j] (two roundings, no FMA), ReLU as `max(y, 0)`, then the
+/// output (`Int8EpilogueOutput`). The C fused kernel reproduces `reference` bit for bit.
+public struct Int8Epilogue {
+    /// Per output channel: dequantization factor scale_in · scale_w[j] (n values).
+    public var scale: UnsafePointer<Float>
+    /// Per output channel bias (n values).
+    public var bias: UnsafePointer<Float>
+    /// Whether to apply ReLU.
+    public var relu: Bool
+    /// 1 / the next layer's input scale (used by `.int8` outputs only).
+    public var outScaleInv: Float
+
+    /// Creates an epilogue description; the pointers must stay valid while it is used.
+    public init(scale: UnsafePointer<Float>, bias: UnsafePointer<Float>, relu: Bool, outScaleInv: Float) {
+        self.scale = scale
+        self.bias = bias
+        self.relu = relu
+        self.outScaleInv = outScaleInv
+    }
+
+    /// The reference epilogue: a separate pass over acc [m×n].
+    public func reference(acc: UnsafePointer<Int32>, m: Int, n: Int, output: Int8EpilogueOutput) {
+        for i in 0..<m {
+            let row = acc + i * n
+            for j in 0..<n {
+                var y = Float(row[j]) * scale[j] + bias[j]
+                if relu { y = max(y, 0) }
+                switch output {
+                case .float(let out):
+                    out[i * n + j] = y
+                case .int8(let out):
+                    let q = min(max((y * outScaleInv).rounded(.toNearestOrEven), -127), 127)
+                    out[i * n + j] = Int8(truncatingIfNeeded: Int32(q))
+                }
+            }
+        }
+    }
+}
+
+/// W [n×k] int8 pre-packed for the C kernels (CPerfEvent/qgemm.c): 32-channel panels, k in groups
+/// of 4, plus the per-channel correction of the VNNI unsigned-A trick. Weights are constant during
+/// inference, so they are packed once (like pre-packed weights in inference runtimes); A is used as
+/// is. The C kernel runs on `Int8KernelPath.selected`; when that is `scalar` (no SIMD path for this
+/// CPU), `multiply` uses Swift's `Int8GEMM.optimized` and `multiplyFused` adds the Swift epilogue.
+/// Not thread-safe (the Swift fallback keeps a scratch buffer).
+public final class PackedInt8Weights {
+    /// Whether the dispatched path is the AVX-512 VNNI kernel.
+    public static var vnniAvailable: Bool { Int8KernelPath.selected == .avx512vnni }
+    /// Whether the C kernel runs (a SIMD path exists for this build and CPU).
+    public static var usesCKernel: Bool { Int8KernelPath.selected != .scalar }
+    /// Output channels.
+    public let n: Int
+    /// Reduction length.
+    public let k: Int
+    let packed: UnsafeMutablePointer<Int8>
+    let corr: UnsafeMutablePointer<Int32>
+    let raw: UnsafeMutablePointer<Int8>
+    private var scratch: UnsafeMutablePointer<Int32>?
+    private var scratchCount = 0
+
+    /// Copies and packs `w` [n×k] (values in [-127, 127]).
     public init(_ w: UnsafePointer<Int8>, n: Int, k: Int) {
         self.n = n
         self.k = k
         raw = .allocate(capacity: n * k)
         raw.update(from: w, count: n * k)
-        if Self.vnniAvailable {
-            let size = Int(fb_qgemm_packed_size(Int64(n), Int64(k)))
-            let p = UnsafeMutablePointer<Int8>.allocate(capacity: size)
-            let c = UnsafeMutablePointer<Int32>.allocate(capacity: n)
-            fb_qgemm_pack(w, Int64(n), Int64(k), p, c)
-            packed = p
-            corr = c
-        } else {
-            packed = nil
-            corr = nil
-        }
+        packed = .allocate(capacity: Int(fb_qgemm_packed_size(Int64(n), Int64(k))))
+        corr = .allocate(capacity: max(n, 1))
+        fb_qgemm_pack(w, Int64(n), Int64(k), packed, corr)
     }
 
     deinit {
         raw.deallocate()
-        packed?.deallocate()
-        corr?.deallocate()
+        packed.deallocate()
+        corr.deallocate()
+        scratch?.deallocate()
     }
 
     /// C[m×n] = A[m×k]·Wᵀ, exact in Int32.
     public func multiply(a: UnsafePointer<Int8>, m: Int, c: UnsafeMutablePointer<Int32>) {
-        if let packed, let corr {
+        if Self.usesCKernel {
             fb_qgemm(a, Int64(m), Int64(k), packed, corr, Int64(n), c)
         } else {
             Int8GEMM.optimized(a: a, w: raw, c: c, m: m, n: n, k: k)
+        }
+    }
+
+    /// `multiply` on an explicit C path; false (nothing written) when the path is not usable here.
+    @discardableResult
+    public func multiply(a: UnsafePointer<Int8>, m: Int, c: UnsafeMutablePointer<Int32>, path: Int8KernelPath) -> Bool {
+        fb_qgemm_on(path.rawValue, a, Int64(m), Int64(k), packed, corr, Int64(n), c) == 0
+    }
+
+    /// GEMM with the epilogue fused into the kernel's register tiles (one pass, no int32 matrix).
+    public func multiplyFused(a: UnsafePointer<Int8>, m: Int, epilogue e: Int8Epilogue, output: Int8EpilogueOutput) {
+        if Self.usesCKernel {
+            _ = multiplyFused(a: a, m: m, epilogue: e, output: output, path: Int8KernelPath.selected)
+            return
+        }
+        if scratchCount < m * n {
+            scratch?.deallocate()
+            scratch = .allocate(capacity: m * n)
+            scratchCount = m * n
+        }
+        let acc = scratch!
+        Int8GEMM.optimized(a: a, w: raw, c: acc, m: m, n: n, k: k)
+        e.reference(acc: acc, m: m, n: n, output: output)
+    }
+
+    /// `multiplyFused` on an explicit C path; false (nothing written) when the path is not usable here.
+    @discardableResult
+    public func multiplyFused(a: UnsafePointer<Int8>, m: Int, epilogue e: Int8Epilogue, output: Int8EpilogueOutput,
+                              path: Int8KernelPath) -> Bool {
+        let relu: Int32 = e.relu ? 1 : 0
+        switch output {
+        case .int8(let q):
+            return fb_qgemm_fused_on(path.rawValue, a, Int64(m), Int64(k), packed, corr, Int64(n), e.scale, e.bias, relu,
+                                     e.outScaleInv, q, nil) == 0
+        case .float(let f):
+            return fb_qgemm_fused_on(path.rawValue, a, Int64(m), Int64(k), packed, corr, Int64(n), e.scale, e.bias, relu,
+                                     e.outScaleInv, nil, f) == 0
         }
     }
 }

@@ -1,3 +1,4 @@
+import CPerfEvent
 import Foundation
 import Kernels
 import Testing
@@ -138,6 +139,41 @@ func row(_ split: String, _ label: Int, pixels: Int = 64, value: String = "3") -
         let neg = [Int8](repeating: -127, count: k)
         packed.multiply(a: neg, m: 1, c: &p)
         #expect(p == [Int32(127 * 127 * k), Int32(127 * 127 * k)])
+    }
+
+    @Test(arguments: [539, 1, 7, 4])
+    func int8FusedForwardIsBitIdenticalToReference(batch: Int) throws {
+        let (data, model) = shipped
+        let test = try data.split("test"), cal = try data.split("calibration")
+        for method in CalibrationMethod.allCases {
+            let ref = Int8MLP(model: model, calibration: cal, method: method, batch: batch, optimized: false)
+            let opt = Int8MLP(model: model, calibration: cal, method: method, batch: batch, optimized: true)
+            for start in Set([0, min(3, test.count - batch), test.count - batch]) {
+                ref.setInput(test.pixels, start: start)
+                opt.setInput(test.pixels, start: start)
+                #expect(Array(ref.quantizedInput) == Array(opt.quantizedInput), "\(method) batch \(batch) input")
+                let r = ref.forward().map(\.bitPattern), o = opt.forward().map(\.bitPattern)
+                #expect(r == o, "\(method) batch \(batch) start \(start) (int8 path \(Int8KernelPath.selected))")
+                #expect(ref.predictions() == opt.predictions())
+            }
+        }
+    }
+
+    @Test func vectorizedQuantizerMatchesQuantQuantize() {
+        // Random values, exact .5 ties (x / s = i + 0.5 exactly with s a power of two) and clamps.
+        var g = SystemRandomNumberGenerator()
+        var x = (0..<1000).map { _ in Float.random(in: -3...3, using: &g) }
+        x += (-300...300).map { Float($0) + 0.5 }
+        x += [0, -0, 1e9, -1e9, 127.5, -127.5, 126.5, -126.5]
+        for (pre, s): (Float, Float) in [(1, 1), (0.0625, 0.5), (1, 0.013), (0.5, 0.25)] {
+            var out = [Int8](repeating: 0, count: x.count)
+            fb_quantize_i8(x, Int64(x.count), pre, s, &out)
+            let ref = x.map { Quant.quantize($0 * pre, scale: s) }
+            #expect(out == ref, "prescale \(pre) scale \(s)")
+        }
+        var out = [Int8](repeating: 0, count: 4)
+        fb_quantize_i8([0.5, 1.5, 2.5, -2.5], 4, 1, 1, &out)
+        #expect(out == [0, 2, 2, -2])
     }
 
     @Test func quantizeRoundTripWithinHalfStep() {
