@@ -329,9 +329,9 @@ extension Reader {
         let threshold = try number(t, "exit_threshold", at: prefix) ?? 0.9
         guard threshold >= 0, threshold <= 1 else { throw fail("\(prefix).exit_threshold", "edge op '\(name)': exit_threshold must be in [0, 1] (a softmax probability), got \(threshold)") }
         let spec = EdgeSpec(modelPath: modelPath, dataPath: dataPath, accuracyBand: band, exitThreshold: threshold)
-        let factory: EdgeFactory
+        let factory: any KernelFactory
         do {
-            factory = try EdgeFactory(spec: spec)
+            factory = try EdgeModels.factory(spec: spec)  // EdgeFactory (MLP) or CNNEdgeFactory, by the model's architecture
         } catch let e as EdgeError {
             let key = e.file == dataPath ? "data" : "model"
             throw fail("\(prefix).\(key)", "edge op '\(name)': \(e)")
@@ -342,10 +342,11 @@ extension Reader {
             throw fail("\(prefix).variants", "edge op '\(name)': no variant '\(v)' (has \(factory.variants.joined(separator: ", ")))")
         }
         guard Set(variants).count == variants.count else { throw fail("\(prefix).variants", "edge op '\(name)': duplicate variant") }
-        guard variants.contains("fp32") || variants.count == 1 else {
-            throw fail("\(prefix).variants", "edge op '\(name)': 'fp32' is the reference the other variants are verified against; list it")
+        let ref = factory.referenceVariant  // fp32 (MLP), nchw (CNN)
+        guard variants.contains(ref) || variants.count == 1 else {
+            throw fail("\(prefix).variants", "edge op '\(name)': '\(ref)' is the reference the other variants are verified against; list it")
         }
-        let ordered = variants.contains("fp32") ? ["fp32"] + variants.filter { $0 != "fp32" } : variants
+        let ordered = variants.contains(ref) ? [ref] + variants.filter { $0 != ref } : variants
         let s = try settings(t, at: prefix, base: defaults)
         return OpSpec(name: name, kind: factory.kind, shape: [:], dtype: "f32", variants: ordered, tolerance: nil,
                       settings: s, line: locator.position(of: prefix).line, edge: spec)
