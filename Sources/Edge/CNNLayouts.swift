@@ -11,12 +11,12 @@ public enum CNNLayout: String, CaseIterable, Sendable {
     /// (read in stored order) is broadcast against 8 shifted input rows.
     case nchw
     /// NHWC activations, OIHW weights read with strides: for each output row, 8 pixel
-    /// accumulators × one vector of output channels (SIMD16 or SIMD8); the weight vector for a
+    /// accumulators × one vector of output channels (SIMD16 with AVX-512, else SIMD8); the weight vector for a
     /// (ky, kx, ci) tap is gathered from OIHW (stride Cin·k²) and reused by the 8 pixels.
     case nhwc
     /// NCHW activations, weights repacked at load into GEMM panels [Cout/4][Cin·k²][4]: per image,
-    /// im2col of the input (Cin·k² × 64) then a 4-channel × 64-pixel register tile (16 SIMD16
-    /// accumulators) over k = Cin·k².
+    /// im2col of the input (Cin·k² × 64) then 4-channel × 2-vector register tiles (8 accumulators)
+    /// over k = Cin·k², the 4 weights of a k-step adjacent in the panel.
     case nchw_packed
     /// NHWC activations, weights repacked at load into [Cout/V][ky][kx][Cin][V] (HWIO in
     /// output-channel panels of the vector width V): the same loop as `nhwc` with contiguous
@@ -53,6 +53,8 @@ public final class FP32CNN {
     public let layout: CNNLayout
     let model: CNNModel
     static let side = CNNModel.side
+    /// Whether the build targets AVX-512 (32 × 512-bit registers): picks the SIMD16 tiles.
+    let wide: Bool
     /// Halo width of every activation buffer (largest padding of any conv).
     let halo: Int
     /// Padded row width = side + 2·halo.
@@ -76,12 +78,18 @@ public final class FP32CNN {
     private let col: UnsafeMutablePointer<Float>
 
     /// Prepares buffers (and, for the packed layouts, repacks the weights) for `batch` images.
-    public init(model: CNNModel, batch: Int, layout: CNNLayout = .nchw) {
+    public convenience init(model: CNNModel, batch: Int, layout: CNNLayout = .nchw) {
+        self.init(model: model, batch: batch, layout: layout, wide: ISA.built.contains(.avx512f))
+    }
+
+    /// `wide` picks the SIMD16 tiles (AVX-512) or the SIMD8 ones; tests run both on any CPU.
+    init(model: CNNModel, batch: Int, layout: CNNLayout, wide: Bool) {
         precondition(batch > 0)
         precondition(model.convs.allSatisfy { $0.outChannels % 8 == 0 }, "CNNModel.parse guarantees out_channels % 8 == 0")
         self.model = model
         self.batch = batch
         self.layout = layout
+        self.wide = wide
         halo = model.convs.map(\.padding).max() ?? 0
         pw = Self.side + 2 * halo
         input = .allocate(capacity: batch * 64)
@@ -113,7 +121,7 @@ public final class FP32CNN {
                 for o in 0..<cout { for r in 0..<kk { w[((o / 4) * kk + r) * 4 + o % 4] = conv.weight[o * kk + r] } }
             case .nhwc_packed:
                 // [Cout/V][ky][kx][Cin][V]: one contiguous vector of V output channels per tap.
-                let v = Self.vectorWidth(cout)
+                let v = Self.vectorWidth(cout, wide: wide)
                 for o in 0..<cout {
                     for ci in 0..<cin {
                         for ky in 0..<k {
@@ -154,8 +162,9 @@ public final class FP32CNN {
         for p in [input, logits, pooled, col] + acts + denseOut + convWeights + convBiases + denseWeights + denseBiases { p.deallocate() }
     }
 
-    /// Output-channel vector width of the NHWC kernels: 16 lanes when the channels allow, else 8.
-    static func vectorWidth(_ cout: Int) -> Int { cout % 16 == 0 ? 16 : 8 }
+    /// Output-channel vector width of the NHWC kernels: 16 lanes (one zmm) when built for AVX-512
+    /// and the channels allow, else 8 (one ymm: 8 pixel accumulators + weights fit 16 registers).
+    static func vectorWidth(_ cout: Int, wide: Bool) -> Int { wide && cout % 16 == 0 ? 16 : 8 }
 
     /// Copies `batch` images of raw pixels (0–16) starting at image `start` of `pixels`, scaled.
     public func setInput(_ pixels: [Float], start: Int) {
@@ -179,9 +188,10 @@ public final class FP32CNN {
                 let x = UnsafePointer(acts[l]), y = acts[l + 1], w = UnsafePointer(convWeights[l]), b = UnsafePointer(convBiases[l])
                 switch layout {
                 case .nchw: convNCHW(conv, x, w, b, y)
-                case .nchw_packed: convNCHWPacked(conv, x, w, b, y)
+                case .nchw_packed:
+                    if wide { convNCHWPacked(SIMD16<Float>.self, conv, x, w, b, y) } else { convNCHWPacked(SIMD8<Float>.self, conv, x, w, b, y) }
                 case .nhwc, .nhwc_packed:
-                    if Self.vectorWidth(conv.outChannels) == 16 {
+                    if Self.vectorWidth(conv.outChannels, wide: wide) == 16 {
                         convNHWC(SIMD16<Float>.self, conv, x, w, b, y, packed: layout == .nhwc_packed)
                     } else {
                         convNHWC(SIMD8<Float>.self, conv, x, w, b, y, packed: layout == .nhwc_packed)
@@ -255,15 +265,17 @@ public final class FP32CNN {
         }
     }
 
-    /// `nchw_packed`: im2col (Cin·k² rows × 64 pixels), then per block of 4 output channels a
-    /// 4 × 64 register tile (16 SIMD16) accumulated over the rows, weights from the packed panel.
+    /// `nchw_packed`: im2col (Cin·k² rows × 64 pixels), then GEMM with the packed weight panel:
+    /// per block of 4 output channels and chunk of 2 vectors of pixels, a 4 × 2-vector register
+    /// tile (8 accumulators) over the Cin·k² rows — V = SIMD16 with AVX-512 (2 chunks of 32
+    /// pixels), SIMD8 with AVX2 (4 chunks of 16 pixels, so the tile fits 16 ymm registers).
     @inline(__always)
-    private func convNCHWPacked(_ c: CNNConvLayer, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
-        typealias V = SIMD16<Float>
+    private func convNCHWPacked<V: CNNVector>(_: V.Type, _ c: CNNConvLayer, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+                                              _ b: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
         typealias H = SIMD8<Float>
         let (cin, k, pw) = (c.inChannels, c.kernel, pw)
         let plane = pw * pw, origin = (halo - c.padding) * (pw + 1)
-        let kk = cin * k * k
+        let kk = cin * k * k, lanes = V.scalarCount
         // im2col: row (ci, ky, kx) = the input plane shifted by (ky, kx), 8 rows of 8 pixels.
         var r = col
         for ci in 0..<cin {
@@ -276,40 +288,44 @@ public final class FP32CNN {
                 }
             }
         }
-        var wp = w
+        let relu = c.relu
+        /// Stores `v` (pixels p0 ..< p0 + lanes of channel ch) into the halo-padded output plane.
+        @inline(__always) func put(_ v: V, _ ch: Int, _ p0: Int) {
+            let out = relu ? pointwiseMax(v, V()) : v
+            let d = y + ch * plane + halo * (pw + 1)
+            for q in stride(from: 0, to: lanes, by: 8) {
+                let p = p0 + q
+                var h = H()
+                for j in 0..<8 { h[j] = out[q + j] }
+                vstore(h, d + (p / 8) * pw + p % 8)
+            }
+        }
         for ob in 0..<(c.outChannels / 4) {
             let o = ob * 4
             let b0 = V(repeating: b[o]), b1 = V(repeating: b[o + 1]), b2 = V(repeating: b[o + 2]), b3 = V(repeating: b[o + 3])
-            var c00 = b0, c01 = b0, c02 = b0, c03 = b0
-            var c10 = b1, c11 = b1, c12 = b1, c13 = b1
-            var c20 = b2, c21 = b2, c22 = b2, c23 = b2
-            var c30 = b3, c31 = b3, c32 = b3, c33 = b3
-            var cp = UnsafePointer(col)
-            for _ in 0..<kk {
-                let x0: V = vload(cp), x1: V = vload(cp + 16), x2: V = vload(cp + 32), x3: V = vload(cp + 48)
-                cp += 64
-                var wv = V(repeating: wp[0])
-                c00 = V.fma(c00, x0, wv); c01 = V.fma(c01, x1, wv); c02 = V.fma(c02, x2, wv); c03 = V.fma(c03, x3, wv)
-                wv = V(repeating: wp[1])
-                c10 = V.fma(c10, x0, wv); c11 = V.fma(c11, x1, wv); c12 = V.fma(c12, x2, wv); c13 = V.fma(c13, x3, wv)
-                wv = V(repeating: wp[2])
-                c20 = V.fma(c20, x0, wv); c21 = V.fma(c21, x1, wv); c22 = V.fma(c22, x2, wv); c23 = V.fma(c23, x3, wv)
-                wv = V(repeating: wp[3])
-                c30 = V.fma(c30, x0, wv); c31 = V.fma(c31, x1, wv); c32 = V.fma(c32, x2, wv); c33 = V.fma(c33, x3, wv)
-                wp += 4
+            let panel = w + ob * kk * 4
+            for p0 in stride(from: 0, to: 64, by: 2 * lanes) {
+                var c00 = b0, c01 = b0, c10 = b1, c11 = b1, c20 = b2, c21 = b2, c30 = b3, c31 = b3
+                var cp = UnsafePointer(col) + p0
+                var wp = panel
+                for _ in 0..<kk {
+                    let x0: V = vload(cp), x1: V = vload(cp + lanes)
+                    cp += 64
+                    var wv = V(repeating: wp[0])
+                    c00 = V.fma(c00, x0, wv); c01 = V.fma(c01, x1, wv)
+                    wv = V(repeating: wp[1])
+                    c10 = V.fma(c10, x0, wv); c11 = V.fma(c11, x1, wv)
+                    wv = V(repeating: wp[2])
+                    c20 = V.fma(c20, x0, wv); c21 = V.fma(c21, x1, wv)
+                    wv = V(repeating: wp[3])
+                    c30 = V.fma(c30, x0, wv); c31 = V.fma(c31, x1, wv)
+                    wp += 4
+                }
+                put(c00, o, p0); put(c01, o, p0 + lanes)
+                put(c10, o + 1, p0); put(c11, o + 1, p0 + lanes)
+                put(c20, o + 2, p0); put(c21, o + 2, p0 + lanes)
+                put(c30, o + 3, p0); put(c31, o + 3, p0 + lanes)
             }
-            // Epilogue: ReLU, then each 16-pixel vector = 2 output rows into the halo-padded plane.
-            let relu = c.relu
-            @inline(__always) func put(_ v: V, _ ch: Int, _ chunk: Int) {
-                let out = relu ? pointwiseMax(v, V()) : v
-                let d = y + ch * plane + (halo + 2 * chunk) * pw + halo
-                vstore(out.lowHalf, d)
-                vstore(out.highHalf, d + pw)
-            }
-            put(c00, o, 0); put(c01, o, 1); put(c02, o, 2); put(c03, o, 3)
-            put(c10, o + 1, 0); put(c11, o + 1, 1); put(c12, o + 1, 2); put(c13, o + 1, 3)
-            put(c20, o + 2, 0); put(c21, o + 2, 1); put(c22, o + 2, 2); put(c23, o + 2, 3)
-            put(c30, o + 3, 0); put(c31, o + 3, 1); put(c32, o + 3, 2); put(c33, o + 3, 3)
         }
     }
 

@@ -185,7 +185,8 @@ extension String {
     }
 
     /// Other geometries than the shipped model: kernels 5 and 1 (halo 2), 24 channels (NHWC uses
-    /// SIMD8 blocks), two dense layers — every layout against the naive reference.
+    /// SIMD8 blocks even when wide), two dense layers — every layout, with the SIMD8 and the SIMD16
+    /// tiles, against the naive reference.
     @Test func otherGeometriesAgreeWithNaiveReference() {
         var g = SystemRandomNumberGenerator()
         func rand(_ n: Int, _ s: Float) -> [Float] { (0..<n).map { _ in Float.random(in: -s...s, using: &g) } }
@@ -200,10 +201,14 @@ extension String {
                          recordedTestCorrect: 0, recordedTestCount: 0, path: "synthetic")
         let pixels = (0..<(3 * 64)).map { _ in Float(Int.random(in: 0...16, using: &g)) }
         for layout in CNNLayout.allCases {
-            let l = logits(m, layout, pixels: pixels, batch: 3)
-            for i in 0..<3 {
-                let naive = naiveLogits(m, pixels: pixels[(i * 64)..<((i + 1) * 64)])
-                for j in 0..<10 { #expect(abs(Double(l[i * 10 + j]) - naive[j]) < 1e-4, "\(layout) image \(i) logit \(j)") }
+            for wide in [false, true] {  // SIMD8 (AVX2) and SIMD16 (AVX-512) tiles
+                let r = FP32CNN(model: m, batch: 3, layout: layout, wide: wide)
+                r.setInput(pixels, start: 0)
+                let l = Array(r.forward())
+                for i in 0..<3 {
+                    let naive = naiveLogits(m, pixels: pixels[(i * 64)..<((i + 1) * 64)])
+                    for j in 0..<10 { #expect(abs(Double(l[i * 10 + j]) - naive[j]) < 1e-4, "\(layout) wide \(wide) image \(i) logit \(j)") }
+                }
             }
         }
     }
