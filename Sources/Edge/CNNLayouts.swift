@@ -10,17 +10,18 @@ public enum CNNLayout: String, CaseIterable, Sendable {
     /// channel at a time: the 8×8 output plane lives in 8 SIMD8 row registers and every weight
     /// (read in stored order) is broadcast against 8 shifted input rows.
     case nchw
-    /// NHWC activations, OIHW weights read with strides: for each output row, 8 pixel
-    /// accumulators × one vector of output channels (SIMD16 with AVX-512, else SIMD8); the weight vector for a
-    /// (ky, kx, ci) tap is gathered from OIHW (stride Cin·k²) and reused by the 8 pixels.
+    /// NHWC activations, OIHW weights read with strides: register tiles of 8 pixels × 1 vector of
+    /// output channels, or 4 pixels × 2 vectors when Cout allows (SIMD16 with AVX-512, else
+    /// SIMD8); each tap's weight vectors are gathered from OIHW (stride Cin·k²) and reused by the
+    /// tile's pixels.
     case nhwc
     /// NCHW activations, weights repacked at load into GEMM panels [Cout/4][Cin·k²][4]: per image,
     /// im2col of the input (Cin·k² × 64) then 4-channel × 2-vector register tiles (8 accumulators)
     /// over k = Cin·k², the 4 weights of a k-step adjacent in the panel.
     case nchw_packed
-    /// NHWC activations, weights repacked at load into [Cout/V][ky][kx][Cin][V] (HWIO in
-    /// output-channel panels of the vector width V): the same loop as `nhwc` with contiguous
-    /// vector loads instead of gathers; the first dense layer's weights permuted to HWC order.
+    /// NHWC activations, weights repacked at load into [Cout/P][ky][kx][Cin][P] (HWIO in
+    /// output-channel panels of the tile width P = 1 or 2 vectors): the same loops as `nhwc` with
+    /// contiguous vector loads instead of gathers; the first dense layer's weights permuted to HWC.
     case nhwc_packed
 
     /// Whether activations are NHWC.
@@ -120,8 +121,9 @@ public final class FP32CNN {
                 // [Cout/4][Cin·k²][4]: the 4 weights a GEMM k-step broadcasts are adjacent.
                 for o in 0..<cout { for r in 0..<kk { w[((o / 4) * kk + r) * 4 + o % 4] = conv.weight[o * kk + r] } }
             case .nhwc_packed:
-                // [Cout/V][ky][kx][Cin][V]: one contiguous vector of V output channels per tap.
-                let v = Self.vectorWidth(cout, wide: wide)
+                // [Cout/P][ky][kx][Cin][P], P = the kernel's tile width (1 or 2 vectors of output
+                // channels): the weights of one tap are P contiguous floats.
+                let v = Self.panelWidth(cout, wide: wide)
                 for o in 0..<cout {
                     for ci in 0..<cin {
                         for ky in 0..<k {
@@ -166,6 +168,13 @@ public final class FP32CNN {
     /// and the channels allow, else 8 (one ymm: 8 pixel accumulators + weights fit 16 registers).
     static func vectorWidth(_ cout: Int, wide: Bool) -> Int { wide && cout % 16 == 0 ? 16 : 8 }
 
+    /// Output channels per NHWC register tile: 2 vectors (× 4 pixels) when the channels allow, else
+    /// 1 vector (× 8 pixels) — 8 accumulators either way.
+    static func panelWidth(_ cout: Int, wide: Bool) -> Int {
+        let v = vectorWidth(cout, wide: wide)
+        return cout % (2 * v) == 0 ? 2 * v : v
+    }
+
     /// Copies `batch` images of raw pixels (0–16) starting at image `start` of `pixels`, scaled.
     public func setInput(_ pixels: [Float], start: Int) {
         let n = batch * DigitsData.features
@@ -191,10 +200,13 @@ public final class FP32CNN {
                 case .nchw_packed:
                     if wide { convNCHWPacked(SIMD16<Float>.self, conv, x, w, b, y) } else { convNCHWPacked(SIMD8<Float>.self, conv, x, w, b, y) }
                 case .nhwc, .nhwc_packed:
-                    if Self.vectorWidth(conv.outChannels, wide: wide) == 16 {
-                        convNHWC(SIMD16<Float>.self, conv, x, w, b, y, packed: layout == .nhwc_packed)
-                    } else {
-                        convNHWC(SIMD8<Float>.self, conv, x, w, b, y, packed: layout == .nhwc_packed)
+                    let packed = layout == .nhwc_packed
+                    let v = Self.vectorWidth(conv.outChannels, wide: wide)
+                    switch (v, Self.panelWidth(conv.outChannels, wide: wide) == 2 * v) {
+                    case (16, true): convNHWCPair(SIMD16<Float>.self, conv, x, w, b, y, packed: packed)
+                    case (16, false): convNHWC(SIMD16<Float>.self, conv, x, w, b, y, packed: packed)
+                    case (_, true): convNHWCPair(SIMD8<Float>.self, conv, x, w, b, y, packed: packed)
+                    default: convNHWC(SIMD8<Float>.self, conv, x, w, b, y, packed: packed)
                     }
                 }
             }
@@ -378,6 +390,67 @@ public final class FP32CNN {
                 let d = y + ((oy + halo) * pw + halo) * cout + ob
                 vstore(a0, d); vstore(a1, d + cout); vstore(a2, d + 2 * cout); vstore(a3, d + 3 * cout)
                 vstore(a4, d + 4 * cout); vstore(a5, d + 5 * cout); vstore(a6, d + 6 * cout); vstore(a7, d + 7 * cout)
+            }
+        }
+    }
+
+    /// `nhwc` / `nhwc_packed` when Cout is a multiple of 2 vectors: per output row, half row of 4
+    /// pixels and pair of output-channel vectors, 4 × 2 accumulators over every (ky, kx, ci) tap —
+    /// 2 weight vectors + 4 broadcasts per 8 FMAs (the 8 × 1 tile needs 1 + 8). Packed: the two
+    /// vectors are adjacent in the [Cout/2V][ky][kx][Cin][2V] panel; unpacked: both gathered.
+    @inline(__always)
+    private func convNHWCPair<V: CNNVector>(_: V.Type, _ c: CNNConvLayer, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+                                            _ b: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, packed: Bool) {
+        let (cin, cout, k, pw) = (c.inChannels, c.outChannels, c.kernel, pw)
+        let lanes = V.scalarCount
+        let tapStride = cin * k * k
+        for oy in 0..<Self.side {
+            for ox in stride(from: 0, to: Self.side, by: 4) {
+                for ob in stride(from: 0, to: cout, by: 2 * lanes) {
+                    let bias0: V = vload(b + ob), bias1: V = vload(b + ob + lanes)
+                    var a0 = bias0, a1 = bias0, a2 = bias0, a3 = bias0
+                    var e0 = bias1, e1 = bias1, e2 = bias1, e3 = bias1
+                    var wp = w + ob * tapStride
+                    for ky in 0..<k {
+                        for kx in 0..<k {
+                            let s = x + ((oy + ky + halo - c.padding) * pw + ox + kx + halo - c.padding) * cin
+                            for ci in 0..<cin {
+                                let w0: V, w1: V
+                                if packed {
+                                    w0 = vload(wp)
+                                    w1 = vload(wp + lanes)
+                                    wp += 2 * lanes
+                                } else {
+                                    var g0 = V(), g1 = V()
+                                    let base = w + (ob * cin + ci) * k * k + ky * k + kx
+                                    for j in 0..<lanes { g0[j] = base[j * tapStride] }
+                                    for j in 0..<lanes { g1[j] = base[(lanes + j) * tapStride] }
+                                    w0 = g0
+                                    w1 = g1
+                                }
+                                let p = s + ci
+                                var v = V(repeating: p[0])
+                                a0 = V.fma(a0, v, w0); e0 = V.fma(e0, v, w1)
+                                v = V(repeating: p[cin])
+                                a1 = V.fma(a1, v, w0); e1 = V.fma(e1, v, w1)
+                                v = V(repeating: p[2 * cin])
+                                a2 = V.fma(a2, v, w0); e2 = V.fma(e2, v, w1)
+                                v = V(repeating: p[3 * cin])
+                                a3 = V.fma(a3, v, w0); e3 = V.fma(e3, v, w1)
+                            }
+                        }
+                    }
+                    if c.relu {
+                        let z = V()
+                        a0 = pointwiseMax(a0, z); a1 = pointwiseMax(a1, z); a2 = pointwiseMax(a2, z); a3 = pointwiseMax(a3, z)
+                        e0 = pointwiseMax(e0, z); e1 = pointwiseMax(e1, z); e2 = pointwiseMax(e2, z); e3 = pointwiseMax(e3, z)
+                    }
+                    let d = y + ((oy + halo) * pw + ox + halo) * cout + ob
+                    vstore(a0, d); vstore(e0, d + lanes)
+                    vstore(a1, d + cout); vstore(e1, d + cout + lanes)
+                    vstore(a2, d + 2 * cout); vstore(e2, d + 2 * cout + lanes)
+                    vstore(a3, d + 3 * cout); vstore(e3, d + 3 * cout + lanes)
+                }
             }
         }
     }

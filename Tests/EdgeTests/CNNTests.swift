@@ -184,16 +184,17 @@ extension String {
         }
     }
 
-    /// Other geometries than the shipped model: kernels 5 and 1 (halo 2), 24 channels (NHWC uses
-    /// SIMD8 blocks even when wide), two dense layers — every layout, with the SIMD8 and the SIMD16
-    /// tiles, against the naive reference.
+    /// Other geometries than the shipped model: kernels 5 and 1 (halo 2); 8, 24, 32 and 16 output
+    /// channels, so the NHWC kernels run 1-vector and 2-vector tiles of SIMD8 and SIMD16; two
+    /// dense layers — every layout, with the SIMD8 and the SIMD16 tiles, against the naive reference.
     @Test func otherGeometriesAgreeWithNaiveReference() {
         var g = SystemRandomNumberGenerator()
         func rand(_ n: Int, _ s: Float) -> [Float] { (0..<n).map { _ in Float.random(in: -s...s, using: &g) } }
         let convs = [
             CNNConvLayer(inChannels: 1, outChannels: 8, kernel: 5, relu: true, weight: rand(8 * 25, 0.4), bias: rand(8, 0.1)),
             CNNConvLayer(inChannels: 8, outChannels: 24, kernel: 3, relu: true, weight: rand(24 * 72, 0.2), bias: rand(24, 0.1)),
-            CNNConvLayer(inChannels: 24, outChannels: 16, kernel: 1, relu: false, weight: rand(16 * 24, 0.3), bias: rand(16, 0.1)),
+            CNNConvLayer(inChannels: 24, outChannels: 32, kernel: 3, relu: true, weight: rand(32 * 24 * 9, 0.1), bias: rand(32, 0.1)),
+            CNNConvLayer(inChannels: 32, outChannels: 16, kernel: 1, relu: false, weight: rand(16 * 32, 0.3), bias: rand(16, 0.1)),
         ]
         let dense = [DenseLayer(inputs: 256, outputs: 20, relu: true, weight: rand(20 * 256, 0.1), bias: rand(20, 0.1)),
                      DenseLayer(inputs: 20, outputs: 10, relu: false, weight: rand(200, 0.3), bias: rand(10, 0.1))]
