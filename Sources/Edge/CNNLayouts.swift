@@ -39,6 +39,12 @@ extension SIMD16: CNNVector where Scalar == Float {
     @inline(__always) static func fma(_ acc: Self, _ a: Self, _ b: Self) -> Self { acc.addingProduct(a, b) }
 }
 
+/// How the NHWC kernels read a tap's weight vectors: contiguous from the packed panel, or
+/// gathered from OIHW with strides. A type parameter, so the choice is made at specialization.
+protocol TapWeights { static var packed: Bool { get } }
+enum PackedTaps: TapWeights { static var packed: Bool { true } }
+enum StridedTaps: TapWeights { static var packed: Bool { false } }
+
 @inline(__always) func vload<V: SIMD>(_ p: UnsafePointer<Float>) -> V where V.Scalar == Float {
     UnsafeRawPointer(p).loadUnaligned(as: V.self)
 }
@@ -200,13 +206,10 @@ public final class FP32CNN {
                 case .nchw_packed:
                     if wide { convNCHWPacked(SIMD16<Float>.self, conv, x, w, b, y) } else { convNCHWPacked(SIMD8<Float>.self, conv, x, w, b, y) }
                 case .nhwc, .nhwc_packed:
-                    let packed = layout == .nhwc_packed
-                    let v = Self.vectorWidth(conv.outChannels, wide: wide)
-                    switch (v, Self.panelWidth(conv.outChannels, wide: wide) == 2 * v) {
-                    case (16, true): convNHWCPair(SIMD16<Float>.self, conv, x, w, b, y, packed: packed)
-                    case (16, false): convNHWC(SIMD16<Float>.self, conv, x, w, b, y, packed: packed)
-                    case (_, true): convNHWCPair(SIMD8<Float>.self, conv, x, w, b, y, packed: packed)
-                    default: convNHWC(SIMD8<Float>.self, conv, x, w, b, y, packed: packed)
+                    if layout == .nhwc_packed {
+                        convNHWCDispatch(PackedTaps.self, conv, x, w, b, y)
+                    } else {
+                        convNHWCDispatch(StridedTaps.self, conv, x, w, b, y)
                     }
                 }
             }
@@ -341,12 +344,26 @@ public final class FP32CNN {
         }
     }
 
+    /// Picks the NHWC tile (vector width, 1 or 2 vectors) for `c`; `T` says how weights are read,
+    /// as a type so each specialization has no weight-layout branch in its inner loop.
+    @inline(__always)
+    private func convNHWCDispatch<T: TapWeights>(_: T.Type, _ c: CNNConvLayer, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+                                                 _ b: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+        let v = Self.vectorWidth(c.outChannels, wide: wide)
+        switch (v, Self.panelWidth(c.outChannels, wide: wide) == 2 * v) {
+        case (16, true): convNHWCPair(SIMD16<Float>.self, T.self, c, x, w, b, y)
+        case (16, false): convNHWC(SIMD16<Float>.self, T.self, c, x, w, b, y)
+        case (_, true): convNHWCPair(SIMD8<Float>.self, T.self, c, x, w, b, y)
+        default: convNHWC(SIMD8<Float>.self, T.self, c, x, w, b, y)
+        }
+    }
+
     /// `nhwc` / `nhwc_packed`: per output row and block of V output channels, 8 pixel accumulators
     /// over every (ky, kx, ci) tap; the tap's weight vector is a contiguous load from the packed
     /// [Cout/V][ky][kx][Cin][V] panel, or gathered from OIHW (stride Cin·k²) when unpacked.
     @inline(__always)
-    private func convNHWC<V: CNNVector>(_: V.Type, _ c: CNNConvLayer, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
-                                        _ b: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, packed: Bool) {
+    private func convNHWC<V: CNNVector, T: TapWeights>(_: V.Type, _: T.Type, _ c: CNNConvLayer, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+                                                       _ b: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
         let (cin, cout, k, pw) = (c.inChannels, c.outChannels, c.kernel, pw)
         let lanes = V.scalarCount
         let tapStride = cin * k * k  // OIHW distance between consecutive output channels
@@ -361,7 +378,7 @@ public final class FP32CNN {
                         let s = x + ((oy + ky + halo - c.padding) * pw + kx + halo - c.padding) * cin
                         for ci in 0..<cin {
                             let wv: V
-                            if packed {
+                            if T.packed {
                                 wv = vload(wp)
                                 wp += lanes
                             } else {
@@ -399,8 +416,8 @@ public final class FP32CNN {
     /// 2 weight vectors + 4 broadcasts per 8 FMAs (the 8 × 1 tile needs 1 + 8). Packed: the two
     /// vectors are adjacent in the [Cout/2V][ky][kx][Cin][2V] panel; unpacked: both gathered.
     @inline(__always)
-    private func convNHWCPair<V: CNNVector>(_: V.Type, _ c: CNNConvLayer, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
-                                            _ b: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, packed: Bool) {
+    private func convNHWCPair<V: CNNVector, T: TapWeights>(_: V.Type, _: T.Type, _ c: CNNConvLayer, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+                                                           _ b: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
         let (cin, cout, k, pw) = (c.inChannels, c.outChannels, c.kernel, pw)
         let lanes = V.scalarCount
         let tapStride = cin * k * k
@@ -416,7 +433,7 @@ public final class FP32CNN {
                             let s = x + ((oy + ky + halo - c.padding) * pw + ox + kx + halo - c.padding) * cin
                             for ci in 0..<cin {
                                 let w0: V, w1: V
-                                if packed {
+                                if T.packed {
                                     w0 = vload(wp)
                                     w1 = vload(wp + lanes)
                                     wp += 2 * lanes
