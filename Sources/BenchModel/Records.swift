@@ -60,6 +60,29 @@ public struct SampleFlags: OptionSet, Codable, Sendable, Hashable {
     public static let descheduled = SampleFlags(rawValue: 1 << 6)
 }
 
+/// Wall time of every iteration of one sample batch, for kernels that opt in (`IterationLabeled`
+/// instances, e.g. the `edge` op): the clock is read between iterations, so `ns[i]` is the time
+/// from the end of iteration i − 1 (or the batch start) to the end of iteration i. It includes one
+/// clock read and the loop's bookkeeping, calibrated as `overheadNs` (not subtracted here).
+public struct IterationLatencies: Codable, Sendable, Hashable {
+    /// Raw wall time per iteration (ns), saturated at `UInt32.max` (≈ 4.3 s).
+    public var ns: [UInt32]
+    /// A small integer per iteration chosen by the kernel (early exit: the head the image left
+    /// at, 1 or 2; batched early exit: how many images left at the exit head; otherwise 0).
+    public var labels: [Int32]
+    /// Calibrated per-iteration harness cost included in each `ns` value (clock read + loop).
+    public var overheadNs: Double
+
+    public init(ns: [UInt32], labels: [Int32], overheadNs: Double) {
+        self.ns = ns
+        self.labels = labels
+        self.overheadNs = overheadNs
+    }
+
+    /// Per-iteration times with the calibrated overhead removed (never below 0).
+    public var netNs: [Double] { ns.map { max(0, Double($0) - overheadNs) } }
+}
+
 /// One measured batch of iterations of one op variant.
 public struct Sample: Codable, Sendable, Hashable {
     /// Benchmark op name within its suite (e.g. `gemm_128`).
@@ -82,9 +105,14 @@ public struct Sample: Codable, Sendable, Hashable {
     public var counters: [CounterValue]
     /// Flags.
     public var flags: SampleFlags
+    /// Per-iteration wall times and labels, when the kernel opted in (`IterationLabeled`); the
+    /// count equals `iterations`. Optional in JSON, so workers of older builds still decode.
+    public var iterationLatencies: IterationLatencies?
 
     public init(op: String, variant: String, sequence: Int, process: Int = 0, iterations: Int, wallNs: Double,
-                cpuNs: Double, overheadNs: Double, counters: [CounterValue] = [], flags: SampleFlags = []) {
+                cpuNs: Double, overheadNs: Double, counters: [CounterValue] = [], flags: SampleFlags = [],
+                iterationLatencies: IterationLatencies? = nil) {
+        self.iterationLatencies = iterationLatencies
         self.op = op
         self.variant = variant
         self.sequence = sequence

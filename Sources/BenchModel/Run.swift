@@ -48,6 +48,10 @@ public struct Calibration: Codable, Sendable, Hashable {
     public var perIterationNs: Double
     /// Minimum batch duration the runner aims for (ns).
     public var targetBatchNs: Double
+    /// Per-iteration cost of the measurement loop when every iteration is timed as well
+    /// (`IterationLabeled` kernels: one clock read, the label read and two stores per iteration);
+    /// nil in calibrations stored by builds without per-iteration timing.
+    public var perTimedIterationNs: Double?
 
     public init(clockPairNs: Double, counterReadNs: Double, emptyBatchNs: Double, perIterationNs: Double, targetBatchNs: Double) {
         self.clockPairNs = clockPairNs
@@ -59,6 +63,12 @@ public struct Calibration: Codable, Sendable, Hashable {
 
     /// Overhead of a batch of `iterations` iterations.
     public func overhead(iterations: Int) -> Double { emptyBatchNs + perIterationNs * Double(iterations) }
+
+    /// Overhead of a batch of `iterations` individually timed iterations (falls back to the
+    /// plain loop cost when the calibration predates per-iteration timing).
+    public func timedOverhead(iterations: Int) -> Double {
+        emptyBatchNs + (perTimedIterationNs ?? perIterationNs) * Double(iterations)
+    }
 
     /// Share of a 1 ms op that one sample's overhead represents, for a batch of one iteration.
     public var shareOfOneMillisecond: Double { overhead(iterations: 1) / 1_000_000 }

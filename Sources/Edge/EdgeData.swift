@@ -143,6 +143,8 @@ public struct MLPModel: Sendable {
     public var recordedTestCount: Int
     /// Path it was loaded from.
     public var path: String
+    /// Structurally pruned and fine-tuned copies written by the training script (`pruned_finetuned`).
+    public var finetunedPrunings: [FinetunedPruning] = []
 
     private struct LayerFile: Decodable {
         var `in`: Int
@@ -158,7 +160,16 @@ public struct MLPModel: Sendable {
         var weight: [[Double]]
         var bias: [Double]
     }
+    private struct PrunedFile: Decodable {
+        var fraction: Double
+        var kept: [[Int]]
+        var epochs: Int
+        var layers: [LayerFile]
+        var test_correct_before_finetune: Int
+        var test_correct: Int
+    }
     private struct File: Decodable {
+        var pruned_finetuned: [PrunedFile]?
         var format: String
         var seed: Int
         var input_scale: Double
@@ -221,18 +232,23 @@ public struct MLPModel: Sendable {
             }
             return DenseLayer(inputs: inputs, outputs: outputs, relu: relu, weight: flat, bias: bias)
         }
-        var layers: [DenseLayer] = []
-        var expectedIn = DigitsData.features
-        for (i, l) in file.layers.enumerated() {
-            guard l.in == expectedIn else {
-                throw EdgeError(file: path, "layers[\(i)]: wrong shape: in = \(l.in), expected \(expectedIn) (\(i == 0 ? "64 pixels" : "outputs of layers[\(i - 1)]"))")
+        /// Layers chaining 64 pixels → … → 10 classes; `what` prefixes error messages.
+        func chain(_ files: [LayerFile], _ what: String) throws -> [DenseLayer] {
+            var layers: [DenseLayer] = []
+            var expectedIn = DigitsData.features
+            for (i, l) in files.enumerated() {
+                guard l.in == expectedIn else {
+                    throw EdgeError(file: path, "\(what)[\(i)]: wrong shape: in = \(l.in), expected \(expectedIn) (\(i == 0 ? "64 pixels" : "outputs of \(what)[\(i - 1)]"))")
+                }
+                let act = l.activation ?? "none"
+                guard act == "relu" || act == "none" else { throw EdgeError(file: path, "\(what)[\(i)]: unknown activation '\(act)' (relu or none)") }
+                layers.append(try dense("\(what)[\(i)]", l.in, l.out, l.weight, l.bias, relu: act == "relu"))
+                expectedIn = l.out
             }
-            let act = l.activation ?? "none"
-            guard act == "relu" || act == "none" else { throw EdgeError(file: path, "layers[\(i)]: unknown activation '\(act)' (relu or none)") }
-            layers.append(try dense("layers[\(i)]", l.in, l.out, l.weight, l.bias, relu: act == "relu"))
-            expectedIn = l.out
+            guard expectedIn == 10 else { throw EdgeError(file: path, "\(what): wrong shape: the last layer has \(expectedIn) outputs, expected 10 classes") }
+            return layers
         }
-        guard expectedIn == 10 else { throw EdgeError(file: path, "wrong shape: the last layer has \(expectedIn) outputs, expected 10 classes") }
+        let layers = try chain(file.layers, "layers")
         var heads: [(Int, DenseLayer)] = []
         for (i, h) in (file.exit_heads ?? []).enumerated() {
             guard (1..<layers.count).contains(h.after_layer) else {
@@ -244,8 +260,46 @@ public struct MLPModel: Sendable {
             heads.append((h.after_layer, try dense("exit_heads[\(i)]", h.in, h.out, h.weight, h.bias, relu: false)))
         }
         guard file.input_scale.isFinite, file.input_scale > 0 else { throw EdgeError(file: path, "input_scale must be positive and finite") }
-        return MLPModel(layers: layers, exitHeads: heads, inputScale: Float(file.input_scale), seed: file.seed,
-                        recordedTestAccuracy: file.test_accuracy, recordedTestCorrect: file.test_correct,
-                        recordedTestCount: file.test_count, path: path)
+        var model = MLPModel(layers: layers, exitHeads: heads, inputScale: Float(file.input_scale), seed: file.seed,
+                             recordedTestAccuracy: file.test_accuracy, recordedTestCorrect: file.test_correct,
+                             recordedTestCount: file.test_count, path: path)
+        for (i, p) in (file.pruned_finetuned ?? []).enumerated() {
+            let what = "pruned_finetuned[\(i)]"
+            guard p.fraction > 0, p.fraction < 1 else { throw EdgeError(file: path, "\(what): fraction \(p.fraction) must be in (0, 1)") }
+            let prunedLayers = try chain(p.layers, "\(what).layers")
+            guard prunedLayers.count == layers.count, p.kept.count == layers.count - 1 else {
+                throw EdgeError(file: path, "\(what): \(prunedLayers.count) layers and \(p.kept.count) kept lists, expected \(layers.count) and \(layers.count - 1)")
+            }
+            for (l, kept) in p.kept.enumerated() {
+                guard kept.count == prunedLayers[l].outputs, kept == kept.sorted(), Set(kept).count == kept.count,
+                      kept.allSatisfy({ (0..<layers[l].outputs).contains($0) }) else {
+                    throw EdgeError(file: path, "\(what).kept[\(l)]: must be \(prunedLayers[l].outputs) distinct ascending neuron indices of layers[\(l)] (0..<\(layers[l].outputs))")
+                }
+            }
+            var pruned = model
+            pruned.layers = prunedLayers
+            pruned.exitHeads = []
+            pruned.recordedTestCorrect = p.test_correct
+            pruned.recordedTestAccuracy = Double(p.test_correct) / Double(max(1, file.test_count))
+            model.finetunedPrunings.append(FinetunedPruning(fraction: p.fraction, kept: p.kept, epochs: p.epochs,
+                                                            recordedCorrectBeforeFinetune: p.test_correct_before_finetune, model: pruned))
+        }
+        return model
     }
+}
+
+/// A structurally pruned copy of an `MLPModel`, fine-tuned by the training script: which neurons
+/// of each hidden layer were kept (by L1 norm, the rule of `Pruning.keptNeurons`) and the weights
+/// after fine-tuning. The `pruned25_ft` / `pruned50_ft` edge variants run it.
+public struct FinetunedPruning: Sendable {
+    /// Fraction of each hidden layer's neurons removed.
+    public var fraction: Double
+    /// Per hidden layer, the kept neuron indices of the unpruned model (ascending).
+    public var kept: [[Int]]
+    /// Fine-tuning epochs.
+    public var epochs: Int
+    /// Test top-1 count the script measured right after pruning, before fine-tuning.
+    public var recordedCorrectBeforeFinetune: Int
+    /// The fine-tuned pruned model (no exit heads); its `recordedTestCorrect` is after fine-tuning.
+    public var model: MLPModel
 }

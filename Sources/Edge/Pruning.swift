@@ -3,7 +3,9 @@
 import Foundation
 import Kernels
 
-/// Pruning transformations of an `MLPModel` (no fine-tuning afterwards: the accuracy cost is the raw one).
+/// Pruning transformations of an `MLPModel`. No fine-tuning here: the `pruned25` / `pruned50`
+/// variants show the raw accuracy cost; the fine-tuned copies (`FinetunedPruning`) come from
+/// tools/train-digits-mlp, which applies the same neuron selection.
 public enum Pruning {
     /// Indices of the neurons of layer `l` (rows of its weight) kept when removing `fraction` of
     /// them by smallest L1 norm of their incoming weights; ascending order.

@@ -32,6 +32,17 @@ public protocol KernelInstance: AnyObject {
     func output() -> UnsafeBufferPointer<Float>
 }
 
+/// Opt-in for per-iteration latencies: the runner times every iteration of an instance that
+/// conforms (reading the clock between iterations, on top of the batch's own timing) and records,
+/// per iteration, its wall time and `lastIterationLabel`. Meant for kernels whose iteration is one
+/// request (one image of an edge model), where the distribution over requests matters.
+public protocol IterationLabeled: KernelInstance {
+    /// A small integer describing the iteration that just ran (e.g. the early-exit head an image
+    /// left at); 0 when there is nothing to say. Read right after `run()`, inside the timed loop,
+    /// so it must be cheap (a stored property).
+    var lastIterationLabel: Int32 { get }
+}
+
 /// Describes and creates one kind of kernel. Register custom ones in `KernelRegistry`.
 public protocol KernelFactory: Sendable {
     /// Kind name used in suite files (`gemm`, `bias_relu`, ...).

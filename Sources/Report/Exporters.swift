@@ -23,14 +23,17 @@ public enum ExportFormat: String, CaseIterable, Sendable {
 public enum Exporter {
     /// Renders `report` in `format`.
     /// `comparison` (against a baseline) is used by `junit` to fail regressed benchmarks.
-    public static func export(_ report: RunReport, format: ExportFormat, comparison: CompareReport? = nil) throws -> String {
+    /// `variants` (the run's edge-variant rows, `VariantsReport.rows`) are appended to `markdown`
+    /// as tables and to `gbench` as the top-level `fusebench_variants` array.
+    public static func export(_ report: RunReport, format: ExportFormat, comparison: CompareReport? = nil,
+                              variants: [VariantRow] = []) throws -> String {
         switch format {
-        case .gbench: return try gbench(report)
+        case .gbench: return try gbench(report, variants: variants)
         case .csv: return csv(report)
         case .bmf: return try bmf(report)
         case .gab: return try gab(report)
         case .junit: return junit(report, comparison: comparison)
-        case .markdown: return markdown(report)
+        case .markdown: return markdown(report, variants: variants)
         }
     }
 
@@ -112,20 +115,27 @@ public enum Exporter {
             """
     }
 
-    /// The run table as a Markdown table, with the run's footer lines quoted under it.
-    public static func markdown(_ r: RunReport) -> String {
+    /// The run table as a Markdown table, with the run's footer lines quoted under it, then (when
+    /// the run has edge ops) the variants tables under `## Edge variants`.
+    public static func markdown(_ r: RunReport, variants: [VariantRow] = []) -> String {
         var out = "### fusebench run \(r.info.id) (\(r.info.status.rawValue))\n\n"
         out += "| " + TextRenderer.header.joined(separator: " | ") + " |\n|" + TextRenderer.header.map { _ in "---" }.joined(separator: "|") + "|\n"
         for row in TextRenderer.rows(r) { out += "| " + row.map { $0.replacingOccurrences(of: "|", with: "\\|") }.joined(separator: " | ") + " |\n" }
         let footer = TextRenderer.footer(r).split(separator: "\n").map { "> " + $0 }.joined(separator: "\n")
-        return out + "\n" + footer + "\n"
+        out += "\n" + footer + "\n"
+        if !variants.isEmpty {
+            out += "\n## Edge variants\n" + VariantsReport.markdown(variants)
+        }
+        return out
     }
 
     /// google/benchmark JSON: `context` + `benchmarks[]`. Each sample is one `iteration` entry
     /// (repetition), followed by `mean`/`median`/`stddev`/`cv` aggregates like
     /// `--benchmark_repetitions` produces, so compare.py's U test sees every repetition.
     /// Counters (per iteration) are extra numeric fields on each entry.
-    public static func gbench(_ r: RunReport) throws -> String {
+    /// `variants` become the top-level `fusebench_variants` array (compare.py reads only
+    /// `context` and `benchmarks`, so it ignores it).
+    public static func gbench(_ r: RunReport, variants: [VariantRow] = []) throws -> String {
         let iso = ISO8601DateFormatter()
         var caches: [[String: Any]] = []
         for c in r.info.machine.caches {
@@ -193,7 +203,8 @@ public enum Exporter {
                 family += 1
             }
         }
-        let doc: [String: Any] = ["context": context, "benchmarks": benchmarks]
+        var doc: [String: Any] = ["context": context, "benchmarks": benchmarks]
+        if !variants.isEmpty { doc["fusebench_variants"] = VariantsReport.jsonObjects(variants) }
         let data = try JSONSerialization.data(withJSONObject: doc, options: [.prettyPrinted, .sortedKeys])
         return String(decoding: data, as: UTF8.self) + "\n"
     }

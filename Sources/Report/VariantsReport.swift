@@ -1,7 +1,9 @@
 // `fusebench variants [RUN]`: for every op of kind `edge` in a run, one table of its variants with
-// latency percentiles, energy per inference, task accuracy (from the accuracy checks), speedup vs
-// the reference with a bootstrap CI, and the adopt / reject decision (rejections roll back to the
-// reference). Decisions are stored as run_meta keys `variant_decision/OP/VARIANT`.
+// per-inference latency percentiles (from the per-iteration latencies when the run recorded them,
+// else from the batches), energy per inference, task accuracy (from the accuracy checks), speedup
+// vs the reference with a bootstrap CI, the early-exit rates per head with each mode's median, and
+// the adopt / reject decision (rejections roll back to the reference). Decisions are stored in
+// the `variant_decisions` table.
 import Analysis
 import BenchModel
 import Foundation
@@ -11,16 +13,49 @@ import Store
 public struct VariantRow: Sendable, Equatable {
     public var op: String
     public var variant: String
-    /// ns per iteration (one batch inference); nil when the variant was not timed.
+    /// The op's reference variant (fp32).
+    public var reference: String = ""
+    /// Images per inference (the op's `batch`); nil when the op record does not say.
+    public var batch: Int?
+    /// ns per inference (one iteration); nil when the variant was not timed.
     public var p50: Double?, p90: Double?, p99: Double?
+    /// Where the percentiles come from: `iterations` (every inference timed), `batches` (batch
+    /// means, runs without per-iteration latencies) or `none`.
+    public var latencySource = "none"
+    /// Timed inferences behind the percentiles (iterations, or batches for `batches`).
+    public var count = 0
     /// Joules per inference, nil when the run has no energy readings.
     public var energyPerInference: Double?
-    /// Task metric (top-1 fraction) and its delta to the reference; nil when unknown.
+    /// Task metric name, value (top-1 fraction) and its delta to the reference; nil when unknown.
+    public var metric = "top-1"
     public var accuracy: Double?
     public var delta: Double?
-    /// Speedup (reference p50 / variant p50) with its 95% CI.
+    /// Speedup (reference median / variant median of the batch means) with its 95% CI.
     public var speedup: Double?, lower: Double?, upper: Double?
+    /// Early exit: share of inferences per exit (label 1 = exit head, 2 = final layer), with each
+    /// mode's median; nil for variants without exit labels.
+    public var exitRates: [ExitRate]?
+    /// Full decision text, e.g. `adopt` or `reject: not faster → fp32 (rollback)`.
     public var decision: String
+
+    public init(op: String, variant: String, decision: String) {
+        self.op = op
+        self.variant = variant
+        self.decision = decision
+    }
+
+    /// The decision without the rollback suffix (`reference`, `adopt`, `reject: accuracy`, ...).
+    public var decisionKind: String {
+        decision.components(separatedBy: " → ").first ?? decision
+    }
+
+    /// The variant rolled back to, for rejections.
+    public var rollbackTo: String? { decision.hasPrefix("reject") ? reference : nil }
+}
+
+/// Output formats of `fusebench variants`.
+public enum VariantsFormat: String, CaseIterable, Sendable {
+    case text, markdown, json
 }
 
 /// Builds and renders the variants tables.
@@ -35,7 +70,8 @@ public enum VariantsReport {
         let telemetry = try store.telemetry(runID: runID).filter { $0.kind == "energy" }
         var rows: [VariantRow] = []
         for op in ops {
-            let samples = try store.samples(runID: runID, op: op.name)
+            let samples = try store.samples(runID: runID, op: op.name, iterationLatencies: true)
+                .filter { !$0.flags.contains(.simulated) }
             let opChecks = checks.filter { $0.op == op.name }
             let reference = opChecks.first?.referenceVariant ?? samples.first?.variant ?? "fp32"
             let refAccuracy = opChecks.first.map { $0.cosine + $0.maxAbsError }
@@ -50,12 +86,13 @@ public enum VariantsReport {
             let refGroups = perProcess(reference)
             for v in variants {
                 let mine = samples.filter { $0.variant == v }
-                let values = mine.map(\.netWallNsPerIteration).sorted()
+                let batchValues = mine.map(\.netWallNsPerIteration).sorted()
                 var row = VariantRow(op: op.name, variant: v, decision: "")
-                if !values.isEmpty {
-                    row.p50 = Stats.quantile(sorted: values, 0.5)
-                    row.p90 = Stats.quantile(sorted: values, 0.9)
-                    row.p99 = Stats.quantile(sorted: values, 0.99)
+                row.reference = reference
+                row.batch = op.shape["batch"]
+                row.metric = "top-1"
+                if !batchValues.isEmpty {
+                    fillLatencies(&row, samples: mine, batchValues: batchValues)
                     var joules = 0.0, iterations = 0, seen = false
                     for s in mine {
                         if let e = bySequence[s.sequence] {
@@ -84,19 +121,20 @@ public enum VariantsReport {
                     continue
                 }
                 let groups = perProcess(v)
-                guard !values.isEmpty, !refGroups.allSatisfy(\.isEmpty) else {
+                guard !batchValues.isEmpty, !refGroups.allSatisfy(\.isEmpty) else {
                     row.decision = "reject: not measured → \(reference) (rollback)"
                     rows.append(row)
                     continue
                 }
-                // Speedup = reference / variant; the test gives variant / reference.
+                // Speedup = reference / variant on the batch means (see docs/design-notes.md: the
+                // batches are the independent units; per-inference values within a batch are not).
                 let t = Bootstrap.ratioOfMediansTest(base: refGroups, head: groups, seed: 9)
                 row.speedup = 1 / t.ratio
                 row.lower = 1 / t.upper
                 row.upper = 1 / t.lower
                 let flagged = mine.filter { $0.flags.contains(.throttled) || $0.flags.contains(.descheduled) }.count
-                let mean = values.reduce(0, +) / Double(values.count)
-                let sd = (values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(max(1, values.count - 1))).squareRoot()
+                let mean = batchValues.reduce(0, +) / Double(batchValues.count)
+                let sd = (batchValues.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(max(1, batchValues.count - 1))).squareRoot()
                 let cv = mean > 0 ? sd / mean : 0
                 if Double(flagged) / Double(mine.count) > unstableFraction || cv > unstableFraction {
                     row.decision = "reject: throttled/unstable → \(reference) (rollback)"
@@ -111,35 +149,203 @@ public enum VariantsReport {
         return rows
     }
 
-    /// Stores each row's decision as run_meta `variant_decision/OP/VARIANT`.
-    public static func store(_ rows: [VariantRow], store: ResultStore, runID: Int64) throws {
-        for r in rows where r.decision != "reference" {
-            try store.setRunMeta(runID: runID, key: "variant_decision/\(r.op)/\(r.variant)", value: r.decision)
+    /// Percentiles per inference: from the per-iteration latencies when every sample has them,
+    /// else from the batch means. Exit rates from the iteration labels (early exit).
+    static func fillLatencies(_ row: inout VariantRow, samples: [Sample], batchValues: [Double]) {
+        let timed = samples.compactMap(\.iterationLatencies)
+        guard !timed.isEmpty, timed.count == samples.count else {
+            row.p50 = Stats.quantile(sorted: batchValues, 0.5)
+            row.p90 = Stats.quantile(sorted: batchValues, 0.9)
+            row.p99 = Stats.quantile(sorted: batchValues, 0.99)
+            row.latencySource = "batches"
+            row.count = batchValues.count
+            return
+        }
+        var values: [Double] = []
+        values.reserveCapacity(timed.reduce(0) { $0 + $1.ns.count })
+        var byLabel: [Int32: [Double]] = [:]
+        let labeled = timed.contains { l in l.labels.contains { $0 != 0 } }
+        for l in timed {
+            let net = l.netNs
+            values += net
+            if labeled {
+                for (i, v) in net.enumerated() { byLabel[l.labels.isEmpty ? 0 : l.labels[i], default: []].append(v) }
+            }
+        }
+        values.sort()
+        row.p50 = Stats.quantile(sorted: values, 0.5)
+        row.p90 = Stats.quantile(sorted: values, 0.9)
+        row.p99 = Stats.quantile(sorted: values, 0.99)
+        row.latencySource = "iterations"
+        row.count = values.count
+        guard labeled else { return }
+        let total = Double(values.count)
+        if let b = row.batch, b > 1 {
+            // Batched early exit: the label is the number of the batch's images that left at the
+            // exit head; the rates are over images, and there are no per-head latencies.
+            var early = 0
+            for (label, v) in byLabel { early += Int(label) * v.count }
+            let images = Int(total) * b
+            row.exitRates = [ExitRate(label: 1, share: Double(early) / Double(images), count: early, p50Ns: nil),
+                             ExitRate(label: 2, share: Double(images - early) / Double(images), count: images - early, p50Ns: nil)]
+            return
+        }
+        row.exitRates = byLabel.keys.sorted().map { label in
+            let v = byLabel[label]!.sorted()
+            return ExitRate(label: Int(label), share: Double(v.count) / total, count: v.count, p50Ns: Stats.quantile(sorted: v, 0.5))
         }
     }
 
-    /// Markdown tables, one per op.
-    public static func render(_ rows: [VariantRow]) -> String {
-        func time(_ ns: Double?) -> String {
-            guard let ns else { return "not timed" }
-            return ns >= 1e6 ? String(format: "%.2f ms", ns / 1e6) : String(format: "%.1f µs", ns / 1e3)
+    /// The stored form of the rows.
+    public static func records(_ rows: [VariantRow]) -> [VariantDecisionRecord] {
+        rows.map { r in
+            VariantDecisionRecord(op: r.op, variant: r.variant, referenceVariant: r.reference, metric: r.metric,
+                                  accuracy: r.accuracy, accuracyDelta: r.delta, p50Ns: r.p50, p90Ns: r.p90, p99Ns: r.p99,
+                                  latencySource: r.latencySource, energyJ: r.energyPerInference,
+                                  speedup: r.speedup, speedupLo: r.lower, speedupHi: r.upper,
+                                  exitRates: r.exitRates,
+                                  decision: r.decisionKind, reason: r.decision, rollbackTo: r.rollbackTo)
         }
-        var out = ""
+    }
+
+    /// Stores the rows in `variant_decisions` (replacing earlier decisions of the same ops).
+    public static func store(_ rows: [VariantRow], store: ResultStore, runID: Int64) throws {
+        guard !rows.isEmpty else { return }
+        try store.replaceVariantDecisions(runID: runID, records: records(rows))
+    }
+
+    static func time(_ ns: Double?) -> String {
+        guard let ns, ns.isFinite, ns >= 0 else { return "not timed" }
+        if ns >= 1e6 { return String(format: "%.2f ms", ns / 1e6) }
+        if ns >= 1e4 { return String(format: "%.1f µs", ns / 1e3) }
+        return String(format: "%.2f µs", ns / 1e3)
+    }
+
+    /// Name of an exit label.
+    static func exitName(_ label: Int) -> String {
+        switch label {
+        case 1: return "head 1"
+        case 2: return "final"
+        default: return "label \(label)"
+        }
+    }
+
+    /// `exits: head 1 90.7% (p50 1.10 µs), final 9.3% (p50 2.00 µs)`.
+    public static func exitLine(_ rates: [ExitRate]) -> String {
+        "exits: " + rates.map { e in
+            String(format: "%@ %.1f%%", exitName(e.label), e.share * 100)
+                + (e.p50Ns.map { " (p50 \(time($0)))" } ?? "")
+        }.joined(separator: ", ")
+    }
+
+    static func cells(_ r: VariantRow) -> [String] {
+        let energy = r.energyPerInference.map { String(format: "%.3g J", $0) } ?? "unavailable"
+        let acc = r.accuracy.map { String(format: "%.2f%%", $0 * 100) } ?? "–"
+        let delta = r.delta.map { abs($0) < 5e-7 ? "0.0" : String(format: "%+.1f", $0 * 100) } ?? "–"
+        let speed = r.speedup.map { String(format: "%.2f× [%.2f, %.2f]", $0, r.lower!, r.upper!) } ?? "–"
+        return [r.variant, time(r.p50), time(r.p90), time(r.p99), energy, acc, delta, speed, r.decision]
+    }
+
+    static let header = ["variant", "p50", "p90", "p99", "energy/inference", "top-1", "Δ vs ref (points)", "speedup [95% CI]", "decision"]
+
+    static func ops(_ rows: [VariantRow]) -> [String] {
         var ops: [String] = []
         for r in rows where !ops.contains(r.op) { ops.append(r.op) }
-        if ops.isEmpty { return "no edge ops in this run\n" }
-        for op in ops {
+        return ops
+    }
+
+    /// What one row of latencies means for an op (`per image (batch 1), from every inference`).
+    static func latencyNote(_ rows: [VariantRow]) -> String {
+        let batch = rows.first?.batch
+        let unit = batch.map { $0 == 1 ? "per image (batch 1)" : "per inference of a \($0)-image batch" } ?? "per inference"
+        let source = rows.contains { $0.latencySource == "iterations" } ? "percentiles over every timed inference"
+            : "percentiles over batch means"
+        return "latency \(unit); \(source); speedup = ratio of medians of the batch means, 95% CI by hierarchical bootstrap"
+    }
+
+    /// Markdown tables, one per op, each followed by its early-exit lines.
+    public static func render(_ rows: [VariantRow]) -> String {
+        markdown(rows)
+    }
+
+    /// Renders the rows in `format`.
+    public static func render(_ rows: [VariantRow], format: VariantsFormat) throws -> String {
+        switch format {
+        case .markdown: return markdown(rows)
+        case .text: return text(rows)
+        case .json: return try json(rows)
+        }
+    }
+
+    /// Markdown: `### OP`, a note, the table, and one line per variant with exit rates.
+    public static func markdown(_ rows: [VariantRow]) -> String {
+        let names = ops(rows)
+        if names.isEmpty { return "no edge ops in this run\n" }
+        var out = ""
+        for op in names {
+            let mine = rows.filter { $0.op == op }
             out += "\n### \(op)\n\n"
-            out += "| variant | p50 | p90 | p99 | energy/inference | top-1 | Δ vs ref (points) | speedup [95% CI] | decision |\n"
-            out += "|---|---|---|---|---|---|---|---|---|\n"
-            for r in rows where r.op == op {
-                let energy = r.energyPerInference.map { String(format: "%.3g J", $0) } ?? "unavailable"
-                let acc = r.accuracy.map { String(format: "%.2f%%", $0 * 100) } ?? "–"
-                let delta = r.delta.map { abs($0) < 5e-7 ? "0.0" : String(format: "%+.1f", $0 * 100) } ?? "–"
-                let speed = r.speedup.map { String(format: "%.2f× [%.2f, %.2f]", $0, r.lower!, r.upper!) } ?? "–"
-                out += "| \(r.variant) | \(time(r.p50)) | \(time(r.p90)) | \(time(r.p99)) | \(energy) | \(acc) | \(delta) | \(speed) | \(r.decision) |\n"
+            out += "_\(latencyNote(mine))_\n\n"
+            out += "| " + header.joined(separator: " | ") + " |\n"
+            out += "|" + header.map { _ in "---" }.joined(separator: "|") + "|\n"
+            for r in mine {
+                out += "| " + cells(r).map { $0.replacingOccurrences(of: "|", with: "\\|") }.joined(separator: " | ") + " |\n"
             }
+            let exits = mine.filter { $0.exitRates != nil }
+            if !exits.isEmpty { out += "\n" }
+            for r in exits { out += "- \(r.variant) \(exitLine(r.exitRates!))\n" }
         }
         return out
+    }
+
+    /// Plain text: aligned columns per op.
+    public static func text(_ rows: [VariantRow]) -> String {
+        let names = ops(rows)
+        if names.isEmpty { return "no edge ops in this run\n" }
+        var out = ""
+        for op in names {
+            let mine = rows.filter { $0.op == op }
+            out += "\n\(op) — \(latencyNote(mine))\n"
+            out += Format.table(header: header, rows: mine.map(cells))
+            if !out.hasSuffix("\n") { out += "\n" }
+            for r in mine where r.exitRates != nil { out += "  \(r.variant) \(exitLine(r.exitRates!))\n" }
+        }
+        return out
+    }
+
+    /// JSON: the stored records (`variant_decisions` columns, snake_case), as an array.
+    public static func json(_ rows: [VariantRow]) throws -> String {
+        let data = try JSONSerialization.data(withJSONObject: jsonObjects(rows), options: [.prettyPrinted, .sortedKeys])
+        return String(decoding: data, as: UTF8.self) + "\n"
+    }
+
+    /// One dictionary per row (for the JSON output and the gbench export's `fusebench_variants`).
+    public static func jsonObjects(_ rows: [VariantRow]) -> [[String: Any]] {
+        rows.map { r in
+            var o: [String: Any] = [
+                "op": r.op, "variant": r.variant, "reference_variant": r.reference, "metric": r.metric,
+                "latency_source": r.latencySource, "count": r.count, "decision": r.decisionKind, "reason": r.decision,
+            ]
+            func put(_ key: String, _ v: Double?) { if let v, v.isFinite { o[key] = v } }
+            put("accuracy", r.accuracy)
+            put("accuracy_delta", r.delta)
+            put("p50_ns", r.p50)
+            put("p90_ns", r.p90)
+            put("p99_ns", r.p99)
+            put("energy_j", r.energyPerInference)
+            put("speedup", r.speedup)
+            put("speedup_lo", r.lower)
+            put("speedup_hi", r.upper)
+            if let b = r.batch { o["batch"] = b }
+            if let to = r.rollbackTo { o["rollback_to"] = to }
+            if let exits = r.exitRates {
+                o["exit_rates"] = exits.map { e -> [String: Any] in
+                    var d: [String: Any] = ["label": e.label, "exit": exitName(e.label), "share": e.share, "count": e.count]
+                    if let p = e.p50Ns { d["p50_ns"] = p }
+                    return d
+                }
+            }
+            return o
+        }
     }
 }

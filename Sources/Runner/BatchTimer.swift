@@ -8,6 +8,9 @@ struct BatchMeasurement {
     var wallNs: UInt64
     var cpuNs: UInt64
     var counters: [CounterValue]
+    /// Per-iteration wall times (raw, ns) and labels, for `IterationLabeled` instances.
+    var iterationNs: [UInt32]? = nil
+    var labels: [Int32]? = nil
 }
 
 /// Times batches of a kernel instance, reading one counter group around the timed window.
@@ -61,6 +64,71 @@ final class BatchTimer {
         let out = instance.output()
         fb_black_hole(out.baseAddress)
         return BatchMeasurement(wallNs: t1 &- t0, cpuNs: c1 &- c0, counters: values)
+    }
+}
+
+extension BatchTimer {
+    /// Like `measure`, and also times every iteration: the clock is read after each `run()` (one
+    /// read per iteration, the batch's start and end reads are shared), so iteration i's time is
+    /// the distance between consecutive reads, and its label is read right after it. The batch's
+    /// wall/CPU time and counters are taken exactly as in `measure`; the per-iteration clock read,
+    /// label read and stores add a per-iteration cost, calibrated as `perTimedIterationNs`.
+    /// Buffers are allocated before the timed window.
+    @inline(never)
+    func measureTimed(_ instance: any IterationLabeled, iterations: Int) throws -> BatchMeasurement {
+        let n = max(0, iterations)
+        let stamps = UnsafeMutablePointer<UInt64>.allocate(capacity: n + 1)
+        let labels = UnsafeMutablePointer<Int32>.allocate(capacity: max(1, n))
+        defer {
+            stamps.deallocate()
+            labels.deallocate()
+        }
+        // Touch the buffers so their first-use page faults stay out of the timed window.
+        stamps.initialize(repeating: 0, count: n + 1)
+        labels.initialize(repeating: 0, count: max(1, n))
+        let group = enabledGroup
+        let before = group >= 0 ? try counters!.read(group: group) : nil
+        let c0 = Clock.cpu()
+        let t0 = Clock.wall()
+        stamps[0] = t0
+        var i = 0
+        while i < n {
+            instance.run()
+            i &+= 1
+            stamps[i] = Clock.wall()
+            labels[i &- 1] = instance.lastIterationLabel
+        }
+        let t1 = n > 0 ? stamps[n] : Clock.wall()
+        let c1 = Clock.cpu()
+        var values: [CounterValue] = []
+        if let b = before {
+            let after = try counters!.read(group: group)
+            values = counters!.deltas(group: group, from: b, to: after)
+        }
+        let out = instance.output()
+        fb_black_hole(out.baseAddress)
+        var ns = [UInt32](repeating: 0, count: n)
+        for k in 0..<n { ns[k] = UInt32(clamping: stamps[k + 1] &- stamps[k]) }
+        return BatchMeasurement(wallNs: t1 &- t0, cpuNs: c1 &- c0, counters: values, iterationNs: ns,
+                                labels: Array(UnsafeBufferPointer(start: labels, count: n)))
+    }
+
+    /// `measureTimed` for labeled instances, `measure` for the others.
+    func measureAny(_ instance: KernelInstance, iterations: Int) throws -> BatchMeasurement {
+        if let labeled = instance as? any IterationLabeled {
+            return try measureTimed(labeled, iterations: iterations)
+        }
+        return try measure(instance, iterations: iterations)
+    }
+}
+
+/// An `EmptyInstance` that opts in to per-iteration timing: calibrates `measureTimed`'s loop.
+final class EmptyLabeledInstance: IterationLabeled {
+    private var value: Float = 0
+    let lastIterationLabel: Int32 = 0
+    @inline(never) func run() { fb_black_hole_f32(value) }
+    func output() -> UnsafeBufferPointer<Float> {
+        withUnsafeMutablePointer(to: &value) { UnsafeBufferPointer(start: $0, count: 1) }
     }
 }
 

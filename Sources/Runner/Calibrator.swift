@@ -38,9 +38,19 @@ enum Calibrator {
             let m = try timer.measure(empty, iterations: n)
             perIter.append(max(0, Double(m.wallNs) - emptyBatch) / Double(n))
         }
+        // Per-iteration overhead when every iteration is timed (clock read + label + stores).
+        let labeled = EmptyLabeledInstance()
+        let timedN = 20_000
+        var perTimed: [Double] = []
+        for _ in 0..<15 {
+            let m = try timer.measureTimed(labeled, iterations: timedN)
+            perTimed.append(max(0, Double(m.wallNs) - emptyBatch) / Double(timedN))
+        }
         timer.stop()
-        return Calibration(clockPairNs: clockPair, counterReadNs: readCost, emptyBatchNs: emptyBatch,
-                           perIterationNs: median(perIter), targetBatchNs: targetBatchNs)
+        var c = Calibration(clockPairNs: clockPair, counterReadNs: readCost, emptyBatchNs: emptyBatch,
+                            perIterationNs: median(perIter), targetBatchNs: targetBatchNs)
+        c.perTimedIterationNs = median(perTimed)
+        return c
     }
 
     static func median(_ v: [Double]) -> Double {

@@ -129,15 +129,18 @@ final class OpMeasurer {
             for v in op.variantOrder(repetition: rep) where timed.contains(v) {
                 if interruptRequested { return finish(interrupted: true) }
                 let n = iterations[v]!
-                let m = try timer.measure(instances[v]!, iterations: n)
+                let m = try timer.measureAny(instances[v]!, iterations: n)
                 var f = flags
                 if m.counters.contains(where: { $0.multiplexed }) { f.insert(.multiplexed) }
-                let overhead = calibration.overhead(iterations: n)
+                let overhead = m.iterationNs == nil ? calibration.overhead(iterations: n) : calibration.timedOverhead(iterations: n)
                 if Double(m.wallNs) <= overhead { f.insert(.belowOverhead) }
                 if Double(m.wallNs) > 1.5 * Double(m.cpuNs) + overhead { f.insert(.descheduled) }
                 let sample = Sample(op: spec.name, variant: v, sequence: sequenceStart + samples.count, iterations: n,
                                     wallNs: Double(m.wallNs), cpuNs: Double(m.cpuNs), overheadNs: overhead,
-                                    counters: m.counters, flags: f)
+                                    counters: m.counters, flags: f,
+                                    iterationLatencies: m.iterationNs.map {
+                                        IterationLatencies(ns: $0, labels: m.labels ?? [], overheadNs: calibration.perTimedIterationNs ?? calibration.perIterationNs)
+                                    })
                 let cycles = m.counters.first { $0.event == "cycles" }?.value
                 if let sampler = telemetry, let before = last {
                     let after = sampler.read()
@@ -166,8 +169,9 @@ final class OpMeasurer {
         var n = 1
         var recent: [Double] = []
         while true {
-            let m = try timer.measure(instance, iterations: n)
-            let per = max(0, Double(m.wallNs) - calibration.overhead(iterations: n)) / Double(n)
+            let m = try timer.measureAny(instance, iterations: n)
+            let overhead = m.iterationNs == nil ? calibration.overhead(iterations: n) : calibration.timedOverhead(iterations: n)
+            let per = max(0, Double(m.wallNs) - overhead) / Double(n)
             let wall = Double(m.wallNs)
             if wall < batchTarget / 2 && n < 1 << 30 {
                 // Still growing towards a full batch: jump close to the target, at most ×8.

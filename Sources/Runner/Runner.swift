@@ -176,6 +176,13 @@ public final class BenchRunner {
             let simulators = try sideSimulators()
             var sequences = Array(repeating: 0, count: runIDs.count)
             var cachesNoted = false
+            // Store cost of the per-iteration latencies (samples carrying them), said at the end.
+            var latencyValues = 0, latencyRows = 0, latencyStoreNs: UInt64 = 0
+            func noteLatencyStore() {
+                guard latencyRows > 0 else { return }
+                runner.note(String(format: "stored %d per-iteration latencies as %d iteration_latencies rows in %.3f s (with their samples)",
+                                   latencyValues, latencyRows, Double(latencyStoreNs) / 1e9))
+            }
             for (index, op) in runner.plan.ops.enumerated() {
                 try cooldown(before: op, progress: progress)
                 let slowdown = config.injectedSlowdown[op.spec.name] ?? config.injectedSlowdown[op.qualifiedName]
@@ -215,7 +222,14 @@ public final class BenchRunner {
                         result.samples += try fusionExtras(op: op, source: source, decisions: result.fusionDecisions, runID: runIDs[s],
                                                            sequenceStart: sequences[s] + result.samples.count, progress: progress)
                     }
+                    let storeStart = Clock.wall()
                     try store.insertSamples(runID: runIDs[s], opID: opID, samples: result.samples)
+                    let withLatencies = result.samples.compactMap(\.iterationLatencies)
+                    if !withLatencies.isEmpty {
+                        latencyStoreNs += Clock.wall() &- storeStart
+                        latencyRows += withLatencies.count
+                        latencyValues += withLatencies.reduce(0) { $0 + $1.ns.count }
+                    }
                     try store.insertTelemetry(runID: runIDs[s], rows: result.telemetry)
                     let throttled = result.samples.filter { $0.flags.contains(.throttled) }.count
                     if throttled > 0 {
@@ -223,8 +237,12 @@ public final class BenchRunner {
                     }
                     sequences[s] += result.samples.count
                 }
-                if interrupted { return .interrupted }
+                if interrupted {
+                    noteLatencyStore()
+                    return .interrupted
+                }
             }
+            noteLatencyStore()
             return .complete
         }
 
@@ -320,6 +338,13 @@ public final class BenchRunner {
                 runner.note(String(format: "harness overhead per sample: %.0f ns (clock pair %.0f ns, loop %.1f ns/iter, counter read %.0f ns outside the timed window) = %.4f%% of a 1 ms op; subtracted from every sample",
                                    perSample, calibration.clockPairNs, calibration.perIterationNs, calibration.counterReadNs,
                                    calibration.shareOfOneMillisecond * 100))
+            }
+            if let timed = calibration.perTimedIterationNs {
+                try store.setRunMeta(runID: runID, key: "overhead.timed_iteration_ns", value: String(timed))
+                if runID == runIDs.last, runner.plan.ops.contains(where: { $0.spec.edge != nil }) {
+                    runner.note(String(format: "per-iteration latencies (edge ops): %.1f ns per timed iteration (clock read + label + loop, vs %.1f ns untimed), in the batch overhead and subtracted from each iteration",
+                                       timed, calibration.perIterationNs))
+                }
             }
         }
 

@@ -22,6 +22,7 @@ struct SampleWriter {
     /// Kept so the cached statements outlive the raw handles below.
     private let sampleStatement: Statement
     private let counterStatement: Statement
+    private let latencyStatement: Statement
 
     /// Prepares (or reuses) the insert statements on `db`.
     init(_ db: Database) throws {
@@ -34,6 +35,9 @@ struct SampleWriter {
             INSERT INTO counter_values (id, sample_id, event, value, raw, time_enabled, time_running, backend)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             """)
+        latencyStatement = try db.cachedStatement(sql: """
+            INSERT INTO iteration_latencies (sample_id, iterations, overhead_ns, ns, labels) VALUES (?, ?, ?, ?, ?)
+            """)
     }
 
     /// Inserts `samples` of op `opID` in run `runID`, each followed by its counter values.
@@ -44,10 +48,15 @@ struct SampleWriter {
         let limit = Schema.countersPerSampleLimit
         let sampleHandle = sampleStatement.sqliteStatement
         let counterHandle = counterStatement.sqliteStatement
+        let latencyHandle = latencyStatement.sqliteStatement
         for sample in samples {
             if Int64(sample.counters.count) > limit {
                 throw StoreError.unusable(path: path, reason: "sample \(sample.sequence) of op \(sample.op) has "
                     + "\(sample.counters.count) counter values; the store keeps at most \(limit) per sample")
+            }
+            if let l = sample.iterationLatencies, l.ns.count != sample.iterations || (!l.labels.isEmpty && l.labels.count != l.ns.count) {
+                throw StoreError.unusable(path: path, reason: "sample \(sample.sequence) of op \(sample.op) has "
+                    + "\(l.ns.count) iteration latencies and \(l.labels.count) labels for \(sample.iterations) iterations")
             }
             sqlite3_bind_int64(sampleHandle, 1, runID)
             sqlite3_bind_int64(sampleHandle, 2, opID)
@@ -60,9 +69,21 @@ struct SampleWriter {
             sqlite3_bind_double(sampleHandle, 9, sample.overheadNs)
             sqlite3_bind_int64(sampleHandle, 10, Int64(sample.flags.rawValue))
             try step(sampleHandle, sampleStatement)
+            let sampleID = sqlite3_last_insert_rowid(db.sqliteConnection)
+            if let l = sample.iterationLatencies {
+                sqlite3_bind_int64(latencyHandle, 1, sampleID)
+                sqlite3_bind_int64(latencyHandle, 2, Int64(l.ns.count))
+                sqlite3_bind_double(latencyHandle, 3, l.overheadNs)
+                bindText(latencyHandle, 4, LatencyJSON.encode(l.ns))
+                if l.labels.contains(where: { $0 != 0 }) {
+                    bindText(latencyHandle, 5, LatencyJSON.encode(l.labels))
+                } else {
+                    sqlite3_bind_null(latencyHandle, 5)
+                }
+                try step(latencyHandle, latencyStatement)
+            }
             guard !sample.counters.isEmpty else { continue }
 
-            let sampleID = sqlite3_last_insert_rowid(db.sqliteConnection)
             let (firstID, overflow) = sampleID.multipliedReportingOverflow(by: limit)
             if overflow || sampleID < 0 {
                 throw StoreError.unusable(path: path, reason: "sample id \(sampleID) is too large to key its counter values")
@@ -103,5 +124,76 @@ struct SampleWriter {
             throw DatabaseError(resultCode: ResultCode(rawValue: extended), message: message, sql: statement.sql)
         }
         sqlite3_reset(handle)
+    }
+}
+
+/// Fast JSON arrays of integers for `iteration_latencies` (`[12,34,...]`), written and read
+/// without Foundation's JSON machinery (a sample can hold tens of thousands of values).
+enum LatencyJSON {
+    /// `[v0,v1,...]`.
+    static func encode<T: BinaryInteger>(_ values: [T]) -> String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(values.count * 6 + 2)
+        bytes.append(UInt8(ascii: "["))
+        var digits = [UInt8](repeating: 0, count: 24)
+        for (i, v) in values.enumerated() {
+            if i > 0 { bytes.append(UInt8(ascii: ",")) }
+            var x = Int64(v)
+            if x < 0 {
+                bytes.append(UInt8(ascii: "-"))
+                x = -x
+            }
+            var n = 0
+            repeat {
+                digits[n] = UInt8(ascii: "0") + UInt8(x % 10)
+                x /= 10
+                n += 1
+            } while x > 0
+            while n > 0 {
+                n -= 1
+                bytes.append(digits[n])
+            }
+        }
+        bytes.append(UInt8(ascii: "]"))
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Parses `[int,int,...]` (whitespace allowed); nil when the text is not such an array.
+    static func decode(_ text: String) -> [Int64]? {
+        var out: [Int64] = []
+        var text = text
+        let ok: Bool = text.withUTF8 { u in
+            var i = 0
+            func skip() { while i < u.count, u[i] == 0x20 || u[i] == 0x0A || u[i] == 0x09 || u[i] == 0x0D { i += 1 } }
+            skip()
+            guard i < u.count, u[i] == UInt8(ascii: "[") else { return false }
+            i += 1
+            skip()
+            if i < u.count, u[i] == UInt8(ascii: "]") { return true }
+            while true {
+                skip()
+                var negative = false
+                if i < u.count, u[i] == UInt8(ascii: "-") {
+                    negative = true
+                    i += 1
+                }
+                var v: Int64 = 0, n = 0
+                while i < u.count, u[i] >= 0x30, u[i] <= 0x39 {
+                    v = v &* 10 &+ Int64(u[i] - 0x30)
+                    i += 1
+                    n += 1
+                }
+                guard n > 0 else { return false }
+                out.append(negative ? -v : v)
+                skip()
+                guard i < u.count else { return false }
+                if u[i] == UInt8(ascii: ",") {
+                    i += 1
+                    continue
+                }
+                return u[i] == UInt8(ascii: "]")
+            }
+        }
+        return ok ? out : nil
     }
 }

@@ -59,7 +59,8 @@ extension ResultStore {
 
     /// Samples of a run ordered by sequence (then insertion), with their counters attached in
     /// insertion order. `op` restricts to ops with that name (in any suite of the run).
-    public func samples(runID: Int64, op: String? = nil) throws -> [Sample] {
+    /// `iterationLatencies` also attaches the per-iteration latencies (`iteration_latencies`).
+    public func samples(runID: Int64, op: String? = nil, iterationLatencies: Bool = false) throws -> [Sample] {
         try read { db in
             var filter = "o.run_id = ?"
             var arguments: StatementArguments = [runID]
@@ -103,6 +104,24 @@ extension ResultStore {
                     event: row[1], value: row[2], raw: UInt64(bitPattern: row[3] as Int64),
                     timeEnabled: UInt64(bitPattern: row[4] as Int64), timeRunning: UInt64(bitPattern: row[5] as Int64),
                     backend: backend))
+            }
+            if iterationLatencies {
+                let rows = try Row.fetchCursor(db, sql: """
+                    SELECT l.sample_id, l.overhead_ns, l.ns, l.labels
+                    FROM ops o JOIN samples s ON s.op_id = o.id JOIN iteration_latencies l ON l.sample_id = s.id
+                    WHERE \(filter)
+                    """, arguments: arguments)
+                while let row = try rows.next() {
+                    guard let index = indexByID[row[0]] else { continue }
+                    let nsText: String = row[2]
+                    let labelsText: String? = row[3]
+                    guard let ns = LatencyJSON.decode(nsText), let labels = labelsText.map({ LatencyJSON.decode($0) }) ?? [] else {
+                        throw StoreError.unusable(path: path, reason: "iteration_latencies of sample id \(row[0] as Int64) is not a JSON array of integers")
+                    }
+                    samples[index].iterationLatencies = IterationLatencies(
+                        ns: ns.map { UInt32(clamping: $0) }, labels: labels.isEmpty ? [] : labels.map { Int32(clamping: $0) },
+                        overheadNs: row[1])
+                }
             }
             return samples
         }

@@ -17,6 +17,7 @@ enum Schema {
     static let migrations: [(identifier: String, sql: String)] = [
         ("v1-initial-schema", v1),
         ("v2-baselines-fusion-telemetry", v2),
+        ("v3-iteration-latencies-variant-decisions", v3),
     ]
 
     /// Counter values one sample can hold; the factor in `counter_values.id`. Must match the SQL.
@@ -64,6 +65,62 @@ enum Schema {
         }
         try migrator.migrate(queue)
     }
+
+    /// Version 3: per-iteration latencies (one row per sample, compact) and the edge-variant decisions.
+    static let v3 = """
+        -- iteration_latencies: the wall time of every iteration of a sample batch, for kernels that
+        -- opt in (IterationLabeled: the edge op, one iteration = one inference). One row per sample,
+        -- not per iteration: `ns` and `labels` are JSON arrays (iteration order), so a run of the
+        -- edge suite adds ~100 rows instead of ~10^6. Raw values: each includes one clock read and
+        -- the loop's bookkeeping, `overhead_ns` (calibrated), which v_iteration_latencies subtracts.
+        CREATE TABLE iteration_latencies (
+            sample_id   INTEGER PRIMARY KEY REFERENCES samples(id) ON DELETE CASCADE,
+            iterations  INTEGER NOT NULL,           -- = json_array_length(ns) = samples.iterations
+            overhead_ns REAL NOT NULL,              -- calibrated per-iteration harness cost in each value
+            ns          TEXT NOT NULL,              -- JSON array of raw per-iteration wall times (ns)
+            labels      TEXT                        -- JSON array of per-iteration labels; NULL = all 0
+        );
+
+        -- variant_decisions: `fusebench variants` (and `fusebench run` for runs with edge ops); one
+        -- row per (run, op, variant), replaced when recomputed. Times are per inference (one
+        -- iteration), from the per-iteration latencies when recorded, else from the batches.
+        CREATE TABLE variant_decisions (
+            run_id            INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            op                TEXT NOT NULL,
+            variant           TEXT NOT NULL,
+            reference_variant TEXT NOT NULL,
+            metric            TEXT NOT NULL,        -- e.g. top-1
+            accuracy          REAL,                 -- fraction
+            accuracy_delta    REAL,                 -- variant − reference (fraction; negative = worse)
+            p50_ns            REAL,
+            p90_ns            REAL,
+            p99_ns            REAL,
+            latency_source    TEXT NOT NULL,        -- iterations | batches | none
+            energy_j          REAL,                 -- per inference; NULL = unavailable
+            speedup           REAL,                 -- reference median / variant median
+            speedup_lo        REAL,                 -- 95% CI (hierarchical bootstrap)
+            speedup_hi        REAL,
+            exit_rates        TEXT,                 -- JSON [{label, share, count, p50_ns}] or NULL
+            decision          TEXT NOT NULL,        -- reference | adopt | reject: accuracy | reject: not faster | ...
+            reason            TEXT NOT NULL,        -- the full decision text
+            rollback_to       TEXT,                 -- the reference variant when rejected
+            decided_at        REAL NOT NULL,        -- unix seconds, UTC
+            PRIMARY KEY (run_id, op, variant)
+        ) WITHOUT ROWID;
+
+        -- v_iteration_latencies: one line per iteration, overhead removed (not clamped).
+        CREATE VIEW v_iteration_latencies AS
+        SELECT o.run_id AS run_id, o.name AS op, s.variant AS variant, s.sequence AS sequence, s.process AS process,
+               CAST(j.key AS INTEGER) AS iteration, j.value - l.overhead_ns AS ns,
+               COALESCE(json_extract(l.labels, '$[' || j.key || ']'), 0) AS label
+        FROM iteration_latencies l JOIN samples s ON s.id = l.sample_id JOIN ops o ON o.id = s.op_id,
+             json_each(l.ns) j;
+
+        CREATE VIEW v_variant_decisions AS
+        SELECT d.run_id, d.op, d.variant, d.decision, d.speedup, d.speedup_lo, d.speedup_hi,
+               d.p50_ns, d.p90_ns, d.p99_ns, d.accuracy, d.accuracy_delta, d.exit_rates, d.rollback_to
+        FROM variant_decisions d;
+        """
 
     /// Version 2: named baselines with their full history, fusion decisions, telemetry readings.
     static let v2 = """

@@ -7,8 +7,12 @@ public enum StoreBenchmark {
     /// `store-benchmark` with one op, and times one `insertSamples` call of `samples` samples
     /// carrying `countersPerSample` counter values each. The run is marked `complete` afterwards.
     ///
-    /// - Returns: rows written (sample rows + counter rows) and the wall-clock seconds taken.
-    public static func measureInsertRate(path: String, samples: Int, countersPerSample: Int) throws -> (rows: Int, seconds: Double) {
+    /// With `latenciesPerSample` > 0 every sample also carries that many per-iteration latencies
+    /// and labels (stored compactly: one `iteration_latencies` row per sample).
+    ///
+    /// - Returns: rows written (sample rows + counter rows + latency rows) and the wall-clock seconds taken.
+    public static func measureInsertRate(path: String, samples: Int, countersPerSample: Int,
+                                         latenciesPerSample: Int = 0) throws -> (rows: Int, seconds: Double) {
         let store = try ResultStore(path: path)
         let machine = MachineFingerprint(cpuModel: "store-benchmark", logicalCPUs: 1, isaHost: [], caches: [],
                                          kernel: "n/a", governor: "unavailable", perfEventParanoid: nil,
@@ -36,8 +40,13 @@ public enum StoreBenchmark {
             }
             let wall = 1_000_000 + Double(i % 977)
             let cpu = 990_000 + Double(i % 313)
+            let n = max(0, latenciesPerSample)
+            let latencies = n == 0 ? nil : IterationLatencies(
+                ns: (0..<n).map { UInt32(1_000 + ($0 * 7 + i) % 1_500) }, labels: (0..<n).map { Int32(1 + ($0 + i) % 10 / 9) },
+                overheadNs: 18)
             batch.append(Sample(op: "insert", variant: i % 2 == 0 ? "reference" : "optimized", sequence: i,
-                                iterations: 1000, wallNs: wall, cpuNs: cpu, overheadNs: 120, counters: counters))
+                                iterations: n == 0 ? 1000 : n, wallNs: wall, cpuNs: cpu, overheadNs: 120, counters: counters,
+                                iterationLatencies: latencies))
         }
         let clock = ContinuousClock()
         let start = clock.now
@@ -45,6 +54,6 @@ public enum StoreBenchmark {
         let elapsed = clock.now - start
         try store.finishRun(id: runID, status: .complete)
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
-        return (batch.count * (1 + max(0, countersPerSample)), seconds)
+        return (batch.count * (1 + max(0, countersPerSample) + (latenciesPerSample > 0 ? 1 : 0)), seconds)
     }
 }

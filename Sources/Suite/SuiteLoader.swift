@@ -309,11 +309,12 @@ extension Reader {
 extension Reader {
     /// One `[[edge]]`: `model` and `data` paths (relative to the suite file), `variants`,
     /// `accuracy_band` (allowed top-1 drop as a fraction, default 0.01), `exit_threshold` (in [0, 1],
-    /// default 0.9) → an op of kind `edge`. The model and data are loaded here, so a bad file is
+    /// default 0.9), `batch` (images per inference, 1 ... test split size, default the whole split)
+    /// → an op of kind `edge`. The model and data are loaded here, so a bad file is
     /// reported at the suite line that names it (with the data/model file's own file:line).
     func edge(_ t: TOMLTable, at prefix: String, defaults: MeasurementSettings) throws -> OpSpec {
         try checkKeys(t, at: prefix, allowed: Self.settingKeys.subtracting(["counters"])
-            .union(["name", "model", "data", "variants", "accuracy_band", "exit_threshold"]))
+            .union(["name", "model", "data", "variants", "accuracy_band", "exit_threshold", "batch"]))
         guard let name = try string(t, "name", at: prefix), !name.isEmpty else { throw fail(prefix, "[[edge]] needs a non-empty 'name'") }
         guard name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == "." }) else {
             throw fail("\(prefix).name", "edge op name '\(name)' may contain only letters, digits, '_', '-' and '.'")
@@ -328,13 +329,20 @@ extension Reader {
         guard band >= 0, band <= 1 else { throw fail("\(prefix).accuracy_band", "edge op '\(name)': accuracy_band must be in [0, 1] (a fraction of top-1; 0.01 = 1 point), got \(band)") }
         let threshold = try number(t, "exit_threshold", at: prefix) ?? 0.9
         guard threshold >= 0, threshold <= 1 else { throw fail("\(prefix).exit_threshold", "edge op '\(name)': exit_threshold must be in [0, 1] (a softmax probability), got \(threshold)") }
-        let spec = EdgeSpec(modelPath: modelPath, dataPath: dataPath, accuracyBand: band, exitThreshold: threshold)
-        let factory: any KernelFactory
+        let batch = try int(t, "batch", at: prefix, min: 1)
+        var spec = EdgeSpec(modelPath: modelPath, dataPath: dataPath, accuracyBand: band, exitThreshold: threshold)
+        let factory: any EdgeOpFactory
         do {
             factory = try EdgeModels.factory(spec: spec)  // EdgeFactory (MLP) or CNNEdgeFactory, by the model's architecture
         } catch let e as EdgeError {
             let key = e.file == dataPath ? "data" : "model"
             throw fail("\(prefix).\(key)", "edge op '\(name)': \(e)")
+        }
+        if let batch {
+            guard batch <= factory.testCount else {
+                throw fail("\(prefix).batch", "edge op '\(name)': batch must be at most the test split's \(factory.testCount) images, got \(batch)")
+            }
+            spec.batch = batch
         }
         let variants = try strings(t, "variants", at: prefix) ?? factory.variants
         guard !variants.isEmpty else { throw fail("\(prefix).variants", "edge op '\(name)': 'variants' is empty") }
@@ -348,7 +356,8 @@ extension Reader {
         }
         let ordered = variants.contains(ref) ? [ref] + variants.filter { $0 != ref } : variants
         let s = try settings(t, at: prefix, base: defaults)
-        return OpSpec(name: name, kind: factory.kind, shape: [:], dtype: "f32", variants: ordered, tolerance: nil,
-                      settings: s, line: locator.position(of: prefix).line, edge: spec)
+        // The shape records the images per inference (stored with the op; the variants report reads it).
+        return OpSpec(name: name, kind: factory.kind, shape: ["batch": spec.batch ?? factory.testCount], dtype: "f32",
+                      variants: ordered, tolerance: nil, settings: s, line: locator.position(of: prefix).line, edge: spec)
     }
 }

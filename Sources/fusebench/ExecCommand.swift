@@ -61,15 +61,23 @@ struct StoreBenchCommand: ParsableCommand {
     @Option(help: "Samples to insert.") var samples: Int = 200_000
     @Option(help: "Counter values per sample.") var counters: Int = 5
     @Option(help: "Repetitions (a fresh database each).") var repeats: Int = 3
+    @Option(help: "Per-iteration latencies per sample (0 = none; stored as one iteration_latencies row per sample).")
+    var latencies: Int = 0
 
     func run() throws {
-        guard samples > 0, counters >= 0, repeats > 0 else { throw UsageError("--samples, --repeats must be positive") }
+        guard samples > 0, counters >= 0, repeats > 0, latencies >= 0 else { throw UsageError("--samples, --repeats must be positive") }
         for r in 0..<repeats {
             let path = FileManager.default.temporaryDirectory.appendingPathComponent("fusebench-bench-store-\(getpid())-\(r).sqlite").path
             defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
-            let result = try StoreBenchmark.measureInsertRate(path: path, samples: samples, countersPerSample: counters)
-            print(String(format: "insert: %d rows (%d samples × (1 + %d counters)) in %.3f s = %.2f M rows/s (WAL file DB)",
-                         result.rows, samples, counters, result.seconds, Double(result.rows) / result.seconds / 1e6))
+            let result = try StoreBenchmark.measureInsertRate(path: path, samples: samples, countersPerSample: counters,
+                                                              latenciesPerSample: latencies)
+            if latencies > 0 {
+                print(String(format: "insert: %d rows (%d samples × (1 + %d counters + 1 latency row of %d iterations)) in %.3f s = %.1f ns per iteration latency (WAL file DB)",
+                             result.rows, samples, counters, latencies, result.seconds, result.seconds * 1e9 / Double(samples * latencies)))
+            } else {
+                print(String(format: "insert: %d rows (%d samples × (1 + %d counters)) in %.3f s = %.2f M rows/s (WAL file DB)",
+                             result.rows, samples, counters, result.seconds, Double(result.rows) / result.seconds / 1e6))
+            }
         }
     }
 }

@@ -29,7 +29,10 @@ struct ExportCommand: ParsableCommand {
         if let b = baseline {
             comparison = try CompareReport(store: store, baseIDs: [try store.resolve(b)], headIDs: [id])
         }
-        let text = try Exporter.export(try RunReport(store: store, runID: id), format: f, comparison: comparison)
+        // Edge ops: the variants tables (markdown) / decisions (gbench JSON), computed as
+        // `fusebench variants` does (an export never writes to the store).
+        let variants = f == .markdown || f == .gbench ? try VariantsReport.rows(store: store, runID: id) : []
+        let text = try Exporter.export(try RunReport(store: store, runID: id), format: f, comparison: comparison, variants: variants)
         if let path = output {
             do {
                 try text.write(toFile: path, atomically: true, encoding: .utf8)

@@ -83,6 +83,15 @@ struct RunCommand: ParsableCommand {
         try report.storeDerived(in: store)
         print("")
         print(TextRenderer.runTable(report))
+        // Edge ops: decide adopt / reject now and store it (`variant_decisions`), so no second
+        // command is needed; `fusebench variants RUN` shows (and recomputes) the same.
+        let variants = try VariantsReport.rows(store: store, runID: outcome.runID)
+        if !variants.isEmpty {
+            try VariantsReport.store(variants, store: store, runID: outcome.runID)
+            print("")
+            print("edge variants (stored in variant_decisions; `fusebench variants \(outcome.runID)` for the full table):")
+            print(try VariantsReport.render(variants, format: .text), terminator: "")
+        }
         if outcome.status == .interrupted { throw ExitCode(ExitStatus.interrupted) }
     }
 }

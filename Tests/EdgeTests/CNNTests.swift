@@ -233,6 +233,29 @@ extension String {
         }
     }
 
+    /// Per-image latency mode and batches that do not divide the split: the whole-split top-1 is
+    /// the same, and `run()` cycles through the test images.
+    @Test(arguments: [1, 100])
+    func batchedFactoryKeepsTopOne(batch: Int) throws {
+        let f = try CNNEdgeFactory(spec: EdgeSpec(modelPath: cnnPath, dataPath: csvPath, batch: batch))
+        #expect(f.batch == batch && f.testCount == 539)
+        #expect(f.flops(shape: [:]) == 2 * Double(batch) * Double(shippedCNN.macsPerImage))
+        let (_, value) = try f.taskAccuracy(variant: "nhwc_packed", seed: 1)
+        #expect(abs(value - shippedCNN.recordedTestAccuracy) < 1e-12)
+        let inst = try #require(try f.make(variant: "nchw", shape: [:], dtype: "f32", seed: 1) as? CNNEdgeInstance)
+        let test = try shipped.0.split("test")
+        let reference = FP32CNN(model: shippedCNN, batch: batch)
+        for start in [0, batch, 2 * batch] {
+            inst.run()
+            reference.setInput(test.pixels, start: start)
+            #expect(Array(inst.output()) == Array(reference.forward()), "iteration at image \(start)")
+        }
+        #expect(inst.lastIterationLabel == 0)
+        #expect { _ = try CNNEdgeFactory(spec: EdgeSpec(modelPath: cnnPath, dataPath: csvPath, batch: 540)) } throws: {
+            "\($0)".contains("batch 540 is outside 1...539")
+        }
+    }
+
     @Test func taskAccuracyIsTheRecordedTopOne() throws {
         let f = try CNNEdgeFactory(spec: spec)
         let (metric, value) = try f.taskAccuracy(variant: "nhwc_packed", seed: 1)

@@ -201,6 +201,38 @@ func row(_ split: String, _ label: Int, pixels: Int = 64, value: String = "3") -
         #expect(p.exitHeads[0].head.inputs == 64)
     }
 
+    /// The training script's neuron selection is the Swift rule, and its fine-tuned copies load
+    /// with the pruned shapes and reproduce the recorded top-1 (before and after fine-tuning).
+    @Test func finetunedPruningsMatchSwiftSelectionAndRecordedAccuracy() throws {
+        let (data, model) = shipped
+        let test = try data.split("test")
+        #expect(model.finetunedPrunings.map(\.fraction) == [0.25, 0.5])
+        for p in model.finetunedPrunings {
+            let raw = Pruning.structured(model, fraction: p.fraction)
+            var m = model
+            for l in 0..<(model.layers.count - 1) {
+                #expect(p.kept[l] == Pruning.keptNeurons(m.layers[l], fraction: p.fraction), "fraction \(p.fraction) layer \(l)")
+                m.layers[l] = Pruning.selectRows(m.layers[l], p.kept[l])
+                m.layers[l + 1] = Pruning.selectColumns(m.layers[l + 1], p.kept[l])
+            }
+            #expect(p.model.layers.map(\.outputs) == raw.layers.map(\.outputs))
+            #expect(p.model.layers.map(\.inputs) == raw.layers.map(\.inputs))
+            #expect(TopOne.fp32Correct(model: raw, split: test) == p.recordedCorrectBeforeFinetune)
+            #expect(TopOne.fp32Correct(model: p.model, split: test) == p.model.recordedTestCorrect)
+            #expect(p.model.exitHeads.isEmpty && p.epochs > 0)
+        }
+    }
+
+    @Test func finetunedPruningBadInputNamesTheFile() throws {
+        let text = try String(contentsOfFile: modelPath, encoding: .utf8)
+        // A kept list of the wrong length: the 25% pruning keeps 96 of 128, claim 95.
+        let bad = text.replacingOccurrences(of: "\"kept\":[[0,", with: "\"kept\":[[", options: [], range: text.range(of: "\"kept\":[[0,"))
+        #expect(bad != text)
+        #expect { try MLPModel.parse(Data(bad.utf8), path: "m.json") } throws: {
+            "\($0)".hasPrefix("m.json: pruned_finetuned[0].kept[0]: must be 96 distinct ascending neuron indices")
+        }
+    }
+
     @Test func sparse24KeepsTwoLargestOfFour() {
         let s = Sparse24([0.1, -3, 2, 0.5, 1, 1, 1, 1], rows: 1, cols: 8)
         #expect(s.dense == [0, -3, 2, 0, 1, 1, 0, 0])
@@ -264,6 +296,9 @@ func row(_ split: String, _ label: Int, pixels: Int = 64, value: String = "3") -
         let fp32 = try factory.taskAccuracy(variant: "fp32", seed: 1)
         #expect(fp32.metric == "top-1" && abs(fp32.value - shipped.1.recordedTestAccuracy) < 1e-9)
         for v in ["int8_minmax", "int8_percentile", "int8_mse"] {
+            #expect(try factory.taskAccuracy(variant: v, seed: 1).value >= fp32.value - 0.01, "\(v)")
+        }
+        for v in ["pruned25_ft", "pruned50_ft"] {
             #expect(try factory.taskAccuracy(variant: v, seed: 1).value >= fp32.value - 0.01, "\(v)")
         }
         let inst = try factory.make(variant: "sparse24", shape: [:], dtype: "f32", seed: 1)

@@ -29,7 +29,7 @@ import Testing
         #expect(abs(fast.speedup! - 2) < 0.05 && fast.lower! > 1.9 && fast.upper! < 2.1)
         #expect(rows.first { $0.variant == "bad" }?.p50 == nil)
         try VariantsReport.store(rows, store: store, runID: id)
-        #expect(try store.runMeta(runID: id)["variant_decision/mlp/fast"] == "adopt")
+        #expect(try store.variantDecisions(runID: id).first { $0.variant == "fast" }?.decision == "adopt")
         let text = VariantsReport.render(rows)
         #expect(text.contains("| bad | not timed | not timed | not timed | unavailable |"))
         #expect(text.contains("| fast |") && text.contains("2.00× ["))

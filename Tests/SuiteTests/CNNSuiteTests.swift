@@ -29,6 +29,15 @@ import Testing
         #expect(s.ops[0].factory() is CNNEdgeFactory)
     }
 
+    @Test func batchKeyAppliesToTheCNN() throws {
+        let s = try SuiteLoader.parse(text: suite(variants: #"["nchw", "nhwc_packed"]"#) + "\nbatch = 1", path: suitePath)
+        #expect(s.ops[0].edge?.batch == 1 && s.ops[0].shape == ["batch": 1])
+        #expect((s.ops[0].factory() as? CNNEdgeFactory)?.batch == 1)
+        #expect { try SuiteLoader.parse(text: suite(variants: #"["nchw"]"#) + "\nbatch = 600", path: suitePath) } throws: {
+            "\($0)".hasPrefix("\(suitePath):10:") && "\($0)".contains("batch must be at most the test split's 539 images")
+        }
+    }
+
     @Test func unknownVariantIsLocated() {
         #expect { try SuiteLoader.parse(text: suite(variants: #"["nchw", "nchw_tiled"]"#), path: suitePath) } throws: {
             "\($0)".hasPrefix("\(suitePath):8:") && "\($0)".contains("no variant 'nchw_tiled' (has nchw, nhwc, nchw_packed, nhwc_packed)")

@@ -75,7 +75,10 @@ public enum Synthetic {
     public static func run(_ store: ResultStore, suite: String = "tiny", ops: [Op], label: String? = nil,
                     harness: String = Harness.version, machine: MachineFingerprint = Synthetic.machine,
                     status: RunStatus = .complete, checks: [String: Bool] = [:],
-                    flags: (_ variant: String, _ index: Int) -> SampleFlags = { _, _ in [] }) throws -> Int64 {
+                    flags: (_ variant: String, _ index: Int) -> SampleFlags = { _, _ in [] },
+                    iterations: Int = 1000,
+                    latencies: (_ op: String, _ variant: String, _ nsPerIteration: Double, _ iterations: Int) -> IterationLatencies? = { _, _, _, _ in nil }
+    ) throws -> Int64 {
         let info = RunInfo(startedAt: Date(), status: .running, label: label, suites: [suite], suiteHash: "00000000feedf00d",
                            gitCommit: "0123456789abcdef0123456789abcdef01234567", gitBranch: "test", gitDirty: false,
                            harnessVersion: harness, machine: machine, isaBuilt: ["avx2", "fma"], counterMode: "none",
@@ -98,11 +101,11 @@ public enum Synthetic {
             for variant in variants {
                 for (process, values) in op.values[variant]!.enumerated() {
                     for v in values {
-                        let iterations = 1000
                         samples.append(Sample(op: op.name, variant: variant, sequence: sequence, process: process,
                                               iterations: iterations, wallNs: v * Double(iterations),
                                               cpuNs: v * Double(iterations) * 0.99, overheadNs: 0,
-                                              flags: flags(variant, samples.count)))
+                                              flags: flags(variant, samples.count),
+                                              iterationLatencies: latencies(op.name, variant, v, iterations)))
                         sequence += 1
                     }
                 }

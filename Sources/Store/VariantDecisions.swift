@@ -1,0 +1,121 @@
+// The `variant_decisions` table: one row per (run, edge op, variant) with the numbers behind the
+// adopt / reject decision of `fusebench variants` (also written at the end of `fusebench run`).
+import Foundation
+import GRDB
+
+/// Share of inferences that left at one exit (early exit), with that mode's median latency.
+public struct ExitRate: Codable, Sendable, Hashable {
+    /// The iteration label: 1 = exit head after layer 1, 2 = final layer (batch-1 early exit).
+    public var label: Int
+    /// Fraction of the variant's timed inferences with this label.
+    public var share: Double
+    /// Number of timed inferences with this label.
+    public var count: Int
+    /// Median per-inference time of those inferences (ns, overhead removed); nil when the
+    /// inferences of one label are not separately timed (batched early exit).
+    public var p50Ns: Double?
+
+    public init(label: Int, share: Double, count: Int, p50Ns: Double?) {
+        self.label = label
+        self.share = share
+        self.count = count
+        self.p50Ns = p50Ns
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case label, share, count
+        case p50Ns = "p50_ns"
+    }
+}
+
+/// One stored variant decision (a row of `variant_decisions`).
+public struct VariantDecisionRecord: Codable, Sendable, Hashable {
+    public var op: String
+    public var variant: String
+    public var referenceVariant: String
+    public var metric: String
+    public var accuracy: Double?
+    public var accuracyDelta: Double?
+    public var p50Ns: Double?, p90Ns: Double?, p99Ns: Double?
+    /// `iterations` (per-inference latencies), `batches` (batch means) or `none` (not timed).
+    public var latencySource: String
+    public var energyJ: Double?
+    public var speedup: Double?, speedupLo: Double?, speedupHi: Double?
+    public var exitRates: [ExitRate]?
+    /// `reference`, `adopt`, `reject: accuracy`, `reject: not faster`, `reject: throttled/unstable`, `reject: not measured`.
+    public var decision: String
+    /// The full decision text (with the rollback target).
+    public var reason: String
+    /// The variant rolled back to when rejected.
+    public var rollbackTo: String?
+
+    public init(op: String, variant: String, referenceVariant: String, metric: String, accuracy: Double?, accuracyDelta: Double?,
+                p50Ns: Double?, p90Ns: Double?, p99Ns: Double?, latencySource: String, energyJ: Double?,
+                speedup: Double?, speedupLo: Double?, speedupHi: Double?, exitRates: [ExitRate]?,
+                decision: String, reason: String, rollbackTo: String?) {
+        self.op = op
+        self.variant = variant
+        self.referenceVariant = referenceVariant
+        self.metric = metric
+        self.accuracy = accuracy
+        self.accuracyDelta = accuracyDelta
+        self.p50Ns = p50Ns
+        self.p90Ns = p90Ns
+        self.p99Ns = p99Ns
+        self.latencySource = latencySource
+        self.energyJ = energyJ
+        self.speedup = speedup
+        self.speedupLo = speedupLo
+        self.speedupHi = speedupHi
+        self.exitRates = exitRates
+        self.decision = decision
+        self.reason = reason
+        self.rollbackTo = rollbackTo
+    }
+}
+
+extension ResultStore {
+    /// Replaces the decisions of run `runID` for the ops named in `records` (one transaction).
+    ///
+    /// - Throws: `StoreError.unknownRun` when the run does not exist.
+    public func replaceVariantDecisions(runID: Int64, records: [VariantDecisionRecord]) throws {
+        let now = Date().timeIntervalSince1970
+        let encoded = try records.map { r in try r.exitRates.map { try encodeJSON($0) } }
+        try write { db in
+            try Self.requireRun(db, runID)
+            for op in Set(records.map(\.op)) {
+                try db.execute(sql: "DELETE FROM variant_decisions WHERE run_id = ? AND op = ?", arguments: [runID, op])
+            }
+            for (r, exits) in zip(records, encoded) {
+                try db.execute(sql: """
+                    INSERT INTO variant_decisions (run_id, op, variant, reference_variant, metric, accuracy, accuracy_delta,
+                        p50_ns, p90_ns, p99_ns, latency_source, energy_j, speedup, speedup_lo, speedup_hi, exit_rates,
+                        decision, reason, rollback_to, decided_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """, arguments: [runID, r.op, r.variant, r.referenceVariant, r.metric, r.accuracy, r.accuracyDelta,
+                                     r.p50Ns, r.p90Ns, r.p99Ns, r.latencySource, r.energyJ, r.speedup, r.speedupLo, r.speedupHi,
+                                     exits, r.decision, r.reason, r.rollbackTo, now])
+            }
+        }
+    }
+
+    /// Stored decisions of a run, by op then variant (reference first).
+    public func variantDecisions(runID: Int64) throws -> [VariantDecisionRecord] {
+        try read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT op, variant, reference_variant, metric, accuracy, accuracy_delta, p50_ns, p90_ns, p99_ns, latency_source,
+                       energy_j, speedup, speedup_lo, speedup_hi, exit_rates, decision, reason, rollback_to
+                FROM variant_decisions WHERE run_id = ?
+                ORDER BY op, decision <> 'reference', variant
+                """, arguments: [runID]).map { row in
+                let exits: String? = row[14]
+                return VariantDecisionRecord(
+                    op: row[0], variant: row[1], referenceVariant: row[2], metric: row[3], accuracy: row[4], accuracyDelta: row[5],
+                    p50Ns: row[6], p90Ns: row[7], p99Ns: row[8], latencySource: row[9], energyJ: row[10],
+                    speedup: row[11], speedupLo: row[12], speedupHi: row[13],
+                    exitRates: try exits.map { try decodeJSON([ExitRate].self, $0, what: "variant_decisions.exit_rates") },
+                    decision: row[15], reason: row[16], rollbackTo: row[17])
+            }
+        }
+    }
+}

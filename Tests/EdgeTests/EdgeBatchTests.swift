@@ -1,0 +1,65 @@
+// Per-image (batch) mode of the edge op: cycling through the test split, accuracy over the whole
+// split with a partial last chunk, and the early-exit iteration labels.
+import Foundation
+import Kernels
+import Testing
+@testable import Edge
+
+@Suite struct EdgeBatchTests {
+    func factory(batch: Int?) throws -> EdgeFactory {
+        try EdgeFactory(spec: EdgeSpec(modelPath: modelPath, dataPath: csvPath, batch: batch))
+    }
+
+    @Test func accuracyCoversTheWholeSplitForAnyBatch() throws {
+        let whole = try factory(batch: nil)
+        for b in [1, 10, 539] {  // 10 leaves a partial last chunk of 9 images
+            let f = try factory(batch: b)
+            #expect(f.batch == b)
+            let (preds, exits) = try f.inferTestSplit(variant: "fp32")
+            #expect(preds.count == 539 && exits.count == 539)
+            #expect(try f.taskAccuracy(variant: "fp32", seed: 1).value == whole.taskAccuracy(variant: "fp32", seed: 1).value)
+            #expect(try f.inferTestSplit(variant: "early_exit").predictions == whole.inferTestSplit(variant: "early_exit").predictions)
+            for v in ["int8_mse", "sparse24", "pruned25"] {
+                let a = try f.taskAccuracy(variant: v, seed: 1).value, w = try whole.taskAccuracy(variant: v, seed: 1).value
+                #expect(abs(a - w) <= 1.0 / 539 + 1e-12, "\(v) batch \(b)")
+            }
+        }
+        #expect(try factory(batch: 1).flops(shape: [:]) * 539 == whole.flops(shape: [:]))
+    }
+
+    @Test func batchOutsideTheSplitIsAnError() {
+        #expect { try factory(batch: 0) } throws: { "\($0)".contains("batch 0 is outside 1...539") }
+        #expect { try factory(batch: 540) } throws: { "\($0)".contains("batch 540 is outside 1...539") }
+    }
+
+    @Test func earlyExitLabelsAreTheExitHeadsOfTheImagesInOrder() throws {
+        let f = try factory(batch: 1)
+        let exits = try f.inferTestSplit(variant: "early_exit").exits
+        #expect(Set(exits) == [1, 2], "both modes occur at threshold 0.9")
+        let inst = try #require(try f.make(variant: "early_exit", shape: [:], dtype: "f32", seed: 1) as? any IterationLabeled)
+        var labels: [Int] = []
+        for _ in 0..<(539 + 3) {
+            inst.run()
+            labels.append(Int(inst.lastIterationLabel))
+        }
+        #expect(Array(labels.prefix(539)) == exits)
+        #expect(Array(labels.suffix(3)) == Array(exits.prefix(3)), "cycles back to image 0")
+        // Other variants label every iteration 0.
+        let fp32 = try #require(try f.make(variant: "fp32", shape: [:], dtype: "f32", seed: 1) as? any IterationLabeled)
+        fp32.run()
+        #expect(fp32.lastIterationLabel == 0)
+    }
+
+    @Test func batchedEarlyExitLabelCountsEarlyExits() throws {
+        let f = try factory(batch: 10)
+        let exits = try f.inferTestSplit(variant: "early_exit").exits
+        let inst = try #require(try f.make(variant: "early_exit", shape: [:], dtype: "f32", seed: 1) as? any IterationLabeled)
+        for chunk in 0..<53 {  // 53 full chunks of 10; the 9 remaining images are skipped by the cycle
+            inst.run()
+            let expected = exits[(chunk * 10)..<(chunk * 10 + 10)].filter { $0 == 1 }.count
+            #expect(Int(inst.lastIterationLabel) == expected)
+        }
+        inst.run()
+        #expect(Int(inst.lastIterationLabel) == exits[0..<10].filter { $0 == 1 }.count, "wraps to image 0")
+    }
+}

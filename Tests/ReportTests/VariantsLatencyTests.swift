@@ -1,0 +1,117 @@
+// The variants report on per-iteration latencies: per-inference percentiles, early-exit rates per
+// head with each mode's median, the variant_decisions table, and the variants in the exports.
+import BenchModel
+import Foundation
+import Report
+import Store
+import TestSupport
+import Testing
+
+@Suite struct VariantsLatencyTests {
+    /// Per iteration: `early_exit` leaves at head 1 (1 000 ns) for 9 of every 10 images and at the
+    /// final layer (2 000 ns) for the 10th; the others take their batch value (± 1 ns); every raw
+    /// value carries a 20 ns per-iteration overhead.
+    static func latencies(_ op: String, _ variant: String, _ v: Double, _ n: Int) -> IterationLatencies? {
+        guard op == "mlp" else { return nil }
+        if variant == "early_exit" {
+            let labels = (0..<n).map { Int32($0 % 10 == 9 ? 2 : 1) }
+            return IterationLatencies(ns: labels.map { $0 == 1 ? 1_020 : 2_020 }, labels: labels, overheadNs: 20)
+        }
+        return IterationLatencies(ns: (0..<n).map { UInt32(v.rounded()) + UInt32($0 % 3) + 19 }, labels: [], overheadNs: 20)
+    }
+
+    static func fixture() throws -> (ResultStore, Int64) {
+        let store = try ResultStore.inMemory()
+        let op = Synthetic.Op(name: "mlp", kind: "edge", values: [
+            "reference": Synthetic.values(median: 2_000, processes: 3, samples: 4, seed: 1),
+            "early_exit": Synthetic.values(median: 1_100, processes: 3, samples: 4, seed: 2),
+            "pruned50": Synthetic.values(median: 1_000, processes: 3, samples: 4, seed: 3),
+        ])
+        let other = Synthetic.op("gemm_x", median: 1000, processes: 3, samples: 4, seed: 5)
+        let id = try Synthetic.run(store, ops: [op, other], checks: ["mlp/early_exit": true, "mlp/pruned50": false],
+                                   iterations: 200, latencies: latencies)
+        return (store, id)
+    }
+
+    @Test func percentilesPerInferenceAndExitRates() throws {
+        let (store, id) = try Self.fixture()
+        let rows = try VariantsReport.rows(store: store, runID: id)
+        #expect(rows.map(\.variant) == ["reference", "early_exit", "pruned50"])
+        let ref = try #require(rows.first { $0.variant == "reference" })
+        #expect(ref.latencySource == "iterations" && ref.count == 3 * 4 * 200)
+        #expect(abs(ref.p50! - 2_000) < 20)
+        let ee = try #require(rows.first { $0.variant == "early_exit" })
+        #expect(ee.latencySource == "iterations" && ee.count == 2_400)
+        // The per-inference distribution is bimodal: p50 is the head-1 mode, p99 the final-layer mode.
+        #expect(ee.p50 == 1_000 && ee.p99 == 2_000)
+        let rates = try #require(ee.exitRates)
+        #expect(rates.map(\.label) == [1, 2])
+        #expect(abs(rates[0].share - 0.9) < 1e-12 && rates[0].count == 2_160 && rates[0].p50Ns == 1_000)
+        #expect(abs(rates[1].share - 0.1) < 1e-12 && rates[1].count == 240 && rates[1].p50Ns == 2_000)
+        #expect(ref.exitRates == nil)
+        // The speedup stays the ratio of medians of the batch means (2000 / 1100).
+        #expect(abs(ee.speedup! - 2_000.0 / 1_100) < 0.02 && ee.decision == "adopt")
+        let pruned = try #require(rows.first { $0.variant == "pruned50" })
+        #expect(pruned.decision == "reject: accuracy → reference (rollback)" && pruned.rollbackTo == "reference")
+
+        let md = try VariantsReport.render(rows, format: .markdown)
+        #expect(md.contains("- early_exit exits: head 1 90.0% (p50 1.00 µs), final 10.0% (p50 2.00 µs)"))
+        #expect(md.contains("percentiles over every timed inference"))
+        let text = try VariantsReport.render(rows, format: .text)
+        #expect(text.contains("early_exit exits: head 1 90.0%"))
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(VariantsReport.render(rows, format: .json).utf8)) as? [[String: Any]])
+        let eeJSON = try #require(json.first { $0["variant"] as? String == "early_exit" })
+        #expect((eeJSON["exit_rates"] as? [[String: Any]])?.count == 2)
+        #expect(eeJSON["decision"] as? String == "adopt")
+    }
+
+    @Test func decisionsAreStoredInTheTable() throws {
+        let (store, id) = try Self.fixture()
+        let rows = try VariantsReport.rows(store: store, runID: id)
+        try VariantsReport.store(rows, store: store, runID: id)
+        try VariantsReport.store(rows, store: store, runID: id)  // recomputing replaces, never duplicates
+        let stored = try store.variantDecisions(runID: id)
+        #expect(stored.count == 3)
+        #expect(stored.map(\.variant) == ["reference", "early_exit", "pruned50"])
+        let ee = try #require(stored.first { $0.variant == "early_exit" })
+        #expect(ee.decision == "adopt" && ee.rollbackTo == nil && ee.latencySource == "iterations")
+        #expect(ee.exitRates?.map(\.label) == [1, 2] && ee.exitRates?[1].p50Ns == 2_000)
+        #expect(ee.speedupLo! <= ee.speedup! && ee.speedup! <= ee.speedupHi!)
+        let pruned = try #require(stored.first { $0.variant == "pruned50" })
+        #expect(pruned.decision == "reject: accuracy" && pruned.rollbackTo == "reference")
+        #expect(pruned.reason == "reject: accuracy → reference (rollback)")
+        #expect(try store.runMeta(runID: id).keys.allSatisfy { !$0.hasPrefix("variant_decision/") })
+    }
+
+    @Test func batchMeansWithoutIterationLatencies() throws {
+        let store = try ResultStore.inMemory()
+        let op = Synthetic.Op(name: "mlp", kind: "edge", values: [
+            "reference": Synthetic.values(median: 2_000, processes: 2, samples: 4, seed: 1),
+            "fast": Synthetic.values(median: 1_000, processes: 2, samples: 4, seed: 2),
+        ])
+        let id = try Synthetic.run(store, ops: [op], checks: ["mlp/fast": true])
+        let rows = try VariantsReport.rows(store: store, runID: id)
+        #expect(rows.allSatisfy { $0.latencySource == "batches" && $0.count == 8 && $0.exitRates == nil })
+        #expect(try VariantsReport.render(rows, format: .markdown).contains("percentiles over batch means"))
+    }
+
+    @Test func markdownAndGbenchExportsCarryTheVariants() throws {
+        let (store, id) = try Self.fixture()
+        let rows = try VariantsReport.rows(store: store, runID: id)
+        let report = try RunReport(store: store, runID: id)
+        let md = try Exporter.export(report, format: .markdown, variants: rows)
+        #expect(md.contains("## Edge variants") && md.contains("### mlp") && md.contains("| early_exit |"))
+        #expect(md.contains("exits: head 1 90.0%"))
+        let doc = try #require(try JSONSerialization.jsonObject(with: Data(Exporter.export(report, format: .gbench, variants: rows).utf8)) as? [String: Any])
+        // compare.py reads `context` and `benchmarks`; those are unchanged by the extra array.
+        let plain = try #require(try JSONSerialization.jsonObject(with: Data(Exporter.export(report, format: .gbench).utf8)) as? [String: Any])
+        #expect(Set(doc.keys) == ["context", "benchmarks", "fusebench_variants"])
+        #expect(Set(plain.keys) == ["context", "benchmarks"])
+        #expect((doc["benchmarks"] as? [[String: Any]])?.count == (plain["benchmarks"] as? [[String: Any]])?.count)
+        let variants = try #require(doc["fusebench_variants"] as? [[String: Any]])
+        #expect(variants.count == 3)
+        #expect(variants.contains { $0["variant"] as? String == "early_exit" && $0["decision"] as? String == "adopt" && $0["exit_rates"] != nil })
+        // No edge ops → no extra array, no variants section.
+        #expect(!(try Exporter.export(report, format: .markdown)).contains("Edge variants"))
+    }
+}
