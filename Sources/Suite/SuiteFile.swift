@@ -70,7 +70,7 @@ public struct OpSpec: Sendable, Hashable {
     /// The factory that runs this op: a `ModelFactory` for a model, else the registry's factory for `kind`.
     public func factory(registry: KernelRegistry = .shared) -> (any KernelFactory)? {
         if let model { return try? ModelFactory(spec: model) }
-        if let edge { return try? EdgeFactory(spec: edge) }
+        if let edge { return try? EdgeModels.factory(spec: edge) }
         return registry.factory(kind: kind)
     }
 }

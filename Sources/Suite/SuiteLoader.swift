@@ -331,9 +331,9 @@ extension Reader {
         guard threshold >= 0, threshold <= 1 else { throw fail("\(prefix).exit_threshold", "edge op '\(name)': exit_threshold must be in [0, 1] (a softmax probability), got \(threshold)") }
         let batch = try int(t, "batch", at: prefix, min: 1)
         var spec = EdgeSpec(modelPath: modelPath, dataPath: dataPath, accuracyBand: band, exitThreshold: threshold)
-        let factory: EdgeFactory
+        let factory: any EdgeOpFactory
         do {
-            factory = try EdgeFactory(spec: spec)
+            factory = try EdgeModels.factory(spec: spec)  // EdgeFactory (MLP) or CNNEdgeFactory, by the model's architecture
         } catch let e as EdgeError {
             let key = e.file == dataPath ? "data" : "model"
             throw fail("\(prefix).\(key)", "edge op '\(name)': \(e)")
@@ -350,10 +350,11 @@ extension Reader {
             throw fail("\(prefix).variants", "edge op '\(name)': no variant '\(v)' (has \(factory.variants.joined(separator: ", ")))")
         }
         guard Set(variants).count == variants.count else { throw fail("\(prefix).variants", "edge op '\(name)': duplicate variant") }
-        guard variants.contains("fp32") || variants.count == 1 else {
-            throw fail("\(prefix).variants", "edge op '\(name)': 'fp32' is the reference the other variants are verified against; list it")
+        let ref = factory.referenceVariant  // fp32 (MLP), nchw (CNN)
+        guard variants.contains(ref) || variants.count == 1 else {
+            throw fail("\(prefix).variants", "edge op '\(name)': '\(ref)' is the reference the other variants are verified against; list it")
         }
-        let ordered = variants.contains("fp32") ? ["fp32"] + variants.filter { $0 != "fp32" } : variants
+        let ordered = variants.contains(ref) ? [ref] + variants.filter { $0 != ref } : variants
         let s = try settings(t, at: prefix, base: defaults)
         // The shape records the images per inference (stored with the op; the variants report reads it).
         return OpSpec(name: name, kind: factory.kind, shape: ["batch": spec.batch ?? factory.testCount], dtype: "f32",

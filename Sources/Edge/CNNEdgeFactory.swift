@@ -1,0 +1,146 @@
+// The `edge` op of a CNN model (an `[[edge]]` entry whose model JSON says "architecture": "cnn"):
+// layout variants nchw (reference) / nhwc / nchw_packed / nhwc_packed of the same fp32 network,
+// judged by top-1 on the whole test split (`TaskAccuracySource`). One iteration = inference of the
+// next `batch` images of the test split (cycling; default the whole split as one batch), input
+// scaling included, as for the MLP. Also the dispatch from a model file to its factory (`EdgeModels`).
+import BenchModel
+import Foundation
+import Kernels
+
+/// Factory of the `edge` op for a CNN model (kind `edge`, so `fusebench variants` shows it).
+public struct CNNEdgeFactory: EdgeOpFactory {
+    /// All variants; the first (`nchw`, the textbook layout) is the reference.
+    public static let allVariants = CNNLayout.allCases.map(\.rawValue)
+    public let spec: EdgeSpec
+    public let model: CNNModel
+    let test: DigitsSplit
+
+    /// Loads and validates the model and data; errors name the file (and line).
+    public init(spec: EdgeSpec) throws {
+        guard spec.accuracyBand >= 0, spec.accuracyBand <= 1 else {
+            throw EdgeError(file: spec.modelPath, "accuracy_band \(spec.accuracyBand) is outside [0, 1]")
+        }
+        self.spec = spec
+        model = try CNNModel.load(path: spec.modelPath)
+        test = try DigitsData.load(path: spec.dataPath).split("test")
+        if let b = spec.batch, !(1...test.count).contains(b) {
+            throw EdgeError(file: spec.dataPath, "batch \(b) is outside 1...\(test.count) (the test split has \(test.count) images)")
+        }
+    }
+
+    /// Images per iteration.
+    public var batch: Int { spec.batch ?? test.count }
+
+    /// Images in the test split.
+    public var testCount: Int { test.count }
+
+    public var kind: String { "edge" }
+    public var summary: String { "edge-inference layout variants of a small CNN (NCHW / NHWC, unpacked / pre-packed weights), judged by top-1" }
+    public var shapeKeys: [String] { [] }
+    public var variants: [String] { Self.allVariants }
+    public var dtypes: [String] { ["f32"] }
+    public var accuracyBand: Double { spec.accuracyBand }
+    public func validate(shape: Shape, dtype: String) throws {}
+
+    /// 2·batch·(conv + dense multiply-accumulates); the max-pool's comparisons are not counted.
+    public func flops(shape: Shape) -> Double {
+        2 * Double(batch) * Double(model.macsPerImage)
+    }
+
+    /// Weights and biases (fp32, read once per iteration) + input pixels + logits of `batch` images.
+    public func bytes(shape: Shape, dtype: String) -> Double {
+        4 * Double(model.parameterCount + batch * (DigitsData.features + 10))
+    }
+
+    /// Not used for verification (task accuracy is); recorded as the band.
+    public func defaultTolerance(shape: Shape, dtype: String) -> Tolerance {
+        Tolerance(abs: spec.accuracyBand, rel: 0, minCosine: 0)
+    }
+
+    public func make(variant: String, shape: Shape, dtype: String, seed: UInt64) throws -> KernelInstance {
+        try CNNEdgeInstance(factory: self, variant: variant, batch: batch)
+    }
+
+    /// Predictions of `variant` over the whole test split, inferred in chunks of `batch` images as
+    /// the timed iterations do (a partial last chunk runs on a runtime built for the remainder).
+    public func inferTestSplit(variant: String) throws -> [Int] {
+        let b = batch
+        let main = try CNNEdgeInstance(factory: self, variant: variant, batch: b)
+        let remainder = test.count % b
+        let tail = remainder > 0 ? try CNNEdgeInstance(factory: self, variant: variant, batch: remainder) : nil
+        var preds: [Int] = []
+        preds.reserveCapacity(test.count)
+        var start = 0
+        while start < test.count {
+            let inst = start + b <= test.count ? main : tail!
+            inst.infer(start: start)
+            preds += inst.runtime.predictions()
+            start += inst.runtime.batch
+        }
+        return preds
+    }
+
+    /// Top-1 of `variant` on the whole test split (chunks of `batch`, see `inferTestSplit`).
+    public func taskAccuracy(variant: String, seed: UInt64) throws -> (metric: String, value: Double) {
+        let correct = zip(try inferTestSplit(variant: variant), test.labels).filter { $0 == $1 }.count
+        return ("top-1", Double(correct) / Double(test.count))
+    }
+}
+
+/// One runnable layout variant for `batch` images: each `run()` sets the input to the next `batch`
+/// images of the test split (scaling included) and runs the forward pass, cycling back to image 0
+/// when fewer than `batch` images remain.
+final class CNNEdgeInstance: IterationLabeled {
+    let runtime: FP32CNN
+    private let pixels: [Float]
+    private let imageCount: Int
+    /// First image of the next `run()`.
+    private var cursor = 0
+    /// Nothing to label per iteration (no early exit).
+    let lastIterationLabel: Int32 = 0
+
+    init(factory f: CNNEdgeFactory, variant: String, batch: Int) throws {
+        guard let layout = CNNLayout(rawValue: variant) else {
+            throw KernelSpecError(key: "variants", "edge (cnn): no variant '\(variant)' (has \(CNNEdgeFactory.allVariants.joined(separator: ", ")))")
+        }
+        precondition((1...f.test.count).contains(batch))
+        runtime = FP32CNN(model: f.model, batch: batch, layout: layout)
+        pixels = f.test.pixels
+        imageCount = f.test.count
+    }
+
+    /// Infers the next `batch` images (cycling through the test split).
+    func run() {
+        if cursor + runtime.batch > imageCount { cursor = 0 }
+        infer(start: cursor)
+        cursor += runtime.batch
+    }
+
+    /// Sets the input to images `start ..< start + batch` and runs one forward pass.
+    func infer(start: Int) {
+        runtime.setInput(pixels, start: start)
+        runtime.forward()
+    }
+
+    /// The logits [batch × 10] of the last run.
+    func output() -> UnsafeBufferPointer<Float> { runtime.lastLogits }
+}
+
+/// An `edge` op factory: task-accuracy verified, over the digits test split.
+public protocol EdgeOpFactory: KernelFactory, TaskAccuracySource {
+    /// Images in the test split (the largest allowed `batch`).
+    var testCount: Int { get }
+}
+
+extension EdgeFactory: EdgeOpFactory {}
+
+/// The factory for an `[[edge]]` entry, chosen by the model file's architecture.
+public enum EdgeModels {
+    /// `CNNEdgeFactory` when the model JSON has `"architecture": "cnn"`, else `EdgeFactory` (MLP).
+    public static func factory(spec: EdgeSpec) throws -> any EdgeOpFactory {
+        switch try EdgeArchitecture.of(modelPath: spec.modelPath) {
+        case .cnn: return try CNNEdgeFactory(spec: spec)
+        case .mlp: return try EdgeFactory(spec: spec)
+        }
+    }
+}
