@@ -86,7 +86,6 @@ public enum Exporter {
         var failures = 0
         for row in r.rows {
             guard let op = r.op(row.op) else { continue }
-            let name = op.benchmarkName(variant: row.variant)
             var body = ""
             if let c = r.check(op: row.op, variant: row.variant), !c.passed {
                 failures += 1
