@@ -68,7 +68,7 @@ public enum TextRenderer {
         if descheduled > 0 {
             out += "\ndescheduled: \(descheduled) sample(s) whose wall time exceeded CPU time by > 50% (other work on the CPU; --exclude-throttled leaves them out)"
         }
-        out += "\nmachine: \(r.info.machine.cpuModel) · kernels built for \(r.info.isaBuilt.joined(separator: ",")) · path \(r.meta["isa.kernel_path"] ?? "?")"
+        out += "\nmachine: \(r.info.machine.cpuModel) · kernels built for \(r.info.isaBuilt.joined(separator: ",")) · path \(r.meta["isa.kernel_path"] ?? "?")\(r.meta["isa.int8_kernel_path"].map { " · int8 path \($0)" } ?? "")"
         let rejected = r.checks.filter { !$0.passed }
         for c in rejected {
             out += "\nrejected: \(c.op)/\(c.variant) — not timed; \(c.reason ?? "outside tolerance")"

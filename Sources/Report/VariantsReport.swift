@@ -13,7 +13,7 @@ import Store
 public struct VariantRow: Sendable, Equatable {
     public var op: String
     public var variant: String
-    /// The op's reference variant (fp32).
+    /// The op's reference variant (fp32 for the MLP, nchw for the CNN): the rollback target.
     public var reference: String = ""
     /// Images per inference (the op's `batch`); nil when the op record does not say.
     public var batch: Int?

@@ -94,6 +94,7 @@ public final class BenchRunner {
             let id = try store.beginRun(info)
             runIDs.append(id)
             try store.setRunMeta(runID: id, key: "isa.kernel_path", value: hellos[i].kernelPath)
+            if let q = hellos[i].int8KernelPath { try store.setRunMeta(runID: id, key: "isa.int8_kernel_path", value: q) }
             if let exe = side.executable { try store.setRunMeta(runID: id, key: "worker.executable", value: exe) }
             if !counters.unsupported.isEmpty {
                 try store.setRunMeta(runID: id, key: "counters.unsupported",

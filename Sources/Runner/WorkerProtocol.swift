@@ -64,14 +64,19 @@ public struct WorkerRequest: Codable, Sendable {
 public struct WorkerHello: Codable, Sendable, Hashable {
     /// This process's hello.
     public static var current: WorkerHello {
-        WorkerHello(protocolVersion: WorkerProtocol.version, harnessVersion: Harness.version, isaBuilt: ISA.built.names,
-                    kernelPath: ISA.kernelPath, pid: getpid())
+        var h = WorkerHello(protocolVersion: WorkerProtocol.version, harnessVersion: Harness.version, isaBuilt: ISA.built.names,
+                            kernelPath: ISA.kernelPath, pid: getpid())
+        h.int8KernelPath = Int8KernelPath.selected.description
+        return h
     }
 
     public var protocolVersion: Int
     public var harnessVersion: String
     public var isaBuilt: [String]
     public var kernelPath: String
+    /// The int8 GEMM path this process dispatches to (`scalar`, `avx2`, `avx512vnni`); nil from
+    /// workers built before it was reported.
+    public var int8KernelPath: String?
     public var pid: Int32
 
     public init(protocolVersion: Int, harnessVersion: String, isaBuilt: [String], kernelPath: String, pid: Int32) {

@@ -10,7 +10,7 @@ struct VariantsCommand: ParsableCommand {
         One table per op of kind `edge` (suite `[[edge]]` entries). Decision: adopt (top-1 within the band \
         and the 95% bootstrap CI of the speedup, grouped by process, above 1); reject: accuracy; reject: not \
         faster (CI includes 1 or lies below); reject: throttled/unstable (> 20% of samples flagged \
-        throttled/descheduled, or CV > 20%). Rejections roll back to the reference (fp32). p50/p90/p99 are \
+        throttled/descheduled, or CV > 20%). Rejections roll back to the op's reference variant (fp32 for the MLP, nchw for the CNN). p50/p90/p99 are \
         per inference, over every timed inference when the run recorded per-iteration latencies; early exit \
         also shows the share of inferences per exit head and each head's p50. Decisions are stored in the \
         table `variant_decisions` (view `v_variant_decisions`).

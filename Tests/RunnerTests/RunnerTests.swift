@@ -92,6 +92,7 @@ import Testing
                                        telemetry: [TelemetryRow(sampleSequence: 3, kind: "temperature", label: "Tctl", value: 50, unit: "C")]))
         let r = try WorkerClient.parse(data, executable: "w", status: 0, stderr: "")
         #expect(r.samples == [sample])
+        #expect(r.hello.int8KernelPath == Int8KernelPath.selected.description)
         #expect(!r.interrupted)
         #expect(r.calibration?.emptyBatchNs == 21)
         #expect(r.telemetry.count == 1)
