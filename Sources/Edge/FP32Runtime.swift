@@ -60,10 +60,10 @@ public final class FP32MLP {
         acts[0].update(from: p, count: rows * width)
     }
 
-    /// Copies one row of `width` features per pointer as the input (gathering a sub-batch).
-    public func setFeatures(rows: [UnsafePointer<Float>], width: Int) {
-        precondition(rows.count == batch && width == model.layers[0].inputs)
-        for (i, r) in rows.enumerated() { (acts[0] + i * width).update(from: r, count: width) }
+    /// Copies `width` features (already scaled) as input row `row` (gathering a sub-batch).
+    public func setFeatureRow(_ row: Int, from p: UnsafePointer<Float>, width: Int) {
+        precondition(row < batch && width == model.layers[0].inputs)
+        (acts[0] + row * width).update(from: p, count: width)
     }
 
     /// The scaled input (for quantized variants that share it).

@@ -174,7 +174,6 @@ public final class Sparse24MLP {
 public final class EarlyExitMLP {
     public let batch: Int
     public let threshold: Float
-    let full: FP32MLP
     let head: DenseLayer
     let rest: MLPModel
     let first: MLPModel
@@ -184,8 +183,8 @@ public final class EarlyExitMLP {
     /// Predictions and, per image, the head it left at (1 = exit head, 2 = final layer).
     public private(set) var lastPredictions: [Int] = []
     public private(set) var lastExits: [Int] = []
-    private var pixels: [Float] = []
-    private var rawInput: [Float] = []
+    /// Images of the current batch that continue past the exit head (reused between calls).
+    private var remaining: [Int] = []
 
     /// Uses the model's exit head after layer 1. `threshold` must be in [0, 1] (callers validate).
     public init(model: MLPModel, batch: Int, threshold: Double) throws {
@@ -198,7 +197,6 @@ public final class EarlyExitMLP {
         self.batch = batch
         self.threshold = Float(threshold)
         head = h.head
-        full = FP32MLP(model: model, batch: batch)
         var f = model
         f.layers = [model.layers[0]]
         f.exitHeads = []
@@ -221,38 +219,45 @@ public final class EarlyExitMLP {
         firstRuntime.setInput(pixels, start: start)
     }
 
-    /// One forward pass with early exits.
+    /// One forward pass with early exits. Allocation-free once every sub-batch size has been seen
+    /// (at batch 1 every inference is timed, so per-call array allocations would show).
     public func forward() {
         firstRuntime.forward()
-        let h1 = firstRuntime.activations(layer: 0)
+        let h1 = firstRuntime.activations(layer: 0).baseAddress!
         let width = first.layers[0].outputs
-        headRuntime.setFeatures(h1.baseAddress!, rows: batch, width: width)
-        let hl = headRuntime.forward()
-        var preds = [Int](repeating: 0, count: batch), exits = [Int](repeating: 2, count: batch)
-        var remaining: [Int] = []
+        headRuntime.setFeatures(h1, rows: batch, width: width)
+        let hl = headRuntime.forward().baseAddress!
+        if lastPredictions.count != batch {
+            lastPredictions = Array(repeating: 0, count: batch)
+            lastExits = Array(repeating: 2, count: batch)
+        }
+        remaining.removeAll(keepingCapacity: true)
         for b in 0..<batch {
-            let row = hl.baseAddress! + b * 10
+            let row = hl + b * 10
             let best = argmax(row, 10)
+            // Softmax maximum = 1 / Σ_c e^(row[c] − row[best]).
             var denom: Float = 0
             for c in 0..<10 { denom += Foundation.exp(row[c] - row[best]) }
             if 1 / denom >= threshold {
-                preds[b] = best
-                exits[b] = 1
+                lastPredictions[b] = best
+                lastExits[b] = 1
             } else {
+                lastExits[b] = 2
                 remaining.append(b)
             }
         }
-        if !remaining.isEmpty {
-            let rt: FP32MLP
-            if let r = restRuntimes[remaining.count] { rt = r } else {
-                rt = FP32MLP(model: rest, batch: remaining.count)
-                restRuntimes[remaining.count] = rt
-            }
-            rt.setFeatures(rows: remaining.map { h1.baseAddress! + $0 * width }, width: width)
-            rt.forward()
-            for (i, p) in rt.predictions().enumerated() { preds[remaining[i]] = p }
+        guard !remaining.isEmpty else { return }
+        let rt: FP32MLP
+        if let r = restRuntimes[remaining.count] { rt = r } else {
+            rt = FP32MLP(model: rest, batch: remaining.count)
+            restRuntimes[remaining.count] = rt
         }
-        lastPredictions = preds
-        lastExits = exits
+        if remaining.count == batch {
+            rt.setFeatures(h1, rows: batch, width: width)
+        } else {
+            for (i, b) in remaining.enumerated() { rt.setFeatureRow(i, from: h1 + b * width, width: width) }
+        }
+        let logits = rt.forward().baseAddress!
+        for (i, b) in remaining.enumerated() { lastPredictions[b] = argmax(logits + i * 10, 10) }
     }
 }

@@ -264,8 +264,8 @@ func gemmReference(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePoi
 let smallM = 4
 
 /// C = A·B for small m: each row of C is Σ_p A[i,p]·B[p,:], accumulated in SIMD16 registers
-/// across 64 columns at a time (then 16, then one masked-width vector at the right edge), streaming
-/// B row by row.
+/// across 64 columns at a time (then 16, then one masked-width vector at the right edge, both with
+/// four interleaved partial sums over k), streaming B row by row.
 func gemmSmallM(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
                 c: UnsafeMutablePointer<Float>) {
     typealias V = SIMD16<Float>
@@ -293,12 +293,7 @@ func gemmSmallM(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointe
             j += 64
         }
         while j + 16 <= n {
-            var c0 = V()
-            var bp = UnsafeRawPointer(b + j)
-            for p in 0..<k {
-                c0 = c0.addingProduct(V(repeating: ai[p]), bp.loadUnaligned(as: V.self))
-                bp += rowBytes
-            }
+            let c0 = columnStrip(ai, b + j, n: n, rows: k)
             ci.storeBytes(of: c0, toByteOffset: j * MemoryLayout<Float>.stride, as: V.self)
             j += 16
         }
@@ -306,17 +301,12 @@ func gemmSmallM(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointe
             // Right edge (< 16 columns; all of C when n < 16, e.g. a 10-class output layer): still
             // one SIMD16 FMA per k row. Rows whose 16-float read stays inside B are loaded whole
             // (the lanes past the edge hold the next row's values and are discarded); only the
-            // last few rows, where that read would leave B, are gathered lane by lane. Each kept
-            // lane sums over p in order, as the scalar loop did.
+            // last few rows, where that read would leave B, are gathered lane by lane.
             let rem = n - j
             let slack = k * n - j - 16   // row p's read is inside B iff p·n ≤ slack
             let wholeRows = slack < 0 ? 0 : min(k, slack / n + 1)
-            var c0 = V()
-            var bp = b + j
-            for p in 0..<wholeRows {
-                c0 = c0.addingProduct(V(repeating: ai[p]), UnsafeRawPointer(bp).loadUnaligned(as: V.self))
-                bp += n
-            }
+            var c0 = columnStrip(ai, b + j, n: n, rows: wholeRows)
+            var bp = b + j + wholeRows * n
             for p in wholeRows..<k {
                 var row = V()
                 for l in 0..<rem { row[l] = bp[l] }
@@ -326,6 +316,32 @@ func gemmSmallM(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointe
             for l in 0..<rem { c[i * n + j + l] = c0[l] }
         }
     }
+}
+
+/// Σ_{p < rows} a[p]·B[p, 0..<16] for one 16-column strip starting at `b` (row stride `n`), in
+/// four independent accumulators (rows p mod 4) so the sum is bound by FMA throughput, not by one
+/// chain of `rows` dependent FMAs (a 128-deep chain is 512+ cycles of latency at batch 1).
+@inline(__always)
+private func columnStrip(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, n: Int, rows: Int) -> SIMD16<Float> {
+    typealias V = SIMD16<Float>
+    var c0 = V(), c1 = V(), c2 = V(), c3 = V()
+    var bp = UnsafeRawPointer(b)
+    let stride = n * MemoryLayout<Float>.stride
+    var p = 0
+    while p + 4 <= rows {
+        c0 = c0.addingProduct(V(repeating: a[p]), bp.loadUnaligned(as: V.self))
+        c1 = c1.addingProduct(V(repeating: a[p + 1]), bp.loadUnaligned(fromByteOffset: stride, as: V.self))
+        c2 = c2.addingProduct(V(repeating: a[p + 2]), bp.loadUnaligned(fromByteOffset: 2 * stride, as: V.self))
+        c3 = c3.addingProduct(V(repeating: a[p + 3]), bp.loadUnaligned(fromByteOffset: 3 * stride, as: V.self))
+        bp += 4 * stride
+        p += 4
+    }
+    while p < rows {
+        c0 = c0.addingProduct(V(repeating: a[p]), bp.loadUnaligned(as: V.self))
+        bp += stride
+        p += 1
+    }
+    return (c0 + c1) + (c2 + c3)
 }
 
 // MARK: - Optimized driver
