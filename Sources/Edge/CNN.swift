@@ -212,13 +212,7 @@ public struct CNNModel: Sendable {
 
     /// Loads and validates `cnn.json`; errors name the file and the line at fault.
     public static func load(path: String) throws -> CNNModel {
-        let data: Data
-        do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch {
-            throw EdgeError(file: path, "cannot read the model file: \(error.localizedDescription)")
-        }
-        return try parse(data, path: path)
+        try parse(EdgeError.readModelFile(path), path: path)
     }
 
     /// Parses model JSON (see `load`); `path` is used in error messages.

@@ -17,15 +17,11 @@ public struct CNNEdgeFactory: EdgeOpFactory {
 
     /// Loads and validates the model and data; errors name the file (and line).
     public init(spec: EdgeSpec) throws {
-        guard spec.accuracyBand >= 0, spec.accuracyBand <= 1 else {
-            throw EdgeError(file: spec.modelPath, "accuracy_band \(spec.accuracyBand) is outside [0, 1]")
-        }
+        try spec.checkRanges(exitThreshold: false)
         self.spec = spec
         model = try CNNModel.load(path: spec.modelPath)
         test = try DigitsData.load(path: spec.dataPath).split("test")
-        if let b = spec.batch, !(1...test.count).contains(b) {
-            throw EdgeError(file: spec.dataPath, "batch \(b) is outside 1...\(test.count) (the test split has \(test.count) images)")
-        }
+        try spec.checkBatch(testCount: test.count)
     }
 
     /// Images per iteration.

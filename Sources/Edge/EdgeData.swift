@@ -22,6 +22,15 @@ public struct EdgeError: Error, CustomStringConvertible, Sendable {
         if let line { return "\(file):\(line): \(message)" }
         return "\(file): \(message)"
     }
+
+    /// The bytes of the model file at `path`, or an error naming it.
+    static func readModelFile(_ path: String) throws -> Data {
+        do {
+            return try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw EdgeError(file: path, "cannot read the model file: \(error.localizedDescription)")
+        }
+    }
 }
 
 /// One split of the digits data: `count` images of 64 raw pixels (0–16) and their labels.
@@ -182,13 +191,7 @@ public struct MLPModel: Sendable {
 
     /// Loads and validates `mlp.json`: shapes chain 64 → … → 10, every number finite.
     public static func load(path: String) throws -> MLPModel {
-        let data: Data
-        do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch {
-            throw EdgeError(file: path, "cannot read the model file: \(error.localizedDescription)")
-        }
-        return try parse(data, path: path)
+        try parse(EdgeError.readModelFile(path), path: path)
     }
 
     /// Parses model JSON (see `load`); `path` is used in error messages.

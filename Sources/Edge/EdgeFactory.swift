@@ -26,6 +26,24 @@ public struct EdgeSpec: Sendable, Hashable {
         self.exitThreshold = exitThreshold
         self.batch = batch
     }
+
+    /// Checks the accuracy band (and, for models with an early exit, the exit threshold) are in
+    /// [0, 1]; errors name the model file.
+    func checkRanges(exitThreshold checkThreshold: Bool) throws {
+        if checkThreshold, !(0...1).contains(exitThreshold) {
+            throw EdgeError(file: modelPath, "exit_threshold \(exitThreshold) is outside [0, 1]")
+        }
+        guard accuracyBand >= 0, accuracyBand <= 1 else {
+            throw EdgeError(file: modelPath, "accuracy_band \(accuracyBand) is outside [0, 1]")
+        }
+    }
+
+    /// Checks `batch` fits a test split of `testCount` images; errors name the data file.
+    func checkBatch(testCount: Int) throws {
+        if let b = batch, !(1...testCount).contains(b) {
+            throw EdgeError(file: dataPath, "batch \(b) is outside 1...\(testCount) (the test split has \(testCount) images)")
+        }
+    }
 }
 
 /// Factory of the `edge` op (kind `edge`).
@@ -41,12 +59,7 @@ public struct EdgeFactory: KernelFactory, TaskAccuracySource {
 
     /// Loads and validates the model and data; errors name the file (and line).
     public init(spec: EdgeSpec) throws {
-        guard (0...1).contains(spec.exitThreshold) else {
-            throw EdgeError(file: spec.modelPath, "exit_threshold \(spec.exitThreshold) is outside [0, 1]")
-        }
-        guard spec.accuracyBand >= 0, spec.accuracyBand <= 1 else {
-            throw EdgeError(file: spec.modelPath, "accuracy_band \(spec.accuracyBand) is outside [0, 1]")
-        }
+        try spec.checkRanges(exitThreshold: true)
         self.spec = spec
         model = try MLPModel.load(path: spec.modelPath)
         data = try DigitsData.load(path: spec.dataPath)
@@ -55,9 +68,7 @@ public struct EdgeFactory: KernelFactory, TaskAccuracySource {
         if !model.exitHeads.contains(where: { $0.afterLayer == 1 }) {
             throw EdgeError(file: spec.modelPath, "the model has no exit head after layer 1 (needed by early_exit)")
         }
-        if let b = spec.batch, !(1...test.count).contains(b) {
-            throw EdgeError(file: spec.dataPath, "batch \(b) is outside 1...\(test.count) (the test split has \(test.count) images)")
-        }
+        try spec.checkBatch(testCount: test.count)
     }
 
     /// Images per iteration.

@@ -55,15 +55,21 @@ final class BatchTimer {
         }
         let t1 = Clock.wall()
         let c1 = Clock.cpu()
+        let values = try finish(instance, group: group, before: before)
+        return BatchMeasurement(wallNs: t1 &- t0, cpuNs: c1 &- c0, counters: values)
+    }
+
+    /// After a batch's timed window: the counter deltas since `before` (none without counters),
+    /// and the instance's output made observable so the optimizer cannot drop the work.
+    private func finish(_ instance: KernelInstance, group: Int, before: GroupRead?) throws -> [CounterValue] {
         var values: [CounterValue] = []
         if let b = before {
             let after = try counters!.read(group: group)
             values = counters!.deltas(group: group, from: b, to: after)
         }
-        // Keep the result observable so the optimizer cannot drop the work.
         let out = instance.output()
         fb_black_hole(out.baseAddress)
-        return BatchMeasurement(wallNs: t1 &- t0, cpuNs: c1 &- c0, counters: values)
+        return values
     }
 }
 
@@ -100,13 +106,7 @@ extension BatchTimer {
         }
         let t1 = n > 0 ? stamps[n] : Clock.wall()
         let c1 = Clock.cpu()
-        var values: [CounterValue] = []
-        if let b = before {
-            let after = try counters!.read(group: group)
-            values = counters!.deltas(group: group, from: b, to: after)
-        }
-        let out = instance.output()
-        fb_black_hole(out.baseAddress)
+        let values = try finish(instance, group: group, before: before)
         var ns = [UInt32](repeating: 0, count: n)
         for k in 0..<n { ns[k] = UInt32(clamping: stamps[k + 1] &- stamps[k]) }
         return BatchMeasurement(wallNs: t1 &- t0, cpuNs: c1 &- c0, counters: values, iterationNs: ns,
