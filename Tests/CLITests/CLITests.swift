@@ -147,6 +147,42 @@ shape = { rows = 4, cols = 100 }
         #expect(r.stderr.contains("exit_threshold must be in [0, 1]"))
     }
 
+    /// The bad edge inputs through the CLI: a NaN weight in the model, an empty calibration
+    /// split and a calibration row of the wrong shape each exit 3, naming the suite entry and the
+    /// model or data file (with its line where the fault is on one line).
+    @Test func badEdgeModelAndDataExitThreeNamingTheFile() throws {
+        let dir = try CLI.tempDir()
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let model = try String(contentsOf: root.appendingPathComponent("data/digits/mlp.json"), encoding: .utf8)
+        let csv = try String(contentsOf: root.appendingPathComponent("data/digits/digits.csv"), encoding: .utf8)
+        var csvLines = csv.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let calibrationLine = try #require(csvLines.firstIndex { $0.hasPrefix("calibration,") })
+        // NaN written the way Python's json writes it, on line 1 of the one-line model file.
+        let nanModel = model.replacingOccurrences(of: "\"bias\":[", with: "\"bias\":[NaN,", options: [], range: model.range(of: "\"bias\":["))
+        let noCalibration = csvLines.filter { !$0.hasPrefix("calibration,") }.joined(separator: "\n")
+        csvLines[calibrationLine] = String(csvLines[calibrationLine].dropLast(2))  // one pixel short
+        let shortRow = csvLines.joined(separator: "\n")
+        let cases: [(model: String, data: String, expect: String)] = [
+            (nanModel, csv, "m.json:1: non-finite number 'NaN'"),
+            (model, noCalibration, "d.csv: the calibration split is empty"),
+            (model, shortRow, "d.csv:\(calibrationLine + 1): wrong shape: expected 66 columns"),
+        ]
+        for (i, c) in cases.enumerated() {
+            let sub = dir.appendingPathComponent("case\(i)")
+            try FileManager.default.createDirectory(at: sub, withIntermediateDirectories: true)
+            try c.model.write(to: sub.appendingPathComponent("m.json"), atomically: true, encoding: .utf8)
+            try c.data.write(to: sub.appendingPathComponent("d.csv"), atomically: true, encoding: .utf8)
+            let suite = sub.appendingPathComponent("edge.toml")
+            try "[suite]\nname = \"e\"\n[[edge]]\nname = \"digits\"\nmodel = \"m.json\"\ndata = \"d.csv\"\n"
+                .write(to: suite, atomically: true, encoding: .utf8)
+            let r = try CLI.run(["run", suite.path, "--db", sub.appendingPathComponent("x.sqlite").path, "--quiet"])
+            #expect(r.status == 3, "case \(i): \(r.stderr)")
+            #expect(r.stderr.hasPrefix("error: \(suite.path):"), "case \(i): \(r.stderr)")
+            #expect(r.stderr.contains(sub.appendingPathComponent(c.expect).path), "case \(i): \(r.stderr)")
+            #expect(!r.stderr.contains("Fatal error"))
+        }
+    }
+
     @Test func badSuiteExitsThreeWithLocation() throws {
         let dir = try CLI.tempDir()
         let suite = dir.appendingPathComponent("bad.toml")
