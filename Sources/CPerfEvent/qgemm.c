@@ -521,9 +521,21 @@ int fb_qgemm_path_compiled(int path) {
     }
 }
 
+// The host's ISA bits, read once (cpuid is not free, and this runs on every GEMM call, inside
+// the timed iterations of the int8 model).
+static uint32_t fb_host_isa_cached(void) {
+    static uint32_t cached = 0;  // 0 = not read yet (a host has at least SSE4.2 here)
+    uint32_t v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+    if (v == 0) {
+        v = fb_isa_host() | 0x80000000u;
+        __atomic_store_n(&cached, v, __ATOMIC_RELAXED);
+    }
+    return v & 0x7fffffffu;
+}
+
 int fb_qgemm_path_usable(int path) {
     if (!fb_qgemm_path_compiled(path)) return 0;
-    const uint32_t host = fb_isa_host();
+    const uint32_t host = fb_host_isa_cached();
     switch (path) {
     case FB_QGEMM_AVX2: return (host & FB_ISA_AVX2) != 0;
     case FB_QGEMM_AVX512VNNI: {

@@ -136,8 +136,11 @@ public final class PackedInt8Weights {
     private var scratch: UnsafeMutablePointer<Int32>?
     private var scratchCount = 0
 
-    /// Copies and packs `w` [n×k] (values in [-127, 127]).
+    /// Copies and packs `w` [n×k] (values in [-127, 127]: the AVX2 kernel's sign trick cannot
+    /// negate -128, so it is refused rather than computed wrong on one path).
     public init(_ w: UnsafePointer<Int8>, n: Int, k: Int) {
+        precondition(!UnsafeBufferPointer(start: w, count: n * k).contains(-128),
+                     "PackedInt8Weights: weights must be in [-127, 127] (symmetric quantization never produces -128)")
         self.n = n
         self.k = k
         raw = .allocate(capacity: n * k)

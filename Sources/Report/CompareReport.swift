@@ -82,6 +82,13 @@ public struct CompareReport: Sendable {
         }
         let baseKeys = baseSide.keys, headKeys = headSide.keys
         var inputs: [ComparisonInput] = []
+        // The same op name with another shape (e.g. an edge op's batch changed) measures other work.
+        for (name, op) in headSide.ops.sorted(by: { $0.key < $1.key }) {
+            if let b = baseSide.ops[name], b.shape != op.shape || b.dtype != op.dtype {
+                func describe(_ o: OpRecord) -> String { o.shape.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",") + " " + o.dtype }
+                warnings.append("op \(op.suite)/\(name) has another shape or dtype (base \(describe(b)), head \(describe(op))): its times measure different work")
+            }
+        }
         for key in headKeys where baseKeys.contains(key) {
             let op = headSide.ops[key.op]!
             inputs.append(ComparisonInput(op: "\(op.suite)/\(op.name)", variant: key.variant,

@@ -66,13 +66,17 @@ public enum VariantsReport {
     /// Rows of every `edge` op of the run, in op order, reference first.
     public static func rows(store: ResultStore, runID: Int64) throws -> [VariantRow] {
         let ops = try store.ops(runID: runID).filter { $0.kind == "edge" }
-        let checks = try store.accuracyChecks(runID: runID)
+        // An op name used by two suites of the run is shown (and stored) as SUITE/OP.
+        let names = ops.map(\.name)
+        let shared = Set(names.filter { n in names.filter { $0 == n }.count > 1 })
         let telemetry = try store.telemetry(runID: runID).filter { $0.kind == "energy" }
+        let interrupted = try store.run(id: runID)?.status == .interrupted
         var rows: [VariantRow] = []
         for op in ops {
-            let samples = try store.samples(runID: runID, op: op.name, iterationLatencies: true)
+            let label = shared.contains(op.name) ? "\(op.suite)/\(op.name)" : op.name
+            let samples = try store.samples(runID: runID, op: op.name, suite: op.suite, iterationLatencies: true)
                 .filter { !$0.flags.contains(.simulated) }
-            let opChecks = checks.filter { $0.op == op.name }
+            let opChecks = try store.accuracyChecks(runID: runID, suite: op.suite).filter { $0.op == op.name }
             let reference = opChecks.first?.referenceVariant ?? samples.first?.variant ?? "fp32"
             let refAccuracy = opChecks.first.map { $0.cosine + $0.maxAbsError }
             var variants = [reference]
@@ -87,7 +91,7 @@ public enum VariantsReport {
             for v in variants {
                 let mine = samples.filter { $0.variant == v }
                 let batchValues = mine.map(\.netWallNsPerIteration).sorted()
-                var row = VariantRow(op: op.name, variant: v, decision: "")
+                var row = VariantRow(op: label, variant: v, decision: "")
                 row.reference = reference
                 row.batch = op.shape["batch"]
                 row.metric = "top-1"
@@ -120,18 +124,28 @@ public enum VariantsReport {
                     rows.append(row)
                     continue
                 }
-                let groups = perProcess(v)
-                guard !batchValues.isEmpty, !refGroups.allSatisfy(\.isEmpty) else {
-                    row.decision = "reject: not measured → \(reference) (rollback)"
+                if let check, check.tolerance.abs >= 1 {
+                    // A band of 100 points accepts any accuracy: such an entry only times the
+                    // variants (e.g. those another entry rejects on accuracy); it decides nothing.
+                    row.decision = "timing only (accuracy band open)"
+                    fillSpeedup(&row, reference: refGroups, variant: perProcess(v))
                     rows.append(row)
                     continue
                 }
-                // Speedup = reference / variant on the batch means (see docs/design-notes.md: the
-                // batches are the independent units; per-inference values within a batch are not).
-                let t = Bootstrap.ratioOfMediansTest(base: refGroups, head: groups, seed: 9)
-                row.speedup = 1 / t.ratio
-                row.lower = 1 / t.upper
-                row.upper = 1 / t.lower
+                if interrupted {
+                    row.decision = "undecided: run interrupted"
+                    fillSpeedup(&row, reference: refGroups, variant: perProcess(v))
+                    rows.append(row)
+                    continue
+                }
+                guard batchValues.count >= minimumSamples, refGroups.joined().count >= minimumSamples else {
+                    row.decision = batchValues.isEmpty ? "reject: not measured → \(reference) (rollback)"
+                                                       : "undecided: fewer than \(minimumSamples) samples"
+                    fillSpeedup(&row, reference: refGroups, variant: perProcess(v))
+                    rows.append(row)
+                    continue
+                }
+                fillSpeedup(&row, reference: refGroups, variant: perProcess(v))
                 let flagged = mine.filter { $0.flags.contains(.throttled) || $0.flags.contains(.descheduled) }.count
                 let mean = batchValues.reduce(0, +) / Double(batchValues.count)
                 let sd = (batchValues.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(max(1, batchValues.count - 1))).squareRoot()
@@ -149,16 +163,37 @@ public enum VariantsReport {
         return rows
     }
 
+    /// Fewest batches of the variant and of the reference a decision is made from.
+    public static let minimumSamples = 5
+
+    /// Speedup = reference / variant on the batch means, with its 95% CI (see
+    /// docs/design-notes.md: the batches are the independent units; per-inference values within a
+    /// batch are not). Left nil when either side has no samples.
+    static func fillSpeedup(_ row: inout VariantRow, reference: [[Double]], variant: [[Double]]) {
+        guard !reference.joined().isEmpty, !variant.joined().isEmpty else { return }
+        let t = Bootstrap.ratioOfMediansTest(base: reference, head: variant, seed: 9)
+        row.speedup = 1 / t.ratio
+        row.lower = 1 / t.upper
+        row.upper = 1 / t.lower
+    }
+
+    /// p50, and p90 / p99 only when there are at least 10 / 100 values (fewer would make them
+    /// the maximum, not a tail percentile); nil percentiles print as "–".
+    static func setPercentiles(_ row: inout VariantRow, sorted values: [Double]) {
+        row.count = values.count
+        guard !values.isEmpty else { return }
+        row.p50 = Stats.quantile(sorted: values, 0.5)
+        row.p90 = values.count >= 10 ? Stats.quantile(sorted: values, 0.9) : nil
+        row.p99 = values.count >= 100 ? Stats.quantile(sorted: values, 0.99) : nil
+    }
+
     /// Percentiles per inference: from the per-iteration latencies when every sample has them,
     /// else from the batch means. Exit rates from the iteration labels (early exit).
     static func fillLatencies(_ row: inout VariantRow, samples: [Sample], batchValues: [Double]) {
         let timed = samples.compactMap(\.iterationLatencies)
         guard !timed.isEmpty, timed.count == samples.count else {
-            row.p50 = Stats.quantile(sorted: batchValues, 0.5)
-            row.p90 = Stats.quantile(sorted: batchValues, 0.9)
-            row.p99 = Stats.quantile(sorted: batchValues, 0.99)
+            setPercentiles(&row, sorted: batchValues)
             row.latencySource = "batches"
-            row.count = batchValues.count
             return
         }
         var values: [Double] = []
@@ -173,11 +208,8 @@ public enum VariantsReport {
             }
         }
         values.sort()
-        row.p50 = Stats.quantile(sorted: values, 0.5)
-        row.p90 = Stats.quantile(sorted: values, 0.9)
-        row.p99 = Stats.quantile(sorted: values, 0.99)
+        setPercentiles(&row, sorted: values)
         row.latencySource = "iterations"
-        row.count = values.count
         guard labeled else { return }
         let total = Double(values.count)
         if let b = row.batch, b > 1 {
@@ -243,7 +275,9 @@ public enum VariantsReport {
         let acc = r.accuracy.map { String(format: "%.2f%%", $0 * 100) } ?? "–"
         let delta = r.delta.map { abs($0) < 5e-7 ? "0.0" : String(format: "%+.1f", $0 * 100) } ?? "–"
         let speed = r.speedup.map { String(format: "%.2f× [%.2f, %.2f]", $0, r.lower!, r.upper!) } ?? "–"
-        return [r.variant, time(r.p50), time(r.p90), time(r.p99), energy, acc, delta, speed, r.decision]
+        let timed = r.p50 != nil
+        func tail(_ v: Double?) -> String { timed && v == nil ? "–" : time(v) }
+        return [r.variant, time(r.p50), tail(r.p90), tail(r.p99), energy, acc, delta, speed, r.decision]
     }
 
     static let header = ["variant", "p50", "p90", "p99", "energy/inference", "top-1", "Δ vs ref (points)", "speedup [95% CI]", "decision"]

@@ -58,15 +58,20 @@ extension ResultStore {
     }
 
     /// Samples of a run ordered by sequence (then insertion), with their counters attached in
-    /// insertion order. `op` restricts to ops with that name (in any suite of the run).
-    /// `iterationLatencies` also attaches the per-iteration latencies (`iteration_latencies`).
-    public func samples(runID: Int64, op: String? = nil, iterationLatencies: Bool = false) throws -> [Sample] {
+    /// insertion order. `op` restricts to ops with that name (in any suite of the run, unless
+    /// `suite` is given too). `iterationLatencies` also attaches the per-iteration latencies
+    /// (`iteration_latencies`), checked to hold one value (and label) per iteration.
+    public func samples(runID: Int64, op: String? = nil, suite: String? = nil, iterationLatencies: Bool = false) throws -> [Sample] {
         try read { db in
             var filter = "o.run_id = ?"
             var arguments: StatementArguments = [runID]
             if let op {
                 filter += " AND o.name = ?"
                 arguments += [op]
+            }
+            if let suite {
+                filter += " AND o.suite = ?"
+                arguments += [suite]
             }
             var ids: [Int64] = []
             var samples: [Sample] = []
@@ -118,6 +123,9 @@ extension ResultStore {
                     guard let ns = LatencyJSON.decode(nsText), let labels = labelsText.map({ LatencyJSON.decode($0) }) ?? [] else {
                         throw StoreError.unusable(path: path, reason: "iteration_latencies of sample id \(row[0] as Int64) is not a JSON array of integers")
                     }
+                    guard ns.count == samples[index].iterations, labels.isEmpty || labels.count == ns.count else {
+                        throw StoreError.unusable(path: path, reason: "iteration_latencies of sample id \(row[0] as Int64) holds \(ns.count) times and \(labels.count) labels for \(samples[index].iterations) iterations")
+                    }
                     samples[index].iterationLatencies = IterationLatencies(
                         ns: ns.map { UInt32(clamping: $0) }, labels: labels.isEmpty ? [] : labels.map { Int32(clamping: $0) },
                         overheadNs: row[1])
@@ -148,14 +156,14 @@ extension ResultStore {
     }
 
     /// Accuracy checks of a run in the order they were recorded.
-    public func accuracyChecks(runID: Int64) throws -> [AccuracyCheck] {
+    public func accuracyChecks(runID: Int64, suite: String? = nil) throws -> [AccuracyCheck] {
         try read { db in
             try Row.fetchAll(db, sql: """
                 SELECT o.name, a.variant, a.reference_variant, a.max_abs_error, a.max_rel_error, a.cosine,
                        a.tol_abs, a.tol_rel, a.tol_min_cosine, a.passed, a.reason
                 FROM accuracy_checks a JOIN ops o ON o.id = a.op_id
-                WHERE a.run_id = ? ORDER BY a.id
-                """, arguments: [runID]).map { row in
+                WHERE a.run_id = ? AND (? IS NULL OR o.suite = ?) ORDER BY a.id
+                """, arguments: [runID, suite, suite]).map { row in
                 AccuracyCheck(op: row[0], variant: row[1], referenceVariant: row[2], maxAbsError: row[3],
                               maxRelError: row[4], cosine: row[5],
                               tolerance: Tolerance(abs: row[6], rel: row[7], minCosine: row[8]),

@@ -112,9 +112,10 @@ enum Schema {
         CREATE VIEW v_iteration_latencies AS
         SELECT o.run_id AS run_id, o.name AS op, s.variant AS variant, s.sequence AS sequence, s.process AS process,
                CAST(j.key AS INTEGER) AS iteration, j.value - l.overhead_ns AS ns,
-               COALESCE(json_extract(l.labels, '$[' || j.key || ']'), 0) AS label
-        FROM iteration_latencies l JOIN samples s ON s.id = l.sample_id JOIN ops o ON o.id = s.op_id,
-             json_each(l.ns) j;
+               COALESCE(lb.value, 0) AS label
+        FROM iteration_latencies l JOIN samples s ON s.id = l.sample_id JOIN ops o ON o.id = s.op_id
+             JOIN json_each(l.ns) j
+             LEFT JOIN json_each(l.labels) lb ON lb.key = j.key;
 
         CREATE VIEW v_variant_decisions AS
         SELECT d.run_id, d.op, d.variant, d.decision, d.speedup, d.speedup_lo, d.speedup_hi,

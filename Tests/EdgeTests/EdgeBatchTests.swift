@@ -19,7 +19,10 @@ import Testing
             #expect(preds.count == 539 && exits.count == 539)
             #expect(try f.taskAccuracy(variant: "fp32", seed: 1).value == whole.taskAccuracy(variant: "fp32", seed: 1).value)
             #expect(try f.inferTestSplit(variant: "early_exit").predictions == whole.inferTestSplit(variant: "early_exit").predictions)
-            for v in ["int8_mse", "sparse24", "pruned25"] {
+            // int8: every image's integer arithmetic is the same at any batch size: identical predictions.
+            #expect(try f.inferTestSplit(variant: "int8_mse").predictions == whole.inferTestSplit(variant: "int8_mse").predictions)
+            // fp32 kernels change summation order with the batch size (SIMD lanes vs tails): top-1 may move by one image.
+            for v in ["sparse24", "pruned25"] {
                 let a = try f.taskAccuracy(variant: v, seed: 1).value, w = try whole.taskAccuracy(variant: v, seed: 1).value
                 #expect(abs(a - w) <= 1.0 / 539 + 1e-12, "\(v) batch \(b)")
             }

@@ -131,7 +131,9 @@ import Testing
         other.cpuModel = "Other CPU 1"
         other.logicalCPUs = 64
         let base = try Synthetic.run(store, ops: Self.steadyOps() + [Synthetic.op("gone", median: 5_000, seed: 9)])
-        let head = try Synthetic.run(store, ops: Self.steadyOps() + [Synthetic.op("new_op", median: 5_000, seed: 9)],
+        var reshaped = Self.steadyOps()
+        reshaped[0].shape = ["m": 16, "n": 16, "k": 32]
+        let head = try Synthetic.run(store, ops: reshaped + [Synthetic.op("new_op", median: 5_000, seed: 9)],
                                      harness: "9.9.9", machine: other, status: .interrupted)
         let r = try CompareReport(store: store, baseIDs: [base], headIDs: [head])
         #expect(r.onlyInBase == ["tiny/gone/reference", "tiny/gone/optimized"])
@@ -144,6 +146,7 @@ import Testing
         #expect(w.contains("Other CPU 1"))
         #expect(w.contains("different harness versions: base \(Harness.version), head 9.9.9"))
         #expect(w.contains("run \(head) is interrupted"))
+        #expect(w.contains("op tiny/\(reshaped[0].name) has another shape or dtype (base k=16,m=16,n=16 f32, head k=32,m=16,n=16 f32)"))
         // Every rendering shows them.
         #expect(try CompareRenderer.render(r, format: .text).contains("warning: only in head"))
         #expect(try CompareRenderer.render(r, format: .markdown).contains("> ⚠️ different machines"))

@@ -3,7 +3,7 @@
 import BenchModel
 import Foundation
 import Report
-import Store
+@testable import Store
 import TestSupport
 import Testing
 
@@ -113,5 +113,69 @@ import Testing
         #expect(variants.contains { $0["variant"] as? String == "early_exit" && $0["decision"] as? String == "adopt" && $0["exit_rates"] != nil })
         // No edge ops → no extra array, no variants section.
         #expect(!(try Exporter.export(report, format: .markdown)).contains("Edge variants"))
+    }
+
+    /// An entry whose band is 100 points times variants but decides nothing; an interrupted run
+    /// and a variant with fewer than `minimumSamples` batches are left undecided.
+    @Test func timingOnlyInterruptedAndTooFewSamplesDecideNothing() throws {
+        let store = try ResultStore.inMemory()
+        let op = Synthetic.Op(name: "mlp", kind: "edge", values: [
+            "reference": Synthetic.values(median: 2_000, processes: 2, samples: 4, seed: 1),
+            "fast": Synthetic.values(median: 1_000, processes: 2, samples: 4, seed: 2),
+            "few": Synthetic.values(median: 1_000, processes: 1, samples: 3, seed: 3),
+        ])
+        let id = try Synthetic.run(store, ops: [op], checks: ["mlp/fast": true, "mlp/few": true])
+        let normal = try VariantsReport.rows(store: store, runID: id)
+        #expect(normal.first { $0.variant == "fast" }?.decision == "adopt")
+        let few = try #require(normal.first { $0.variant == "few" })
+        #expect(few.decision == "undecided: fewer than 5 samples" && few.rollbackTo == nil && few.speedup != nil)
+
+        let interruptedID = try Synthetic.run(store, ops: [op], status: .interrupted, checks: ["mlp/fast": true])
+        let interrupted = try VariantsReport.rows(store: store, runID: interruptedID)
+        #expect(interrupted.first { $0.variant == "fast" }?.decision == "undecided: run interrupted")
+
+        // Band open: the stored check's tolerance is the band (1.0 = 100 points).
+        let openID = try Synthetic.run(store, ops: [op], checks: ["mlp/fast": true], checkTolerance: Tolerance(abs: 1.0, rel: 0))
+        let open = try #require(try VariantsReport.rows(store: store, runID: openID).first { $0.variant == "fast" })
+        #expect(open.decision == "timing only (accuracy band open)" && open.speedup != nil && open.rollbackTo == nil)
+    }
+
+    /// Two suites of one run with an edge op of the same name: rows are labelled SUITE/OP, each
+    /// from its own suite's samples, and both are stored.
+    @Test func sameOpNameInTwoSuitesIsKeptApart() throws {
+        let store = try ResultStore.inMemory()
+        let info = RunInfo(startedAt: Date(), status: .running, label: nil, suites: ["a", "b"], suiteHash: "0",
+                           gitCommit: nil, gitBranch: nil, gitDirty: nil, harnessVersion: Harness.version,
+                           machine: Synthetic.machine, isaBuilt: ["avx2"], counterMode: "none", counterNote: "",
+                           calibration: nil, configJSON: "{}", pid: getpid())
+        let id = try store.beginRun(info)
+        for (suite, median) in [("a", 1_000.0), ("b", 4_000.0)] {
+            let opID = try store.recordOp(runID: id, op: OpRecord(suite: suite, name: "mlp", kind: "edge", shape: ["batch": 1],
+                                                                  dtype: "f32", flops: 1, bytes: 1, threshold: 0.05))
+            var samples: [Sample] = []
+            for (i, v) in ["reference": median, "fast": median / 2].sorted(by: { $0.key > $1.key }).enumerated() {
+                for k in 0..<6 {
+                    samples.append(Sample(op: "mlp", variant: v.key, sequence: i * 6 + k, process: 0, iterations: 10,
+                                          wallNs: v.value * 10, cpuNs: v.value * 10, overheadNs: 0))
+                }
+            }
+            try store.insertSamples(runID: id, opID: opID, samples: samples)
+        }
+        try store.finishRun(id: id, status: .complete)
+        let rows = try VariantsReport.rows(store: store, runID: id)
+        #expect(rows.map(\.op) == ["a/mlp", "a/mlp", "b/mlp", "b/mlp"])
+        #expect(rows.filter { $0.variant == "reference" }.map(\.p50) == [1_000, 4_000])
+        try VariantsReport.store(rows, store: store, runID: id)
+        #expect(try store.variantDecisions(runID: id).count == 4)
+    }
+
+    /// A latency array that does not match its sample (hand-edited or corrupt database) is an
+    /// error naming the sample, never a crash in the report.
+    @Test func malformedIterationLatenciesAreAnErrorNotACrash() throws {
+        let (store, id) = try Self.fixture()
+        try store.write { db in try db.execute(sql: "UPDATE iteration_latencies SET labels = '[1,2]' WHERE labels IS NOT NULL") }
+        #expect { try VariantsReport.rows(store: store, runID: id) } throws: {
+            "\($0)".contains("iteration_latencies of sample id") && "\($0)".contains("for 200 iterations")
+        }
     }
 }

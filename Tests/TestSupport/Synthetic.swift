@@ -34,6 +34,7 @@ public enum Synthetic {
         public var kind = "gemm"
         public var threshold = 0.05
         public var flops: Double = 2 * 16 * 16 * 16
+        public var shape: [String: Int] = ["m": 16, "n": 16, "k": 16]
         /// variant → process → ns per iteration of each batch.
         public var values: [String: [[Double]]]
 
@@ -75,6 +76,7 @@ public enum Synthetic {
     public static func run(_ store: ResultStore, suite: String = "tiny", ops: [Op], label: String? = nil,
                     harness: String = Harness.version, machine: MachineFingerprint = Synthetic.machine,
                     status: RunStatus = .complete, checks: [String: Bool] = [:],
+                    checkTolerance: Tolerance = Tolerance(abs: 1e-4, rel: 1e-4),
                     flags: (_ variant: String, _ index: Int) -> SampleFlags = { _, _ in [] },
                     iterations: Int = 1000,
                     latencies: (_ op: String, _ variant: String, _ nsPerIteration: Double, _ iterations: Int) -> IterationLatencies? = { _, _, _, _ in nil }
@@ -86,7 +88,7 @@ public enum Synthetic {
         let id = try store.beginRun(info)
         var sequence = 0
         for op in ops {
-            let record = OpRecord(suite: suite, name: op.name, kind: op.kind, shape: ["m": 16, "n": 16, "k": 16], dtype: "f32",
+            let record = OpRecord(suite: suite, name: op.name, kind: op.kind, shape: op.shape, dtype: "f32",
                                   flops: op.flops, bytes: 3 * 16 * 16 * 4, threshold: op.threshold)
             let opID = try store.recordOp(runID: id, op: record)
             var samples: [Sample] = []
@@ -95,7 +97,7 @@ public enum Synthetic {
                 let variant = String(key.dropFirst(op.name.count + 1))
                 try store.insertAccuracy(runID: id, opID: opID, check: AccuracyCheck(
                     op: op.name, variant: variant, referenceVariant: "reference", maxAbsError: passed ? 1e-7 : 0.5,
-                    maxRelError: passed ? 1e-7 : 0.5, cosine: passed ? 1 : 0.5, tolerance: Tolerance(abs: 1e-4, rel: 1e-4),
+                    maxRelError: passed ? 1e-7 : 0.5, cosine: passed ? 1 : 0.5, tolerance: checkTolerance,
                     passed: passed, reason: passed ? nil : "max abs error 0.5 > 1e-4 & <bad>"))
             }
             for variant in variants {
