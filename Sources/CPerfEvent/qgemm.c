@@ -113,6 +113,9 @@ static inline float fb_roundeven(float x) {
 }
 
 /// clamp(roundHalfEven(t), -127, 127) (clamping first gives the same result).
+// Inputs are finite: weights, biases and scales come from loaders that reject NaN / infinity and
+// from calibration (positive scales). A NaN would be undefined behaviour in the cast below, and the
+// vector paths' max/convert would map it differently, so it must not get here.
 static inline int8_t fb_to_i8(float t) {
     t = t < -127.0f ? -127.0f : t;
     t = t > 127.0f ? 127.0f : t;

@@ -43,7 +43,8 @@ public struct CNNEdgeFactory: EdgeOpFactory {
         2 * Double(batch) * Double(model.macsPerImage)
     }
 
-    /// Weights and biases (fp32, read once per iteration) + input pixels + logits of `batch` images.
+    /// Compulsory bytes: the weights and biases once (fp32; the runtime re-reads them per image, from
+    /// cache) + the input pixels and logits of `batch` images.
     public func bytes(shape: Shape, dtype: String) -> Double {
         4 * Double(model.parameterCount + batch * (DigitsData.features + 10))
     }
@@ -60,18 +61,11 @@ public struct CNNEdgeFactory: EdgeOpFactory {
     /// Predictions of `variant` over the whole test split, inferred in chunks of `batch` images as
     /// the timed iterations do (a partial last chunk runs on a runtime built for the remainder).
     public func inferTestSplit(variant: String) throws -> [Int] {
-        let b = batch
-        let main = try CNNEdgeInstance(factory: self, variant: variant, batch: b)
-        let remainder = test.count % b
-        let tail = remainder > 0 ? try CNNEdgeInstance(factory: self, variant: variant, batch: remainder) : nil
         var preds: [Int] = []
-        preds.reserveCapacity(test.count)
-        var start = 0
-        while start < test.count {
-            let inst = start + b <= test.count ? main : tail!
+        try TestSplitChunks.run(count: test.count, batch: batch,
+                                make: { try CNNEdgeInstance(factory: self, variant: variant, batch: $0) }) { inst, start in
             inst.infer(start: start)
             preds += inst.runtime.predictions()
-            start += inst.runtime.batch
         }
         return preds
     }
@@ -89,9 +83,7 @@ public struct CNNEdgeFactory: EdgeOpFactory {
 final class CNNEdgeInstance: IterationLabeled {
     let runtime: FP32CNN
     private let pixels: [Float]
-    private let imageCount: Int
-    /// First image of the next `run()`.
-    private var cursor = 0
+    private var cursor: TestSplitCursor
     /// Nothing to label per iteration (no early exit).
     let lastIterationLabel: Int32 = 0
 
@@ -99,18 +91,13 @@ final class CNNEdgeInstance: IterationLabeled {
         guard let layout = CNNLayout(rawValue: variant) else {
             throw KernelSpecError(key: "variants", "edge (cnn): no variant '\(variant)' (has \(CNNEdgeFactory.allVariants.joined(separator: ", ")))")
         }
-        precondition((1...f.test.count).contains(batch))
+        cursor = TestSplitCursor(batch: batch, imageCount: f.test.count)
         runtime = FP32CNN(model: f.model, batch: batch, layout: layout)
         pixels = f.test.pixels
-        imageCount = f.test.count
     }
 
     /// Infers the next `batch` images (cycling through the test split).
-    func run() {
-        if cursor + runtime.batch > imageCount { cursor = 0 }
-        infer(start: cursor)
-        cursor += runtime.batch
-    }
+    func run() { infer(start: cursor.next()) }
 
     /// Sets the input to images `start ..< start + batch` and runs one forward pass.
     func infer(start: Int) {

@@ -110,20 +110,12 @@ public struct EdgeFactory: KernelFactory, TaskAccuracySource {
     /// images exactly as the timed iterations do; when `batch` does not divide the split, the last
     /// partial chunk runs on a second runtime built for the remainder.
     public func inferTestSplit(variant: String) throws -> (predictions: [Int], exits: [Int]) {
-        let b = batch
-        let main = try EdgeInstance(factory: self, variant: variant, batch: b)
-        let remainder = test.count % b
-        let tail = remainder > 0 ? try EdgeInstance(factory: self, variant: variant, batch: remainder) : nil
         var preds: [Int] = [], exits: [Int] = []
-        preds.reserveCapacity(test.count)
-        exits.reserveCapacity(test.count)
-        var start = 0
-        while start < test.count {
-            let inst = start + b <= test.count ? main : tail!
+        try TestSplitChunks.run(count: test.count, batch: batch,
+                                make: { try EdgeInstance(factory: self, variant: variant, batch: $0) }) { inst, start in
             inst.infer(start: start)
             preds += inst.predictions()
             exits += inst.earlyExit?.lastExits ?? Array(repeating: 2, count: inst.batch)
-            start += inst.batch
         }
         return (preds, exits)
     }
@@ -155,9 +147,7 @@ final class EdgeInstance: IterationLabeled {
     private let out: UnsafeMutablePointer<Float>
     let batch: Int
     private let pixels: [Float]
-    private let imageCount: Int
-    /// First image of the next `run()`.
-    private var cursor = 0
+    private var cursor: TestSplitCursor
     /// Early exit: the head the image left at (batch 1) or the number of images that left at the
     /// exit head (batch > 1); 0 for the other variants.
     private(set) var lastIterationLabel: Int32 = 0
@@ -168,7 +158,7 @@ final class EdgeInstance: IterationLabeled {
         precondition((1...test.count).contains(batch))
         self.batch = batch
         pixels = test.pixels
-        imageCount = test.count
+        cursor = TestSplitCursor(batch: batch, imageCount: test.count)
         out = .allocate(capacity: batch * 10)
         out.initialize(repeating: 0, count: batch * 10)
         switch variant {
@@ -193,11 +183,7 @@ final class EdgeInstance: IterationLabeled {
     deinit { out.deallocate() }
 
     /// Infers the next `batch` images (cycling through the test split).
-    func run() {
-        if cursor + batch > imageCount { cursor = 0 }
-        infer(start: cursor)
-        cursor += batch
-    }
+    func run() { infer(start: cursor.next()) }
 
     /// Sets the input to images `start ..< start + batch` and runs one forward pass.
     func infer(start: Int) {
@@ -226,5 +212,46 @@ final class EdgeInstance: IterationLabeled {
     func output() -> UnsafeBufferPointer<Float> {
         for (i, p) in predictions().enumerated() { out[i] = Float(p) }
         return UnsafeBufferPointer(start: out, count: batch)
+    }
+}
+
+/// Which images the timed iterations infer: `batch` consecutive test images per iteration, cycling
+/// back to image 0 when fewer than `batch` remain (so with a batch that does not divide the split,
+/// the cycle covers its first ⌊count / batch⌋·batch images).
+struct TestSplitCursor {
+    let batch: Int
+    let imageCount: Int
+    private var start = 0
+
+    init(batch: Int, imageCount: Int) {
+        precondition((1...imageCount).contains(batch))
+        self.batch = batch
+        self.imageCount = imageCount
+    }
+
+    /// First image of the next iteration.
+    mutating func next() -> Int {
+        if start + batch > imageCount { start = 0 }
+        defer { start += batch }
+        return start
+    }
+}
+
+/// The whole test split in chunks of `batch` images, as the timed iterations infer them; when
+/// `batch` does not divide the split, the last partial chunk runs on a second instance built for
+/// the remainder (so accuracy always covers every image).
+enum TestSplitChunks {
+    /// Calls `body(instance, start)` for each chunk in order; `make(size)` builds an instance for
+    /// `size` images (at most two are built).
+    static func run<I>(count: Int, batch: Int, make: (Int) throws -> I, _ body: (I, Int) throws -> Void) throws {
+        let main = try make(batch)
+        let remainder = count % batch
+        let tail = remainder > 0 ? try make(remainder) : nil
+        var start = 0
+        while start < count {
+            let full = start + batch <= count
+            try body(full ? main : tail!, start)
+            start += full ? batch : remainder
+        }
     }
 }

@@ -66,3 +66,41 @@ import Testing
         #expect(Int(inst.lastIterationLabel) == exits[0..<10].filter { $0 == 1 }.count, "wraps to image 0")
     }
 }
+
+/// The cycling and chunking both edge factories use: iterations wrap to image 0 before a partial
+/// chunk; the accuracy pass covers every image once, the remainder on its own instance.
+@Suite struct TestSplitCyclingTests {
+    @Test func cursorWrapsBeforeAPartialChunk() {
+        var c = TestSplitCursor(batch: 100, imageCount: 539)
+        #expect((0..<7).map { _ in c.next() } == [0, 100, 200, 300, 400, 0, 100])
+        var one = TestSplitCursor(batch: 1, imageCount: 3)
+        #expect((0..<5).map { _ in one.next() } == [0, 1, 2, 0, 1])
+        var whole = TestSplitCursor(batch: 539, imageCount: 539)
+        #expect((0..<3).map { _ in whole.next() } == [0, 0, 0])
+    }
+
+    @Test func chunksCoverTheSplitWithARemainderInstance() throws {
+        var made: [Int] = [], visits: [(size: Int, start: Int)] = []
+        try TestSplitChunks.run(count: 539, batch: 100, make: { (size: Int) -> Int in made.append(size); return size }) { size, start in
+            visits.append((size, start))
+        }
+        #expect(made == [100, 39])
+        #expect(visits.map(\.start) == [0, 100, 200, 300, 400, 500] && visits.map(\.size) == [100, 100, 100, 100, 100, 39])
+        made = []
+        try TestSplitChunks.run(count: 539, batch: 539, make: { (size: Int) -> Int in made.append(size); return size }) { _, _ in }
+        #expect(made == [539])
+    }
+
+    /// The CNN instance follows the same cursor: its 6th iteration at batch 100 is images 0–99 again.
+    @Test func cnnInstanceWrapsLikeTheMLP() throws {
+        let cnnPath = repoRoot.appendingPathComponent("data/digits/cnn.json").path
+        let f = try CNNEdgeFactory(spec: EdgeSpec(modelPath: cnnPath, dataPath: csvPath, batch: 100))
+        let inst = try #require(try f.make(variant: "nhwc_packed", shape: [:], dtype: "f32", seed: 1) as? CNNEdgeInstance)
+        inst.run()
+        let first = Array(inst.output())
+        for _ in 0..<4 { inst.run() }
+        #expect(Array(inst.output()) != first)
+        inst.run()
+        #expect(Array(inst.output()) == first)
+    }
+}

@@ -112,7 +112,7 @@ func row(_ split: String, _ label: Int, pixels: Int = 64, value: String = "3") -
     }
 
     @Test func int8GEMMOptimizedIsExact() {
-        var g = SystemRandomNumberGenerator()
+        var g = SeededGenerator(seed: UInt64(#line))
         for (m, n, k) in [(1, 1, 1), (3, 5, 31), (7, 10, 64), (64, 128, 64), (5, 13, 100), (2, 4, 33), (9, 33, 7), (4, 32, 4), (13, 70, 130)] {
             let a = (0..<(m * k)).map { _ in Int8.random(in: -127...127, using: &g) }
             let w = (0..<(n * k)).map { _ in Int8.random(in: -127...127, using: &g) }
@@ -161,7 +161,7 @@ func row(_ split: String, _ label: Int, pixels: Int = 64, value: String = "3") -
 
     @Test func vectorizedQuantizerMatchesQuantQuantize() {
         // Random values, exact .5 ties (x / s = i + 0.5 exactly with s a power of two) and clamps.
-        var g = SystemRandomNumberGenerator()
+        var g = SeededGenerator(seed: UInt64(#line))
         var x = (0..<1000).map { _ in Float.random(in: -3...3, using: &g) }
         x += (-300...300).map { Float($0) + 0.5 }
         x += [0, -0, 1e9, -1e9, 127.5, -127.5, 126.5, -126.5]
@@ -276,7 +276,7 @@ func row(_ split: String, _ label: Int, pixels: Int = 64, value: String = "3") -
     }
 
     @Test func sparse24KernelMatchesDenseOnPrunedMatrix() {
-        var g = SystemRandomNumberGenerator()
+        var g = SeededGenerator(seed: UInt64(#line))
         let (rows, cols) = (13, 64)
         for batch in [1, 16, 37] {
             let w = (0..<(rows * cols)).map { _ in Float.random(in: -1...1, using: &g) }

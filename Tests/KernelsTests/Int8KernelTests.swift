@@ -3,6 +3,7 @@
 // against `Int8GEMM.reference` + `Int8Epilogue.reference` (bit-identical), including ragged m, n, k,
 // clamped values and exact .5 ties. Not timing-based.
 import CPerfEvent
+import Foundation
 import Kernels
 import Testing
 
@@ -28,18 +29,32 @@ let int8Shapes: [(m: Int, n: Int, k: Int)] = [
 /// The paths the tests can run here (always includes scalar).
 var usablePaths: [Int8KernelPath] { Int8KernelPath.allCases.filter(\.isUsable) }
 
-/// A fresh int8 buffer (filled with 99) written by `body`.
-func int8Output(_ count: Int, _ body: (UnsafeMutablePointer<Int8>) -> Void) -> [Int8] {
-    var out = [Int8](repeating: 99, count: count)
-    out.withUnsafeMutableBufferPointer { body($0.baseAddress!) }
-    return out
+/// Runs `body` on `count` elements (initialized to `fill`) that end exactly at a PROT_NONE guard
+/// page, and returns them: a kernel's masked tail store that wrote past the end of its output
+/// would crash the test instead of silently corrupting the heap.
+func guardedOutput<T>(_ count: Int, fill: T, _ body: (UnsafeMutablePointer<T>) -> Void) -> [T] {
+    let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+    let bytes = count * MemoryLayout<T>.stride
+    let dataPages = (bytes + page - 1) / page
+    guard let region = mmap(nil, (dataPages + 1) * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+          region != MAP_FAILED, mprotect(region + dataPages * page, page, PROT_NONE) == 0 else {
+        fatalError("guardedOutput: mmap/mprotect failed")
+    }
+    defer { munmap(region, (dataPages + 1) * page) }
+    let p = (region + dataPages * page - bytes).bindMemory(to: T.self, capacity: count)
+    p.initialize(repeating: fill, count: count)
+    body(p)
+    return Array(UnsafeBufferPointer(start: p, count: count))
 }
 
-/// A fresh float buffer (filled with NaN) written by `body`.
+/// A fresh int8 buffer (filled with 99, guarded) written by `body`.
+func int8Output(_ count: Int, _ body: (UnsafeMutablePointer<Int8>) -> Void) -> [Int8] {
+    guardedOutput(count, fill: 99, body)
+}
+
+/// A fresh float buffer (filled with NaN, guarded) written by `body`.
 func floatOutput(_ count: Int, _ body: (UnsafeMutablePointer<Float>) -> Void) -> [Float] {
-    var out = [Float](repeating: .nan, count: count)
-    out.withUnsafeMutableBufferPointer { body($0.baseAddress!) }
-    return out
+    guardedOutput(count, fill: .nan, body)
 }
 
 func randomInt8(_ count: Int, _ g: inout XorShift) -> [Int8] {
@@ -87,8 +102,9 @@ func randomInt8(_ count: Int, _ g: inout XorShift) -> [Int8] {
             Int8GEMM.reference(a: a, w: w, c: &ref, m: m, n: n, k: k)
             let packed = w.withUnsafeBufferPointer { PackedInt8Weights($0.baseAddress!, n: n, k: k) }
             for path in usablePaths {
-                var c = [Int32](repeating: 7, count: m * n)
-                #expect(packed.multiply(a: a, m: m, c: &c, path: path))
+                var ok = false
+                let c = guardedOutput(m * n, fill: Int32(7)) { ok = packed.multiply(a: a, m: m, c: $0, path: path) }
+                #expect(ok)
                 #expect(c == ref, "\(path) \(m)×\(n)×\(k)")
             }
             var d = [Int32](repeating: 7, count: m * n)

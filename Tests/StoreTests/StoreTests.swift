@@ -384,3 +384,50 @@ private func counter(_ event: String, _ value: Double, multiplexed: Bool = false
     #expect(try store.samples(runID: runID).count == 2_000)
     print("store insert rate (debug build, \(result.rows) rows): \(Int(Double(result.rows) / result.seconds)) rows/s")
 }
+
+/// A populated database of schema v2 (what the previous release wrote) migrates to v3 in place:
+/// its runs and samples stay, and the new tables and views work on it.
+@Test func populatedV2DatabaseMigratesToV3() throws {
+    let dir = try temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let path = dir.appendingPathComponent("v2.sqlite").path
+    let runID: Int64
+    do {
+        let store = try ResultStore(path: path)
+        runID = try store.beginRun(runInfo())
+        let opID = try store.recordOp(runID: runID, op: OpRecord(suite: "s", name: "mlp", kind: "edge", shape: ["batch": 1], dtype: "f32",
+                                                                 flops: 1, bytes: 1, threshold: 0.05))
+        try store.insertSamples(runID: runID, opID: opID, samples: [
+            Sample(op: "mlp", variant: "fp32", sequence: 0, iterations: 4, wallNs: 4_000, cpuNs: 4_000, overheadNs: 10),
+        ])
+        try store.finishRun(id: runID, status: .complete)
+    }
+    // Turn it back into a v2 file: drop v3's objects and its migration record.
+    let queue = try DatabaseQueue(path: path)
+    try queue.writeWithoutTransaction { db in
+        try db.execute(sql: """
+            DROP VIEW v_iteration_latencies; DROP VIEW v_variant_decisions;
+            DROP TABLE iteration_latencies; DROP TABLE variant_decisions;
+            DELETE FROM grdb_migrations WHERE identifier = '\(Schema.migrations[2].identifier)';
+            PRAGMA user_version = 2;
+            """)
+    }
+    try queue.close()
+
+    let store = try ResultStore(path: path)
+    #expect(try store.schemaVersion() == 3)
+    #expect(try store.run(id: runID)?.status == .complete)
+    #expect(try store.samples(runID: runID).map(\.wallNs) == [4_000])
+    // The new tables work on the migrated file.
+    let opID = try #require(try store.write { db in try Int64.fetchOne(db, sql: "SELECT id FROM ops WHERE run_id = ?", arguments: [runID]) })
+    try store.insertSamples(runID: runID, opID: opID, samples: [
+        Sample(op: "mlp", variant: "int8", sequence: 1, iterations: 2, wallNs: 200, cpuNs: 200, overheadNs: 10,
+               iterationLatencies: IterationLatencies(ns: [90, 110], labels: [1, 2], overheadNs: 5)),
+    ])
+    let stored = try store.samples(runID: runID, iterationLatencies: true).compactMap(\.iterationLatencies)
+    #expect(stored.map(\.ns) == [[90, 110]] && stored.map(\.labels) == [[1, 2]])
+    let viewRows = try store.write { db in try Row.fetchAll(db, sql: "SELECT ns, label FROM v_iteration_latencies ORDER BY iteration") }
+    #expect(viewRows.map { $0[0] as Double } == [85, 105] && viewRows.map { $0[1] as Int } == [1, 2])
+    try store.replaceVariantDecisions(runID: runID, records: [])
+    #expect(try store.variantDecisions(runID: runID).isEmpty)
+}
