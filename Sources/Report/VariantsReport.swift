@@ -83,22 +83,27 @@ public enum VariantsReport {
             for s in samples where !variants.contains(s.variant) { variants.append(s.variant) }
             for c in opChecks where !variants.contains(c.variant) { variants.append(c.variant) }
             let bySequence = Dictionary(grouping: telemetry.filter { $0.sampleSequence != nil }, by: { $0.sampleSequence! })
+            // Batches for the speedup and the stability check: those timed without per-iteration
+            // clock reads when the op has them (edge ops alternate), else all.
+            let plain = samples.filter { $0.iterationLatencies == nil }
+            let decisive = plain.isEmpty ? samples : plain
             func perProcess(_ v: String) -> [[Double]] {
-                Dictionary(grouping: samples.filter { $0.variant == v }, by: \.process).sorted { $0.key < $1.key }
+                Dictionary(grouping: decisive.filter { $0.variant == v }, by: \.process).sorted { $0.key < $1.key }
                     .map { $0.value.map(\.netWallNsPerIteration) }
             }
             let refGroups = perProcess(reference)
             for v in variants {
-                let mine = samples.filter { $0.variant == v }
+                let all = samples.filter { $0.variant == v }
+                let mine = decisive.filter { $0.variant == v }
                 let batchValues = mine.map(\.netWallNsPerIteration).sorted()
                 var row = VariantRow(op: label, variant: v, decision: "")
                 row.reference = reference
                 row.batch = op.shape["batch"]
                 row.metric = "top-1"
                 if !batchValues.isEmpty {
-                    fillLatencies(&row, samples: mine, batchValues: batchValues)
+                    fillLatencies(&row, samples: all, batchValues: batchValues)
                     var joules = 0.0, iterations = 0, seen = false
-                    for s in mine {
+                    for s in all {
                         if let e = bySequence[s.sequence] {
                             seen = true
                             joules += e.compactMap(\.value).reduce(0, +)
@@ -187,11 +192,11 @@ public enum VariantsReport {
         row.p99 = values.count >= 100 ? Stats.quantile(sorted: values, 0.99) : nil
     }
 
-    /// Percentiles per inference: from the per-iteration latencies when every sample has them,
+    /// Percentiles per inference: from the per-iteration latencies of the samples that have them,
     /// else from the batch means. Exit rates from the iteration labels (early exit).
     static func fillLatencies(_ row: inout VariantRow, samples: [Sample], batchValues: [Double]) {
         let timed = samples.compactMap(\.iterationLatencies)
-        guard !timed.isEmpty, timed.count == samples.count else {
+        guard !timed.isEmpty else {
             setPercentiles(&row, sorted: batchValues)
             row.latencySource = "batches"
             return
@@ -292,9 +297,10 @@ public enum VariantsReport {
     static func latencyNote(_ rows: [VariantRow]) -> String {
         let batch = rows.first?.batch
         let unit = batch.map { $0 == 1 ? "per image (batch 1)" : "per inference of a \($0)-image batch" } ?? "per inference"
-        let source = rows.contains { $0.latencySource == "iterations" } ? "percentiles over every timed inference"
-            : "percentiles over batch means"
-        return "latency \(unit); \(source); speedup = ratio of medians of the batch means, 95% CI by hierarchical bootstrap"
+        let perInference = rows.contains { $0.latencySource == "iterations" }
+        let source = perInference ? "percentiles over every timed inference" : "percentiles over batch means"
+        let batches = perInference ? "the batch means of the batches run without per-inference clock reads" : "the batch means"
+        return "latency \(unit); \(source); speedup = ratio of medians of \(batches), 95% CI by hierarchical bootstrap"
     }
 
     /// Markdown tables, one per op, each followed by its early-exit lines.

@@ -178,4 +178,36 @@ import Testing
             "\($0)".contains("iteration_latencies of sample id") && "\($0)".contains("for 200 iterations")
         }
     }
+
+    /// Edge ops alternate timed batches (per-inference latencies) with plain-loop batches: the
+    /// percentiles come from the timed ones, the speedup and its CI from the plain ones only.
+    @Test func speedupFromPlainBatchesPercentilesFromTimedOnes() throws {
+        let store = try ResultStore.inMemory()
+        let info = RunInfo(startedAt: Date(), status: .running, label: nil, suites: ["s"], suiteHash: "0",
+                           gitCommit: nil, gitBranch: nil, gitDirty: nil, harnessVersion: Harness.version,
+                           machine: Synthetic.machine, isaBuilt: ["avx2"], counterMode: "none", counterNote: "",
+                           calibration: nil, configJSON: "{}", pid: getpid())
+        let id = try store.beginRun(info)
+        let opID = try store.recordOp(runID: id, op: OpRecord(suite: "s", name: "mlp", kind: "edge", shape: ["batch": 1],
+                                                              dtype: "f32", flops: 1, bytes: 1, threshold: 0.05))
+        var samples: [Sample] = []
+        // (plain batch ns, timed batch ns): the timed batches are 400 ns slower per inference.
+        for (variant, plain, timed) in [("fp32", 2_000.0, 2_400.0), ("fast", 1_000.0, 1_400.0)] {
+            for k in 0..<12 {
+                let isTimed = k % 2 == 0
+                let ns = (isTimed ? timed : plain) + Double(k % 3)
+                samples.append(Sample(op: "mlp", variant: variant, sequence: samples.count, process: 0,
+                                      iterations: 100, wallNs: ns * 100, cpuNs: ns * 100, overheadNs: 0,
+                                      iterationLatencies: isTimed ? IterationLatencies(ns: Array(repeating: UInt32(ns), count: 100), labels: [], overheadNs: 0) : nil))
+            }
+        }
+        try store.insertSamples(runID: id, opID: opID, samples: samples)
+        try store.finishRun(id: id, status: .complete)
+        let rows = try VariantsReport.rows(store: store, runID: id)
+        let fast = try #require(rows.first { $0.variant == "fast" })
+        #expect(fast.latencySource == "iterations" && fast.count == 600 && abs(fast.p50! - 1_401) <= 1)
+        #expect(abs(fast.speedup! - 2.0) < 0.01, "\(fast.speedup!)")
+        #expect(fast.decision == "adopt")
+        #expect(try VariantsReport.render(rows, format: .markdown).contains("batches run without per-inference clock reads"))
+    }
 }

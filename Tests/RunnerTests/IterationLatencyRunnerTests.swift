@@ -70,7 +70,12 @@ final class CountingLabeled: IterationLabeled {
         let result = try OpMeasurer(timer: timer, calibration: calibration, quiet: true, spinNs: 0)
             .measure(op: op, index: 0, of: 1, sequenceStart: 0, slowdown: nil)
         #expect(result.samples.count == 4)
-        for s in result.samples {
+        // Repetition 0 reads the clock per iteration, repetition 1 runs the plain loop (its batch
+        // times carry no per-iteration clock reads and give the speedup).
+        let plain = result.samples.filter { $0.iterationLatencies == nil }
+        #expect(plain.count == 2 && Set(plain.map(\.variant)) == ["fp32", "early_exit"])
+        for s in plain { #expect(s.overheadNs == calibration.overhead(iterations: s.iterations)) }
+        for s in result.samples where s.iterationLatencies != nil {
             let l = try #require(s.iterationLatencies)
             #expect(l.ns.count == s.iterations && l.labels.count == s.iterations)
             #expect(l.overheadNs == calibration.perTimedIterationNs)
