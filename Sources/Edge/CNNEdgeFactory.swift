@@ -24,19 +24,10 @@ public struct CNNEdgeFactory: EdgeOpFactory {
         try spec.checkBatch(testCount: test.count)
     }
 
-    /// Images per iteration.
-    public var batch: Int { spec.batch ?? test.count }
-
     /// Images in the test split.
     public var testCount: Int { test.count }
 
-    public var kind: String { "edge" }
     public var summary: String { "edge-inference layout variants of a small CNN (NCHW / NHWC, unpacked / pre-packed weights), judged by top-1" }
-    public var shapeKeys: [String] { [] }
-    public var variants: [String] { Self.allVariants }
-    public var dtypes: [String] { ["f32"] }
-    public var accuracyBand: Double { spec.accuracyBand }
-    public func validate(shape: Shape, dtype: String) throws {}
 
     /// 2·batch·(conv + dense multiply-accumulates); the max-pool's comparisons are not counted.
     public func flops(shape: Shape) -> Double {
@@ -47,11 +38,6 @@ public struct CNNEdgeFactory: EdgeOpFactory {
     /// cache) + the input pixels and logits of `batch` images.
     public func bytes(shape: Shape, dtype: String) -> Double {
         4 * Double(model.parameterCount + batch * (DigitsData.features + 10))
-    }
-
-    /// Not used for verification (task accuracy is); recorded as the band.
-    public func defaultTolerance(shape: Shape, dtype: String) -> Tolerance {
-        Tolerance(abs: spec.accuracyBand, rel: 0, minCosine: 0)
     }
 
     public func make(variant: String, shape: Shape, dtype: String, seed: UInt64) throws -> KernelInstance {
@@ -111,11 +97,31 @@ final class CNNEdgeInstance: IterationLabeled {
 
 /// An `edge` op factory: task-accuracy verified, over the digits test split.
 public protocol EdgeOpFactory: KernelFactory, TaskAccuracySource {
+    /// The suite entry.
+    var spec: EdgeSpec { get }
     /// Images in the test split (the largest allowed `batch`).
     var testCount: Int { get }
+    /// All variants; the first is the reference.
+    static var allVariants: [String] { get }
 }
 
-extension EdgeFactory: EdgeOpFactory {}
+/// What every edge op shares: kind `edge`, no shape keys (the shape is the stored `batch`), fp32,
+/// variants from the model type, and verification by task accuracy within `accuracy_band`.
+extension EdgeOpFactory {
+    /// Images per iteration.
+    public var batch: Int { spec.batch ?? testCount }
+    public var kind: String { "edge" }
+    public var shapeKeys: [String] { [] }
+    public var variants: [String] { Self.allVariants }
+    public var dtypes: [String] { ["f32"] }
+    public var accuracyBand: Double { spec.accuracyBand }
+    public func validate(shape: Shape, dtype: String) throws {}
+    /// Not used for verification (task accuracy is); recorded as the band.
+    public func defaultTolerance(shape: Shape, dtype: String) -> Tolerance {
+        Tolerance(abs: spec.accuracyBand, rel: 0, minCosine: 0)
+    }
+}
+
 
 /// The factory for an `[[edge]]` entry, chosen by the model file's architecture.
 public enum EdgeModels {

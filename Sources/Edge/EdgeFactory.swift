@@ -47,7 +47,7 @@ public struct EdgeSpec: Sendable, Hashable {
 }
 
 /// Factory of the `edge` op (kind `edge`).
-public struct EdgeFactory: KernelFactory, TaskAccuracySource {
+public struct EdgeFactory: EdgeOpFactory {
     /// All variants; the first (`fp32`) is the reference.
     public static let allVariants = ["fp32", "int8_minmax", "int8_percentile", "int8_mse", "pruned25", "pruned50",
                                      "pruned25_ft", "pruned50_ft", "sparse24", "early_exit"]
@@ -71,19 +71,10 @@ public struct EdgeFactory: KernelFactory, TaskAccuracySource {
         try spec.checkBatch(testCount: test.count)
     }
 
-    /// Images per iteration.
-    public var batch: Int { spec.batch ?? test.count }
-
     /// Images in the test split.
     public var testCount: Int { test.count }
 
-    public var kind: String { "edge" }
     public var summary: String { "edge-inference variants of a small MLP (fp32, int8 PTQ, pruning, 2:4, early exit), judged by top-1" }
-    public var shapeKeys: [String] { [] }
-    public var variants: [String] { Self.allVariants }
-    public var dtypes: [String] { ["f32"] }
-    public var accuracyBand: Double { spec.accuracyBand }
-    public func validate(shape: Shape, dtype: String) throws {}
 
     /// 2·batch·Σ(in·out) of the fp32 model (the same nominal work for every variant).
     public func flops(shape: Shape) -> Double {
@@ -93,11 +84,6 @@ public struct EdgeFactory: KernelFactory, TaskAccuracySource {
     /// Weights (fp32) + input + logits of one iteration's `batch` images.
     public func bytes(shape: Shape, dtype: String) -> Double {
         4 * Double(model.layers.reduce(0) { $0 + $1.inputs * $1.outputs + $1.outputs } + batch * (64 + 10))
-    }
-
-    /// Not used for verification (task accuracy is); recorded as the band.
-    public func defaultTolerance(shape: Shape, dtype: String) -> Tolerance {
-        Tolerance(abs: spec.accuracyBand, rel: 0, minCosine: 0)
     }
 
     public func make(variant: String, shape: Shape, dtype: String, seed: UInt64) throws -> KernelInstance {
