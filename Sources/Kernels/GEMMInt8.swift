@@ -122,8 +122,6 @@ public struct Int8Epilogue {
 /// CPU), `multiply` uses Swift's `Int8GEMM.optimized` and `multiplyFused` adds the Swift epilogue.
 /// Not thread-safe (the Swift fallback keeps a scratch buffer).
 public final class PackedInt8Weights {
-    /// Whether the dispatched path is the AVX-512 VNNI kernel.
-    public static var vnniAvailable: Bool { Int8KernelPath.selected == .avx512vnni }
     /// Whether the C kernel runs (a SIMD path exists for this build and CPU).
     public static var usesCKernel: Bool { Int8KernelPath.selected != .scalar }
     /// Output channels.

@@ -303,11 +303,6 @@ public enum VariantsReport {
         return "latency \(unit); \(source); speedup = ratio of medians of \(batches), 95% CI by hierarchical bootstrap"
     }
 
-    /// Markdown tables, one per op, each followed by its early-exit lines.
-    public static func render(_ rows: [VariantRow]) -> String {
-        markdown(rows)
-    }
-
     /// Renders the rows in `format`.
     public static func render(_ rows: [VariantRow], format: VariantsFormat) throws -> String {
         switch format {

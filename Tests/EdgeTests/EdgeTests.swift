@@ -124,7 +124,7 @@ func row(_ split: String, _ label: Int, pixels: Int = 64, value: String = "3") -
             var p = [Int32](repeating: 7, count: m * n)
             let packed = w.withUnsafeBufferPointer { PackedInt8Weights($0.baseAddress!, n: n, k: k) }
             packed.multiply(a: a, m: m, c: &p)
-            #expect(r == p, "packed \(m)×\(n)×\(k) (vnni: \(PackedInt8Weights.vnniAvailable))")
+            #expect(r == p, "packed \(m)×\(n)×\(k) (path: \(Int8KernelPath.selected))")
         }
         // Extreme values: every product 127·127 (or -127·127) summed exactly.
         let k = 96

@@ -30,7 +30,7 @@ import Testing
         #expect(rows.first { $0.variant == "bad" }?.p50 == nil)
         try VariantsReport.store(rows, store: store, runID: id)
         #expect(try store.variantDecisions(runID: id).first { $0.variant == "fast" }?.decision == "adopt")
-        let text = VariantsReport.render(rows)
+        let text = VariantsReport.markdown(rows)
         #expect(text.contains("| bad | not timed | not timed | not timed | unavailable |"))
         #expect(text.contains("| fast |") && text.contains("2.00× ["))
     }
