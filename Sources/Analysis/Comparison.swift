@@ -15,10 +15,8 @@ public enum Verdict: String, Codable, Sendable {
 
 /// Base and head samples of one op variant to compare, with optional per-op thresholds.
 public struct ComparisonInput: Sendable, Hashable {
-    /// Op name.
-    public var op: String
-    /// Variant name.
-    public var variant: String
+    /// The compared benchmark (`SUITE/OP/VARIANT`).
+    public var key: BenchmarkKey
     /// Time regression threshold as a fraction (0.05 = 5%); nil uses ``Comparator``'s default.
     public var threshold: Double?
     /// Instruction-count threshold as a fraction; nil uses ``Comparator``'s default.
@@ -29,10 +27,9 @@ public struct ComparisonInput: Sendable, Hashable {
     public var head: [Sample]
 
     /// Creates an input; thresholds left nil fall back to the comparator's defaults.
-    public init(op: String, variant: String, threshold: Double? = nil, instructionsThreshold: Double? = nil,
+    public init(key: BenchmarkKey, threshold: Double? = nil, instructionsThreshold: Double? = nil,
                 base: [Sample], head: [Sample]) {
-        self.op = op
-        self.variant = variant
+        self.key = key
         self.threshold = threshold
         self.instructionsThreshold = instructionsThreshold
         self.base = base
@@ -47,7 +44,9 @@ public struct ComparisonInput: Sendable, Hashable {
 /// both p-values are 1, the verdict is ``Verdict/inconclusive`` and ``note`` says why. Encode
 /// with a `nonConformingFloatStrategy` if such comparisons can occur.
 public struct Comparison: Codable, Sendable, Hashable {
-    /// Op name.
+    /// Suite of the op (with `op` and `variant` the benchmark's identity, `key`).
+    public var suite: String
+    /// Op name within its suite.
     public var op: String
     /// Variant name.
     public var variant: String
@@ -100,14 +99,15 @@ public struct Comparison: Codable, Sendable, Hashable {
     public var note: String?
 
     /// Creates a comparison record (normally produced by ``Comparator/compare(_:threshold:instructionsThreshold:alpha:resamples:confidence:seed:)``).
-    public init(op: String, variant: String, baseMedian: Double, headMedian: Double, ratio: Double,
+    public init(key: BenchmarkKey, baseMedian: Double, headMedian: Double, ratio: Double,
                 ciLower: Double, ciUpper: Double, confidence: Double, pValue: Double, pValueAdjusted: Double,
                 threshold: Double, verdict: Verdict, nBase: Int, nHead: Int, processesBase: Int, processesHead: Int,
                 baseInstructions: Double? = nil, headInstructions: Double? = nil, instructionRatio: Double? = nil,
                 instructionsThreshold: Double, instructionVerdict: Verdict? = nil,
                 instructionBackend: CounterBackend? = nil, note: String? = nil) {
-        self.op = op
-        self.variant = variant
+        self.suite = key.suite
+        self.op = key.op
+        self.variant = key.variant
         self.baseMedian = baseMedian
         self.headMedian = headMedian
         self.ratio = ratio
@@ -130,6 +130,9 @@ public struct Comparison: Codable, Sendable, Hashable {
         self.instructionBackend = instructionBackend
         self.note = note
     }
+
+    /// The compared benchmark (`SUITE/OP/VARIANT`).
+    public var key: BenchmarkKey { BenchmarkKey(suite: suite, op: op, variant: variant) }
 }
 
 /// Compares base and head samples op by op and assigns verdicts (DESIGN §3).
@@ -185,7 +188,7 @@ public enum Comparator {
             let nHead = headGroups.reduce(0) { $0 + $1.count }
             let instr = instructionComparison(base: input.base, head: input.head, threshold: ti)
             var notes: [String] = []
-            var c = Comparison(op: input.op, variant: input.variant, baseMedian: .nan, headMedian: .nan,
+            var c = Comparison(key: input.key, baseMedian: .nan, headMedian: .nan,
                                ratio: .nan, ciLower: .nan, ciUpper: .nan, confidence: confidence, pValue: 1,
                                pValueAdjusted: 1, threshold: t, verdict: .inconclusive, nBase: nBase, nHead: nHead,
                                processesBase: baseGroups.count, processesHead: headGroups.count,
@@ -198,7 +201,7 @@ public enum Comparator {
                 let basePooled = baseGroups.flatMap { $0 }
                 let headPooled = headGroups.flatMap { $0 }
                 let boot = Bootstrap.ratioOfMediansTest(base: baseGroups, head: headGroups, resamples: resamples,
-                                                        confidence: confidence, seed: opSeed(seed, input.op, input.variant))
+                                                        confidence: confidence, seed: opSeed(seed, input.key))
                 c.baseMedian = Stats.median(basePooled)
                 c.headMedian = Stats.median(headPooled)
                 c.ratio = boot.ratio
@@ -282,6 +285,17 @@ public enum Comparator {
         return out
     }
 
+    /// The batches of one op that time and speedup decisions use: for an op whose instances time
+    /// every iteration (edge ops alternate per-iteration-timed and plain batches), only the plain
+    /// batches — their times carry no per-iteration clock reads; otherwise all of them. `samples`
+    /// are one op's samples (any variants) with `iterationLatencies` loaded. `compare`, `gate`
+    /// and `variants` all decide from these batches.
+    public static func decisionBatches(_ samples: [Sample]) -> [Sample] {
+        let plain = samples.filter { $0.iterationLatencies == nil }
+        // Simulated-counter samples are never per-iteration timed; they alone do not make plain batches.
+        return plain.allSatisfy { $0.flags.contains(.simulated) } ? samples : plain
+    }
+
     /// Net per-iteration wall times grouped by worker process (ascending process index), without
     /// `belowOverhead` samples; groups are never empty.
     static func timeGroups(_ samples: [Sample]) -> [[Double]] {
@@ -293,11 +307,11 @@ public enum Comparator {
         return byProcess.keys.sorted().map { byProcess[$0]! }
     }
 
-    /// Bootstrap seed of one op variant: `seed` mixed with a 64-bit FNV-1a hash of the name
-    /// (stable across processes, unlike `Hasher`).
-    static func opSeed(_ seed: UInt64, _ op: String, _ variant: String) -> UInt64 {
+    /// Bootstrap seed of one benchmark: `seed` mixed with a 64-bit FNV-1a hash of `SUITE/OP`,
+    /// a zero byte and the variant (stable across processes, unlike `Hasher`).
+    static func opSeed(_ seed: UInt64, _ key: BenchmarkKey) -> UInt64 {
         var h: UInt64 = 0xCBF2_9CE4_8422_2325
-        for byte in Array(op.utf8) + [0] + Array(variant.utf8) {
+        for byte in Array(key.opKey.description.utf8) + [0] + Array(key.variant.utf8) {
             h ^= UInt64(byte)
             h &*= 0x0000_0100_0000_01B3
         }

@@ -2,8 +2,12 @@ import BenchModel
 
 /// Everything the run table shows for one op variant, computed from its samples.
 public struct VariantStatistics: Codable, Sendable, Hashable {
-    public var op: String
-    public var variant: String
+    /// The benchmark (`SUITE/OP/VARIANT`) the statistics describe.
+    public var key: BenchmarkKey
+    /// Op name within its suite (`key.op`).
+    public var op: String { key.op }
+    /// Variant name (`key.variant`).
+    public var variant: String { key.variant }
     /// Per-iteration wall time (ns) after overhead subtraction.
     public var time: Summary
     /// Per-iteration thread CPU time (ns).
@@ -44,15 +48,16 @@ public struct VariantStatistics: Codable, Sendable, Hashable {
         return m / i * 1000
     }
 
-    /// Computes the statistics of one variant's samples; nil when there are none.
+    /// Computes the statistics of `variant` of `op` from the samples of that benchmark among
+    /// `samples` (matched by `SUITE/OP/VARIANT`); nil when there are none.
     public init?(op: OpRecord, variant: String, samples: [Sample]) {
-        let all = samples.filter { $0.op == op.name && $0.variant == variant }
+        let key = op.benchmarkKey(variant: variant)
+        let all = samples.filter { $0.key == key }
         // Simulated-counter samples carry counts only; their time under valgrind means nothing.
         let own = all.filter { !$0.flags.contains(.simulated) }
         let times = own.map(\.netWallNsPerIteration)
         guard let t = Summary(times) else { return nil }
-        self.op = op.name
-        self.variant = variant
+        self.key = key
         time = t
         cpuTime = Summary(own.map(\.cpuNsPerIteration))
         var sums: [String: (Double, Int)] = [:]

@@ -85,6 +85,8 @@ public struct IterationLatencies: Codable, Sendable, Hashable {
 
 /// One measured batch of iterations of one op variant.
 public struct Sample: Codable, Sendable, Hashable {
+    /// Suite of the op (with `op` and `variant`, the benchmark's identity: see `key`).
+    public var suite: String
     /// Benchmark op name within its suite (e.g. `gemm_128`).
     public var op: String
     /// Variant name (`reference`, `optimized`, ...).
@@ -109,12 +111,14 @@ public struct Sample: Codable, Sendable, Hashable {
     /// count equals `iterations`. Optional in JSON, so workers of older builds still decode.
     public var iterationLatencies: IterationLatencies?
 
-    public init(op: String, variant: String, sequence: Int, process: Int = 0, iterations: Int, wallNs: Double,
+    /// Creates a sample of benchmark `key`.
+    public init(key: BenchmarkKey, sequence: Int, process: Int = 0, iterations: Int, wallNs: Double,
                 cpuNs: Double, overheadNs: Double, counters: [CounterValue] = [], flags: SampleFlags = [],
                 iterationLatencies: IterationLatencies? = nil) {
         self.iterationLatencies = iterationLatencies
-        self.op = op
-        self.variant = variant
+        self.suite = key.suite
+        self.op = key.op
+        self.variant = key.variant
         self.sequence = sequence
         self.process = process
         self.iterations = iterations
@@ -123,6 +127,41 @@ public struct Sample: Codable, Sendable, Hashable {
         self.overheadNs = overheadNs
         self.counters = counters
         self.flags = flags
+    }
+
+    /// The benchmark this sample measures (`SUITE/OP/VARIANT`).
+    public var key: BenchmarkKey {
+        get { BenchmarkKey(suite: suite, op: op, variant: variant) }
+        set {
+            suite = newValue.suite
+            op = newValue.op
+            variant = newValue.variant
+        }
+    }
+
+    /// The op this sample measures (`SUITE/OP`).
+    public var opKey: OpKey { OpKey(suite: suite, op: op) }
+
+    enum CodingKeys: String, CodingKey {
+        case suite, op, variant, sequence, process, iterations, wallNs, cpuNs, overheadNs, counters, flags, iterationLatencies
+    }
+
+    /// Decodes a sample; `suite` may be missing (workers of builds before it was sent), and is
+    /// then empty until the parent, which knows the op it asked for, sets it.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        suite = try c.decodeIfPresent(String.self, forKey: .suite) ?? ""
+        op = try c.decode(String.self, forKey: .op)
+        variant = try c.decode(String.self, forKey: .variant)
+        sequence = try c.decode(Int.self, forKey: .sequence)
+        process = try c.decode(Int.self, forKey: .process)
+        iterations = try c.decode(Int.self, forKey: .iterations)
+        wallNs = try c.decode(Double.self, forKey: .wallNs)
+        cpuNs = try c.decode(Double.self, forKey: .cpuNs)
+        overheadNs = try c.decode(Double.self, forKey: .overheadNs)
+        counters = try c.decode([CounterValue].self, forKey: .counters)
+        flags = try c.decode(SampleFlags.self, forKey: .flags)
+        iterationLatencies = try c.decodeIfPresent(IterationLatencies.self, forKey: .iterationLatencies)
     }
 
     /// Per-iteration wall time with the calibrated overhead removed (never below 0).
@@ -148,6 +187,9 @@ public enum RunStatus: String, Codable, Sendable, CaseIterable {
 
 /// What was verified before timing an optimized variant.
 public struct AccuracyCheck: Codable, Sendable, Hashable {
+    /// Suite of the op. The accuracy comparators (which know no suites) leave it empty; the
+    /// runner sets it from the planned op, the store from the op's row.
+    public var suite: String
     public var op: String
     public var variant: String
     public var referenceVariant: String
@@ -159,8 +201,9 @@ public struct AccuracyCheck: Codable, Sendable, Hashable {
     /// Human-readable reason when `passed` is false.
     public var reason: String?
 
-    public init(op: String, variant: String, referenceVariant: String, maxAbsError: Double, maxRelError: Double,
+    public init(suite: String = "", op: String, variant: String, referenceVariant: String, maxAbsError: Double, maxRelError: Double,
                 cosine: Double, tolerance: Tolerance, passed: Bool, reason: String? = nil) {
+        self.suite = suite
         self.op = op
         self.variant = variant
         self.referenceVariant = referenceVariant
@@ -170,6 +213,38 @@ public struct AccuracyCheck: Codable, Sendable, Hashable {
         self.tolerance = tolerance
         self.passed = passed
         self.reason = reason
+    }
+
+    /// The checked benchmark (`SUITE/OP/VARIANT`).
+    public var key: BenchmarkKey {
+        get { BenchmarkKey(suite: suite, op: op, variant: variant) }
+        set {
+            suite = newValue.suite
+            op = newValue.op
+            variant = newValue.variant
+        }
+    }
+
+    /// The op of the check (`SUITE/OP`).
+    public var opKey: OpKey { OpKey(suite: suite, op: op) }
+
+    enum CodingKeys: String, CodingKey {
+        case suite, op, variant, referenceVariant, maxAbsError, maxRelError, cosine, tolerance, passed, reason
+    }
+
+    /// Decodes a check; `suite` may be missing (workers of builds before it was sent).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        suite = try c.decodeIfPresent(String.self, forKey: .suite) ?? ""
+        op = try c.decode(String.self, forKey: .op)
+        variant = try c.decode(String.self, forKey: .variant)
+        referenceVariant = try c.decode(String.self, forKey: .referenceVariant)
+        maxAbsError = try c.decode(Double.self, forKey: .maxAbsError)
+        maxRelError = try c.decode(Double.self, forKey: .maxRelError)
+        cosine = try c.decode(Double.self, forKey: .cosine)
+        tolerance = try c.decode(Tolerance.self, forKey: .tolerance)
+        passed = try c.decode(Bool.self, forKey: .passed)
+        reason = try c.decodeIfPresent(String.self, forKey: .reason)
     }
 }
 
@@ -219,8 +294,14 @@ public struct OpRecord: Codable, Sendable, Hashable {
         self.threshold = threshold
     }
 
+    /// The op's identity (`SUITE/OP`).
+    public var key: OpKey { OpKey(suite: suite, op: name) }
+
+    /// The benchmark of `variant` of this op.
+    public func benchmarkKey(variant: String) -> BenchmarkKey { BenchmarkKey(suite: suite, op: name, variant: variant) }
+
     /// `SUITE/OP/VARIANT` benchmark name used in tables and exports.
-    public func benchmarkName(variant: String) -> String { "\(suite)/\(name)/\(variant)" }
+    public func benchmarkName(variant: String) -> String { benchmarkKey(variant: variant).description }
 }
 
 /// One telemetry value stored in `thermal_readings`: taken with a sample batch, or run-level.

@@ -18,9 +18,9 @@ public enum CompareRenderer {
     static func cells(_ c: Comparison, _ r: CompareReport) -> [String] {
         let ratio = c.ratio.isFinite ? String(format: "%.3f [%.3f, %.3f]", c.ratio, c.ciLower, c.ciUpper) : "–"
         let instr = c.instructionRatio.map { String(format: "%.4f%@", $0, c.instructionBackend.map { " (\($0.rawValue))" } ?? "") } ?? "–"
-        let miss = r.cacheMissRatio["\(c.op)/\(c.variant)"].map { String(format: "%.3f", $0) } ?? "–"
+        let miss = r.cacheMissRatio[c.key.description].map { String(format: "%.3f", $0) } ?? "–"
         return [
-            "\(c.op)/\(c.variant)",
+            c.key.description,
             c.baseMedian.isFinite ? Report.Format.duration(ns: c.baseMedian) : "–",
             c.headMedian.isFinite ? Report.Format.duration(ns: c.headMedian) : "–",
             ratio,
@@ -55,7 +55,7 @@ public enum CompareRenderer {
         }
         var out = lines.joined(separator: "\n")
         for w in r.warnings { out += "\nwarning: \(w)" }
-        for c in r.comparisons where c.note != nil { out += "\nnote: \(c.op)/\(c.variant): \(c.note!)" }
+        for c in r.comparisons { if let note = c.note { out += "\nnote: \(c.key): \(note)" } }
         if r.excludedThrottled > 0 { out += "\nexcluded \(r.excludedThrottled) samples flagged as throttled or descheduled" }
         out += "\n" + paint(summary(r), r.verdict)
         return out

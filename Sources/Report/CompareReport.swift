@@ -80,23 +80,22 @@ public struct CompareReport: Sendable {
             excluded += s.count - k.count
             return k
         }
-        let baseKeys = baseSide.keys, headKeys = headSide.keys
+        let baseKeys = Set(baseSide.keys), headKeys = Set(headSide.keys)
         var inputs: [ComparisonInput] = []
-        // The same op name with another shape (e.g. an edge op's batch changed) measures other work.
-        for (name, op) in headSide.ops.sorted(by: { $0.key < $1.key }) {
-            if let b = baseSide.ops[name], b.shape != op.shape || b.dtype != op.dtype {
+        // The same op with another shape (e.g. an edge op's batch changed) measures other work.
+        for (key, op) in headSide.ops.sorted(by: { $0.key < $1.key }) {
+            if let b = baseSide.ops[key], b.shape != op.shape || b.dtype != op.dtype {
                 func describe(_ o: OpRecord) -> String { o.shape.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",") + " " + o.dtype }
-                warnings.append("op \(op.suite)/\(name) has another shape or dtype (base \(describe(b)), head \(describe(op))): its times measure different work")
+                warnings.append("op \(key) has another shape or dtype (base \(describe(b)), head \(describe(op))): its times measure different work")
             }
         }
-        for key in headKeys where baseKeys.contains(key) {
-            let op = headSide.ops[key.op]!
-            inputs.append(ComparisonInput(op: "\(op.suite)/\(op.name)", variant: key.variant,
-                                          threshold: options.threshold ?? op.threshold, instructionsThreshold: options.instructionsThreshold,
+        for key in headSide.keys where baseKeys.contains(key) {
+            let threshold = options.threshold ?? headSide.ops[key.opKey]?.threshold
+            inputs.append(ComparisonInput(key: key, threshold: threshold, instructionsThreshold: options.instructionsThreshold,
                                           base: keep(baseSide.samples(key)), head: keep(headSide.samples(key))))
         }
-        onlyInBase = baseKeys.filter { !headKeys.contains($0) }.map { baseSide.name($0) }
-        onlyInHead = headKeys.filter { !baseKeys.contains($0) }.map { headSide.name($0) }
+        onlyInBase = baseSide.keys.filter { !headKeys.contains($0) }.map(\.description)
+        onlyInHead = headSide.keys.filter { !baseKeys.contains($0) }.map(\.description)
         guard !inputs.isEmpty else {
             throw CompareError("the runs have no op variant in common (base \(Self.ids(baseIDs)), head \(Self.ids(headIDs)))")
         }
@@ -104,7 +103,7 @@ public struct CompareReport: Sendable {
         for input in inputs {
             if let b = Self.medianCounter(input.base, "cache-misses"), let h = Self.medianCounter(input.head, "cache-misses"),
                b.backend == h.backend, b.value > 0 {
-                missRatio["\(input.op)/\(input.variant)"] = h.value / b.value
+                missRatio[input.key.description] = h.value / b.value
             }
         }
         cacheMissRatio = missRatio
@@ -133,16 +132,14 @@ public struct CompareReport: Sendable {
     static func ids(_ ids: [Int64]) -> String { ids.map(String.init).joined(separator: "+") }
 
     /// Samples and ops of one side (one or more runs; processes renumbered so each run's
-    /// worker processes stay distinct clusters).
+    /// worker processes stay distinct clusters), keyed `SUITE/OP/VARIANT`. Of an op that has
+    /// per-iteration-timed batches only the plain ones are kept (`Comparator.decisionBatches`,
+    /// the batches `variants` decides from).
     struct Side {
-        struct Key: Hashable {
-            var op: String
-            var variant: String
-        }
         var infos: [RunInfo] = []
-        var ops: [String: OpRecord] = [:]
-        var keys: [Key] = []
-        var bySample: [Key: [Sample]] = [:]
+        var ops: [OpKey: OpRecord] = [:]
+        var keys: [BenchmarkKey] = []
+        var bySample: [BenchmarkKey: [Sample]] = [:]
         var samples: [Sample] { bySample.values.flatMap { $0 } }
 
         init(store: ResultStore, ids: [Int64]) throws {
@@ -150,21 +147,27 @@ public struct CompareReport: Sendable {
             for id in ids {
                 guard let info = try store.run(id: id) else { throw StoreError.unknownRun(String(id)) }
                 infos.append(info)
-                for op in try store.ops(runID: id) where ops[op.name] == nil { ops[op.name] = op }
+                for op in try store.ops(runID: id) where ops[op.key] == nil { ops[op.key] = op }
+                let all = try store.samples(runID: id, iterationLatencies: true)
+                var opOrder: [OpKey] = []
+                var byOp: [OpKey: [Sample]] = [:]
+                for s in all {
+                    if byOp[s.opKey] == nil { opOrder.append(s.opKey) }
+                    byOp[s.opKey, default: []].append(s)
+                }
                 var maxProcess = 0
-                for var s in try store.samples(runID: id) {
+                for var s in opOrder.flatMap({ Comparator.decisionBatches(byOp[$0] ?? []) }) {
                     maxProcess = max(maxProcess, s.process)
                     s.process += processOffset
-                    let k = Key(op: s.op, variant: s.variant)
-                    if bySample[k] == nil { keys.append(k) }
-                    bySample[k, default: []].append(s)
+                    s.iterationLatencies = nil  // only needed to tell timed from plain batches
+                    if bySample[s.key] == nil { keys.append(s.key) }
+                    bySample[s.key, default: []].append(s)
                 }
                 processOffset += maxProcess + 1
             }
         }
 
-        func samples(_ k: Key) -> [Sample] { bySample[k] ?? [] }
-        func name(_ k: Key) -> String { "\(ops[k.op]?.suite ?? "?")/\(k.op)/\(k.variant)" }
+        func samples(_ k: BenchmarkKey) -> [Sample] { bySample[k] ?? [] }
     }
 }
 

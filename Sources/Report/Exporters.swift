@@ -37,9 +37,9 @@ public enum Exporter {
         }
     }
 
-    /// Median and 95% bootstrap interval (over processes, then batches) of a variant's time.
-    static func interval(_ r: RunReport, op: String, variant: String) -> (median: Double, lower: Double, upper: Double)? {
-        let own = r.samples(op: op, variant: variant).filter { !$0.flags.contains(.simulated) && !$0.flags.contains(.belowOverhead) }
+    /// Median and 95% bootstrap interval (over processes, then batches) of a benchmark's time.
+    static func interval(_ r: RunReport, _ key: BenchmarkKey) -> (median: Double, lower: Double, upper: Double)? {
+        let own = r.samples(key).filter { !$0.flags.contains(.simulated) && !$0.flags.contains(.belowOverhead) }
         guard !own.isEmpty else { return nil }
         let groups = Dictionary(grouping: own, by: \.process).sorted { $0.key < $1.key }.map { $0.value.map(\.netWallNsPerIteration) }
         return Bootstrap.medianInterval(groups, seed: 0x6675_7365_6265_6e63)
@@ -54,11 +54,11 @@ public enum Exporter {
     public static func bmf(_ r: RunReport) throws -> String {
         var doc: [String: Any] = [:]
         for row in r.rows {
-            guard let op = r.op(row.op), let ci = interval(r, op: row.op, variant: row.variant) else { continue }
+            guard let ci = interval(r, row.key) else { continue }
             var measures: [String: Any] = ["latency": ["value": ci.median, "lower_value": ci.lower, "upper_value": ci.upper]]
             if let i = row.counterMeans["instructions"] { measures["instructions"] = ["value": i] }
             if let g = row.gflops { measures["throughput"] = ["value": g * 1e9] }
-            doc[op.benchmarkName(variant: row.variant)] = measures
+            doc[row.key.description] = measures
         }
         return try jsonText(doc)
     }
@@ -67,16 +67,17 @@ public enum Exporter {
     public static func gab(_ r: RunReport) throws -> String {
         var list: [[String: Any]] = []
         for row in r.rows {
-            guard let op = r.op(row.op), let ci = interval(r, op: row.op, variant: row.variant) else { continue }
+            guard let ci = interval(r, row.key) else { continue }
             let half = (ci.upper - ci.lower) / 2
-            list.append(["name": op.benchmarkName(variant: row.variant), "unit": "ns", "value": ci.median,
+            list.append(["name": row.key.description, "unit": "ns", "value": ci.median,
                          "range": String(format: "± %.1f", half),
                          "extra": "p90 \(Format.duration(ns: row.time.p90)) · n \(row.time.n) · run \(r.info.id) · \(r.info.machine.cpuModel)"])
         }
         return try jsonText(list)
     }
 
-    /// JUnit XML, one testcase per benchmark (time = median seconds per iteration).
+    /// JUnit XML, one testcase per benchmark (time = median seconds per iteration): classname
+    /// `SUITE.OP` (how JUnit tools group cases), name `SUITE/OP/VARIANT`.
     public static func junit(_ r: RunReport, comparison: CompareReport?) -> String {
         func esc(_ s: String) -> String {
             s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
@@ -85,23 +86,22 @@ public enum Exporter {
         var cases: [String] = []
         var failures = 0
         for row in r.rows {
-            guard let op = r.op(row.op) else { continue }
+            let key = row.key
             var body = ""
-            if let c = r.check(op: row.op, variant: row.variant), !c.passed {
+            if let c = r.check(key), !c.passed {
                 failures += 1
                 body = "<failure type=\"accuracy\" message=\"rejected: outside accuracy band\">\(esc(c.reason ?? ""))</failure>"
-            } else if let cmp = comparison?.comparisons.first(where: { $0.op == "\(op.suite)/\(op.name)" && $0.variant == row.variant }),
+            } else if let cmp = comparison?.comparisons.first(where: { $0.key == key }),
                       cmp.verdict == .regression {
                 failures += 1
                 body = "<failure type=\"regression\" message=\"\(esc(String(format: "%.1f%% slower than baseline (CI %.3f–%.3f, p %.2g)", (cmp.ratio - 1) * 100, cmp.ciLower, cmp.ciUpper, cmp.pValueAdjusted)))\"/>"
             }
-            cases.append("    <testcase classname=\"\(esc(op.suite)).\(esc(op.name))\" name=\"\(esc(row.variant))\" time=\"\(row.time.p50 / 1e9)\">\(body)</testcase>")
+            cases.append("    <testcase classname=\"\(esc(key.suite)).\(esc(key.op))\" name=\"\(esc(key.description))\" time=\"\(row.time.p50 / 1e9)\">\(body)</testcase>")
         }
         let rejected = r.checks.filter { !$0.passed }
-        for c in rejected where !r.rows.contains(where: { $0.op == c.op && $0.variant == c.variant }) {
+        for c in rejected where !r.rows.contains(where: { $0.key == c.key }) {
             failures += 1
-            let suite = r.op(c.op)?.suite ?? "?"
-            cases.append("    <testcase classname=\"\(esc(suite)).\(esc(c.op))\" name=\"\(esc(c.variant))\" time=\"0\"><failure type=\"accuracy\" message=\"rejected: outside accuracy band\">\(esc(c.reason ?? ""))</failure></testcase>")
+            cases.append("    <testcase classname=\"\(esc(c.suite)).\(esc(c.op))\" name=\"\(esc(c.key.description))\" time=\"0\"><failure type=\"accuracy\" message=\"rejected: outside accuracy band\">\(esc(c.reason ?? ""))</failure></testcase>")
         }
         return """
             <?xml version="1.0" encoding="UTF-8"?>
@@ -131,7 +131,8 @@ public enum Exporter {
     /// google/benchmark JSON: `context` + `benchmarks[]`. Each sample is one `iteration` entry
     /// (repetition), followed by `mean`/`median`/`stddev`/`cv` aggregates like
     /// `--benchmark_repetitions` produces, so compare.py's U test sees every repetition.
-    /// Counters (per iteration) are extra numeric fields on each entry.
+    /// Counters (per iteration) and `FLOPS` are extra numeric fields on each entry, and every
+    /// aggregate aggregates each of them too (google/benchmark aggregates every counter).
     /// `variants` become the top-level `fusebench_variants` array (compare.py reads only
     /// `context` and `benchmarks`, so it ignores it).
     public static func gbench(_ r: RunReport, variants: [VariantRow] = []) throws -> String {
@@ -169,10 +170,18 @@ public enum Exporter {
         var benchmarks: [[String: Any]] = []
         var family = 0
         for op in r.ops {
-            let variants = r.rows.filter { $0.op == op.name }
+            let variants = r.rows.filter { $0.key.opKey == op.key }
             for row in variants {
-                let name = op.benchmarkName(variant: row.variant)
-                let own = r.samples(op: op.name, variant: row.variant)
+                let name = row.key.description
+                let own = r.samples(row.key)
+                var counterValues: [(name: String, values: [Double])] = []
+                func addCounter(_ event: String, _ value: Double) {
+                    if let i = counterValues.firstIndex(where: { $0.name == event }) {
+                        counterValues[i].values.append(value)
+                    } else {
+                        counterValues.append((event, [value]))
+                    }
+                }
                 for (i, s) in own.enumerated() {
                     var e: [String: Any] = [
                         "name": name, "family_index": family, "per_family_instance_index": 0, "run_name": name,
@@ -180,8 +189,16 @@ public enum Exporter {
                         "iterations": s.iterations, "real_time": s.netWallNsPerIteration, "cpu_time": s.cpuNsPerIteration,
                         "time_unit": "ns",
                     ]
-                    for c in s.counters { e[c.event] = c.value / Double(max(1, s.iterations)) }
-                    if op.flops > 0, s.netWallNsPerIteration > 0 { e["FLOPS"] = op.flops / s.netWallNsPerIteration * 1e9 }
+                    for c in s.counters {
+                        let v = c.value / Double(max(1, s.iterations))
+                        e[c.event] = v
+                        addCounter(c.event, v)
+                    }
+                    if op.flops > 0, s.netWallNsPerIteration > 0 {
+                        let flops = op.flops / s.netWallNsPerIteration * 1e9
+                        e["FLOPS"] = flops
+                        addCounter("FLOPS", flops)
+                    }
                     benchmarks.append(e)
                 }
                 let wall = own.map(\.netWallNsPerIteration), cpu = own.map(\.cpuNsPerIteration)
@@ -190,13 +207,24 @@ public enum Exporter {
                     ("mean", w.mean, c.mean, "time"), ("median", w.p50, c.p50, "time"),
                     ("stddev", w.stddev, c.stddev, "time"), ("cv", w.cv, c.cv, "percentage"),
                 ]
+                let counterSummaries = counterValues.compactMap { v in Summary(v.values).map { (v.name, $0) } }
                 for (agg, rv, cv, unit) in aggregates {
                     var e: [String: Any] = [
                         "name": "\(name)_\(agg)", "family_index": family, "per_family_instance_index": 0, "run_name": name,
                         "run_type": "aggregate", "repetitions": own.count, "threads": 1, "aggregate_name": agg,
                         "aggregate_unit": unit, "iterations": own.count, "real_time": rv, "cpu_time": cv, "time_unit": "ns",
                     ]
-                    if agg == "mean" { for (k, v) in row.counterMeans { e[k] = v } }
+                    // Each counter aggregated the same way over the entries that carry it.
+                    for (event, s) in counterSummaries {
+                        let v: Double
+                        switch agg {
+                        case "mean": v = s.mean
+                        case "median": v = s.p50
+                        case "stddev": v = s.stddev
+                        default: v = s.cv
+                        }
+                        if v.isFinite { e[event] = v }
+                    }
                     benchmarks.append(e)
                 }
                 family += 1
@@ -217,10 +245,8 @@ public enum Exporter {
         header += events.map { "\($0)_per_iter" }
         if !events.isEmpty { header.append("counter_backend") }
         var lines = [header.map(field).joined(separator: ",")]
-        let suiteOf = Dictionary(r.ops.map { ($0.name, $0.suite) }, uniquingKeysWith: { a, _ in a })
         for s in r.samples {
-            let suite = suiteOf[s.op] ?? ""
-            var row = [String(r.info.id), "\(suite)/\(s.op)/\(s.variant)", suite, s.op, s.variant, String(s.sequence),
+            var row = [String(r.info.id), s.key.description, s.suite, s.op, s.variant, String(s.sequence),
                        String(s.process), String(s.iterations), num(s.wallNs), num(s.cpuNs), num(s.overheadNs),
                        num(s.netWallNsPerIteration), num(s.cpuNsPerIteration), String(s.flags.rawValue)]
             for e in events { row.append(s.counterPerIteration(e).map(num) ?? "") }

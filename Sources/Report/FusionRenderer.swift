@@ -22,12 +22,31 @@ public enum FusionRenderer {
             }
             out.append(Format.table(header: ["group", "rule", "outcome", "bytes saved", "passes saved", "predicted unfused→fused",
                                              "measured unfused→fused", "max err", "reason"], rows: rows))
-            let bytes = meta.filter { $0.key.hasPrefix("fusion.bytes.\(model).") }.sorted { $0.key < $1.key }
-                .compactMap { kv in Double(kv.value).map { "\(kv.key.dropFirst("fusion.bytes.\(model).".count)) \(Format.count($0))B" } }
+            let bytes = bytesMoved(model: model, meta: meta).map { "\($0.label) \(Format.count($0.bytes))B" }
             if !bytes.isEmpty { out.append("bytes moved per inference: " + bytes.joined(separator: " · ")) }
             out.append("")
         }
         return out.joined(separator: "\n")
+    }
+
+    /// Bytes per inference of each variant of `model` (stored as `fusion.bytes.SUITE/OP/VARIANT`,
+    /// or `fusion.bytes.OP.VARIANT` by older builds), labelled by variant, or by `SUITE/OP/VARIANT`
+    /// when several suites of the run have a model of that name.
+    static func bytesMoved(model: String, meta: [String: String]) -> [(label: String, bytes: Double)] {
+        var keyed: [(BenchmarkKey, Double)] = []
+        var legacy: [(String, Double)] = []
+        for (k, v) in meta where k.hasPrefix(RunMetaKey.fusionBytesPrefix) {
+            guard let bytes = Double(v) else { continue }
+            let rest = String(k.dropFirst(RunMetaKey.fusionBytesPrefix.count))
+            if let key = BenchmarkKey.parse(rest), key.op == model {
+                keyed.append((key, bytes))
+            } else if rest.hasPrefix(model + ".") {
+                legacy.append((String(rest.dropFirst(model.count + 1)), bytes))
+            }
+        }
+        let suites = Set(keyed.map(\.0.suite))
+        return keyed.sorted { $0.0 < $1.0 }.map { (suites.count > 1 ? $0.0.description : $0.0.variant, $0.1) }
+            + legacy.sorted { $0.0 < $1.0 }
     }
 
     static func times(_ a: Double?, _ b: Double?) -> String {

@@ -15,7 +15,8 @@ public struct RunReport: Sendable {
     public var checks: [AccuracyCheck]
     /// Telemetry rows of the run.
     public var telemetry: [TelemetryRow]
-    /// Statistics per op and variant, in suite order then variant order of first appearance.
+    /// Statistics per benchmark (`SUITE/OP/VARIANT`), in op order then variant order of first
+    /// appearance.
     public var rows: [VariantStatistics]
 
     /// Loads run `runID` from `store`.
@@ -30,7 +31,7 @@ public struct RunReport: Sendable {
         var rows: [VariantStatistics] = []
         for op in ops {
             var variants: [String] = []
-            for s in samples where s.op == op.name && !variants.contains(s.variant) { variants.append(s.variant) }
+            for s in samples where s.opKey == op.key && !variants.contains(s.variant) { variants.append(s.variant) }
             for v in variants {
                 if let st = VariantStatistics(op: op, variant: v, samples: samples) { rows.append(st) }
             }
@@ -55,7 +56,7 @@ public struct RunReport: Sendable {
 
     /// Roofline figures of `row` (nil fields when the op declares no FLOPs/bytes or no peak was measured).
     public func roofline(_ row: VariantStatistics) -> Roofline {
-        guard !row.variant.hasPrefix("layer:"), var op = op(row.op) else { return Roofline() }
+        guard !row.variant.hasPrefix("layer:"), var op = op(row.key.opKey) else { return Roofline() }
         op.bytes = bytesMoved(op: op, variant: row.variant)
         var r = Roofline(gflops: row.gflops, gbytesPerSecond: op.bytes > 0 && row.time.p50 > 0 ? op.bytes / row.time.p50 : nil,
                          intensity: op.bytes > 0 && op.flops > 0 ? op.flops / op.bytes : nil)
@@ -73,9 +74,14 @@ public struct RunReport: Sendable {
     }
 
     /// Bytes one iteration of `variant` moves: the plan's own figure for fused models (stored by
-    /// the runner as `fusion.bytes.OP.VARIANT`), else the op's compulsory traffic.
+    /// the runner as `fusion.bytes.SUITE/OP/VARIANT`), else the op's compulsory traffic. Runs
+    /// stored before the key named the suite (`fusion.bytes.OP.VARIANT`) are read when the op's
+    /// name is unique in the run.
     public func bytesMoved(op: OpRecord, variant: String) -> Double {
-        meta["fusion.bytes.\(op.name).\(variant)"].flatMap(Double.init) ?? op.bytes
+        if let v = meta[RunMetaKey.fusionBytes(op.benchmarkKey(variant: variant))].flatMap(Double.init) { return v }
+        if ops.filter({ $0.name == op.name }).count == 1,
+           let v = meta["\(RunMetaKey.fusionBytesPrefix)\(op.name).\(variant)"].flatMap(Double.init) { return v }
+        return op.bytes
     }
 
     /// Bandwidth (GB/s) of the memory level a working set of `bytes` is served from: the largest
@@ -92,16 +98,15 @@ public struct RunReport: Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         for row in rows {
-            guard let op = op(row.op) else { continue }
             let text = String(decoding: try encoder.encode(roofline(row)), as: UTF8.self)
-            try store.setRunMeta(runID: info.id, key: "derived.\(op.benchmarkName(variant: row.variant))", value: text)
+            try store.setRunMeta(runID: info.id, key: RunMetaKey.derived(row.key), value: text)
         }
     }
 
-    /// Energy per inference (J) of a variant: energy of its batches / their iterations; nil when
+    /// Energy per inference (J) of a benchmark: energy of its batches / their iterations; nil when
     /// the run has no energy readings (never estimated).
-    public func joulesPerInference(op: String, variant: String) -> Double? {
-        let own = samples(op: op, variant: variant)
+    public func joulesPerInference(_ key: BenchmarkKey) -> Double? {
+        let own = samples(key)
         let bySequence = Dictionary(own.map { ($0.sequence, $0) }, uniquingKeysWith: { a, _ in a })
         var joules = 0.0, iterations = 0
         for row in telemetry where row.kind == "energy" {
@@ -112,24 +117,24 @@ public struct RunReport: Sendable {
         return iterations > 0 ? joules / Double(iterations) : nil
     }
 
-    /// The op record named `name`.
-    public func op(_ name: String) -> OpRecord? { ops.first { $0.name == name } }
+    /// The record of op `key` (`SUITE/OP`).
+    public func op(_ key: OpKey) -> OpRecord? { ops.first { $0.key == key } }
 
-    /// Samples of one variant, in measurement order.
-    public func samples(op: String, variant: String) -> [Sample] {
-        samples.filter { $0.op == op && $0.variant == variant }
+    /// Samples of one benchmark, in measurement order.
+    public func samples(_ key: BenchmarkKey) -> [Sample] {
+        samples.filter { $0.key == key }
     }
 
     /// Speedup of `row` over its op's reference variant (reference p50 / this p50).
     public func speedup(_ row: VariantStatistics) -> Double? {
-        guard let check = checks.first(where: { $0.op == row.op && $0.variant == row.variant }),
-              let ref = rows.first(where: { $0.op == row.op && $0.variant == check.referenceVariant }),
+        guard let check = check(row.key),
+              let ref = rows.first(where: { $0.key == row.key.opKey.variant(check.referenceVariant) }),
               row.time.p50 > 0 else { return nil }
         return ref.time.p50 / row.time.p50
     }
 
-    /// Accuracy check of a variant, if it was verified.
-    public func check(op: String, variant: String) -> AccuracyCheck? {
-        checks.first { $0.op == op && $0.variant == variant }
+    /// Accuracy check of a benchmark, if it was verified.
+    public func check(_ key: BenchmarkKey) -> AccuracyCheck? {
+        checks.first { $0.key == key }
     }
 }

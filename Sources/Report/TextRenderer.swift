@@ -18,8 +18,8 @@ public enum TextRenderer {
     public static func rows(_ r: RunReport) -> [[String]] {
         var rows: [[String]] = []
         for row in r.rows {
-            guard let op = r.op(row.op) else { continue }
-            let check = r.check(op: row.op, variant: row.variant)
+            guard r.op(row.key.opKey) != nil else { continue }
+            let check = r.check(row.key)
             let isLayer = row.variant.hasPrefix("layer:")
             let roof = r.roofline(row)
             let acc: String
@@ -31,7 +31,7 @@ public enum TextRenderer {
                 acc = "reference"
             }
             rows.append([
-                op.benchmarkName(variant: row.variant),
+                row.key.description,
                 Format.duration(ns: row.time.p50),
                 Format.duration(ns: row.time.p90),
                 Format.duration(ns: row.time.p99),
@@ -59,7 +59,7 @@ public enum TextRenderer {
         }
         if let t = r.meta["telemetry.summary"] { out += "\n\(t)" }
         let energy = r.rows.compactMap { row -> String? in
-            r.joulesPerInference(op: row.op, variant: row.variant).map { String(format: "%@/%@ %.3g J", row.op, row.variant, $0) }
+            r.joulesPerInference(row.key).map { String(format: "%@ %.3g J", row.key.description, $0) }
         }
         out += "\nenergy per inference: " + (energy.isEmpty ? "unavailable (no RAPL/powercap energy readings on this machine)" : energy.joined(separator: ", "))
         let throttled = r.rows.reduce(0) { $0 + $1.throttledSamples }
@@ -71,7 +71,7 @@ public enum TextRenderer {
         out += "\nmachine: \(r.info.machine.cpuModel) · kernels built for \(r.info.isaBuilt.joined(separator: ",")) · path \(r.meta["isa.kernel_path"] ?? "?")\(r.meta["isa.int8_kernel_path"].map { " · int8 path \($0)" } ?? "")"
         let rejected = r.checks.filter { !$0.passed }
         for c in rejected {
-            out += "\nrejected: \(c.op)/\(c.variant) — not timed; \(c.reason ?? "outside tolerance")"
+            out += "\nrejected: \(c.key) — not timed; \(c.reason ?? "outside tolerance")"
         }
         let multiplexed = r.rows.reduce(0) { $0 + $1.multiplexedSamples }
         if multiplexed > 0 { out += "\nnote: \(multiplexed) samples had multiplexed counters (values scaled, flagged)" }

@@ -11,6 +11,9 @@ import Store
 
 /// One row of the variants table.
 public struct VariantRow: Sendable, Equatable {
+    /// Suite of the op.
+    public var suite: String
+    /// Op name within its suite.
     public var op: String
     public var variant: String
     /// The op's reference variant (fp32 for the MLP, nchw for the CNN): the rollback target.
@@ -38,11 +41,16 @@ public struct VariantRow: Sendable, Equatable {
     /// Full decision text, e.g. `adopt` or `reject: not faster → fp32 (rollback)`.
     public var decision: String
 
-    public init(op: String, variant: String, decision: String) {
-        self.op = op
-        self.variant = variant
+    /// Creates the row of benchmark `key` with `decision`.
+    public init(key: BenchmarkKey, decision: String) {
+        self.suite = key.suite
+        self.op = key.op
+        self.variant = key.variant
         self.decision = decision
     }
+
+    /// The row's benchmark (`SUITE/OP/VARIANT`).
+    public var key: BenchmarkKey { BenchmarkKey(suite: suite, op: op, variant: variant) }
 
     /// The decision without the rollback suffix (`reference`, `adopt`, `reject: accuracy`, ...).
     public var decisionKind: String {
@@ -66,17 +74,13 @@ public enum VariantsReport {
     /// Rows of every `edge` op of the run, in op order, reference first.
     public static func rows(store: ResultStore, runID: Int64) throws -> [VariantRow] {
         let ops = try store.ops(runID: runID).filter { $0.kind == "edge" }
-        // An op name used by two suites of the run is shown (and stored) as SUITE/OP.
-        let names = ops.map(\.name)
-        let shared = Set(names.filter { n in names.filter { $0 == n }.count > 1 })
         let telemetry = try store.telemetry(runID: runID).filter { $0.kind == "energy" }
         let interrupted = try store.run(id: runID)?.status == .interrupted
         var rows: [VariantRow] = []
         for op in ops {
-            let label = shared.contains(op.name) ? "\(op.suite)/\(op.name)" : op.name
-            let samples = try store.samples(runID: runID, op: op.name, suite: op.suite, iterationLatencies: true)
+            let samples = try store.samples(runID: runID, op: op.key, iterationLatencies: true)
                 .filter { !$0.flags.contains(.simulated) }
-            let opChecks = try store.accuracyChecks(runID: runID, suite: op.suite).filter { $0.op == op.name }
+            let opChecks = try store.accuracyChecks(runID: runID, op: op.key)
             let reference = opChecks.first?.referenceVariant ?? samples.first?.variant ?? "fp32"
             let refAccuracy = opChecks.first.map { $0.cosine + $0.maxAbsError }
             var variants = [reference]
@@ -84,9 +88,8 @@ public enum VariantsReport {
             for c in opChecks where !variants.contains(c.variant) { variants.append(c.variant) }
             let bySequence = Dictionary(grouping: telemetry.filter { $0.sampleSequence != nil }, by: { $0.sampleSequence! })
             // Batches for the speedup and the stability check: those timed without per-iteration
-            // clock reads when the op has them (edge ops alternate), else all.
-            let plain = samples.filter { $0.iterationLatencies == nil }
-            let decisive = plain.isEmpty ? samples : plain
+            // clock reads when the op has them (edge ops alternate), else all — as compare and gate.
+            let decisive = Comparator.decisionBatches(samples)
             func perProcess(_ v: String) -> [[Double]] {
                 Dictionary(grouping: decisive.filter { $0.variant == v }, by: \.process).sorted { $0.key < $1.key }
                     .map { $0.value.map(\.netWallNsPerIteration) }
@@ -96,7 +99,7 @@ public enum VariantsReport {
                 let all = samples.filter { $0.variant == v }
                 let mine = decisive.filter { $0.variant == v }
                 let batchValues = mine.map(\.netWallNsPerIteration).sorted()
-                var row = VariantRow(op: label, variant: v, decision: "")
+                var row = VariantRow(key: op.benchmarkKey(variant: v), decision: "")
                 row.reference = reference
                 row.batch = op.shape["batch"]
                 row.metric = "top-1"
@@ -236,7 +239,7 @@ public enum VariantsReport {
     /// The stored form of the rows.
     public static func records(_ rows: [VariantRow]) -> [VariantDecisionRecord] {
         rows.map { r in
-            VariantDecisionRecord(op: r.op, variant: r.variant, referenceVariant: r.reference, metric: r.metric,
+            VariantDecisionRecord(suite: r.suite, op: r.op, variant: r.variant, referenceVariant: r.reference, metric: r.metric,
                                   accuracy: r.accuracy, accuracyDelta: r.delta, p50Ns: r.p50, p90Ns: r.p90, p99Ns: r.p99,
                                   latencySource: r.latencySource, energyJ: r.energyPerInference,
                                   speedup: r.speedup, speedupLo: r.lower, speedupHi: r.upper,
@@ -287,9 +290,9 @@ public enum VariantsReport {
 
     static let header = ["variant", "p50", "p90", "p99", "energy/inference", "top-1", "Δ vs ref (points)", "speedup [95% CI]", "decision"]
 
-    static func ops(_ rows: [VariantRow]) -> [String] {
-        var ops: [String] = []
-        for r in rows where !ops.contains(r.op) { ops.append(r.op) }
+    static func ops(_ rows: [VariantRow]) -> [OpKey] {
+        var ops: [OpKey] = []
+        for r in rows where !ops.contains(r.key.opKey) { ops.append(r.key.opKey) }
         return ops
     }
 
@@ -312,13 +315,13 @@ public enum VariantsReport {
         }
     }
 
-    /// Markdown: `### OP`, a note, the table, and one line per variant with exit rates.
+    /// Markdown: `### SUITE/OP`, a note, the table, and one line per variant with exit rates.
     public static func markdown(_ rows: [VariantRow]) -> String {
         let names = ops(rows)
         if names.isEmpty { return "no edge ops in this run\n" }
         var out = ""
         for op in names {
-            let mine = rows.filter { $0.op == op }
+            let mine = rows.filter { $0.key.opKey == op }
             out += "\n### \(op)\n\n"
             out += "_\(latencyNote(mine))_\n\n"
             out += "| " + header.joined(separator: " | ") + " |\n"
@@ -333,13 +336,13 @@ public enum VariantsReport {
         return out
     }
 
-    /// Plain text: aligned columns per op.
+    /// Plain text: aligned columns per op (`SUITE/OP`).
     public static func text(_ rows: [VariantRow]) -> String {
         let names = ops(rows)
         if names.isEmpty { return "no edge ops in this run\n" }
         var out = ""
         for op in names {
-            let mine = rows.filter { $0.op == op }
+            let mine = rows.filter { $0.key.opKey == op }
             out += "\n\(op) — \(latencyNote(mine))\n"
             out += Format.table(header: header, rows: mine.map(cells))
             if !out.hasSuffix("\n") { out += "\n" }
@@ -358,7 +361,8 @@ public enum VariantsReport {
     public static func jsonObjects(_ rows: [VariantRow]) -> [[String: Any]] {
         rows.map { r in
             var o: [String: Any] = [
-                "op": r.op, "variant": r.variant, "reference_variant": r.reference, "metric": r.metric,
+                "suite": r.suite, "op": r.op, "variant": r.variant, "benchmark": r.key.description,
+                "reference_variant": r.reference, "metric": r.metric,
                 "latency_source": r.latencySource, "count": r.count, "decision": r.decisionKind, "reason": r.decision,
             ]
             func put(_ key: String, _ v: Double?) { if let v, v.isFinite { o[key] = v } }

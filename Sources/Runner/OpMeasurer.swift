@@ -66,8 +66,9 @@ final class OpMeasurer {
             let ref = try task.taskAccuracy(variant: refName, seed: settings.seed)
             for v in spec.variants where v != refName {
                 let cand = try task.taskAccuracy(variant: v, seed: settings.seed)
-                let check = TaskAccuracy.check(op: spec.name, variant: v, referenceVariant: refName, metric: ref.metric,
+                var check = TaskAccuracy.check(op: spec.name, variant: v, referenceVariant: refName, metric: ref.metric,
                                                reference: ref.value, candidate: cand.value, band: task.accuracyBand)
+                check.key = op.benchmarkKey(variant: v)
                 checks.append(check)
                 if !check.passed { timed.removeAll { $0 == v } }
             }
@@ -78,8 +79,9 @@ final class OpMeasurer {
             for v in spec.variants where v != refName {
                 let candidate = instances[v]!
                 candidate.run()
-                let check = Accuracy.compare(reference: reference.output(), candidate: candidate.output(), tolerance: op.tolerance,
+                var check = Accuracy.compare(reference: reference.output(), candidate: candidate.output(), tolerance: op.tolerance,
                                              op: spec.name, variant: v, referenceVariant: refName)
+                check.key = op.benchmarkKey(variant: v)
                 checks.append(check)
                 if !check.passed { timed.removeAll { $0 == v } }
             }
@@ -139,7 +141,7 @@ final class OpMeasurer {
                 let overhead = m.iterationNs == nil ? calibration.overhead(iterations: n) : calibration.timedOverhead(iterations: n)
                 if Double(m.wallNs) <= overhead { f.insert(.belowOverhead) }
                 if Double(m.wallNs) > 1.5 * Double(m.cpuNs) + overhead { f.insert(.descheduled) }
-                let sample = Sample(op: spec.name, variant: v, sequence: sequenceStart + samples.count, iterations: n,
+                let sample = Sample(key: op.benchmarkKey(variant: v), sequence: sequenceStart + samples.count, iterations: n,
                                     wallNs: Double(m.wallNs), cpuNs: Double(m.cpuNs), overheadNs: overhead,
                                     counters: m.counters, flags: f,
                                     iterationLatencies: m.iterationNs.map {

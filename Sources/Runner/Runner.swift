@@ -186,7 +186,8 @@ public final class BenchRunner {
             }
             for (index, op) in runner.plan.ops.enumerated() {
                 try cooldown(before: op, progress: progress)
-                let slowdown = config.injectedSlowdown[op.spec.name] ?? config.injectedSlowdown[op.qualifiedName]
+                // `SUITE/OP=PCT` slows that op; a bare `OP=PCT` slows the op of that name in every suite.
+                let slowdown = config.injectedSlowdown[op.qualifiedName] ?? config.injectedSlowdown[op.spec.name]
                 var perSide: [OpResult]
                 if let ip = inProcess {
                     perSide = [try ip.measurer.measure(op: op, index: index, of: runner.plan.ops.count,
@@ -255,7 +256,7 @@ public final class BenchRunner {
             let seed = op.spec.settings.seed
             try store.insertFusionDecisions(runID: runID, decisions: decisions)
             for v in op.spec.variants {
-                try store.setRunMeta(runID: runID, key: "fusion.bytes.\(op.spec.name).\(v)", value: String(source.bytesMoved(variant: v)))
+                try store.setRunMeta(runID: runID, key: RunMetaKey.fusionBytes(op.benchmarkKey(variant: v)), value: String(source.bytesMoved(variant: v)))
             }
             let layers = try source.layerInstances(seed: seed)
             guard !layers.isEmpty else { return [] }
@@ -272,7 +273,7 @@ public final class BenchRunner {
                 for _ in 0..<5 {
                     if fb_interrupt_signal() != 0 { return samples }
                     let m = try timer.measure(layer.instance, iterations: n)
-                    samples.append(Sample(op: op.spec.name, variant: "layer:\(layer.name)", sequence: sequenceStart + samples.count,
+                    samples.append(Sample(key: op.benchmarkKey(variant: "layer:\(layer.name)"), sequence: sequenceStart + samples.count,
                                           iterations: n, wallNs: Double(m.wallNs), cpuNs: Double(m.cpuNs),
                                           overheadNs: calibration.overhead(iterations: n)))
                 }
@@ -366,7 +367,7 @@ public final class BenchRunner {
                     }
                     let side = config.sides[s]
                     progress.update("[\(index + 1)/\(runner.plan.ops.count)] \(op.qualifiedName) · worker \(p + 1)/\(n)\(sideTag(s))")
-                    let request = WorkerRequest(suitePath: op.suitePath, op: op.spec.name, variants: op.spec.variants, samples: perWorker,
+                    let request = WorkerRequest(suitePath: op.suitePath, suite: op.suite, op: op.spec.name, variants: op.spec.variants, samples: perWorker,
                                                 counters: counters.mode == "hw" ? "hw" : "none", events: events, explicitEvents: explicit,
                                                 slowdown: side.executable == nil ? slowdown : nil, pin: config.pinCPU, process: p,
                                                 quick: config.quick, temperatureLimitC: config.temperatureLimitC)

@@ -22,7 +22,7 @@ enum SimPass {
                 throw RunError("\(op.qualifiedName)/\(v): simulated counters failed: \(e.description)")
             }
             if caches.isEmpty { caches = out.caches }
-            samples.append(Sample(op: op.spec.name, variant: v, sequence: sequenceStart + samples.count, iterations: n,
+            samples.append(Sample(key: op.benchmarkKey(variant: v), sequence: sequenceStart + samples.count, iterations: n,
                                   wallNs: Double(Clock.wall() &- t0), cpuNs: 0, overheadNs: 0,
                                   counters: out.counterValues(), flags: flags.union(.simulated)))
         }

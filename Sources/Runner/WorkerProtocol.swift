@@ -21,6 +21,9 @@ public struct WorkerRequest: Codable, Sendable {
     public var protocolVersion = WorkerProtocol.version
     /// Absolute path of the suite file holding the op.
     public var suitePath: String
+    /// Name of the suite the parent planned the op in (the worker measures `SUITE/OP` of that
+    /// file); nil from parents of builds before it was sent.
+    public var suite: String?
     /// Op name within the suite.
     public var op: String
     /// Variants to run (the first is the reference; verification needs it).
@@ -43,10 +46,11 @@ public struct WorkerRequest: Codable, Sendable {
     /// Temperature limit for throttle flags (°C); nil = default.
     public var temperatureLimitC: Double?
 
-    public init(suitePath: String, op: String, variants: [String], samples: Int, counters: String, events: [String],
+    public init(suitePath: String, suite: String? = nil, op: String, variants: [String], samples: Int, counters: String, events: [String],
                 explicitEvents: Bool, slowdown: Double?, pin: Int?, process: Int, quick: Bool, temperatureLimitC: Double? = nil) {
         self.temperatureLimitC = temperatureLimitC
         self.suitePath = suitePath
+        self.suite = suite
         self.op = op
         self.variants = variants
         self.samples = samples
@@ -128,6 +132,18 @@ public struct WorkerResult: Sendable {
     public var interrupted: Bool
     public var telemetry: [TelemetryRow]
     public var fusionDecisions: [FusionDecision]
+
+    /// The result with every sample and check keyed by the op the parent asked for
+    /// (`request.suite`/`request.op`): identity comes from the parent's plan, whatever the worker
+    /// (possibly another build) sent.
+    public func identified(by request: WorkerRequest) -> WorkerResult {
+        guard let suite = request.suite else { return self }
+        let op = OpKey(suite: suite, op: request.op)
+        var r = self
+        for i in r.samples.indices { r.samples[i].key = op.variant(r.samples[i].variant) }
+        for i in r.checks.indices { r.checks[i].key = op.variant(r.checks[i].variant) }
+        return r
+    }
 }
 
 /// Parent side: runs one worker process to completion.
@@ -181,7 +197,7 @@ public enum WorkerClient {
         p.waitUntilExit()
         while !stderrBox.isSet { usleep(1000) }
         let stderrText = String(decoding: stderrBox.get(), as: UTF8.self)
-        return try parse(data, executable: executable, status: p.terminationStatus, stderr: stderrText)
+        return try parse(data, executable: executable, status: p.terminationStatus, stderr: stderrText).identified(by: request)
     }
 
     /// Decodes a worker's stdout (exposed for tests).

@@ -27,7 +27,7 @@ public enum WorkerServer {
             }
             let suite = try SuiteLoader.load(path: request.suitePath)
             var plan = try BenchPlan(suites: [suite], quick: request.quick)
-            plan.ops = plan.ops.filter { $0.spec.name == request.op }
+            plan.ops = plan.ops.filter { $0.spec.name == request.op && (request.suite == nil || $0.suite == request.suite) }
             guard var op = plan.ops.first else { throw RunError("\(request.suitePath): no op named '\(request.op)'") }
             op.spec.variants = request.variants
             op.spec.settings.samples = request.samples

@@ -51,11 +51,11 @@ struct SampleWriter {
         let latencyHandle = latencyStatement.sqliteStatement
         for sample in samples {
             if Int64(sample.counters.count) > limit {
-                throw StoreError.unusable(path: path, reason: "sample \(sample.sequence) of op \(sample.op) has "
+                throw StoreError.unusable(path: path, reason: "sample \(sample.sequence) of \(sample.key) has "
                     + "\(sample.counters.count) counter values; the store keeps at most \(limit) per sample")
             }
             if let l = sample.iterationLatencies, l.ns.count != sample.iterations || (!l.labels.isEmpty && l.labels.count != l.ns.count) {
-                throw StoreError.unusable(path: path, reason: "sample \(sample.sequence) of op \(sample.op) has "
+                throw StoreError.unusable(path: path, reason: "sample \(sample.sequence) of \(sample.key) has "
                     + "\(l.ns.count) iteration latencies and \(l.labels.count) labels for \(sample.iterations) iterations")
             }
             sqlite3_bind_int64(sampleHandle, 1, runID)

@@ -42,7 +42,8 @@ extension ResultStore {
     // MARK: - Samples
 
     /// Appends raw samples of one op to a run in a single transaction, with their counter values
-    /// in `counter_values`. `Sample.op` is not stored: `opID` says which op the samples belong to.
+    /// in `counter_values`. `Sample.suite` and `Sample.op` are not stored: `opID` says which op the
+    /// samples belong to, and reading them back keys them by that op's suite and name.
     ///
     /// Uses two cached prepared statements bound through the SQLite C API (see `SampleWriter`);
     /// the sample id keying the counter rows is SQLite's last insert rowid.
@@ -58,34 +59,30 @@ extension ResultStore {
     }
 
     /// Samples of a run ordered by sequence (then insertion), with their counters attached in
-    /// insertion order. `op` restricts to ops with that name (in any suite of the run, unless
-    /// `suite` is given too). `iterationLatencies` also attaches the per-iteration latencies
+    /// insertion order, each keyed `SUITE/OP/VARIANT` by its op's row. `op` restricts to that op
+    /// (`SUITE/OP`). `iterationLatencies` also attaches the per-iteration latencies
     /// (`iteration_latencies`), checked to hold one value (and label) per iteration.
-    public func samples(runID: Int64, op: String? = nil, suite: String? = nil, iterationLatencies: Bool = false) throws -> [Sample] {
+    public func samples(runID: Int64, op: OpKey? = nil, iterationLatencies: Bool = false) throws -> [Sample] {
         try read { db in
             var filter = "o.run_id = ?"
             var arguments: StatementArguments = [runID]
             if let op {
-                filter += " AND o.name = ?"
-                arguments += [op]
-            }
-            if let suite {
-                filter += " AND o.suite = ?"
-                arguments += [suite]
+                filter += " AND o.suite = ? AND o.name = ?"
+                arguments += [op.suite, op.op]
             }
             var ids: [Int64] = []
             var samples: [Sample] = []
             let rows = try Row.fetchCursor(db, sql: """
-                SELECT s.id, o.name, s.variant, s.sequence, s.process, s.iterations, s.wall_ns, s.cpu_ns, s.overhead_ns, s.flags
+                SELECT s.id, o.suite, o.name, s.variant, s.sequence, s.process, s.iterations, s.wall_ns, s.cpu_ns, s.overhead_ns, s.flags
                 FROM ops o JOIN samples s ON s.op_id = o.id
                 WHERE \(filter)
                 ORDER BY s.sequence, s.id
                 """, arguments: arguments)
             while let row = try rows.next() {
                 ids.append(row[0])
-                samples.append(Sample(op: row[1], variant: row[2], sequence: row[3], process: row[4], iterations: row[5],
-                                      wallNs: row[6], cpuNs: row[7], overheadNs: row[8],
-                                      flags: SampleFlags(rawValue: row[9])))
+                samples.append(Sample(key: BenchmarkKey(suite: row[1], op: row[2], variant: row[3]), sequence: row[4],
+                                      process: row[5], iterations: row[6], wallNs: row[7], cpuNs: row[8], overheadNs: row[9],
+                                      flags: SampleFlags(rawValue: row[10])))
             }
             guard !samples.isEmpty else { return samples }
             var indexByID: [Int64: Int] = [:]
@@ -155,19 +152,20 @@ extension ResultStore {
         }
     }
 
-    /// Accuracy checks of a run in the order they were recorded.
-    public func accuracyChecks(runID: Int64, suite: String? = nil) throws -> [AccuracyCheck] {
+    /// Accuracy checks of a run in the order they were recorded, each keyed by its op's row;
+    /// `op` restricts to that op (`SUITE/OP`).
+    public func accuracyChecks(runID: Int64, op: OpKey? = nil) throws -> [AccuracyCheck] {
         try read { db in
             try Row.fetchAll(db, sql: """
-                SELECT o.name, a.variant, a.reference_variant, a.max_abs_error, a.max_rel_error, a.cosine,
+                SELECT o.suite, o.name, a.variant, a.reference_variant, a.max_abs_error, a.max_rel_error, a.cosine,
                        a.tol_abs, a.tol_rel, a.tol_min_cosine, a.passed, a.reason
                 FROM accuracy_checks a JOIN ops o ON o.id = a.op_id
-                WHERE a.run_id = ? AND (? IS NULL OR o.suite = ?) ORDER BY a.id
-                """, arguments: [runID, suite, suite]).map { row in
-                AccuracyCheck(op: row[0], variant: row[1], referenceVariant: row[2], maxAbsError: row[3],
-                              maxRelError: row[4], cosine: row[5],
-                              tolerance: Tolerance(abs: row[6], rel: row[7], minCosine: row[8]),
-                              passed: row[9], reason: row[10])
+                WHERE a.run_id = ? AND (? IS NULL OR (o.suite = ? AND o.name = ?)) ORDER BY a.id
+                """, arguments: [runID, op?.suite, op?.suite, op?.op]).map { row in
+                AccuracyCheck(suite: row[0], op: row[1], variant: row[2], referenceVariant: row[3], maxAbsError: row[4],
+                              maxRelError: row[5], cosine: row[6],
+                              tolerance: Tolerance(abs: row[7], rel: row[8], minCosine: row[9]),
+                              passed: row[10], reason: row[11])
             }
         }
     }

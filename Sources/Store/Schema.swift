@@ -18,6 +18,7 @@ enum Schema {
         ("v1-initial-schema", v1),
         ("v2-baselines-fusion-telemetry", v2),
         ("v3-iteration-latencies-variant-decisions", v3),
+        ("v4-variant-decisions-by-suite", v4),
     ]
 
     /// Counter values one sample can hold; the factor in `counter_values.id`. Must match the SQL.
@@ -65,6 +66,73 @@ enum Schema {
         }
         try migrator.migrate(queue)
     }
+
+    /// Version 4: variant decisions keyed by suite, op and variant (two suites of a run may use
+    /// the same op name); the views over per-op rows show the suite. Rows written by v3 are moved
+    /// over: their `op` was the bare name, or `SUITE/OP` when two suites of the run shared it.
+    static let v4 = """
+        CREATE TABLE variant_decisions_v4 (
+            run_id            INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            suite             TEXT NOT NULL,
+            op                TEXT NOT NULL,
+            variant           TEXT NOT NULL,
+            reference_variant TEXT NOT NULL,
+            metric            TEXT NOT NULL,        -- e.g. top-1
+            accuracy          REAL,                 -- fraction
+            accuracy_delta    REAL,                 -- variant − reference (fraction; negative = worse)
+            p50_ns            REAL,
+            p90_ns            REAL,
+            p99_ns            REAL,
+            latency_source    TEXT NOT NULL,        -- iterations | batches | none
+            energy_j          REAL,                 -- per inference; NULL = unavailable
+            speedup           REAL,                 -- reference median / variant median
+            speedup_lo        REAL,                 -- 95% CI (hierarchical bootstrap)
+            speedup_hi        REAL,
+            exit_rates        TEXT,                 -- JSON [{label, share, count, p50_ns}] or NULL
+            decision          TEXT NOT NULL,        -- reference | adopt | reject: accuracy | reject: not faster | ...
+            reason            TEXT NOT NULL,        -- the full decision text
+            rollback_to       TEXT,                 -- the reference variant when rejected
+            decided_at        REAL NOT NULL,        -- unix seconds, UTC
+            PRIMARY KEY (run_id, suite, op, variant)
+        ) WITHOUT ROWID;
+
+        INSERT INTO variant_decisions_v4
+        SELECT d.run_id,
+               COALESCE((SELECT o.suite FROM ops o WHERE o.run_id = d.run_id AND o.name = d.op ORDER BY o.id LIMIT 1),
+                        CASE WHEN instr(d.op, '/') > 0 THEN substr(d.op, 1, instr(d.op, '/') - 1) ELSE '' END),
+               CASE WHEN NOT EXISTS (SELECT 1 FROM ops o WHERE o.run_id = d.run_id AND o.name = d.op) AND instr(d.op, '/') > 0
+                    THEN substr(d.op, instr(d.op, '/') + 1) ELSE d.op END,
+               d.variant, d.reference_variant, d.metric, d.accuracy, d.accuracy_delta, d.p50_ns, d.p90_ns, d.p99_ns,
+               d.latency_source, d.energy_j, d.speedup, d.speedup_lo, d.speedup_hi, d.exit_rates, d.decision, d.reason,
+               d.rollback_to, d.decided_at
+        FROM variant_decisions d;
+
+        DROP VIEW v_variant_decisions;
+        DROP TABLE variant_decisions;
+        ALTER TABLE variant_decisions_v4 RENAME TO variant_decisions;
+
+        CREATE VIEW v_variant_decisions AS
+        SELECT d.run_id, d.suite, d.op, d.variant, d.decision, d.speedup, d.speedup_lo, d.speedup_hi,
+               d.p50_ns, d.p90_ns, d.p99_ns, d.accuracy, d.accuracy_delta, d.exit_rates, d.rollback_to
+        FROM variant_decisions d;
+
+        DROP VIEW v_iteration_latencies;
+        CREATE VIEW v_iteration_latencies AS
+        SELECT o.run_id AS run_id, o.suite AS suite, o.name AS op, s.variant AS variant, s.sequence AS sequence,
+               s.process AS process, CAST(j.key AS INTEGER) AS iteration, j.value - l.overhead_ns AS ns,
+               COALESCE(lb.value, 0) AS label
+        FROM iteration_latencies l JOIN samples s ON s.id = l.sample_id JOIN ops o ON o.id = s.op_id
+             JOIN json_each(l.ns) j
+             LEFT JOIN json_each(l.labels) lb ON lb.key = j.key;
+
+        DROP VIEW v_counters;
+        CREATE VIEW v_counters AS
+        SELECT o.run_id AS run_id, o.suite AS suite, o.name AS op, s.variant AS variant, s.sequence AS sequence,
+               c.event AS event, c.value / s.iterations AS per_iter, c.backend AS backend,
+               (c.time_running < c.time_enabled) AS multiplexed
+        FROM ops o JOIN samples s ON s.op_id = o.id
+             JOIN counter_values c ON c.id BETWEEN s.id * 1024 AND s.id * 1024 + 1023;
+        """
 
     /// Version 3: per-iteration latencies (one row per sample, compact) and the edge-variant decisions.
     static let v3 = """

@@ -22,8 +22,9 @@ public enum StoreBenchmark {
                            machine: machine, isaBuilt: [], counterMode: "none", counterNote: "store benchmark",
                            calibration: nil, configJSON: "{}", pid: getpid())
         let runID = try store.beginRun(info)
-        let opID = try store.recordOp(runID: runID, op: OpRecord(suite: "store-benchmark", name: "insert", kind: "none",
-                                                                 shape: [:], dtype: "f32", flops: 0, bytes: 0, threshold: 0.05))
+        let op = OpRecord(suite: "store-benchmark", name: "insert", kind: "none", shape: [:], dtype: "f32", flops: 0, bytes: 0,
+                          threshold: 0.05)
+        let opID = try store.recordOp(runID: runID, op: op)
         let events = ["instructions", "cycles", "cache-references", "cache-misses", "branches", "branch-misses",
                       "L1-dcache-load-misses", "LLC-load-misses"]
         let counterCount = max(0, countersPerSample)
@@ -44,7 +45,7 @@ public enum StoreBenchmark {
             let latencies = n == 0 ? nil : IterationLatencies(
                 ns: (0..<n).map { UInt32(1_000 + ($0 * 7 + i) % 1_500) }, labels: (0..<n).map { Int32(1 + ($0 + i) % 10 / 9) },
                 overheadNs: 18)
-            batch.append(Sample(op: "insert", variant: i % 2 == 0 ? "reference" : "optimized", sequence: i,
+            batch.append(Sample(key: op.benchmarkKey(variant: i % 2 == 0 ? "reference" : "optimized"), sequence: i,
                                 iterations: n == 0 ? 1000 : n, wallNs: wall, cpuNs: cpu, overheadNs: 120, counters: counters,
                                 iterationLatencies: latencies))
         }

@@ -1,7 +1,8 @@
-// The `variant_decisions` table: one row per (run, edge op, variant) with the numbers behind the
+// The `variant_decisions` table: one row per (run, suite, edge op, variant) with the numbers behind the
 // adopt / reject decision of `fusebench variants` (also written at the end of `fusebench run`).
 import Foundation
 import GRDB
+import BenchModel
 
 /// Share of inferences that left at one exit (early exit), with that mode's median latency.
 public struct ExitRate: Codable, Sendable, Hashable {
@@ -30,6 +31,9 @@ public struct ExitRate: Codable, Sendable, Hashable {
 
 /// One stored variant decision (a row of `variant_decisions`).
 public struct VariantDecisionRecord: Codable, Sendable, Hashable {
+    /// Suite of the op.
+    public var suite: String
+    /// Op name within the suite.
     public var op: String
     public var variant: String
     public var referenceVariant: String
@@ -49,10 +53,11 @@ public struct VariantDecisionRecord: Codable, Sendable, Hashable {
     /// The variant rolled back to when rejected.
     public var rollbackTo: String?
 
-    public init(op: String, variant: String, referenceVariant: String, metric: String, accuracy: Double?, accuracyDelta: Double?,
+    public init(suite: String, op: String, variant: String, referenceVariant: String, metric: String, accuracy: Double?, accuracyDelta: Double?,
                 p50Ns: Double?, p90Ns: Double?, p99Ns: Double?, latencySource: String, energyJ: Double?,
                 speedup: Double?, speedupLo: Double?, speedupHi: Double?, exitRates: [ExitRate]?,
                 decision: String, reason: String, rollbackTo: String?) {
+        self.suite = suite
         self.op = op
         self.variant = variant
         self.referenceVariant = referenceVariant
@@ -72,6 +77,9 @@ public struct VariantDecisionRecord: Codable, Sendable, Hashable {
         self.reason = reason
         self.rollbackTo = rollbackTo
     }
+
+    /// The decided benchmark (`SUITE/OP/VARIANT`).
+    public var key: BenchmarkKey { BenchmarkKey(suite: suite, op: op, variant: variant) }
 }
 
 extension ResultStore {
@@ -83,38 +91,39 @@ extension ResultStore {
         let encoded = try records.map { r in try r.exitRates.map { try encodeJSON($0) } }
         try write { db in
             try Self.requireRun(db, runID)
-            for op in Set(records.map(\.op)) {
-                try db.execute(sql: "DELETE FROM variant_decisions WHERE run_id = ? AND op = ?", arguments: [runID, op])
+            for op in Set(records.map(\.key.opKey)) {
+                try db.execute(sql: "DELETE FROM variant_decisions WHERE run_id = ? AND suite = ? AND op = ?",
+                               arguments: [runID, op.suite, op.op])
             }
             for (r, exits) in zip(records, encoded) {
                 try db.execute(sql: """
-                    INSERT INTO variant_decisions (run_id, op, variant, reference_variant, metric, accuracy, accuracy_delta,
+                    INSERT INTO variant_decisions (run_id, suite, op, variant, reference_variant, metric, accuracy, accuracy_delta,
                         p50_ns, p90_ns, p99_ns, latency_source, energy_j, speedup, speedup_lo, speedup_hi, exit_rates,
                         decision, reason, rollback_to, decided_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """, arguments: [runID, r.op, r.variant, r.referenceVariant, r.metric, r.accuracy, r.accuracyDelta,
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """, arguments: [runID, r.suite, r.op, r.variant, r.referenceVariant, r.metric, r.accuracy, r.accuracyDelta,
                                      r.p50Ns, r.p90Ns, r.p99Ns, r.latencySource, r.energyJ, r.speedup, r.speedupLo, r.speedupHi,
                                      exits, r.decision, r.reason, r.rollbackTo, now])
             }
         }
     }
 
-    /// Stored decisions of a run, by op then variant (reference first).
+    /// Stored decisions of a run, by suite and op, then variant (reference first).
     public func variantDecisions(runID: Int64) throws -> [VariantDecisionRecord] {
         try read { db in
             try Row.fetchAll(db, sql: """
-                SELECT op, variant, reference_variant, metric, accuracy, accuracy_delta, p50_ns, p90_ns, p99_ns, latency_source,
-                       energy_j, speedup, speedup_lo, speedup_hi, exit_rates, decision, reason, rollback_to
+                SELECT suite, op, variant, reference_variant, metric, accuracy, accuracy_delta, p50_ns, p90_ns, p99_ns,
+                       latency_source, energy_j, speedup, speedup_lo, speedup_hi, exit_rates, decision, reason, rollback_to
                 FROM variant_decisions WHERE run_id = ?
-                ORDER BY op, decision <> 'reference', variant
+                ORDER BY suite, op, decision <> 'reference', variant
                 """, arguments: [runID]).map { row in
-                let exits: String? = row[14]
+                let exits: String? = row[15]
                 return VariantDecisionRecord(
-                    op: row[0], variant: row[1], referenceVariant: row[2], metric: row[3], accuracy: row[4], accuracyDelta: row[5],
-                    p50Ns: row[6], p90Ns: row[7], p99Ns: row[8], latencySource: row[9], energyJ: row[10],
-                    speedup: row[11], speedupLo: row[12], speedupHi: row[13],
+                    suite: row[0], op: row[1], variant: row[2], referenceVariant: row[3], metric: row[4], accuracy: row[5],
+                    accuracyDelta: row[6], p50Ns: row[7], p90Ns: row[8], p99Ns: row[9], latencySource: row[10], energyJ: row[11],
+                    speedup: row[12], speedupLo: row[13], speedupHi: row[14],
                     exitRates: try exits.map { try decodeJSON([ExitRate].self, $0, what: "variant_decisions.exit_rates") },
-                    decision: row[15], reason: row[16], rollbackTo: row[17])
+                    decision: row[16], reason: row[17], rollbackTo: row[18])
             }
         }
     }

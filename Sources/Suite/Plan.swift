@@ -21,8 +21,14 @@ public struct PlannedOp: Sendable {
         self.tolerance = tolerance
     }
 
+    /// The op's identity (`SUITE/OP`), carried by every sample, check and report row of it.
+    public var key: OpKey { OpKey(suite: suite, op: spec.name) }
+
+    /// The benchmark of `variant` of this op (`SUITE/OP/VARIANT`).
+    public func benchmarkKey(variant: String) -> BenchmarkKey { key.variant(variant) }
+
     /// `SUITE/OP` (the benchmark name without its variant).
-    public var qualifiedName: String { "\(suite)/\(spec.name)" }
+    public var qualifiedName: String { key.description }
 
     /// The op as stored with the run.
     public var record: OpRecord {
@@ -53,9 +59,14 @@ public struct BenchPlan: Sendable {
     /// Content hash of all suite files, in order (FNV-1a 64, hex): identifies "same suite", not a security digest.
     public var suiteHash: String { ContentHash.fnv1a64Hex(suites.reduce(into: Data()) { $0.append($1.contents) }) }
 
-    /// Builds the plan. `filter` is a regular expression matched against `SUITE/OP/VARIANT`;
+    /// Builds the plan. `filter` is a regular expression matched against `SUITE/OP/VARIANT`
+    /// (so `gemm_128` selects that op in every suite, `smoke/gemm_128` only smoke's);
     /// an op is kept when any of its variants match, and only matching variants run (the
     /// reference still runs first when it was filtered out but another variant needs verifying).
+    /// Each op's factory comes from the registry its suite was validated against.
+    ///
+    /// - Throws: `PlanError` for a bad filter, an op whose factory cannot be made, or an op
+    ///   (`SUITE/OP`) that appears twice.
     public init(suites: [SuiteFile], filter: String? = nil, quick: Bool = false) throws {
         self.suites = suites
         var regex: NSRegularExpression?
@@ -69,7 +80,12 @@ public struct BenchPlan: Sendable {
         var ops: [PlannedOp] = []
         for s in suites {
             for spec in s.ops {
-                guard let factory = spec.factory() else { continue }
+                let factory: any KernelFactory
+                do {
+                    factory = try spec.factory(registry: s.registry)
+                } catch {
+                    throw PlanError("\(s.path):\(spec.line):1: op '\(s.name)/\(spec.name)': \(error)")
+                }
                 var spec = spec
                 if let re = regex {
                     let matching = spec.variants.filter { v in
@@ -90,10 +106,9 @@ public struct BenchPlan: Sendable {
                 ops.append(PlannedOp(suite: s.name, suitePath: absolute, spec: spec, factory: factory, tolerance: tol))
             }
         }
-        let names = ops.map(\.qualifiedName)
-        if Set(names).count != names.count {
-            let dup = Dictionary(grouping: names, by: { $0 }).first { $0.value.count > 1 }!.key
-            throw PlanError("op '\(dup)' appears twice; give the suites different names")
+        var seen = Set<OpKey>()
+        for op in ops where !seen.insert(op.key).inserted {
+            throw PlanError("op '\(op.key)' appears twice; give the suites different names")
         }
         self.ops = ops
     }

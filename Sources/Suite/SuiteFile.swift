@@ -67,11 +67,17 @@ public struct OpSpec: Sendable, Hashable {
     /// The edge-inference op of an `[[edge]]` entry (kind `edge`); nil otherwise.
     public var edge: EdgeSpec? = nil
 
-    /// The factory that runs this op: a `ModelFactory` for a model, else the registry's factory for `kind`.
-    public func factory(registry: KernelRegistry = .shared) -> (any KernelFactory)? {
-        if let model { return try? ModelFactory(spec: model) }
-        if let edge { return try? EdgeModels.factory(spec: edge) }
-        return registry.factory(kind: kind)
+    /// The factory that runs this op: a `ModelFactory` for a model, an edge factory for an edge
+    /// op, else `registry`'s factory for `kind`.
+    ///
+    /// - Throws: the factory's own error, or `PlanError` when `registry` has no kind `kind`.
+    public func factory(registry: KernelRegistry = .shared) throws -> any KernelFactory {
+        if let model { return try ModelFactory(spec: model) }
+        if let edge { return try EdgeModels.factory(spec: edge) }
+        guard let factory = registry.factory(kind: kind) else {
+            throw PlanError("no kernel kind '\(kind)' in the kernel registry")
+        }
+        return factory
     }
 }
 
@@ -85,4 +91,6 @@ public struct SuiteFile: Sendable {
     public var ops: [OpSpec]
     /// Raw file contents (hashed into the run's suite hash).
     public var contents: Data
+    /// The kernel registry the file was validated against; the plan takes its factories from it.
+    public var registry: KernelRegistry = .shared
 }

@@ -173,7 +173,7 @@ private struct Reader {
                 ops.append(op)
             }
         }
-        return SuiteFile(path: path, name: name, description: description, defaults: defaults, ops: ops, contents: data)
+        return SuiteFile(path: path, name: name, description: description, defaults: defaults, ops: ops, contents: data, registry: registry)
     }
 
     func op(_ t: TOMLTable, at prefix: String, defaults: MeasurementSettings, registry: KernelRegistry) throws -> OpSpec {

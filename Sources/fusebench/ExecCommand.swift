@@ -31,7 +31,8 @@ struct ExecCommand: ParsableCommand {
         guard iterations >= 0 else { throw UsageError("--iterations must not be negative") }
         let file = try SuiteLoader.load(path: try SuiteResolver.resolve([suite])[0])
         guard let spec = file.ops.first(where: { $0.name == op }) else { throw UsageError("\(suite): no op named '\(op)'") }
-        guard let factory = spec.factory(), factory.variants.contains(variant) else {
+        let factory = try spec.factory(registry: file.registry)
+        guard factory.variants.contains(variant) else {
             throw UsageError("op '\(op)' has no variant '\(variant)'")
         }
         let instance = try factory.make(variant: variant, shape: spec.shape, dtype: spec.dtype, seed: spec.settings.seed)

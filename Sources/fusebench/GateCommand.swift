@@ -43,7 +43,7 @@ struct GateCommand: ParsableCommand {
     @Option(help: "Counters: auto, hw, sim, none.")
     var counters: String = "auto"
 
-    @Option(name: .customLong("inject-slowdown"), parsing: .singleValue, help: "Testing aid: OP=PCT slows this build's OP (labelled in the run).")
+    @Option(name: .customLong("inject-slowdown"), parsing: .singleValue, help: "Testing aid: OP=PCT slows this build's OP (SUITE/OP, or a bare OP in every suite; labelled in the run).")
     var injectSlowdown: [String] = []
 
     @Option(help: "Label stored with the gate's runs.")
@@ -102,7 +102,7 @@ struct GateCommand: ParsableCommand {
             let report = try CompareReport(store: store, baseIDs: baseIDs, headIDs: headIDs, options: options)
             let roundTime = Date().timeIntervalSince(roundStart)
             let elapsed = Date().timeIntervalSince(start)
-            let undecided = Set(report.comparisons.filter { GateDecision.gateVerdict($0) == .inconclusive }.map(\.op))
+            let undecided = Set(report.comparisons.filter { GateDecision.gateVerdict($0) == .inconclusive }.map(\.key.opKey))
             if report.verdict != .inconclusive || undecided.isEmpty || elapsed + roundTime > maxTime {
                 if report.verdict == .inconclusive, maxTime > 0 {
                     say(String(format: "still inconclusive after %d round(s), %.0f s (--max-time %.0f s)", round, elapsed, maxTime))
@@ -110,7 +110,7 @@ struct GateCommand: ParsableCommand {
                 return try finish(report, format: format, rounds: round, seconds: elapsed)
             }
             round += 1
-            plan.ops = plan.ops.filter { undecided.contains($0.qualifiedName) }
+            plan.ops = plan.ops.filter { undecided.contains($0.key) }
             say(String(format: "inconclusive on %d op(s); round %d: measuring them again (%.0f s of --max-time %.0f s used)",
                        undecided.count, round, elapsed, maxTime))
         }

@@ -12,7 +12,7 @@ struct RunCommand: ParsableCommand {
 
     @OptionGroup var database: DatabaseOptions
 
-    @Option(help: "Regular expression on SUITE/OP/VARIANT; only matching benchmarks run.")
+    @Option(help: "Regular expression on SUITE/OP/VARIANT; only matching benchmarks run (e.g. 'smoke/gemm_128', or 'gemm_128' in every suite).")
     var filter: String?
 
     @Option(help: "Free-text label stored with the run.")
@@ -43,7 +43,7 @@ struct RunCommand: ParsableCommand {
     var temperatureLimit: Double = 95
 
     @Option(name: .customLong("inject-slowdown"), parsing: .singleValue,
-            help: "Testing aid: OP=PCT adds real work worth PCT% of OP's time (labelled in the run).")
+            help: "Testing aid: OP=PCT adds real work worth PCT% of OP's time (OP is SUITE/OP, or a bare name for that op in every suite; labelled in the run).")
     var injectSlowdown: [String] = []
 
     func run() throws {
@@ -96,7 +96,8 @@ struct RunCommand: ParsableCommand {
     }
 }
 
-/// Parses `--inject-slowdown OP=PCT` values.
+/// Parses `--inject-slowdown OP=PCT` values; OP is `SUITE/OP` or a bare op name (every suite's op
+/// of that name).
 enum SlowdownSpec {
     static func parse(_ values: [String]) throws -> [String: Double] {
         var out: [String: Double] = [:]

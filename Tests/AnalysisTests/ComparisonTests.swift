@@ -24,7 +24,7 @@ func synthetic(op: String = "op", variant: String = "optimized", median: Double,
 /// One batch of 10 iterations whose net per-iteration time is `perIteration` ns (50 ns overhead).
 func sample(op: String = "op", variant: String = "optimized", perIteration: Double, process: Int = 0,
             sequence: Int = 0, counters: [CounterValue] = [], flags: SampleFlags = []) -> Sample {
-    Sample(op: op, variant: variant, sequence: sequence, process: process, iterations: 10,
+    Sample(key: BenchmarkKey(suite: "t", op: op, variant: variant), sequence: sequence, process: process, iterations: 10,
            wallNs: perIteration * 10 + 50, cpuNs: perIteration * 10, overheadNs: 50, counters: counters, flags: flags)
 }
 
@@ -113,7 +113,7 @@ func instructions(_ perIteration: Double, _ backend: CounterBackend) -> CounterV
     @Test func identicalDistributionsPass() throws {
         let base = synthetic(median: 1000, noise: 0.01, processes: 4, perProcess: 25, processSpread: 0.005, seed: 1)
         let head = synthetic(median: 1000, noise: 0.01, processes: 4, perProcess: 25, processSpread: 0.005, seed: 2)
-        let c = try #require(Comparator.compare([ComparisonInput(op: "op", variant: "optimized", base: base, head: head)]).first)
+        let c = try #require(Comparator.compare([ComparisonInput(key: BenchmarkKey(suite: "t", op: "op", variant: "optimized"), base: base, head: head)]).first)
         #expect(c.verdict == .pass)
         #expect(c.ciUpper < 1.05)
         #expect(c.nBase == 100 && c.nHead == 100 && c.processesBase == 4 && c.processesHead == 4)
@@ -125,7 +125,7 @@ func instructions(_ perIteration: Double, _ backend: CounterBackend) -> CounterV
     @Test func tenPercentSlowdownLowNoiseIsARegression() throws {
         let base = synthetic(median: 1000, noise: 0.01, processes: 4, perProcess: 25, processSpread: 0.005, seed: 3)
         let head = synthetic(median: 1100, noise: 0.01, processes: 4, perProcess: 25, processSpread: 0.005, seed: 4)
-        let c = try #require(Comparator.compare([ComparisonInput(op: "op", variant: "optimized", base: base, head: head)]).first)
+        let c = try #require(Comparator.compare([ComparisonInput(key: BenchmarkKey(suite: "t", op: "op", variant: "optimized"), base: base, head: head)]).first)
         #expect(c.verdict == .regression)
         #expect(abs(c.ratio - 1.1) < 0.02)
         #expect(c.ciLower > 1.05)
@@ -147,7 +147,7 @@ func instructions(_ perIteration: Double, _ backend: CounterBackend) -> CounterV
                                  seed: UInt64(100 + 2 * k))
             let head = synthetic(median: 1100, noise: 0.3, processes: 2, perProcess: 4, processSpread: 0.05,
                                  seed: UInt64(101 + 2 * k))
-            let c = try #require(Comparator.compare([ComparisonInput(op: "op", variant: "optimized", base: base, head: head)]).first)
+            let c = try #require(Comparator.compare([ComparisonInput(key: BenchmarkKey(suite: "t", op: "op", variant: "optimized"), base: base, head: head)]).first)
             verdicts.append(c.verdict)
             if c.verdict == .inconclusive {
                 #expect(c.ciUpper > 1.05)
@@ -172,7 +172,7 @@ func instructions(_ perIteration: Double, _ backend: CounterBackend) -> CounterV
                                  seed: UInt64(300 + 2 * k))
             let head = synthetic(median: 1000, noise: 0.03, processes: 8, perProcess: 8, processSpread: 0.1,
                                  seed: UInt64(301 + 2 * k))
-            let c = try #require(Comparator.compare([ComparisonInput(op: "op", variant: "v", base: base, head: head)]).first)
+            let c = try #require(Comparator.compare([ComparisonInput(key: BenchmarkKey(suite: "t", op: "op", variant: "v"), base: base, head: head)]).first)
             verdicts.append(c.verdict)
             if try #require(c.pValueMannWhitney) < 0.05 { smallRawP += 1 }
             // The process bootstrap p-value, which the verdict uses, is not fooled.
@@ -185,7 +185,7 @@ func instructions(_ perIteration: Double, _ backend: CounterBackend) -> CounterV
     @Test func twentyPercentSpeedupIsAnImprovementThatPasses() throws {
         let base = synthetic(median: 1000, noise: 0.02, processes: 4, perProcess: 20, processSpread: 0.01, seed: 7)
         let head = synthetic(median: 800, noise: 0.02, processes: 4, perProcess: 20, processSpread: 0.01, seed: 8)
-        let c = try #require(Comparator.compare([ComparisonInput(op: "op", variant: "optimized", base: base, head: head)]).first)
+        let c = try #require(Comparator.compare([ComparisonInput(key: BenchmarkKey(suite: "t", op: "op", variant: "optimized"), base: base, head: head)]).first)
         #expect(c.verdict == .improvement)
         #expect(abs(c.ratio - 0.8) < 0.02 && c.ciUpper < 0.95)
         #expect(GateDecision.combine([c]) == (.pass, 0))
@@ -208,7 +208,7 @@ func instructions(_ perIteration: Double, _ backend: CounterBackend) -> CounterV
         //     lo=[60+i*40/(t//2)+0.013 for i in range(t//2)]; hi=[160-i*40/(t-t//2)-0.017 for i in range(t-t//2)]
         //     return cl+lo+hi
         //   mannwhitneyu(mk(106,40,22)+0.001, mk(100,40,22)).pvalue -> 0.01593340654182506
-        let a = ComparisonInput(op: "a", variant: "optimized",
+        let a = ComparisonInput(key: BenchmarkKey(suite: "t", op: "a", variant: "optimized"),
                                 base: clustered(100, shift: 0).map { sample(op: "a", perIteration: $0) },
                                 head: clustered(106, shift: 0.001).map { sample(op: "a", perIteration: $0) })
         let alone = try #require(Comparator.compare([a]).first)
@@ -219,7 +219,7 @@ func instructions(_ perIteration: Double, _ backend: CounterBackend) -> CounterV
 
         // The same op compared together with three unchanged ops: Holm multiplies its p by 4.
         let others = (1...3).map { k in
-            ComparisonInput(op: "o\(k)", variant: "optimized",
+            ComparisonInput(key: BenchmarkKey(suite: "t", op: "o\(k)", variant: "optimized"),
                             base: synthetic(op: "o\(k)", median: 500, noise: 0.01, processes: 3, perProcess: 10,
                                             seed: UInt64(20 + k)),
                             head: synthetic(op: "o\(k)", median: 500, noise: 0.01, processes: 3, perProcess: 10,
@@ -248,10 +248,10 @@ func instructions(_ perIteration: Double, _ backend: CounterBackend) -> CounterV
         let same = synthetic(median: 1000, noise: 0.01, processes: 2, perProcess: 10, seed: 42) { i in
             [instructions(5020 + Double(i % 3), .hw)]
         }
-        let r = Comparator.compare([ComparisonInput(op: "op", variant: "optimized", base: base, head: more),
-                                    ComparisonInput(op: "op", variant: "optimized", instructionsThreshold: 0.002,
+        let r = Comparator.compare([ComparisonInput(key: BenchmarkKey(suite: "t", op: "op", variant: "optimized"), base: base, head: more),
+                                    ComparisonInput(key: BenchmarkKey(suite: "t", op: "op", variant: "optimized"), instructionsThreshold: 0.002,
                                                     base: base, head: same),
-                                    ComparisonInput(op: "op", variant: "optimized", base: base, head: same)])
+                                    ComparisonInput(key: BenchmarkKey(suite: "t", op: "op", variant: "optimized"), base: base, head: same)])
         #expect(abs(try #require(r[0].instructionRatio) - 1.03) < 1e-3)
         #expect(r[0].instructionVerdict == .regression)
         #expect(r[0].instructionBackend == .hw)
@@ -269,7 +269,7 @@ func instructions(_ perIteration: Double, _ backend: CounterBackend) -> CounterV
         let head = synthetic(median: 1000, noise: 0.01, processes: 2, perProcess: 10, seed: 51) { _ in
             [instructions(9000, .sim)]
         }
-        let c = try #require(Comparator.compare([ComparisonInput(op: "op", variant: "v", base: base, head: head)]).first)
+        let c = try #require(Comparator.compare([ComparisonInput(key: BenchmarkKey(suite: "t", op: "op", variant: "v"), base: base, head: head)]).first)
         #expect(c.instructionRatio == nil && c.instructionVerdict == nil && c.instructionBackend == nil)
         #expect(c.baseInstructions == nil && c.headInstructions == nil)
         #expect(c.note?.contains("instructions not compared") == true)
@@ -280,12 +280,12 @@ func instructions(_ perIteration: Double, _ backend: CounterBackend) -> CounterV
         let mixed = synthetic(median: 1000, noise: 0.01, processes: 2, perProcess: 10, seed: 52) { _ in
             [instructions(5000, .hw), instructions(8000, .sim)]
         }
-        let m = try #require(Comparator.compare([ComparisonInput(op: "op", variant: "v", base: mixed, head: head)]).first)
+        let m = try #require(Comparator.compare([ComparisonInput(key: BenchmarkKey(suite: "t", op: "op", variant: "v"), base: mixed, head: head)]).first)
         #expect(m.instructionBackend == .sim)
         #expect(m.instructionRatio == 9000.0 / 8000.0)
         // One side without counts: nothing to compare, nothing to note.
         let none = synthetic(median: 1000, noise: 0.01, processes: 2, perProcess: 10, seed: 53)
-        let n = try #require(Comparator.compare([ComparisonInput(op: "op", variant: "v", base: none, head: head)]).first)
+        let n = try #require(Comparator.compare([ComparisonInput(key: BenchmarkKey(suite: "t", op: "op", variant: "v"), base: none, head: head)]).first)
         #expect(n.instructionRatio == nil && n.note == nil)
     }
 
@@ -296,7 +296,7 @@ func instructions(_ perIteration: Double, _ backend: CounterBackend) -> CounterV
         let noisyHead = synthetic(median: 1000, noise: 0.3, processes: 2, perProcess: 4, seed: 61) { _ in
             [instructions(5500, .sim)]
         }
-        let c = try #require(Comparator.compare([ComparisonInput(op: "op", variant: "v", base: noisyBase, head: noisyHead)]).first)
+        let c = try #require(Comparator.compare([ComparisonInput(key: BenchmarkKey(suite: "t", op: "op", variant: "v"), base: noisyBase, head: noisyHead)]).first)
         #expect(c.verdict == .inconclusive)
         #expect(c.instructionVerdict == .regression)
         #expect(GateDecision.gateVerdict(c) == .regression)
@@ -311,8 +311,8 @@ func instructions(_ perIteration: Double, _ backend: CounterBackend) -> CounterV
     @Test func emptySideIsInconclusiveAndLeftOutOfHolm() throws {
         let base = synthetic(median: 1000, noise: 0.01, processes: 2, perProcess: 10, seed: 70)
         let head = synthetic(median: 1100, noise: 0.01, processes: 2, perProcess: 10, seed: 71)
-        let r = Comparator.compare([ComparisonInput(op: "x", variant: "v", base: base, head: []),
-                                    ComparisonInput(op: "y", variant: "v", base: base, head: head)])
+        let r = Comparator.compare([ComparisonInput(key: BenchmarkKey(suite: "t", op: "x", variant: "v"), base: base, head: []),
+                                    ComparisonInput(key: BenchmarkKey(suite: "t", op: "y", variant: "v"), base: base, head: head)])
         #expect(r[0].verdict == .inconclusive)
         #expect(r[0].ratio.isNaN && r[0].nHead == 0 && r[0].pValue == 1 && r[0].pValueAdjusted == 1)
         #expect(r[0].note == "no usable head samples")
@@ -325,7 +325,7 @@ func instructions(_ perIteration: Double, _ backend: CounterBackend) -> CounterV
         var base = synthetic(median: 1000, noise: 0.01, processes: 2, perProcess: 10, seed: 80)
         let head = synthetic(median: 1000, noise: 0.01, processes: 2, perProcess: 10, seed: 81)
         base.append(contentsOf: (0..<30).map { _ in sample(perIteration: 0, process: 2, flags: .belowOverhead) })
-        let c = try #require(Comparator.compare([ComparisonInput(op: "op", variant: "v", base: base, head: head)]).first)
+        let c = try #require(Comparator.compare([ComparisonInput(key: BenchmarkKey(suite: "t", op: "op", variant: "v"), base: base, head: head)]).first)
         #expect(c.nBase == 20 && c.processesBase == 2)
         #expect(c.verdict == .pass)
     }
@@ -333,8 +333,8 @@ func instructions(_ perIteration: Double, _ backend: CounterBackend) -> CounterV
     @Test func perInputThresholdAndDeterminism() {
         let base = synthetic(median: 1000, noise: 0.01, processes: 3, perProcess: 10, seed: 90)
         let head = synthetic(median: 1030, noise: 0.01, processes: 3, perProcess: 10, seed: 91)
-        let inputs = [ComparisonInput(op: "op", variant: "v", base: base, head: head),
-                      ComparisonInput(op: "op", variant: "v2", threshold: 0.02, base: base, head: head)]
+        let inputs = [ComparisonInput(key: BenchmarkKey(suite: "t", op: "op", variant: "v"), base: base, head: head),
+                      ComparisonInput(key: BenchmarkKey(suite: "t", op: "op", variant: "v2"), threshold: 0.02, base: base, head: head)]
         let r = Comparator.compare(inputs)
         #expect(r[0].threshold == 0.05 && r[0].verdict == .pass)        // +3% < 5%
         #expect(r[1].threshold == 0.02 && r[1].verdict == .regression)  // +3% > 2%, significant
@@ -356,7 +356,7 @@ func instructions(_ perIteration: Double, _ backend: CounterBackend) -> CounterV
 
     @Test func gateCombination() {
         func c(_ v: Verdict) -> Comparison {
-            Comparison(op: "o", variant: "v", baseMedian: 1, headMedian: 1, ratio: 1, ciLower: 1, ciUpper: 1,
+            Comparison(key: BenchmarkKey(suite: "t", op: "o", variant: "v"), baseMedian: 1, headMedian: 1, ratio: 1, ciLower: 1, ciUpper: 1,
                        confidence: 0.95, pValue: 1, pValueAdjusted: 1, threshold: 0.05, verdict: v, nBase: 1, nHead: 1,
                        processesBase: 1, processesHead: 1, instructionsThreshold: 0.01)
         }

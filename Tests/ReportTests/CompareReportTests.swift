@@ -113,7 +113,7 @@ import Testing
         #expect(single.exitCode == 1)
 
         let multi = try CompareReport(store: store, baseIDs: [baseRun], headIDs: [headRun])
-        #expect(multi.comparisons.map(\.op) == ["tiny/a", "tiny/b", "tiny/c"])
+        #expect(multi.comparisons.map(\.key.opKey.description) == ["tiny/a", "tiny/b", "tiny/c"])
         let a = multi.comparisons[0]
         #expect(a.pValue < 0.05, "raw p is significant")
         #expect(abs(a.pValueAdjusted - 3 * a.pValue) < 1e-9, "smallest of 3 p-values is multiplied by 3")

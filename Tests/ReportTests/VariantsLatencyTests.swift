@@ -155,7 +155,7 @@ import Testing
             var samples: [Sample] = []
             for (i, v) in ["reference": median, "fast": median / 2].sorted(by: { $0.key > $1.key }).enumerated() {
                 for k in 0..<6 {
-                    samples.append(Sample(op: "mlp", variant: v.key, sequence: i * 6 + k, process: 0, iterations: 10,
+                    samples.append(Sample(key: BenchmarkKey(suite: suite, op: "mlp", variant: v.key), sequence: i * 6 + k, process: 0, iterations: 10,
                                           wallNs: v.value * 10, cpuNs: v.value * 10, overheadNs: 0))
                 }
             }
@@ -163,7 +163,7 @@ import Testing
         }
         try store.finishRun(id: id, status: .complete)
         let rows = try VariantsReport.rows(store: store, runID: id)
-        #expect(rows.map(\.op) == ["a/mlp", "a/mlp", "b/mlp", "b/mlp"])
+        #expect(rows.map(\.key.opKey.description) == ["a/mlp", "a/mlp", "b/mlp", "b/mlp"])
         #expect(rows.filter { $0.variant == "reference" }.map(\.p50) == [1_000, 4_000])
         try VariantsReport.store(rows, store: store, runID: id)
         #expect(try store.variantDecisions(runID: id).count == 4)
@@ -196,7 +196,7 @@ import Testing
             for k in 0..<12 {
                 let isTimed = k % 2 == 0
                 let ns = (isTimed ? timed : plain) + Double(k % 3)
-                samples.append(Sample(op: "mlp", variant: variant, sequence: samples.count, process: 0,
+                samples.append(Sample(key: BenchmarkKey(suite: "s", op: "mlp", variant: variant), sequence: samples.count, process: 0,
                                       iterations: 100, wallNs: ns * 100, cpuNs: ns * 100, overheadNs: 0,
                                       iterationLatencies: isTimed ? IterationLatencies(ns: Array(repeating: UInt32(ns), count: 100), labels: [], overheadNs: 0) : nil))
             }

@@ -63,7 +63,7 @@ final class CountingLabeled: IterationLabeled {
         """
         let suite = try SuiteLoader.parse(text: text, path: "/e.toml")
         let spec = suite.ops[0]
-        let factory = try #require(spec.factory())
+        let factory = try spec.factory()
         let op = PlannedOp(suite: "e", suitePath: "/e.toml", spec: spec, factory: factory, tolerance: Tolerance(abs: 0.01, rel: 0))
         let timer = BatchTimer(counters: nil)
         let calibration = try Calibrator.calibrate(timer: timer, targetBatchNs: 200_000)

@@ -69,7 +69,7 @@ import Testing
         let c = try Calibrator.calibrate(timer: timer, targetBatchNs: 1_000_000)
         #expect(c.clockPairNs > 0 && c.emptyBatchNs > 0 && c.perIterationNs >= 0)
         #expect(c.overhead(iterations: 100) == c.emptyBatchNs + 100 * c.perIterationNs)
-        let s = Sample(op: "x", variant: "v", sequence: 0, iterations: 100, wallNs: 10_000 + c.overhead(iterations: 100),
+        let s = Sample(key: BenchmarkKey(suite: "t", op: "x", variant: "v"), sequence: 0, iterations: 100, wallNs: 10_000 + c.overhead(iterations: 100),
                        cpuNs: 10_000, overheadNs: c.overhead(iterations: 100))
         #expect(abs(s.netWallNsPerIteration - 100) < 1e-9)
     }
@@ -82,7 +82,7 @@ import Testing
         return d
     }
 
-    let sample = Sample(op: "g", variant: "optimized", sequence: 3, iterations: 10, wallNs: 1000, cpuNs: 990, overheadNs: 20)
+    let sample = Sample(key: BenchmarkKey(suite: "t", op: "g", variant: "optimized"), sequence: 3, iterations: 10, wallNs: 1000, cpuNs: 990, overheadNs: 20)
 
     @Test func roundTrip() throws {
         var data = try line(WorkerMessage(type: .hello, hello: .current))

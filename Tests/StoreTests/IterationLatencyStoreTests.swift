@@ -24,9 +24,9 @@ import BenchModel
         let a = IterationLatencies(ns: [1_000, 1_100, 5_000_000_000 as UInt64].map { UInt32(clamping: $0) }, labels: [1, 2, 1], overheadNs: 12.5)
         let b = IterationLatencies(ns: [900, 950], labels: [], overheadNs: 12.5)
         let samples = [
-            Sample(op: "mlp", variant: "early_exit", sequence: 0, iterations: 3, wallNs: 1e4, cpuNs: 1e4, overheadNs: 50, iterationLatencies: a),
-            Sample(op: "mlp", variant: "fp32", sequence: 1, process: 1, iterations: 2, wallNs: 2e3, cpuNs: 2e3, overheadNs: 40, iterationLatencies: b),
-            Sample(op: "mlp", variant: "fp32", sequence: 2, iterations: 4, wallNs: 4e3, cpuNs: 4e3, overheadNs: 40),
+            Sample(key: BenchmarkKey(suite: "edge", op: "mlp", variant: "early_exit"), sequence: 0, iterations: 3, wallNs: 1e4, cpuNs: 1e4, overheadNs: 50, iterationLatencies: a),
+            Sample(key: BenchmarkKey(suite: "edge", op: "mlp", variant: "fp32"), sequence: 1, process: 1, iterations: 2, wallNs: 2e3, cpuNs: 2e3, overheadNs: 40, iterationLatencies: b),
+            Sample(key: BenchmarkKey(suite: "edge", op: "mlp", variant: "fp32"), sequence: 2, iterations: 4, wallNs: 4e3, cpuNs: 4e3, overheadNs: 40),
         ]
         try store.insertSamples(runID: runID, opID: opID, samples: samples)
         let back = try store.samples(runID: runID, iterationLatencies: true)
@@ -57,7 +57,7 @@ import BenchModel
     @Test func mismatchedLatencyCountIsRefusedAndNothingIsWritten() throws {
         let store = try ResultStore.inMemory()
         let (runID, opID) = try Self.run(store)
-        let bad = Sample(op: "mlp", variant: "fp32", sequence: 0, iterations: 3, wallNs: 1, cpuNs: 1, overheadNs: 0,
+        let bad = Sample(key: BenchmarkKey(suite: "edge", op: "mlp", variant: "fp32"), sequence: 0, iterations: 3, wallNs: 1, cpuNs: 1, overheadNs: 0,
                          iterationLatencies: IterationLatencies(ns: [1, 2], labels: [], overheadNs: 0))
         #expect(throws: StoreError.self) { try store.insertSamples(runID: runID, opID: opID, samples: [bad]) }
         #expect(try store.samples(runID: runID).isEmpty)
@@ -74,7 +74,7 @@ import BenchModel
     @Test func decisionsTableAndView() throws {
         let store = try ResultStore.inMemory()
         let (runID, _) = try Self.run(store)
-        let rec = VariantDecisionRecord(op: "mlp", variant: "early_exit", referenceVariant: "fp32", metric: "top-1", accuracy: 0.98,
+        let rec = VariantDecisionRecord(suite: "edge", op: "mlp", variant: "early_exit", referenceVariant: "fp32", metric: "top-1", accuracy: 0.98,
                                         accuracyDelta: 0, p50Ns: 1_000, p90Ns: 2_000, p99Ns: 2_100, latencySource: "iterations",
                                         energyJ: nil, speedup: 1.4, speedupLo: 1.3, speedupHi: 1.5,
                                         exitRates: [ExitRate(label: 1, share: 0.9, count: 9, p50Ns: 1_000),

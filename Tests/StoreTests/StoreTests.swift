@@ -60,15 +60,15 @@ private func counter(_ event: String, _ value: Double, multiplexed: Bool = false
     #expect(try store.ops(runID: runID) == [gemm, biasRelu])
 
     let gemmSamples = [
-        Sample(op: "gemm_128", variant: "reference", sequence: 0, iterations: 10, wallNs: 2_000, cpuNs: 1_900, overheadNs: 200,
+        Sample(key: BenchmarkKey(suite: "core", op: "gemm_128", variant: "reference"), sequence: 0, iterations: 10, wallNs: 2_000, cpuNs: 1_900, overheadNs: 200,
                counters: [counter("instructions", 50_000), counter("cycles", 30_000, multiplexed: true)], flags: [.multiplexed]),
-        Sample(op: "gemm_128", variant: "optimized", sequence: 2, process: 1, iterations: 20, wallNs: 1_500, cpuNs: 1_450,
+        Sample(key: BenchmarkKey(suite: "core", op: "gemm_128", variant: "optimized"), sequence: 2, process: 1, iterations: 20, wallNs: 1_500, cpuNs: 1_450,
                overheadNs: 210, counters: [counter("instructions", 20_000)], flags: [.outlier, .throttled]),
     ]
     let reluSamples = [
-        Sample(op: "bias_relu_4k", variant: "reference", sequence: 1, iterations: 100, wallNs: 9_000, cpuNs: 8_800,
+        Sample(key: BenchmarkKey(suite: "fusion", op: "bias_relu_4k", variant: "reference"), sequence: 1, iterations: 100, wallNs: 9_000, cpuNs: 8_800,
                overheadNs: 150),
-        Sample(op: "bias_relu_4k", variant: "fused", sequence: 3, iterations: 100, wallNs: 100, cpuNs: 90,
+        Sample(key: BenchmarkKey(suite: "fusion", op: "bias_relu_4k", variant: "fused"), sequence: 3, iterations: 100, wallNs: 100, cpuNs: 90,
                overheadNs: 150, flags: [.belowOverhead]),
     ]
     try store.insertSamples(runID: runID, opID: gemmID, samples: gemmSamples)
@@ -77,13 +77,14 @@ private func counter(_ event: String, _ value: Double, multiplexed: Bool = false
 
     let all = try store.samples(runID: runID)
     #expect(all == [gemmSamples[0], reluSamples[0], gemmSamples[1], reluSamples[1]])
-    #expect(try store.samples(runID: runID, op: "gemm_128") == gemmSamples)
-    #expect(try store.samples(runID: runID, op: "nope").isEmpty)
+    #expect(try store.samples(runID: runID, op: gemm.key) == gemmSamples)
+    #expect(try store.samples(runID: runID, op: OpKey(suite: "core", op: "nope")).isEmpty)
+    #expect(try store.samples(runID: runID, op: OpKey(suite: "fusion", op: "gemm_128")).isEmpty, "same name, other suite")
     #expect(all[0].counters[1].multiplexed)
 
-    let passed = AccuracyCheck(op: "gemm_128", variant: "optimized", referenceVariant: "reference", maxAbsError: 1e-6,
+    let passed = AccuracyCheck(suite: "core", op: "gemm_128", variant: "optimized", referenceVariant: "reference", maxAbsError: 1e-6,
                                maxRelError: 2e-6, cosine: 0.999999, tolerance: Tolerance(abs: 1e-5, rel: 1e-4), passed: true)
-    let failed = AccuracyCheck(op: "bias_relu_4k", variant: "fused", referenceVariant: "reference", maxAbsError: 0.5,
+    let failed = AccuracyCheck(suite: "fusion", op: "bias_relu_4k", variant: "fused", referenceVariant: "reference", maxAbsError: 0.5,
                                maxRelError: 0.25, cosine: 0.98, tolerance: Tolerance(abs: 1e-5, rel: 1e-4, minCosine: 0.999),
                                passed: false, reason: "max abs error 0.5 exceeds 1e-05 at index 17")
     try store.insertAccuracy(runID: runID, opID: gemmID, check: passed)
@@ -107,7 +108,7 @@ private func counter(_ event: String, _ value: Double, multiplexed: Bool = false
     let first = try store.beginRun(runInfo())
     let second = try store.beginRun(runInfo())
     let opID = try store.recordOp(runID: first, op: gemm)
-    let sample = Sample(op: "gemm_128", variant: "reference", sequence: 0, iterations: 1, wallNs: 1, cpuNs: 1, overheadNs: 0)
+    let sample = Sample(key: BenchmarkKey(suite: "core", op: "gemm_128", variant: "reference"), sequence: 0, iterations: 1, wallNs: 1, cpuNs: 1, overheadNs: 0)
 
     #expect(throws: StoreError.unknownRun("99")) { try store.recordOp(runID: 99, op: gemm) }
     #expect(throws: StoreError.self) { try store.insertSamples(runID: second, opID: opID, samples: [sample]) }
@@ -127,14 +128,14 @@ private func counter(_ event: String, _ value: Double, multiplexed: Bool = false
     let runID = try store.beginRun(runInfo())
     let opID = try store.recordOp(runID: runID, op: gemm)
     let events = ["zeta", "alpha", "mu", "beta", "omega", "cycles", "instructions"]
-    let many = Sample(op: "gemm_128", variant: "reference", sequence: 0, iterations: 1, wallNs: 10, cpuNs: 10, overheadNs: 1,
+    let many = Sample(key: BenchmarkKey(suite: "core", op: "gemm_128", variant: "reference"), sequence: 0, iterations: 1, wallNs: 10, cpuNs: 10, overheadNs: 1,
                       counters: events.enumerated().map { counter($1, Double($0 + 1)) })
     try store.insertSamples(runID: runID, opID: opID, samples: [many])
     #expect(try store.samples(runID: runID).first?.counters.map(\.event) == events)
 
-    let tooMany = Sample(op: "gemm_128", variant: "reference", sequence: 1, iterations: 1, wallNs: 10, cpuNs: 10, overheadNs: 1,
+    let tooMany = Sample(key: BenchmarkKey(suite: "core", op: "gemm_128", variant: "reference"), sequence: 1, iterations: 1, wallNs: 10, cpuNs: 10, overheadNs: 1,
                          counters: (0..<1025).map { counter("e\($0)", 1) })
-    let ok = Sample(op: "gemm_128", variant: "reference", sequence: 2, iterations: 1, wallNs: 10, cpuNs: 10, overheadNs: 1)
+    let ok = Sample(key: BenchmarkKey(suite: "core", op: "gemm_128", variant: "reference"), sequence: 2, iterations: 1, wallNs: 10, cpuNs: 10, overheadNs: 1)
     let error = #expect(throws: StoreError.self) { try store.insertSamples(runID: runID, opID: opID, samples: [ok, tooMany]) }
     #expect(error?.description.contains("at most 1024") == true)
     #expect(try store.samples(runID: runID).count == 1)  // the whole batch was rolled back
@@ -152,7 +153,7 @@ private func counter(_ event: String, _ value: Double, multiplexed: Bool = false
         opIDs[runID] = opID
         try store.setRunMeta(runID: runID, key: "k", value: "v")
         try store.insertSamples(runID: runID, opID: opID, samples: (0..<3).map {
-            Sample(op: "gemm_128", variant: "reference", sequence: $0, iterations: 1, wallNs: 10, cpuNs: 10, overheadNs: 1,
+            Sample(key: BenchmarkKey(suite: "core", op: "gemm_128", variant: "reference"), sequence: $0, iterations: 1, wallNs: 10, cpuNs: 10, overheadNs: 1,
                    counters: [counter("instructions", 5), counter("cycles", 7)])
         })
         try store.insertAccuracy(runID: runID, opID: opID, check: AccuracyCheck(
@@ -333,7 +334,7 @@ private func counter(_ event: String, _ value: Double, multiplexed: Bool = false
     let runID = try store.beginRun(runInfo(label: "views"))
     let opID = try store.recordOp(runID: runID, op: gemm)
     try store.insertSamples(runID: runID, opID: opID, samples: [
-        Sample(op: "gemm_128", variant: "optimized", sequence: 5, iterations: 10, wallNs: 2_000, cpuNs: 1_000,
+        Sample(key: BenchmarkKey(suite: "core", op: "gemm_128", variant: "optimized"), sequence: 5, iterations: 10, wallNs: 2_000, cpuNs: 1_000,
                overheadNs: 200, counters: [counter("instructions", 5_000), counter("cycles", 3_000, multiplexed: true)],
                flags: [.multiplexed]),
     ])
@@ -385,9 +386,9 @@ private func counter(_ event: String, _ value: Double, multiplexed: Bool = false
     print("store insert rate (debug build, \(result.rows) rows): \(Int(Double(result.rows) / result.seconds)) rows/s")
 }
 
-/// A populated database of schema v2 (what the previous release wrote) migrates to v3 in place:
-/// its runs and samples stay, and the new tables and views work on it.
-@Test func populatedV2DatabaseMigratesToV3() throws {
+/// A populated database of schema v2 migrates to the current schema in place: its runs and
+/// samples stay, and the new tables and views work on it.
+@Test func populatedV2DatabaseMigratesToCurrent() throws {
     let dir = try temporaryDirectory()
     defer { try? FileManager.default.removeItem(at: dir) }
     let path = dir.appendingPathComponent("v2.sqlite").path
@@ -398,30 +399,31 @@ private func counter(_ event: String, _ value: Double, multiplexed: Bool = false
         let opID = try store.recordOp(runID: runID, op: OpRecord(suite: "s", name: "mlp", kind: "edge", shape: ["batch": 1], dtype: "f32",
                                                                  flops: 1, bytes: 1, threshold: 0.05))
         try store.insertSamples(runID: runID, opID: opID, samples: [
-            Sample(op: "mlp", variant: "fp32", sequence: 0, iterations: 4, wallNs: 4_000, cpuNs: 4_000, overheadNs: 10),
+            Sample(key: BenchmarkKey(suite: "s", op: "mlp", variant: "fp32"), sequence: 0, iterations: 4, wallNs: 4_000, cpuNs: 4_000, overheadNs: 10),
         ])
         try store.finishRun(id: runID, status: .complete)
     }
-    // Turn it back into a v2 file: drop v3's objects and its migration record.
+    // Turn it back into a v2 file: drop the objects of v3 and later and their migration records
+    // (v4's v_counters stays: v4 replaces it again).
     let queue = try DatabaseQueue(path: path)
     try queue.writeWithoutTransaction { db in
         try db.execute(sql: """
             DROP VIEW v_iteration_latencies; DROP VIEW v_variant_decisions;
             DROP TABLE iteration_latencies; DROP TABLE variant_decisions;
-            DELETE FROM grdb_migrations WHERE identifier = '\(Schema.migrations[2].identifier)';
+            DELETE FROM grdb_migrations WHERE identifier IN ('\(Schema.migrations[2].identifier)', '\(Schema.migrations[3].identifier)');
             PRAGMA user_version = 2;
             """)
     }
     try queue.close()
 
     let store = try ResultStore(path: path)
-    #expect(try store.schemaVersion() == 3)
+    #expect(try store.schemaVersion() == Schema.knownVersion)
     #expect(try store.run(id: runID)?.status == .complete)
     #expect(try store.samples(runID: runID).map(\.wallNs) == [4_000])
     // The new tables work on the migrated file.
     let opID = try #require(try store.write { db in try Int64.fetchOne(db, sql: "SELECT id FROM ops WHERE run_id = ?", arguments: [runID]) })
     try store.insertSamples(runID: runID, opID: opID, samples: [
-        Sample(op: "mlp", variant: "int8", sequence: 1, iterations: 2, wallNs: 200, cpuNs: 200, overheadNs: 10,
+        Sample(key: BenchmarkKey(suite: "s", op: "mlp", variant: "int8"), sequence: 1, iterations: 2, wallNs: 200, cpuNs: 200, overheadNs: 10,
                iterationLatencies: IterationLatencies(ns: [90, 110], labels: [1, 2], overheadNs: 5)),
     ])
     let stored = try store.samples(runID: runID, iterationLatencies: true).compactMap(\.iterationLatencies)
@@ -430,4 +432,85 @@ private func counter(_ event: String, _ value: Double, multiplexed: Bool = false
     #expect(viewRows.map { $0[0] as Double } == [85, 105] && viewRows.map { $0[1] as Int } == [1, 2])
     try store.replaceVariantDecisions(runID: runID, records: [])
     #expect(try store.variantDecisions(runID: runID).isEmpty)
+}
+
+/// Variant decisions written by schema v3 (op = bare name, or `SUITE/OP` when two suites of the
+/// run shared the name) move to v4's (suite, op) columns, so they stay apart after migrating.
+@Test func v3VariantDecisionsMigrateToSuiteAndOp() throws {
+    let dir = try temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let path = dir.appendingPathComponent("v3.sqlite").path
+    let runID: Int64
+    do {
+        let store = try ResultStore(path: path)
+        runID = try store.beginRun(runInfo())
+        for (suite, name) in [("a", "mlp"), ("b", "mlp"), ("a", "solo")] {
+            _ = try store.recordOp(runID: runID, op: OpRecord(suite: suite, name: name, kind: "edge", shape: ["batch": 1],
+                                                             dtype: "f32", flops: 1, bytes: 1, threshold: 0.05))
+        }
+        try store.finishRun(id: runID, status: .complete)
+    }
+    // Turn it back into a v3 file holding v3-style decision rows.
+    let queue = try DatabaseQueue(path: path)
+    try queue.writeWithoutTransaction { db in
+        try db.execute(sql: """
+            DROP VIEW v_iteration_latencies; DROP VIEW v_variant_decisions;
+            DROP TABLE iteration_latencies; DROP TABLE variant_decisions;
+            """)
+        try db.execute(sql: Schema.v3)
+        for op in ["a/mlp", "b/mlp", "solo"] {
+            try db.execute(sql: """
+                INSERT INTO variant_decisions (run_id, op, variant, reference_variant, metric, latency_source, decision, reason, decided_at)
+                VALUES (?, ?, 'fp32', 'fp32', 'top-1', 'none', 'reference', 'reference', 0)
+                """, arguments: [runID, op])
+        }
+        try db.execute(sql: """
+            DELETE FROM grdb_migrations WHERE identifier = '\(Schema.migrations[3].identifier)';
+            PRAGMA user_version = 3;
+            """)
+    }
+    try queue.close()
+
+    let store = try ResultStore(path: path)
+    #expect(try store.schemaVersion() == Schema.knownVersion)
+    let keys = try store.variantDecisions(runID: runID).map(\.key.description)
+    #expect(keys == ["a/mlp/fp32", "a/solo/fp32", "b/mlp/fp32"])
+    let suites = try store.read { db in try String.fetchAll(db, sql: "SELECT suite FROM v_variant_decisions ORDER BY suite, op") }
+    #expect(suites == ["a", "a", "b"])
+}
+
+/// Two suites of one run with the same op name: samples, checks and decisions read back keyed
+/// by `SUITE/OP/VARIANT`, never merged.
+@Test func sameOpNameInTwoSuitesStaysApart() throws {
+    let store = try ResultStore.inMemory()
+    let runID = try store.beginRun(runInfo())
+    var expected: [BenchmarkKey: [Double]] = [:]
+    for (suite, wall) in [("smoke", 1_000.0), ("default", 9_000.0)] {
+        let op = OpRecord(suite: suite, name: "gemm_128", kind: "gemm", shape: ["m": 128, "n": 128, "k": 128], dtype: "f32",
+                          flops: 1, bytes: 1, threshold: 0.05)
+        let opID = try store.recordOp(runID: runID, op: op)
+        let key = op.benchmarkKey(variant: "optimized")
+        try store.insertSamples(runID: runID, opID: opID, samples: [
+            Sample(key: key, sequence: suite == "smoke" ? 0 : 1, iterations: 1, wallNs: wall, cpuNs: wall, overheadNs: 0),
+        ])
+        try store.insertAccuracy(runID: runID, opID: opID, check: AccuracyCheck(
+            suite: suite, op: "gemm_128", variant: "optimized", referenceVariant: "reference", maxAbsError: 0, maxRelError: 0,
+            cosine: 1, tolerance: Tolerance(abs: 1e-4, rel: 1e-4), passed: suite == "smoke"))
+        try store.replaceVariantDecisions(runID: runID, records: [VariantDecisionRecord(
+            suite: suite, op: "gemm_128", variant: "optimized", referenceVariant: "reference", metric: "top-1", accuracy: nil,
+            accuracyDelta: nil, p50Ns: wall, p90Ns: nil, p99Ns: nil, latencySource: "batches", energyJ: nil, speedup: nil,
+            speedupLo: nil, speedupHi: nil, exitRates: nil, decision: "adopt", reason: "adopt", rollbackTo: nil)])
+        expected[key] = [wall]
+    }
+    let samples = try store.samples(runID: runID)
+    #expect(Dictionary(grouping: samples, by: \.key).mapValues { $0.map(\.wallNs) } == expected)
+    #expect(try store.samples(runID: runID, op: OpKey(suite: "default", op: "gemm_128")).map(\.wallNs) == [9_000])
+    let checks = try store.accuracyChecks(runID: runID)
+    #expect(checks.map(\.key.description) == ["smoke/gemm_128/optimized", "default/gemm_128/optimized"])
+    #expect(checks.map(\.passed) == [true, false])
+    #expect(try store.accuracyChecks(runID: runID, op: OpKey(suite: "default", op: "gemm_128")).map(\.passed) == [false])
+    // Replacing one suite's decisions keeps the other's.
+    let decisions = try store.variantDecisions(runID: runID)
+    #expect(decisions.map(\.key.description) == ["default/gemm_128/optimized", "smoke/gemm_128/optimized"])
+    #expect(decisions.map(\.p50Ns) == [9_000, 1_000])
 }

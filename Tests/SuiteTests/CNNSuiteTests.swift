@@ -26,13 +26,13 @@ import Testing
         let s = try SuiteLoader.parse(text: suite(variants: #"["nhwc_packed", "nchw", "nhwc"]"#), path: suitePath)
         #expect(s.ops.count == 1 && s.ops[0].kind == "edge")
         #expect(s.ops[0].variants == ["nchw", "nhwc_packed", "nhwc"])
-        #expect(s.ops[0].factory() is CNNEdgeFactory)
+        #expect(try s.ops[0].factory() is CNNEdgeFactory)
     }
 
     @Test func batchKeyAppliesToTheCNN() throws {
         let s = try SuiteLoader.parse(text: suite(variants: #"["nchw", "nhwc_packed"]"#) + "\nbatch = 1", path: suitePath)
         #expect(s.ops[0].edge?.batch == 1 && s.ops[0].shape == ["batch": 1])
-        #expect((s.ops[0].factory() as? CNNEdgeFactory)?.batch == 1)
+        #expect((try s.ops[0].factory() as? CNNEdgeFactory)?.batch == 1)
         #expect { try SuiteLoader.parse(text: suite(variants: #"["nchw"]"#) + "\nbatch = 600", path: suitePath) } throws: {
             "\($0)".hasPrefix("\(suitePath):10:") && "\($0)".contains("batch must be at most the test split's 539 images")
         }

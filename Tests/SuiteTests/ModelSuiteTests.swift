@@ -133,7 +133,7 @@ value = 0.5
         #expect(s.ops.count == 1 && s.ops[0].kind == "edge" && s.ops[0].variants == ["fp32", "int8_mse"])
         #expect(s.ops[0].edge?.exitThreshold == 0.8)
         #expect(s.ops[0].edge?.modelPath.hasSuffix("/data/digits/mlp.json") == true)
-        #expect(s.ops[0].factory() != nil)
+        #expect(throws: Never.self) { try s.ops[0].factory() }
     }
 
     @Test func thresholdOutsideUnitIntervalIsLocated() {

@@ -31,6 +31,8 @@ public enum Synthetic {
     /// One op of a synthetic run: per variant, per process, the per-iteration times (ns).
     public struct Op {
         public var name: String
+        /// Suite of the op; nil = the run's `suite`. Ops of two suites may share a name.
+        public var suite: String?
         public var kind = "gemm"
         public var threshold = 0.05
         public var flops: Double = 2 * 16 * 16 * 16
@@ -38,9 +40,10 @@ public enum Synthetic {
         /// variant → process → ns per iteration of each batch.
         public var values: [String: [[Double]]]
 
-        public init(name: String, kind: String = "gemm", threshold: Double = 0.05, flops: Double = 2 * 16 * 16 * 16,
-                    values: [String: [[Double]]]) {
+        public init(name: String, suite: String? = nil, kind: String = "gemm", threshold: Double = 0.05,
+                    flops: Double = 2 * 16 * 16 * 16, values: [String: [[Double]]]) {
             self.name = name
+            self.suite = suite
             self.kind = kind
             self.threshold = threshold
             self.flops = flops
@@ -70,7 +73,8 @@ public enum Synthetic {
         ])
     }
 
-    /// Writes a run of suite `suite` with `ops` and finishes it with `status`; returns its id.
+    /// Writes a run of suite `suite` (and of the suites ops name) with `ops` and finishes it with
+    /// `status`; returns its id.
     /// `checks` (`OP/VARIANT` → passed) adds accuracy checks against `reference`.
     @discardableResult
     public static func run(_ store: ResultStore, suite: String = "tiny", ops: [Op], label: String? = nil,
@@ -81,14 +85,16 @@ public enum Synthetic {
                     iterations: Int = 1000,
                     latencies: (_ op: String, _ variant: String, _ nsPerIteration: Double, _ iterations: Int) -> IterationLatencies? = { _, _, _, _ in nil }
     ) throws -> Int64 {
-        let info = RunInfo(startedAt: Date(), status: .running, label: label, suites: [suite], suiteHash: "00000000feedf00d",
+        var suites = [suite]
+        for op in ops { if let s = op.suite, !suites.contains(s) { suites.append(s) } }
+        let info = RunInfo(startedAt: Date(), status: .running, label: label, suites: suites, suiteHash: "00000000feedf00d",
                            gitCommit: "0123456789abcdef0123456789abcdef01234567", gitBranch: "test", gitDirty: false,
                            harnessVersion: harness, machine: machine, isaBuilt: ["avx2", "fma"], counterMode: "none",
                            counterNote: "synthetic", calibration: nil, configJSON: "{}", pid: getpid())
         let id = try store.beginRun(info)
         var sequence = 0
         for op in ops {
-            let record = OpRecord(suite: suite, name: op.name, kind: op.kind, shape: op.shape, dtype: "f32",
+            let record = OpRecord(suite: op.suite ?? suite, name: op.name, kind: op.kind, shape: op.shape, dtype: "f32",
                                   flops: op.flops, bytes: 3 * 16 * 16 * 4, threshold: op.threshold)
             let opID = try store.recordOp(runID: id, op: record)
             var samples: [Sample] = []
@@ -96,14 +102,14 @@ public enum Synthetic {
             for (key, passed) in checks.sorted(by: { $0.key < $1.key }) where key.hasPrefix(op.name + "/") {
                 let variant = String(key.dropFirst(op.name.count + 1))
                 try store.insertAccuracy(runID: id, opID: opID, check: AccuracyCheck(
-                    op: op.name, variant: variant, referenceVariant: "reference", maxAbsError: passed ? 1e-7 : 0.5,
+                    suite: record.suite, op: op.name, variant: variant, referenceVariant: "reference", maxAbsError: passed ? 1e-7 : 0.5,
                     maxRelError: passed ? 1e-7 : 0.5, cosine: passed ? 1 : 0.5, tolerance: checkTolerance,
                     passed: passed, reason: passed ? nil : "max abs error 0.5 > 1e-4 & <bad>"))
             }
             for variant in variants {
                 for (process, values) in op.values[variant]!.enumerated() {
                     for v in values {
-                        samples.append(Sample(op: op.name, variant: variant, sequence: sequence, process: process,
+                        samples.append(Sample(key: BenchmarkKey(suite: op.suite ?? suite, op: op.name, variant: variant), sequence: sequence, process: process,
                                               iterations: iterations, wallNs: v * Double(iterations),
                                               cpuNs: v * Double(iterations) * 0.99, overheadNs: 0,
                                               flags: flags(variant, samples.count),
