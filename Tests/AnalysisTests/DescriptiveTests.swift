@@ -38,7 +38,7 @@ import Testing
                  CounterValue(event: "cycles", value: 1500, raw: 1500, timeEnabled: 10, timeRunning: 10, backend: .hw),
                  CounterValue(event: "cache-misses", value: 30, raw: 15, timeEnabled: 10, timeRunning: 5, backend: .hw)]
         let samples = (0..<4).map { i in
-            Sample(key: BenchmarkKey(suite: "t", op: "g", variant: "optimized"), sequence: i, iterations: 10, wallNs: 10_100, cpuNs: 10_000, overheadNs: 100,
+            Sample(key: op.benchmarkKey(variant: "optimized"), sequence: i, iterations: 10, wallNs: 10_100, cpuNs: 10_000, overheadNs: 100,
                    counters: c, flags: i == 0 ? .multiplexed : [])
         }
         let st = try #require(VariantStatistics(op: op, variant: "optimized", samples: samples))

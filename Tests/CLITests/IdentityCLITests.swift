@@ -104,20 +104,4 @@ private func sharedNameSuite(_ name: String, size: Int, samples: Int) -> String 
         let cells = rows.map { $0.split(separator: "|").dropFirst().map { $0.trimmingCharacters(in: .whitespaces) } }
         #expect(cells.count == 4 && cells[0].dropFirst() != cells[2].dropFirst(), "alpha and beta reference rows are identical: merged")
     }
-
-    /// `--filter SUITE/OP` selects the op of that suite only; a bare name selects it in every suite.
-    @Test func filterTakesQualifiedOrBareNames() throws {
-        let dir = try CLI.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let alpha = dir.appendingPathComponent("alpha.toml").path, beta = dir.appendingPathComponent("beta.toml").path
-        try sharedNameSuite("alpha", size: 8, samples: 2).write(toFile: alpha, atomically: true, encoding: .utf8)
-        try sharedNameSuite("beta", size: 8, samples: 2).write(toFile: beta, atomically: true, encoding: .utf8)
-        let db = dir.appendingPathComponent("f.sqlite").path
-        let r = try CLI.run(["run", alpha, beta, "--quick", "--quiet", "--counters", "none", "--filter", "beta/gemm_8/reference",
-                             "--db", db])
-        #expect(r.status == 0, "\(r.stderr)")
-        let store = try ResultStore(path: db)
-        let samples = try store.samples(runID: try store.resolveRun("latest"))
-        #expect(Set(samples.map(\.key.description)) == ["beta/gemm_8/reference"])
-    }
 }

@@ -95,7 +95,8 @@ import Testing
                                                              "tiny/bias_relu_small/reference", "tiny/bias_relu_small/optimized"])
     }
 
-    /// Parses JUnit XML and returns (testcase name → failure type or nil, testsuites attributes).
+    /// Parses JUnit XML and returns (testcase name (`SUITE/OP/VARIANT`) → failure type or nil,
+    /// testsuites attributes); checks each classname is the name's `SUITE.OP`.
     static func parseJUnit(_ xml: String) throws -> (cases: [String: String?], tests: Int, failures: Int) {
         #if canImport(FoundationXML) || os(macOS)
         let doc = try XMLDocument(xmlString: xml, options: [])
@@ -105,7 +106,9 @@ import Testing
         #expect(suites.count == 1)
         var cases: [String: String?] = [:]
         for tc in suites[0].elements(forName: "testcase") {
-            let name = "\(tc.attribute(forName: "classname")?.stringValue ?? "?").\(tc.attribute(forName: "name")?.stringValue ?? "?")"
+            let name = tc.attribute(forName: "name")?.stringValue ?? "?"
+            let classname = tc.attribute(forName: "classname")?.stringValue ?? "?"
+            #expect(BenchmarkKey.parse(name).map { "\($0.suite).\($0.op)" } == classname, "\(name) in class \(classname)")
             #expect(Double(tc.attribute(forName: "time")?.stringValue ?? "") != nil, "\(name): time is a number")
             cases.updateValue(tc.elements(forName: "failure").first?.attribute(forName: "type")?.stringValue, forKey: name)
         }
@@ -122,7 +125,7 @@ import Testing
                 return String(line[r.upperBound...].prefix { $0 != "\"" })
             }
             let failure = line.range(of: "<failure type=\"").map { String(line[$0.upperBound...].prefix { $0 != "\"" }) }
-            cases.updateValue(failure, forKey: "\(attr("classname")).\(attr("name"))")
+            cases.updateValue(failure, forKey: attr("name"))
         }
         func rootAttr(_ n: String) -> Int {
             guard let r = xml.range(of: "<testsuites"), let a = xml[r.upperBound...].range(of: "\(n)=\"") else { return -1 }
@@ -139,7 +142,7 @@ import Testing
         #expect(parsed.tests == 4 && parsed.failures == 0)
         #expect(parsed.cases.count == 4)
         #expect(parsed.cases.values.allSatisfy { $0 == nil })
-        #expect(parsed.cases.keys.contains("tiny.gemm_16.optimized"))
+        #expect(parsed.cases.keys.contains("tiny/gemm_16/optimized"))
     }
 
     @Test func junitFailsRegressionsAgainstABaselineAndRejectedVariants() throws {
@@ -157,10 +160,10 @@ import Testing
         #expect(xml.contains("<failure type=\"regression\""))
         #expect(xml.contains("&lt;bad&gt;"), "reason is escaped")
         let parsed = try Self.parseJUnit(xml)
-        #expect(parsed.cases["tiny.gemm_16.reference"] == .some("regression"))
-        #expect(parsed.cases["tiny.gemm_16.optimized"] == .some("regression"))
-        #expect(parsed.cases["tiny.bias_relu_small.reference"] == .some(nil))
-        #expect(parsed.cases["tiny.bias_relu_small.optimized"] == .some("accuracy"))
+        #expect(parsed.cases["tiny/gemm_16/reference"] == .some("regression"))
+        #expect(parsed.cases["tiny/gemm_16/optimized"] == .some("regression"))
+        #expect(parsed.cases["tiny/bias_relu_small/reference"] == .some(nil))
+        #expect(parsed.cases["tiny/bias_relu_small/optimized"] == .some("accuracy"))
         #expect(parsed.tests == 4)
         #expect(parsed.failures == 3)
     }

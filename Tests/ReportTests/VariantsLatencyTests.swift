@@ -100,7 +100,7 @@ import Testing
         let rows = try VariantsReport.rows(store: store, runID: id)
         let report = try RunReport(store: store, runID: id)
         let md = try Exporter.export(report, format: .markdown, variants: rows)
-        #expect(md.contains("## Edge variants") && md.contains("### mlp") && md.contains("| early_exit |"))
+        #expect(md.contains("## Edge variants") && md.contains("### tiny/mlp") && md.contains("| early_exit |"))
         #expect(md.contains("exits: head 1 90.0%"))
         let doc = try #require(try JSONSerialization.jsonObject(with: Data(Exporter.export(report, format: .gbench, variants: rows).utf8)) as? [String: Any])
         // compare.py reads `context` and `benchmarks`; those are unchanged by the extra array.

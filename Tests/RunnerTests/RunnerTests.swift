@@ -176,5 +176,63 @@ final class ConstantInstance: KernelInstance {
         #expect(bad.reason == "top-1 95.5% vs ref 97.5% (−2.0 points > band 1.0)")
         let good = try #require(result.checks.first { $0.variant == "good" })
         #expect(good.passed && abs(good.maxAbsError - 0.005) < 1e-12)
+        // Samples and checks carry the planned op's SUITE/OP/VARIANT.
+        #expect(result.samples.allSatisfy { $0.opKey == op.key })
+        #expect(result.checks.map(\.key.description).sorted() == ["t/task/bad", "t/task/good"])
+    }
+}
+
+/// The plan and the worker protocol keep benchmark identity (SUITE/OP) from the suite.
+@Suite struct PlanIdentityTests {
+    static let text = """
+        [suite]
+        name = "t"
+        [[op]]
+        name = "task"
+        kind = "task_fake"
+        shape = { n = 1 }
+        """
+
+    /// The plan takes each op's factory from the registry its suite was validated against (a
+    /// user kernel registered in its own registry is not silently dropped).
+    @Test func planUsesTheSuitesRegistry() throws {
+        let suite = try SuiteLoader.parse(text: Self.text, path: "t.toml", registry: KernelRegistry([TaskFactory()]))
+        let plan = try BenchPlan(suites: [suite])
+        #expect(plan.ops.map(\.key.description) == ["t/task"])
+        #expect(plan.ops.first?.factory is TaskFactory)
+    }
+
+    /// An op whose factory cannot be made is an error naming the file and line, not a silently
+    /// missing op.
+    @Test func planReportsFactoryErrors() throws {
+        var suite = try SuiteLoader.parse(text: Self.text, path: "t.toml", registry: KernelRegistry([TaskFactory()]))
+        suite.registry = KernelRegistry([])
+        #expect { try BenchPlan(suites: [suite]) } throws: { error in
+            "\(error)".hasPrefix("t.toml:3:1: op 't/task': ") && "\(error)".contains("task_fake")
+        }
+    }
+
+    /// A worker's samples and checks are keyed by the op the parent asked for, even from a build
+    /// that sends no suite.
+    @Test func workerResultsAreKeyedByTheRequest() throws {
+        let lines = [
+            #"{"type":"hello","hello":{"protocolVersion":\#(WorkerProtocol.version),"harnessVersion":"0","isaBuilt":[],"kernelPath":"x","pid":1}}"#,
+            #"{"type":"check","check":{"op":"gemm_8","variant":"optimized","referenceVariant":"reference","maxAbsError":0,"maxRelError":0,"cosine":1,"tolerance":{"abs":0,"rel":0,"minCosine":0},"passed":true}}"#,
+            #"{"type":"sample","sample":{"op":"gemm_8","variant":"optimized","sequence":0,"process":0,"iterations":1,"wallNs":1,"cpuNs":1,"overheadNs":0,"counters":[],"flags":0}}"#,
+            #"{"type":"done"}"#,
+        ]
+        let parsed = try WorkerClient.parse(Data(lines.joined(separator: "\n").utf8), executable: "w", status: 0, stderr: "")
+        #expect(parsed.samples.first?.suite == "")
+        let request = WorkerRequest(suitePath: "/beta.toml", suite: "beta", op: "gemm_8", variants: ["reference", "optimized"], samples: 1,
+                                    counters: "none", events: [], explicitEvents: false, slowdown: nil, pin: nil, process: 0, quick: true)
+        let r = parsed.identified(by: request)
+        #expect(r.samples.map(\.key.description) == ["beta/gemm_8/optimized"])
+        #expect(r.checks.map(\.key.description) == ["beta/gemm_8/optimized"])
+        // The request's suite travels to the worker; a request without one still decodes.
+        let back = try JSONDecoder().decode(WorkerRequest.self, from: JSONEncoder().encode(request))
+        #expect(back.suite == "beta")
+        var old = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(request)) as? [String: Any])
+        old["suite"] = nil
+        #expect(try JSONDecoder().decode(WorkerRequest.self, from: JSONSerialization.data(withJSONObject: old)).suite == nil)
     }
 }

@@ -153,6 +153,22 @@ func expectSuiteError(_ text: String, line: Int, column: Int? = nil, contains fr
         #expect(throws: PlanError.self) { try BenchPlan(suites: [s], filter: "(") }
     }
 
+    /// Two suites with an op of the same name: two planned ops keyed SUITE/OP; `--filter` takes
+    /// the qualified name (one suite's op) or the bare name (the op in every suite).
+    @Test func sameOpNameInTwoSuitesAndFilter() throws {
+        func suite(_ name: String) throws -> SuiteFile {
+            try SuiteLoader.parse(text: validSuite.replacingOccurrences(of: "name = \"t\"", with: "name = \"\(name)\""), path: "\(name).toml")
+        }
+        let suites = [try suite("alpha"), try suite("beta")]
+        #expect(try BenchPlan(suites: suites).ops.map(\.key.description) == ["alpha/g", "alpha/b", "beta/g", "beta/b"])
+        #expect(try BenchPlan(suites: suites, filter: "beta/g/").ops.map(\.key.description) == ["beta/g"])
+        #expect(try BenchPlan(suites: suites, filter: "/g/").ops.map(\.key.description) == ["alpha/g", "beta/g"])
+        let plan = try BenchPlan(suites: suites)
+        #expect(plan.ops[0].benchmarkKey(variant: "reference").description == "alpha/g/reference")
+        // The same suite twice is still refused.
+        #expect(throws: PlanError.self) { try BenchPlan(suites: [suites[0], suites[0]]) }
+    }
+
     @Test func quickCapsSamples() throws {
         let s = try SuiteLoader.parse(text: validSuite, path: "x.toml")
         let plan = try BenchPlan(suites: [s], quick: true)

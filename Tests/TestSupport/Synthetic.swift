@@ -75,7 +75,7 @@ public enum Synthetic {
 
     /// Writes a run of suite `suite` (and of the suites ops name) with `ops` and finishes it with
     /// `status`; returns its id.
-    /// `checks` (`OP/VARIANT` → passed) adds accuracy checks against `reference`.
+    /// `checks` (`OP/VARIANT` or `SUITE/OP/VARIANT` → passed) adds accuracy checks against `reference`.
     @discardableResult
     public static func run(_ store: ResultStore, suite: String = "tiny", ops: [Op], label: String? = nil,
                     harness: String = Harness.version, machine: MachineFingerprint = Synthetic.machine,
@@ -83,7 +83,8 @@ public enum Synthetic {
                     checkTolerance: Tolerance = Tolerance(abs: 1e-4, rel: 1e-4),
                     flags: (_ variant: String, _ index: Int) -> SampleFlags = { _, _ in [] },
                     iterations: Int = 1000,
-                    latencies: (_ op: String, _ variant: String, _ nsPerIteration: Double, _ iterations: Int) -> IterationLatencies? = { _, _, _, _ in nil }
+                    latencies: (_ op: String, _ variant: String, _ nsPerIteration: Double, _ iterations: Int) -> IterationLatencies? = { _, _, _, _ in nil },
+                    counters: (_ variant: String, _ nsPerIteration: Double, _ iterations: Int) -> [CounterValue] = { _, _, _ in [] }
     ) throws -> Int64 {
         var suites = [suite]
         for op in ops { if let s = op.suite, !suites.contains(s) { suites.append(s) } }
@@ -99,8 +100,16 @@ public enum Synthetic {
             let opID = try store.recordOp(runID: id, op: record)
             var samples: [Sample] = []
             let variants = op.values.keys.sorted { ($0 == "reference" ? 0 : 1, $0) < ($1 == "reference" ? 0 : 1, $1) }
-            for (key, passed) in checks.sorted(by: { $0.key < $1.key }) where key.hasPrefix(op.name + "/") {
-                let variant = String(key.dropFirst(op.name.count + 1))
+            for (key, passed) in checks.sorted(by: { $0.key < $1.key }) {
+                // `OP/VARIANT` checks the op of that name in every suite, `SUITE/OP/VARIANT` one suite's.
+                let variant: String
+                if let k = BenchmarkKey.parse(key) {
+                    guard k.opKey == record.key else { continue }
+                    variant = k.variant
+                } else {
+                    guard key.hasPrefix(op.name + "/") else { continue }
+                    variant = String(key.dropFirst(op.name.count + 1))
+                }
                 try store.insertAccuracy(runID: id, opID: opID, check: AccuracyCheck(
                     suite: record.suite, op: op.name, variant: variant, referenceVariant: "reference", maxAbsError: passed ? 1e-7 : 0.5,
                     maxRelError: passed ? 1e-7 : 0.5, cosine: passed ? 1 : 0.5, tolerance: checkTolerance,
@@ -112,7 +121,7 @@ public enum Synthetic {
                         samples.append(Sample(key: BenchmarkKey(suite: op.suite ?? suite, op: op.name, variant: variant), sequence: sequence, process: process,
                                               iterations: iterations, wallNs: v * Double(iterations),
                                               cpuNs: v * Double(iterations) * 0.99, overheadNs: 0,
-                                              flags: flags(variant, samples.count),
+                                              counters: counters(variant, v, iterations), flags: flags(variant, samples.count),
                                               iterationLatencies: latencies(op.name, variant, v, iterations)))
                         sequence += 1
                     }
