@@ -183,3 +183,22 @@ private func expectError(_ text: String, memory: UInt64 = sixteenGiB, line: Int,
         #expect(loc.position(of: "op[0].shape.k\(keys - 1)").column > 500_000)
     }
 }
+
+extension SuiteLimitsTests {
+    /// Attention's reference allocates the seq² score matrix, which its compulsory bytes leave out:
+    /// the factory's allocation estimate includes it.
+    @Test func attentionCountsItsScoreMatrix() {
+        let text = """
+        [suite]
+        name = "a"
+
+        [[op]]
+        name = "att"
+        kind = "attention"
+        shape = { seq = 32768, head_dim = 1 }
+        variants = ["reference"]
+        """
+        // Q, K, V, O are 512 KiB; the scores 4 GiB.
+        expectError(text, memory: 2 << 30, line: 7, contains: ["needs about 4.0 GiB", "1 instance(s)"])
+    }
+}
