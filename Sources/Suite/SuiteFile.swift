@@ -50,6 +50,8 @@ public struct MeasurementSettings: Codable, Sendable, Hashable {
     public static let batchMsRange: ClosedRange<Double> = 0...60_000
     /// Accepted `warmup_ms`: 0 (no warmup) to 600 000 (ten minutes).
     public static let warmupMsRange: ClosedRange<Double> = 0...600_000
+    /// Largest `threshold` / `instructions_threshold` (a fraction: 1 = 100%).
+    public static let maxThreshold = 1.0
 
     /// Events collected when a suite does not name any: the ones the run table derives metrics from.
     public static let defaultCounters = ["cycles", "instructions", "cache-misses", "branch-misses", "L1-dcache-load-misses"]

@@ -16,9 +16,9 @@ public enum SuiteLoader {
     /// The file is read through `BoundedFile`: a FIFO or device is refused instead of blocking,
     /// and a file over `maxFileBytes` is refused with its size.
     /// - Parameter memoryBytes: memory an op may use (all its variants' allocations together);
-    ///   the machine's physical RAM by default.
+    ///   `MachineMemory.opBudgetBytes` (half the physical RAM) by default.
     public static func load(path: String, registry: KernelRegistry = .shared,
-                            memoryBytes: UInt64 = MachineMemory.physicalBytes) throws -> SuiteFile {
+                            memoryBytes: UInt64 = MachineMemory.opBudgetBytes) throws -> SuiteFile {
         let data: Data
         switch BoundedFile.read(path, limit: maxFileBytes, truncate: false) {
         case let .success((bytes, _)):
@@ -39,7 +39,7 @@ public enum SuiteLoader {
     /// Parses suite text (exposed for tests); `path` is used in messages only.
     /// - Parameter memoryBytes: see `load(path:registry:memoryBytes:)`.
     public static func parse(text: String, path: String, data: Data? = nil, registry: KernelRegistry = .shared,
-                             memoryBytes: UInt64 = MachineMemory.physicalBytes) throws -> SuiteFile {
+                             memoryBytes: UInt64 = MachineMemory.opBudgetBytes) throws -> SuiteFile {
         guard text.utf8.count <= maxFileBytes else {
             throw SuiteError(file: path, line: 1, column: 1, key: "",
                              message: "suite file is \(text.utf8.count) bytes; the limit is \(maxFileBytes) bytes (\(maxFileBytes >> 20) MiB)")
@@ -73,6 +73,10 @@ public enum MachineMemory {
         }
         return UInt64.max
     }()
+
+    /// Memory one op may use: half the physical RAM. The rest is left to the OS, the page cache,
+    /// the result store and the harness's own copies (outputs kept for verification, samples).
+    public static let opBudgetBytes: UInt64 = physicalBytes == UInt64.max ? UInt64.max : physicalBytes / 2
 
     /// `bytes` as `12.0 GiB` / `512.0 MiB`.
     public static func format(_ bytes: Double) -> String {
@@ -156,8 +160,8 @@ private struct Reader {
         } else if let i = v.int {
             f = Double(i)
         }
-        guard let frac = f, frac > 0, frac < 10 else {
-            throw fail("\(prefix).\(key)", "'\(key)' must be a positive fraction (0.05) or percentage (\"5%\")")
+        guard let frac = f, frac > 0, frac <= MeasurementSettings.maxThreshold else {
+            throw fail("\(prefix).\(key)", "'\(key)' must be a fraction greater than 0 and at most 1 (0.05) or a percentage up to 100% (\"5%\")")
         }
         return frac
     }
@@ -187,7 +191,7 @@ private struct Reader {
         return s
     }
 
-    /// Refuses an op whose variants together would allocate more than the machine's memory: each
+    /// Refuses an op whose variants together would allocate more than `memoryBytes`: each
     /// variant's instance is alive at once while the runner verifies and times them (plus the
     /// reference when it was not listed). The factory reports what one instance allocates.
     func checkMemory(_ factory: any KernelFactory, shape: Shape, dtype: String, variants: [String], at key: String, name: String) throws {
@@ -196,7 +200,7 @@ private struct Reader {
         let needed = perInstance * Double(instances)
         guard needed.isFinite, needed <= Double(memoryBytes) else {
             throw fail(key,
-                       "op '\(name)': needs about \(MachineMemory.format(needed)) (\(instances) instance(s) × \(MachineMemory.format(perInstance))) but the machine has \(MachineMemory.format(Double(memoryBytes))) of memory")
+                       "op '\(name)': needs about \(MachineMemory.format(needed)) (\(instances) instance(s) × \(MachineMemory.format(perInstance))); an op may use at most \(MachineMemory.format(Double(memoryBytes))) of memory (half the machine's physical RAM)")
         }
     }
 

@@ -50,6 +50,8 @@ private func expectError(_ text: String, memory: UInt64 = sixteenGiB, line: Int,
         expectError(suite(defaults: "warmup_ms = inf"), line: 5, contains: ["'warmup_ms' must be a finite number between 0 and 600000", "inf"])
         expectError(suite(defaults: "warmup_ms = -1"), line: 5, contains: ["'warmup_ms'"])
         expectError(suite(defaults: "warmup_ms = nan"), line: 5, contains: ["'warmup_ms'"])
+        expectError(suite(defaults: "threshold = \"500%\""), line: 5, contains: ["'threshold' must be a fraction greater than 0 and at most 1"])
+        expectError(suite(defaults: "instructions_threshold = nan"), line: 5, contains: ["'instructions_threshold'"])
         // Per op, on the op's own line (the op header is line 7; shape 10; the extra key 11).
         expectError(suite(op: "samples = -3"), line: 11, contains: ["'samples' must be between 2 and 100000"])
         expectError(suite(op: "tolerance = { abs = inf }"), line: 11, contains: ["finite"])
@@ -73,7 +75,7 @@ private func expectError(_ text: String, memory: UInt64 = sixteenGiB, line: Int,
         kind = "gemm"
         shape = { m = 32768, n = 32768, k = 32768 }
         """
-        expectError(big, line: 7, contains: ["op 'huge': needs about 24.0 GiB", "2 instance(s) × 12.0 GiB", "16.0 GiB of memory"])
+        expectError(big, line: 7, contains: ["op 'huge': needs about 24.0 GiB", "2 instance(s) × 12.0 GiB", "at most 16.0 GiB of memory"])
         // The same op fits a 32 GiB machine.
         _ = try SuiteLoader.parse(text: big, path: "x.toml", memoryBytes: 32 << 30)
         // One variant needs half.
