@@ -3,6 +3,7 @@ import Counters
 import Foundation
 import Kernels
 import Suite
+import Telemetry
 import Testing
 @testable import Runner
 
@@ -13,7 +14,7 @@ import Testing
         let fake = FakePMU(slots: 5)
         let choice = try CounterSetup.choose(mode: .auto, events: ["cycles", "instructions", "cache-misses"], explicit: false,
                                              environment: env, syscalls: fake, encoder: TableEncoder.generic)
-        #expect(choice.mode == "hw")
+        #expect(choice.mode == .hw)
         #expect(choice.session?.groupCount == 1)
         #expect(choice.note.contains("hardware counters"))
         choice.session?.close()
@@ -23,7 +24,7 @@ import Testing
         let fake = FakePMU(hasPMU: false)
         let choice = try CounterSetup.choose(mode: .auto, events: ["cycles"], explicit: false, environment: env,
                                              syscalls: fake, encoder: TableEncoder.generic)
-        #expect(choice.mode == "none" && choice.session == nil)
+        #expect(choice.mode == .none && choice.session == nil)
         #expect(choice.note.contains("timing-only"))
         // Which sim prerequisite is reported first depends on the build: an AVX-512 build without
         // an AVX2 sim worker (.build-sim/, absent in a fresh checkout) says so before looking for valgrind.
@@ -37,8 +38,27 @@ import Testing
     @Test func disabledByEnvironment() throws {
         let choice = try CounterSetup.choose(mode: .auto, events: ["cycles"], explicit: false,
                                              environment: ["FUSEBENCH_NO_COUNTERS": "1"], syscalls: FakePMU(), encoder: TableEncoder.generic)
-        #expect(choice.mode == "none")
+        #expect(choice.mode == .none)
         #expect(choice.note.contains("FUSEBENCH_NO_COUNTERS"))
+    }
+
+    /// The PMU flag of the machine fingerprint is the machine's capability: `--counters none` on a
+    /// machine with a PMU records the same machine as a default (`auto` → hw) run. It used to be
+    /// `mode == hw`, so the two runs were "different machines".
+    @Test func pmuFlagIsTheMachinesNotTheModes() throws {
+        let none = try CounterSetup.choose(mode: .none, events: ["cycles"], explicit: false, environment: env,
+                                           syscalls: FakePMU(slots: 5), encoder: TableEncoder.generic)
+        let auto = try CounterSetup.choose(mode: .auto, events: ["cycles"], explicit: false, environment: env,
+                                           syscalls: FakePMU(slots: 5), encoder: TableEncoder.generic)
+        defer { auto.session?.close() }
+        #expect(none.mode == .none && auto.mode == .hw)
+        #expect(none.pmuAvailable && auto.pmuAvailable)
+        let a = MachineProbe.fingerprint(isaHost: ["avx2"], pmuAvailable: none.pmuAvailable)
+        let b = MachineProbe.fingerprint(isaHost: ["avx2"], pmuAvailable: auto.pmuAvailable)
+        #expect(a.key == b.key)
+        let noPMU = try CounterSetup.choose(mode: .none, events: ["cycles"], explicit: false, environment: env,
+                                            syscalls: FakePMU(hasPMU: false), encoder: TableEncoder.generic)
+        #expect(!noPMU.pmuAvailable)
     }
 
     @Test func explicitUnknownEventIsAnError() {
