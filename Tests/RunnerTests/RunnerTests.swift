@@ -198,3 +198,56 @@ final class ConstantInstance: KernelInstance {
         #expect(good.passed && abs(good.maxAbsError - 0.005) < 1e-12)
     }
 }
+
+/// The runner reaches family extras only through the Kernels seam: a factory and instance of a
+/// family it does not know contribute their decision log (it used to look for Fusion's
+/// `ModelInstance` only).
+@Suite struct OpFamilySeamTests {
+    struct LoggingFactory: KernelFactory, OpFamilyExtras {
+        var kind: String { "logging_fake" }
+        var summary: String { "test factory with a decision log" }
+        var shapeKeys: [String] { ["n"] }
+        var variants: [String] { ["ref", "alt"] }
+        var dtypes: [String] { ["f32"] }
+        func validate(shape: Shape, dtype: String) throws {}
+        func flops(shape: Shape) -> Double { 1 }
+        func bytes(shape: Shape, dtype: String) -> Double { 1 }
+        func defaultTolerance(shape: Shape, dtype: String) -> Tolerance { Tolerance(abs: 0, rel: 0) }
+        func make(variant: String, shape: Shape, dtype: String, seed: UInt64) throws -> KernelInstance {
+            LoggingInstance(variant: variant)
+        }
+        func variantBytes(_ variant: String) -> Double? { variant == "alt" ? 2 : nil }
+    }
+
+    final class LoggingInstance: ConstantInstanceBase, DecisionLogSource {
+        let decisionLog: [FusionDecision]
+        init(variant: String) {
+            decisionLog = variant == "alt"
+                ? [FusionDecision(model: "toy", group: ["a", "b"], rule: "toy-rule", outcome: .accepted, reason: "test",
+                                  bytesSaved: 8, launchesSaved: 1)]
+                : []
+            super.init(value: 1)
+        }
+    }
+
+    @Test func decisionLogsComeThroughTheSeam() throws {
+        let spec = OpSpec(name: "log", kind: "logging_fake", shape: ["n": 1], dtype: "f32", variants: ["ref", "alt"],
+                          tolerance: nil, settings: { var s = MeasurementSettings(); s.samples = 2; s.batchNs = 50_000; s.warmupNs = 1_000_000; return s }(),
+                          line: 1)
+        let op = PlannedOp(suite: "t", suitePath: "/t.toml", spec: spec, factory: LoggingFactory(), tolerance: Tolerance(abs: 0, rel: 0))
+        let timer = BatchTimer(counters: nil)
+        let calibration = try Calibrator.calibrate(timer: timer, targetBatchNs: 50_000)
+        let result = try OpMeasurer(timer: timer, calibration: calibration, quiet: true, spinNs: 0)
+            .measure(op: op, index: 0, of: 1, sequenceStart: 0, slowdown: nil)
+        #expect(result.fusionDecisions.map(\.rule) == ["toy-rule"])
+        #expect(LoggingFactory().variantBytes("alt") == 2 && LoggingFactory().instancesTimeIterations == false)
+    }
+}
+
+/// A constant-output instance open for subclassing (the seam test adds a decision log).
+class ConstantInstanceBase: KernelInstance {
+    var buffer: [Float]
+    init(value: Float) { buffer = [value, value] }
+    func run() {}
+    func output() -> UnsafeBufferPointer<Float> { buffer.withUnsafeBufferPointer { $0 } }
+}
