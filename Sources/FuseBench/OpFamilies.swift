@@ -64,6 +64,7 @@ struct ModelEntryType: SuiteEntryType {
             throw e.fail(at: error.key, error.message)
         }
         let variants = try e.variants(known: factory.variants, default: ["unfused", "fused"], reference: "unfused", what: what)
+        try e.checkMemory(factory, shape: [:], dtype: "f32", variants: variants, at: e.path("input"), name: name)
         let tolerance = try e.tolerance(name: name, base: factory.defaultTolerance(shape: [:], dtype: "f32"))
         let settings = try e.settings()
         return OpSpec(name: name, kind: factory.kind, shape: [:], dtype: "f32", variants: variants, tolerance: tolerance,
@@ -114,6 +115,7 @@ struct EdgeEntryType: SuiteEntryType {
             spec.batch = batch
         }
         let variants = try e.variants(known: factory.variants, default: factory.variants, reference: factory.referenceVariant, what: what)
+        try e.checkMemory(factory, shape: [:], dtype: "f32", variants: variants, at: e.prefix, name: name)
         let settings = try e.settings()
         let built = spec
         // The shape records the images per inference (stored with the op; the variants report reads it).

@@ -146,9 +146,20 @@ public struct SuiteEntryReader {
         guard let value = table[key] else { return nil }
         if let b = value.bool { return .bool(b) }
         if let i = value.int { return .int(i) }
-        if let d = value.double { return .double(d) }
+        if let d = value.double {
+            guard d.isFinite else { throw fail(at: path(key), "\(what): '\(key)' must be a finite number, got \(d)") }
+            return .double(d)
+        }
         if let s = value.string { return .string(s) }
         throw fail(at: path(key), "\(what): '\(key)' must be a number, boolean or string, got \(value.type)")
+    }
+
+    /// Refuses an op whose variants together would allocate more than an op may use (half the
+    /// physical RAM by default; `SuiteLoader.load(path:registry:memoryBytes:)`), reported at
+    /// `keyPath`. Call it with the validated variants, before the op runs.
+    public func checkMemory(_ factory: any KernelFactory, shape: Shape, dtype: String, variants: [String],
+                            at keyPath: String, name: String) throws {
+        try reader.checkMemory(factory, shape: shape, dtype: dtype, variants: variants, at: keyPath, name: name)
     }
 
     /// The entry's `name`: present, non-empty, letters, digits, `_`, `-` and `.` only.
