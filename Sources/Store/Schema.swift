@@ -105,20 +105,24 @@ enum Schema {
     }
 
     /// Switches a checked, migrated file database to WAL (a no-op when it already is). The switch
-    /// needs a moment without other connections' transactions; SQLITE_BUSY is retried until
-    /// `busyTimeout` has passed.
+    /// needs a moment without other connections' transactions; while it cannot happen (SQLITE_BUSY,
+    /// or the mode staying unchanged) it is retried until `busyTimeout` has passed.
     static func enableWAL(_ queue: DatabaseQueue, busyTimeout: Double) throws {
         let deadline = Date().addingTimeInterval(busyTimeout)
         try queue.writeWithoutTransaction { db in
             while true {
+                var mode = ""
                 do {
                     if try String.fetchOne(db, sql: "PRAGMA journal_mode") == "wal" { return }
-                    let mode = try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL") ?? ""
+                    mode = try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL") ?? ""
                     if mode == "wal" { return }
-                    throw StoreError.unusable(path: queue.path, reason: "SQLite cannot use WAL mode here (journal mode stays '\(mode)')")
                 } catch let error as DatabaseError where StoreError.isBusy(error) && Date() < deadline {
-                    usleep(10_000)
+                    mode = "busy"
                 }
+                guard Date() < deadline else {
+                    throw StoreError.unusable(path: queue.path, reason: "SQLite cannot switch it to WAL mode (journal mode stays '\(mode)')")
+                }
+                usleep(10_000)
             }
         }
     }
