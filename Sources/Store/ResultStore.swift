@@ -29,7 +29,7 @@ public final class ResultStore: Sendable {
     public let path: String
     /// Seconds a statement waits for another process's lock before failing with `StoreError.locked`.
     public let busyTimeout: Double
-    /// Whether this connection refuses writes (`Access.readOnly`, or an in-memory store: false).
+    /// Whether the store refuses writes: true for stores opened with `Access.readOnly`.
     public let isReadOnly: Bool
     /// The single connection; all access goes through it.
     let queue: DatabaseQueue
