@@ -43,6 +43,16 @@ public struct MeasurementSettings: Codable, Sendable, Hashable {
     /// Seed of the deterministic input generator.
     public var seed: UInt64 = 42
 
+    /// Accepted `samples` (measured batches per variant): at least 2 for a spread, at most
+    /// 100 000 (the samples of one op are held in memory and stored in one transaction).
+    public static let samplesRange: ClosedRange<Int> = 2...100_000
+    /// Accepted `batch_ms`: more than 0, at most 60 000 (one minute per batch).
+    public static let batchMsRange: ClosedRange<Double> = 0...60_000
+    /// Accepted `warmup_ms`: 0 (no warmup) to 600 000 (ten minutes).
+    public static let warmupMsRange: ClosedRange<Double> = 0...600_000
+    /// Largest `threshold` / `instructions_threshold` (a fraction: 1 = 100%).
+    public static let maxThreshold = 1.0
+
     /// Events collected when a suite does not name any: the ones the run table derives metrics from.
     public static let defaultCounters = ["cycles", "instructions", "cache-misses", "branch-misses", "L1-dcache-load-misses"]
 
@@ -85,4 +95,13 @@ public struct SuiteFile: Sendable {
     public var ops: [OpSpec]
     /// Raw file contents (hashed into the run's suite hash).
     public var contents: Data
+    /// Line and column of `[defaults] counters` when the suite sets it (for errors about an event).
+    public var countersPosition: SourceLocator.Position? = nil
+
+    /// The error for an event of `counters` that is not known, located at the `counters` key.
+    public func unknownEventError(_ event: String, reason: String) -> SuiteError {
+        let p = countersPosition ?? SourceLocator.Position(line: 1, column: 1)
+        return SuiteError(file: path, line: p.line, column: p.column, key: "defaults.counters",
+                          message: "unknown counter event '\(event)' in 'counters': \(reason)")
+    }
 }

@@ -11,8 +11,9 @@ struct Entry {
         do {
             var command = try FuseBenchCommand.parseAsRoot()
             try command.run()
+            Foundation.exit(StandardOutput.finish(status: ExitStatus.ok))
         } catch let exit as ExitCode {
-            Foundation.exit(exit.rawValue)
+            Foundation.exit(StandardOutput.finish(status: exit.rawValue))
         } catch {
             let code = FuseBenchCommand.exitCode(for: error)
             if code == .success || error is CleanExit {

@@ -87,6 +87,8 @@ struct GateCommand: ParsableCommand {
         config.quick = quick
         config.processes = processes
         config.injectedSlowdown = try SlowdownSpec.parse(injectSlowdown)
+        try PlanChecks.counterEvents(loaded)
+        try SlowdownSpec.requirePlanned(config.injectedSlowdown, plan: plan, filter: filter)
         if let exe = against {
             baseIDs = []
             config.sides = [RunSide(name: "base", executable: exe, simExecutable: againstSim), RunSide(name: "head", executable: nil)]

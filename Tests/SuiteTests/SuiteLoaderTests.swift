@@ -110,8 +110,8 @@ func expectSuiteError(_ text: String, line: Int, column: Int? = nil, contains fr
 
     @Test func wrongTypes() {
         expectSuiteError(validSuite.replacingOccurrences(of: "samples = 7", with: "samples = \"7\""), line: 7, contains: "must be an integer")
-        expectSuiteError(validSuite.replacingOccurrences(of: "samples = 7", with: "samples = 1"), line: 7, contains: "at least 2")
-        expectSuiteError(validSuite.replacingOccurrences(of: "batch_ms = 1.5", with: "batch_ms = -1"), line: 6, contains: "must be positive")
+        expectSuiteError(validSuite.replacingOccurrences(of: "samples = 7", with: "samples = 1"), line: 7, contains: "must be between 2 and 100000")
+        expectSuiteError(validSuite.replacingOccurrences(of: "batch_ms = 1.5", with: "batch_ms = -1"), line: 6, contains: "greater than 0")
         expectSuiteError(validSuite.replacingOccurrences(of: "\"4%\"", with: "\"lots\""), line: 8, contains: "fraction")
         expectSuiteError(validSuite.replacingOccurrences(of: "shape = { rows = 3, cols = 5 }", with: "shape = 3"), line: 19, contains: "must be a table")
     }
@@ -125,7 +125,7 @@ func expectSuiteError(_ text: String, line: Int, column: Int? = nil, contains fr
     }
 
     @Test func negativeTolerance() {
-        expectSuiteError(validSuite.replacingOccurrences(of: "abs = 1e-6", with: "abs = -1.0"), line: 22, contains: "must not be negative")
+        expectSuiteError(validSuite.replacingOccurrences(of: "abs = 1e-6", with: "abs = -1.0"), line: 22, contains: "not negative")
     }
 
     @Test func missingFileIsAnError() {
