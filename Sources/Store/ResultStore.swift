@@ -190,10 +190,12 @@ public final class ResultStore: Sendable {
         do {
             queue = try DatabaseQueue(path: path, configuration: readonly)
             state = try Schema.check(queue, path: path)
-        } catch let error as DatabaseError where error.resultCode == .SQLITE_CANTOPEN
+        } catch let error as DatabaseError where (error.resultCode == .SQLITE_CANTOPEN || error.resultCode == .SQLITE_READONLY)
+                    && access(directory.isEmpty ? "." : directory, W_OK) != 0
                     && !FileManager.default.fileExists(atPath: path + "-wal") {
-            // A WAL database in a directory nobody can write: no writer can exist (it would need a
-            // -wal file here), so reading the file as immutable is safe and creates nothing.
+            // A WAL database whose -shm cannot be created (SQLITE_CANTOPEN on a read-only mount,
+            // SQLITE_READONLY_CANTINIT in a directory we may not write): no writer can exist either (it
+            // would need a -wal file here), so reading the file as immutable is safe and creates nothing.
             queue = try DatabaseQueue(path: immutableURI(path), configuration: readonly)
             state = try Schema.check(queue, path: path)
         }

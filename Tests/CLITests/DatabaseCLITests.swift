@@ -47,7 +47,8 @@ private final class WriteLock: Sendable {
     }
 
     /// Reading commands work on a database in a read-only directory (a read-only bind mount when
-    /// running as root, where file modes do not stop anyone; a mode-0555 directory otherwise),
+    /// running as root, where file modes do not stop anyone; else a mode-0555 directory, read as
+    /// nobody when root),
     /// with no `-wal`/`-shm` present, and leave it unchanged.
     @Test func readingCommandsWorkOnAReadOnlyDirectory() throws {
         let dir = try CLI.tempDir()
@@ -76,19 +77,29 @@ private final class WriteLock: Sendable {
         #expect(try FileManager.default.contentsOfDirectory(atPath: data.path) == ["results.sqlite"])
         let before = try Data(contentsOf: URL(fileURLWithPath: db))
         let bin = try #require(CLI.binary).path
-        for args in [["runs"], ["baseline", "list"], ["export", "latest", "--format", "csv"], ["compare", "main", "latest"]] {
-            let r: CLI.Result
-            if geteuid() == 0 {
-                // A private mount namespace: the read-only bind mount disappears with the process.
-                r = try runExecutable("/usr/bin/unshare", ["-m", "/bin/sh", "-c", "mount --bind -o ro \"$1\" \"$1\" && shift && exec \"$@\"",
-                                                           "sh", data.path, bin] + args + ["--db", db])
-            } else {
-                chmod(data.path, 0o555)
-                r = try CLI.run(args + ["--db", db])
-                chmod(data.path, 0o755)
+        // As root: a read-only bind mount (when mount namespaces are allowed) and a mode-0555
+        // directory read as nobody; otherwise a mode-0555 directory.
+        let modes = geteuid() != 0 ? ["chmod"] : (canUnshareMounts ? ["mount", "nobody"] : ["nobody"])
+        for mode in modes {
+            for args in [["runs"], ["baseline", "list"], ["export", "latest", "--format", "csv"], ["compare", "main", "latest"]] {
+                let r: CLI.Result
+                switch mode {
+                case "mount":
+                    // A private mount namespace: the read-only bind mount disappears with the process.
+                    r = try runExecutable("/usr/bin/unshare", ["-m", "/bin/sh", "-c", "mount --bind -o ro \"$1\" \"$1\" && shift && exec \"$@\"",
+                                                               "sh", data.path, bin] + args + ["--db", db])
+                case "nobody":
+                    chmod(data.path, 0o555)
+                    r = try runExecutable("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", bin] + args + ["--db", db])
+                    chmod(data.path, 0o755)
+                default:
+                    chmod(data.path, 0o555)
+                    r = try CLI.run(args + ["--db", db])
+                    chmod(data.path, 0o755)
+                }
+                #expect(r.status == 0, "\(mode) \(args): \(r.stderr)")
+                if args == ["runs"] { #expect(r.stdout.contains("ro-label"), "\(mode)") }
             }
-            #expect(r.status == 0, "\(args): \(r.stderr)")
-            if args == ["runs"] { #expect(r.stdout.contains("ro-label")) }
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: data.path) == ["results.sqlite"])
         #expect(try Data(contentsOf: URL(fileURLWithPath: db)) == before)
@@ -196,6 +207,14 @@ private final class WriteLock: Sendable {
         #expect(try store.run(id: outcome.runID)?.status == .complete)
     }
 }
+
+/// Whether this process may create a mount namespace with a bind mount (root in most containers).
+private let canUnshareMounts: Bool = {
+    guard let r = try? runExecutable("/usr/bin/unshare", ["-m", "mount", "--bind", "/tmp", "/tmp"]) else {
+        return false
+    }
+    return r.status == 0
+}()
 
 /// Runs `executable` with `args` (environment as `CLI.start` sets it) and collects its output.
 private func runExecutable(_ executable: String, _ args: [String]) throws -> CLI.Result {
