@@ -2,7 +2,6 @@ import BenchModel
 import CPerfEvent
 import Counters
 import Foundation
-import Fusion
 import Kernels
 import Store
 import Suite
@@ -66,12 +65,12 @@ public final class BenchRunner {
         let hellos = try config.sides.map { side in
             try side.executable.map { try WorkerClient.hello(executable: $0, environment: config.environment) } ?? WorkerHello.current
         }
-        let fingerprint = MachineProbe.fingerprint(isaHost: ISA.host.names, pmuAvailable: counters.mode == "hw")
+        let fingerprint = MachineProbe.fingerprint(isaHost: ISA.host.names, pmuAvailable: counters.pmuAvailable)
         let git = GitInfo.current()
         var cfg = config.extraConfig
         cfg["counters"] = config.counterMode.rawValue
         cfg["pin"] = config.pinCPU.map(String.init) ?? "none"
-        cfg["kernel_path"] = ISA.kernelPath
+        cfg["kernel_path"] = ISA.kernelPath.rawValue
         cfg["processes"] = String(config.processes)
         if !config.injectedSlowdown.isEmpty {
             cfg["inject_slowdown"] = config.injectedSlowdown.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value * 100)%" }.joined(separator: ",")
@@ -222,8 +221,8 @@ public final class BenchRunner {
                             runner.note("simulated cache hierarchy (callgrind): \(caches)")
                         }
                     }
-                    if !interrupted, let source = op.factory as? any FusionDecisionSource, config.sides[s].executable == nil {
-                        result.samples += try fusionExtras(op: op, source: source, decisions: result.fusionDecisions, runID: runIDs[s],
+                    if !interrupted, let source = op.factory as? any OpFamilyExtras, config.sides[s].executable == nil {
+                        result.samples += try familyExtras(op: op, source: source, decisions: result.fusionDecisions, runID: runIDs[s],
                                                            sequenceStart: sequences[s] + result.samples.count, progress: progress)
                     }
                     let storeStart = Clock.wall()
@@ -252,17 +251,18 @@ public final class BenchRunner {
             return .complete
         }
 
-        /// For a fused model: stores the planner's decisions behind the measured instances, records
-        /// the bytes each plan moves, and times each layer of the unfused plan (variant `layer:NAME`,
-        /// a few batches each, in this process).
-        func fusionExtras(op: PlannedOp, source: any FusionDecisionSource, decisions: [FusionDecision], runID: Int64,
+        /// For an op family with extras (`OpFamilyExtras`, e.g. a fused model): stores the decisions
+        /// behind the measured instances, records the bytes each variant moves, and times the
+        /// family's extra parts (variant `layer:NAME`, a few batches each, in this process).
+        func familyExtras(op: PlannedOp, source: any OpFamilyExtras, decisions: [FusionDecision], runID: Int64,
                           sequenceStart: Int, progress: ProgressLine) throws -> [Sample] {
             let seed = op.spec.settings.seed
-            try store.insertFusionDecisions(runID: runID, decisions: decisions)
+            if !decisions.isEmpty { try store.insertFusionDecisions(runID: runID, decisions: decisions) }
             for v in op.spec.variants {
-                try store.setRunMeta(runID: runID, key: "fusion.bytes.\(op.spec.name).\(v)", value: String(source.bytesMoved(variant: v)))
+                guard let bytes = source.variantBytes(v) else { continue }
+                try store.setRunMeta(runID: runID, key: "fusion.bytes.\(op.spec.name).\(v)", value: String(bytes))
             }
-            let layers = try source.layerInstances(seed: seed)
+            let layers = try source.extraTimedParts(seed: seed)
             guard !layers.isEmpty else { return [] }
             let timer = layerTimer
             let calibration = try layerCalibration(timer)
@@ -321,7 +321,7 @@ public final class BenchRunner {
         /// side only when it came with its own sim executable.
         func sideSimulators() throws -> [Callgrind?] {
             try config.sides.map { side in
-                guard counters.mode == "sim" else { return nil }
+                guard counters.mode == .sim else { return nil }
                 if side.executable == nil { return counters.simulator }
                 guard let simExe = side.simExecutable else {
                     runner.note("no simulated counters for \(side.name) (\(side.executable!)): pass its AVX2 sim build with --against-sim")
@@ -350,7 +350,7 @@ public final class BenchRunner {
                                    calibration.shareOfOneMillisecond * 100))
             }
             if let timed = calibration.perTimedIterationNs {
-                if runID == runIDs.last, runner.plan.ops.contains(where: { $0.spec.edge != nil }) {
+                if runID == runIDs.last, runner.plan.ops.contains(where: { ($0.factory as? any OpFamilyExtras)?.instancesTimeIterations == true }) {
                     runner.note(String(format: "per-iteration latencies (edge ops): %.1f ns per timed iteration (clock read + label + loop, vs %.1f ns untimed), in the batch overhead and subtracted from each iteration",
                                        timed, calibration.perIterationNs))
                 }
@@ -375,7 +375,7 @@ public final class BenchRunner {
                     let side = config.sides[s]
                     progress.update("[\(index + 1)/\(runner.plan.ops.count)] \(op.qualifiedName) · worker \(p + 1)/\(n)\(sideTag(s))")
                     let request = WorkerRequest(suitePath: op.suitePath, op: op.spec.name, variants: op.spec.variants, samples: perWorker,
-                                                counters: counters.mode == "hw" ? "hw" : "none", events: events, explicitEvents: explicit,
+                                                counters: counters.mode == .hw ? .hw : .none, events: events, explicitEvents: explicit,
                                                 slowdown: side.executable == nil ? slowdown : nil, pin: config.pinCPU, process: p,
                                                 quick: config.quick, temperatureLimitC: config.temperatureLimitC)
                     let r = try WorkerClient.run(executable: side.executable ?? me, request: request, environment: config.environment)

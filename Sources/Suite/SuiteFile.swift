@@ -1,7 +1,5 @@
 import BenchModel
-import Edge
 import Foundation
-import Fusion
 import Kernels
 
 /// A validation or parse error in a suite file, printed as `FILE:LINE:COL: message`.
@@ -72,15 +70,28 @@ public struct OpSpec: Sendable, Hashable {
     public var settings: MeasurementSettings
     /// Line of the `[[op]]` header, for messages.
     public var line: Int
-    /// The model of a `[[model]]` entry (kind `model`); nil for `[[op]]`.
-    public var model: ModelSpec? = nil
-    /// The edge-inference op of an `[[edge]]` entry (kind `edge`); nil otherwise.
-    public var edge: EdgeSpec? = nil
+    /// The op family's description of an entry read by a registered `SuiteEntryType`
+    /// (`[[model]]`, `[[edge]]`, ...); nil for `[[op]]`.
+    public var family: OpFamilyEntry? = nil
 
-    /// The factory that runs this op: a `ModelFactory` for a model, else the registry's factory for `kind`.
+    /// Creates a validated op description.
+    public init(name: String, kind: String, shape: [String: Int], dtype: String, variants: [String], tolerance: Tolerance?,
+                settings: MeasurementSettings, line: Int, family: OpFamilyEntry? = nil) {
+        self.name = name
+        self.kind = kind
+        self.shape = shape
+        self.dtype = dtype
+        self.variants = variants
+        self.tolerance = tolerance
+        self.settings = settings
+        self.line = line
+        self.family = family
+    }
+
+    /// The factory that runs this op: the family's for a registered entry type, else the
+    /// registry's factory for `kind`.
     public func factory(registry: KernelRegistry = .shared) -> (any KernelFactory)? {
-        if let model { return try? ModelFactory(spec: model) }
-        if let edge { return try? EdgeModels.factory(spec: edge) }
+        if let family { return try? family.makeFactory() }
         return registry.factory(kind: kind)
     }
 }

@@ -1,7 +1,5 @@
 import BenchModel
 import Foundation
-import Edge
-import Fusion
 import Kernels
 import TOMLKit
 
@@ -86,7 +84,7 @@ public enum MachineMemory {
 }
 
 /// Validating walker over the TOML tree; knows where every key is.
-private struct Reader {
+struct Reader {
     let path: String
     let locator: SourceLocator
     /// Memory one op may use; see `SuiteLoader.load(path:registry:memoryBytes:)`.
@@ -207,8 +205,10 @@ private struct Reader {
     static let settingKeys: Set<String> = ["batch_ms", "samples", "warmup_ms", "counters", "threshold", "instructions_threshold", "seed"]
 
     mutating func suite(_ root: TOMLTable, data: Data, registry: KernelRegistry) throws -> SuiteFile {
-        for k in root.keys where !["suite", "defaults", "op", "model", "edge"].contains(k) {
-            throw fail(k, "unknown top-level key '\(k)' (known: suite, defaults, op, model, edge)")
+        let entryTypes = SuiteEntryTypes.all
+        let topKeys = ["suite", "defaults", "op"] + entryTypes.map(\.key)
+        for k in root.keys where !topKeys.contains(k) {
+            throw fail(k, "unknown top-level key '\(k)' (known: \(topKeys.joined(separator: ", ")))")
         }
         guard let header = root["suite"]?.table else { throw fail("suite", "missing [suite] table with a 'name'") }
         try checkKeys(header, at: "suite", allowed: ["name", "description"])
@@ -223,7 +223,9 @@ private struct Reader {
             try checkKeys(dt, at: "defaults", allowed: Self.settingKeys)
             defaults = try settings(dt, at: "defaults", base: defaults)
         }
-        guard root["op"] != nil || root["model"] != nil || root["edge"] != nil else { throw fail("suite", "suite '\(name)' has no [[op]], [[model]] or [[edge]] entries") }
+        guard topKeys.dropFirst(2).contains(where: { root[$0] != nil }) else {
+            throw fail("suite", "suite '\(name)' has no \(topKeys.dropFirst(2).map { "[[\($0)]]" }.joined(separator: ", ")) entries")
+        }
         var opsArray: [TOMLValueConvertible] = []
         if let opsValue = root["op"] {
             guard let a = opsValue.array else { throw fail("op", "'op' must be an array of tables ([[op]])") }
@@ -238,23 +240,17 @@ private struct Reader {
             guard seen.insert(op.name).inserted else { throw fail("\(prefix).name", "duplicate op name '\(op.name)'") }
             ops.append(op)
         }
-        if let modelsValue = root["model"] {
-            guard let modelsArray = modelsValue.array else { throw fail("model", "'model' must be an array of tables ([[model]])") }
-            for (i, v) in modelsArray.enumerated() {
-                let prefix = "model[\(i)]"
-                guard let t = v.table else { throw fail(prefix, "each [[model]] must be a table") }
-                let op = try model(t, at: prefix, defaults: defaults)
-                guard seen.insert(op.name).inserted else { throw fail("\(prefix).name", "duplicate op name '\(op.name)' (ops and models share one namespace)") }
-                ops.append(op)
-            }
-        }
-        if let edgeValue = root["edge"] {
-            guard let edgeArray = edgeValue.array else { throw fail("edge", "'edge' must be an array of tables ([[edge]])") }
-            for (i, v) in edgeArray.enumerated() {
-                let prefix = "edge[\(i)]"
-                guard let t = v.table else { throw fail(prefix, "each [[edge]] must be a table") }
-                let op = try edge(t, at: prefix, defaults: defaults)
-                guard seen.insert(op.name).inserted else { throw fail("\(prefix).name", "duplicate op name '\(op.name)' (ops, models and edge entries share one namespace)") }
+        // Tables of the registered op families (`[[model]]`, `[[edge]]`, ...), in registration order.
+        for type in entryTypes {
+            guard let value = root[type.key] else { continue }
+            guard let array = value.array else { throw fail(type.key, "'\(type.key)' must be an array of tables ([[\(type.key)]])") }
+            for (i, v) in array.enumerated() {
+                let prefix = "\(type.key)[\(i)]"
+                guard let t = v.table else { throw fail(prefix, "each [[\(type.key)]] must be a table") }
+                let op = try type.read(SuiteEntryReader(reader: self, table: t, prefix: prefix, defaults: defaults))
+                guard seen.insert(op.name).inserted else {
+                    throw fail("\(prefix).name", "duplicate op name '\(op.name)' (all entries of a suite share one namespace)")
+                }
                 ops.append(op)
             }
         }
@@ -309,7 +305,7 @@ private struct Reader {
     }
 }
 
-// MARK: - [[model]]
+// MARK: - shared entry helpers
 
 extension Reader {
     /// `tolerance = { abs, rel, cosine }` of an op or model, missing fields from `base`.
@@ -325,132 +321,5 @@ extension Reader {
         }
         guard cos >= -1, cos <= 1 else { throw fail("\(prefix).tolerance.cosine", "op '\(name)': cosine must be in [-1, 1]") }
         return Tolerance(abs: abs, rel: rel, minCosine: cos)
-    }
-
-    /// One `[[model]]` with its `[[model.layer]]`s → an op of kind `model` carrying the validated spec.
-    func model(_ t: TOMLTable, at prefix: String, defaults: MeasurementSettings) throws -> OpSpec {
-        try checkKeys(t, at: prefix, allowed: Self.settingKeys.subtracting(["counters"])
-            .union(["name", "input", "input_name", "outputs", "layer", "variants", "tolerance"]))
-        guard let name = try string(t, "name", at: prefix), !name.isEmpty else { throw fail(prefix, "[[model]] needs a non-empty 'name'") }
-        guard name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == "." }) else {
-            throw fail("\(prefix).name", "model name '\(name)' may contain only letters, digits, '_', '-' and '.'")
-        }
-        guard let iv = t["input"] else { throw fail(prefix, "model '\(name)' needs 'input' (e.g. { rows = 64, cols = 768 })") }
-        guard let it = iv.table else { throw fail("\(prefix).input", "model '\(name)': 'input' must be a table like { rows = 64, cols = 768 }") }
-        var input: [String: Int] = [:]
-        for k in it.keys {
-            guard let n = it[k]?.int else { throw fail("\(prefix).input.\(k)", "model '\(name)': input.\(k) must be an integer") }
-            input[k] = n
-        }
-        let inputName = try string(t, "input_name", at: prefix) ?? "x"
-        let outputs = try strings(t, "outputs", at: prefix)
-        guard let lv = t["layer"] else { throw fail(prefix, "model '\(name)' has no layers ([[model.layer]])") }
-        guard let la = lv.array else { throw fail("\(prefix).layer", "model '\(name)': 'layer' must be an array of tables ([[model.layer]])") }
-        var layers: [LayerSpec] = []
-        for (j, v) in la.enumerated() {
-            let lp = "\(prefix).layer[\(j)]"
-            guard let lt = v.table else { throw fail(lp, "each [[model.layer]] must be a table") }
-            guard let lname = try string(lt, "name", at: lp) else { throw fail(lp, "model '\(name)': layer \(j) needs a 'name'") }
-            guard let op = try string(lt, "op", at: lp) else { throw fail(lp, "model '\(name)': layer '\(lname)' needs an 'op'") }
-            let inputs = try strings(lt, "inputs", at: lp)
-            var attributes: [String: AttributeValue] = [:]
-            for k in lt.keys where !["name", "op", "inputs"].contains(k) {
-                let value = lt[k]!
-                if let b = value.bool {
-                    attributes[k] = .bool(b)
-                } else if let i = value.int {
-                    attributes[k] = .int(i)
-                } else if let d = value.double {
-                    guard d.isFinite else { throw fail("\(lp).\(k)", "model '\(name)': layer '\(lname)': '\(k)' must be a finite number, got \(d)") }
-                    attributes[k] = .double(d)
-                } else if let s = value.string {
-                    attributes[k] = .string(s)
-                } else {
-                    throw fail("\(lp).\(k)", "model '\(name)': layer '\(lname)': '\(k)' must be a number, boolean or string, got \(value.type)")
-                }
-            }
-            layers.append(LayerSpec(name: lname, op: op, inputs: inputs, attributes: attributes, key: lp))
-        }
-        let spec = ModelSpec(name: name, inputName: inputName, input: input, outputs: outputs, layers: layers, key: prefix)
-        let factory: ModelFactory
-        do {
-            factory = try ModelFactory(spec: spec)
-        } catch let e as ModelError {
-            throw fail(e.key, e.message)
-        }
-        let variants = try strings(t, "variants", at: prefix) ?? ["unfused", "fused"]
-        guard !variants.isEmpty else { throw fail("\(prefix).variants", "model '\(name)': 'variants' is empty") }
-        for v in variants where !factory.variants.contains(v) {
-            throw fail("\(prefix).variants", "model '\(name)': no variant '\(v)' (has \(factory.variants.joined(separator: ", ")))")
-        }
-        guard Set(variants).count == variants.count else { throw fail("\(prefix).variants", "model '\(name)': duplicate variant") }
-        guard variants.contains("unfused") || variants.count == 1 else {
-            throw fail("\(prefix).variants", "model '\(name)': 'unfused' is the reference the fused variants are verified against; list it")
-        }
-        let ordered = variants.contains("unfused") ? ["unfused"] + variants.filter { $0 != "unfused" } : variants
-        try checkMemory(factory, shape: [:], dtype: "f32", variants: ordered, at: "\(prefix).input", name: name)
-        let tolerance = try self.tolerance(t, at: prefix, name: name, base: factory.defaultTolerance(shape: [:], dtype: "f32"))
-        let s = try settings(t, at: prefix, base: defaults)
-        return OpSpec(name: name, kind: factory.kind, shape: [:], dtype: "f32", variants: ordered, tolerance: tolerance,
-                      settings: s, line: locator.position(of: prefix).line, model: spec)
-    }
-}
-
-// MARK: - [[edge]]
-
-extension Reader {
-    /// One `[[edge]]`: `model` and `data` paths (relative to the suite file), `variants`,
-    /// `accuracy_band` (allowed top-1 drop as a fraction, default 0.01), `exit_threshold` (in [0, 1],
-    /// default 0.9), `batch` (images per inference, 1 ... test split size, default the whole split)
-    /// → an op of kind `edge`. The model and data are loaded here, so a bad file is
-    /// reported at the suite line that names it (with the data/model file's own file:line).
-    func edge(_ t: TOMLTable, at prefix: String, defaults: MeasurementSettings) throws -> OpSpec {
-        try checkKeys(t, at: prefix, allowed: Self.settingKeys.subtracting(["counters"])
-            .union(["name", "model", "data", "variants", "accuracy_band", "exit_threshold", "batch"]))
-        guard let name = try string(t, "name", at: prefix), !name.isEmpty else { throw fail(prefix, "[[edge]] needs a non-empty 'name'") }
-        guard name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == "." }) else {
-            throw fail("\(prefix).name", "edge op name '\(name)' may contain only letters, digits, '_', '-' and '.'")
-        }
-        let base = URL(fileURLWithPath: path).deletingLastPathComponent()
-        func resolve(_ key: String) throws -> String {
-            guard let p = try string(t, key, at: prefix), !p.isEmpty else { throw fail(prefix, "edge op '\(name)' needs '\(key)' (a path relative to the suite file)") }
-            return p.hasPrefix("/") ? p : URL(fileURLWithPath: p, relativeTo: base).standardizedFileURL.path
-        }
-        let modelPath = try resolve("model"), dataPath = try resolve("data")
-        let band = try number(t, "accuracy_band", at: prefix) ?? 0.01
-        guard band >= 0, band <= 1 else { throw fail("\(prefix).accuracy_band", "edge op '\(name)': accuracy_band must be in [0, 1] (a fraction of top-1; 0.01 = 1 point), got \(band)") }
-        let threshold = try number(t, "exit_threshold", at: prefix) ?? 0.9
-        guard threshold >= 0, threshold <= 1 else { throw fail("\(prefix).exit_threshold", "edge op '\(name)': exit_threshold must be in [0, 1] (a softmax probability), got \(threshold)") }
-        let batch = try int(t, "batch", at: prefix, min: 1)
-        var spec = EdgeSpec(modelPath: modelPath, dataPath: dataPath, accuracyBand: band, exitThreshold: threshold)
-        let factory: any EdgeOpFactory
-        do {
-            factory = try EdgeModels.factory(spec: spec)  // EdgeFactory (MLP) or CNNEdgeFactory, by the model's architecture
-        } catch let e as EdgeError {
-            let key = e.file == dataPath ? "data" : "model"
-            throw fail("\(prefix).\(key)", "edge op '\(name)': \(e)")
-        }
-        if let batch {
-            guard batch <= factory.testCount else {
-                throw fail("\(prefix).batch", "edge op '\(name)': batch must be at most the test split's \(factory.testCount) images, got \(batch)")
-            }
-            spec.batch = batch
-        }
-        let variants = try strings(t, "variants", at: prefix) ?? factory.variants
-        guard !variants.isEmpty else { throw fail("\(prefix).variants", "edge op '\(name)': 'variants' is empty") }
-        for v in variants where !factory.variants.contains(v) {
-            throw fail("\(prefix).variants", "edge op '\(name)': no variant '\(v)' (has \(factory.variants.joined(separator: ", ")))")
-        }
-        guard Set(variants).count == variants.count else { throw fail("\(prefix).variants", "edge op '\(name)': duplicate variant") }
-        let ref = factory.referenceVariant  // fp32 (MLP), nchw (CNN)
-        guard variants.contains(ref) || variants.count == 1 else {
-            throw fail("\(prefix).variants", "edge op '\(name)': '\(ref)' is the reference the other variants are verified against; list it")
-        }
-        let ordered = variants.contains(ref) ? [ref] + variants.filter { $0 != ref } : variants
-        try checkMemory(factory, shape: [:], dtype: "f32", variants: ordered, at: prefix, name: name)
-        let s = try settings(t, at: prefix, base: defaults)
-        // The shape records the images per inference (stored with the op; the variants report reads it).
-        return OpSpec(name: name, kind: factory.kind, shape: ["batch": spec.batch ?? factory.testCount], dtype: "f32",
-                      variants: ordered, tolerance: nil, settings: s, line: locator.position(of: prefix).line, edge: spec)
     }
 }

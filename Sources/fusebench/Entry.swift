@@ -8,6 +8,7 @@ import Foundation
 @main
 struct Entry {
     static func main() {
+        OpFamilies.registerBuiltIn()
         do {
             var command = try FuseBenchCommand.parseAsRoot()
             try command.run()

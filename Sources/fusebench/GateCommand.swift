@@ -40,7 +40,7 @@ struct GateCommand: ParsableCommand {
     @Option(help: "Regular expression on SUITE/OP/VARIANT.")
     var filter: String?
 
-    @Option(help: "Counters: auto, hw, sim, none.")
+    @Option(help: "Counters: auto (hardware if the machine has a PMU, else simulated under callgrind if valgrind works, else timing-only), hw, sim, none.")
     var counters: String = "auto"
 
     @Option(name: .customLong("inject-slowdown"), parsing: .singleValue, help: "Testing aid: OP=PCT slows this build's OP (labelled in the run).")

@@ -24,7 +24,7 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "No progress line.")
     var quiet = false
 
-    @Option(help: "Counters: auto (hardware if the machine has a PMU, else timing-only), hw, none.")
+    @Option(help: "Counters: auto (hardware if the machine has a PMU, else simulated under callgrind if valgrind works, else timing-only), hw, sim, none.")
     var counters: String = "auto"
 
     @Option(help: "Pin the measuring thread to this CPU.")

@@ -65,7 +65,7 @@ private final class WriteLock: Sendable {
             runID = try store.beginRun(RunInfo(startedAt: Date(), status: .running, label: "ro-label", suites: ["s"], suiteHash: "h",
                                                gitCommit: nil, gitBranch: nil, gitDirty: nil, harnessVersion: Harness.version,
                                                machine: MachineProbe.fingerprint(isaHost: [], pmuAvailable: false), isaBuilt: [],
-                                               counterMode: "none", counterNote: "", calibration: nil, configJSON: "{}", pid: getpid()))
+                                               counterMode: .none, counterNote: "", calibration: nil, configJSON: "{}", pid: getpid()))
             let opID = try store.recordOp(runID: runID, op: OpRecord(suite: "s", name: "g", kind: "gemm", shape: ["m": 4], dtype: "f32",
                                                                      flops: 128, bytes: 64, threshold: 0.05))
             try store.insertSamples(runID: runID, opID: opID, samples: (0..<4).map {

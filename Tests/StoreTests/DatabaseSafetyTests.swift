@@ -17,7 +17,7 @@ private let machine = MachineFingerprint(cpuModel: "Test CPU", logicalCPUs: 4, i
 
 private func info(pid: Int32 = getpid()) -> RunInfo {
     RunInfo(startedAt: Date(), status: .running, label: "safety", suites: ["s"], suiteHash: "h", gitCommit: nil, gitBranch: nil,
-            gitDirty: nil, harnessVersion: Harness.version, machine: machine, isaBuilt: [], counterMode: "none",
+            gitDirty: nil, harnessVersion: Harness.version, machine: machine, isaBuilt: [], counterMode: .none,
             counterNote: "", calibration: nil, configJSON: "{}", pid: pid)
 }
 

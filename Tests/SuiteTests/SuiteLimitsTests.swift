@@ -3,6 +3,7 @@
 // CRLF line positions and a linear source scan.
 import BenchModel
 import Foundation
+import FuseBench
 import Kernels
 import Testing
 @testable import Suite
@@ -40,6 +41,8 @@ private func expectError(_ text: String, memory: UInt64 = sixteenGiB, line: Int,
 }
 
 @Suite struct SuiteLimitsTests {
+    init() { OpFamilies.registerBuiltIn() }
+
     @Test func numericSettingsHaveRanges() {
         // [defaults] is line 4, its key line 5.
         expectError(suite(defaults: "samples = 9999999999999"), line: 5, contains: ["'samples' must be between 2 and 100000", "9999999999999"])
