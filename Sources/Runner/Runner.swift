@@ -129,11 +129,15 @@ public final class BenchRunner {
         }
 
         let status: RunStatus
+        // Each op's results are stored by the spool: kept in memory while the database is locked, never lost.
+        let spool = OpResultSpool(store: store)
         let measurement = Measurement(runner: self, counters: counters, runIDs: runIDs, events: events, explicit: explicit,
-                                      telemetry: telemetry.sampler)
+                                      telemetry: telemetry.sampler, spool: spool)
         do {
             status = try measurement.measureAll()
+            if let line = try spool.finish() { note(line) }
         } catch {
+            if let kept = spool.salvage(reason: "the run failed: \(error)") { note("error: \(kept.description)") }
             for id in runIDs { try? store.finishRun(id: id, status: .failed) }
             throw error
         }
@@ -152,6 +156,7 @@ public final class BenchRunner {
         let events: [String]
         let explicit: Bool
         let telemetry: TelemetrySampler?
+        let spool: OpResultSpool
 
         var store: ResultStore { runner.store }
         var config: RunConfig { runner.config }
@@ -200,9 +205,7 @@ public final class BenchRunner {
                 }
                 let interrupted = perSide.contains { $0.interrupted }
                 for (s, var result) in perSide.enumerated() {
-                    let opID = try store.recordOp(runID: runIDs[s], op: op.record)
                     for check in result.checks {
-                        try store.insertAccuracy(runID: runIDs[s], opID: opID, check: check)
                         if !check.passed {
                             runner.note("REJECTED \(op.qualifiedName)/\(check.variant)\(sideTag(s)): outside its accuracy band vs \(check.referenceVariant) — \(check.reason ?? "")")
                         }
@@ -224,14 +227,16 @@ public final class BenchRunner {
                                                            sequenceStart: sequences[s] + result.samples.count, progress: progress)
                     }
                     let storeStart = Clock.wall()
-                    try store.insertSamples(runID: runIDs[s], opID: opID, samples: result.samples)
+                    if let line = try spool.store(OpResults(runID: runIDs[s], op: op.record, checks: result.checks,
+                                                            samples: result.samples, telemetry: result.telemetry)) {
+                        runner.note(line)
+                    }
                     let withLatencies = result.samples.compactMap(\.iterationLatencies)
                     if !withLatencies.isEmpty {
                         latencyStoreNs += Clock.wall() &- storeStart
                         latencyRows += withLatencies.count
                         latencyValues += withLatencies.reduce(0) { $0 + $1.ns.count }
                     }
-                    try store.insertTelemetry(runID: runIDs[s], rows: result.telemetry)
                     let throttled = result.samples.filter { $0.flags.contains(.throttled) }.count
                     if throttled > 0 {
                         runner.note("\(op.qualifiedName)\(sideTag(s)): \(throttled) sample(s) flagged as throttled (hot, throttle events or low effective frequency); `compare`/`gate --exclude-throttled` can leave them out")
@@ -336,13 +341,16 @@ public final class BenchRunner {
             let perSample = calibration.overhead(iterations: 1)
             try store.setRunMeta(runID: runID, key: "overhead.sample_ns", value: String(perSample))
             try store.setRunMeta(runID: runID, key: "overhead.share_of_1ms", value: String(calibration.shareOfOneMillisecond))
+            if let timed = calibration.perTimedIterationNs {
+                try store.setRunMeta(runID: runID, key: "overhead.timed_iteration_ns", value: String(timed))
+            }
+            // Notes after the writes: the calibration is stored before anything is said about it.
             if runID == runIDs.last {
                 runner.note(String(format: "harness overhead per sample: %.0f ns (clock pair %.0f ns, loop %.1f ns/iter, counter read %.0f ns outside the timed window) = %.4f%% of a 1 ms op; subtracted from every sample",
                                    perSample, calibration.clockPairNs, calibration.perIterationNs, calibration.counterReadNs,
                                    calibration.shareOfOneMillisecond * 100))
             }
             if let timed = calibration.perTimedIterationNs {
-                try store.setRunMeta(runID: runID, key: "overhead.timed_iteration_ns", value: String(timed))
                 if runID == runIDs.last, runner.plan.ops.contains(where: { ($0.factory as? any OpFamilyExtras)?.instancesTimeIterations == true }) {
                     runner.note(String(format: "per-iteration latencies (edge ops): %.1f ns per timed iteration (clock read + label + loop, vs %.1f ns untimed), in the batch overhead and subtracted from each iteration",
                                        timed, calibration.perIterationNs))

@@ -213,12 +213,12 @@ private func counter(_ event: String, _ value: Double, multiplexed: Bool = false
     let done = try store.beginRun(runInfo(pid: 333))
     try store.finishRun(id: done, status: .complete)
 
-    #expect(try store.markStaleRuns(isAlive: { $0 == 111 }) == [dead])
+    #expect(try store.markStaleRuns(isAlive: { $0.pid == 111 }) == [dead])
     #expect(try store.run(id: alive)?.status == .running)
     #expect(try store.run(id: dead)?.status == .stale)
     #expect(try store.run(id: dead)?.endedAt == nil)
     #expect(try store.run(id: done)?.status == .complete)
-    #expect(try store.markStaleRuns(isAlive: { $0 == 111 }).isEmpty)
+    #expect(try store.markStaleRuns(isAlive: { $0.pid == 111 }).isEmpty)
 }
 
 @Test func defaultLivenessUsesKill() throws {
@@ -403,21 +403,23 @@ private func counter(_ event: String, _ value: Double, multiplexed: Bool = false
         ])
         try store.finishRun(id: runID, status: .complete)
     }
-    // Turn it back into a v2 file: drop the objects of v3 and later and their migration records
-    // (v4's v_counters stays: v4 replaces it again).
+    // Turn it back into a v2 file: drop the objects and migration records of v3 and later (v5's
+    // v_counters stays: v5 replaces it again).
     let queue = try DatabaseQueue(path: path)
     try queue.writeWithoutTransaction { db in
         try db.execute(sql: """
             DROP VIEW v_iteration_latencies; DROP VIEW v_variant_decisions;
             DROP TABLE iteration_latencies; DROP TABLE variant_decisions;
-            DELETE FROM grdb_migrations WHERE identifier IN ('\(Schema.migrations[2].identifier)', '\(Schema.migrations[3].identifier)');
+            DELETE FROM grdb_migrations WHERE identifier IN ('\(Schema.migrations[2].identifier)', '\(Schema.migrations[3].identifier)',
+                                                              '\(Schema.migrations[4].identifier)');
+            ALTER TABLE runs DROP COLUMN owner_lock; ALTER TABLE runs DROP COLUMN pid_start; ALTER TABLE runs DROP COLUMN boot_id;
             PRAGMA user_version = 2;
             """)
     }
     try queue.close()
 
     let store = try ResultStore(path: path)
-    #expect(try store.schemaVersion() == Schema.knownVersion)
+    #expect(try store.schemaVersion() == Schema.knownVersion)  // v3 and every later migration
     #expect(try store.run(id: runID)?.status == .complete)
     #expect(try store.samples(runID: runID).map(\.wallNs) == [4_000])
     // The new tables work on the migrated file.
@@ -434,12 +436,12 @@ private func counter(_ event: String, _ value: Double, multiplexed: Bool = false
     #expect(try store.variantDecisions(runID: runID).isEmpty)
 }
 
-/// Variant decisions written by schema v3 (op = bare name, or `SUITE/OP` when two suites of the
-/// run shared the name) move to v4's (suite, op) columns, so they stay apart after migrating.
-@Test func v3VariantDecisionsMigrateToSuiteAndOp() throws {
+/// Variant decisions written by schema v3/v4 (op = bare name, or `SUITE/OP` when two suites of
+/// the run shared the name) move to v5's (suite, op) columns, so they stay apart after migrating.
+@Test func v4VariantDecisionsMigrateToSuiteAndOp() throws {
     let dir = try temporaryDirectory()
     defer { try? FileManager.default.removeItem(at: dir) }
-    let path = dir.appendingPathComponent("v3.sqlite").path
+    let path = dir.appendingPathComponent("v4.sqlite").path
     let runID: Int64
     do {
         let store = try ResultStore(path: path)
@@ -450,7 +452,7 @@ private func counter(_ event: String, _ value: Double, multiplexed: Bool = false
         }
         try store.finishRun(id: runID, status: .complete)
     }
-    // Turn it back into a v3 file holding v3-style decision rows.
+    // Turn it back into a v4 file holding v3/v4-style decision rows.
     let queue = try DatabaseQueue(path: path)
     try queue.writeWithoutTransaction { db in
         try db.execute(sql: """
@@ -465,8 +467,8 @@ private func counter(_ event: String, _ value: Double, multiplexed: Bool = false
                 """, arguments: [runID, op])
         }
         try db.execute(sql: """
-            DELETE FROM grdb_migrations WHERE identifier = '\(Schema.migrations[3].identifier)';
-            PRAGMA user_version = 3;
+            DELETE FROM grdb_migrations WHERE identifier = '\(Schema.migrations[4].identifier)';
+            PRAGMA user_version = 4;
             """)
     }
     try queue.close()
