@@ -156,7 +156,9 @@ public enum WorkerClient {
     public static func hello(executable: String, environment: [String: String]) throws -> WorkerHello {
         let probe = WorkerRequest(suitePath: "", op: "", variants: [], samples: 0, counters: "none", events: [],
                                   explicitEvents: false, slowdown: nil, pin: nil, process: 0, quick: false)
-        return try run(executable: executable, request: probe, environment: environment).hello
+        let answer = try run(executable: executable, request: probe, environment: environment)
+        guard answer.finished else { throw RunError("worker \(executable): interrupted while asked who it is") }
+        return answer.hello
     }
 
     /// Starts `executable worker`, sends `request`, and collects the answer. If this process
@@ -191,14 +193,25 @@ public enum WorkerClient {
             throw RunError("worker \(executable) (pid \(child.pid)): \(e.description)")
         }
         let stderrText = String(decoding: output.stderr, as: UTF8.self)
-        var result = try parse(Data(output.stdout), executable: executable, status: output.termination.shellStatus, stderr: stderrText)
-        if !result.finished {
-            // Stopped by our own SIGINT (or the terminal's, which reaches the whole group): keep
-            // what arrived. Anything else ended it under us.
-            guard askedToStop != nil || fb_interrupt_signal() != 0 else {
-                throw WorkerDied(pid: child.pid, termination: output.termination,
-                                 stderrTail: stderrText.split(separator: "\n").suffix(5).joined(separator: "\n"))
+        // Stopped by our own SIGINT (or the terminal's, which reaches the whole group): keep what
+        // arrived. Ended any other way before `done`: it died under us.
+        let stopped = askedToStop != nil || fb_interrupt_signal() != 0
+        let died = WorkerDied(pid: child.pid, termination: output.termination,
+                              stderrTail: stderrText.split(separator: "\n").suffix(5).joined(separator: "\n"))
+        var result: WorkerResult
+        do {
+            result = try parse(Data(output.stdout), executable: executable, status: output.termination.shellStatus, stderr: stderrText)
+        } catch {
+            if stopped {
+                // Stopped before it could say anything (e.g. still starting up): nothing to keep.
+                return WorkerResult(hello: WorkerHello.current, checks: [], samples: [], calibration: nil, interrupted: true,
+                                    finished: false, telemetry: [], fusionDecisions: [])
             }
+            if case .signaled = output.termination { throw died }
+            throw error
+        }
+        if !result.finished {
+            guard stopped else { throw died }
             result.interrupted = true
         }
         return result
