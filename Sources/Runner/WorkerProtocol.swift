@@ -156,7 +156,12 @@ public enum WorkerClient {
     public static func hello(executable: String, environment: [String: String]) throws -> WorkerHello {
         let probe = WorkerRequest(suitePath: "", op: "", variants: [], samples: 0, counters: "none", events: [],
                                   explicitEvents: false, slowdown: nil, pin: nil, process: 0, quick: false)
-        let answer = try run(executable: executable, request: probe, environment: environment)
+        let answer: WorkerResult
+        do {
+            answer = try run(executable: executable, request: probe, environment: environment)
+        } catch let died as WorkerDied {
+            throw RunError("worker \(executable) (pid \(died.pid)) \(died.how) while asked who it is")
+        }
         guard answer.finished else { throw RunError("worker \(executable): interrupted while asked who it is") }
         return answer.hello
     }
