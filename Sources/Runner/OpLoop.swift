@@ -47,19 +47,26 @@ struct OpLoop {
                 measured = try fanOut.measure(op: op, index: index, slowdown: slowdown, sequencers: sequencers, progress: progress)
             }
             var interrupted = measured.interrupted
+            var failure = measured.failure
             for (side, var result) in measured.results.enumerated() {
-                if !interrupted, measured.failure == nil {
-                    let pass = try sim.run(op: op, side: side, timed: result.timed, progress: progress)
-                    sequencers[side].adopt(pass.samples, into: &result)
-                    interrupted = pass.interrupted
-                }
-                if !interrupted, measured.failure == nil {
-                    let extra = try extras.run(op: op, side: side, result: result, progress: progress)
-                    sequencers[side].adopt(extra, into: &result)
+                // A failing callgrind pass or family extra fails the run, but only after the
+                // op's timing samples are stored.
+                do {
+                    if !interrupted, failure == nil {
+                        let pass = try sim.run(op: op, side: side, timed: result.timed, progress: progress)
+                        sequencers[side].adopt(pass.samples, into: &result)
+                        interrupted = pass.interrupted
+                    }
+                    if !interrupted, failure == nil {
+                        let extra = try extras.run(op: op, side: side, result: result, progress: progress)
+                        sequencers[side].adopt(extra, into: &result)
+                    }
+                } catch {
+                    failure = error
                 }
                 try storage.store(op: op, side: side, result: result)
             }
-            if let failure = measured.failure { throw failure }
+            if let failure { throw failure }
             if interrupted || context.interruptRequested {
                 status = .interrupted
                 break
