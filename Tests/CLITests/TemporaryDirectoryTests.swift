@@ -55,3 +55,31 @@ struct TemporaryDirectoryTests {
         }
     }
 }
+
+@Suite(.enabled(if: SimEnvironment.worker != nil, Comment(rawValue: SimEnvironment.reason)))
+struct FailingCallgrindTests {
+    /// A callgrind pass that fails (here: a `valgrind` that exits 1) fails the run with exit 3
+    /// naming the op, but the op's timing samples, measured before, are stored.
+    @Test func failedPassKeepsTheTimingSamples() throws {
+        let dir = try CLI.tempDir()
+        let bin = dir.appendingPathComponent("bin")
+        try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
+        let fake = bin.appendingPathComponent("valgrind").path
+        try "#!/bin/sh\necho 'valgrind: boom' >&2\nexit 1\n".write(toFile: fake, atomically: true, encoding: .utf8)
+        chmod(fake, 0o755)
+        let suite = dir.appendingPathComponent("tiny.toml")
+        try tinySuite.write(to: suite, atomically: true, encoding: .utf8)
+        let db = dir.appendingPathComponent("x.sqlite").path
+        var env = ["PATH": "\(bin.path):/usr/bin:/bin", "TMPDIR": dir.path]
+        if let w = SimEnvironment.worker { env["FUSEBENCH_SIM_EXECUTABLE"] = w }
+        let r = try CLI.run(["run", suite.path, "--quiet", "--counters", "sim", "--db", db], env: env)
+        #expect(r.status == 3, "exit \(r.status)\n\(r.stderr)")
+        #expect(r.stderr.contains("tiny/gemm_16/reference: simulated counters failed"), "\(r.stderr)")
+        #expect(r.stderr.contains("valgrind: boom"))
+        let store = try ResultStore(path: db)
+        let run = try #require(try store.runs(limit: 1).first)
+        #expect(run.status == .failed)
+        #expect(try store.samples(runID: run.id).filter { $0.op == "gemm_16" }.count == 8, "4 samples × 2 variants")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix("fusebench-cg-") }.isEmpty)
+    }
+}
