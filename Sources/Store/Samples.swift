@@ -11,39 +11,18 @@ extension ResultStore {
     /// - Throws: `StoreError.unknownRun` when the run does not exist.
     public func recordOp(runID: Int64, op: OpRecord) throws -> Int64 {
         let shape = try encodeJSON(op.shape)
-        return try write { db in try Self.opRow(db, runID: runID, op: op, shape: shape) }
-    }
-
-    /// Records the result of one op in one transaction: the op (as `recordOp`), its accuracy
-    /// checks, its samples and the telemetry taken with them. Nothing is written when any part fails.
-    ///
-    /// - Throws: `StoreError.unknownRun` when the run does not exist; `StoreError.unusable` as
-    ///   `insertSamples`.
-    @discardableResult
-    public func recordOpResult(runID: Int64, op: OpRecord, checks: [AccuracyCheck], samples: [Sample],
-                               telemetry: [TelemetryRow]) throws -> Int64 {
-        let shape = try encodeJSON(op.shape)
         return try write { db in
-            let opID = try Self.opRow(db, runID: runID, op: op, shape: shape)
-            for check in checks { try Self.accuracyRow(db, runID: runID, opID: opID, check: check) }
-            if !samples.isEmpty { try SampleWriter(db).insert(runID: runID, opID: opID, samples: samples, path: path) }
-            try Self.telemetryRows(db, runID: runID, rows: telemetry)
-            return opID
+            try Self.requireRun(db, runID)
+            if let id = try Int64.fetchOne(db, sql: "SELECT id FROM ops WHERE run_id = ? AND suite = ? AND name = ?",
+                                           arguments: [runID, op.suite, op.name]) {
+                return id
+            }
+            try db.execute(sql: """
+                INSERT INTO ops (run_id, suite, name, kind, shape, dtype, flops, bytes, threshold)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [runID, op.suite, op.name, op.kind, shape, op.dtype, op.flops, op.bytes, op.threshold])
+            return db.lastInsertedRowID
         }
-    }
-
-    /// The id of op (run, suite, name), inserting it first when new.
-    static func opRow(_ db: Database, runID: Int64, op: OpRecord, shape: String) throws -> Int64 {
-        try requireRun(db, runID)
-        if let id = try Int64.fetchOne(db, sql: "SELECT id FROM ops WHERE run_id = ? AND suite = ? AND name = ?",
-                                       arguments: [runID, op.suite, op.name]) {
-            return id
-        }
-        try db.execute(sql: """
-            INSERT INTO ops (run_id, suite, name, kind, shape, dtype, flops, bytes, threshold)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [runID, op.suite, op.name, op.kind, shape, op.dtype, op.flops, op.bytes, op.threshold])
-        return db.lastInsertedRowID
     }
 
     /// Ops of a run in the order they were recorded.
@@ -164,21 +143,16 @@ extension ResultStore {
     public func insertAccuracy(runID: Int64, opID: Int64, check: AccuracyCheck) throws {
         try write { db in
             try Self.requireOp(db, runID: runID, opID: opID)
-            try Self.accuracyRow(db, runID: runID, opID: opID, check: check)
+            try db.execute(sql: """
+                INSERT INTO accuracy_checks (run_id, op_id, variant, reference_variant, max_abs_error, max_rel_error,
+                                             cosine, tol_abs, tol_rel, tol_min_cosine, passed, reason)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [
+                    runID, opID, check.variant, check.referenceVariant, check.maxAbsError, check.maxRelError,
+                    check.cosine, check.tolerance.abs, check.tolerance.rel, check.tolerance.minCosine,
+                    check.passed, check.reason,
+                ])
         }
-    }
-
-    /// Inserts one accuracy check row.
-    static func accuracyRow(_ db: Database, runID: Int64, opID: Int64, check: AccuracyCheck) throws {
-        try db.execute(sql: """
-            INSERT INTO accuracy_checks (run_id, op_id, variant, reference_variant, max_abs_error, max_rel_error,
-                                         cosine, tol_abs, tol_rel, tol_min_cosine, passed, reason)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [
-                runID, opID, check.variant, check.referenceVariant, check.maxAbsError, check.maxRelError,
-                check.cosine, check.tolerance.abs, check.tolerance.rel, check.tolerance.minCosine,
-                check.passed, check.reason,
-            ])
     }
 
     /// Accuracy checks of a run in the order they were recorded.

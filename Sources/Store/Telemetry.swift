@@ -8,18 +8,12 @@ extension ResultStore {
         guard !rows.isEmpty else { return }
         try write { db in
             try Self.requireRun(db, runID)
-            try Self.telemetryRows(db, runID: runID, rows: rows)
-        }
-    }
-
-    /// Inserts telemetry rows of run `runID`.
-    static func telemetryRows(_ db: Database, runID: Int64, rows: [TelemetryRow]) throws {
-        guard !rows.isEmpty else { return }
-        let statement = try db.cachedStatement(sql: """
-            INSERT INTO thermal_readings (run_id, sample_sequence, kind, label, value, unit, note) VALUES (?, ?, ?, ?, ?, ?, ?)
-            """)
-        for r in rows {
-            try statement.execute(arguments: [runID, r.sampleSequence, r.kind, r.label, r.value, r.unit, r.note])
+            let statement = try db.cachedStatement(sql: """
+                INSERT INTO thermal_readings (run_id, sample_sequence, kind, label, value, unit, note) VALUES (?, ?, ?, ?, ?, ?, ?)
+                """)
+            for r in rows {
+                try statement.execute(arguments: [runID, r.sampleSequence, r.kind, r.label, r.value, r.unit, r.note])
+            }
         }
     }
 
