@@ -156,13 +156,15 @@ public enum WorkerClient {
     public static func hello(executable: String, environment: [String: String]) throws -> WorkerHello {
         let probe = WorkerRequest(suitePath: "", op: "", variants: [], samples: 0, counters: "none", events: [],
                                   explicitEvents: false, slowdown: nil, pin: nil, process: 0, quick: false)
+        // The probe takes a moment: it is not asked to stop on SIGINT/SIGTERM (the run then starts
+        // and ends `interrupted` at once); only a signal that reached it too stops it.
         let answer: WorkerResult
         do {
-            answer = try run(executable: executable, request: probe, environment: environment)
+            answer = try run(executable: executable, request: probe, environment: environment, forwardInterrupt: false)
         } catch let died as WorkerDied {
             throw RunError("worker \(executable) (pid \(died.pid)) \(died.how) while asked who it is")
         }
-        guard answer.finished else { throw RunError("worker \(executable): interrupted while asked who it is") }
+        guard answer.finished else { throw RunInterrupted(signal: fb_interrupt_signal()) }
         return answer.hello
     }
 
@@ -172,7 +174,9 @@ public enum WorkerClient {
     ///
     /// - Throws: `WorkerDied` when the worker ended without finishing and nobody asked it to stop
     ///   (killed from outside, crashed); `RunError` when it cannot be started or answers nonsense.
-    public static func run(executable: String, request: WorkerRequest, environment: [String: String]) throws -> WorkerResult {
+    /// `forwardInterrupt: false` leaves the worker alone on SIGINT/SIGTERM (for quick probes).
+    public static func run(executable: String, request: WorkerRequest, environment: [String: String],
+                           forwardInterrupt: Bool = true) throws -> WorkerResult {
         let encoder = JSONEncoder()
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         let input = [UInt8](try encoder.encode(request))
@@ -186,7 +190,7 @@ public enum WorkerClient {
         let output: ChildProcess.Output
         do {
             output = try child.communicate(input: input) { child in
-                guard fb_interrupt_signal() != 0 else { return }
+                guard forwardInterrupt, fb_interrupt_signal() != 0 else { return }
                 if let asked = askedToStop {
                     if Clock.wall() &- asked > 10_000_000_000 { child.signal(SIGKILL) }
                 } else {

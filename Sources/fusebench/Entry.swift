@@ -13,6 +13,9 @@ struct Entry {
             try command.run()
         } catch let exit as ExitCode {
             Foundation.exit(exit.rawValue)
+        } catch let interrupted as RunInterrupted {
+            FileHandle.standardError.write(Data("fusebench: \(interrupted.description)\n".utf8))
+            Foundation.exit(ExitStatus.interrupted)
         } catch {
             let code = FuseBenchCommand.exitCode(for: error)
             if code == .success || error is CleanExit {
