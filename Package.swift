@@ -6,7 +6,9 @@
 //   because the SIMD types only become AVX2/AVX-512 code when a target CPU is named. Set
 //   FUSEBENCH_TARGET_CPU (e.g. `znver3`, `haswell`, `x86-64`) to build for another CPU.
 //   The ISA the binary was built for is recorded in every run, and the harness refuses to run
-//   kernels on a CPU that lacks those instructions (see `CPerfEvent/perfevent.c`, `Kernels/ISA.swift`).
+//   kernels on a CPU that lacks those instructions (see `Kernels/ISA.swift`). The C kernels have their
+//   own target, `CKernels`, built with the same CPU flags; the C shim `CPerfEvent` (perf_event, clocks,
+//   the cpuid check) is built for baseline x86-64, so the check itself runs on any x86-64 CPU.
 import Foundation
 import PackageDescription
 
@@ -28,23 +30,24 @@ let package = Package(
         .package(url: "https://github.com/LebJe/TOMLKit", exact: "0.6.0"),
     ],
     targets: [
-        .target(name: "CPerfEvent", cSettings: cCPU),
+        .target(name: "CPerfEvent"),
+        .target(name: "CKernels", dependencies: ["CPerfEvent"], cSettings: cCPU),
         .systemLibrary(name: "CLibpfm", path: "Sources/CLibpfm"),
         .target(name: "BenchModel"),
         .target(name: "ProcessIO"),
         .target(name: "Counters", dependencies: ["CPerfEvent", "CLibpfm", "BenchModel", "ProcessIO"]),
         .target(name: "Telemetry", dependencies: ["BenchModel", "CPerfEvent"]),
-        .target(name: "Kernels", dependencies: ["CPerfEvent", "BenchModel"], swiftSettings: swiftCPU),
+        .target(name: "Kernels", dependencies: ["CPerfEvent", "CKernels", "BenchModel"], swiftSettings: swiftCPU),
         .target(name: "Fusion", dependencies: ["BenchModel", "Kernels", "CPerfEvent"], swiftSettings: swiftCPU),
-        .target(name: "Edge", dependencies: ["BenchModel", "Kernels", "CPerfEvent"], swiftSettings: swiftCPU),
-        .target(name: "Suite", dependencies: ["BenchModel", "Kernels", "Fusion", "Edge", .product(name: "TOMLKit", package: "TOMLKit")]),
+        .target(name: "Edge", dependencies: ["BenchModel", "Kernels", "CPerfEvent", "CKernels"], swiftSettings: swiftCPU),
+        .target(name: "Suite", dependencies: ["BenchModel", "Kernels", .product(name: "TOMLKit", package: "TOMLKit")]),
         .target(name: "Store", dependencies: [
             "BenchModel", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift"),
         ]),
         .target(name: "Analysis", dependencies: ["BenchModel"]),
-        .target(name: "Runner", dependencies: ["BenchModel", "Counters", "Telemetry", "Fusion", "Kernels", "Suite", "Store", "CPerfEvent", "ProcessIO"]),
-        .target(name: "Report", dependencies: ["BenchModel", "Analysis", "Store", "Kernels"]),
-        .target(name: "FuseBench", dependencies: ["BenchModel", "Counters", "Telemetry", "Fusion", "Kernels", "Suite", "Store", "Analysis", "Runner", "Report"]),
+        .target(name: "Runner", dependencies: ["BenchModel", "Counters", "Telemetry", "Kernels", "Suite", "Store", "CPerfEvent", "ProcessIO"]),
+        .target(name: "Report", dependencies: ["BenchModel", "Analysis", "Store"]),
+        .target(name: "FuseBench", dependencies: ["BenchModel", "Counters", "Telemetry", "Fusion", "Edge", "Kernels", "Suite", "Store", "Analysis", "Runner", "Report"]),
         .executableTarget(name: "fusebench", dependencies: [
             "FuseBench", "CPerfEvent", "ProcessIO", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
@@ -54,10 +57,10 @@ let package = Package(
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"], swiftSettings: swiftCPU),
         .testTarget(name: "FusionTests", dependencies: ["Fusion"], swiftSettings: swiftCPU),
         .testTarget(name: "EdgeTests", dependencies: ["Edge", "Kernels"], swiftSettings: swiftCPU),
-        .testTarget(name: "SuiteTests", dependencies: ["Suite"]),
+        .testTarget(name: "SuiteTests", dependencies: ["Suite", "FuseBench"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis"]),
-        .testTarget(name: "RunnerTests", dependencies: ["Runner"]),
+        .testTarget(name: "RunnerTests", dependencies: ["Runner", "FuseBench"]),
         .target(name: "TestSupport", dependencies: ["BenchModel", "Store"], path: "Tests/TestSupport"),
         .testTarget(name: "ReportTests", dependencies: ["Report", "Store", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["FuseBench", "TestSupport", "ProcessIO", .product(name: "GRDB", package: "GRDB.swift")]),

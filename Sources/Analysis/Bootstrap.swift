@@ -18,8 +18,8 @@ public enum Bootstrap {
     /// Each resample is drawn in two stages, for base and head independently: as many processes
     /// as there are, with replacement; then, for each drawn process, as many of its values as it
     /// has, with replacement. Its ratio is median(resampled head) / median(resampled base).
-    /// Resampling processes carries the between-process variance (memory placement, alignment:
-    /// DESIGN §2 "Processes") into the interval, which batches of one process cannot show. With
+    /// Resampling processes carries the between-process variance (memory placement, alignment;
+    /// see "Processes, baselines and the gate" in the README) into the interval, which batches of one process cannot show. With
     /// a single process per side the first stage is skipped (no random draw) and this is the
     /// ordinary percentile bootstrap of the values.
     ///

@@ -1,6 +1,6 @@
 import BenchModel
 
-/// Outcome of comparing one op variant between a base and a head (DESIGN §3).
+/// Outcome of comparing one op variant between a base and a head (verdict rules: docs/architecture.md).
 public enum Verdict: String, Codable, Sendable {
     /// Not slower beyond the threshold, with confidence: the CI's upper bound < 1 + t.
     case pass
@@ -132,7 +132,7 @@ public struct Comparison: Codable, Sendable, Hashable {
     }
 }
 
-/// Compares base and head samples op by op and assigns verdicts (DESIGN §3).
+/// Compares base and head samples op by op and assigns verdicts.
 public enum Comparator {
     /// Default time threshold: 5%.
     public static let defaultThreshold = 0.05
@@ -150,14 +150,17 @@ public enum Comparator {
     /// - `ratio`, `ciLower`, `ciUpper`: ``Bootstrap/ratioOfMedians(base:head:resamples:confidence:seed:)``
     ///   (hierarchical over processes, then batches). Its seed is derived from `seed` and the
     ///   op/variant name, so a comparison does not depend on which other ops are compared.
-    /// - `pValue`: ``MannWhitney/test(_:_:)`` on the pooled values of each side.
+    /// - `pValue`: the larger of ``MannWhitney/test(_:_:)`` on the pooled values of each side
+    ///   (`pValueMannWhitney`) and the process-resampling bootstrap's p-value of
+    ///   ``Bootstrap/ratioOfMediansTest(base:head:resamples:confidence:seed:)`` (`pValueBootstrap`).
     /// - `pValueAdjusted`: ``Holm/adjust(_:)`` over the p-values of all inputs with data on both sides.
     /// - `verdict`: ``verdict(ratio:lower:upper:adjustedP:threshold:alpha:)``.
     /// - Instructions: see ``instructionComparison(base:head:threshold:)``.
     ///
     /// Caveats. The pooled rank test treats batches as independent, so with between-process
-    /// variance its p-value is too small and Holm alone does not guard the gate; the guard is the
-    /// regression rule's `ciLower > 1` on the hierarchical interval. That interval is itself too
+    /// variance its p-value alone is too small; that is why `pValue` takes the larger of it and
+    /// the bootstrap's, and why the regression rule also needs `ciLower > 1` on the hierarchical
+    /// interval. That interval is itself too
     /// narrow when there are few processes: in a simulation with no real change, 10% process
     /// spread and 3% batch noise, about 9% of ops came out as regressions with 3 processes per
     /// side, 2.8% with 5, 1.8% with 8 and 1% with 20. Give each side at least 5 processes
@@ -226,7 +229,7 @@ public enum Comparator {
         return results
     }
 
-    /// The time verdict rules of DESIGN §3, checked in this order:
+    /// The time verdict rules, checked in this order:
     /// 1. **improvement** if `upper` < 1 − t and `adjustedP` < α (it also satisfies the pass
     ///    rule; it passes the gate);
     /// 2. **pass** if `upper` < 1 + t;
@@ -245,7 +248,7 @@ public enum Comparator {
     ///
     /// Values are per-iteration `instructions` counter values; only samples that carry the
     /// counter take part (all samples, `belowOverhead` included: the count does not depend on
-    /// the clock). Counts of different backends are never compared (DESIGN §2): the comparison
+    /// the clock). Counts of different backends are never compared: the comparison
     /// uses a backend present on both sides, preferring `sim` (deterministic) when both sides
     /// have both; if the sides share none, nothing is compared and `note` says so.
     ///
@@ -296,17 +299,13 @@ public enum Comparator {
     /// Bootstrap seed of one op variant: `seed` mixed with a 64-bit FNV-1a hash of the name
     /// (stable across processes, unlike `Hasher`).
     static func opSeed(_ seed: UInt64, _ op: String, _ variant: String) -> UInt64 {
-        var h: UInt64 = 0xCBF2_9CE4_8422_2325
-        for byte in Array(op.utf8) + [0] + Array(variant.utf8) {
-            h ^= UInt64(byte)
-            h &*= 0x0000_0100_0000_01B3
-        }
+        let h = FNV1a64.hash(Array(op.utf8) + [0] + Array(variant.utf8))
         var s = seed ^ h
         return Random.splitMix64(&s)
     }
 }
 
-/// Combines per-op comparisons into the gate's overall verdict and exit code (DESIGN §4).
+/// Combines per-op comparisons into the gate's overall verdict and exit code (exit codes: docs/architecture.md).
 public enum GateDecision {
     /// The verdict one comparison contributes to the gate.
     ///

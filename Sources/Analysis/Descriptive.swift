@@ -58,8 +58,8 @@ public enum Stats {
         quantile(sorted: values.sorted(), q)
     }
 
-    /// Median of unsorted data.
-    public static func median(_ values: [Double]) -> Double { quantile(values, 0.5) }
+    /// Median of unsorted data (NaN when empty); the one median of `BenchModel`.
+    public static func median(_ values: [Double]) -> Double { Median.of(values) }
 
     /// Indices of values outside Tukey's fences (Q1 − k·IQR, Q3 + k·IQR). Outliers are marked, never removed.
     public static func outlierIndices(_ values: [Double], k: Double = 3.0) -> [Int] {

@@ -1,3 +1,4 @@
+import BenchModel
 import Foundation
 
 /// A small seeded pseudo-random number generator: xoshiro256** (Blackman & Vigna), with its
@@ -28,11 +29,7 @@ public struct Random: RandomNumberGenerator, Sendable, Hashable {
     /// One step of SplitMix64: advances `state` and returns the next output. Exposed so seeds
     /// can be derived (e.g. one per op) in a well-mixed, reproducible way.
     public static func splitMix64(_ state: inout UInt64) -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
+        SplitMix64.step(&state)
     }
 
     /// Next 64 uniformly distributed bits (xoshiro256**).

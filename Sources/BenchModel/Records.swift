@@ -11,6 +11,17 @@ public enum CounterBackend: String, Codable, Sendable, CaseIterable {
     case sim
 }
 
+/// The counters a run actually used (after `--counters auto` chose): the run's `counter_mode`
+/// column, stored as its raw value.
+public enum CounterSource: String, Codable, Sendable, CaseIterable {
+    /// Hardware PMU through perf_event.
+    case hw
+    /// Simulated under callgrind.
+    case sim
+    /// Timing only.
+    case none
+}
+
 /// One counter's delta over one sample batch.
 public struct CounterValue: Codable, Sendable, Hashable {
     /// Event name as the user wrote it (e.g. `instructions`, `amd64_fam19h_zen3::RETIRED_INSTRUCTIONS`).
@@ -45,7 +56,10 @@ public struct SampleFlags: OptionSet, Codable, Sendable, Hashable {
     public init(rawValue: Int) { self.rawValue = rawValue }
     /// At least one counter was multiplexed and scaled.
     public static let multiplexed = SampleFlags(rawValue: 1 << 0)
-    /// Marked as an outlier by analysis (kept, never silently removed).
+    /// Reserved bit, never set by fusebench: outliers are a property of a sample relative to the
+    /// others of its op and variant (which change when the gate merges samples), so analysis
+    /// counts them (Tukey fences, `VariantStatistics.outliers`) instead of storing a flag. Kept so
+    /// the bit is not reused with another meaning.
     public static let outlier = SampleFlags(rawValue: 1 << 1)
     /// Taken while the machine was throttled or hot (telemetry).
     public static let throttled = SampleFlags(rawValue: 1 << 2)

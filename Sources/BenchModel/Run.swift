@@ -91,8 +91,8 @@ public struct RunInfo: Codable, Sendable, Hashable {
     public var machine: MachineFingerprint
     /// ISA features the kernels were compiled for.
     public var isaBuilt: [String]
-    /// Counter backend in use: `hw`, `sim` or `none`, with a human-readable reason.
-    public var counterMode: String
+    /// Counter backend in use (stored as `hw`, `sim` or `none`); `counterNote` says why.
+    public var counterMode: CounterSource
     public var counterNote: String
     public var calibration: Calibration?
     /// Free-form configuration (CLI flags, suite defaults) as JSON text.
@@ -102,7 +102,7 @@ public struct RunInfo: Codable, Sendable, Hashable {
 
     public init(id: Int64 = 0, startedAt: Date, endedAt: Date? = nil, status: RunStatus, label: String?, suites: [String],
                 suiteHash: String, gitCommit: String?, gitBranch: String?, gitDirty: Bool?, harnessVersion: String,
-                machine: MachineFingerprint, isaBuilt: [String], counterMode: String, counterNote: String,
+                machine: MachineFingerprint, isaBuilt: [String], counterMode: CounterSource, counterNote: String,
                 calibration: Calibration?, configJSON: String, pid: Int32) {
         self.id = id
         self.startedAt = startedAt

@@ -1,4 +1,4 @@
-// CPerfEvent implementation: syscalls, clocks, pinning, ISA detection, interrupt flag, callgrind.
+// CPerfEvent implementation: syscalls, clocks, pinning, host ISA detection, interrupt flag, callgrind.
 #define _GNU_SOURCE
 #include "cperfevent.h"
 #include <errno.h>
@@ -80,49 +80,9 @@ static uint64_t clock_ns(clockid_t id) {
 uint64_t fb_monotonic_raw_ns(void) { return clock_ns(CLOCK_MONOTONIC_RAW); }
 uint64_t fb_thread_cpu_ns(void) { return clock_ns(CLOCK_THREAD_CPUTIME_ID); }
 
-uint32_t fb_isa_built(void) {
-    uint32_t f = 0;
-#ifdef __SSE4_2__
-    f |= FB_ISA_SSE42;
-#endif
-#ifdef __AVX__
-    f |= FB_ISA_AVX;
-#endif
-#ifdef __AVX2__
-    f |= FB_ISA_AVX2;
-#endif
-#ifdef __FMA__
-    f |= FB_ISA_FMA;
-#endif
-#ifdef __F16C__
-    f |= FB_ISA_F16C;
-#endif
-#ifdef __AVX512F__
-    f |= FB_ISA_AVX512F;
-#endif
-#ifdef __AVX512BW__
-    f |= FB_ISA_AVX512BW;
-#endif
-#ifdef __AVX512VL__
-    f |= FB_ISA_AVX512VL;
-#endif
-#ifdef __AVX512DQ__
-    f |= FB_ISA_AVX512DQ;
-#endif
-#ifdef __AVX512VNNI__
-    f |= FB_ISA_AVX512VNNI;
-#endif
-#ifdef __AVX512BF16__
-    f |= FB_ISA_AVX512BF16;
-#endif
-#ifdef __AVXVNNI__
-    f |= FB_ISA_AVXVNNI;
-#endif
-    return f;
-}
-
-// Compiled for baseline x86-64 whatever -march says: this runs *before* fusebench knows whether
-// the CPU has the instructions the rest of the binary was built for.
+// This runs *before* fusebench knows whether the CPU has the instructions the kernels were built
+// for; the target is compiled without -march, and the attribute keeps it baseline even if someone
+// adds CPU flags to the shim again.
 __attribute__((target("arch=x86-64")))
 uint32_t fb_isa_host(void) {
     uint32_t f = 0;

@@ -31,8 +31,8 @@ public final class CounterSession {
 
     /// Reads `/proc/sys/kernel/perf_event_paranoid`; nil when it cannot be read (e.g. not Linux).
     public static func systemParanoidLevel() -> Int? {
-        guard let text = try? String(contentsOfFile: "/proc/sys/kernel/perf_event_paranoid", encoding: .utf8) else { return nil }
-        return Int(text.trimmingCharacters(in: .whitespacesAndNewlines))
+        guard case let .success((bytes, _)) = BoundedFile.read("/proc/sys/kernel/perf_event_paranoid") else { return nil }
+        return Int(String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
     /// Decides whether hardware counters can be used and how many count together in one group.

@@ -1,5 +1,6 @@
 // Counters — ReadCost: what one `read()` of an enabled counter group costs on this machine
 // (≈ 8–9 µs on a Zen 3 guest), so the runner can size batches to keep it negligible.
+import BenchModel
 import CPerfEvent
 
 /// Measures the cost of reading a counter group.
@@ -33,10 +34,5 @@ public enum ReadCost {
     }
 
     /// Median of `values` (mean of the middle two for an even count); NaN when empty.
-    static func median(_ values: [Double]) -> Double {
-        guard !values.isEmpty else { return .nan }
-        let s = values.sorted()
-        let m = s.count / 2
-        return s.count % 2 == 1 ? s[m] : (s[m - 1] + s[m]) / 2
-    }
+    static func median(_ values: [Double]) -> Double { Median.of(values) }
 }

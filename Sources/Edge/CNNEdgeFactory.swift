@@ -96,7 +96,7 @@ final class CNNEdgeInstance: IterationLabeled {
 }
 
 /// An `edge` op factory: task-accuracy verified, over the digits test split.
-public protocol EdgeOpFactory: KernelFactory, TaskAccuracySource {
+public protocol EdgeOpFactory: KernelFactory, TaskAccuracySource, OpFamilyExtras {
     /// The suite entry.
     var spec: EdgeSpec { get }
     /// Images in the test split (the largest allowed `batch`).
@@ -115,6 +115,8 @@ extension EdgeOpFactory {
     public var variants: [String] { Self.allVariants }
     public var dtypes: [String] { ["f32"] }
     public var accuracyBand: Double { spec.accuracyBand }
+    /// Edge instances time every inference (`IterationLabeled`).
+    public var instancesTimeIterations: Bool { true }
     public func validate(shape: Shape, dtype: String) throws {}
     /// Not used for verification (task accuracy is); recorded as the band.
     public func defaultTolerance(shape: Shape, dtype: String) -> Tolerance {

@@ -7,10 +7,10 @@
 // logits.
 //
 // The int8 GEMM itself (`Int8GEMM`, `PackedInt8Weights`, `Int8Epilogue`) lives in Kernels (op kind
-// `gemm_int8`), the C kernels in CPerfEvent/qgemm.c.
+// `gemm_int8`), the C kernels in CKernels/qgemm.c.
 // Layout: C[m×n] = A[m×k] · Wᵀ with W [n×k] row-major (row = output channel), so both operands
 // are read along k, contiguously.
-import CPerfEvent
+import CKernels
 import Kernels
 
 /// Symmetric int8 quantization helpers (range [-127, 127]; -128 is never produced).

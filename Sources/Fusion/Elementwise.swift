@@ -6,6 +6,7 @@
 // one-step program, is the unfused per-layer kernel (a vectorised single-op pass, as a real
 // unfused runtime would run), and with the GEMM/conv/layernorm output as its source it is the
 // fused epilogue applied to a tile while the tile is still in L1.
+import Kernels
 
 /// One elementwise operation on the running value `x` at element (row, col).
 enum EWStep {
@@ -50,7 +51,7 @@ final class EWProgram {
     let needsPosition: Bool
 
     /// L1 work area of `ewRun` (one block): programs are not shared between threads.
-    let scratch = allocateAligned(ewBlock)
+    let scratch = allocateFloats(ewBlock)
 
     init(_ steps: [EWStep]) {
         self.steps = UnsafeMutableBufferPointer<EWStep>.allocate(capacity: max(1, steps.count))

@@ -7,14 +7,16 @@
 // Entry points for the rest of fusebench:
 //   - `ModelFactory` — a `KernelFactory` per model, variants `unfused` (reference), `fused` and
 //     `fused_autotuned` (also times each candidate and rejects fusions measured slower).
-//   - `FusionDecisionSource` — what the runner calls on the factory to get the decision log, the
-//     per-layer instances of the unfused plan and the bytes each plan moves.
+//   - `FusionDecisionSource` — the decision log, the per-layer instances of the unfused plan and
+//     the bytes each plan moves. The runner reaches them only through the op-family seam of
+//     Kernels: `ModelFactory` is an `OpFamilyExtras` (bytes per variant, layers as extra timed
+//     parts) and `ModelInstance` a `DecisionLogSource`.
 //   - `ModelInstance.fusionDecisions` — the decisions behind the plan an instance actually runs.
 import BenchModel
 import Kernels
 
-/// A factory whose instances run a model with runtime fusion; the runner asks it for the fusion
-/// decision log and for per-layer timing instances.
+/// A factory whose instances run a model with runtime fusion: its fusion decision log and
+/// per-layer timing instances.
 public protocol FusionDecisionSource: KernelFactory {
     /// Plans `variant` at load time (exactly as `make` does) and returns every decision, in order:
     /// refusals found while growing candidate groups (illegal), then one per candidate group
@@ -28,4 +30,21 @@ public protocol FusionDecisionSource: KernelFactory {
     /// (`unfused`: every layer reads its inputs and writes its output; `fused*`: every legal
     /// candidate fused). The bytes of the plan an instance adopted are `ModelInstance.bytesMoved`.
     func bytesMoved(variant: String) -> Double
+}
+
+/// The op-family seam: what the runner stores for a fused model beyond its samples.
+extension ModelFactory: OpFamilyExtras {
+    /// The bytes of `variant`'s plan (`bytesMoved(variant:)`).
+    public func variantBytes(_ variant: String) -> Double? { bytesMoved(variant: variant) }
+
+    /// The layers of the unfused plan (`layerInstances(seed:)`), timed as `layer:NAME`.
+    public func extraTimedParts(seed: UInt64) throws -> [(name: String, instance: KernelInstance)] {
+        try layerInstances(seed: seed)
+    }
+}
+
+/// The op-family seam: the fusion decisions behind the plan an instance runs.
+extension ModelInstance: DecisionLogSource {
+    /// `fusionDecisions`.
+    public var decisionLog: [FusionDecision] { fusionDecisions }
 }

@@ -322,8 +322,12 @@ private struct GraphBuilder {
                 guard shapes[lowered.name] == nil || lowered.name == l.name else {
                     throw err("\(l.key).name", "layer '\(l.name)': internal layer name '\(lowered.name)' collides with another layer")
                 }
-                let count = lowered.shape.reduce(1, *)
-                guard lowered.shape.allSatisfy({ $0 > 0 }), count <= ModelGraph.maxElements else {
+                // Overflow-checked: a layer attribute (e.g. a linear's `out`) can be any 64-bit integer.
+                let (count, overflow) = lowered.shape.reduce((1, false)) { acc, d in
+                    let (p, o) = acc.0.multipliedReportingOverflow(by: d)
+                    return (p, acc.1 || o)
+                }
+                guard lowered.shape.allSatisfy({ $0 > 0 }), !overflow, count <= ModelGraph.maxElements else {
                     throw err(l.key, "layer '\(l.name)': output shape \(lowered.shape) is empty or has more than \(ModelGraph.maxElements) elements")
                 }
                 var ll = lowered

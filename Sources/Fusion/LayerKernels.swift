@@ -204,7 +204,7 @@ final class AttnScoresKernel: ExecKernel {
         self.hidden = hidden
         self.heads = heads
         seqPad = (seq + fvLanes - 1) / fvLanes * fvLanes
-        kt = allocateAligned(hidden * seqPad)
+        kt = allocateFloats(hidden * seqPad)
     }
 
     deinit { UnsafeMutableRawPointer(kt).deallocate() }
@@ -295,8 +295,8 @@ final class StreamingAttentionKernel: ExecKernel {
         self.scale = scale
         self.causal = causal
         seqPad = (seq + fvLanes - 1) / fvLanes * fvLanes
-        kt = allocateAligned(hidden * seqPad)
-        sbuf = allocateAligned(tile + fvLanes)
+        kt = allocateFloats(hidden * seqPad)
+        sbuf = allocateFloats(tile + fvLanes)
     }
 
     deinit {

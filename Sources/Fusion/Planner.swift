@@ -74,14 +74,24 @@ public struct PlannerOptions: Sendable, Hashable {
 // MARK: - Cost model
 
 /// A deliberately simple roofline used to rank candidates and to predict times; the measured
-/// times (autotune) are the ground truth. Bandwidth by working set (one core, Zen 3/Zen 5 class):
-/// ≤ 1 MiB (L2) 100 GB/s, ≤ 32 MiB (L3) 50 GB/s, else 25 GB/s; compute 100 GFLOP/s for GEMM-like
-/// layers, 40 GFLOP/s for vector passes; plus 100 ns per kernel pass (dispatch, loop set-up).
+/// times (autotune) are the ground truth. Bandwidth by working set (one core, Zen 3/Zen 5 class),
+/// chosen by the same rule as the run report's roofline (`BandwidthFigure.level(forWorkingSet:in:)`:
+/// the level the working set fits in): ≤ 1 MiB (L2) 100 GB/s, ≤ 32 MiB (L3) 50 GB/s, else 25 GB/s;
+/// compute 100 GFLOP/s for GEMM-like layers, 40 GFLOP/s for vector passes; plus 100 ns per kernel
+/// pass (dispatch, loop set-up).
 enum CostModel {
     static let launchNs = 100.0
 
+    /// Nominal bandwidth per level (GB/s), smallest level first.
+    static let levels: [BandwidthFigure] = [
+        BandwidthFigure(level: "L2", bufferBytes: 1 << 20, readGBps: 100, triadGBps: 100),
+        BandwidthFigure(level: "L3", bufferBytes: 32 << 20, readGBps: 50, triadGBps: 50),
+        BandwidthFigure(level: "DRAM", bufferBytes: 128 << 20, readGBps: 25, triadGBps: 25),
+    ]
+
+    /// Bandwidth in GB/s (= bytes per ns) for a working set of `bytes`.
     static func bandwidth(_ bytes: Double) -> Double {
-        bytes <= 1_048_576 ? 100 : bytes <= 33_554_432 ? 50 : 25   // bytes per ns = GB/s
+        BandwidthFigure.level(forWorkingSet: bytes, in: levels)?.bestGBps ?? 25
     }
 
     static func predictNs(bytes: Double, flops: Double, gemmLike: Bool) -> Double {
@@ -326,7 +336,7 @@ final class Executor {
         }
         outputPointers = graph.outputs.map { (bufs[$0]!, graph.layer($0)!.count) }
         outputCount = outputPointers.reduce(0) { $0 + $1.1 }
-        concatenated = outputPointers.count > 1 ? allocateAligned(outputCount) : nil
+        concatenated = outputPointers.count > 1 ? allocateFloats(outputCount) : nil
     }
 
     deinit {
@@ -535,7 +545,7 @@ final class FusionPlanner {
                 }
                 // Validate: the fused group reads the unfused plan's inputs and writes a scratch output.
                 let last = graph.layers[c.layers.last!]
-                let scratch = allocateAligned(last.count)
+                let scratch = allocateFloats(last.count)
                 defer { UnsafeMutableRawPointer(scratch).deallocate() }
                 var fused: ExecKernel = validator.kernel(c) { name in
                     name == self.graph.inputName ? self.weights.input : name == last.name ? scratch : unfused.buffers[name]!

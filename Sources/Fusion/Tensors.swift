@@ -3,15 +3,6 @@
 import Foundation
 import Kernels
 
-/// Allocates `count` floats (at least one), 64-byte aligned, zero-filled.
-func allocateAligned(_ count: Int) -> UnsafeMutablePointer<Float> {
-    let n = max(1, count)
-    let raw = UnsafeMutableRawPointer.allocate(byteCount: n * MemoryLayout<Float>.stride, alignment: 64)
-    let p = raw.bindMemory(to: Float.self, capacity: n)
-    p.initialize(repeating: 0, count: n)
-    return p
-}
-
 /// A set of named, owned buffers.
 final class BufferSet {
     private(set) var pointers: [String: UnsafeMutablePointer<Float>] = [:]
@@ -21,7 +12,7 @@ final class BufferSet {
     @discardableResult
     func allocate(_ name: String, count: Int) -> UnsafeMutablePointer<Float> {
         if let p = pointers[name] { return p }
-        let p = allocateAligned(count)
+        let p = allocateFloats(count)
         pointers[name] = p
         counts[name] = count
         return p

@@ -7,6 +7,7 @@
 // builds (correct on both; `ISA.kernelPath` only affects speed here). Concrete types matter: the
 // standard library's fast SIMD operators are overloads for concrete `SIMDn<Float>`, while generic
 // code over `SIMD` falls back to per-lane loops.
+import Kernels
 
 /// The vector type of all fusion kernels.
 typealias FV = SIMD16<Float>
@@ -42,40 +43,16 @@ func store(_ v: FV, _ p: UnsafeMutablePointer<Float>) {
 /// Vector math on `FV`. Constants are computed properties (folded into the code) rather than
 /// `static let`s, whose lazy initialisation check would sit inside every interpreted step.
 enum VMath {
-    static var log2e: FV { @inline(__always) get { FV(repeating: 1.44269504088896341) } }
-    static var ln2hi: FV { @inline(__always) get { FV(repeating: -0.693359375) } }
-    static var ln2lo: FV { @inline(__always) get { FV(repeating: 2.12194440e-4) } }
     /// 1.5·2²³: adding it rounds a float of magnitude < 2²² to an integer held in the low mantissa bits.
     static var magic: FV { @inline(__always) get { FV(repeating: 12582912.0) } }
-    static var expHi: FV { @inline(__always) get { FV(repeating: 88.3762626647949) } }
-    static var expLo: FV { @inline(__always) get { FV(repeating: -87.3365447505531) } }
     static var one: FV { @inline(__always) get { FV(repeating: 1) } }
     static var zero: FV { @inline(__always) get { FV() } }
 
-    /// e^x, Cephes-style: x = n·ln2 + r with |r| ≤ ln2/2, e^r by a degree-6 polynomial, 2ⁿ by
-    /// exponent bits. Max relative error ≈ 2 ulp for x in [−87.3, 88.4]; below that the result is
-    /// exactly 0 (so a −∞ mask gives 0), above it saturates at ≈ 2¹²⁷·e^0.35.
+    /// e^x: the kernels' Cephes-style exp (`Kernels.VectorMath.exp`), about 2 ulp for x in
+    /// [−86, 88.72]; +inf above, exactly 0 below (so a −∞ mask gives 0), NaN stays NaN.
     @_transparent
     static func exp(_ x: FV) -> FV {
-        var xc = x.replacing(with: expHi, where: x .> expHi)
-        xc = xc.replacing(with: expLo, where: xc .< expLo)
-        let nm = xc * log2e + magic   // round(xc·log2e) held in the low mantissa bits
-        let n = nm - magic
-        var r = xc.addingProduct(n, ln2hi)
-        r = r.addingProduct(n, ln2lo)
-        var p = FV(repeating: 1.9875691500e-4)
-        p = FV(repeating: 1.3981999507e-3).addingProduct(p, r)
-        p = FV(repeating: 8.3334519073e-3).addingProduct(p, r)
-        p = FV(repeating: 4.1665795894e-2).addingProduct(p, r)
-        p = FV(repeating: 1.6666665459e-1).addingProduct(p, r)
-        p = FV(repeating: 5.0000001201e-1).addingProduct(p, r)
-        let r2 = r * r
-        let y = (r + one).addingProduct(p, r2)
-        // 2ⁿ: the integer n sits in the low bits of nm's pattern (nm = 1.5·2²³ + n).
-        let nBits = unsafeBitCast(nm, to: SIMD16<UInt32>.self) &- 0x4B40_0000
-        let pow2 = unsafeBitCast((nBits &+ 127) &<< 23, to: FV.self)
-        let result = y * pow2
-        return result.replacing(with: zero, where: x .< expLo)
+        VectorMath.exp(x)
     }
 
     /// GELU, tanh approximation: 0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³))) = x / (1 + e^(−2u)).

@@ -55,6 +55,13 @@ public struct AttentionFactory: KernelFactory {
         return 16 * Double(shape["batch"] ?? 1) * Double(shape["heads"] ?? 1) * s * d
     }
 
+    /// Q, K, V, O plus the reference's seq² score matrix (the optimized variant's streaming scratch
+    /// is far smaller): an upper bound for either variant.
+    public func allocationBytes(shape: Shape, dtype: String) -> Double {
+        let s = Double(shape["seq"] ?? 0)
+        return bytes(shape: shape, dtype: dtype) + 4 * s * s
+    }
+
     /// `abs 1e-7·√(seq·d)`, `rel 1e-4`, `cosine 0.9999`.
     ///
     /// Justification. With inputs in [−1, 1), scores are d-term dot products scaled by 1/√d

@@ -88,20 +88,17 @@ public struct GEMMFactory: KernelFactory {
     }
 }
 
-/// Which micro-kernel the optimized GEMM uses.
-public enum GEMMKernelPath: String, CaseIterable, Sendable {
-    /// 14×32 tile, SIMD16 accumulators (zmm). Needs AVX-512F to be fast.
-    case avx512
-    /// 6×16 tile, SIMD8 accumulators (ymm) with FMA. Needs AVX2+FMA to be fast.
-    case avx2
-    /// 4×8 tile, SIMD4 accumulators (xmm), separate multiply and add.
-    case sse
+/// Which micro-kernel the optimized GEMM uses: avx512 (14×32 tile, SIMD16 accumulators), avx2
+/// (6×16 tile, SIMD8 accumulators with FMA) or sse (4×8 tile, SIMD4, separate multiply and add).
+/// The same enum as the recorded kernel path (`KernelPath`, BenchModel).
+public typealias GEMMKernelPath = KernelPath
 
+extension KernelPath {
     /// The path for this build on this CPU (`ISA.kernelPath`).
     ///
     /// Every path computes the same product on any CPU that passes `ISA.check()` — the module is
     /// compiled for the build's CPU, so a path whose registers the build lacks is merely slow.
-    public static var current: GEMMKernelPath { GEMMKernelPath(rawValue: ISA.kernelPath) ?? .sse }
+    public static var current: GEMMKernelPath { ISA.kernelPath }
 
     /// Micro-tile rows × columns (MR, NR).
     public var tile: (rows: Int, cols: Int) {

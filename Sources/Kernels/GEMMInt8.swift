@@ -1,12 +1,12 @@
 // This file owns the int8 GEMM op (`gemm_int8`) and the Swift side of the int8 kernels:
 // C[m×n] (Int32) = A[m×k] · Wᵀ with A and W [n×k] int8, row-major (both operands read along k, like
 // a linear layer's x·Wᵀ). `reference` is plain loops; `optimized` is the C kernel on pre-packed W
-// (CPerfEvent/qgemm.c: AVX-512 VNNI or AVX2, chosen at run time, `PackedInt8Weights`,
+// (CKernels/qgemm.c: AVX-512 VNNI or AVX2, chosen at run time, `PackedInt8Weights`,
 // `Int8KernelPath`); `dot` is one LLVM-vectorized dot product per output (see README
 // "Edge-inference variants" for the instructions LLVM emits). Also the quantized-layer epilogue
 // (`Int8Epilogue`: its Swift reference and the fused C form). Used by the edge int8 model (module Edge).
 import BenchModel
-import CPerfEvent
+import CKernels
 
 /// `gemm_int8`: C[m×n] = A[m×k]·Wᵀ (W [n×k]), int8 inputs in [-127, 127], int32 accumulation.
 /// Outputs are exact integers; `output()` returns them as Float (exact below 2²⁴ in magnitude,
@@ -48,7 +48,7 @@ public struct Int8GEMMFactory: KernelFactory {
     }
 }
 
-/// The int8 GEMM code paths of CPerfEvent/qgemm.c (raw values are the C `FB_QGEMM_*` constants).
+/// The int8 GEMM code paths of CKernels/qgemm.c (raw values are the C `FB_QGEMM_*` constants).
 public enum Int8KernelPath: Int32, CaseIterable, Sendable, CustomStringConvertible {
     /// Portable C loops on the packed weights (always compiled).
     case scalar = 0
@@ -115,7 +115,7 @@ public struct Int8Epilogue {
     }
 }
 
-/// W [n×k] int8 pre-packed for the C kernels (CPerfEvent/qgemm.c): 32-channel panels, k in groups
+/// W [n×k] int8 pre-packed for the C kernels (CKernels/qgemm.c): 32-channel panels, k in groups
 /// of 4, plus the per-channel correction of the VNNI unsigned-A trick. Weights are constant during
 /// inference, so they are packed once (like pre-packed weights in inference runtimes); A is used as
 /// is. The C kernel runs on `Int8KernelPath.selected`; when that is `scalar` (no SIMD path for this

@@ -10,8 +10,11 @@
 // Checked with `objdump -d` of an AVX-512 release build: `check`, `missing` and `kernelPath`
 // contain no vector instructions. (The `OptionSet` conformance's `init(arrayLiteral:)` and
 // `symmetricDifference` witnesses are vectorized; nothing on the check path calls them, so
-// combinations below are spelled as raw-value ORs.) `fb_isa_host()` itself lives in the C shim,
-// which is compiled with the same `-march` (with `-march=znver5` it contains AVX2 code).
+// combinations below are spelled as raw-value ORs.) `fb_isa_host()` (cpuid) lives in the C shim
+// CPerfEvent, which is compiled for baseline x86-64; `fb_isa_built()` lives in CKernels, compiled
+// with the kernels' target CPU so that it reports what the kernels were built for.
+import BenchModel
+import CKernels
 import CPerfEvent
 
 /// A set of x86 instruction-set extensions, bit-compatible with the C shim's `FB_ISA_*` values.
@@ -116,7 +119,7 @@ public struct ISAMismatchError: Error, CustomStringConvertible, Sendable, Equata
 
 /// Instruction-set features of this build and of the running CPU, and the kernel code path they select.
 public enum ISA {
-    /// Features the Kernels module (and the C shim, compiled with the same target CPU) may use.
+    /// Features the Kernels module (and the C kernels, compiled with the same target CPU) may use.
     public static var built: ISAFeatures { ISAFeatures(rawValue: fb_isa_built()) }
 
     /// Features the running CPU supports (cpuid).
@@ -145,13 +148,13 @@ public enum ISA {
     /// A path is chosen only when the build *and* the CPU have its features: code for AVX-512
     /// registers is not even generated when the build lacks AVX-512, and must not run when the
     /// CPU lacks it.
-    public static func kernelPath(built: ISAFeatures, host: ISAFeatures) -> String {
+    public static func kernelPath(built: ISAFeatures, host: ISAFeatures) -> KernelPath {
         let usable = built.intersection(host)
-        if usable.contains(.avx512f) { return "avx512" }
-        if usable.isSuperset(of: .avx2FMA) { return "avx2" }
-        return "sse"
+        if usable.contains(.avx512f) { return .avx512 }
+        if usable.isSuperset(of: .avx2FMA) { return .avx2 }
+        return .sse
     }
 
     /// The optimized code path that runs on this machine with this build: `avx512`, `avx2` or `sse`.
-    public static var kernelPath: String { kernelPath(built: built, host: host) }
+    public static var kernelPath: KernelPath { kernelPath(built: built, host: host) }
 }

@@ -61,6 +61,13 @@ public protocol KernelFactory: Sendable {
     func flops(shape: Shape) -> Double
     /// Compulsory bytes moved by one iteration (inputs read once, outputs written once).
     func bytes(shape: Shape, dtype: String) -> Double
+    /// Bytes one instance allocates for `shape` (inputs, weights, outputs, packed copies, scratch):
+    /// an estimate the suite loader multiplies by the instances alive at once and compares with
+    /// the machine's memory before anything is allocated. Must not trap for any validated shape
+    /// (compute in `Double`). Default: `bytes(shape:dtype:)` — a kernel's compulsory traffic is
+    /// its input and output buffers; a factory that allocates more (packed copies, per-layer
+    /// buffers) overrides it.
+    func allocationBytes(shape: Shape, dtype: String) -> Double
     /// Default accuracy band for the optimized variants (justified at the implementation).
     func defaultTolerance(shape: Shape, dtype: String) -> Tolerance
     /// Creates a ready-to-run instance with inputs generated from `seed`.
@@ -70,6 +77,9 @@ public protocol KernelFactory: Sendable {
 extension KernelFactory {
     /// The reference variant (first in `variants`).
     public var referenceVariant: String { variants[0] }
+
+    /// Default: the compulsory bytes (see `KernelFactory.allocationBytes(shape:dtype:)`).
+    public func allocationBytes(shape: Shape, dtype: String) -> Double { bytes(shape: shape, dtype: dtype) }
 
     /// Looks up a required shape key, throwing a located error when missing or not positive.
     public func dimension(_ shape: Shape, _ key: String) throws -> Int {

@@ -12,64 +12,8 @@
 // Every figure is the best of several timed trials (the least disturbed by neighbours), each
 // trial long enough (≥ ~1 ms) that the clock is not what is measured. Buffers: 16 KiB (L1),
 // 256 KiB (L2), 8 MiB (L3), 128 MiB (DRAM, 4× the largest L3 of these machines).
+import BenchModel
 import Foundation
-
-/// Bandwidth measured over one buffer size.
-public struct BandwidthFigure: Codable, Sendable, Equatable {
-    /// Cache level the buffer is sized for: `L1`, `L2`, `L3` or `DRAM`.
-    public var level: String
-    /// Buffer size in bytes.
-    public var bufferBytes: Int
-    /// Read bandwidth in GB/s (10⁹ bytes per second).
-    public var readGBps: Double
-    /// STREAM triad bandwidth in GB/s (2 reads + 1 write counted).
-    public var triadGBps: Double
-
-    /// Creates a figure.
-    public init(level: String, bufferBytes: Int, readGBps: Double, triadGBps: Double) {
-        self.level = level
-        self.bufferBytes = bufferBytes
-        self.readGBps = readGBps
-        self.triadGBps = triadGBps
-    }
-}
-
-/// Peak compute and bandwidth of this machine, single-threaded, as measured by `MachinePeak.measure`.
-public struct PeakFigures: Codable, Sendable, Equatable {
-    /// FLOP/s of the register-only FMA loop (an FMA counts 2).
-    public var flopsPerSecond: Double
-    /// Floats per vector in the FMA loop (16 AVX-512, 8 AVX2, 4 SSE).
-    public var vectorWidth: Int
-    /// The kernel path (`ISA.kernelPath`) the figures were measured on.
-    public var kernelPath: String
-    /// Bandwidth per buffer size, smallest first.
-    public var bandwidth: [BandwidthFigure]
-    /// Wall time spent measuring, in seconds.
-    public var secondsSpent: Double
-
-    /// Creates the figures.
-    public init(flopsPerSecond: Double, vectorWidth: Int, kernelPath: String, bandwidth: [BandwidthFigure],
-                secondsSpent: Double) {
-        self.flopsPerSecond = flopsPerSecond
-        self.vectorWidth = vectorWidth
-        self.kernelPath = kernelPath
-        self.bandwidth = bandwidth
-        self.secondsSpent = secondsSpent
-    }
-
-    /// The figure for a working set of `bytes`: the smallest probed buffer at least that large
-    /// (the level it would be served from), else the largest (DRAM). Nil when nothing was probed.
-    public func bandwidth(forWorkingSet bytes: Double) -> BandwidthFigure? {
-        bandwidth.first { Double($0.bufferBytes) >= bytes } ?? bandwidth.last
-    }
-
-    /// Roofline bound in FLOP/s for a kernel of arithmetic intensity `flops / bytes` whose
-    /// working set is `bytes`: min(peak FLOP/s, intensity × read bandwidth of that level).
-    public func roofline(flops: Double, bytes: Double) -> Double {
-        guard bytes > 0, let bw = bandwidth(forWorkingSet: bytes) else { return flopsPerSecond }
-        return min(flopsPerSecond, flops / bytes * bw.readGBps * 1e9)
-    }
-}
 
 /// Measures `PeakFigures` on this machine.
 public enum MachinePeak {
@@ -110,7 +54,7 @@ public enum MachinePeak {
             }
             figures.append(BandwidthFigure(level: level, bufferBytes: bytes, readGBps: read / 1e9, triadGBps: triad / 1e9))
         }
-        return PeakFigures(flopsPerSecond: flops, vectorWidth: path.vectorWidth, kernelPath: path.rawValue,
+        return PeakFigures(flopsPerSecond: flops, vectorWidth: path.vectorWidth, kernelPath: path,
                            bandwidth: figures, secondsSpent: Double(now() - start) / 1e9)
     }
 

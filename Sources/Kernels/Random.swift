@@ -2,6 +2,8 @@
 // SplitMix64, using only integer arithmetic and an exact integer → Float conversion, so the same
 // seed gives bit-identical inputs on every machine, compiler and target CPU.
 
+import BenchModel
+
 /// SplitMix64 (Steele, Lea & Flood 2014): a tiny, fast, statistically solid 64-bit generator.
 ///
 /// Not cryptographic. Conforms to `RandomNumberGenerator`, so it also drives the standard
@@ -16,11 +18,7 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
 
     /// Next 64 random bits.
     public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
+        SplitMix64.step(&state)
     }
 
     /// A Float uniformly distributed in [-1, 1), on a grid of 2⁻²³ (exactly representable).

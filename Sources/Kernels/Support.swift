@@ -4,7 +4,8 @@
 let bufferAlignment = 64
 
 /// Allocates `count` Floats (at least one) aligned to 64 bytes, zero-filled. Free with `freeFloats`.
-func allocateFloats(_ count: Int) -> UnsafeMutablePointer<Float> {
+/// The one aligned allocator of the kernels and the op families built on them.
+public func allocateFloats(_ count: Int) -> UnsafeMutablePointer<Float> {
     let n = max(1, count)
     let raw = UnsafeMutableRawPointer.allocate(byteCount: n * MemoryLayout<Float>.stride, alignment: bufferAlignment)
     let p = raw.bindMemory(to: Float.self, capacity: n)
@@ -13,7 +14,7 @@ func allocateFloats(_ count: Int) -> UnsafeMutablePointer<Float> {
 }
 
 /// Frees a buffer from `allocateFloats`.
-func freeFloats(_ p: UnsafeMutablePointer<Float>) {
+public func freeFloats(_ p: UnsafeMutablePointer<Float>) {
     UnsafeMutableRawPointer(p).deallocate()
 }
 

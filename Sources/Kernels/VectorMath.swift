@@ -26,6 +26,7 @@
 /// inside generic code, `.<` and `replacing(with:where:)` resolve to the `SIMD` protocol's
 /// lane-by-lane fallbacks (measured 10× slower than a scalar loop for ReLU), while in the
 /// concrete `SIMD16<Float>` context they are a single vector compare and blend.
+@usableFromInline
 protocol FloatVector: SIMD & BitwiseCopyable where Scalar == Float {
     /// Int32 vector with the same lane count (same size in bytes).
     associatedtype Bits: SIMD & BitwiseCopyable where Bits.Scalar == Int32
@@ -39,44 +40,44 @@ protocol FloatVector: SIMD & BitwiseCopyable where Scalar == Float {
 }
 
 extension SIMD16: FloatVector where Scalar == Float {
-    typealias Bits = SIMD16<Int32>
-    @inline(__always)
+    @usableFromInline typealias Bits = SIMD16<Int32>
+    @inlinable @inline(__always)
     static func select(_ probe: Self, below threshold: Self, _ ifBelow: Self, _ otherwise: Self) -> Self {
         otherwise.replacing(with: ifBelow, where: probe .< threshold)
     }
-    @inline(__always)
+    @inlinable @inline(__always)
     static func selectNaN(_ probe: Self, _ ifNaN: Self, _ otherwise: Self) -> Self {
         otherwise.replacing(with: ifNaN, where: probe .!= probe)
     }
-    @inline(__always)
+    @inlinable @inline(__always)
     static func fma(_ acc: Self, _ a: Self, _ b: Self) -> Self { acc.addingProduct(a, b) }
 }
 
 extension SIMD8: FloatVector where Scalar == Float {
-    typealias Bits = SIMD8<Int32>
-    @inline(__always)
+    @usableFromInline typealias Bits = SIMD8<Int32>
+    @inlinable @inline(__always)
     static func select(_ probe: Self, below threshold: Self, _ ifBelow: Self, _ otherwise: Self) -> Self {
         otherwise.replacing(with: ifBelow, where: probe .< threshold)
     }
-    @inline(__always)
+    @inlinable @inline(__always)
     static func selectNaN(_ probe: Self, _ ifNaN: Self, _ otherwise: Self) -> Self {
         otherwise.replacing(with: ifNaN, where: probe .!= probe)
     }
-    @inline(__always)
+    @inlinable @inline(__always)
     static func fma(_ acc: Self, _ a: Self, _ b: Self) -> Self { acc.addingProduct(a, b) }
 }
 
 extension SIMD4: FloatVector where Scalar == Float {
-    typealias Bits = SIMD4<Int32>
-    @inline(__always)
+    @usableFromInline typealias Bits = SIMD4<Int32>
+    @inlinable @inline(__always)
     static func select(_ probe: Self, below threshold: Self, _ ifBelow: Self, _ otherwise: Self) -> Self {
         otherwise.replacing(with: ifBelow, where: probe .< threshold)
     }
-    @inline(__always)
+    @inlinable @inline(__always)
     static func selectNaN(_ probe: Self, _ ifNaN: Self, _ otherwise: Self) -> Self {
         otherwise.replacing(with: ifNaN, where: probe .!= probe)
     }
-    @inline(__always)
+    @inlinable @inline(__always)
     static func fma(_ acc: Self, _ a: Self, _ b: Self) -> Self { acc.addingProduct(a, b) }
 }
 
@@ -110,24 +111,25 @@ func vstore<V: FloatVector>(_ v: V, _ p: UnsafeMutablePointer<Float>, _ i: Int =
 }
 
 /// Lane-wise maximum by compare-and-blend (`vmaxps`-like; a NaN in `b` is not propagated).
-@inline(__always)
+@inlinable @inline(__always)
 func vmax<V: FloatVector>(_ a: V, _ b: V) -> V {
     V.select(a, below: b, b, a)
 }
 
 /// Lane-wise minimum by compare-and-blend.
-@inline(__always)
+@inlinable @inline(__always)
 func vmin<V: FloatVector>(_ a: V, _ b: V) -> V {
     V.select(b, below: a, b, a)
 }
 
 /// Largest input of `fastExp` that gives a finite result (e^88.72283 ≈ 3.40e38 ≈ Float.greatestFiniteMagnitude).
-let fastExpMaxInput: Float = 88.72283
+@usableFromInline let fastExpMaxInput: Float = 88.72283
 /// Inputs below this give 0 from `fastExp` (keeps 2ⁿ a normal number).
-let fastExpMinInput: Float = -86
+@usableFromInline let fastExpMinInput: Float = -86
 
-/// e^x lane-wise (see the file header for the accuracy).
-@inline(__always)
+/// e^x lane-wise (see the file header for the accuracy). The one vectorized exp of fusebench:
+/// the fusion executors reach it through `VectorMath.exp`.
+@inlinable @inline(__always)
 func fastExp<V: FloatVector>(_ x: V) -> V {
     let hi = V(repeating: fastExpMaxInput), lo = V(repeating: fastExpMinInput)
     let xc = vmax(vmin(x, hi), lo)
@@ -153,6 +155,15 @@ func fastExp<V: FloatVector>(_ x: V) -> V {
     result = V.select(x, below: lo, V(), result)
     result = V.select(hi, below: x, V(repeating: .infinity), result)
     return V.selectNaN(x, x, result)
+}
+
+/// The vector math the kernels use, for op families built on top of them (one copy of each
+/// approximation, so every family rounds the same way).
+public enum VectorMath {
+    /// e^x on 16 lanes (`fastExp`): about 2 ulp for x in [−86, 88.72]; +inf above, 0 below
+    /// (so a −inf mask gives 0), NaN stays NaN.
+    @inlinable @inline(__always)
+    public static func exp(_ x: SIMD16<Float>) -> SIMD16<Float> { fastExp(x) }
 }
 
 /// 1 / (1 + e^(−x)) lane-wise; 0 for x < −88.7 and 1 for x > 86 (see the file header).

@@ -64,7 +64,7 @@ public struct CompareReport: Sendable {
         }
         if b0.suiteHash != h0.suiteHash { warnings.append("suite files differ between the runs (hash \(b0.suiteHash) vs \(h0.suiteHash))") }
         if b0.counterMode != h0.counterMode {
-            warnings.append("counter backends differ (base \(b0.counterMode), head \(h0.counterMode)): instruction counts are not compared")
+            warnings.append("counter backends differ (base \(b0.counterMode.rawValue), head \(h0.counterMode.rawValue)): instruction counts are not compared")
         }
         for r in base + head where r.status != .complete {
             warnings.append("run \(r.id) is \(r.status.rawValue), not complete")

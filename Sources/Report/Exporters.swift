@@ -162,7 +162,7 @@ public enum Exporter {
             "fusebench_run_id": r.info.id,
             "fusebench_status": r.info.status.rawValue,
             "fusebench_cpu": r.info.machine.cpuModel,
-            "fusebench_counters": r.info.counterMode,
+            "fusebench_counters": r.info.counterMode.rawValue,
             "fusebench_git_commit": r.info.gitCommit ?? "",
             "fusebench_isa_built": r.info.isaBuilt.joined(separator: ","),
         ]

@@ -3,7 +3,6 @@
 import Analysis
 import BenchModel
 import Foundation
-import Kernels
 import Store
 
 /// A stored run with its statistics, ready to render or export.
@@ -59,11 +58,11 @@ public struct RunReport: Sendable {
         op.bytes = bytesMoved(op: op, variant: row.variant)
         var r = Roofline(gflops: row.gflops, gbytesPerSecond: op.bytes > 0 && row.time.p50 > 0 ? op.bytes / row.time.p50 : nil,
                          intensity: op.bytes > 0 && op.flops > 0 ? op.flops / op.bytes : nil)
-        if let p = peak, row.time.p50 > 0, let bw = Self.bandwidthGBps(p, workingSet: op.bytes) {
-            // Bound: min(FMA peak, intensity × bandwidth of the level the working set fits in);
-            // a kernel without FLOPs is bound by bandwidth alone.
+        if let p = peak, row.time.p50 > 0, let bw = p.bandwidthGBps(forWorkingSet: op.bytes) {
+            // Bound: min(FMA peak, intensity × bandwidth of the level the working set fits in,
+            // `PeakFigures.roofline`); a kernel without FLOPs is bound by bandwidth alone.
             if op.flops > 0 {
-                let bound = min(p.flopsPerSecond, op.bytes > 0 ? op.flops / op.bytes * bw * 1e9 : p.flopsPerSecond)
+                let bound = p.roofline(flops: op.flops, bytes: op.bytes)
                 r.percentOfPeak = op.flops / row.time.p50 * 1e9 / bound * 100
             } else if op.bytes > 0 {
                 r.percentOfPeak = op.bytes / row.time.p50 / bw * 100
@@ -76,14 +75,6 @@ public struct RunReport: Sendable {
     /// the runner as `fusion.bytes.OP.VARIANT`), else the op's compulsory traffic.
     public func bytesMoved(op: OpRecord, variant: String) -> Double {
         meta["fusion.bytes.\(op.name).\(variant)"].flatMap(Double.init) ?? op.bytes
-    }
-
-    /// Bandwidth (GB/s) of the memory level a working set of `bytes` is served from: the largest
-    /// probed buffer not above it (the data fits in that level or a larger one), taking the
-    /// better of the read and triad probes (kernels both read and write).
-    static func bandwidthGBps(_ p: PeakFigures, workingSet bytes: Double) -> Double? {
-        guard let level = p.bandwidth.last(where: { Double($0.bufferBytes) <= bytes }) ?? p.bandwidth.first else { return nil }
-        return max(level.readGBps, level.triadGBps)
     }
 
     /// Writes every variant's roofline figures into the run's notes (`derived.SUITE/OP/VARIANT`),

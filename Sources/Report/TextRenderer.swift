@@ -52,10 +52,10 @@ public enum TextRenderer {
 
     /// Lines under the table: run, counters, machine, rejections.
     static func footer(_ r: RunReport) -> String {
-        var out = "\n\nrun \(r.info.id) · \(r.info.status.rawValue) · \(r.samples.count) samples · counters (\(r.info.counterMode)): \(r.info.counterNote)"
+        var out = "\n\nrun \(r.info.id) · \(r.info.status.rawValue) · \(r.samples.count) samples · counters (\(r.info.counterMode.rawValue)): \(r.info.counterNote)"
         if let p = r.peak {
             let bw = p.bandwidth.map { String(format: "%@ %.0f", $0.level, $0.readGBps) }.joined(separator: ", ")
-            out += String(format: "\npeak (measured this run): FMA %.0f GFLOP/s (%@); read GB/s %@ — %%peak is of the roofline bound", p.flopsPerSecond / 1e9, p.kernelPath, bw)
+            out += String(format: "\npeak (measured this run): FMA %.0f GFLOP/s (%@); read GB/s %@ — %%peak is of the roofline bound", p.flopsPerSecond / 1e9, p.kernelPath.rawValue, bw)
         }
         if let t = r.meta["telemetry.summary"] { out += "\n\(t)" }
         let energy = r.rows.compactMap { row -> String? in

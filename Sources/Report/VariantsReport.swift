@@ -9,6 +9,105 @@ import BenchModel
 import Foundation
 import Store
 
+/// The decision on one variant of an edge op. Its text (`description`) and kind are the strings
+/// stored in `variant_decisions.reason` / `.decision` and printed in the table, unchanged from
+/// when the decision was a string; code switches on the cases instead of parsing the text.
+public enum VariantDecision: Sendable, Hashable, CustomStringConvertible, Codable {
+    /// The op's reference variant.
+    case reference
+    /// Faster than the reference with its accuracy inside the band: adopted.
+    case adopt
+    /// Rejected; the op rolls back to the reference variant `rollbackTo`.
+    case reject(RejectReason, rollbackTo: String)
+    /// The entry's accuracy band is open (100 points): the variant is only timed.
+    case timingOnly
+    /// The run was interrupted before the variant could be decided.
+    case undecidedInterrupted
+    /// Fewer than `minimum` decisive samples.
+    case undecidedFewSamples(minimum: Int)
+    /// Not decided yet (a row under construction).
+    case pending
+
+    /// Why a variant was rejected (raw values are the stored texts).
+    public enum RejectReason: String, Sendable, Hashable, CaseIterable {
+        case accuracy = "accuracy"
+        case notMeasured = "not measured"
+        case unstable = "throttled/unstable"
+        case notFaster = "not faster"
+    }
+
+    /// The decision without its rollback target (`reference`, `adopt`, `reject: accuracy`, ...):
+    /// the `decision` column and the JSON `decision` key.
+    public var kind: String {
+        switch self {
+        case .reject(let why, _): "reject: \(why.rawValue)"
+        default: description
+        }
+    }
+
+    /// The full text, e.g. `adopt` or `reject: not faster → fp32 (rollback)`.
+    public var description: String {
+        switch self {
+        case .reference: "reference"
+        case .adopt: "adopt"
+        case .reject(let why, let to): "reject: \(why.rawValue) → \(to) (rollback)"
+        case .timingOnly: "timing only (accuracy band open)"
+        case .undecidedInterrupted: "undecided: run interrupted"
+        case .undecidedFewSamples(let n): "undecided: fewer than \(n) samples"
+        case .pending: ""
+        }
+    }
+
+    /// The variant rolled back to, for rejections.
+    public var rollbackTo: String? {
+        if case .reject(_, let to) = self { return to }
+        return nil
+    }
+
+    /// Parses a stored text (`description`); nil for text this version does not know.
+    public init?(text: String) {
+        switch text {
+        case "reference": self = .reference
+        case "adopt": self = .adopt
+        case "timing only (accuracy band open)": self = .timingOnly
+        case "undecided: run interrupted": self = .undecidedInterrupted
+        case "": self = .pending
+        default:
+            let fewPrefix = "undecided: fewer than ", fewSuffix = " samples"
+            if text.hasPrefix(fewPrefix), text.hasSuffix(fewSuffix),
+               let n = Int(text.dropFirst(fewPrefix.count).dropLast(fewSuffix.count)) {
+                self = .undecidedFewSamples(minimum: n)
+                return
+            }
+            let rollbackSuffix = " (rollback)"
+            for why in RejectReason.allCases {
+                let prefix = "reject: \(why.rawValue) → "
+                if text.hasPrefix(prefix), text.hasSuffix(rollbackSuffix), text.count > prefix.count + rollbackSuffix.count {
+                    self = .reject(why, rollbackTo: String(text.dropFirst(prefix.count).dropLast(rollbackSuffix.count)))
+                    return
+                }
+            }
+            return nil
+        }
+    }
+
+    /// Encodes as the stored text.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(description)
+    }
+
+    /// Decodes the stored text.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        let text = try c.decode(String.self)
+        guard let d = VariantDecision(text: text) else {
+            throw DecodingError.dataCorruptedError(in: c, debugDescription: "unknown variant decision '\(text)'")
+        }
+        self = d
+    }
+}
+
 /// One row of the variants table.
 public struct VariantRow: Sendable, Equatable {
     public var op: String
@@ -35,22 +134,21 @@ public struct VariantRow: Sendable, Equatable {
     /// Early exit: share of inferences per exit (label 1 = exit head, 2 = final layer), with each
     /// mode's median; nil for variants without exit labels.
     public var exitRates: [ExitRate]?
-    /// Full decision text, e.g. `adopt` or `reject: not faster → fp32 (rollback)`.
-    public var decision: String
+    /// The decision (its text, e.g. `reject: not faster → fp32 (rollback)`, is what is stored and printed).
+    public var decision: VariantDecision
 
-    public init(op: String, variant: String, decision: String) {
+    /// A row with only its identity and decision set.
+    public init(op: String, variant: String, decision: VariantDecision) {
         self.op = op
         self.variant = variant
         self.decision = decision
     }
 
     /// The decision without the rollback suffix (`reference`, `adopt`, `reject: accuracy`, ...).
-    public var decisionKind: String {
-        decision.components(separatedBy: " → ").first ?? decision
-    }
+    public var decisionKind: String { decision.kind }
 
     /// The variant rolled back to, for rejections.
-    public var rollbackTo: String? { decision.hasPrefix("reject") ? reference : nil }
+    public var rollbackTo: String? { decision.rollbackTo }
 }
 
 /// Output formats of `fusebench variants`.
@@ -96,7 +194,7 @@ public enum VariantsReport {
                 let all = samples.filter { $0.variant == v }
                 let mine = decisive.filter { $0.variant == v }
                 let batchValues = mine.map(\.netWallNsPerIteration).sorted()
-                var row = VariantRow(op: label, variant: v, decision: "")
+                var row = VariantRow(op: label, variant: v, decision: .pending)
                 row.reference = reference
                 row.batch = op.shape["batch"]
                 row.metric = "top-1"
@@ -116,7 +214,7 @@ public enum VariantsReport {
                 if v == reference {
                     row.accuracy = refAccuracy
                     row.delta = refAccuracy == nil ? nil : 0
-                    row.decision = "reference"
+                    row.decision = .reference
                     rows.append(row)
                     continue
                 }
@@ -125,27 +223,27 @@ public enum VariantsReport {
                     row.delta = -check.maxAbsError
                 }
                 if let check, !check.passed {
-                    row.decision = "reject: accuracy → \(reference) (rollback)"
+                    row.decision = .reject(.accuracy, rollbackTo: reference)
                     rows.append(row)
                     continue
                 }
                 if let check, check.tolerance.abs >= 1 {
                     // A band of 100 points accepts any accuracy: such an entry only times the
                     // variants (e.g. those another entry rejects on accuracy); it decides nothing.
-                    row.decision = "timing only (accuracy band open)"
+                    row.decision = .timingOnly
                     fillSpeedup(&row, reference: refGroups, variant: perProcess(v))
                     rows.append(row)
                     continue
                 }
                 if interrupted {
-                    row.decision = "undecided: run interrupted"
+                    row.decision = .undecidedInterrupted
                     fillSpeedup(&row, reference: refGroups, variant: perProcess(v))
                     rows.append(row)
                     continue
                 }
                 guard batchValues.count >= minimumSamples, refGroups.joined().count >= minimumSamples else {
-                    row.decision = batchValues.isEmpty ? "reject: not measured → \(reference) (rollback)"
-                                                       : "undecided: fewer than \(minimumSamples) samples"
+                    row.decision = batchValues.isEmpty ? .reject(.notMeasured, rollbackTo: reference)
+                                                       : .undecidedFewSamples(minimum: minimumSamples)
                     fillSpeedup(&row, reference: refGroups, variant: perProcess(v))
                     rows.append(row)
                     continue
@@ -156,11 +254,11 @@ public enum VariantsReport {
                 let sd = (batchValues.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(max(1, batchValues.count - 1))).squareRoot()
                 let cv = mean > 0 ? sd / mean : 0
                 if Double(flagged) / Double(mine.count) > unstableFraction || cv > unstableFraction {
-                    row.decision = "reject: throttled/unstable → \(reference) (rollback)"
+                    row.decision = .reject(.unstable, rollbackTo: reference)
                 } else if row.lower! <= 1 {
-                    row.decision = "reject: not faster → \(reference) (rollback)"
+                    row.decision = .reject(.notFaster, rollbackTo: reference)
                 } else {
-                    row.decision = "adopt"
+                    row.decision = .adopt
                 }
                 rows.append(row)
             }
@@ -241,7 +339,7 @@ public enum VariantsReport {
                                   latencySource: r.latencySource, energyJ: r.energyPerInference,
                                   speedup: r.speedup, speedupLo: r.lower, speedupHi: r.upper,
                                   exitRates: r.exitRates,
-                                  decision: r.decisionKind, reason: r.decision, rollbackTo: r.rollbackTo)
+                                  decision: r.decisionKind, reason: r.decision.description, rollbackTo: r.rollbackTo)
         }
     }
 
@@ -253,9 +351,7 @@ public enum VariantsReport {
 
     static func time(_ ns: Double?) -> String {
         guard let ns, ns.isFinite, ns >= 0 else { return "not timed" }
-        if ns >= 1e6 { return String(format: "%.2f ms", ns / 1e6) }
-        if ns >= 1e4 { return String(format: "%.1f µs", ns / 1e3) }
-        return String(format: "%.2f µs", ns / 1e3)
+        return Format.duration(ns: ns)
     }
 
     /// Name of an exit label.
@@ -267,7 +363,7 @@ public enum VariantsReport {
         }
     }
 
-    /// `exits: head 1 90.7% (p50 1.10 µs), final 9.3% (p50 2.00 µs)`.
+    /// `exits: head 1 90.7% (p50 1.1 µs), final 9.3% (p50 2 µs)`.
     public static func exitLine(_ rates: [ExitRate]) -> String {
         "exits: " + rates.map { e in
             String(format: "%@ %.1f%%", exitName(e.label), e.share * 100)
@@ -282,7 +378,7 @@ public enum VariantsReport {
         let speed = r.speedup.map { String(format: "%.2f× [%.2f, %.2f]", $0, r.lower!, r.upper!) } ?? "–"
         let timed = r.p50 != nil
         func tail(_ v: Double?) -> String { timed && v == nil ? "–" : time(v) }
-        return [r.variant, time(r.p50), tail(r.p90), tail(r.p99), energy, acc, delta, speed, r.decision]
+        return [r.variant, time(r.p50), tail(r.p90), tail(r.p99), energy, acc, delta, speed, r.decision.description]
     }
 
     static let header = ["variant", "p50", "p90", "p99", "energy/inference", "top-1", "Δ vs ref (points)", "speedup [95% CI]", "decision"]
@@ -359,7 +455,7 @@ public enum VariantsReport {
         rows.map { r in
             var o: [String: Any] = [
                 "op": r.op, "variant": r.variant, "reference_variant": r.reference, "metric": r.metric,
-                "latency_source": r.latencySource, "count": r.count, "decision": r.decisionKind, "reason": r.decision,
+                "latency_source": r.latencySource, "count": r.count, "decision": r.decisionKind, "reason": r.decision.description,
             ]
             func put(_ key: String, _ v: Double?) { if let v, v.isFinite { o[key] = v } }
             put("accuracy", r.accuracy)

@@ -8,8 +8,11 @@ struct CounterChoice {
     var session: CounterSession?
     /// Callgrind runner when counts come from the `sim` backend.
     var simulator: Callgrind?
-    /// `hw`, `sim` or `none`.
-    var mode: String
+    /// The counters the run uses.
+    var mode: CounterSource
+    /// Whether this machine has a usable hardware PMU — probed whatever the mode, so that the
+    /// machine fingerprint does not depend on `--counters`.
+    var pmuAvailable: Bool
     /// Human-readable statement printed at the start of the run and stored with it.
     var note: String
     var unsupported: [String: String]
@@ -22,31 +25,37 @@ enum CounterSetup {
     /// simulated counters (callgrind) when valgrind is usable, else to a timing-only run.
     static func choose(mode: CounterMode, events: [String], explicit: Bool, environment: [String: String],
                        syscalls: PerfSyscalls = LinuxPerf(), encoder: EventEncoder = LibpfmEncoder()) throws -> CounterChoice {
+        // The machine's capability, independent of the mode: part of the machine fingerprint.
+        let availability = CounterSession.probe(syscalls: syscalls, encoder: encoder, environment: environment)
+        let pmu: Bool
+        if case .available = availability { pmu = true } else { pmu = false }
         switch mode {
         case .none:
-            return CounterChoice(session: nil, simulator: nil, mode: "none", note: "counters off (--counters none): timing-only run", unsupported: [:])
+            return CounterChoice(session: nil, simulator: nil, mode: .none, pmuAvailable: pmu,
+                                 note: "counters off (--counters none): timing-only run", unsupported: [:])
         case .sim:
             do {
                 let sim = try SimWorker.prepare(environment: environment)
-                return CounterChoice(session: nil, simulator: sim.callgrind, mode: "sim", note: sim.note, unsupported: [:])
+                return CounterChoice(session: nil, simulator: sim.callgrind, mode: .sim, pmuAvailable: pmu, note: sim.note, unsupported: [:])
             } catch let e as Callgrind.Unavailable {
                 throw RunError("--counters sim: \(e.description)")
             }
         case .auto, .hw:
             break
         }
-        switch CounterSession.probe(syscalls: syscalls, encoder: encoder, environment: environment) {
+        switch availability {
         case .unavailable(let reason):
             if mode == .hw { throw RunError("--counters hw: hardware counters are unavailable: \(reason)") }
             if environment[CounterSession.disableVariable] == "1" {
-                return CounterChoice(session: nil, simulator: nil, mode: "none", note: "counters unavailable (\(reason)): timing-only run", unsupported: [:])
+                return CounterChoice(session: nil, simulator: nil, mode: .none, pmuAvailable: pmu,
+                                     note: "counters unavailable (\(reason)): timing-only run", unsupported: [:])
             }
             do {
                 let sim = try SimWorker.prepare(environment: environment)
-                return CounterChoice(session: nil, simulator: sim.callgrind, mode: "sim",
+                return CounterChoice(session: nil, simulator: sim.callgrind, mode: .sim, pmuAvailable: pmu,
                                      note: "no hardware counters (\(reason)); using simulated counters: \(sim.note)", unsupported: [:])
             } catch let e as Callgrind.Unavailable {
-                return CounterChoice(session: nil, simulator: nil, mode: "none",
+                return CounterChoice(session: nil, simulator: nil, mode: .none, pmuAvailable: pmu,
                                      note: "counters unavailable (\(reason)); simulated counters unavailable too (\(e.description)): timing-only run",
                                      unsupported: [:])
             }
@@ -62,7 +71,8 @@ enum CounterSetup {
                 let list = session.plan.unsupported.sorted { $0.key < $1.key }.map { "\($0.key) (\($0.value))" }.joined(separator: ", ")
                 note += "; not supported here, skipped: \(list)"
             }
-            return CounterChoice(session: session, simulator: nil, mode: "hw", note: note, unsupported: session.plan.unsupported)
+            return CounterChoice(session: session, simulator: nil, mode: .hw, pmuAvailable: pmu, note: note,
+                                 unsupported: session.plan.unsupported)
         }
     }
 }
@@ -80,7 +90,7 @@ enum SimWorker {
         let me = Harness.executablePath
         guard ISA.built.contains(.avx512f) else {
             let cg = try Callgrind.prepare(executable: me, environment: environment)
-            return (cg, "callgrind (instructions, simulated caches and branches; this binary, \(ISA.kernelPath) path), one extra pass per variant")
+            return (cg, "callgrind (instructions, simulated caches and branches; this binary, \(ISA.kernelPath.rawValue) path), one extra pass per variant")
         }
         var candidates: [String] = []
         if let e = environment["FUSEBENCH_SIM_EXECUTABLE"] { candidates.append(e) }

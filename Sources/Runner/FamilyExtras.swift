@@ -1,8 +1,9 @@
-// Family extras: what an op family adds to a run after its op is measured. Today only fused
-// models have any (the planner's decision log, the bytes each plan moves, per-layer timings).
+// Family extras: what an op family adds to a run after its op is measured, through the
+// `OpFamilyExtras` seam of its factory (e.g. fused models: the planner's decision log, the bytes
+// each plan moves, per-layer timings).
 import BenchModel
 import CPerfEvent
-import Fusion
+import Kernels
 import Suite
 
 /// Runs the extras of an op's family on this build's side (a foreign build's families are its own).
@@ -18,21 +19,22 @@ final class FamilyExtras {
 
     /// Extra samples (sequences from 0) for `op` on side `side`; run-level records are stored here.
     func run(op: PlannedOp, side: Int, result: OpResult, progress: ProgressLine) throws -> [Sample] {
-        guard context.config.sides[side].executable == nil, let source = op.factory as? any FusionDecisionSource else { return [] }
-        return try fusionExtras(op: op, source: source, decisions: result.fusionDecisions, runID: context.runIDs[side], progress: progress)
+        guard context.config.sides[side].executable == nil, let source = op.factory as? any OpFamilyExtras else { return [] }
+        return try familyExtras(op: op, source: source, decisions: result.fusionDecisions, runID: context.runIDs[side], progress: progress)
     }
 
-    /// For a fused model: stores the planner's decisions behind the measured instances, records
-    /// the bytes each plan moves, and times each layer of the unfused plan (variant `layer:NAME`,
-    /// a few batches each, in this process).
-    private func fusionExtras(op: PlannedOp, source: any FusionDecisionSource, decisions: [FusionDecision], runID: Int64,
+    /// For an op family with extras (`OpFamilyExtras`, e.g. a fused model): stores the decisions
+    /// behind the measured instances, records the bytes each variant moves, and times the
+    /// family's extra parts (variant `layer:NAME`, a few batches each, in this process).
+    private func familyExtras(op: PlannedOp, source: any OpFamilyExtras, decisions: [FusionDecision], runID: Int64,
                               progress: ProgressLine) throws -> [Sample] {
         let store = context.store
-        try store.insertFusionDecisions(runID: runID, decisions: decisions)
+        if !decisions.isEmpty { try store.insertFusionDecisions(runID: runID, decisions: decisions) }
         for v in op.spec.variants {
-            try store.setRunMeta(runID: runID, key: "fusion.bytes.\(op.spec.name).\(v)", value: String(source.bytesMoved(variant: v)))
+            guard let bytes = source.variantBytes(v) else { continue }
+            try store.setRunMeta(runID: runID, key: "fusion.bytes.\(op.spec.name).\(v)", value: String(bytes))
         }
-        let layers = try source.layerInstances(seed: op.spec.settings.seed)
+        let layers = try source.extraTimedParts(seed: op.spec.settings.seed)
         guard !layers.isEmpty else { return [] }
         let timer = layerTimer
         let calibration = try calibrationForLayers()

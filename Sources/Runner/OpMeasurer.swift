@@ -1,7 +1,6 @@
 import BenchModel
 import CPerfEvent
 import Foundation
-import Fusion
 import Kernels
 import Suite
 import Telemetry
@@ -53,7 +52,7 @@ final class OpMeasurer {
             instances[v] = try op.factory.make(variant: v, shape: spec.shape, dtype: spec.dtype, seed: settings.seed)
         }
 
-        let decisions = spec.variants.flatMap { (instances[$0] as? ModelInstance)?.fusionDecisions ?? [] }
+        let decisions = spec.variants.flatMap { (instances[$0] as? any DecisionLogSource)?.decisionLog ?? [] }
 
         // 2. Verify every non-reference variant against the reference before timing it.
         var checks: [AccuracyCheck] = []
@@ -125,16 +124,18 @@ final class OpMeasurer {
             return OpResult(samples: samples, checks: checks, interrupted: interrupted, timed: timed, telemetry: rows,
                             fusionDecisions: decisions)
         }
+        // Instances that time every iteration (edge ops) alternate per-iteration-timed batches (the
+        // latency distribution) with plain ones, whose batch times carry no per-iteration clock
+        // reads (the speedup); `batchSchedule` balances the variant order within each kind.
+        let timesIterations = timed.contains { instances[$0] is any IterationLabeled }
         for rep in 0..<settings.samples {
             if groups > 0 { try timer.select(group: timer.counters!.group(forRepetition: rep)) }
-            for v in op.variantOrder(repetition: rep) where timed.contains(v) {
+            let schedule = op.batchSchedule(repetition: rep, timesIterations: timesIterations)
+            for v in schedule.order where timed.contains(v) {
                 if interruptRequested { return finish(interrupted: true) }
                 let n = iterations[v]!
-                // Instances that time every iteration (edge ops) alternate: even repetitions read the
-                // clock per iteration (the latency distribution), odd ones run the plain loop, whose
-                // batch times carry no per-iteration clock reads (the speedup; see design notes).
-                let m = rep % 2 == 0 ? try timer.measureAny(instances[v]!, iterations: n)
-                                     : try timer.measure(instances[v]!, iterations: n)
+                let m = schedule.timing == .perIteration ? try timer.measureAny(instances[v]!, iterations: n)
+                                                         : try timer.measure(instances[v]!, iterations: n)
                 var f = flags
                 if m.counters.contains(where: { $0.multiplexed }) { f.insert(.multiplexed) }
                 let overhead = m.iterationNs == nil ? calibration.overhead(iterations: n) : calibration.timedOverhead(iterations: n)

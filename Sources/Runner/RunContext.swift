@@ -3,6 +3,7 @@
 import BenchModel
 import CPerfEvent
 import Counters
+import Kernels
 import Store
 import Suite
 import Telemetry
@@ -46,7 +47,7 @@ struct RunContext {
         }
         if let timed = calibration.perTimedIterationNs {
             try store.setRunMeta(runID: runID, key: "overhead.timed_iteration_ns", value: String(timed))
-            if runID == runIDs.last, plan.ops.contains(where: { $0.spec.edge != nil }) {
+            if runID == runIDs.last, plan.ops.contains(where: { ($0.factory as? any OpFamilyExtras)?.instancesTimeIterations == true }) {
                 note(String(format: "per-iteration latencies (edge ops): %.1f ns per timed iteration (clock read + label + loop, vs %.1f ns untimed), in the batch overhead and subtracted from each iteration",
                             timed, calibration.perIterationNs))
             }

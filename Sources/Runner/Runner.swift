@@ -70,12 +70,12 @@ public final class BenchRunner {
         let hellos = try config.sides.map { side in
             try side.executable.map { try WorkerClient.hello(executable: $0, environment: config.environment) } ?? WorkerHello.current
         }
-        let fingerprint = MachineProbe.fingerprint(isaHost: ISA.host.names, pmuAvailable: counters.mode == "hw")
+        let fingerprint = MachineProbe.fingerprint(isaHost: ISA.host.names, pmuAvailable: counters.pmuAvailable)
         let git = GitInfo.current()
         var cfg = config.extraConfig
         cfg["counters"] = config.counterMode.rawValue
         cfg["pin"] = config.pinCPU.map(String.init) ?? "none"
-        cfg["kernel_path"] = ISA.kernelPath
+        cfg["kernel_path"] = ISA.kernelPath.rawValue
         cfg["processes"] = String(config.processes)
         if !config.injectedSlowdown.isEmpty {
             cfg["inject_slowdown"] = config.injectedSlowdown.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value * 100)%" }.joined(separator: ",")

@@ -16,7 +16,7 @@ final class SimPass {
     init(context: RunContext) throws {
         self.context = context
         simulators = try context.config.sides.map { side in
-            guard context.counters.mode == "sim" else { return nil }
+            guard context.counters.mode == .sim else { return nil }
             guard let exe = side.executable else { return context.counters.simulator }
             guard let simExe = side.simExecutable else {
                 context.note("no simulated counters for \(side.name) (\(exe)): pass its AVX2 sim build with --against-sim")

@@ -31,7 +31,7 @@ struct WorkerFanOut {
                 let worker = "worker \(p + 1)/\(n)\(context.sideTag(s))"
                 progress.update("[\(index + 1)/\(context.plan.ops.count)] \(op.qualifiedName) · \(worker)")
                 let request = WorkerRequest(suitePath: op.suitePath, op: op.spec.name, variants: op.spec.variants, samples: perWorker,
-                                            counters: context.counters.mode == "hw" ? "hw" : "none", events: context.events,
+                                            counters: context.counters.mode == .hw ? .hw : .none, events: context.events,
                                             explicitEvents: context.explicit, slowdown: side.executable == nil ? slowdown : nil,
                                             pin: config.pinCPU, process: p, quick: config.quick, temperatureLimitC: config.temperatureLimitC)
                 let r: WorkerResult

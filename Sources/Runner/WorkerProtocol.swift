@@ -29,7 +29,7 @@ public struct WorkerRequest: Codable, Sendable {
     /// Measured batches per variant in this worker.
     public var samples: Int
     /// `hw` (open hardware counters) or `none`.
-    public var counters: String
+    public var counters: CounterSource
     /// Counter events for `hw`.
     public var events: [String]
     public var explicitEvents: Bool
@@ -44,7 +44,7 @@ public struct WorkerRequest: Codable, Sendable {
     /// Temperature limit for throttle flags (°C); nil = default.
     public var temperatureLimitC: Double?
 
-    public init(suitePath: String, op: String, variants: [String], samples: Int, counters: String, events: [String],
+    public init(suitePath: String, op: String, variants: [String], samples: Int, counters: CounterSource, events: [String],
                 explicitEvents: Bool, slowdown: Double?, pin: Int?, process: Int, quick: Bool, temperatureLimitC: Double? = nil) {
         self.temperatureLimitC = temperatureLimitC
         self.suitePath = suitePath
@@ -66,7 +66,7 @@ public struct WorkerHello: Codable, Sendable, Hashable {
     /// This process's hello.
     public static var current: WorkerHello {
         var h = WorkerHello(protocolVersion: WorkerProtocol.version, harnessVersion: Harness.version, isaBuilt: ISA.built.names,
-                            kernelPath: ISA.kernelPath, pid: getpid())
+                            kernelPath: ISA.kernelPath.rawValue, pid: getpid())
         h.int8KernelPath = Int8KernelPath.selected.description
         return h
     }
@@ -154,7 +154,7 @@ public struct WorkerDied: Error, CustomStringConvertible, Sendable {
 public enum WorkerClient {
     /// Asks `executable` who it is (an empty request: the worker answers hello and done).
     public static func hello(executable: String, environment: [String: String]) throws -> WorkerHello {
-        let probe = WorkerRequest(suitePath: "", op: "", variants: [], samples: 0, counters: "none", events: [],
+        let probe = WorkerRequest(suitePath: "", op: "", variants: [], samples: 0, counters: .none, events: [],
                                   explicitEvents: false, slowdown: nil, pin: nil, process: 0, quick: false)
         // The probe takes a moment: it is not asked to stop on SIGINT/SIGTERM (the run then starts
         // and ends `interrupted` at once); only a signal that reached it too stops it.

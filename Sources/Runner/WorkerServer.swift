@@ -31,7 +31,7 @@ public enum WorkerServer {
             guard var op = plan.ops.first else { throw RunError("\(request.suitePath): no op named '\(request.op)'") }
             op.spec.variants = request.variants
             op.spec.settings.samples = request.samples
-            let mode: CounterMode = request.counters == "hw" ? .hw : .none
+            let mode: CounterMode = request.counters == .hw ? .hw : .none
             let counters = try CounterSetup.choose(mode: mode, events: request.events, explicit: request.explicitEvents,
                                                    environment: environment)
             defer { counters.session?.close() }

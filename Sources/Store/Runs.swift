@@ -22,7 +22,7 @@ extension ResultStore {
                 """, arguments: [
                     info.startedAt.timeIntervalSince1970, RunStatus.running.rawValue, info.label, suites,
                     info.suiteHash, info.gitCommit, info.gitBranch, info.gitDirty, info.harnessVersion, machineID,
-                    isa, info.counterMode, info.counterNote, calibration, info.configJSON, Int64(info.pid),
+                    isa, info.counterMode.rawValue, info.counterNote, calibration, info.configJSON, Int64(info.pid),
                 ])
             return db.lastInsertedRowID
         }
@@ -44,11 +44,11 @@ extension ResultStore {
     /// Stores the calibration and the counter backend decision once the runner knows them.
     ///
     /// - Throws: `StoreError.unknownRun` when no run has this id.
-    public func updateRun(id: Int64, calibration: Calibration?, counterMode: String, counterNote: String) throws {
+    public func updateRun(id: Int64, calibration: Calibration?, counterMode: CounterSource, counterNote: String) throws {
         let calibrationJSON = try calibration.map { try encodeJSON($0) }
         try write { db in
             try db.execute(sql: "UPDATE runs SET calibration = ?, counter_mode = ?, counter_note = ? WHERE id = ?",
-                           arguments: [calibrationJSON, counterMode, counterNote, id])
+                           arguments: [calibrationJSON, counterMode.rawValue, counterNote, id])
             if db.changesCount == 0 { throw StoreError.unknownRun(String(id)) }
         }
     }
@@ -198,7 +198,7 @@ extension ResultStore {
             harnessVersion: row[10],
             machine: try decodeJSON(MachineFingerprint.self, row[11], what: "machine fingerprint of run \(id)"),
             isaBuilt: try decodeJSON([String].self, row[12], what: "runs.isa_built of run \(id)"),
-            counterMode: row[13],
+            counterMode: CounterSource(rawValue: row[13] as String) ?? .none,
             counterNote: row[14],
             calibration: try calibrationText.map { try decodeJSON(Calibration.self, $0, what: "runs.calibration of run \(id)") },
             configJSON: row[16],

@@ -19,7 +19,7 @@ public enum StoreBenchmark {
                                          virtualization: "none", pmuAvailable: false)
         let info = RunInfo(startedAt: Date(), status: .running, label: "store-benchmark", suites: [], suiteHash: "",
                            gitCommit: nil, gitBranch: nil, gitDirty: nil, harnessVersion: Harness.version,
-                           machine: machine, isaBuilt: [], counterMode: "none", counterNote: "store benchmark",
+                           machine: machine, isaBuilt: [], counterMode: .none, counterNote: "store benchmark",
                            calibration: nil, configJSON: "{}", pid: getpid())
         let runID = try store.beginRun(info)
         let opID = try store.recordOp(runID: runID, op: OpRecord(suite: "store-benchmark", name: "insert", kind: "none",

@@ -43,6 +43,43 @@ public struct PlannedOp: Sendable {
     public func variantOrder(repetition r: Int) -> [String] {
         r % 2 == 0 ? spec.variants : spec.variants.reversed()
     }
+
+    /// The schedule of repetition `r`: the variant order and how its batches are timed.
+    ///
+    /// Ops whose instances do not time single iterations run plain batches in `variantOrder`
+    /// (ABBA). Ops that do (edge ops) alternate per-iteration-timed batches (the latency
+    /// percentiles) with plain ones (the speedup and the decisions), and their order flips every
+    /// second repetition — timed forward, plain forward, timed reversed, plain reversed, ... — so
+    /// each kind of batch runs in both orders equally often (with the order flipping every
+    /// repetition, every timed batch ran forward and every plain one reversed).
+    public func batchSchedule(repetition r: Int, timesIterations: Bool) -> BatchSchedule {
+        guard timesIterations else { return BatchSchedule(order: variantOrder(repetition: r), timing: .plain) }
+        let forward = (r / 2) % 2 == 0
+        return BatchSchedule(order: forward ? spec.variants : spec.variants.reversed(),
+                             timing: r % 2 == 0 ? .perIteration : .plain)
+    }
+}
+
+/// How the batches of one repetition are run: variant order and timing.
+public struct BatchSchedule: Sendable, Equatable {
+    /// How a batch is timed.
+    public enum Timing: Sendable, Equatable {
+        /// A clock read per iteration (latency distribution); only for instances that support it.
+        case perIteration
+        /// One clock pair around the whole batch.
+        case plain
+    }
+
+    /// Variants in the order they run.
+    public var order: [String]
+    /// How the batches are timed.
+    public var timing: Timing
+
+    /// Creates a schedule.
+    public init(order: [String], timing: Timing) {
+        self.order = order
+        self.timing = timing
+    }
 }
 
 /// What a run will do: ops in suite order, after filtering and overrides.

@@ -18,14 +18,19 @@ public struct SourceLocator: Sendable {
     private var positions: [String: Position] = [:]
 
     /// Scans `text` and records the position of every header and key.
+    ///
+    /// Lines end at LF or CRLF (TOML's two newlines; Swift treats "\r\n" as one `Character`, so it
+    /// is matched as such). Every line is scanned once, left to right, so the scan is linear in the
+    /// size of the text even for one long line full of inline-table keys.
     public init(text: String) {
         var arrayCounts: [String: Int] = [:]
         var current = ""
-        for (i, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        let lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
+        for (i, rawLine) in lines.enumerated() {
             let lineNo = i + 1
-            let line = String(rawLine)
+            let line = Array(rawLine)
             let indent = line.prefix { $0 == " " || $0 == "\t" }.count
-            let body = line.dropFirst(indent)
+            let body = rawLine.drop { $0 == " " || $0 == "\t" }
             if body.hasPrefix("[[") {
                 // `[[model.layer]]` belongs to the latest `[[model]]`: its path is `model[i].layer[j]`.
                 let name = Self.resolve(Self.headerName(body.dropFirst(2)), arrayCounts)
@@ -36,20 +41,17 @@ public struct SourceLocator: Sendable {
             } else if body.hasPrefix("[") {
                 current = Self.resolve(Self.headerName(body.dropFirst(1)), arrayCounts)
                 positions[current] = Position(line: lineNo, column: indent + 1)
-            } else if let eq = Self.assignment(in: Substring(line), from: indent) {
+            } else if let eq = Self.assignment(in: line, from: indent) {
                 let path = current.isEmpty ? eq.key : "\(current).\(eq.key)"
                 positions[path] = Position(line: lineNo, column: indent + 1)
                 // Keys of an inline table on the same line: `shape = { m = 1, n = 2 }`.
-                let valueStart = line.index(line.startIndex, offsetBy: eq.valueOffset)
-                let value = line[valueStart...]
-                if let brace = value.firstIndex(of: "{") {
-                    var cursor = line.index(after: brace)
-                    while cursor < line.endIndex {
-                        let offset = line.distance(from: line.startIndex, to: cursor)
-                        if let inner = Self.assignment(in: Substring(line), from: offset) {
-                            positions["\(path).\(inner.key)"] = Position(line: lineNo, column: offset + 1 + inner.leading)
-                            guard let comma = line[cursor...].firstIndex(of: ",") else { break }
-                            cursor = line.index(after: comma)
+                if let brace = line[eq.valueOffset...].firstIndex(of: "{") {
+                    var cursor = brace + 1
+                    while cursor < line.count {
+                        if let inner = Self.assignment(in: line, from: cursor) {
+                            positions["\(path).\(inner.key)"] = Position(line: lineNo, column: cursor + 1 + inner.leading)
+                            guard let comma = line[inner.valueOffset...].firstIndex(of: ",") else { break }
+                            cursor = comma + 1
                         } else {
                             break
                         }
@@ -95,8 +97,7 @@ public struct SourceLocator: Sendable {
 
     /// Parses `key =` starting at `offset` (skipping blanks); returns the key, the number of
     /// leading blanks and the offset just past `=`.
-    private static func assignment(in line: Substring, from offset: Int) -> (key: String, leading: Int, valueOffset: Int)? {
-        let chars = Array(line)
+    private static func assignment(in chars: [Character], from offset: Int) -> (key: String, leading: Int, valueOffset: Int)? {
         var i = offset
         var leading = 0
         while i < chars.count, chars[i] == " " || chars[i] == "\t" {

@@ -1,7 +1,5 @@
 import BenchModel
-import Edge
 import Foundation
-import Fusion
 import Kernels
 
 /// A validation or parse error in a suite file, printed as `FILE:LINE:COL: message`.
@@ -43,6 +41,16 @@ public struct MeasurementSettings: Codable, Sendable, Hashable {
     /// Seed of the deterministic input generator.
     public var seed: UInt64 = 42
 
+    /// Accepted `samples` (measured batches per variant): at least 2 for a spread, at most
+    /// 100 000 (the samples of one op are held in memory and stored in one transaction).
+    public static let samplesRange: ClosedRange<Int> = 2...100_000
+    /// Accepted `batch_ms`: more than 0, at most 60 000 (one minute per batch).
+    public static let batchMsRange: ClosedRange<Double> = 0...60_000
+    /// Accepted `warmup_ms`: 0 (no warmup) to 600 000 (ten minutes).
+    public static let warmupMsRange: ClosedRange<Double> = 0...600_000
+    /// Largest `threshold` / `instructions_threshold` (a fraction: 1 = 100%).
+    public static let maxThreshold = 1.0
+
     /// Events collected when a suite does not name any: the ones the run table derives metrics from.
     public static let defaultCounters = ["cycles", "instructions", "cache-misses", "branch-misses", "L1-dcache-load-misses"]
 
@@ -62,15 +70,28 @@ public struct OpSpec: Sendable, Hashable {
     public var settings: MeasurementSettings
     /// Line of the `[[op]]` header, for messages.
     public var line: Int
-    /// The model of a `[[model]]` entry (kind `model`); nil for `[[op]]`.
-    public var model: ModelSpec? = nil
-    /// The edge-inference op of an `[[edge]]` entry (kind `edge`); nil otherwise.
-    public var edge: EdgeSpec? = nil
+    /// The op family's description of an entry read by a registered `SuiteEntryType`
+    /// (`[[model]]`, `[[edge]]`, ...); nil for `[[op]]`.
+    public var family: OpFamilyEntry? = nil
 
-    /// The factory that runs this op: a `ModelFactory` for a model, else the registry's factory for `kind`.
+    /// Creates a validated op description.
+    public init(name: String, kind: String, shape: [String: Int], dtype: String, variants: [String], tolerance: Tolerance?,
+                settings: MeasurementSettings, line: Int, family: OpFamilyEntry? = nil) {
+        self.name = name
+        self.kind = kind
+        self.shape = shape
+        self.dtype = dtype
+        self.variants = variants
+        self.tolerance = tolerance
+        self.settings = settings
+        self.line = line
+        self.family = family
+    }
+
+    /// The factory that runs this op: the family's for a registered entry type, else the
+    /// registry's factory for `kind`.
     public func factory(registry: KernelRegistry = .shared) -> (any KernelFactory)? {
-        if let model { return try? ModelFactory(spec: model) }
-        if let edge { return try? EdgeModels.factory(spec: edge) }
+        if let family { return try? family.makeFactory() }
         return registry.factory(kind: kind)
     }
 }
@@ -85,4 +106,13 @@ public struct SuiteFile: Sendable {
     public var ops: [OpSpec]
     /// Raw file contents (hashed into the run's suite hash).
     public var contents: Data
+    /// Line and column of `[defaults] counters` when the suite sets it (for errors about an event).
+    public var countersPosition: SourceLocator.Position? = nil
+
+    /// The error for an event of `counters` that is not known, located at the `counters` key.
+    public func unknownEventError(_ event: String, reason: String) -> SuiteError {
+        let p = countersPosition ?? SourceLocator.Position(line: 1, column: 1)
+        return SuiteError(file: path, line: p.line, column: p.column, key: "defaults.counters",
+                          message: "unknown counter event '\(event)' in 'counters': \(reason)")
+    }
 }

@@ -1,25 +1,47 @@
 import BenchModel
 import Foundation
-import Edge
-import Fusion
 import Kernels
 import TOMLKit
 
 /// Reads and validates suite files against the kernel registry.
 public enum SuiteLoader {
+    /// Largest suite file accepted (4 MiB; the shipped suites are a few KiB). Bounds the parse's
+    /// time and memory; a larger file is an error naming its size.
+    public static let maxFileBytes = 4 << 20
+
     /// Loads the suite at `path`. Throws `SuiteError` (with file:line:col) for any problem.
-    public static func load(path: String, registry: KernelRegistry = .shared) throws -> SuiteFile {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw SuiteError(file: path, line: 0, column: 0, key: "", message: "cannot read suite file (missing or unreadable)")
+    ///
+    /// The file is read through `BoundedFile`: a FIFO or device is refused instead of blocking,
+    /// and a file over `maxFileBytes` is refused with its size.
+    /// - Parameter memoryBytes: memory an op may use (all its variants' allocations together);
+    ///   `MachineMemory.opBudgetBytes` (half the physical RAM) by default.
+    public static func load(path: String, registry: KernelRegistry = .shared,
+                            memoryBytes: UInt64 = MachineMemory.opBudgetBytes) throws -> SuiteFile {
+        let data: Data
+        switch BoundedFile.read(path, limit: maxFileBytes, truncate: false) {
+        case let .success((bytes, _)):
+            data = Data(bytes)
+        case let .failure(.tooLarge(size, limit)):
+            let what = size > 0 ? "\(size) bytes" : "more than \(limit) bytes"
+            throw SuiteError(file: path, line: 1, column: 1, key: "",
+                             message: "suite file is \(what); the limit is \(limit) bytes (\(limit >> 20) MiB)")
+        case let .failure(e):
+            throw SuiteError(file: path, line: 0, column: 0, key: "", message: "cannot read suite file: \(e)")
         }
         guard let text = String(data: data, encoding: .utf8) else {
             throw SuiteError(file: path, line: 1, column: 1, key: "", message: "suite file is not valid UTF-8")
         }
-        return try parse(text: text, path: path, data: data, registry: registry)
+        return try parse(text: text, path: path, data: data, registry: registry, memoryBytes: memoryBytes)
     }
 
     /// Parses suite text (exposed for tests); `path` is used in messages only.
-    public static func parse(text: String, path: String, data: Data? = nil, registry: KernelRegistry = .shared) throws -> SuiteFile {
+    /// - Parameter memoryBytes: see `load(path:registry:memoryBytes:)`.
+    public static func parse(text: String, path: String, data: Data? = nil, registry: KernelRegistry = .shared,
+                             memoryBytes: UInt64 = MachineMemory.opBudgetBytes) throws -> SuiteFile {
+        guard text.utf8.count <= maxFileBytes else {
+            throw SuiteError(file: path, line: 1, column: 1, key: "",
+                             message: "suite file is \(text.utf8.count) bytes; the limit is \(maxFileBytes) bytes (\(maxFileBytes >> 20) MiB)")
+        }
         let table: TOMLTable
         do {
             table = try TOMLTable(string: text)
@@ -27,15 +49,46 @@ public enum SuiteLoader {
             throw SuiteError(file: path, line: e.source.begin.line, column: e.source.begin.column, key: "",
                              message: "invalid TOML: \(e.description)")
         }
-        var reader = Reader(path: path, locator: SourceLocator(text: text))
+        var reader = Reader(path: path, locator: SourceLocator(text: text), memoryBytes: memoryBytes)
         return try reader.suite(table, data: data ?? Data(text.utf8), registry: registry)
     }
 }
 
+/// The machine's memory, for refusing shapes that cannot fit before anything is allocated.
+public enum MachineMemory {
+    /// Physical RAM in bytes: `sysconf(_SC_PHYS_PAGES) × page size`, else `MemTotal` from
+    /// `/proc/meminfo`, else `UInt64.max` (unknown: nothing is refused).
+    public static let physicalBytes: UInt64 = {
+        let pages = sysconf(Int32(_SC_PHYS_PAGES)), size = sysconf(Int32(_SC_PAGESIZE))
+        if pages > 0, size > 0 {
+            let (b, o) = UInt64(pages).multipliedReportingOverflow(by: UInt64(size))
+            return o ? UInt64.max : b
+        }
+        if case let .success((bytes, _)) = BoundedFile.read("/proc/meminfo"),
+           let line = String(decoding: bytes, as: UTF8.self).split(separator: "\n").first(where: { $0.hasPrefix("MemTotal:") }),
+           let kb = line.split(separator: " ").dropFirst().first.flatMap({ UInt64($0) }) {
+            return kb.multipliedReportingOverflow(by: 1024).overflow ? UInt64.max : kb * 1024
+        }
+        return UInt64.max
+    }()
+
+    /// Memory one op may use: half the physical RAM. The rest is left to the OS, the page cache,
+    /// the result store and the harness's own copies (outputs kept for verification, samples).
+    public static let opBudgetBytes: UInt64 = physicalBytes == UInt64.max ? UInt64.max : physicalBytes / 2
+
+    /// `bytes` as `12.0 GiB` / `512.0 MiB`.
+    public static func format(_ bytes: Double) -> String {
+        if bytes >= Double(1 << 30) { return String(format: "%.1f GiB", bytes / Double(1 << 30)) }
+        return String(format: "%.1f MiB", bytes / Double(1 << 20))
+    }
+}
+
 /// Validating walker over the TOML tree; knows where every key is.
-private struct Reader {
+struct Reader {
     let path: String
     let locator: SourceLocator
+    /// Memory one op may use; see `SuiteLoader.load(path:registry:memoryBytes:)`.
+    let memoryBytes: UInt64
 
     func fail(_ key: String, _ message: String) -> SuiteError {
         let p = locator.position(of: key)
@@ -69,11 +122,30 @@ private struct Reader {
         throw fail("\(prefix).\(key)", "'\(key)' must be a number, got \(v.type)")
     }
 
-    func positive(_ t: TOMLTable, _ key: String, at prefix: String) throws -> Double? {
+    /// An integer key within `range` (inclusive); the message states the range.
+    func int(_ t: TOMLTable, _ key: String, at prefix: String, in range: ClosedRange<Int>) throws -> Int? {
+        guard let v = t[key] else { return nil }
+        guard let i = v.int else { throw fail("\(prefix).\(key)", "'\(key)' must be an integer, got \(v.type)") }
+        guard range.contains(i) else {
+            throw fail("\(prefix).\(key)", "'\(key)' must be between \(range.lowerBound) and \(range.upperBound), got \(i)")
+        }
+        return i
+    }
+
+    /// A finite number within `range`; `lowerOpen` excludes the lower bound. NaN and ±inf are refused.
+    func number(_ t: TOMLTable, _ key: String, at prefix: String, in range: ClosedRange<Double>, lowerOpen: Bool = false) throws -> Double? {
         guard let d = try number(t, key, at: prefix) else { return nil }
-        guard d > 0, d.isFinite else { throw fail("\(prefix).\(key)", "'\(key)' must be positive, got \(d)") }
+        let low = lowerOpen ? d > range.lowerBound : d >= range.lowerBound
+        guard d.isFinite, low, d <= range.upperBound else {
+            let l = Self.show(range.lowerBound), u = Self.show(range.upperBound)
+            let bounds = lowerOpen ? "greater than \(l) and at most \(u)" : "between \(l) and \(u)"
+            throw fail("\(prefix).\(key)", "'\(key)' must be a finite number \(bounds), got \(d)")
+        }
         return d
     }
+
+    /// `2` for 2.0, `0.5` for 0.5.
+    static func show(_ d: Double) -> String { d == d.rounded() && abs(d) < 1e15 ? String(Int(d)) : String(d) }
 
     /// A threshold given as a fraction (0.05) or a percent string ("5%").
     func fraction(_ t: TOMLTable, _ key: String, at prefix: String) throws -> Double? {
@@ -86,8 +158,8 @@ private struct Reader {
         } else if let i = v.int {
             f = Double(i)
         }
-        guard let frac = f, frac > 0, frac < 10 else {
-            throw fail("\(prefix).\(key)", "'\(key)' must be a positive fraction (0.05) or percentage (\"5%\")")
+        guard let frac = f, frac > 0, frac <= MeasurementSettings.maxThreshold else {
+            throw fail("\(prefix).\(key)", "'\(key)' must be a fraction greater than 0 and at most 1 (0.05) or a percentage up to 100% (\"5%\")")
         }
         return frac
     }
@@ -103,12 +175,10 @@ private struct Reader {
 
     func settings(_ t: TOMLTable, at prefix: String, base: MeasurementSettings) throws -> MeasurementSettings {
         var s = base
-        if let ms = try positive(t, "batch_ms", at: prefix) { s.batchNs = ms * 1e6 }
-        if let n = try int(t, "samples", at: prefix, min: 2) { s.samples = n }
-        if let ms = try number(t, "warmup_ms", at: prefix) {
-            guard ms >= 0 else { throw fail("\(prefix).warmup_ms", "'warmup_ms' must not be negative") }
-            s.warmupNs = ms * 1e6
-        }
+        let r = MeasurementSettings.self
+        if let ms = try number(t, "batch_ms", at: prefix, in: r.batchMsRange, lowerOpen: true) { s.batchNs = ms * 1e6 }
+        if let n = try int(t, "samples", at: prefix, in: r.samplesRange) { s.samples = n }
+        if let ms = try number(t, "warmup_ms", at: prefix, in: r.warmupMsRange) { s.warmupNs = ms * 1e6 }
         if let c = try strings(t, "counters", at: prefix) {
             s.counters = c
             s.countersExplicit = true
@@ -119,11 +189,26 @@ private struct Reader {
         return s
     }
 
+    /// Refuses an op whose variants together would allocate more than `memoryBytes`: each
+    /// variant's instance is alive at once while the runner verifies and times them (plus the
+    /// reference when it was not listed). The factory reports what one instance allocates.
+    func checkMemory(_ factory: any KernelFactory, shape: Shape, dtype: String, variants: [String], at key: String, name: String) throws {
+        let perInstance = factory.allocationBytes(shape: shape, dtype: dtype)
+        let instances = variants.count + (variants.contains(factory.referenceVariant) ? 0 : 1)
+        let needed = perInstance * Double(instances)
+        guard needed.isFinite, needed <= Double(memoryBytes) else {
+            throw fail(key,
+                       "op '\(name)': needs about \(MachineMemory.format(needed)) (\(instances) instance(s) × \(MachineMemory.format(perInstance))); an op may use at most \(MachineMemory.format(Double(memoryBytes))) of memory (half the machine's physical RAM)")
+        }
+    }
+
     static let settingKeys: Set<String> = ["batch_ms", "samples", "warmup_ms", "counters", "threshold", "instructions_threshold", "seed"]
 
     mutating func suite(_ root: TOMLTable, data: Data, registry: KernelRegistry) throws -> SuiteFile {
-        for k in root.keys where !["suite", "defaults", "op", "model", "edge"].contains(k) {
-            throw fail(k, "unknown top-level key '\(k)' (known: suite, defaults, op, model, edge)")
+        let entryTypes = SuiteEntryTypes.all
+        let topKeys = ["suite", "defaults", "op"] + entryTypes.map(\.key)
+        for k in root.keys where !topKeys.contains(k) {
+            throw fail(k, "unknown top-level key '\(k)' (known: \(topKeys.joined(separator: ", ")))")
         }
         guard let header = root["suite"]?.table else { throw fail("suite", "missing [suite] table with a 'name'") }
         try checkKeys(header, at: "suite", allowed: ["name", "description"])
@@ -138,7 +223,9 @@ private struct Reader {
             try checkKeys(dt, at: "defaults", allowed: Self.settingKeys)
             defaults = try settings(dt, at: "defaults", base: defaults)
         }
-        guard root["op"] != nil || root["model"] != nil || root["edge"] != nil else { throw fail("suite", "suite '\(name)' has no [[op]], [[model]] or [[edge]] entries") }
+        guard topKeys.dropFirst(2).contains(where: { root[$0] != nil }) else {
+            throw fail("suite", "suite '\(name)' has no \(topKeys.dropFirst(2).map { "[[\($0)]]" }.joined(separator: ", ")) entries")
+        }
         var opsArray: [TOMLValueConvertible] = []
         if let opsValue = root["op"] {
             guard let a = opsValue.array else { throw fail("op", "'op' must be an array of tables ([[op]])") }
@@ -153,27 +240,23 @@ private struct Reader {
             guard seen.insert(op.name).inserted else { throw fail("\(prefix).name", "duplicate op name '\(op.name)'") }
             ops.append(op)
         }
-        if let modelsValue = root["model"] {
-            guard let modelsArray = modelsValue.array else { throw fail("model", "'model' must be an array of tables ([[model]])") }
-            for (i, v) in modelsArray.enumerated() {
-                let prefix = "model[\(i)]"
-                guard let t = v.table else { throw fail(prefix, "each [[model]] must be a table") }
-                let op = try model(t, at: prefix, defaults: defaults)
-                guard seen.insert(op.name).inserted else { throw fail("\(prefix).name", "duplicate op name '\(op.name)' (ops and models share one namespace)") }
+        // Tables of the registered op families (`[[model]]`, `[[edge]]`, ...), in registration order.
+        for type in entryTypes {
+            guard let value = root[type.key] else { continue }
+            guard let array = value.array else { throw fail(type.key, "'\(type.key)' must be an array of tables ([[\(type.key)]])") }
+            for (i, v) in array.enumerated() {
+                let prefix = "\(type.key)[\(i)]"
+                guard let t = v.table else { throw fail(prefix, "each [[\(type.key)]] must be a table") }
+                let op = try type.read(SuiteEntryReader(reader: self, table: t, prefix: prefix, defaults: defaults))
+                guard seen.insert(op.name).inserted else {
+                    throw fail("\(prefix).name", "duplicate op name '\(op.name)' (all entries of a suite share one namespace)")
+                }
                 ops.append(op)
             }
         }
-        if let edgeValue = root["edge"] {
-            guard let edgeArray = edgeValue.array else { throw fail("edge", "'edge' must be an array of tables ([[edge]])") }
-            for (i, v) in edgeArray.enumerated() {
-                let prefix = "edge[\(i)]"
-                guard let t = v.table else { throw fail(prefix, "each [[edge]] must be a table") }
-                let op = try edge(t, at: prefix, defaults: defaults)
-                guard seen.insert(op.name).inserted else { throw fail("\(prefix).name", "duplicate op name '\(op.name)' (ops, models and edge entries share one namespace)") }
-                ops.append(op)
-            }
-        }
-        return SuiteFile(path: path, name: name, description: description, defaults: defaults, ops: ops, contents: data)
+        var file = SuiteFile(path: path, name: name, description: description, defaults: defaults, ops: ops, contents: data)
+        if defaults.countersExplicit { file.countersPosition = locator.position(of: "defaults.counters") }
+        return file
     }
 
     func op(_ t: TOMLTable, at prefix: String, defaults: MeasurementSettings, registry: KernelRegistry) throws -> OpSpec {
@@ -214,6 +297,7 @@ private struct Reader {
             throw fail("\(prefix).variants", "op '\(name)': kind '\(kind)' has no variant '\(v)' (has \(factory.variants.joined(separator: ", ")))")
         }
         guard Set(variants).count == variants.count else { throw fail("\(prefix).variants", "op '\(name)': duplicate variant") }
+        try checkMemory(factory, shape: shape, dtype: dtype, variants: variants, at: "\(prefix).shape", name: name)
         let tolerance = try self.tolerance(t, at: prefix, name: name, base: factory.defaultTolerance(shape: shape, dtype: dtype))
         let s = try settings(t, at: prefix, base: defaults)
         return OpSpec(name: name, kind: kind, shape: shape, dtype: dtype, variants: variants, tolerance: tolerance,
@@ -221,7 +305,7 @@ private struct Reader {
     }
 }
 
-// MARK: - [[model]]
+// MARK: - shared entry helpers
 
 extension Reader {
     /// `tolerance = { abs, rel, cosine }` of an op or model, missing fields from `base`.
@@ -232,132 +316,10 @@ extension Reader {
         let abs = try number(tt, "abs", at: "\(prefix).tolerance") ?? base.abs
         let rel = try number(tt, "rel", at: "\(prefix).tolerance") ?? base.rel
         let cos = try number(tt, "cosine", at: "\(prefix).tolerance") ?? base.minCosine
-        guard abs >= 0, rel >= 0 else { throw fail("\(prefix).tolerance", "op '\(name)': tolerances must not be negative") }
+        guard abs >= 0, rel >= 0, abs.isFinite, rel.isFinite else {
+            throw fail("\(prefix).tolerance", "op '\(name)': tolerances must be finite and not negative")
+        }
         guard cos >= -1, cos <= 1 else { throw fail("\(prefix).tolerance.cosine", "op '\(name)': cosine must be in [-1, 1]") }
         return Tolerance(abs: abs, rel: rel, minCosine: cos)
-    }
-
-    /// One `[[model]]` with its `[[model.layer]]`s → an op of kind `model` carrying the validated spec.
-    func model(_ t: TOMLTable, at prefix: String, defaults: MeasurementSettings) throws -> OpSpec {
-        try checkKeys(t, at: prefix, allowed: Self.settingKeys.subtracting(["counters"])
-            .union(["name", "input", "input_name", "outputs", "layer", "variants", "tolerance"]))
-        guard let name = try string(t, "name", at: prefix), !name.isEmpty else { throw fail(prefix, "[[model]] needs a non-empty 'name'") }
-        guard name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == "." }) else {
-            throw fail("\(prefix).name", "model name '\(name)' may contain only letters, digits, '_', '-' and '.'")
-        }
-        guard let iv = t["input"] else { throw fail(prefix, "model '\(name)' needs 'input' (e.g. { rows = 64, cols = 768 })") }
-        guard let it = iv.table else { throw fail("\(prefix).input", "model '\(name)': 'input' must be a table like { rows = 64, cols = 768 }") }
-        var input: [String: Int] = [:]
-        for k in it.keys {
-            guard let n = it[k]?.int else { throw fail("\(prefix).input.\(k)", "model '\(name)': input.\(k) must be an integer") }
-            input[k] = n
-        }
-        let inputName = try string(t, "input_name", at: prefix) ?? "x"
-        let outputs = try strings(t, "outputs", at: prefix)
-        guard let lv = t["layer"] else { throw fail(prefix, "model '\(name)' has no layers ([[model.layer]])") }
-        guard let la = lv.array else { throw fail("\(prefix).layer", "model '\(name)': 'layer' must be an array of tables ([[model.layer]])") }
-        var layers: [LayerSpec] = []
-        for (j, v) in la.enumerated() {
-            let lp = "\(prefix).layer[\(j)]"
-            guard let lt = v.table else { throw fail(lp, "each [[model.layer]] must be a table") }
-            guard let lname = try string(lt, "name", at: lp) else { throw fail(lp, "model '\(name)': layer \(j) needs a 'name'") }
-            guard let op = try string(lt, "op", at: lp) else { throw fail(lp, "model '\(name)': layer '\(lname)' needs an 'op'") }
-            let inputs = try strings(lt, "inputs", at: lp)
-            var attributes: [String: AttributeValue] = [:]
-            for k in lt.keys where !["name", "op", "inputs"].contains(k) {
-                let value = lt[k]!
-                if let b = value.bool {
-                    attributes[k] = .bool(b)
-                } else if let i = value.int {
-                    attributes[k] = .int(i)
-                } else if let d = value.double {
-                    attributes[k] = .double(d)
-                } else if let s = value.string {
-                    attributes[k] = .string(s)
-                } else {
-                    throw fail("\(lp).\(k)", "model '\(name)': layer '\(lname)': '\(k)' must be a number, boolean or string, got \(value.type)")
-                }
-            }
-            layers.append(LayerSpec(name: lname, op: op, inputs: inputs, attributes: attributes, key: lp))
-        }
-        let spec = ModelSpec(name: name, inputName: inputName, input: input, outputs: outputs, layers: layers, key: prefix)
-        let factory: ModelFactory
-        do {
-            factory = try ModelFactory(spec: spec)
-        } catch let e as ModelError {
-            throw fail(e.key, e.message)
-        }
-        let variants = try strings(t, "variants", at: prefix) ?? ["unfused", "fused"]
-        guard !variants.isEmpty else { throw fail("\(prefix).variants", "model '\(name)': 'variants' is empty") }
-        for v in variants where !factory.variants.contains(v) {
-            throw fail("\(prefix).variants", "model '\(name)': no variant '\(v)' (has \(factory.variants.joined(separator: ", ")))")
-        }
-        guard Set(variants).count == variants.count else { throw fail("\(prefix).variants", "model '\(name)': duplicate variant") }
-        guard variants.contains("unfused") || variants.count == 1 else {
-            throw fail("\(prefix).variants", "model '\(name)': 'unfused' is the reference the fused variants are verified against; list it")
-        }
-        let ordered = variants.contains("unfused") ? ["unfused"] + variants.filter { $0 != "unfused" } : variants
-        let tolerance = try self.tolerance(t, at: prefix, name: name, base: factory.defaultTolerance(shape: [:], dtype: "f32"))
-        let s = try settings(t, at: prefix, base: defaults)
-        return OpSpec(name: name, kind: factory.kind, shape: [:], dtype: "f32", variants: ordered, tolerance: tolerance,
-                      settings: s, line: locator.position(of: prefix).line, model: spec)
-    }
-}
-
-// MARK: - [[edge]]
-
-extension Reader {
-    /// One `[[edge]]`: `model` and `data` paths (relative to the suite file), `variants`,
-    /// `accuracy_band` (allowed top-1 drop as a fraction, default 0.01), `exit_threshold` (in [0, 1],
-    /// default 0.9), `batch` (images per inference, 1 ... test split size, default the whole split)
-    /// → an op of kind `edge`. The model and data are loaded here, so a bad file is
-    /// reported at the suite line that names it (with the data/model file's own file:line).
-    func edge(_ t: TOMLTable, at prefix: String, defaults: MeasurementSettings) throws -> OpSpec {
-        try checkKeys(t, at: prefix, allowed: Self.settingKeys.subtracting(["counters"])
-            .union(["name", "model", "data", "variants", "accuracy_band", "exit_threshold", "batch"]))
-        guard let name = try string(t, "name", at: prefix), !name.isEmpty else { throw fail(prefix, "[[edge]] needs a non-empty 'name'") }
-        guard name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == "." }) else {
-            throw fail("\(prefix).name", "edge op name '\(name)' may contain only letters, digits, '_', '-' and '.'")
-        }
-        let base = URL(fileURLWithPath: path).deletingLastPathComponent()
-        func resolve(_ key: String) throws -> String {
-            guard let p = try string(t, key, at: prefix), !p.isEmpty else { throw fail(prefix, "edge op '\(name)' needs '\(key)' (a path relative to the suite file)") }
-            return p.hasPrefix("/") ? p : URL(fileURLWithPath: p, relativeTo: base).standardizedFileURL.path
-        }
-        let modelPath = try resolve("model"), dataPath = try resolve("data")
-        let band = try number(t, "accuracy_band", at: prefix) ?? 0.01
-        guard band >= 0, band <= 1 else { throw fail("\(prefix).accuracy_band", "edge op '\(name)': accuracy_band must be in [0, 1] (a fraction of top-1; 0.01 = 1 point), got \(band)") }
-        let threshold = try number(t, "exit_threshold", at: prefix) ?? 0.9
-        guard threshold >= 0, threshold <= 1 else { throw fail("\(prefix).exit_threshold", "edge op '\(name)': exit_threshold must be in [0, 1] (a softmax probability), got \(threshold)") }
-        let batch = try int(t, "batch", at: prefix, min: 1)
-        var spec = EdgeSpec(modelPath: modelPath, dataPath: dataPath, accuracyBand: band, exitThreshold: threshold)
-        let factory: any EdgeOpFactory
-        do {
-            factory = try EdgeModels.factory(spec: spec)  // EdgeFactory (MLP) or CNNEdgeFactory, by the model's architecture
-        } catch let e as EdgeError {
-            let key = e.file == dataPath ? "data" : "model"
-            throw fail("\(prefix).\(key)", "edge op '\(name)': \(e)")
-        }
-        if let batch {
-            guard batch <= factory.testCount else {
-                throw fail("\(prefix).batch", "edge op '\(name)': batch must be at most the test split's \(factory.testCount) images, got \(batch)")
-            }
-            spec.batch = batch
-        }
-        let variants = try strings(t, "variants", at: prefix) ?? factory.variants
-        guard !variants.isEmpty else { throw fail("\(prefix).variants", "edge op '\(name)': 'variants' is empty") }
-        for v in variants where !factory.variants.contains(v) {
-            throw fail("\(prefix).variants", "edge op '\(name)': no variant '\(v)' (has \(factory.variants.joined(separator: ", ")))")
-        }
-        guard Set(variants).count == variants.count else { throw fail("\(prefix).variants", "edge op '\(name)': duplicate variant") }
-        let ref = factory.referenceVariant  // fp32 (MLP), nchw (CNN)
-        guard variants.contains(ref) || variants.count == 1 else {
-            throw fail("\(prefix).variants", "edge op '\(name)': '\(ref)' is the reference the other variants are verified against; list it")
-        }
-        let ordered = variants.contains(ref) ? [ref] + variants.filter { $0 != ref } : variants
-        let s = try settings(t, at: prefix, base: defaults)
-        // The shape records the images per inference (stored with the op; the variants report reads it).
-        return OpSpec(name: name, kind: factory.kind, shape: ["batch": spec.batch ?? factory.testCount], dtype: "f32",
-                      variants: ordered, tolerance: nil, settings: s, line: locator.position(of: prefix).line, edge: spec)
     }
 }

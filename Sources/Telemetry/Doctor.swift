@@ -69,7 +69,7 @@ public enum Doctor {
                               sleep: (Double) -> Void = Cooldown.systemSleep,
                               telemetry: TelemetrySources? = nil) -> [DoctorCheck] {
         let telemetry = telemetry ?? TelemetrySources.discover(files: files, openPowerPMU: false)
-        let cpuinfo = files.read("/proc/cpuinfo") ?? ""
+        let cpuinfo = files.read("/proc/cpuinfo", limit: SystemFiles.cpuinfoLimit) ?? ""
         let flags = Set((MachineProbe.field(cpuinfo, "flags") ?? "").split(separator: " ").map(String.init))
         let virtualized = flags.contains("hypervisor")
         let paranoid = files.read("/proc/sys/kernel/perf_event_paranoid")
@@ -187,7 +187,7 @@ public enum Doctor {
     /// Online CPUs from `/sys/devices/system/cpu/online`, else `processor` lines of cpuinfo, else the process's view.
     static func cpuCount(files: SystemFiles, cpuinfo: String) -> Int {
         if let online = files.read("/sys/devices/system/cpu/online"), let cpus = parseCPUList(online), !cpus.isEmpty { return cpus.count }
-        let n = cpuinfo.split(separator: "\n").filter { $0.hasPrefix("processor") }.count
+        let n = MachineProbe.processorCount(cpuinfo)
         return n > 0 ? n : ProcessInfo.processInfo.activeProcessorCount
     }
 
@@ -294,7 +294,7 @@ public enum Doctor {
 
     static func virtualizationCheck(_ virtualized: Bool, files: SystemFiles) -> DoctorCheck {
         if virtualized {
-            let type = files.read("/sys/hypervisor/type").map { " (\($0))" } ?? ""
+            let type = files.label("/sys/hypervisor/type").map { " (\($0))" } ?? ""
             return DoctorCheck(name: "virtualization", status: .warn,
                                detail: "running under a hypervisor\(type): noisy neighbours, host-controlled frequency, usually no PMU or sensors",
                                fix: "take final numbers on bare metal; compare only runs with the same machine fingerprint")

@@ -26,10 +26,29 @@ public struct SystemFiles: Sendable {
         root == "/" ? path : (root as NSString).appendingPathComponent(path)
     }
 
-    /// Trimmed contents of a file, or nil when missing or unreadable.
-    public func read(_ path: String) -> String? {
-        guard let d = FileManager.default.contents(atPath: resolve(path)), let s = String(data: d, encoding: .utf8) else { return nil }
-        return s.trimmingCharacters(in: .whitespacesAndNewlines)
+    /// Bound for `/proc/cpuinfo` (4 MiB: a few KiB per logical CPU on real machines).
+    public static let cpuinfoLimit = 4 << 20
+    /// Longest label kept from a sysfs name/type/label file (longer ones are truncated).
+    public static let labelLimit = 64
+
+    /// Trimmed contents of a file, or nil when missing, unreadable or not a regular file.
+    ///
+    /// Reads through `BoundedFile`: the open never blocks (a FIFO is refused, not waited on) and at
+    /// most `limit` bytes are read (64 KiB by default; longer contents are cut there).
+    public func read(_ path: String, limit: Int = BoundedFile.attributeLimit) -> String? {
+        guard case let .success((bytes, _)) = BoundedFile.read(resolve(path), limit: limit) else { return nil }
+        return String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// A sysfs label (`type`, `name`, `temp*_label`): its first line, control characters replaced,
+    /// at most `labelLimit` characters (a corrupt or hostile tree cannot put megabytes into every
+    /// reading key); nil when missing or empty.
+    public func label(_ path: String) -> String? {
+        guard let text = read(path, limit: 4096) else { return nil }
+        let line = text.prefix { $0 != "\n" && $0 != "\r\n" }
+        let clean = String(line.prefix(Self.labelLimit).map { $0.isASCII && ($0.asciiValue ?? 0) < 0x20 ? " " : $0 })
+            .trimmingCharacters(in: .whitespaces)
+        return clean.isEmpty ? nil : clean
     }
 
     /// Names in a directory (sorted), empty when missing.
@@ -42,12 +61,12 @@ public struct SystemFiles: Sendable {
 public enum MachineProbe {
     /// Fingerprint of this machine. `isaHost` comes from the caller (cpuid), `pmuAvailable` from the counter probe.
     public static func fingerprint(files: SystemFiles = SystemFiles(), isaHost: [String], pmuAvailable: Bool) -> MachineFingerprint {
-        let cpuinfo = files.read("/proc/cpuinfo") ?? ""
+        let cpuinfo = files.read("/proc/cpuinfo", limit: SystemFiles.cpuinfoLimit) ?? ""
         let model = field(cpuinfo, "model name") ?? "unknown CPU"
         let family = field(cpuinfo, "cpu family").map { " (family \($0), model \(field(cpuinfo, "model") ?? "?"))" } ?? ""
-        let logical = cpuinfo.components(separatedBy: "\n").filter { $0.hasPrefix("processor") }.count
+        let logical = processorCount(cpuinfo)
         let flags = Set((field(cpuinfo, "flags") ?? "").split(separator: " ").map(String.init))
-        let virt = flags.contains("hypervisor") ? (files.read("/sys/hypervisor/type") ?? "hypervisor (KVM or other)") : "none"
+        let virt = flags.contains("hypervisor") ? (files.label("/sys/hypervisor/type") ?? "hypervisor (KVM or other)") : "none"
         var uts = utsname()
         uname(&uts)
         let kernel = withUnsafeBytes(of: &uts.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
@@ -57,7 +76,7 @@ public enum MachineProbe {
             isaHost: isaHost,
             caches: caches(files: files),
             kernel: kernel,
-            governor: files.read("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor") ?? "unavailable",
+            governor: files.label("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor") ?? "unavailable",
             perfEventParanoid: files.read("/proc/sys/kernel/perf_event_paranoid").flatMap { Int($0) },
             virtualization: virt,
             pmuAvailable: pmuAvailable)
@@ -67,8 +86,8 @@ public enum MachineProbe {
     public static func caches(files: SystemFiles) -> [String] {
         let base = "/sys/devices/system/cpu/cpu0/cache"
         return files.list(base).filter { $0.hasPrefix("index") }.compactMap { idx in
-            guard let level = files.read("\(base)/\(idx)/level"), let type = files.read("\(base)/\(idx)/type"),
-                  let size = files.read("\(base)/\(idx)/size") else { return nil }
+            guard let level = files.label("\(base)/\(idx)/level"), let type = files.label("\(base)/\(idx)/type"),
+                  let size = files.label("\(base)/\(idx)/size") else { return nil }
             let t = type == "Data" ? "d" : type == "Instruction" ? "i" : ""
             return "L\(level)\(t) \(size)"
         }
@@ -84,13 +103,21 @@ public enum MachineProbe {
         }.max()
     }
 
+    /// The value of the first `name : value` line of `cpuinfo` (scanned as bytes: cpuinfo may be
+    /// megabytes on a large machine or in a hostile tree, and only matching lines are decoded).
     static func field(_ cpuinfo: String, _ name: String) -> String? {
-        for line in cpuinfo.split(separator: "\n") {
-            let parts = line.split(separator: ":", maxSplits: 1)
-            if parts.count == 2, parts[0].trimmingCharacters(in: .whitespaces) == name {
-                return parts[1].trimmingCharacters(in: .whitespaces)
-            }
+        for line in cpuinfo.utf8.split(separator: UInt8(ascii: "\n")) {
+            guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { continue }
+            let key = String(decoding: line[..<colon], as: UTF8.self).trimmingCharacters(in: .whitespaces)
+            guard key == name else { continue }
+            return String(decoding: line[line.index(after: colon)...], as: UTF8.self).trimmingCharacters(in: .whitespaces)
         }
         return nil
+    }
+
+    /// Number of `processor` lines in `cpuinfo` (one per logical CPU).
+    static func processorCount(_ cpuinfo: String) -> Int {
+        let prefix = Array("processor".utf8)
+        return cpuinfo.utf8.split(separator: UInt8(ascii: "\n")).filter { $0.starts(with: prefix) }.count
     }
 }

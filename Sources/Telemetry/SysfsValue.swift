@@ -2,6 +2,7 @@
 // Foundation). Discovery uses one `open`/`read`/`close` per value; the sampler keeps files open and
 // re-reads them with `pread` at offset 0 (sysfs regenerates the value on every read from offset 0),
 // which is 5–10× cheaper than reopening on this VM. Every failure becomes a human-readable reason.
+import BenchModel
 import Foundation
 
 /// Outcome of reading one numeric sysfs file.
@@ -24,26 +25,68 @@ public enum SysfsValue: Sendable, Hashable {
     }
 }
 
+/// Ranges outside of which a sensor reading is physically impossible (a broken driver or a corrupt
+/// tree): such a reading is reported "unavailable" with the value and the range, never stored as a
+/// measurement nor used to flag samples.
+public enum PlausibleRange {
+    /// Temperatures in °C (below any cooling a benchmark machine has, above any silicon survives).
+    public static let temperatureC: ClosedRange<Double> = -60...200
+    /// Core clock in kHz as cpufreq reports it: 1 MHz ... 20 GHz.
+    public static let frequencyKHz: ClosedRange<Int64> = 1_000...20_000_000
+
+    /// The temperature in °C of a millidegree reading, or the reason it is impossible.
+    static func temperature(milli: Int64, path: String) -> Result<Double, SysfsImplausible> {
+        let c = Double(milli) / 1000
+        guard temperatureC.contains(c) else {
+            return .failure(SysfsImplausible(reason: "implausible temperature \(c) °C outside \(Int(temperatureC.lowerBound))…\(Int(temperatureC.upperBound)) °C (\(path))"))
+        }
+        return .success(c)
+    }
+
+    /// The frequency in MHz of a kHz reading, or the reason it is impossible.
+    static func frequency(kHz: Int64, path: String) -> Result<Double, SysfsImplausible> {
+        guard frequencyKHz.contains(kHz) else {
+            return .failure(SysfsImplausible(reason: "implausible frequency \(kHz) kHz outside 1 MHz…20 GHz (\(path))"))
+        }
+        return .success(Double(kHz) / 1000)
+    }
+}
+
+/// Why a reading was rejected as impossible.
+struct SysfsImplausible: Error { var reason: String }
+
 /// Reads numeric sysfs files with plain syscalls.
 enum SysfsReader {
     /// Reads `resolvedPath` (already under the tree root) and parses one integer; `logicalPath` is used in reasons.
     static func integer(resolvedPath: String, logicalPath: String) -> SysfsValue {
-        let fd = resolvedPath.withCString { open($0, O_RDONLY | O_CLOEXEC) }
-        if fd < 0 { return .unavailable(openFailure(errno, logicalPath)) }
+        let fd: Int32
+        switch open(resolvedPath, logicalPath: logicalPath) {
+        case let .success(f): fd = f
+        case let .failure(why): return .unavailable(why.reason)
+        }
         defer { _ = close(fd) }
-        // 64 bytes hold any counter or temperature; longer contents are not a single number anyway.
-        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 64) { buf -> SysfsValue in
-            let n = Glibc.read(fd, buf.baseAddress, 64)
-            if n < 0 { return .unavailable("read failed: \(errnoText(errno)) (\(logicalPath))") }
-            if n == 0 { return .unavailable("empty file (\(logicalPath))") }
-            return parse(UnsafeBufferPointer(rebasing: buf[0..<n]), logicalPath: logicalPath)
+        return integer(fd: fd, logicalPath: logicalPath).value
+    }
+
+    /// A reason a sysfs file could not be opened.
+    struct OpenFailure: Error { var reason: String }
+
+    /// Opens a sysfs file through `BoundedFile.openRegular` (non-blocking; a FIFO, device or
+    /// directory in place of an attribute is refused instead of hanging or being read).
+    static func open(_ resolvedPath: String, logicalPath: String) -> Result<Int32, OpenFailure> {
+        switch BoundedFile.openRegular(resolvedPath) {
+        case let .success(fd): return .success(fd)
+        case let .failure(.open(code)): return .failure(OpenFailure(reason: openFailure(code, logicalPath)))
+        case let .failure(e): return .failure(OpenFailure(reason: "\(e) (\(logicalPath))"))
         }
     }
 
-    /// Reads up to 64 bytes of `fd` at offset 0 and parses them.
+    /// Reads up to 64 bytes of `fd` at offset 0 and parses them (64 bytes hold any counter or
+    /// temperature; longer contents are not a single number anyway). EINTR is retried.
     static func integer(fd: Int32, logicalPath: String) -> (value: SysfsValue, readFailed: Bool) {
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 64) { buf -> (SysfsValue, Bool) in
-            let n = pread(fd, buf.baseAddress, 64, 0)
+            var n: Int
+            repeat { n = pread(fd, buf.baseAddress, 64, 0) } while n < 0 && errno == EINTR
             if n < 0 { return (.unavailable("read failed: \(errnoText(errno)) (\(logicalPath))"), true) }
             if n == 0 { return (.unavailable("empty file (\(logicalPath))"), false) }
             return (parse(UnsafeBufferPointer(rebasing: buf[0..<n]), logicalPath: logicalPath), false)
@@ -121,11 +164,12 @@ struct SysfsFile {
         if reopen { close(); openFailure = nil }
         if fd < 0 {
             if let openFailure { return .unavailable(openFailure) }
-            fd = resolved.withCString { open($0, O_RDONLY | O_CLOEXEC) }
-            if fd < 0 {
-                let why = SysfsReader.openFailure(errno, logical)
-                openFailure = why
-                return .unavailable(why)
+            switch SysfsReader.open(resolved, logicalPath: logical) {
+            case let .success(f):
+                fd = f
+            case let .failure(why):
+                openFailure = why.reason
+                return .unavailable(why.reason)
             }
         }
         let (value, readFailed) = SysfsReader.integer(fd: fd, logicalPath: logical)

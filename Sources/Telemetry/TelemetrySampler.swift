@@ -155,9 +155,13 @@ public final class TelemetrySampler {
         for i in temps.indices {
             switch temps[i].file.read(reopen: reopen()) {
             case let .value(milli):
-                let c = Double(milli) / 1000
-                r.temperaturesC[temps[i].key] = c
-                if temps[i].isCPU || !anyCPUSensor { hottest = max(hottest ?? c, c) }
+                switch PlausibleRange.temperature(milli: milli, path: temps[i].file.logical) {
+                case let .success(c):
+                    r.temperaturesC[temps[i].key] = c
+                    if temps[i].isCPU || !anyCPUSensor { hottest = max(hottest ?? c, c) }
+                case let .failure(why):
+                    r.unavailable["temperature:\(temps[i].key)"] = why.reason
+                }
             case let .unavailable(why):
                 r.unavailable["temperature:\(temps[i].key)"] = why
             }
@@ -166,8 +170,11 @@ public final class TelemetrySampler {
         for i in freqs.indices {
             let cpu = freqs[i].cpu
             switch freqs[i].file.read(reopen: reopen()) {
-            case let .value(khz) where khz > 0: r.frequenciesMHz[cpu] = Double(khz) / 1000
-            case .value: r.unavailable["frequency:cpu\(cpu)"] = "non-positive frequency (\(freqs[i].file.logical))"
+            case let .value(khz):
+                switch PlausibleRange.frequency(kHz: khz, path: freqs[i].file.logical) {
+                case let .success(mhz): r.frequenciesMHz[cpu] = mhz
+                case let .failure(why): r.unavailable["frequency:cpu\(cpu)"] = why.reason
+                }
             case let .unavailable(why): r.unavailable["frequency:cpu\(cpu)"] = why
             }
         }

@@ -226,6 +226,26 @@ public struct TelemetrySources: Sendable {
         SysfsReader.integer(resolvedPath: files.resolve(path), logicalPath: path)
     }
 
+    /// Why a temperature file is unusable at discovery (unreadable or an impossible value), or nil.
+    private func probeTemperature(_ path: String) -> String? {
+        switch probe(path) {
+        case let .unavailable(why): return why
+        case let .value(milli):
+            if case let .failure(why) = PlausibleRange.temperature(milli: milli, path: path) { return why.reason }
+            return nil
+        }
+    }
+
+    /// Why a cpufreq file is unusable at discovery, or nil.
+    private func probeFrequency(_ path: String) -> String? {
+        switch probe(path) {
+        case let .unavailable(why): return why
+        case let .value(khz):
+            if case let .failure(why) = PlausibleRange.frequency(kHz: khz, path: path) { return why.reason }
+            return nil
+        }
+    }
+
     private static func numbered(_ names: [String], prefix: String) -> [(Int, String)] {
         names.compactMap { n in
             guard n.hasPrefix(prefix), let i = Int(n.dropFirst(prefix.count)) else { return nil }
@@ -240,12 +260,12 @@ public struct TelemetrySources: Sendable {
         let base = "/sys/class/thermal"
         for (n, dir) in numbered(s.files.list(base), prefix: "thermal_zone") {
             s.thermalZoneCount += 1
-            let type = s.files.read("\(base)/\(dir)/type") ?? "unknown"
+            let type = s.files.label("\(base)/\(dir)/type") ?? "unknown"
             let path = "\(base)/\(dir)/temp"
             let key = "thermal_zone\(n):\(type)"
             let sensor = TemperatureSensor(key: key, path: path, origin: .thermalZone,
                                            isCPU: cpuZoneTypes.contains(type) || type.hasPrefix("cpu"))
-            if let r = s.probe(path).reason { s.probeFailures["temperature:\(key)"] = r }
+            if let r = s.probeTemperature(path) { s.probeFailures["temperature:\(key)"] = r }
             s.temperatures.append(sensor)
         }
     }
@@ -256,20 +276,20 @@ public struct TelemetrySources: Sendable {
         for (_, dir) in numbered(s.files.list(base), prefix: "hwmon") {
             // Older drivers keep their attributes in `device/`.
             var d = "\(base)/\(dir)"
-            if s.files.read("\(d)/name") == nil, s.files.read("\(d)/device/name") != nil { d += "/device" }
-            let name = s.files.read("\(d)/name") ?? dir
+            if s.files.label("\(d)/name") == nil, s.files.label("\(d)/device/name") != nil { d += "/device" }
+            let name = s.files.label("\(d)/name") ?? dir
             s.hwmonNames.append(name)
             let inputs = s.files.list(d).compactMap { f -> (Int, String)? in
                 guard f.hasPrefix("temp"), f.hasSuffix("_input"), let i = Int(f.dropFirst(4).dropLast(6)) else { return nil }
                 return (i, f)
             }.sorted { $0.0 < $1.0 }
             for (i, f) in inputs {
-                let label = s.files.read("\(d)/temp\(i)_label").flatMap { $0.isEmpty ? nil : $0 } ?? "temp\(i)"
+                let label = s.files.label("\(d)/temp\(i)_label") ?? "temp\(i)"
                 var key = "\(name):\(label)"
                 if seen.contains(key) { key = "\(name)[\(dir)]:\(label)" }
                 seen.insert(key)
                 let path = "\(d)/\(f)"
-                if let r = s.probe(path).reason { s.probeFailures["temperature:\(key)"] = r }
+                if let r = s.probeTemperature(path) { s.probeFailures["temperature:\(key)"] = r }
                 s.temperatures.append(TemperatureSensor(key: key, path: path, origin: .hwmon, isCPU: cpuHwmonNames.contains(name)))
             }
         }
@@ -281,9 +301,9 @@ public struct TelemetrySources: Sendable {
             let freq = "\(base)/\(dir)/cpufreq"
             let cur = "\(freq)/scaling_cur_freq"
             if FileManager.default.fileExists(atPath: s.files.resolve(cur)) {
-                if let r = s.probe(cur).reason { s.probeFailures["frequency:cpu\(cpu)"] = r }
-                s.frequencies.append(CPUFrequencySource(cpu: cpu, currentPath: cur, governor: s.files.read("\(freq)/scaling_governor"),
-                                                        maxKHz: s.files.read("\(freq)/scaling_max_freq").flatMap { Int64($0) }))
+                if let r = s.probeFrequency(cur) { s.probeFailures["frequency:cpu\(cpu)"] = r }
+                s.frequencies.append(CPUFrequencySource(cpu: cpu, currentPath: cur, governor: s.files.label("\(freq)/scaling_governor"),
+                                                        maxKHz: s.files.read("\(freq)/scaling_max_freq").flatMap { Int64($0) }.flatMap { PlausibleRange.frequencyKHz.contains($0) ? $0 : nil }))
             }
             let tt = "\(base)/\(dir)/thermal_throttle"
             for f in s.files.list(tt) where f.hasSuffix("_count") {
@@ -318,7 +338,7 @@ public struct TelemetrySources: Sendable {
         let base = "/sys/class/powercap"
         let zones = s.files.list(base).filter { $0.hasPrefix("intel-rapl:") }
         var names: [String: String] = [:]
-        for z in zones { names[z] = s.files.read("\(base)/\(z)/name") ?? z }
+        for z in zones { names[z] = s.files.label("\(base)/\(z)/name") ?? z }
         for z in zones {
             let energy = "\(base)/\(z)/energy_uj"
             guard FileManager.default.fileExists(atPath: s.files.resolve(energy)) else { continue }

@@ -45,7 +45,7 @@ struct DoctorCommand: ParsableCommand {
         var checks = Doctor.checks(files: files, counterStatus: counterStatus, counterSlots: slots, pmus: pmus,
                                    dbPath: database.path, dbHealth: dbHealth)
         checks.append(DoctorCheck(name: "kernel ISA", status: (try? ISA.check()) == nil ? .fail : .pass,
-                                  detail: "built for \(ISA.built.names.joined(separator: ",")); CPU has \(ISA.host.names.joined(separator: ",")); optimized path \(ISA.kernelPath)",
+                                  detail: "built for \(ISA.built.names.joined(separator: ",")); CPU has \(ISA.host.names.joined(separator: ",")); optimized path \(ISA.kernelPath.rawValue)",
                                   fix: (try? ISA.check()) == nil ? "rebuild on this machine: swift build -c release" : nil))
         var peak: PeakFigures?
         if !noPeak {
@@ -53,7 +53,7 @@ struct DoctorCommand: ParsableCommand {
             peak = p
             let bw = p.bandwidth.map { String(format: "%@ %.0f GB/s", $0.level, $0.readGBps) }.joined(separator: ", ")
             checks.append(DoctorCheck(name: "machine peak", status: .pass,
-                                      detail: String(format: "FMA %.0f GFLOP/s (%@, one thread); read bandwidth %@", p.flopsPerSecond / 1e9, p.kernelPath, bw)))
+                                      detail: String(format: "FMA %.0f GFLOP/s (%@, one thread); read bandwidth %@", p.flopsPerSecond / 1e9, p.kernelPath.rawValue, bw)))
         }
         let fingerprint = MachineProbe.fingerprint(files: files, isaHost: ISA.host.names, pmuAvailable: slots != nil)
         if format == "json" {

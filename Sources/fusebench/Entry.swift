@@ -8,14 +8,16 @@ import Foundation
 @main
 struct Entry {
     static func main() {
+        OpFamilies.registerBuiltIn()
         do {
             var command = try FuseBenchCommand.parseAsRoot()
             try command.run()
+            Foundation.exit(StandardOutput.finish(status: ExitStatus.ok))
         } catch let exit as ExitCode {
-            Foundation.exit(exit.rawValue)
+            Foundation.exit(StandardOutput.finish(status: exit.rawValue))
         } catch let interrupted as RunInterrupted {
             FileHandle.standardError.write(Data("fusebench: \(interrupted.description)\n".utf8))
-            Foundation.exit(ExitStatus.interrupted)
+            Foundation.exit(StandardOutput.finish(status: ExitStatus.interrupted))
         } catch {
             let code = FuseBenchCommand.exitCode(for: error)
             if code == .success || error is CleanExit {

@@ -14,7 +14,7 @@ struct ExportCommand: ParsableCommand {
     @Option(help: "junit: compare with this baseline (name or run) and fail regressed benchmarks.")
     var baseline: String?
 
-    @Option(help: "Write to this file instead of stdout.")
+    @Option(help: "Write to this file instead of stdout (replaced atomically; a FIFO or character device is written through, never replaced).")
     var output: String?
 
     @OptionGroup var database: DatabaseOptions
@@ -35,9 +35,9 @@ struct ExportCommand: ParsableCommand {
         let text = try Exporter.export(try RunReport(store: store, runID: id), format: f, comparison: comparison, variants: variants)
         if let path = output {
             do {
-                try text.write(toFile: path, atomically: true, encoding: .utf8)
-            } catch {
-                throw UsageError("\(path): cannot write export: \(error.localizedDescription)")
+                try OutputFile.write(text, to: path)
+            } catch let e as OutputFile.Failure {
+                throw UsageError(e.description)
             }
         } else {
             print(text, terminator: "")
@@ -57,7 +57,7 @@ struct RunsCommand: ParsableCommand {
         let store = try database.open()
         let rows = try store.runs(limit: limit).map { r in
             [String(r.id), r.status.rawValue, ISO8601DateFormatter().string(from: r.startedAt), r.suites.joined(separator: ","),
-             r.label ?? "", String((r.gitCommit ?? "").prefix(10)) + (r.gitDirty == true ? "+" : ""), r.counterMode]
+             r.label ?? "", String((r.gitCommit ?? "").prefix(10)) + (r.gitDirty == true ? "+" : ""), r.counterMode.rawValue]
         }
         print(Format.table(header: ["id", "status", "started", "suites", "label", "commit", "counters"], rows: rows))
     }

@@ -40,7 +40,7 @@ struct GateCommand: ParsableCommand {
     @Option(help: "Regular expression on SUITE/OP/VARIANT.")
     var filter: String?
 
-    @Option(help: "Counters: auto, hw, sim, none.")
+    @Option(help: "Counters: auto (hardware if the machine has a PMU, else simulated under callgrind if valgrind works, else timing-only), hw, sim, none.")
     var counters: String = "auto"
 
     @Option(name: .customLong("inject-slowdown"), parsing: .singleValue, help: "Testing aid: OP=PCT slows this build's OP (labelled in the run).")
@@ -87,6 +87,8 @@ struct GateCommand: ParsableCommand {
         config.quick = quick
         config.processes = processes
         config.injectedSlowdown = try SlowdownSpec.parse(injectSlowdown)
+        try PlanChecks.counterEvents(loaded)
+        try SlowdownSpec.requirePlanned(config.injectedSlowdown, plan: plan, filter: filter)
         if let exe = against {
             baseIDs = []
             config.sides = [RunSide(name: "base", executable: exe, simExecutable: againstSim), RunSide(name: "head", executable: nil)]

@@ -17,7 +17,7 @@ struct ListCommand: ParsableCommand {
                 [f.kind, f.variants.joined(separator: ", "), f.shapeKeys.joined(separator: ","), f.dtypes.joined(separator: ","), f.summary]
             }
             print(Format.table(header: ["kind", "variants (first = reference)", "shape", "dtype", "what"], rows: rows))
-            print("\nkernels built for: \(ISA.built.names.joined(separator: ",")) · CPU has: \(ISA.host.names.joined(separator: ",")) · optimized path: \(ISA.kernelPath)")
+            print("\nkernels built for: \(ISA.built.names.joined(separator: ",")) · CPU has: \(ISA.host.names.joined(separator: ",")) · optimized path: \(ISA.kernelPath.rawValue)")
         case .events:
             switch CounterSession.probe(syscalls: LinuxPerf(), encoder: LibpfmEncoder(), environment: ProcessInfo.processInfo.environment) {
             case .available(let slots): print("hardware counters: available, \(slots) events per group count together (probed)")

@@ -24,7 +24,7 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "No progress line.")
     var quiet = false
 
-    @Option(help: "Counters: auto (hardware if the machine has a PMU, else timing-only), hw, none.")
+    @Option(help: "Counters: auto (hardware if the machine has a PMU, else simulated under callgrind if valgrind works, else timing-only), hw, sim, none.")
     var counters: String = "auto"
 
     @Option(help: "Pin the measuring thread to this CPU.")
@@ -75,6 +75,8 @@ struct RunCommand: ParsableCommand {
         let loaded = try files.map { try SuiteLoader.load(path: $0) }
         let plan = try BenchPlan(suites: loaded, filter: filter, quick: quick)
         guard !plan.ops.isEmpty else { throw UsageError("nothing to run: no op matches\(filter.map { " --filter '\($0)'" } ?? "")") }
+        try PlanChecks.counterEvents(loaded)
+        try SlowdownSpec.requirePlanned(config.injectedSlowdown, plan: plan, filter: filter)
         let store = try database.open()
         print("fusebench \(Harness.version) · \(plan.ops.count) op(s) from \(loaded.map(\.name).joined(separator: ", ")) · db \(store.path)")
         let runner = BenchRunner(plan: plan, store: store, config: config) { print($0) }
@@ -109,6 +111,30 @@ enum SlowdownSpec {
             out[parts[0]] = pct / 100
         }
         return out
+    }
+
+    /// Throws naming every `--inject-slowdown` op that is not in the plan: OP matches a planned
+    /// op's name, SUITE/OP its qualified name (the runner looks both up).
+    static func requirePlanned(_ slowdown: [String: Double], plan: BenchPlan, filter: String?) throws {
+        let known = Set(plan.ops.map(\.spec.name)).union(plan.ops.map(\.qualifiedName))
+        let unknown = slowdown.keys.filter { !known.contains($0) }.sorted()
+        guard unknown.isEmpty else {
+            let planned = plan.ops.map(\.qualifiedName).joined(separator: ", ")
+            throw UsageError("--inject-slowdown: no op \(unknown.map { "'\($0)'" }.joined(separator: ", ")) in this run\(filter == nil ? "" : " (after --filter)") (planned: \(planned))")
+        }
+    }
+}
+
+/// Checks of a loaded plan that need modules the suite loader does not depend on.
+enum PlanChecks {
+    /// Every event a suite's `counters` names must be known (libpfm4, a `perf list` alias or a
+    /// simulated event) in every counter mode — not only when hardware counters will be opened.
+    static func counterEvents(_ suites: [SuiteFile]) throws {
+        for s in suites where s.defaults.countersExplicit {
+            for e in s.defaults.counters {
+                if let why = EventNames.unknownReason(e) { throw s.unknownEventError(e, reason: why) }
+            }
+        }
     }
 }
 

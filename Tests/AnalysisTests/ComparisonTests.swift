@@ -92,7 +92,7 @@ func instructions(_ perIteration: Double, _ backend: CounterBackend) -> CounterV
     }
 
     @Test func processClusteringWidensTheInterval() {
-        // Two processes per side whose levels differ (≈100 vs ≈120, DESIGN §2); batches within a
+        // Two processes per side whose levels differ (≈100 vs ≈120); batches within a
         // process agree closely. Pooled as if all batches were independent, the median sits
         // firmly in the larger process's cluster and the interval is narrow; resampling the
         // processes shows that another process placement could have given ≈120.
@@ -159,7 +159,7 @@ func instructions(_ perIteration: Double, _ backend: CounterBackend) -> CounterV
     }
 
     @Test func noiseAloneNeverFiresTheGate() throws {
-        // No real change, but strong between-process variance (10% per process, DESIGN §2) and
+        // No real change, but strong between-process variance (10% per process) and
         // 3% batch noise, 8 processes × 8 batches per side: the pooled rank test alone is often
         // "significant" here, because batches of one process are not independent. The
         // hierarchical interval must keep the verdict from being a regression. (With only 3

@@ -14,6 +14,17 @@ import Testing
         #expect(Stats.quantile([7], 0.99) == 7)
     }
 
+    /// One median for every module (BenchModel's): even counts average the middle pair, and an
+    /// empty sample is NaN rather than a crash (the Analysis copy trapped on empty input).
+    @Test func oneMedianEverywhere() {
+        #expect(Stats.median(x) == Median.of(x))
+        #expect(Median.of([4, 1, 3, 2]) == 2.5)
+        #expect(Stats.median([]).isNaN)
+        var a: UInt64 = 7, b: UInt64 = 7
+        #expect(Random.splitMix64(&a) == SplitMix64.step(&b) && a == b)
+        #expect(FNV1a64.hash(Array("a".utf8)) == 0xAF63_DC4C_8601_EC8C)  // FNV-1a 64 test vector
+    }
+
     @Test func summary() throws {
         let s = try #require(Summary(x))
         #expect(s.n == 11)

@@ -98,7 +98,7 @@ shape = { rows = 4, cols = 100 }
         let info = try #require(try store.run(id: id))
         #expect(info.status == .complete)
         #expect(info.label == "cli-test")
-        #expect(info.counterMode == "none")
+        #expect(info.counterMode == .none)
         #expect(info.calibration != nil)
         let samples = try store.samples(runID: id)
         #expect(samples.filter { $0.op == "gemm_16" && $0.variant == "reference" }.count == 4)

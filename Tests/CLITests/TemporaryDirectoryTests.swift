@@ -48,8 +48,8 @@ struct TemporaryDirectoryTests {
         let run = try #require(try ResultStore(path: db).runs(limit: 1).first)
         #expect(run.status == .complete)
         // A machine with a PMU uses hardware counters and never needs TMPDIR.
-        if run.counterMode != "hw" {
-            #expect(run.counterMode == "none")
+        if run.counterMode != .hw {
+            #expect(run.counterMode == .none)
             #expect(run.counterNote.contains("TMPDIR \(bad) is not usable"), "\(run.counterNote)")
             #expect(r.stdout.contains("TMPDIR \(bad) is not usable"))
         }

@@ -1,4 +1,4 @@
-import CPerfEvent
+import CKernels
 import Foundation
 import Kernels
 import Testing

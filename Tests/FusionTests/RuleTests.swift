@@ -239,3 +239,23 @@ import Testing
         #expect(VMath.exp(SIMD16<Float>(repeating: -.infinity)) == SIMD16<Float>())
     }
 }
+
+/// The fusion executors and the kernels share one exp: the same edge behaviour (overflow to +inf,
+/// underflow to 0, NaN kept) and the same bits in range.
+@Suite struct SharedExpTests {
+    @Test func expEdgesMatchTheKernelsExp() {
+        let x = SIMD16<Float>(.nan, .infinity, -.infinity, 89, 88.5, -100, -86.5, 0,
+                              1, -1, 20, -20, 88.7, -85.9, 0.5, -0.5)
+        let e = VMath.exp(x)
+        #expect(e[0].isNaN)
+        #expect(e[1] == .infinity)            // the old fusion copy saturated at ≈ 2.4e38
+        #expect(e[2] == 0)
+        #expect(e[3] == .infinity)            // beyond Float range
+        #expect(abs(Double(e[4]) - Foundation.exp(88.5)) / Foundation.exp(88.5) < 1e-6)  // no early clamp
+        #expect(e[5] == 0)
+        #expect(e[7] == 1)
+        let shared = VectorMath.exp(x)
+        #expect((0..<16).allSatisfy { e[$0].bitPattern == shared[$0].bitPattern })
+        #expect(VMath.silu(SIMD16<Float>(repeating: -100))[0] == 0)
+    }
+}

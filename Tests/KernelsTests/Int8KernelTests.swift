@@ -1,8 +1,8 @@
-// Tests of the int8 C kernels (CPerfEvent/qgemm.c) through `PackedInt8Weights`: the int32 GEMM and
+// Tests of the int8 C kernels (CKernels/qgemm.c) through `PackedInt8Weights`: the int32 GEMM and
 // the fused epilogue on every code path compiled into this test binary and usable on this CPU,
 // against `Int8GEMM.reference` + `Int8Epilogue.reference` (bit-identical), including ragged m, n, k,
 // clamped values and exact .5 ties. Not timing-based.
-import CPerfEvent
+import CKernels
 import Foundation
 import Kernels
 import Testing

@@ -50,12 +50,12 @@ import Testing
         #expect(abs(rates[1].share - 0.1) < 1e-12 && rates[1].count == 240 && rates[1].p50Ns == 2_000)
         #expect(ref.exitRates == nil)
         // The speedup stays the ratio of medians of the batch means (2000 / 1100).
-        #expect(abs(ee.speedup! - 2_000.0 / 1_100) < 0.02 && ee.decision == "adopt")
+        #expect(abs(ee.speedup! - 2_000.0 / 1_100) < 0.02 && ee.decision == .adopt)
         let pruned = try #require(rows.first { $0.variant == "pruned50" })
-        #expect(pruned.decision == "reject: accuracy → reference (rollback)" && pruned.rollbackTo == "reference")
+        #expect(pruned.decision == .reject(.accuracy, rollbackTo: "reference") && pruned.rollbackTo == "reference")
 
         let md = try VariantsReport.render(rows, format: .markdown)
-        #expect(md.contains("- early_exit exits: head 1 90.0% (p50 1.00 µs), final 10.0% (p50 2.00 µs)"))
+        #expect(md.contains("- early_exit exits: head 1 90.0% (p50 1 µs), final 10.0% (p50 2 µs)"))
         #expect(md.contains("percentiles over every timed inference"))
         let text = try VariantsReport.render(rows, format: .text)
         #expect(text.contains("early_exit exits: head 1 90.0%"))
@@ -126,18 +126,18 @@ import Testing
         ])
         let id = try Synthetic.run(store, ops: [op], checks: ["mlp/fast": true, "mlp/few": true])
         let normal = try VariantsReport.rows(store: store, runID: id)
-        #expect(normal.first { $0.variant == "fast" }?.decision == "adopt")
+        #expect(normal.first { $0.variant == "fast" }?.decision == .adopt)
         let few = try #require(normal.first { $0.variant == "few" })
-        #expect(few.decision == "undecided: fewer than 5 samples" && few.rollbackTo == nil && few.speedup != nil)
+        #expect(few.decision == .undecidedFewSamples(minimum: 5) && few.rollbackTo == nil && few.speedup != nil)
 
         let interruptedID = try Synthetic.run(store, ops: [op], status: .interrupted, checks: ["mlp/fast": true])
         let interrupted = try VariantsReport.rows(store: store, runID: interruptedID)
-        #expect(interrupted.first { $0.variant == "fast" }?.decision == "undecided: run interrupted")
+        #expect(interrupted.first { $0.variant == "fast" }?.decision == .undecidedInterrupted)
 
         // Band open: the stored check's tolerance is the band (1.0 = 100 points).
         let openID = try Synthetic.run(store, ops: [op], checks: ["mlp/fast": true], checkTolerance: Tolerance(abs: 1.0, rel: 0))
         let open = try #require(try VariantsReport.rows(store: store, runID: openID).first { $0.variant == "fast" })
-        #expect(open.decision == "timing only (accuracy band open)" && open.speedup != nil && open.rollbackTo == nil)
+        #expect(open.decision == .timingOnly && open.speedup != nil && open.rollbackTo == nil)
     }
 
     /// Two suites of one run with an edge op of the same name: rows are labelled SUITE/OP, each
@@ -146,7 +146,7 @@ import Testing
         let store = try ResultStore.inMemory()
         let info = RunInfo(startedAt: Date(), status: .running, label: nil, suites: ["a", "b"], suiteHash: "0",
                            gitCommit: nil, gitBranch: nil, gitDirty: nil, harnessVersion: Harness.version,
-                           machine: Synthetic.machine, isaBuilt: ["avx2"], counterMode: "none", counterNote: "",
+                           machine: Synthetic.machine, isaBuilt: ["avx2"], counterMode: .none, counterNote: "",
                            calibration: nil, configJSON: "{}", pid: getpid())
         let id = try store.beginRun(info)
         for (suite, median) in [("a", 1_000.0), ("b", 4_000.0)] {
@@ -185,7 +185,7 @@ import Testing
         let store = try ResultStore.inMemory()
         let info = RunInfo(startedAt: Date(), status: .running, label: nil, suites: ["s"], suiteHash: "0",
                            gitCommit: nil, gitBranch: nil, gitDirty: nil, harnessVersion: Harness.version,
-                           machine: Synthetic.machine, isaBuilt: ["avx2"], counterMode: "none", counterNote: "",
+                           machine: Synthetic.machine, isaBuilt: ["avx2"], counterMode: .none, counterNote: "",
                            calibration: nil, configJSON: "{}", pid: getpid())
         let id = try store.beginRun(info)
         let opID = try store.recordOp(runID: id, op: OpRecord(suite: "s", name: "mlp", kind: "edge", shape: ["batch": 1],
@@ -207,7 +207,7 @@ import Testing
         let fast = try #require(rows.first { $0.variant == "fast" })
         #expect(fast.latencySource == "iterations" && fast.count == 600 && abs(fast.p50! - 1_401) <= 1)
         #expect(abs(fast.speedup! - 2.0) < 0.01, "\(fast.speedup!)")
-        #expect(fast.decision == "adopt")
+        #expect(fast.decision == .adopt)
         #expect(try VariantsReport.render(rows, format: .markdown).contains("batches run without per-inference clock reads"))
     }
 }

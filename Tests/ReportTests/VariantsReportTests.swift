@@ -19,7 +19,7 @@ import Testing
         let id = try Synthetic.run(store, ops: [op, other], checks: ["mlp/fast": true, "mlp/same": true, "mlp/noisy": true, "mlp/bad": false])
         let rows = try VariantsReport.rows(store: store, runID: id)
         #expect(rows.map(\.op) == Array(repeating: "mlp", count: 5), "only edge ops")
-        let decision = Dictionary(uniqueKeysWithValues: rows.map { ($0.variant, $0.decision) })
+        let decision = Dictionary(uniqueKeysWithValues: rows.map { ($0.variant, $0.decision.description) })
         #expect(decision["reference"] == "reference")
         #expect(decision["fast"] == "adopt")
         #expect(decision["same"] == "reject: not faster → reference (rollback)")
@@ -33,5 +33,25 @@ import Testing
         let text = VariantsReport.markdown(rows)
         #expect(text.contains("| bad | not timed | not timed | not timed | unavailable |"))
         #expect(text.contains("| fast |") && text.contains("2.00× ["))
+    }
+}
+
+/// Decisions are an enum whose texts are the stored strings: every case survives the trip through
+/// its text and through JSON, and the kind/rollback target come from the case, not from splitting
+/// the text at " → " (a reference variant named with an arrow used to break the split).
+@Suite struct VariantDecisionTests {
+    @Test func textsRoundTripAndKindsComeFromTheCase() throws {
+        let all: [VariantDecision] = [.reference, .adopt, .timingOnly, .undecidedInterrupted, .undecidedFewSamples(minimum: 5)]
+            + VariantDecision.RejectReason.allCases.map { .reject($0, rollbackTo: "fp32") }
+        for d in all {
+            #expect(VariantDecision(text: d.description) == d)
+            let data = try JSONEncoder().encode([d])
+            #expect(try JSONDecoder().decode([VariantDecision].self, from: data) == [d])
+        }
+        #expect(VariantDecision.reject(.notFaster, rollbackTo: "fp32").description == "reject: not faster → fp32 (rollback)")
+        let odd = VariantDecision.reject(.accuracy, rollbackTo: "a → b")
+        #expect(odd.kind == "reject: accuracy" && odd.rollbackTo == "a → b")
+        #expect(VariantDecision(text: odd.description) == odd)
+        #expect(VariantDecision(text: "maybe") == nil)
     }
 }

@@ -2,6 +2,7 @@
 // in batch-1 mode (every sample carries one latency and one label per iteration).
 import BenchModel
 import Foundation
+import FuseBench
 import Kernels
 import Suite
 import Testing
@@ -17,6 +18,8 @@ final class CountingLabeled: IterationLabeled {
 }
 
 @Suite struct IterationLatencyRunnerTests {
+    init() { OpFamilies.registerBuiltIn() }
+
     @Test func measureTimedRecordsEveryIterationAndItsLabel() throws {
         let timer = BatchTimer(counters: nil)
         let k = CountingLabeled()

@@ -3,6 +3,7 @@ import Counters
 import Foundation
 import Kernels
 import Suite
+import Telemetry
 import Testing
 @testable import Runner
 
@@ -13,7 +14,7 @@ import Testing
         let fake = FakePMU(slots: 5)
         let choice = try CounterSetup.choose(mode: .auto, events: ["cycles", "instructions", "cache-misses"], explicit: false,
                                              environment: env, syscalls: fake, encoder: TableEncoder.generic)
-        #expect(choice.mode == "hw")
+        #expect(choice.mode == .hw)
         #expect(choice.session?.groupCount == 1)
         #expect(choice.note.contains("hardware counters"))
         choice.session?.close()
@@ -23,7 +24,7 @@ import Testing
         let fake = FakePMU(hasPMU: false)
         let choice = try CounterSetup.choose(mode: .auto, events: ["cycles"], explicit: false, environment: env,
                                              syscalls: fake, encoder: TableEncoder.generic)
-        #expect(choice.mode == "none" && choice.session == nil)
+        #expect(choice.mode == .none && choice.session == nil)
         #expect(choice.note.contains("timing-only"))
         // Which sim prerequisite is reported first depends on the build: an AVX-512 build without
         // an AVX2 sim worker (.build-sim/, absent in a fresh checkout) says so before looking for valgrind.
@@ -37,8 +38,27 @@ import Testing
     @Test func disabledByEnvironment() throws {
         let choice = try CounterSetup.choose(mode: .auto, events: ["cycles"], explicit: false,
                                              environment: ["FUSEBENCH_NO_COUNTERS": "1"], syscalls: FakePMU(), encoder: TableEncoder.generic)
-        #expect(choice.mode == "none")
+        #expect(choice.mode == .none)
         #expect(choice.note.contains("FUSEBENCH_NO_COUNTERS"))
+    }
+
+    /// The PMU flag of the machine fingerprint is the machine's capability: `--counters none` on a
+    /// machine with a PMU records the same machine as a default (`auto` → hw) run. It used to be
+    /// `mode == hw`, so the two runs were "different machines".
+    @Test func pmuFlagIsTheMachinesNotTheModes() throws {
+        let none = try CounterSetup.choose(mode: .none, events: ["cycles"], explicit: false, environment: env,
+                                           syscalls: FakePMU(slots: 5), encoder: TableEncoder.generic)
+        let auto = try CounterSetup.choose(mode: .auto, events: ["cycles"], explicit: false, environment: env,
+                                           syscalls: FakePMU(slots: 5), encoder: TableEncoder.generic)
+        defer { auto.session?.close() }
+        #expect(none.mode == .none && auto.mode == .hw)
+        #expect(none.pmuAvailable && auto.pmuAvailable)
+        let a = MachineProbe.fingerprint(isaHost: ["avx2"], pmuAvailable: none.pmuAvailable)
+        let b = MachineProbe.fingerprint(isaHost: ["avx2"], pmuAvailable: auto.pmuAvailable)
+        #expect(a.key == b.key)
+        let noPMU = try CounterSetup.choose(mode: .none, events: ["cycles"], explicit: false, environment: env,
+                                            syscalls: FakePMU(hasPMU: false), encoder: TableEncoder.generic)
+        #expect(!noPMU.pmuAvailable)
     }
 
     @Test func explicitUnknownEventIsAnError() {
@@ -179,4 +199,57 @@ final class ConstantInstance: KernelInstance {
         let good = try #require(result.checks.first { $0.variant == "good" })
         #expect(good.passed && abs(good.maxAbsError - 0.005) < 1e-12)
     }
+}
+
+/// The runner reaches family extras only through the Kernels seam: a factory and instance of a
+/// family it does not know contribute their decision log (it used to look for Fusion's
+/// `ModelInstance` only).
+@Suite struct OpFamilySeamTests {
+    struct LoggingFactory: KernelFactory, OpFamilyExtras {
+        var kind: String { "logging_fake" }
+        var summary: String { "test factory with a decision log" }
+        var shapeKeys: [String] { ["n"] }
+        var variants: [String] { ["ref", "alt"] }
+        var dtypes: [String] { ["f32"] }
+        func validate(shape: Shape, dtype: String) throws {}
+        func flops(shape: Shape) -> Double { 1 }
+        func bytes(shape: Shape, dtype: String) -> Double { 1 }
+        func defaultTolerance(shape: Shape, dtype: String) -> Tolerance { Tolerance(abs: 0, rel: 0) }
+        func make(variant: String, shape: Shape, dtype: String, seed: UInt64) throws -> KernelInstance {
+            LoggingInstance(variant: variant)
+        }
+        func variantBytes(_ variant: String) -> Double? { variant == "alt" ? 2 : nil }
+    }
+
+    final class LoggingInstance: ConstantInstanceBase, DecisionLogSource {
+        let decisionLog: [FusionDecision]
+        init(variant: String) {
+            decisionLog = variant == "alt"
+                ? [FusionDecision(model: "toy", group: ["a", "b"], rule: "toy-rule", outcome: .accepted, reason: "test",
+                                  bytesSaved: 8, launchesSaved: 1)]
+                : []
+            super.init(value: 1)
+        }
+    }
+
+    @Test func decisionLogsComeThroughTheSeam() throws {
+        let spec = OpSpec(name: "log", kind: "logging_fake", shape: ["n": 1], dtype: "f32", variants: ["ref", "alt"],
+                          tolerance: nil, settings: { var s = MeasurementSettings(); s.samples = 2; s.batchNs = 50_000; s.warmupNs = 1_000_000; return s }(),
+                          line: 1)
+        let op = PlannedOp(suite: "t", suitePath: "/t.toml", spec: spec, factory: LoggingFactory(), tolerance: Tolerance(abs: 0, rel: 0))
+        let timer = BatchTimer(counters: nil)
+        let calibration = try Calibrator.calibrate(timer: timer, targetBatchNs: 50_000)
+        let result = try OpMeasurer(timer: timer, calibration: calibration, quiet: true, spinNs: 0)
+            .measure(op: op, index: 0, of: 1, slowdown: nil)
+        #expect(result.fusionDecisions.map(\.rule) == ["toy-rule"])
+        #expect(LoggingFactory().variantBytes("alt") == 2 && LoggingFactory().instancesTimeIterations == false)
+    }
+}
+
+/// A constant-output instance open for subclassing (the seam test adds a decision log).
+class ConstantInstanceBase: KernelInstance {
+    var buffer: [Float]
+    init(value: Float) { buffer = [value, value] }
+    func run() {}
+    func output() -> UnsafeBufferPointer<Float> { buffer.withUnsafeBufferPointer { $0 } }
 }

@@ -11,7 +11,7 @@ import BenchModel
                                          perfEventParanoid: 2, virtualization: "kvm", pmuAvailable: false)
         let info = RunInfo(startedAt: Date(), status: .running, label: nil, suites: ["edge"], suiteHash: "x", gitCommit: nil,
                            gitBranch: nil, gitDirty: nil, harnessVersion: Harness.version, machine: machine, isaBuilt: [],
-                           counterMode: "none", counterNote: "", calibration: nil, configJSON: "{}", pid: getpid())
+                           counterMode: .none, counterNote: "", calibration: nil, configJSON: "{}", pid: getpid())
         let runID = try store.beginRun(info)
         let opID = try store.recordOp(runID: runID, op: OpRecord(suite: "edge", name: "mlp", kind: "edge", shape: ["batch": 1],
                                                                 dtype: "f32", flops: 1, bytes: 1, threshold: 0.05))

@@ -20,7 +20,7 @@ private let machine = MachineFingerprint(cpuModel: "Test CPU 9000", logicalCPUs:
 private func runInfo(label: String? = "test", pid: Int32 = 4242, startedAt: Date = Date(timeIntervalSince1970: 1_700_000_000.25)) -> RunInfo {
     RunInfo(startedAt: startedAt, status: .complete, label: label, suites: ["core", "fusion"],
             suiteHash: "abc123", gitCommit: "deadbeef", gitBranch: "main", gitDirty: false,
-            harnessVersion: Harness.version, machine: machine, isaBuilt: ["avx2"], counterMode: "none",
+            harnessVersion: Harness.version, machine: machine, isaBuilt: ["avx2"], counterMode: .none,
             counterNote: "not yet decided", calibration: nil, configJSON: #"{"quick":true}"#, pid: pid)
 }
 
@@ -47,7 +47,7 @@ private func counter(_ event: String, _ value: Double, multiplexed: Bool = false
     #expect(try store.run(id: runID) == expected)
 
     let calibration = Calibration(clockPairNs: 25, counterReadNs: 310, emptyBatchNs: 400, perIterationNs: 0.5, targetBatchNs: 1e6)
-    try store.updateRun(id: runID, calibration: calibration, counterMode: "hw", counterNote: "perf_event available")
+    try store.updateRun(id: runID, calibration: calibration, counterMode: .hw, counterNote: "perf_event available")
     try store.setRunMeta(runID: runID, key: "overhead.share_1ms", value: "0.0004")
     try store.setRunMeta(runID: runID, key: "counters.unsupported", value: "LLC-load-misses")
     try store.setRunMeta(runID: runID, key: "overhead.share_1ms", value: "0.0005")
@@ -94,7 +94,7 @@ private func counter(_ event: String, _ value: Double, multiplexed: Bool = false
     let finished = try #require(try store.run(id: runID))
     #expect(finished.status == .complete)
     #expect(finished.calibration == calibration)
-    #expect(finished.counterMode == "hw")
+    #expect(finished.counterMode == .hw)
     #expect(finished.counterNote == "perf_event available")
     #expect(finished.machine == machine)
     let endedAt = try #require(finished.endedAt)
@@ -117,7 +117,7 @@ private func counter(_ event: String, _ value: Double, multiplexed: Bool = false
     #expect(throws: StoreError.unknownRun("99")) { try store.setRunMeta(runID: 99, key: "k", value: "v") }
     #expect(throws: StoreError.unknownRun("99")) { try store.finishRun(id: 99, status: .failed) }
     #expect(throws: StoreError.unknownRun("99")) {
-        try store.updateRun(id: 99, calibration: nil, counterMode: "none", counterNote: "")
+        try store.updateRun(id: 99, calibration: nil, counterMode: .none, counterNote: "")
     }
     #expect(try store.samples(runID: second).isEmpty)
 }

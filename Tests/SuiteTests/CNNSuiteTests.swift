@@ -2,10 +2,13 @@
 // reference variant nchw first, unknown variants located at the suite's file:line.
 import Edge
 import Foundation
+import FuseBench
 import Testing
 @testable import Suite
 
 @Suite struct CNNEdgeSuiteTests {
+    init() { OpFamilies.registerBuiltIn() }
+
     var suitePath: String { EdgeSuiteTests.suitesDir.appendingPathComponent("cnn-test.toml").path }
 
     func suite(variants: String) -> String {

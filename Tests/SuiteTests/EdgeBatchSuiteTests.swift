@@ -1,9 +1,12 @@
 // The `batch` key of `[[edge]]` entries: images per inference, validated with file:line:col.
 import Foundation
+import FuseBench
 import Suite
 import Testing
 
 @Suite struct EdgeBatchSuiteTests {
+    init() { OpFamilies.registerBuiltIn() }
+
     static let suitesDir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("suites")
     var suitePath: String { Self.suitesDir.appendingPathComponent("edge-batch-test.toml").path }

@@ -1,5 +1,6 @@
 import BenchModel
 import Foundation
+import FuseBench
 import Fusion
 import Kernels
 import Testing
@@ -41,6 +42,8 @@ value = 0.5
 """
 
 @Suite struct ModelSuiteTests {
+    init() { OpFamilies.registerBuiltIn() }
+
     @Test func parsesModelsIntoModelOps() throws {
         let s = try SuiteLoader.parse(text: modelSuite, path: "x.toml")
         #expect(s.ops.map(\.name) == ["g", "mlp", "second"])
@@ -110,6 +113,8 @@ value = 0.5
 
 /// `[[edge]]` entries: paths relative to the suite file, located errors.
 @Suite struct EdgeSuiteTests {
+    init() { OpFamilies.registerBuiltIn() }
+
     static let suitesDir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("suites")
     var suitePath: String { Self.suitesDir.appendingPathComponent("edge-test.toml").path }

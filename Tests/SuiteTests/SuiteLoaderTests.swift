@@ -110,8 +110,8 @@ func expectSuiteError(_ text: String, line: Int, column: Int? = nil, contains fr
 
     @Test func wrongTypes() {
         expectSuiteError(validSuite.replacingOccurrences(of: "samples = 7", with: "samples = \"7\""), line: 7, contains: "must be an integer")
-        expectSuiteError(validSuite.replacingOccurrences(of: "samples = 7", with: "samples = 1"), line: 7, contains: "at least 2")
-        expectSuiteError(validSuite.replacingOccurrences(of: "batch_ms = 1.5", with: "batch_ms = -1"), line: 6, contains: "must be positive")
+        expectSuiteError(validSuite.replacingOccurrences(of: "samples = 7", with: "samples = 1"), line: 7, contains: "must be between 2 and 100000")
+        expectSuiteError(validSuite.replacingOccurrences(of: "batch_ms = 1.5", with: "batch_ms = -1"), line: 6, contains: "greater than 0")
         expectSuiteError(validSuite.replacingOccurrences(of: "\"4%\"", with: "\"lots\""), line: 8, contains: "fraction")
         expectSuiteError(validSuite.replacingOccurrences(of: "shape = { rows = 3, cols = 5 }", with: "shape = 3"), line: 19, contains: "must be a table")
     }
@@ -125,7 +125,7 @@ func expectSuiteError(_ text: String, line: Int, column: Int? = nil, contains fr
     }
 
     @Test func negativeTolerance() {
-        expectSuiteError(validSuite.replacingOccurrences(of: "abs = 1e-6", with: "abs = -1.0"), line: 22, contains: "must not be negative")
+        expectSuiteError(validSuite.replacingOccurrences(of: "abs = 1e-6", with: "abs = -1.0"), line: 22, contains: "not negative")
     }
 
     @Test func missingFileIsAnError() {
@@ -134,6 +134,23 @@ func expectSuiteError(_ text: String, line: Int, column: Int? = nil, contains fr
 }
 
 @Suite struct PlanTests {
+    /// Edge ops alternate timed and plain batches; each kind must run in both variant orders
+    /// (the decisions use the plain ones). The old schedule ran every timed batch forward and
+    /// every plain batch reversed (reference last).
+    @Test func timedAndPlainBatchesEachSeeBothOrders() throws {
+        let s = try SuiteLoader.parse(text: validSuite, path: "x.toml")
+        let g = try BenchPlan(suites: [s]).ops[0]
+        let schedules = (0..<8).map { g.batchSchedule(repetition: $0, timesIterations: true) }
+        for timing in [BatchSchedule.Timing.perIteration, .plain] {
+            let orders = schedules.filter { $0.timing == timing }.map(\.order)
+            #expect(orders.count == 4)
+            #expect(orders.filter { $0 == ["reference", "optimized"] }.count == 2, "\(timing) forward")
+            #expect(orders.filter { $0 == ["optimized", "reference"] }.count == 2, "\(timing) reversed")
+        }
+        // Half the batches of each repetition pair are plain, so decisions have data from the start.
+        #expect(schedules[0].timing == .perIteration && schedules[1].timing == .plain)
+    }
+
     @Test func abbaOrderAndFilter() throws {
         let s = try SuiteLoader.parse(text: validSuite, path: "x.toml")
         let plan = try BenchPlan(suites: [s])
@@ -142,6 +159,10 @@ func expectSuiteError(_ text: String, line: Int, column: Int? = nil, contains fr
         #expect(g.variantOrder(repetition: 0) == ["reference", "optimized"])
         #expect(g.variantOrder(repetition: 1) == ["optimized", "reference"])
         #expect(g.variantOrder(repetition: 2) == ["reference", "optimized"])
+
+        // Plain-only ops keep ABBA.
+        #expect((0..<4).map { g.batchSchedule(repetition: $0, timesIterations: false).order } == (0..<4).map { g.variantOrder(repetition: $0) })
+        #expect((0..<4).allSatisfy { g.batchSchedule(repetition: $0, timesIterations: false).timing == .plain })
 
         let filtered = try BenchPlan(suites: [s], filter: "t/g/opt")
         #expect(filtered.ops.count == 1)

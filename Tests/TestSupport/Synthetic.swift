@@ -19,11 +19,7 @@ public enum Synthetic {
         public init(seed: UInt64) { state = seed }
         /// Uniform in [-1, 1).
         public mutating func next() -> Double {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            z ^= z >> 31
+            let z = SplitMix64.step(&state)
             return Double(z >> 11) / Double(UInt64(1) << 52) - 1
         }
     }
@@ -83,7 +79,7 @@ public enum Synthetic {
     ) throws -> Int64 {
         let info = RunInfo(startedAt: Date(), status: .running, label: label, suites: [suite], suiteHash: "00000000feedf00d",
                            gitCommit: "0123456789abcdef0123456789abcdef01234567", gitBranch: "test", gitDirty: false,
-                           harnessVersion: harness, machine: machine, isaBuilt: ["avx2", "fma"], counterMode: "none",
+                           harnessVersion: harness, machine: machine, isaBuilt: ["avx2", "fma"], counterMode: .none,
                            counterNote: "synthetic", calibration: nil, configJSON: "{}", pid: getpid())
         let id = try store.beginRun(info)
         var sequence = 0

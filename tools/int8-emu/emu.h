@@ -1,4 +1,4 @@
-// Scalar emulation of the AVX-512 intrinsics used by Sources/CPerfEvent/qgemm.c's VNNI path, so that
+// Scalar emulation of the AVX-512 intrinsics used by Sources/CKernels/qgemm.c's VNNI path, so that
 // tools/check-int8-vnni-emulated can run that path on CPUs without AVX-512 VNNI (verification only:
 // it checks the tiling, masks, k/n/m tails and epilogue logic, not the real instructions).
 #include <stdint.h>

@@ -33,6 +33,7 @@
 //
 // Dispatch: the best compiled path whose instructions the running CPU has (`fb_qgemm_available`);
 // `fb_qgemm_on` / `fb_qgemm_fused_on` run an explicit path (tests cover every compiled path).
+#include "ckernels.h"
 #include "cperfevent.h"
 #include <string.h>
 #include <math.h>

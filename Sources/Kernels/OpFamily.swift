@@ -1,0 +1,39 @@
+// The op-family seam: what a family of ops (fused models, edge models, ...) may add to a run
+// beyond the samples every op produces. The runner asks these protocols and knows no family:
+// adding a family means conforming its factory and instances here, not editing the runner.
+// See docs/architecture.md, "Op families".
+import BenchModel
+
+/// A factory whose ops carry more than samples: per-variant traffic figures and extra parts timed
+/// separately. Every requirement has a default that adds nothing.
+public protocol OpFamilyExtras: KernelFactory {
+    /// Compulsory bytes per iteration of `variant` when they differ between variants (a fused
+    /// plan moves less than the unfused one); nil to use the op's `bytes`. The runner stores the
+    /// figure with the run and the roofline uses it.
+    func variantBytes(_ variant: String) -> Double?
+
+    /// Parts of the op timed separately after its variants — e.g. each layer of an unfused model
+    /// — as (name, instance); the runner stores their samples as variants `layer:NAME`. Runs in
+    /// the measuring process only.
+    func extraTimedParts(seed: UInt64) throws -> [(name: String, instance: KernelInstance)]
+
+    /// Whether the instances time every iteration (`IterationLabeled`), so the run reports
+    /// per-iteration latencies and their calibrated cost.
+    var instancesTimeIterations: Bool { get }
+}
+
+extension OpFamilyExtras {
+    /// No per-variant figure.
+    public func variantBytes(_ variant: String) -> Double? { nil }
+    /// No extra parts.
+    public func extraTimedParts(seed: UInt64) throws -> [(name: String, instance: KernelInstance)] { [] }
+    /// Instances time batches only.
+    public var instancesTimeIterations: Bool { false }
+}
+
+/// An instance that made decisions while it was built (e.g. which layers the fusion planner
+/// fused); the runner stores them with the run.
+public protocol DecisionLogSource: KernelInstance {
+    /// The decisions behind this instance, in the order they were made.
+    var decisionLog: [FusionDecision] { get }
+}
