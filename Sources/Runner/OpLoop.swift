@@ -1,6 +1,6 @@
 // The per-op loop of a run. Each step has its own type: `OpSchedule` (order, cooldown),
 // `InProcessMeasurement` / `WorkerFanOut` (taking the samples), `SimPass` (the callgrind pass),
-// `FamilyExtras` (what an op family adds) and `OpStorage` (an op's results, per side, in one call).
+// `FamilyExtras` (what an op family adds) and `OpStorage` (one transaction per op and side).
 // Sample sequences are assigned in exactly one place: `SampleSequencer`.
 import BenchModel
 import Suite

@@ -1,5 +1,5 @@
-// Per-op storage: one op's result for one side goes to the store in one call, and what
-// deserves a note (rejected variants, throttled samples, the latency store cost) is said.
+// Per-op storage: one op's result for one side goes to the store in one transaction (through the
+// run's `OpResultSpool`), and what deserves a note (rejected variants, throttled samples, the latency store cost) is said.
 import BenchModel
 import Store
 import Suite
@@ -14,16 +14,15 @@ final class OpStorage {
         self.context = context
     }
 
-    /// Stores the op record, accuracy checks, samples and telemetry of `op` on side `side`
-    /// (sequences are already run-wide, see `SampleSequencer`). The only place a run writes an
-    /// op's results.
+    /// Stores the op record, accuracy checks, samples and telemetry of `op` on side `side` in one
+    /// transaction (sequences are already run-wide, see `SampleSequencer`). The only place a run
+    /// writes an op's results.
     func store(op: PlannedOp, side: Int, result: OpResult) throws {
         let start = Clock.wall()
-        let store = context.store, runID = context.runIDs[side]
-        let opID = try store.recordOp(runID: runID, op: op.record)
-        for check in result.checks { try store.insertAccuracy(runID: runID, opID: opID, check: check) }
-        try store.insertSamples(runID: runID, opID: opID, samples: result.samples)
-        try store.insertTelemetry(runID: runID, rows: result.telemetry)
+        if let line = try context.spool.store(OpResults(runID: context.runIDs[side], op: op.record, checks: result.checks,
+                                                        samples: result.samples, telemetry: result.telemetry)) {
+            context.note(line)
+        }
         let withLatencies = result.samples.compactMap(\.iterationLatencies)
         if !withLatencies.isEmpty {
             latencyStoreNs += Clock.wall() &- start

@@ -13,6 +13,8 @@ import Telemetry
 struct RunContext {
     let plan: BenchPlan
     let store: ResultStore
+    /// Where op results go (kept in memory while the database is locked, see `OpResultSpool`).
+    let spool: OpResultSpool
     let config: RunConfig
     let counters: CounterChoice
     /// Run id per side, in `RunConfig.sides` order.
@@ -40,13 +42,16 @@ struct RunContext {
         let perSample = calibration.overhead(iterations: 1)
         try store.setRunMeta(runID: runID, key: "overhead.sample_ns", value: String(perSample))
         try store.setRunMeta(runID: runID, key: "overhead.share_of_1ms", value: String(calibration.shareOfOneMillisecond))
+        if let timed = calibration.perTimedIterationNs {
+            try store.setRunMeta(runID: runID, key: "overhead.timed_iteration_ns", value: String(timed))
+        }
+        // Notes after the writes: the calibration is stored before anything is said about it.
         if runID == runIDs.last {
             note(String(format: "harness overhead per sample: %.0f ns (clock pair %.0f ns, loop %.1f ns/iter, counter read %.0f ns outside the timed window) = %.4f%% of a 1 ms op; subtracted from every sample",
                         perSample, calibration.clockPairNs, calibration.perIterationNs, calibration.counterReadNs,
                         calibration.shareOfOneMillisecond * 100))
         }
         if let timed = calibration.perTimedIterationNs {
-            try store.setRunMeta(runID: runID, key: "overhead.timed_iteration_ns", value: String(timed))
             if runID == runIDs.last, plan.ops.contains(where: { ($0.factory as? any OpFamilyExtras)?.instancesTimeIterations == true }) {
                 note(String(format: "per-iteration latencies (edge ops): %.1f ns per timed iteration (clock read + label + loop, vs %.1f ns untimed), in the batch overhead and subtracted from each iteration",
                             timed, calibration.perIterationNs))

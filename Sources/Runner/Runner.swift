@@ -131,11 +131,15 @@ public final class BenchRunner {
         }
 
         let status: RunStatus
-        let context = RunContext(plan: plan, store: store, config: config, counters: counters, runIDs: runIDs, events: events,
-                                 explicit: explicit, telemetry: telemetry.sampler, note: { [unowned self] in self.note($0) })
+        // Each op's results are stored by the spool: kept in memory while the database is locked, never lost.
+        let spool = OpResultSpool(store: store)
+        let context = RunContext(plan: plan, store: store, spool: spool, config: config, counters: counters, runIDs: runIDs,
+                                 events: events, explicit: explicit, telemetry: telemetry.sampler, note: { [unowned self] in self.note($0) })
         do {
             status = try OpLoop(context: context).run()
+            if let line = try spool.finish() { note(line) }
         } catch {
+            if let kept = spool.salvage(reason: "the run failed: \(error)") { note("error: \(kept.description)") }
             for id in runIDs { try? store.finishRun(id: id, status: .failed) }
             throw error
         }

@@ -7,24 +7,45 @@ extension ResultStore {
 
     /// Inserts a run with status `.running` (whatever `info.status` says), records its machine,
     /// and returns the new run id. `info.id` and `info.endedAt` are ignored.
+    ///
+    /// The calling process becomes the run's owner: besides `info.pid` the row records this host's
+    /// boot id and the start time of process `info.pid`, and (file databases, Linux) this process
+    /// takes the run's owner lock before the row is committed and holds it until `finishRun` or
+    /// its exit, so `markStaleRuns` in any process can tell whether the owner is still alive.
     public func beginRun(_ info: RunInfo) throws -> Int64 {
         let suites = try encodeJSON(info.suites)
         let isa = try encodeJSON(info.isaBuilt)
         let calibration = try info.calibration.map { try encodeJSON($0) }
         let fingerprint = try encodeJSON(info.machine)
-        return try write { db in
-            let machineID = try Self.machineID(db, info.machine, fingerprint: fingerprint)
-            try db.execute(sql: """
-                INSERT INTO runs (started_at, ended_at, status, label, suites, suite_hash, git_commit, git_branch,
-                                  git_dirty, harness_version, machine_id, isa_built, counter_mode, counter_note,
-                                  calibration, config, pid)
-                VALUES (?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [
-                    info.startedAt.timeIntervalSince1970, RunStatus.running.rawValue, info.label, suites,
-                    info.suiteHash, info.gitCommit, info.gitBranch, info.gitDirty, info.harnessVersion, machineID,
-                    isa, info.counterMode.rawValue, info.counterNote, calibration, info.configJSON, Int64(info.pid),
-                ])
-            return db.lastInsertedRowID
+        let bootID = ProcessIdentity.bootID()
+        let startTicks = ProcessIdentity.startTicks(pid: info.pid).map { Int64(bitPattern: $0) }
+        let locks = runLocks
+        var taken: Int64?
+        do {
+            return try write { db in
+                let machineID = try Self.machineID(db, info.machine, fingerprint: fingerprint)
+                try db.execute(sql: """
+                    INSERT INTO runs (started_at, ended_at, status, label, suites, suite_hash, git_commit, git_branch,
+                                      git_dirty, harness_version, machine_id, isa_built, counter_mode, counter_note,
+                                      calibration, config, pid, boot_id, pid_start)
+                    VALUES (?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """, arguments: [
+                        info.startedAt.timeIntervalSince1970, RunStatus.running.rawValue, info.label, suites,
+                        info.suiteHash, info.gitCommit, info.gitBranch, info.gitDirty, info.harnessVersion, machineID,
+                        isa, info.counterMode.rawValue, info.counterNote, calibration, info.configJSON, Int64(info.pid),
+                        bootID, startTicks,
+                    ])
+                let id = db.lastInsertedRowID
+                // Locked before the row is visible to anyone: no checker can see the run unlocked.
+                if let offset = locks?.acquire(runID: id) {
+                    taken = offset
+                    try db.execute(sql: "UPDATE runs SET owner_lock = ? WHERE id = ?", arguments: [offset, id])
+                }
+                return id
+            }
+        } catch {
+            if let taken { locks?.release(offset: taken) }
+            throw error
         }
     }
 
@@ -53,37 +74,73 @@ extension ResultStore {
         }
     }
 
-    /// Sets the final status of a run and its `ended_at` to now.
+    /// Sets the final status of a run and its `ended_at` to now, and releases its owner lock.
     ///
     /// - Throws: `StoreError.unknownRun` when no run has this id.
     public func finishRun(id: Int64, status: RunStatus) throws {
         let now = Date().timeIntervalSince1970
-        try write { db in
+        let offset = try write { db -> Int64? in
             try db.execute(sql: "UPDATE runs SET status = ?, ended_at = ? WHERE id = ?",
                            arguments: [status.rawValue, now, id])
             if db.changesCount == 0 { throw StoreError.unknownRun(String(id)) }
+            return try Int64.fetchOne(db, sql: "SELECT owner_lock FROM runs WHERE id = ?", arguments: [id])
         }
+        if let offset { runLocks?.release(offset: offset) }
     }
 
-    /// Marks as `stale` every `running` run whose owning process is gone, and returns their ids
-    /// (ascending). `ended_at` stays NULL: when the process died is unknown.
-    ///
-    /// - Parameter isAlive: liveness test for a pid; defaults to `kill(pid, 0)`.
-    public func markStaleRuns(isAlive: (Int32) -> Bool = defaultPidAlive) throws -> [Int64] {
+    /// Marks as `stale` every `running` run whose owning process is provably gone, and returns
+    /// their ids (ascending). `ended_at` stays NULL: when the process died is unknown.
+    public func markStaleRuns() throws -> [Int64] {
+        try markStaleRuns(isAlive: ownerAlive)
+    }
+
+    /// `markStaleRuns()` with an injected liveness test (for tests).
+    public func markStaleRuns(isAlive: (RunOwner) -> Bool) throws -> [Int64] {
         try write { db in
-            let running = try Row.fetchAll(db, sql: "SELECT id, pid FROM runs WHERE status = ? ORDER BY id",
-                                           arguments: [RunStatus.running.rawValue])
+            let running = try Row.fetchAll(db, sql: """
+                SELECT id, pid, boot_id, pid_start, owner_lock FROM runs WHERE status = ? ORDER BY id
+                """, arguments: [RunStatus.running.rawValue])
             var stale: [Int64] = []
             for row in running {
                 let id: Int64 = row[0]
-                let pid = Int32(truncatingIfNeeded: row[1] as Int64)
-                if !isAlive(pid) {
+                let start: Int64? = row[3]
+                let owner = RunOwner(pid: Int32(truncatingIfNeeded: row[1] as Int64), bootID: row[2],
+                                     startTicks: start.map { UInt64(bitPattern: $0) }, lockOffset: row[4])
+                if !isAlive(owner) {
                     try db.execute(sql: "UPDATE runs SET status = ? WHERE id = ?", arguments: [RunStatus.stale.rawValue, id])
                     stale.append(id)
                 }
             }
             return stale
         }
+    }
+
+    /// The recorded owner of run `id`, or nil when there is no such run.
+    public func runOwner(id: Int64) throws -> RunOwner? {
+        try read { db in
+            try Row.fetchOne(db, sql: "SELECT pid, boot_id, pid_start, owner_lock FROM runs WHERE id = ?", arguments: [id]).map { row in
+                let start: Int64? = row[2]
+                return RunOwner(pid: Int32(truncatingIfNeeded: row[0] as Int64), bootID: row[1],
+                                startTicks: start.map { UInt64(bitPattern: $0) }, lockOffset: row[3])
+            }
+        }
+    }
+
+    /// Whether a run's owner may still be alive. In order: the owner lock (held = alive, free =
+    /// gone; it works across PID namespaces); a different boot id (gone); the process start time
+    /// (the pid must exist and have started at the recorded time); the pid alone (`kill(pid, 0)`)
+    /// for runs recorded before schema v4.
+    public func ownerAlive(_ owner: RunOwner) -> Bool {
+        if let offset = owner.lockOffset, let held = runLocks?.isHeld(offset: offset) {
+            return held
+        }
+        if let recorded = owner.bootID, let boot = ProcessIdentity.bootID(), recorded != boot {
+            return false
+        }
+        if let recorded = owner.startTicks, ProcessIdentity.hasProc {
+            return ProcessIdentity.startTicks(pid: owner.pid) == recorded
+        }
+        return defaultPidAlive(owner.pid)
     }
 
     /// The run with this id, or nil.

@@ -11,18 +11,21 @@ extension ResultStore {
     /// - Throws: `StoreError.unknownRun` when the run does not exist.
     public func recordOp(runID: Int64, op: OpRecord) throws -> Int64 {
         let shape = try encodeJSON(op.shape)
-        return try write { db in
-            try Self.requireRun(db, runID)
-            if let id = try Int64.fetchOne(db, sql: "SELECT id FROM ops WHERE run_id = ? AND suite = ? AND name = ?",
-                                           arguments: [runID, op.suite, op.name]) {
-                return id
-            }
-            try db.execute(sql: """
-                INSERT INTO ops (run_id, suite, name, kind, shape, dtype, flops, bytes, threshold)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [runID, op.suite, op.name, op.kind, shape, op.dtype, op.flops, op.bytes, op.threshold])
-            return db.lastInsertedRowID
+        return try write { db in try Self.recordOp(db, runID: runID, op: op, shape: shape) }
+    }
+
+    /// `recordOp` inside a caller's transaction; `shape` is the op's shape as JSON.
+    static func recordOp(_ db: Database, runID: Int64, op: OpRecord, shape: String) throws -> Int64 {
+        try requireRun(db, runID)
+        if let id = try Int64.fetchOne(db, sql: "SELECT id FROM ops WHERE run_id = ? AND suite = ? AND name = ?",
+                                       arguments: [runID, op.suite, op.name]) {
+            return id
         }
+        try db.execute(sql: """
+            INSERT INTO ops (run_id, suite, name, kind, shape, dtype, flops, bytes, threshold)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [runID, op.suite, op.name, op.kind, shape, op.dtype, op.flops, op.bytes, op.threshold])
+        return db.lastInsertedRowID
     }
 
     /// Ops of a run in the order they were recorded.
@@ -143,16 +146,21 @@ extension ResultStore {
     public func insertAccuracy(runID: Int64, opID: Int64, check: AccuracyCheck) throws {
         try write { db in
             try Self.requireOp(db, runID: runID, opID: opID)
-            try db.execute(sql: """
-                INSERT INTO accuracy_checks (run_id, op_id, variant, reference_variant, max_abs_error, max_rel_error,
-                                             cosine, tol_abs, tol_rel, tol_min_cosine, passed, reason)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [
-                    runID, opID, check.variant, check.referenceVariant, check.maxAbsError, check.maxRelError,
-                    check.cosine, check.tolerance.abs, check.tolerance.rel, check.tolerance.minCosine,
-                    check.passed, check.reason,
-                ])
+            try Self.insertAccuracy(db, runID: runID, opID: opID, check: check)
         }
+    }
+
+    /// `insertAccuracy` inside a caller's transaction (the op is known to belong to the run).
+    static func insertAccuracy(_ db: Database, runID: Int64, opID: Int64, check: AccuracyCheck) throws {
+        try db.execute(sql: """
+            INSERT INTO accuracy_checks (run_id, op_id, variant, reference_variant, max_abs_error, max_rel_error,
+                                         cosine, tol_abs, tol_rel, tol_min_cosine, passed, reason)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [
+                runID, opID, check.variant, check.referenceVariant, check.maxAbsError, check.maxRelError,
+                check.cosine, check.tolerance.abs, check.tolerance.rel, check.tolerance.minCosine,
+                check.passed, check.reason,
+            ])
     }
 
     /// Accuracy checks of a run in the order they were recorded.

@@ -1,12 +1,22 @@
+// The schema of the results database and how a file is checked, migrated and switched to WAL.
 import Foundation
 import GRDB
 
-/// The results database schema: GRDB migrations plus `PRAGMA user_version`.
+/// The results database schema: named migrations plus `PRAGMA user_version`.
 ///
-/// Every migration sets `PRAGMA user_version` to its 1-based position inside its own transaction,
-/// so `user_version` always equals the number of migrations applied. A database whose
-/// `user_version` is above `knownVersion`, or which lists a migration identifier this build does
-/// not know, was written by a newer fusebench and is refused before anything is migrated.
+/// Pending migrations are applied together in one transaction that ends by setting
+/// `PRAGMA user_version` to the number of migrations applied (`knownVersion`). Applied migrations
+/// are listed in `grdb_migrations` (the table GRDB's migrator uses, so files written by earlier
+/// fusebench builds keep working).
+/// A database whose `user_version` is above `knownVersion`, or which lists a migration identifier
+/// this build does not know, was written by a newer fusebench and is refused before anything is
+/// migrated; so is a database holding another program's tables.
+///
+/// Opening is race-free: the check runs in a read transaction; only when migrations are pending
+/// does the opener take an exclusive lock (`BEGIN EXCLUSIVE`, waiting out the busy timeout),
+/// check again and apply them all in that one transaction. Concurrent openers wait for the lock and
+/// then find the schema current. Nothing is written before the checks pass, and WAL is enabled
+/// only afterwards (`enableWAL`), so a refused file is left byte-identical.
 ///
 /// Conventions: times are unix seconds (REAL, UTC) so they sort and round-trip exactly; the
 /// `v_runs` view shows them as ISO-8601. Lists and small structs are JSON text with sorted keys.
@@ -18,6 +28,7 @@ enum Schema {
         ("v1-initial-schema", v1),
         ("v2-baselines-fusion-telemetry", v2),
         ("v3-iteration-latencies-variant-decisions", v3),
+        ("v4-run-owner-identity", v4),
     ]
 
     /// Counter values one sample can hold; the factor in `counter_values.id`. Must match the SQL.
@@ -26,45 +37,106 @@ enum Schema {
     /// Number of migrations this build knows; the `user_version` of an up-to-date database.
     static var knownVersion: Int { migrations.count }
 
-    /// A migrator registering `migrations`, each followed by the matching `user_version`.
-    static func migrator() -> DatabaseMigrator {
-        var migrator = DatabaseMigrator()
-        for (index, migration) in migrations.enumerated() {
-            let sql = migration.sql
-            migrator.registerMigration(migration.identifier) { db in
-                try db.execute(sql: sql)
-                try db.execute(sql: "PRAGMA user_version = \(index + 1)")
-            }
-        }
-        return migrator
+    /// What a check found in a database this build accepts.
+    enum State: Equatable {
+        /// Every known migration is applied.
+        case current
+        /// Migrations are pending (a new, empty file, or one written by an older fusebench).
+        case outdated
     }
 
-    /// Refuses newer or foreign databases, then applies pending migrations.
-    static func prepare(_ queue: DatabaseQueue, path: String) throws {
-        let migrator = migrator()
+    /// Refuses newer or foreign databases; says whether migrations are pending. Reads only.
+    ///
+    /// - Throws: `StoreError.newerSchema`, or `StoreError.unusable` for another program's database.
+    static func inspect(_ db: Database, path: String) throws -> State {
         let known = knownVersion
-        try queue.writeWithoutTransaction { db in
-            let found = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
-            if found > known {
-                throw StoreError.newerSchema(found: found, known: known, path: path)
-            }
-            let knownIdentifiers = Set(migrations.map(\.identifier))
-            let applied = try migrator.appliedIdentifiers(db)
-            if !applied.isSubset(of: knownIdentifiers) {
-                throw StoreError.newerSchema(found: max(found, applied.count), known: known, path: path)
-            }
-            if found == 0, applied.isEmpty {
-                let tables = try String.fetchAll(db, sql: """
-                    SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name LIMIT 4
-                    """)
-                if !tables.isEmpty {
-                    throw StoreError.unusable(path: path, reason: "it is a SQLite database of another program "
-                        + "(tables \(tables.joined(separator: ", "))), not a fusebench results database")
-                }
+        let found = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
+        if found > known {
+            throw StoreError.newerSchema(found: found, known: known, path: path)
+        }
+        let applied = try appliedIdentifiers(db)
+        let knownIdentifiers = Set(migrations.map(\.identifier))
+        if !applied.isSubset(of: knownIdentifiers) {
+            throw StoreError.newerSchema(found: max(found, applied.count), known: known, path: path)
+        }
+        if found == 0, applied.isEmpty {
+            let tables = try String.fetchAll(db, sql: """
+                SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name LIMIT 4
+                """)
+            if !tables.isEmpty {
+                throw StoreError.unusable(path: path, reason: "it is a SQLite database of another program "
+                    + "(tables \(tables.joined(separator: ", "))), not a fusebench results database")
             }
         }
-        try migrator.migrate(queue)
+        return applied == knownIdentifiers && found == known ? .current : .outdated
     }
+
+    /// Identifiers listed in `grdb_migrations` (empty when the table does not exist).
+    static func appliedIdentifiers(_ db: Database) throws -> Set<String> {
+        let exists = try Bool.fetchOne(db, sql: """
+            SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'grdb_migrations')
+            """) ?? false
+        guard exists else { return [] }
+        return Set(try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations"))
+    }
+
+    /// Checks the database in a read transaction (nothing is written).
+    static func check(_ queue: DatabaseQueue, path: String) throws -> State {
+        try queue.read { db in try inspect(db, path: path) }
+    }
+
+    /// Refuses newer or foreign databases, then applies pending migrations in one exclusive
+    /// transaction (re-checking under the lock: another process may have migrated meanwhile).
+    static func prepare(_ queue: DatabaseQueue, path: String) throws {
+        if try check(queue, path: path) == .current { return }
+        try queue.writeWithoutTransaction { db in
+            try db.inTransaction(.exclusive) {
+                guard try inspect(db, path: path) == .outdated else { return .commit }
+                let applied = try appliedIdentifiers(db)
+                try db.execute(sql: "CREATE TABLE IF NOT EXISTS grdb_migrations (identifier TEXT NOT NULL PRIMARY KEY)")
+                for migration in migrations where !applied.contains(migration.identifier) {
+                    try db.execute(sql: migration.sql)
+                    try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES (?)", arguments: [migration.identifier])
+                }
+                try db.execute(sql: "PRAGMA user_version = \(knownVersion)")
+                return .commit
+            }
+        }
+    }
+
+    /// Switches a checked, migrated file database to WAL (a no-op when it already is). The switch
+    /// needs a moment without other connections' transactions; while it cannot happen (SQLITE_BUSY,
+    /// or the mode staying unchanged) it is retried until `busyTimeout` has passed.
+    static func enableWAL(_ queue: DatabaseQueue, busyTimeout: Double) throws {
+        let deadline = Date().addingTimeInterval(busyTimeout)
+        try queue.writeWithoutTransaction { db in
+            while true {
+                var mode = ""
+                do {
+                    if try String.fetchOne(db, sql: "PRAGMA journal_mode") == "wal" { return }
+                    mode = try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL") ?? ""
+                    if mode == "wal" { return }
+                } catch let error as DatabaseError where StoreError.isBusy(error) && Date() < deadline {
+                    mode = "busy"
+                }
+                guard Date() < deadline else {
+                    throw StoreError.unusable(path: queue.path, reason: "SQLite cannot switch it to WAL mode (journal mode stays '\(mode)')")
+                }
+                usleep(10_000)
+            }
+        }
+    }
+
+    /// Version 4: who owns a running run, so stale-run detection does not rely on the pid alone
+    /// (a pid is reused, and means nothing in another PID namespace).
+    static let v4 = """
+        -- The owner of a run holds an open-file-description lock on byte `owner_lock` of the database
+        -- file for the run's life (released by the kernel when the process dies, whatever its PID
+        -- namespace). boot_id and pid_start identify the process when no lock was recorded.
+        ALTER TABLE runs ADD COLUMN boot_id TEXT;       -- /proc/sys/kernel/random/boot_id of the owner's host; NULL = unknown
+        ALTER TABLE runs ADD COLUMN pid_start INTEGER;  -- owner's start time: /proc/PID/stat field 22 (clock ticks since boot)
+        ALTER TABLE runs ADD COLUMN owner_lock INTEGER; -- byte offset of the owner's lock on the database file; NULL = none
+        """
 
     /// Version 3: per-iteration latencies (one row per sample, compact) and the edge-variant decisions.
     static let v3 = """

@@ -18,6 +18,11 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
     case unknownBaseline(String)
     /// A name or value given by the user is not acceptable; the text says why.
     case invalidName(String)
+    /// Another process kept the database locked for longer than the busy timeout (`seconds`).
+    case locked(path: String, seconds: Double)
+    /// Measured results could not be stored (the database stayed locked); they were written to
+    /// `sideFile` instead, so nothing measured is lost. `reason` says why the store failed.
+    case keptInSideFile(path: String, sideFile: String, samples: Int, reason: String)
 
     /// Human-readable explanation, naming the database path where one is known.
     public var description: String {
@@ -35,17 +40,29 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
             return "no baseline named \(name); see `fusebench baseline list`"
         case let .invalidName(text):
             return text
+        case let .locked(path, seconds):
+            return "\(path): the database stayed locked by another process for more than \(ResultStore.formatSeconds(seconds)) "
+                + "(wait longer with --db-busy-timeout SECONDS or FUSEBENCH_DB_BUSY_TIMEOUT)"
+        case let .keptInSideFile(path, sideFile, samples, reason):
+            return "\(path): \(samples) measured sample(s) could not be stored (\(reason)); they were written to \(sideFile) "
+                + "(JSON, one entry per op) instead"
         }
     }
 
-    /// Wraps any error raised while opening or migrating `path` into `.unusable`, keeping
-    /// `StoreError`s as they are.
-    static func wrapping(_ error: any Error, path: String) -> StoreError {
+    /// Wraps any error raised while opening or migrating `path` into `.unusable` (`.locked` when
+    /// the database stayed busy past `busyTimeout` seconds), keeping `StoreError`s as they are.
+    static func wrapping(_ error: any Error, path: String, busyTimeout: Double) -> StoreError {
         if let storeError = error as? StoreError { return storeError }
         if let dbError = error as? DatabaseError {
+            if isBusy(dbError) { return .locked(path: path, seconds: busyTimeout) }
             return .unusable(path: path, reason: reason(for: dbError))
         }
         return .unusable(path: path, reason: String(describing: error))
+    }
+
+    /// Whether SQLite gave up waiting for another connection's lock.
+    static func isBusy(_ error: DatabaseError) -> Bool {
+        error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED
     }
 
     /// Short reason for a SQLite failure, in words rather than result codes where possible.
@@ -60,7 +77,7 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
         case .SQLITE_READONLY, .SQLITE_PERM:
             return "the database is read-only (\(error.message ?? "permission denied"))"
         case .SQLITE_BUSY, .SQLITE_LOCKED:
-            return "the database stayed locked by another process for more than 5 s"
+            return "the database stayed locked by another process"
         default:
             return error.message ?? "\(error.resultCode)"
         }

@@ -8,12 +8,17 @@ extension ResultStore {
         guard !rows.isEmpty else { return }
         try write { db in
             try Self.requireRun(db, runID)
-            let statement = try db.cachedStatement(sql: """
-                INSERT INTO thermal_readings (run_id, sample_sequence, kind, label, value, unit, note) VALUES (?, ?, ?, ?, ?, ?, ?)
-                """)
-            for r in rows {
-                try statement.execute(arguments: [runID, r.sampleSequence, r.kind, r.label, r.value, r.unit, r.note])
-            }
+            try Self.insertTelemetry(db, runID: runID, rows: rows)
+        }
+    }
+
+    /// `insertTelemetry` inside a caller's transaction (the run is known to exist).
+    static func insertTelemetry(_ db: Database, runID: Int64, rows: [TelemetryRow]) throws {
+        let statement = try db.cachedStatement(sql: """
+            INSERT INTO thermal_readings (run_id, sample_sequence, kind, label, value, unit, note) VALUES (?, ?, ?, ?, ?, ?, ?)
+            """)
+        for r in rows {
+            try statement.execute(arguments: [runID, r.sampleSequence, r.kind, r.label, r.value, r.unit, r.note])
         }
     }
 

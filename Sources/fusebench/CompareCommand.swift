@@ -56,7 +56,7 @@ struct CompareCommand: ParsableCommand {
     var failOnRegression = false
 
     func run() throws {
-        let store = try database.open()
+        let store = try database.openForReading()
         let report = try CompareReport(store: store, baseIDs: [try store.resolve(base)], headIDs: [try store.resolve(head)],
                                        options: try verdict.options())
         try verdict.print(report)
@@ -94,7 +94,7 @@ struct BaselineCommand: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "list", abstract: "List baselines.")
         @OptionGroup var database: DatabaseOptions
         func run() throws {
-            let store = try database.open()
+            let store = try database.openForReading()
             let rows = try store.baselines().map { b -> [String] in
                 let info = try store.run(id: b.runID)
                 return [b.name, String(b.runID), ISO8601DateFormatter().string(from: b.updatedAt), String(b.history.count),
@@ -109,7 +109,7 @@ struct BaselineCommand: ParsableCommand {
         @Argument var name: String
         @OptionGroup var database: DatabaseOptions
         func run() throws {
-            let store = try database.open()
+            let store = try database.openForReading()
             guard let b = try store.baseline(name: name) else { throw StoreError.unknownBaseline(name) }
             print("baseline \(b.name) → run \(b.runID) (since \(ISO8601DateFormatter().string(from: b.updatedAt)))")
             for m in b.history {

@@ -36,7 +36,7 @@ struct DoctorCommand: ParsableCommand {
             dbHealth = "absent"
         } else {
             do {
-                let store = try database.open()
+                let store = try database.openForReading()
                 dbHealth = "ok: schema version \(try store.schemaVersion()), \(try store.runs(limit: 1_000_000).count) runs, journal \(try store.journalMode())"
             } catch {
                 dbHealth = "\(error)"

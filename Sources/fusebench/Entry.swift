@@ -83,9 +83,23 @@ struct DatabaseOptions: ParsableArguments {
     @Option(name: .long, help: "SQLite database (default: $FUSEBENCH_DB or results/fusebench.sqlite).")
     var db: String?
 
+    @Option(name: .customLong("db-busy-timeout"),
+            help: "Seconds to wait for another process's lock on the database (default: $FUSEBENCH_DB_BUSY_TIMEOUT or 5).")
+    var busyTimeout: String?
+
     var path: String {
         db ?? ProcessInfo.processInfo.environment["FUSEBENCH_DB"] ?? "results/fusebench.sqlite"
     }
 
-    func open() throws -> ResultStore { try ResultStore(path: path) }
+    /// `--db-busy-timeout`, else `$FUSEBENCH_DB_BUSY_TIMEOUT`, else the store's default.
+    func timeout() throws -> Double {
+        if let text = busyTimeout { return try ResultStore.parseBusyTimeout(text, source: "--db-busy-timeout") }
+        return try ResultStore.busyTimeout(environment: ProcessInfo.processInfo.environment) ?? ResultStore.defaultBusyTimeout
+    }
+
+    /// Opens the database for a command that writes (runs, baselines, decisions).
+    func open() throws -> ResultStore { try ResultStore(path: path, access: .readWrite, busyTimeout: try timeout()) }
+
+    /// Opens the database for a command that only reads: works on a read-only file or directory.
+    func openForReading() throws -> ResultStore { try ResultStore(path: path, access: .readOnly, busyTimeout: try timeout()) }
 }

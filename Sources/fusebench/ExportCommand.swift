@@ -23,7 +23,7 @@ struct ExportCommand: ParsableCommand {
         guard let f = ExportFormat(rawValue: format) else {
             throw UsageError("--format must be one of \(ExportFormat.allCases.map(\.rawValue).joined(separator: ", ")), got '\(format)'")
         }
-        let store = try database.open()
+        let store = try database.openForReading()
         let id = try store.resolve(runRef)
         var comparison: CompareReport?
         if let b = baseline {
@@ -54,7 +54,7 @@ struct RunsCommand: ParsableCommand {
     var limit: Int = 20
 
     func run() throws {
-        let store = try database.open()
+        let store = try database.openForReading()
         let rows = try store.runs(limit: limit).map { r in
             [String(r.id), r.status.rawValue, ISO8601DateFormatter().string(from: r.startedAt), r.suites.joined(separator: ","),
              r.label ?? "", String((r.gitCommit ?? "").prefix(10)) + (r.gitDirty == true ? "+" : ""), r.counterMode.rawValue]

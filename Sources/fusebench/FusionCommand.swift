@@ -11,7 +11,7 @@ struct FusionCommand: ParsableCommand {
     @OptionGroup var database: DatabaseOptions
 
     func run() throws {
-        let store = try database.open()
+        let store = try database.openForReading()
         let id = try store.resolve(runRef)
         print("run \(id)")
         print(FusionRenderer.render(decisions: try store.fusionDecisions(runID: id), meta: try store.runMeta(runID: id)))

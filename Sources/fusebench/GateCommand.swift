@@ -64,7 +64,7 @@ struct GateCommand: ParsableCommand {
         guard let mode = CounterMode(rawValue: counters) else { throw UsageError("--counters must be auto, hw, sim or none") }
         guard (1...64).contains(processes) else { throw UsageError("--processes must be between 1 and 64") }
         guard maxTime >= 0 else { throw UsageError("--max-time must not be negative") }
-        let store = try database.open()
+        let store = try headRun == nil ? database.open() : database.openForReading()
         // Progress and notes go to stderr so stdout carries only the verdict (JSON/Markdown safe).
         let say: (String) -> Void = { FileHandle.standardError.write(Data(("gate: " + $0 + "\n").utf8)) }
 

@@ -212,12 +212,12 @@ private func counter(_ event: String, _ value: Double, multiplexed: Bool = false
     let done = try store.beginRun(runInfo(pid: 333))
     try store.finishRun(id: done, status: .complete)
 
-    #expect(try store.markStaleRuns(isAlive: { $0 == 111 }) == [dead])
+    #expect(try store.markStaleRuns(isAlive: { $0.pid == 111 }) == [dead])
     #expect(try store.run(id: alive)?.status == .running)
     #expect(try store.run(id: dead)?.status == .stale)
     #expect(try store.run(id: dead)?.endedAt == nil)
     #expect(try store.run(id: done)?.status == .complete)
-    #expect(try store.markStaleRuns(isAlive: { $0 == 111 }).isEmpty)
+    #expect(try store.markStaleRuns(isAlive: { $0.pid == 111 }).isEmpty)
 }
 
 @Test func defaultLivenessUsesKill() throws {
@@ -402,20 +402,21 @@ private func counter(_ event: String, _ value: Double, multiplexed: Bool = false
         ])
         try store.finishRun(id: runID, status: .complete)
     }
-    // Turn it back into a v2 file: drop v3's objects and its migration record.
+    // Turn it back into a v2 file: drop v3's and v4's objects and their migration records.
     let queue = try DatabaseQueue(path: path)
     try queue.writeWithoutTransaction { db in
         try db.execute(sql: """
             DROP VIEW v_iteration_latencies; DROP VIEW v_variant_decisions;
             DROP TABLE iteration_latencies; DROP TABLE variant_decisions;
-            DELETE FROM grdb_migrations WHERE identifier = '\(Schema.migrations[2].identifier)';
+            DELETE FROM grdb_migrations WHERE identifier IN ('\(Schema.migrations[2].identifier)', '\(Schema.migrations[3].identifier)');
+            ALTER TABLE runs DROP COLUMN owner_lock; ALTER TABLE runs DROP COLUMN pid_start; ALTER TABLE runs DROP COLUMN boot_id;
             PRAGMA user_version = 2;
             """)
     }
     try queue.close()
 
     let store = try ResultStore(path: path)
-    #expect(try store.schemaVersion() == 3)
+    #expect(try store.schemaVersion() == Schema.knownVersion)  // v3 and every later migration
     #expect(try store.run(id: runID)?.status == .complete)
     #expect(try store.samples(runID: runID).map(\.wallNs) == [4_000])
     // The new tables work on the migrated file.
