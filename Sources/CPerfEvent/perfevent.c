@@ -106,15 +106,14 @@ void fb_black_hole(const void *p) { __asm__ volatile("" : : "r"(p) : "memory"); 
 void fb_black_hole_f32(float v) { __asm__ volatile("" : : "x"(v) : "memory"); }
 
 static volatile sig_atomic_t interrupt_signal = 0;
-static void on_signal(int sig) {
-    interrupt_signal = sig;
-    // A second signal falls through to the default action (terminate).
-    signal(sig, SIG_DFL);
-}
+static void on_signal(int sig) { interrupt_signal = sig; }
 void fb_install_interrupt_handlers(void) {
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
+    // SA_RESTART: reads, writes and waits in progress resume instead of failing with EINTR.
+    // SA_RESETHAND: a second signal falls through to the default action (terminate).
+    sa.sa_flags = SA_RESTART | SA_RESETHAND;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);

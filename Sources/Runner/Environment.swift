@@ -1,4 +1,5 @@
 import Foundation
+import ProcessIO
 
 /// Git state of the working directory, recorded with each run.
 struct GitInfo {
@@ -16,20 +17,8 @@ struct GitInfo {
     }
 
     private static func git(_ args: [String]) -> String? {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["git"] + args
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        do {
-            try p.run()
-        } catch {
-            return nil
-        }
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else { return nil }
-        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let out = try? ChildProcess(executable: "/usr/bin/env", arguments: ["git"] + args, stderr: .null).communicate(limit: 1 << 20),
+              out.termination == .exited(0) else { return nil }
+        return String(decoding: out.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }

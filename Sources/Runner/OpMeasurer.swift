@@ -40,7 +40,8 @@ final class OpMeasurer {
 
     var interruptRequested: Bool { fb_interrupt_signal() != 0 }
 
-    func measure(op: PlannedOp, index: Int, of total: Int, sequenceStart: Int, slowdown: Double?) throws -> OpResult {
+    /// Sample sequences start at 0 for this op; `SampleSequencer` makes them run-wide.
+    func measure(op: PlannedOp, index: Int, of total: Int, slowdown: Double?) throws -> OpResult {
         let spec = op.spec
         let settings = spec.settings
         let label = "[\(index + 1)/\(total)] \(op.qualifiedName)"
@@ -142,7 +143,7 @@ final class OpMeasurer {
                 let overhead = m.iterationNs == nil ? calibration.overhead(iterations: n) : calibration.timedOverhead(iterations: n)
                 if Double(m.wallNs) <= overhead { f.insert(.belowOverhead) }
                 if Double(m.wallNs) > 1.5 * Double(m.cpuNs) + overhead { f.insert(.descheduled) }
-                let sample = Sample(key: op.benchmarkKey(variant: v), sequence: sequenceStart + samples.count, iterations: n,
+                let sample = Sample(key: op.benchmarkKey(variant: v), sequence: samples.count, iterations: n,
                                     wallNs: Double(m.wallNs), cpuNs: Double(m.cpuNs), overheadNs: overhead,
                                     counters: m.counters, flags: f,
                                     iterationLatencies: m.iterationNs.map {

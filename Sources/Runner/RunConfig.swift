@@ -71,3 +71,12 @@ public struct RunError: Error, CustomStringConvertible, Sendable {
     public var description: String
     public init(_ d: String) { description = d }
 }
+
+/// SIGINT/SIGTERM arrived before any run existed in the store (exit 130 at the CLI; nothing was
+/// measured, so nothing is lost).
+public struct RunInterrupted: Error, CustomStringConvertible, Sendable {
+    /// The signal received (0 when only a child process saw it).
+    public var signal: Int32
+    public init(signal: Int32) { self.signal = signal }
+    public var description: String { "interrupted (signal \(signal)) before the run started; nothing was measured or stored" }
+}

@@ -2,6 +2,7 @@ import BenchModel
 import CPerfEvent
 import Foundation
 import Kernels
+import ProcessIO
 
 /// The worker protocol: how a fusebench process asks another fusebench process (itself
 /// re-executed, or another build given to `gate --against`) to measure one op.
@@ -129,7 +130,10 @@ public struct WorkerResult: Sendable {
     public var checks: [AccuracyCheck]
     public var samples: [Sample]
     public var calibration: Calibration?
+    /// The worker stopped early on SIGINT/SIGTERM (its samples so far are kept).
     public var interrupted: Bool
+    /// The answer ended with `done`; false when the worker ended mid-way.
+    public var finished: Bool
     public var telemetry: [TelemetryRow]
     public var fusionDecisions: [FusionDecision]
 
@@ -146,58 +150,97 @@ public struct WorkerResult: Sendable {
     }
 }
 
+/// A worker that ended without finishing while nobody asked it to stop (killed from outside,
+/// crashed).
+public struct WorkerDied: Error, CustomStringConvertible, Sendable {
+    /// Its process id.
+    public var pid: Int32
+    /// How it ended.
+    public var termination: Termination
+    /// The last lines it wrote on stderr.
+    public var stderrTail: String
+
+    /// `was killed by signal 9 (SIGKILL)` / `exited with status 1` plus "before finishing".
+    public var how: String { "\(termination) before finishing" }
+
+    public var description: String { "worker pid \(pid) \(how)" }
+}
+
 /// Parent side: runs one worker process to completion.
 public enum WorkerClient {
     /// Asks `executable` who it is (an empty request: the worker answers hello and done).
     public static func hello(executable: String, environment: [String: String]) throws -> WorkerHello {
         let probe = WorkerRequest(suitePath: "", op: "", variants: [], samples: 0, counters: .none, events: [],
                                   explicitEvents: false, slowdown: nil, pin: nil, process: 0, quick: false)
-        return try run(executable: executable, request: probe, environment: environment).hello
+        // The probe takes a moment: it is not asked to stop on SIGINT/SIGTERM (the run then starts
+        // and ends `interrupted` at once); only a signal that reached it too stops it.
+        let answer: WorkerResult
+        do {
+            answer = try run(executable: executable, request: probe, environment: environment, forwardInterrupt: false)
+        } catch let died as WorkerDied {
+            throw RunError("worker \(executable) (pid \(died.pid)) \(died.how) while asked who it is")
+        }
+        guard answer.finished else { throw RunInterrupted(signal: fb_interrupt_signal()) }
+        return answer.hello
     }
 
     /// Starts `executable worker`, sends `request`, and collects the answer. If this process
     /// is interrupted (SIGINT/SIGTERM) meanwhile, the worker is sent SIGINT so it stops after its
-    /// current batch and returns what it has.
-    public static func run(executable: String, request: WorkerRequest, environment: [String: String]) throws -> WorkerResult {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: executable)
-        p.arguments = ["worker"]
-        p.environment = environment
-        let input = Pipe(), output = Pipe(), errors = Pipe()
-        p.standardInput = input
-        p.standardOutput = output
-        p.standardError = errors
-        do {
-            try p.run()
-        } catch {
-            throw RunError("cannot start worker \(executable): \(error.localizedDescription)")
-        }
+    /// current batch and returns what it has (SIGKILL if it has not ended 10 s later).
+    ///
+    /// - Throws: `WorkerDied` when the worker ended without finishing and nobody asked it to stop
+    ///   (killed from outside, crashed); `RunError` when it cannot be started or answers nonsense.
+    /// `forwardInterrupt: false` leaves the worker alone on SIGINT/SIGTERM (for quick probes).
+    public static func run(executable: String, request: WorkerRequest, environment: [String: String],
+                           forwardInterrupt: Bool = true) throws -> WorkerResult {
         let encoder = JSONEncoder()
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        input.fileHandleForWriting.write(try encoder.encode(request))
-        try? input.fileHandleForWriting.close()
-        // Drain stderr concurrently so a chatty worker cannot block on a full pipe.
-        let stderrBox = DataBox()
-        let reader = Thread {
-            stderrBox.set(errors.fileHandleForReading.readDataToEndOfFile())
+        let input = [UInt8](try encoder.encode(request))
+        let child: ChildProcess
+        do {
+            child = try ChildProcess(executable: executable, arguments: ["worker"], environment: environment, stdin: .pipe)
+        } catch let e as ProcessIOError {
+            throw RunError("cannot start worker \(executable): \(String(cString: strerror(e.code)))")
         }
-        reader.start()
-        let child = p.processIdentifier
-        let watcher = Thread {
-            while kill(child, 0) == 0 {
-                if fb_interrupt_signal() != 0 {
-                    kill(child, SIGINT)
-                    return
+        var askedToStop: UInt64?
+        let output: ChildProcess.Output
+        do {
+            output = try child.communicate(input: input) { child in
+                guard forwardInterrupt, fb_interrupt_signal() != 0 else { return }
+                if let asked = askedToStop {
+                    if Clock.wall() &- asked > 10_000_000_000 { child.signal(SIGKILL) }
+                } else {
+                    askedToStop = Clock.wall()
+                    child.signal(SIGINT)
                 }
-                usleep(20_000)
             }
+        } catch let e as ProcessIOError {
+            throw RunError("worker \(executable) (pid \(child.pid)): \(e.description)")
         }
-        watcher.start()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        while !stderrBox.isSet { usleep(1000) }
-        let stderrText = String(decoding: stderrBox.get(), as: UTF8.self)
-        return try parse(data, executable: executable, status: p.terminationStatus, stderr: stderrText).identified(by: request)
+        let stderrText = String(decoding: output.stderr, as: UTF8.self)
+        // Stopped by our own SIGINT (or the terminal's, which reaches the whole group): keep what
+        // arrived. Ended any other way before `done`: it died under us.
+        let stopped = askedToStop != nil || fb_interrupt_signal() != 0
+        let died = WorkerDied(pid: child.pid, termination: output.termination,
+                              stderrTail: stderrText.split(separator: "\n").suffix(5).joined(separator: "\n"))
+        var result: WorkerResult
+        do {
+            result = try parse(Data(output.stdout), executable: executable, status: output.termination.shellStatus, stderr: stderrText)
+                .identified(by: request)
+        } catch {
+            if stopped {
+                // Stopped before it could say anything (e.g. still starting up): nothing to keep.
+                return WorkerResult(hello: WorkerHello.current, checks: [], samples: [], calibration: nil, interrupted: true,
+                                    finished: false, telemetry: [], fusionDecisions: [])
+            }
+            if case .signaled = output.termination { throw died }
+            throw error
+        }
+        if !result.finished {
+            guard stopped else { throw died }
+            result.interrupted = true
+        }
+        return result
     }
 
     /// Decodes a worker's stdout (exposed for tests).
@@ -242,34 +285,7 @@ public enum WorkerClient {
             let tail = stderr.split(separator: "\n").suffix(5).joined(separator: "\n")
             throw RunError("worker \(executable) exited with status \(status) without answering (is it a fusebench with `worker`?)\(tail.isEmpty ? "" : ":\n" + tail)")
         }
-        if !finished {
-            // Killed mid-way (e.g. a second Ctrl-C): keep what arrived, report as interrupted.
-            interrupted = true
-        }
         return WorkerResult(hello: h, checks: checks, samples: samples, calibration: calibration, interrupted: interrupted,
-                            telemetry: telemetry, fusionDecisions: fusionDecisions)
-    }
-}
-
-/// A tiny thread-safe holder for the stderr drained on another thread.
-final class DataBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var data = Data()
-    private var done = false
-    func set(_ d: Data) {
-        lock.lock()
-        data = d
-        done = true
-        lock.unlock()
-    }
-    var isSet: Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        return done
-    }
-    func get() -> Data {
-        lock.lock()
-        defer { lock.unlock() }
-        return data
+                            finished: finished, telemetry: telemetry, fusionDecisions: fusionDecisions)
     }
 }

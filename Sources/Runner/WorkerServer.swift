@@ -42,7 +42,7 @@ public enum WorkerServer {
                                       spinNs: (request.slowdown ?? 0) > 0 ? SpinWork.nanosecondsPerSpin() : 0)
             measurer.telemetry = TelemetryChoice.sampler(environment: environment).sampler
             if let limit = request.temperatureLimitC { measurer.temperatureLimitC = limit }
-            let result = try measurer.measure(op: op, index: 0, of: 1, sequenceStart: 0, slowdown: request.slowdown)
+            let result = try measurer.measure(op: op, index: 0, of: 1, slowdown: request.slowdown)
             timer.stop()
             for c in result.checks { emit(WorkerMessage(type: .check, check: c)) }
             for var s in result.samples {

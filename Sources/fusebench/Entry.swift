@@ -15,6 +15,9 @@ struct Entry {
             Foundation.exit(StandardOutput.finish(status: ExitStatus.ok))
         } catch let exit as ExitCode {
             Foundation.exit(StandardOutput.finish(status: exit.rawValue))
+        } catch let interrupted as RunInterrupted {
+            FileHandle.standardError.write(Data("fusebench: \(interrupted.description)\n".utf8))
+            Foundation.exit(StandardOutput.finish(status: ExitStatus.interrupted))
         } catch {
             let code = FuseBenchCommand.exitCode(for: error)
             if code == .success || error is CleanExit {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import FuseBench
 import Foundation
+import ProcessIO
 
 /// `fusebench worker`: measures one op as the parent process asks (JSON request on stdin, JSON
 /// lines on stdout). See `WorkerProtocol`. Used by `run --processes N` and `gate --against`.
@@ -9,7 +10,12 @@ struct WorkerCommand: ParsableCommand {
         commandName: "worker", abstract: "Measure one op for a parent fusebench (JSON over pipes).", shouldDisplay: false)
 
     func run() throws {
-        let input = FileHandle.standardInput.readDataToEndOfFile()
+        let input: [UInt8]
+        do {
+            input = try FileDescriptorIO.readToEnd(STDIN_FILENO, limit: 16 << 20)
+        } catch {
+            throw RunError("worker: reading the request failed: \(error)")
+        }
         let decoder = JSONDecoder()
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
@@ -17,10 +23,11 @@ struct WorkerCommand: ParsableCommand {
         let emit: (WorkerMessage) -> Void = { m in
             var line = (try? encoder.encode(m)) ?? Data(#"{"type":"error","error":"cannot encode message"}"#.utf8)
             line.append(UInt8(ascii: "\n"))
-            FileHandle.standardOutput.write(line)
+            // The parent gone (EPIPE) or stdout broken: nobody can read the answer any more.
+            do { try FileDescriptorIO.writeAll(STDOUT_FILENO, [UInt8](line)) } catch { Foundation.exit(ExitStatus.error) }
         }
         do {
-            let request = try decoder.decode(WorkerRequest.self, from: input)
+            let request = try decoder.decode(WorkerRequest.self, from: Data(input))
             WorkerServer.serve(request, environment: ProcessInfo.processInfo.environment, emit: emit)
         } catch {
             emit(WorkerMessage(type: .hello, hello: WorkerHello.current))

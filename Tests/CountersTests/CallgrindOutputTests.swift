@@ -63,3 +63,24 @@ func fixture(_ name: String) throws -> String {
         #expect(throws: Callgrind.Unavailable.self) { try Callgrind.prepare(executable: "/bin/true", environment: ["PATH": "/nonexistent"]) }
     }
 }
+
+struct TemporaryDirectoryCheckTests {
+    /// An unusable TMPDIR is reported by name before anything runs (it used to surface as a raw
+    /// NSCocoaErrorDomain error from the callgrind pass).
+    @Test func unusableTemporaryDirectoryIsNamed() throws {
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("fusebench-tmpcheck-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: base, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: base) }
+        let file = base.appendingPathComponent("file").path
+        #expect(FileManager.default.createFile(atPath: file, contents: Data()))
+        for bad in [base.appendingPathComponent("missing").path, file] {
+            #expect {
+                try Callgrind.usableTemporaryDirectory(environment: ["TMPDIR": bad])
+            } throws: { error in
+                "\(error)".contains("TMPDIR \(bad) is not usable")
+            }
+        }
+        #expect(try Callgrind.usableTemporaryDirectory(environment: ["TMPDIR": base.path]) == base.path)
+        #expect(try Callgrind.usableTemporaryDirectory(environment: [:]) == "/tmp")
+    }
+}

@@ -71,7 +71,7 @@ final class CountingLabeled: IterationLabeled {
         let timer = BatchTimer(counters: nil)
         let calibration = try Calibrator.calibrate(timer: timer, targetBatchNs: 200_000)
         let result = try OpMeasurer(timer: timer, calibration: calibration, quiet: true, spinNs: 0)
-            .measure(op: op, index: 0, of: 1, sequenceStart: 0, slowdown: nil)
+            .measure(op: op, index: 0, of: 1, slowdown: nil)
         #expect(result.samples.count == 4)
         // Repetition 0 reads the clock per iteration, repetition 1 runs the plain loop (its batch
         // times carry no per-iteration clock reads and give the speedup).

@@ -118,11 +118,13 @@ import Testing
         #expect(r.telemetry.count == 1)
     }
 
-    @Test func truncatedAnswerKeepsSamplesAndCountsAsInterrupted() throws {
+    /// Whether a truncated answer is an interruption or a failure is decided by who stopped the
+    /// worker (`WorkerClient.run`); the parse keeps the samples and says it was not finished.
+    @Test func truncatedAnswerKeepsSamplesAndIsNotFinished() throws {
         var data = try line(WorkerMessage(type: .hello, hello: .current))
         data += try line(WorkerMessage(type: .sample, sample: sample))
         let r = try WorkerClient.parse(data, executable: "w", status: 137, stderr: "")
-        #expect(r.samples.count == 1 && r.interrupted)
+        #expect(r.samples.count == 1 && !r.finished && !r.interrupted)
     }
 
     @Test func errorsAreReported() throws {
@@ -187,7 +189,7 @@ final class ConstantInstance: KernelInstance {
         let timer = BatchTimer(counters: nil)
         let calibration = try Calibrator.calibrate(timer: timer, targetBatchNs: 50_000)
         let result = try OpMeasurer(timer: timer, calibration: calibration, quiet: true, spinNs: 0)
-            .measure(op: op, index: 0, of: 1, sequenceStart: 0, slowdown: nil)
+            .measure(op: op, index: 0, of: 1, slowdown: nil)
         #expect(result.timed == ["ref", "good"])
         #expect(Set(result.samples.map(\.variant)) == ["ref", "good"])
         let bad = try #require(result.checks.first { $0.variant == "bad" })
@@ -296,7 +298,7 @@ final class ConstantInstance: KernelInstance {
         let timer = BatchTimer(counters: nil)
         let calibration = try Calibrator.calibrate(timer: timer, targetBatchNs: 50_000)
         let result = try OpMeasurer(timer: timer, calibration: calibration, quiet: true, spinNs: 0)
-            .measure(op: op, index: 0, of: 1, sequenceStart: 0, slowdown: nil)
+            .measure(op: op, index: 0, of: 1, slowdown: nil)
         #expect(result.fusionDecisions.map(\.rule) == ["toy-rule"])
         #expect(LoggingFactory().variantBytes("alt") == 2 && LoggingFactory().instancesTimeIterations == false)
     }

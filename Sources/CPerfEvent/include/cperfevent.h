@@ -82,11 +82,12 @@ void fb_black_hole(const void *p);
 /// Same for a scalar value.
 void fb_black_hole_f32(float v);
 
-/// Install SIGINT/SIGTERM handlers that only set a flag (async-signal-safe).
+/// Install SIGINT/SIGTERM handlers that only set a flag (async-signal-safe), with SA_RESTART
+/// (interrupted system calls resume) and SA_RESETHAND (a second signal terminates).
 void fb_install_interrupt_handlers(void);
 /// Signal number received (0 if none).
 int fb_interrupt_signal(void);
-/// Restore default handlers (second Ctrl-C then kills as usual).
+/// Clear the flag set by the handlers.
 void fb_reset_interrupt_flag(void);
 
 /// 1 if the process runs under valgrind, 0 otherwise (0 also when built without valgrind headers).

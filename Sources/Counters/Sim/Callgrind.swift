@@ -1,5 +1,6 @@
 import BenchModel
 import Foundation
+import ProcessIO
 
 /// Runs a worker process under `valgrind --tool=callgrind` and returns its counts.
 ///
@@ -8,12 +9,22 @@ import Foundation
 /// valgrind 3.19 cannot read the DWARF 5 debug info Swift 6.3 emits ("unhandled dwarf2 abbrev
 /// form"), so the worker runs from a `strip --strip-debug` copy of the executable, cached next to
 /// it (or in the temporary directory when that folder is read-only) and refreshed when the
-/// executable changes.
+/// executable changes. Each run writes its output in a `fusebench-cg-*` directory under `$TMPDIR`
+/// (checked when preparing) and removes it, also when interrupted.
 public struct Callgrind: Sendable {
     /// Path of valgrind.
     public var valgrind: String
     /// Executable to run (the stripped copy).
     public var executable: String
+    /// Directory for the per-run output folders (`$TMPDIR`, else `/tmp`).
+    public var temporaryDirectory: String
+
+    /// A runner of `executable` under `valgrind`, writing its output under `temporaryDirectory`.
+    public init(valgrind: String, executable: String, temporaryDirectory: String = "/tmp") {
+        self.valgrind = valgrind
+        self.executable = executable
+        self.temporaryDirectory = temporaryDirectory
+    }
 
     /// Why the sim backend cannot run here.
     public struct Unavailable: Error, CustomStringConvertible, Sendable {
@@ -21,13 +32,38 @@ public struct Callgrind: Sendable {
         public init(description: String) { self.description = description }
     }
 
+    /// The run was stopped because `shouldStop` said so; the callgrind process was killed and
+    /// reaped and its output folder removed.
+    public struct Interrupted: Error, Sendable {}
+
     /// Finds valgrind and prepares the stripped copy of `executable` (default: this process).
     public static func prepare(executable: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Callgrind {
         guard let valgrind = findInPath("valgrind", environment: environment) else {
             throw Unavailable(description: "valgrind is not installed (run tools/setup, or apt-get install valgrind)")
         }
         let exe = executable ?? Harness.executablePath
-        return Callgrind(valgrind: valgrind, executable: try strippedCopy(of: exe, environment: environment))
+        let tmp = try usableTemporaryDirectory(environment: environment)
+        return Callgrind(valgrind: valgrind, executable: try strippedCopy(of: exe, temporaryDirectory: tmp, environment: environment),
+                         temporaryDirectory: tmp)
+    }
+
+    /// `$TMPDIR` (else `/tmp`) when it is a directory this process can write into.
+    ///
+    /// - Throws: `Unavailable` naming the directory and what is wrong with it.
+    public static func usableTemporaryDirectory(environment: [String: String]) throws -> String {
+        let dir = environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+        let name = environment["TMPDIR"] == nil ? "temporary directory \(dir)" : "TMPDIR \(dir)"
+        var st = stat()
+        guard stat(dir, &st) == 0 else {
+            throw Unavailable(description: "\(name) is not usable: \(String(cString: strerror(errno))); set TMPDIR to a writable directory")
+        }
+        guard (st.st_mode & S_IFMT) == S_IFDIR else {
+            throw Unavailable(description: "\(name) is not usable: not a directory; set TMPDIR to a writable directory")
+        }
+        guard access(dir, W_OK | X_OK) == 0 else {
+            throw Unavailable(description: "\(name) is not usable: \(String(cString: strerror(errno))); set TMPDIR to a writable directory")
+        }
+        return dir
     }
 
     /// The base callgrind command line (without the worker's own arguments).
@@ -36,26 +72,39 @@ public struct Callgrind: Sendable {
          "--callgrind-out-file=\(outputFile)", executable]
     }
 
-    /// Runs the worker with `arguments` under callgrind and parses the totals.
-    public func run(arguments: [String], workingDirectory: String? = nil) throws -> CallgrindOutput {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fusebench-cg-\(getpid())-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    /// Runs the worker with `arguments` under callgrind and parses the totals. `shouldStop` is
+    /// asked every 50 ms; when it says yes the callgrind process is killed and reaped, its output
+    /// folder removed, and `Interrupted` thrown.
+    public func run(arguments: [String], shouldStop: () -> Bool = { false }) throws -> CallgrindOutput {
+        let dir = URL(fileURLWithPath: temporaryDirectory).appendingPathComponent("fusebench-cg-\(getpid())-\(UUID().uuidString)")
+        guard mkdir(dir.path, 0o700) == 0 else {
+            throw Unavailable(description: "cannot create \(dir.path) for callgrind's output: \(String(cString: strerror(errno)))")
+        }
         defer { try? FileManager.default.removeItem(at: dir) }
         let out = dir.appendingPathComponent("callgrind.out").path
         let cmd = command(outputFile: out) + arguments
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: cmd[0])
-        p.arguments = Array(cmd.dropFirst())
-        if let wd = workingDirectory { p.currentDirectoryURL = URL(fileURLWithPath: wd) }
-        let errPipe = Pipe()
-        p.standardError = errPipe
-        p.standardOutput = FileHandle.nullDevice
-        try p.run()
-        let err = String(decoding: errPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else {
-            let tail = err.split(separator: "\n").suffix(6).joined(separator: "\n")
-            throw Unavailable(description: "callgrind worker failed (exit \(p.terminationStatus)):\n\(tail)")
+        let child: ChildProcess
+        do {
+            child = try ChildProcess(executable: cmd[0], arguments: Array(cmd.dropFirst()), stdout: .null, stderr: .pipe)
+        } catch let e as ProcessIOError {
+            throw Unavailable(description: e.description)
+        }
+        var stopped = false
+        let result: ChildProcess.Output
+        do {
+            result = try child.communicate(limit: 1 << 24) { child in
+                if !stopped, shouldStop() {
+                    stopped = true
+                    child.signal(SIGKILL)
+                }
+            }
+        } catch let e as ProcessIOError {
+            throw Unavailable(description: "callgrind worker: \(e.description)")
+        }
+        if stopped || shouldStop() { throw Interrupted() }
+        guard result.termination == .exited(0) else {
+            let tail = String(decoding: result.stderr, as: UTF8.self).split(separator: "\n").suffix(6).joined(separator: "\n")
+            throw Unavailable(description: "callgrind worker \(result.termination):\n\(tail)")
         }
         guard let data = FileManager.default.contents(atPath: out) else {
             throw Unavailable(description: "callgrind wrote no output file (\(out))")
@@ -64,28 +113,24 @@ public struct Callgrind: Sendable {
     }
 
     /// Stripped copy of `exe` for valgrind, refreshed when `exe` is newer.
-    static func strippedCopy(of exe: String, environment: [String: String]) throws -> String {
+    static func strippedCopy(of exe: String, temporaryDirectory: String, environment: [String: String]) throws -> String {
         guard let strip = findInPath("strip", environment: environment) else {
             throw Unavailable(description: "strip (binutils) is not installed; valgrind cannot read Swift's DWARF 5 debug info without a stripped copy")
         }
         let fm = FileManager.default
         let exeDate = (try? fm.attributesOfItem(atPath: exe)[.modificationDate] as? Date) ?? Date.distantFuture
         let besides = exe + ".valgrind"
-        let fallback = fm.temporaryDirectory.appendingPathComponent("fusebench-\(ContentHash.fnv1a64Hex(Data(exe.utf8))).valgrind").path
+        let fallback = URL(fileURLWithPath: temporaryDirectory).appendingPathComponent("fusebench-\(ContentHash.fnv1a64Hex(Data(exe.utf8))).valgrind").path
         for target in [besides, fallback] {
             if let d = try? fm.attributesOfItem(atPath: target)[.modificationDate] as? Date, d >= exeDate { return target }
             let tmp = target + ".\(getpid()).tmp"
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: strip)
-            p.arguments = ["--strip-debug", "-o", tmp, exe]
-            p.standardError = FileHandle.nullDevice
+            let stripped: Termination
             do {
-                try p.run()
-                p.waitUntilExit()
+                stripped = try ChildProcess(executable: strip, arguments: ["--strip-debug", "-o", tmp, exe], stdout: .null, stderr: .null).wait()
             } catch {
                 continue
             }
-            if p.terminationStatus == 0, rename(tmp, target) == 0 { return target }
+            if stripped == .exited(0), rename(tmp, target) == 0 { return target }
             try? fm.removeItem(atPath: tmp)
         }
         throw Unavailable(description: "could not write a stripped copy of \(exe) for valgrind (tried \(besides) and \(fallback))")

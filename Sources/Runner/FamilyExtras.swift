@@ -1,0 +1,67 @@
+// Family extras: what an op family adds to a run after its op is measured, through the
+// `OpFamilyExtras` seam of its factory (e.g. fused models: the planner's decision log, the bytes
+// each plan moves, per-layer timings).
+import BenchModel
+import CPerfEvent
+import Kernels
+import Suite
+
+/// Runs the extras of an op's family on this build's side (a foreign build's families are its own).
+final class FamilyExtras {
+    private let context: RunContext
+    /// Timer for per-layer timings (no counters: layers are only timed).
+    private let layerTimer = BatchTimer(counters: nil)
+    private var layerCalibration: Calibration?
+
+    init(context: RunContext) {
+        self.context = context
+    }
+
+    /// Extra samples (sequences from 0) for `op` on side `side`; run-level records are stored here.
+    func run(op: PlannedOp, side: Int, result: OpResult, progress: ProgressLine) throws -> [Sample] {
+        guard context.config.sides[side].executable == nil, let source = op.factory as? any OpFamilyExtras else { return [] }
+        return try familyExtras(op: op, source: source, decisions: result.fusionDecisions, runID: context.runIDs[side], progress: progress)
+    }
+
+    /// For an op family with extras (`OpFamilyExtras`, e.g. a fused model): stores the decisions
+    /// behind the measured instances, records the bytes each variant moves, and times the
+    /// family's extra parts (variant `layer:NAME`, a few batches each, in this process).
+    private func familyExtras(op: PlannedOp, source: any OpFamilyExtras, decisions: [FusionDecision], runID: Int64,
+                              progress: ProgressLine) throws -> [Sample] {
+        let store = context.store
+        if !decisions.isEmpty { try store.insertFusionDecisions(runID: runID, decisions: decisions) }
+        for v in op.spec.variants {
+            guard let bytes = source.variantBytes(v) else { continue }
+            try store.setRunMeta(runID: runID, key: RunMetaKey.fusionBytes(op.benchmarkKey(variant: v)), value: String(bytes))
+        }
+        let layers = try source.extraTimedParts(seed: op.spec.settings.seed)
+        guard !layers.isEmpty else { return [] }
+        let timer = layerTimer
+        let calibration = try calibrationForLayers()
+        let measurer = OpMeasurer(timer: timer, calibration: calibration, quiet: true, spinNs: 0)
+        var settings = op.spec.settings
+        settings.warmupNs = min(settings.warmupNs, 50_000_000)
+        var samples: [Sample] = []
+        for layer in layers {
+            progress.update("\(op.qualifiedName) timing layer \(layer.name) of the unfused plan")
+            let est = try measurer.warmup(layer.instance, settings: settings, batchTarget: settings.batchNs)
+            let n = max(1, Int((settings.batchNs / max(est, 0.001)).rounded(.up)))
+            for _ in 0..<5 {
+                if fb_interrupt_signal() != 0 { return samples }
+                let m = try timer.measure(layer.instance, iterations: n)
+                samples.append(Sample(key: op.benchmarkKey(variant: "layer:\(layer.name)"), sequence: samples.count,
+                                      iterations: n, wallNs: Double(m.wallNs), cpuNs: Double(m.cpuNs),
+                                      overheadNs: calibration.overhead(iterations: n)))
+            }
+        }
+        return samples
+    }
+
+    /// One calibration for all per-layer timings of the run, made when first needed.
+    private func calibrationForLayers() throws -> Calibration {
+        if let c = layerCalibration { return c }
+        let c = try Calibrator.calibrate(timer: layerTimer, targetBatchNs: 2_000_000)
+        layerCalibration = c
+        return c
+    }
+}

@@ -1,0 +1,63 @@
+// Worker fan-out: an op's samples spread over `--processes` worker processes per side
+// (`run --processes N`, `gate`, `gate --against`).
+import BenchModel
+import CPerfEvent
+import Suite
+
+/// Spreads an op's samples over worker processes; with two sides the workers alternate
+/// A B, B A, ... so drift hits both equally.
+struct WorkerFanOut {
+    let context: RunContext
+
+    /// Runs the op's workers one after the other. On SIGINT/SIGTERM the worker in flight is asked
+    /// to stop and its completed samples are kept; a worker that dies under us (e.g. `kill -9`)
+    /// ends measuring with `failure` set, keeping the samples that arrived before.
+    func measure(op: PlannedOp, index: Int, slowdown: Double?, sequencers: [SampleSequencer], progress: ProgressLine) throws -> OpMeasurement {
+        let config = context.config
+        let n = max(1, config.processes)
+        let perWorker = max(2, Int((Double(op.spec.settings.samples) / Double(n)).rounded(.up)))
+        var m = OpMeasurement(results: Array(repeating: OpResult(samples: [], checks: [], interrupted: false), count: config.sides.count))
+        var calibrated = Array(repeating: false, count: config.sides.count)
+        func stop(failure: (any Error)? = nil) -> OpMeasurement {
+            for i in m.results.indices { m.results[i].interrupted = failure == nil }
+            m.failure = failure
+            return m
+        }
+        for p in 0..<n {
+            let order = p % 2 == 0 ? Array(config.sides.indices) : Array(config.sides.indices.reversed())
+            for s in order {
+                if context.interruptRequested { return stop() }
+                let side = config.sides[s]
+                let worker = "worker \(p + 1)/\(n)\(context.sideTag(s))"
+                progress.update("[\(index + 1)/\(context.plan.ops.count)] \(op.qualifiedName) · \(worker)")
+                let request = WorkerRequest(suitePath: op.suitePath, suite: op.suite, op: op.spec.name, variants: op.spec.variants, samples: perWorker,
+                                            counters: context.counters.mode == .hw ? .hw : .none, events: context.events,
+                                            explicitEvents: context.explicit, slowdown: side.executable == nil ? slowdown : nil,
+                                            pin: config.pinCPU, process: p, quick: config.quick, temperatureLimitC: config.temperatureLimitC)
+                let r: WorkerResult
+                do {
+                    r = try WorkerClient.run(executable: side.executable ?? Harness.executablePath, request: request,
+                                             environment: config.environment)
+                } catch let died as WorkerDied {
+                    return stop(failure: RunError("\(worker) (pid \(died.pid)) measuring \(op.qualifiedName) \(died.how); samples stored before it are kept\(died.stderrTail.isEmpty ? "" : ":\n" + died.stderrTail)"))
+                } catch {
+                    // The worker could not be started or answered nonsense: keep what the other
+                    // workers measured, then fail with its own message.
+                    return stop(failure: error)
+                }
+                if p == 0 || m.results[s].checks.isEmpty { m.results[s].checks = r.checks }
+                if m.results[s].fusionDecisions.isEmpty { m.results[s].fusionDecisions = r.fusionDecisions }
+                if m.results[s].timed.isEmpty {
+                    m.results[s].timed = op.spec.variants.filter { v in !r.checks.contains { $0.variant == v && !$0.passed } }
+                }
+                sequencers[s].adopt(r.samples, telemetry: r.telemetry, process: p, into: &m.results[s])
+                if !calibrated[s], let c = r.calibration {
+                    try context.recordCalibration(c, runID: context.runIDs[s])
+                    calibrated[s] = true
+                }
+                if r.interrupted { return stop() }
+            }
+        }
+        return m
+    }
+}
