@@ -15,7 +15,10 @@ public struct FusionDecision: Codable, Sendable, Hashable {
         case rejectedSlower = "rejected: measured slower"
     }
 
-    /// Model (graph) the group belongs to.
+    /// Suite of the `[[model]]` the group belongs to; empty when unknown (the planner does not
+    /// know its suite: the runner sets it before storing; rows of older databases may lack it).
+    public var suite: String
+    /// Model (graph) the group belongs to: the op name of its `[[model]]` in `suite`.
     public var model: String
     /// Layer names of the candidate group, in execution order.
     public var group: [String]
@@ -37,9 +40,11 @@ public struct FusionDecision: Codable, Sendable, Hashable {
     /// Max abs error of the fused output vs the unfused output, when validated.
     public var maxAbsError: Double?
 
-    public init(model: String, group: [String], rule: String, outcome: Outcome, reason: String, bytesSaved: Double = 0,
+    /// Memberwise initialiser (`suite` empty until the runner knows it).
+    public init(suite: String = "", model: String, group: [String], rule: String, outcome: Outcome, reason: String, bytesSaved: Double = 0,
                 launchesSaved: Int = 0, predictedUnfusedNs: Double? = nil, predictedFusedNs: Double? = nil,
                 measuredUnfusedNs: Double? = nil, measuredFusedNs: Double? = nil, maxAbsError: Double? = nil) {
+        self.suite = suite
         self.model = model
         self.group = group
         self.rule = rule
@@ -52,5 +57,26 @@ public struct FusionDecision: Codable, Sendable, Hashable {
         self.measuredUnfusedNs = measuredUnfusedNs
         self.measuredFusedNs = measuredFusedNs
         self.maxAbsError = maxAbsError
+    }
+
+    /// The `[[model]]` op the decision belongs to (`suite` empty when unknown).
+    public var opKey: OpKey { OpKey(suite: suite, op: model) }
+
+    /// Decodes a decision; `suite` may be absent (JSON written by builds before it existed).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        suite = try c.decodeIfPresent(String.self, forKey: .suite) ?? ""
+        model = try c.decode(String.self, forKey: .model)
+        group = try c.decode([String].self, forKey: .group)
+        rule = try c.decode(String.self, forKey: .rule)
+        outcome = try c.decode(Outcome.self, forKey: .outcome)
+        reason = try c.decode(String.self, forKey: .reason)
+        bytesSaved = try c.decode(Double.self, forKey: .bytesSaved)
+        launchesSaved = try c.decode(Int.self, forKey: .launchesSaved)
+        predictedUnfusedNs = try c.decodeIfPresent(Double.self, forKey: .predictedUnfusedNs)
+        predictedFusedNs = try c.decodeIfPresent(Double.self, forKey: .predictedFusedNs)
+        measuredUnfusedNs = try c.decodeIfPresent(Double.self, forKey: .measuredUnfusedNs)
+        measuredFusedNs = try c.decodeIfPresent(Double.self, forKey: .measuredFusedNs)
+        maxAbsError = try c.decodeIfPresent(Double.self, forKey: .maxAbsError)
     }
 }

@@ -3,17 +3,19 @@ import Foundation
 
 /// Renders the fusion planner's decision log (`fusebench fusion RUN`).
 public enum FusionRenderer {
-    /// One block per model: each candidate group, its rule, outcome and reason, with the
-    /// predicted/measured times and error; then the bytes each plan moves.
+    /// One block per `[[model]]` (suite and model: two suites may each have a model of the same
+    /// name): each candidate group, its rule, outcome and reason, with the predicted/measured times
+    /// and error; then the bytes each plan moves.
     public static func render(decisions: [FusionDecision], meta: [String: String]) -> String {
         guard !decisions.isEmpty else { return "no fusion decisions in this run (it ran no [[model]] with a fused variant)" }
         var out: [String] = []
-        var models: [String] = []
-        for d in decisions where !models.contains(d.model) { models.append(d.model) }
+        var models: [OpKey] = []
+        for d in decisions where !models.contains(d.opKey) { models.append(d.opKey) }
         for model in models {
-            let own = decisions.filter { $0.model == model }
+            let own = decisions.filter { $0.opKey == model }
             let accepted = own.filter { $0.outcome == .accepted }.count
-            out.append("model \(model): \(own.count) decision(s), \(accepted) fusion(s) adopted")
+            let name = model.suite.isEmpty ? model.op : model.description
+            out.append("model \(name): \(own.count) decision(s), \(accepted) fusion(s) adopted")
             let rows = own.map { d -> [String] in
                 [d.group.joined(separator: "→"), d.rule, d.outcome.rawValue,
                  d.bytesSaved > 0 ? Format.count(d.bytesSaved) + "B" : "–", d.launchesSaved > 0 ? String(d.launchesSaved) : "–",
@@ -30,18 +32,20 @@ public enum FusionRenderer {
     }
 
     /// Bytes per inference of each variant of `model` (stored as `fusion.bytes.SUITE/OP/VARIANT`,
-    /// or `fusion.bytes.OP.VARIANT` by older builds), labelled by variant, or by `SUITE/OP/VARIANT`
-    /// when several suites of the run have a model of that name.
-    static func bytesMoved(model: String, meta: [String: String]) -> [(label: String, bytes: Double)] {
+    /// or `fusion.bytes.OP.VARIANT` by older builds), labelled by variant. A model whose suite is
+    /// unknown (decisions of older builds) takes the keys of every suite with a model of that
+    /// name, labelled `SUITE/OP/VARIANT` when there are several. The older key form is read only
+    /// for keys that are not `SUITE/OP/VARIANT` (a suite may itself be named like `MODEL.x`).
+    static func bytesMoved(model: OpKey, meta: [String: String]) -> [(label: String, bytes: Double)] {
         var keyed: [(BenchmarkKey, Double)] = []
         var legacy: [(String, Double)] = []
         for (k, v) in meta where k.hasPrefix(RunMetaKey.fusionBytesPrefix) {
             guard let bytes = Double(v) else { continue }
             let rest = String(k.dropFirst(RunMetaKey.fusionBytesPrefix.count))
-            if let key = BenchmarkKey.parse(rest), key.op == model {
-                keyed.append((key, bytes))
-            } else if rest.hasPrefix(model + ".") {
-                legacy.append((String(rest.dropFirst(model.count + 1)), bytes))
+            if let key = BenchmarkKey.parse(rest) {
+                if key.op == model.op, model.suite.isEmpty || key.suite == model.suite { keyed.append((key, bytes)) }
+            } else if rest.hasPrefix(model.op + ".") {
+                legacy.append((String(rest.dropFirst(model.op.count + 1)), bytes))
             }
         }
         let suites = Set(keyed.map(\.0.suite))

@@ -17,44 +17,58 @@ final class FamilyExtras {
         self.context = context
     }
 
-    /// Extra samples (sequences from 0) for `op` on side `side`; run-level records are stored here.
-    func run(op: PlannedOp, side: Int, result: OpResult, progress: ProgressLine) throws -> [Sample] {
-        guard context.config.sides[side].executable == nil, let source = op.factory as? any OpFamilyExtras else { return [] }
-        return try familyExtras(op: op, source: source, decisions: result.fusionDecisions, runID: context.runIDs[side], progress: progress)
+    /// What an op family adds to the op's results: extra samples (sequences from 0), and the
+    /// decision log and run notes stored with the op in its one transaction (`OpResults`).
+    struct Output {
+        /// Extra samples (e.g. per-layer timings), sequences from 0.
+        var samples: [Sample] = []
+        /// Decisions behind the measured instances, each carrying the op's suite.
+        var fusionDecisions: [FusionDecision] = []
+        /// Run notes (`fusion.bytes.SUITE/OP/VARIANT`).
+        var runMeta: [String: String] = [:]
     }
 
-    /// For an op family with extras (`OpFamilyExtras`, e.g. a fused model): stores the decisions
-    /// behind the measured instances, records the bytes each variant moves, and times the
-    /// family's extra parts (variant `layer:NAME`, a few batches each, in this process).
-    private func familyExtras(op: PlannedOp, source: any OpFamilyExtras, decisions: [FusionDecision], runID: Int64,
-                              progress: ProgressLine) throws -> [Sample] {
-        let store = context.store
-        if !decisions.isEmpty { try store.insertFusionDecisions(runID: runID, decisions: decisions) }
+    /// The extras for `op` on side `side`, gathered into `output` (kept up to the point where a
+    /// failure is thrown, so the decisions survive a failing layer timing).
+    func run(op: PlannedOp, side: Int, result: OpResult, progress: ProgressLine, into output: inout Output) throws {
+        guard context.config.sides[side].executable == nil, let source = op.factory as? any OpFamilyExtras else { return }
+        try familyExtras(op: op, source: source, decisions: result.fusionDecisions, progress: progress, into: &output)
+    }
+
+    /// For an op family with extras (`OpFamilyExtras`, e.g. a fused model): the decisions behind
+    /// the measured instances (under the op's suite), the bytes each variant moves, and timings of
+    /// the family's extra parts (variant `layer:NAME`, a few batches each, in this process).
+    private func familyExtras(op: PlannedOp, source: any OpFamilyExtras, decisions: [FusionDecision],
+                              progress: ProgressLine, into output: inout Output) throws {
+        output.fusionDecisions = decisions.map { d in
+            var d = d
+            d.suite = op.suite
+            d.model = op.spec.name
+            return d
+        }
         for v in op.spec.variants {
             guard let bytes = source.variantBytes(v) else { continue }
-            try store.setRunMeta(runID: runID, key: RunMetaKey.fusionBytes(op.benchmarkKey(variant: v)), value: String(bytes))
+            output.runMeta[RunMetaKey.fusionBytes(op.benchmarkKey(variant: v))] = String(bytes)
         }
         let layers = try source.extraTimedParts(seed: op.spec.settings.seed)
-        guard !layers.isEmpty else { return [] }
+        guard !layers.isEmpty else { return }
         let timer = layerTimer
         let calibration = try calibrationForLayers()
         let measurer = OpMeasurer(timer: timer, calibration: calibration, quiet: true, spinNs: 0)
         var settings = op.spec.settings
         settings.warmupNs = min(settings.warmupNs, 50_000_000)
-        var samples: [Sample] = []
         for layer in layers {
             progress.update("\(op.qualifiedName) timing layer \(layer.name) of the unfused plan")
             let est = try measurer.warmup(layer.instance, settings: settings, batchTarget: settings.batchNs)
             let n = max(1, Int((settings.batchNs / max(est, 0.001)).rounded(.up)))
             for _ in 0..<5 {
-                if fb_interrupt_signal() != 0 { return samples }
+                if fb_interrupt_signal() != 0 { return }
                 let m = try timer.measure(layer.instance, iterations: n)
-                samples.append(Sample(key: op.benchmarkKey(variant: "layer:\(layer.name)"), sequence: samples.count,
+                output.samples.append(Sample(key: op.benchmarkKey(variant: "layer:\(layer.name)"), sequence: output.samples.count,
                                       iterations: n, wallNs: Double(m.wallNs), cpuNs: Double(m.cpuNs),
                                       overheadNs: calibration.overhead(iterations: n)))
             }
         }
-        return samples
     }
 
     /// One calibration for all per-layer timings of the run, made when first needed.

@@ -51,7 +51,8 @@ struct OpLoop {
             var failure = measured.failure
             for (side, var result) in measured.results.enumerated() {
                 // A failing callgrind pass or family extra fails the run, but only after the
-                // op's timing samples are stored.
+                // op's timing samples (and whatever the extras gathered) are stored.
+                var extra = FamilyExtras.Output()
                 do {
                     if !interrupted, failure == nil {
                         let pass = try sim.run(op: op, side: side, timed: result.timed, progress: progress)
@@ -59,13 +60,13 @@ struct OpLoop {
                         interrupted = pass.interrupted
                     }
                     if !interrupted, failure == nil {
-                        let extra = try extras.run(op: op, side: side, result: result, progress: progress)
-                        sequencers[side].adopt(extra, into: &result)
+                        try extras.run(op: op, side: side, result: result, progress: progress, into: &extra)
                     }
                 } catch {
                     failure = error
                 }
-                try storage.store(op: op, side: side, result: result)
+                sequencers[side].adopt(extra.samples, into: &result)
+                try storage.store(op: op, side: side, result: result, extras: extra)
             }
             if let failure { throw failure }
             if interrupted || context.interruptRequested {

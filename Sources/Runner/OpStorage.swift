@@ -14,13 +14,14 @@ final class OpStorage {
         self.context = context
     }
 
-    /// Stores the op record, accuracy checks, samples and telemetry of `op` on side `side` in one
-    /// transaction (sequences are already run-wide, see `SampleSequencer`). The only place a run
-    /// writes an op's results.
-    func store(op: PlannedOp, side: Int, result: OpResult) throws {
+    /// Stores the op record, accuracy checks, samples, telemetry and its family's decision log and
+    /// run notes (`extras`) of `op` on side `side` in one transaction (sequences are already
+    /// run-wide, see `SampleSequencer`). The only place a run writes an op's results.
+    func store(op: PlannedOp, side: Int, result: OpResult, extras: FamilyExtras.Output = FamilyExtras.Output()) throws {
         let start = Clock.wall()
         if let line = try context.spool.store(OpResults(runID: context.runIDs[side], op: op.record, checks: result.checks,
-                                                        samples: result.samples, telemetry: result.telemetry)) {
+                                                        samples: result.samples, telemetry: result.telemetry,
+                                                        fusionDecisions: extras.fusionDecisions, runMeta: extras.runMeta)) {
             context.note(line)
         }
         let withLatencies = result.samples.compactMap(\.iterationLatencies)

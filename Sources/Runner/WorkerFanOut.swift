@@ -2,6 +2,7 @@
 // (`run --processes N`, `gate`, `gate --against`).
 import BenchModel
 import CPerfEvent
+import Store
 import Suite
 
 /// Spreads an op's samples over worker processes; with two sides the workers alternate
@@ -52,8 +53,17 @@ struct WorkerFanOut {
                 }
                 sequencers[s].adopt(r.samples, telemetry: r.telemetry, process: p, into: &m.results[s])
                 if !calibrated[s], let c = r.calibration {
-                    try context.recordCalibration(c, runID: context.runIDs[s])
-                    calibrated[s] = true
+                    // A locked database must not cost the op its samples: they are already in
+                    // `m` and go through the spool; the calibration is retried with the next worker.
+                    do {
+                        try context.recordCalibration(c, runID: context.runIDs[s])
+                        calibrated[s] = true
+                    } catch {
+                        // Any other store error fails the run, after the op's samples are stored.
+                        guard let storeError = error as? StoreError, case .locked = storeError else { return stop(failure: error) }
+                        context.note("\(op.qualifiedName)\(context.sideTag(s)): calibration of \(worker) not stored yet (\(storeError.description)); "
+                            + "its samples are kept, the calibration is stored with the next worker's")
+                    }
                 }
                 if r.interrupted { return stop() }
             }

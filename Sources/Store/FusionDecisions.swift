@@ -1,41 +1,51 @@
+// The fusion planner's decision log of a run (`fusion_decisions`), keyed by suite and model.
 import BenchModel
 import Foundation
 import GRDB
 
 extension ResultStore {
-    /// Appends the fusion planner's decisions of a run (order kept).
+    /// Appends the fusion planner's decisions of a run (order kept), each under its suite and model.
     public func insertFusionDecisions(runID: Int64, decisions: [FusionDecision]) throws {
         guard !decisions.isEmpty else { return }
+        let layers = try decisions.map { try encodeJSON($0.group) }
         try write { db in
             try Self.requireRun(db, runID)
-            for d in decisions {
-                try db.execute(sql: """
-                    INSERT INTO fusion_decisions (run_id, model, layers, rule, outcome, reason, bytes_saved, launches_saved,
-                        predicted_unfused_ns, predicted_fused_ns, measured_unfused_ns, measured_fused_ns, max_abs_error)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """, arguments: [runID, d.model, try encodeJSON(d.group), d.rule, d.outcome.rawValue, d.reason, d.bytesSaved,
-                                     d.launchesSaved, d.predictedUnfusedNs, d.predictedFusedNs, d.measuredUnfusedNs,
-                                     d.measuredFusedNs, d.maxAbsError])
-            }
+            try Self.insertFusionDecisions(db, runID: runID, decisions: decisions, layers: layers)
         }
     }
 
-    /// The fusion decisions of a run, in the order they were made.
+    /// Appends `decisions` to run `runID` inside the caller's transaction; `layers[i]` is the JSON
+    /// text of `decisions[i].group`.
+    static func insertFusionDecisions(_ db: Database, runID: Int64, decisions: [FusionDecision], layers: [String]) throws {
+        for (d, layerText) in zip(decisions, layers) {
+            try db.execute(sql: """
+                INSERT INTO fusion_decisions (run_id, suite, model, layers, rule, outcome, reason, bytes_saved, launches_saved,
+                    predicted_unfused_ns, predicted_fused_ns, measured_unfused_ns, measured_fused_ns, max_abs_error)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [runID, d.suite, d.model, layerText, d.rule, d.outcome.rawValue, d.reason, d.bytesSaved,
+                                 d.launchesSaved, d.predictedUnfusedNs, d.predictedFusedNs, d.measuredUnfusedNs,
+                                 d.measuredFusedNs, d.maxAbsError])
+        }
+    }
+
+    /// The fusion decisions of a run, in the order they were made (`suite` is '' for rows of older
+    /// builds whose suite could not be told).
     public func fusionDecisions(runID: Int64) throws -> [FusionDecision] {
         let rows = try read { db in
             try Row.fetchAll(db, sql: """
-                SELECT model, layers, rule, outcome, reason, bytes_saved, launches_saved, predicted_unfused_ns, predicted_fused_ns,
+                SELECT suite, model, layers, rule, outcome, reason, bytes_saved, launches_saved, predicted_unfused_ns, predicted_fused_ns,
                        measured_unfused_ns, measured_fused_ns, max_abs_error FROM fusion_decisions WHERE run_id = ? ORDER BY id
                 """, arguments: [runID])
         }
         return try rows.map { r in
-            let outcomeText: String = r[3]
+            let outcomeText: String = r[4]
             guard let outcome = FusionDecision.Outcome(rawValue: outcomeText) else {
                 throw StoreError.unusable(path: path, reason: "unknown fusion outcome '\(outcomeText)' in run \(runID)")
             }
-            return FusionDecision(model: r[0], group: try decodeJSON([String].self, r[1], what: "fusion_decisions.layers"), rule: r[2],
-                                  outcome: outcome, reason: r[4], bytesSaved: r[5], launchesSaved: r[6], predictedUnfusedNs: r[7],
-                                  predictedFusedNs: r[8], measuredUnfusedNs: r[9], measuredFusedNs: r[10], maxAbsError: r[11])
+            return FusionDecision(suite: r[0], model: r[1], group: try decodeJSON([String].self, r[2], what: "fusion_decisions.layers"),
+                                  rule: r[3], outcome: outcome, reason: r[5], bytesSaved: r[6], launchesSaved: r[7],
+                                  predictedUnfusedNs: r[8], predictedFusedNs: r[9], measuredUnfusedNs: r[10],
+                                  measuredFusedNs: r[11], maxAbsError: r[12])
         }
     }
 }

@@ -18,26 +18,49 @@ public struct OpResults: Codable, Sendable, Hashable {
     public var samples: [Sample]
     /// Telemetry rows measured with the samples.
     public var telemetry: [TelemetryRow]
+    /// The op family's decision log (e.g. the fusion planner's decisions behind a `[[model]]`).
+    public var fusionDecisions: [FusionDecision]
+    /// Run notes the op adds (e.g. `fusion.bytes.SUITE/OP/VARIANT`), set (replacing) with the op.
+    public var runMeta: [String: String]
 
     /// Memberwise initialiser.
-    public init(runID: Int64, op: OpRecord, checks: [AccuracyCheck] = [], samples: [Sample], telemetry: [TelemetryRow] = []) {
+    public init(runID: Int64, op: OpRecord, checks: [AccuracyCheck] = [], samples: [Sample], telemetry: [TelemetryRow] = [],
+                fusionDecisions: [FusionDecision] = [], runMeta: [String: String] = [:]) {
         self.runID = runID
         self.op = op
         self.checks = checks
         self.samples = samples
         self.telemetry = telemetry
+        self.fusionDecisions = fusionDecisions
+        self.runMeta = runMeta
     }
+
+    /// Decodes results; the decision log and run notes may be absent (side files of older builds).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        runID = try c.decode(Int64.self, forKey: .runID)
+        op = try c.decode(OpRecord.self, forKey: .op)
+        checks = try c.decode([AccuracyCheck].self, forKey: .checks)
+        samples = try c.decode([Sample].self, forKey: .samples)
+        telemetry = try c.decode([TelemetryRow].self, forKey: .telemetry)
+        fusionDecisions = try c.decodeIfPresent([FusionDecision].self, forKey: .fusionDecisions) ?? []
+        runMeta = try c.decodeIfPresent([String: String].self, forKey: .runMeta) ?? [:]
+    }
+
+    /// `SUITE/OP`, for messages.
+    var qualifiedName: String { "\(op.suite)/\(op.name)" }
 }
 
 extension ResultStore {
-    /// Records the op and stores its checks, samples and telemetry in one transaction; returns the
-    /// op id. Nothing is written when it throws.
+    /// Records the op and stores its checks, samples, telemetry, decision log and run notes in one
+    /// transaction; returns the op id. Nothing is written when it throws.
     ///
     /// - Throws: `StoreError.locked` when the database stayed locked past the busy timeout,
     ///   `StoreError.unknownRun` when the run does not exist, `StoreError.unusable` otherwise.
     @discardableResult
     public func storeOpResults(_ results: OpResults) throws -> Int64 {
         let shape = try encodeJSON(results.op.shape)
+        let layers = try results.fusionDecisions.map { try encodeJSON($0.group) }
         return try write { db in
             let opID = try Self.recordOp(db, runID: results.runID, op: results.op, shape: shape)
             for check in results.checks {
@@ -47,6 +70,10 @@ extension ResultStore {
                 try SampleWriter(db).insert(runID: results.runID, opID: opID, samples: results.samples, path: path)
             }
             try Self.insertTelemetry(db, runID: results.runID, rows: results.telemetry)
+            try Self.insertFusionDecisions(db, runID: results.runID, decisions: results.fusionDecisions, layers: layers)
+            for (key, value) in results.runMeta.sorted(by: { $0.key < $1.key }) {
+                try Self.setRunMeta(db, runID: results.runID, key: key, value: value)
+            }
             return opID
         }
     }
@@ -77,13 +104,13 @@ public final class OpResultSpool {
     public func store(_ results: OpResults) throws -> String? {
         pending.append(results)
         let before = pending.count
-        let lateOps = pending.dropLast().map(\.op.name)
+        let lateOps = pending.dropLast().map(\.qualifiedName)
         let locked = try flush()
         guard let locked else {
             return before > 1 ? "stored the results of \(lateOps.joined(separator: ", ")) late, once the database was free again" : nil
         }
         let samples = pending.reduce(0) { $0 + $1.samples.count }
-        return "\(results.op.suite)/\(results.op.name): not stored: \(locked.description). Its results are kept in memory "
+        return "\(results.qualifiedName): not stored: \(locked.description). Its results are kept in memory "
             + "(\(pending.count) op(s), \(samples) sample(s)) and will be stored with the next op or at the end of the run"
     }
 
@@ -93,7 +120,7 @@ public final class OpResultSpool {
     ///   when the database stayed locked; other store errors as they are.
     public func finish() throws -> String? {
         guard !pending.isEmpty else { return nil }
-        let names = pending.map(\.op.name)
+        let names = pending.map(\.qualifiedName)
         if let locked = try flush() {
             throw writeSideFile(reason: locked.description)
         }

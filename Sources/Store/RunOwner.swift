@@ -3,6 +3,7 @@
 // database file, far beyond any data); the kernel drops it when the process dies, in whatever PID
 // namespace or container it ran. Runs recorded without a lock fall back to boot id + pid + the
 // process start time, and runs from before schema v4 to the pid alone.
+import BenchModel
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -54,25 +55,10 @@ public enum ProcessIdentity {
     /// Whether this host has `/proc` with per-process start times.
     static var hasProc: Bool { startTicks(pid: getpid()) != nil }
 
-    /// Reads up to 4 KiB of a small text file (a `/proc` entry), retrying on EINTR; nil on failure.
+    /// Reads up to 4 KiB of a small text file (a `/proc` entry) through `BoundedFile`; nil on failure.
     static func readSmallFile(_ path: String) -> String? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        var used = 0
-        while used < buffer.count {
-            let n = buffer.withUnsafeMutableBytes { raw in
-                read(fd, raw.baseAddress.map { $0 + used }, raw.count - used)
-            }
-            if n < 0 {
-                if errno == EINTR { continue }
-                return nil
-            }
-            if n == 0 { break }
-            used += n
-        }
-        return String(decoding: buffer[0..<used], as: UTF8.self)
+        guard case let .success(read) = BoundedFile.read(path, limit: 4096) else { return nil }
+        return String(decoding: read.bytes, as: UTF8.self)
     }
 }
 

@@ -204,11 +204,16 @@ extension ResultStore {
     public func setRunMeta(runID: Int64, key: String, value: String) throws {
         try write { db in
             try Self.requireRun(db, runID)
-            try db.execute(sql: """
-                INSERT INTO run_meta (run_id, key, value) VALUES (?, ?, ?)
-                ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value
-                """, arguments: [runID, key, value])
+            try Self.setRunMeta(db, runID: runID, key: key, value: value)
         }
+    }
+
+    /// Sets (replacing) one note of run `runID` inside the caller's transaction.
+    static func setRunMeta(_ db: Database, runID: Int64, key: String, value: String) throws {
+        try db.execute(sql: """
+            INSERT INTO run_meta (run_id, key, value) VALUES (?, ?, ?)
+            ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value
+            """, arguments: [runID, key, value])
     }
 
     /// All notes of a run (empty when none).

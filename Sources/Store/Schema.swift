@@ -30,6 +30,7 @@ enum Schema {
         ("v3-iteration-latencies-variant-decisions", v3),
         ("v4-run-owner-identity", v4),
         ("v5-variant-decisions-by-suite", v5),
+        ("v6-fusion-decisions-by-suite", v6),
     ]
 
     /// Counter values one sample can hold; the factor in `counter_values.id`. Must match the SQL.
@@ -141,7 +142,9 @@ enum Schema {
 
     /// Version 5: variant decisions keyed by suite, op and variant (two suites of a run may use
     /// the same op name); the views over per-op rows show the suite. Rows written by v3/v4 are moved
-    /// over: their `op` was the bare name, or `SUITE/OP` when two suites of the run shared it.
+    /// over: their `op` was the bare name, or `SUITE/OP` when two suites of the run shared it. When
+    /// a run holds both a bare `OP` row and a `SUITE/OP` row that map to the same key, the qualified
+    /// row wins (rows are inserted bare first, `INSERT OR REPLACE`).
     static let v5 = """
         CREATE TABLE variant_decisions_v5 (
             run_id            INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
@@ -168,7 +171,7 @@ enum Schema {
             PRIMARY KEY (run_id, suite, op, variant)
         ) WITHOUT ROWID;
 
-        INSERT INTO variant_decisions_v5
+        INSERT OR REPLACE INTO variant_decisions_v5
         SELECT d.run_id,
                COALESCE((SELECT o.suite FROM ops o WHERE o.run_id = d.run_id AND o.name = d.op ORDER BY o.id LIMIT 1),
                         CASE WHEN instr(d.op, '/') > 0 THEN substr(d.op, 1, instr(d.op, '/') - 1) ELSE '' END),
@@ -177,7 +180,8 @@ enum Schema {
                d.variant, d.reference_variant, d.metric, d.accuracy, d.accuracy_delta, d.p50_ns, d.p90_ns, d.p99_ns,
                d.latency_source, d.energy_j, d.speedup, d.speedup_lo, d.speedup_hi, d.exit_rates, d.decision, d.reason,
                d.rollback_to, d.decided_at
-        FROM variant_decisions d;
+        FROM variant_decisions d
+        ORDER BY NOT EXISTS (SELECT 1 FROM ops o WHERE o.run_id = d.run_id AND o.name = d.op) AND instr(d.op, '/') > 0;
 
         DROP VIEW v_variant_decisions;
         DROP TABLE variant_decisions;
@@ -204,6 +208,20 @@ enum Schema {
                (c.time_running < c.time_enabled) AS multiplexed
         FROM ops o JOIN samples s ON s.op_id = o.id
              JOIN counter_values c ON c.id BETWEEN s.id * 1024 AND s.id * 1024 + 1023;
+        """
+
+    /// Version 6: fusion decisions keyed by suite and model (two suites of a run may each have a
+    /// `[[model]]` of the same name). Rows written before get the suite of the run's op of that
+    /// name when exactly one suite has one; otherwise the suite stays '' (unknown).
+    static let v6 = """
+        ALTER TABLE fusion_decisions ADD COLUMN suite TEXT NOT NULL DEFAULT '';
+        UPDATE fusion_decisions
+        SET suite = (SELECT o.suite FROM ops o WHERE o.run_id = fusion_decisions.run_id AND o.name = fusion_decisions.model
+                     ORDER BY o.id LIMIT 1)
+        WHERE (SELECT COUNT(DISTINCT o.suite) FROM ops o
+               WHERE o.run_id = fusion_decisions.run_id AND o.name = fusion_decisions.model) = 1;
+        DROP INDEX fusion_decisions_run;
+        CREATE INDEX fusion_decisions_run ON fusion_decisions(run_id, suite, model);
         """
 
     /// Version 3: per-iteration latencies (one row per sample, compact) and the edge-variant decisions.

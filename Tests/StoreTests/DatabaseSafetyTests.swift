@@ -158,12 +158,40 @@ private final class ErrorList: @unchecked Sendable {
 
     let second = OpResults(runID: runID, op: op("b"), samples: samples("b", 3, from: 5))
     let late = try #require(try spool.store(second))
-    #expect(late.contains("stored the results of a late"))
+    #expect(late.contains("stored the results of s/a late"))
     #expect(spool.pending.isEmpty)
     #expect(try spool.finish() == nil)
     #expect(try store.samples(runID: runID).count == 8)
     #expect(try store.ops(runID: runID).map(\.name) == ["a", "b"])
     #expect(try store.telemetry(runID: runID).count == 1)
+}
+
+/// An op's decision log and run notes are part of its results: kept while the database is
+/// locked, stored with them (in the same transaction) once it is free.
+@Test func lockedDatabaseKeepsDecisionsAndRunNotes() throws {
+    let dir = try freshDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let path = dir.appendingPathComponent("locked-decisions.sqlite").path
+    let store = try ResultStore(path: path, busyTimeout: 0.05)
+    let runID = try store.beginRun(info())
+    let spool = OpResultSpool(store: store)
+    let decision = FusionDecision(suite: "s", model: "m", group: ["fc", "relu"], rule: "gemm-epilogue", outcome: .accepted, reason: "ok")
+    let key = RunMetaKey.fusionBytes(BenchmarkKey(suite: "s", op: "m", variant: "fused"))
+    let holder = try WriteLockHolder(path: path)
+    let results = OpResults(runID: runID, op: op("m"), samples: samples("m", 2), fusionDecisions: [decision], runMeta: [key: "1024.0"])
+    let line = try #require(try spool.store(results))
+    #expect(line.contains("s/m: not stored"))
+    try holder.release()
+    #expect(try store.fusionDecisions(runID: runID).isEmpty)
+    #expect(try spool.finish() == "stored the results of s/m late, once the database was free again")
+    #expect(try store.fusionDecisions(runID: runID) == [decision])
+    #expect(try store.runMeta(runID: runID)[key] == "1024.0")
+    // A side file written by an older build (no decisions, no notes) still decodes.
+    var old = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(results)) as? [String: Any])
+    old["fusionDecisions"] = nil
+    old["runMeta"] = nil
+    let decoded = try JSONDecoder().decode(OpResults.self, from: JSONSerialization.data(withJSONObject: old))
+    #expect(decoded.fusionDecisions.isEmpty && decoded.runMeta.isEmpty && decoded.samples == results.samples)
 }
 
 /// A database locked until the end of the run: the results go to a side file named in the error.
@@ -256,6 +284,19 @@ private final class ErrorList: @unchecked Sendable {
     #expect(owner.startTicks == start && owner.bootID == boot && owner.lockOffset == nil)  // in memory: no lock
     try store.write { db in try db.execute(sql: "UPDATE runs SET pid_start = pid_start + 1 WHERE id = ?", arguments: [id]) }
     #expect(try store.markStaleRuns() == [id])
+}
+
+/// `/proc` entries are read through `BoundedFile`: a FIFO in their place is refused (not read as
+/// an empty identity) and never blocks.
+@Test func processIdentityReadsOnlyRegularFiles() throws {
+    let dir = try freshDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let fifo = dir.appendingPathComponent("stat").path
+    #expect(mkfifo(fifo, 0o600) == 0)
+    #expect(ProcessIdentity.readSmallFile(fifo) == nil)
+    let file = dir.appendingPathComponent("boot_id").path
+    try String(repeating: "x", count: 5000).write(toFile: file, atomically: true, encoding: .utf8)
+    #expect(ProcessIdentity.readSmallFile(file)?.count == 4096)
 }
 
 /// A file run's owner lock is what counts: held (here by another store of this process) means alive

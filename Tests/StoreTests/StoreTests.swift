@@ -516,3 +516,103 @@ private func counter(_ event: String, _ value: Double, multiplexed: Bool = false
     #expect(decisions.map(\.key.description) == ["default/gemm_128/optimized", "smoke/gemm_128/optimized"])
     #expect(decisions.map(\.p50Ns) == [9_000, 1_000])
 }
+
+/// A v4 run holding both a bare `mlp` row and an `a/mlp` row (the same key after v5) migrates:
+/// the qualified row wins instead of a primary-key conflict failing the migration.
+@Test func v4BareAndQualifiedVariantDecisionRowsMigrate() throws {
+    let dir = try temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let path = dir.appendingPathComponent("v4-both.sqlite").path
+    let runID: Int64
+    do {
+        let store = try ResultStore(path: path)
+        runID = try store.beginRun(runInfo())
+        for suite in ["a", "b"] {
+            _ = try store.recordOp(runID: runID, op: OpRecord(suite: suite, name: "mlp", kind: "edge", shape: ["batch": 1],
+                                                             dtype: "f32", flops: 1, bytes: 1, threshold: 0.05))
+        }
+        try store.finishRun(id: runID, status: .complete)
+    }
+    let queue = try DatabaseQueue(path: path)
+    try queue.writeWithoutTransaction { db in
+        try db.execute(sql: """
+            DROP VIEW v_iteration_latencies; DROP VIEW v_variant_decisions;
+            DROP TABLE iteration_latencies; DROP TABLE variant_decisions;
+            """)
+        try db.execute(sql: Schema.v3)
+        for (op, reason) in [("mlp", "bare"), ("a/mlp", "qualified"), ("b/mlp", "qualified")] {
+            try db.execute(sql: """
+                INSERT INTO variant_decisions (run_id, op, variant, reference_variant, metric, latency_source, decision, reason, decided_at)
+                VALUES (?, ?, 'fp32', 'fp32', 'top-1', 'none', 'reference', ?, 0)
+                """, arguments: [runID, op, reason])
+        }
+        try db.execute(sql: """
+            DELETE FROM grdb_migrations WHERE identifier = '\(Schema.migrations[4].identifier)';
+            PRAGMA user_version = 4;
+            """)
+    }
+    try queue.close()
+
+    let store = try ResultStore(path: path)
+    #expect(try store.schemaVersion() == Schema.knownVersion)
+    let decisions = try store.variantDecisions(runID: runID)
+    #expect(decisions.map(\.key.description) == ["a/mlp/fp32", "b/mlp/fp32"])
+    #expect(decisions.map(\.reason) == ["qualified", "qualified"])
+}
+
+/// Fusion decisions are keyed by suite and model: two suites with a `[[model]]` of the same name
+/// read back apart.
+@Test func fusionDecisionsKeepTheirSuite() throws {
+    let store = try ResultStore.inMemory()
+    let runID = try store.beginRun(runInfo())
+    try store.insertFusionDecisions(runID: runID, decisions: [
+        FusionDecision(suite: "a", model: "mlp", group: ["fc1", "relu1"], rule: "gemm-epilogue", outcome: .accepted, reason: "a"),
+        FusionDecision(suite: "b", model: "mlp", group: ["fc1", "relu1"], rule: "gemm-epilogue", outcome: .rejectedNoGain, reason: "b"),
+    ])
+    let back = try store.fusionDecisions(runID: runID)
+    #expect(back.map(\.opKey) == [OpKey(suite: "a", op: "mlp"), OpKey(suite: "b", op: "mlp")])
+    #expect(back.map(\.outcome) == [.accepted, .rejectedNoGain])
+}
+
+/// v6: fusion decisions stored before they had a suite get the suite of the run's op of that
+/// name when exactly one suite has one; an ambiguous model keeps the suite unknown ('').
+@Test func v5FusionDecisionsGetTheirSuiteWhereUnambiguous() throws {
+    let dir = try temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let path = dir.appendingPathComponent("v5.sqlite").path
+    let runID: Int64
+    do {
+        let store = try ResultStore(path: path)
+        runID = try store.beginRun(runInfo())
+        for (suite, name) in [("a", "mlp"), ("b", "mlp"), ("a", "solo")] {
+            _ = try store.recordOp(runID: runID, op: OpRecord(suite: suite, name: name, kind: "model", shape: ["batch": 1],
+                                                             dtype: "f32", flops: 1, bytes: 1, threshold: 0.05))
+        }
+        try store.finishRun(id: runID, status: .complete)
+    }
+    // Turn it back into a v5 file: no suite column, decisions by model name.
+    let queue = try DatabaseQueue(path: path)
+    try queue.writeWithoutTransaction { db in
+        try db.execute(sql: """
+            DROP INDEX fusion_decisions_run;
+            ALTER TABLE fusion_decisions DROP COLUMN suite;
+            CREATE INDEX fusion_decisions_run ON fusion_decisions(run_id, model);
+            """)
+        for model in ["mlp", "solo"] {
+            try db.execute(sql: """
+                INSERT INTO fusion_decisions (run_id, model, layers, rule, outcome, reason, bytes_saved, launches_saved)
+                VALUES (?, ?, '["x","y"]', 'elementwise-chain', 'accepted', 'ok', 8, 1)
+                """, arguments: [runID, model])
+        }
+        try db.execute(sql: """
+            DELETE FROM grdb_migrations WHERE identifier = '\(Schema.migrations[5].identifier)';
+            PRAGMA user_version = 5;
+            """)
+    }
+    try queue.close()
+
+    let store = try ResultStore(path: path)
+    #expect(try store.schemaVersion() == Schema.knownVersion)
+    let decisions = try store.fusionDecisions(runID: runID)
+    #expect(decisions.map(\.opKey) == [OpKey(suite: "", op: "mlp"), OpKey(suite: "a", op: "solo")])
+}
