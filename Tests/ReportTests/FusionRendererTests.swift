@@ -28,7 +28,7 @@ import Testing
         try store.setRunMeta(runID: runID, key: RunMetaKey.fusionBytes(BenchmarkKey(suite: "a", op: "mlp", variant: "fused")), value: "1000")
         try store.setRunMeta(runID: runID, key: RunMetaKey.fusionBytes(BenchmarkKey(suite: "b", op: "mlp", variant: "fused")), value: "2000")
         let text = FusionRenderer.render(decisions: try store.fusionDecisions(runID: runID), meta: try store.runMeta(runID: runID))
-        let blocks = text.components(separatedBy: "\n\n").filter { !$0.isEmpty }
+        let blocks = text.trimmingCharacters(in: .whitespacesAndNewlines).components(separatedBy: "\n\n")
         #expect(blocks.count == 2)
         #expect(blocks.first?.hasPrefix("model a/mlp: 1 decision(s), 1 fusion(s) adopted") == true)
         #expect(blocks.last?.hasPrefix("model b/mlp: 1 decision(s), 1 fusion(s) adopted") == true)

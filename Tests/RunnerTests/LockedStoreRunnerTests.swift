@@ -24,7 +24,7 @@ private final class WriteLock {
 }
 
 /// Collects the notes a run says.
-private final class Notes: @unchecked Sendable {
+final class LockedRunNotes: @unchecked Sendable {
     private let lock = NSLock()
     private var items: [String] = []
     func add(_ s: String) { lock.lock(); items.append(s); lock.unlock() }
@@ -37,7 +37,7 @@ private final class Notes: @unchecked Sendable {
 
     /// A file store (busy timeout 0.05 s) with one running run, its directory, and a context
     /// running `op` with `config`.
-    func context(op: PlannedOp, config: RunConfig, dir: URL, notes: Notes) throws -> RunContext {
+    func context(op: PlannedOp, config: RunConfig, dir: URL, notes: LockedRunNotes) throws -> RunContext {
         let store = try ResultStore(path: dir.appendingPathComponent("r.sqlite").path, busyTimeout: 0.05)
         let runID = try store.beginRun(RunInfo(startedAt: Date(), status: .running, label: nil, suites: [op.suite], suiteHash: "h",
                                                gitCommit: nil, gitBranch: nil, gitDirty: nil, harnessVersion: Harness.version,
@@ -87,7 +87,7 @@ private final class Notes: @unchecked Sendable {
         config.sides = [RunSide(name: "", executable: worker.path)]
         let op = PlannedOp(suite: "t", suitePath: "/t.toml", spec: spec("w", kind: "task_fake", variants: ["ref"]), factory: TaskFactory(),
                            tolerance: Tolerance(abs: 0, rel: 0))
-        let notes = Notes()
+        let notes = LockedRunNotes()
         let context = try context(op: op, config: config, dir: dir, notes: notes)
         let lock = try WriteLock(path: context.store.path)
         let measured = try WorkerFanOut(context: context).measure(op: op, index: 0, slowdown: nil, sequencers: [SampleSequencer()],
@@ -107,7 +107,7 @@ private final class Notes: @unchecked Sendable {
         config.quiet = true
         let op = PlannedOp(suite: "t", suitePath: "/t.toml", spec: spec("log", kind: "logging_fake", variants: ["ref", "alt"]),
                            factory: OpFamilySeamTests.LoggingFactory(), tolerance: Tolerance(abs: 0, rel: 0))
-        let notes = Notes()
+        let notes = LockedRunNotes()
         let context = try context(op: op, config: config, dir: dir, notes: notes)
         var result = OpResult(samples: [], checks: [], interrupted: false)
         result.fusionDecisions = [FusionDecision(model: "log", group: ["a", "b"], rule: "toy-rule", outcome: .accepted, reason: "test")]
