@@ -229,7 +229,8 @@ private func fileType(_ path: String) -> mode_t {
     }
 
     /// Every numeric option has a documented range; out-of-range and non-finite values are exit 3
-    /// naming the option, before anything is measured or created.
+    /// naming the option, before anything is measured or created. (`--opt=VALUE`, so negative
+    /// values reach the range check instead of the argument parser's "missing value".)
     @Test func numericOptionsOutOfRangeExitThree() throws {
         let (dir, db) = try twoRuns()
         let suite = dir.appendingPathComponent("tiny.toml")
@@ -239,22 +240,22 @@ private func fileType(_ path: String) -> mode_t {
         let gate = ["gate", "--run", "2", "--baseline", "1", "--db", db]
         let compare = ["compare", "1", "2", "--db", db]
         var cases: [([String], String)] = []
-        for v in ["inf", "nan", "-1", "86401", "1e300"] { cases.append((gate + ["--max-time", v], "--max-time")) }
+        for v in ["inf", "nan", "-1", "86401", "1e300"] { cases.append((gate + ["--max-time=\(v)"], "--max-time")) }
         for v in ["0", "65", "-3"] {
-            cases.append((gate + ["--processes", v], "--processes"))
-            cases.append((run + ["--processes", v], "--processes"))
+            cases.append((gate + ["--processes=\(v)"], "--processes"))
+            cases.append((run + ["--processes=\(v)"], "--processes"))
         }
-        for v in ["-1", "1024", "99999999999"] { cases.append((run + ["--pin", v], "--pin")) }
-        for v in ["inf", "nan", "-1", "3601"] { cases.append((run + ["--cooldown-s", v], "--cooldown-s")) }
-        for v in ["inf", "nan", "0", "150", "-40"] { cases.append((run + ["--temperature-limit", v], "--temperature-limit")) }
-        for v in ["infC", "nanC", "0C", "200C"] { cases.append((run + ["--cooldown-to", v], "--cooldown-to")) }
+        for v in ["-1", "1024", "99999999999"] { cases.append((run + ["--pin=\(v)"], "--pin")) }
+        for v in ["inf", "nan", "-1", "3601"] { cases.append((run + ["--cooldown-s=\(v)"], "--cooldown-s")) }
+        for v in ["inf", "nan", "0", "150", "-40"] { cases.append((run + ["--temperature-limit=\(v)"], "--temperature-limit")) }
+        for v in ["infC", "nanC", "0C", "200C"] { cases.append((run + ["--cooldown-to=\(v)"], "--cooldown-to")) }
         for v in ["inf", "nan", "0", "1000", "-5"] {
-            cases.append((compare + ["--threshold", v], "--threshold"))
-            cases.append((gate + ["--instructions-threshold", v], "--instructions-threshold"))
+            cases.append((compare + ["--threshold=\(v)"], "--threshold"))
+            cases.append((gate + ["--instructions-threshold=\(v)"], "--instructions-threshold"))
         }
-        for v in ["0", "-5", "1000001"] { cases.append((["runs", "--db", db, "--limit", v], "--limit")) }
-        for v in ["inf", "nan", "-1"] { cases.append((["runs", "--db", db, "--db-busy-timeout", v], "--db-busy-timeout")) }
-        cases.append((["exec", "smoke", "gemm_128", "reference", "--iterations", "-1"], "--iterations"))
+        for v in ["0", "-5", "1000001"] { cases.append((["runs", "--db", db, "--limit=\(v)"], "--limit")) }
+        for v in ["inf", "nan", "-1"] { cases.append((["runs", "--db", db, "--db-busy-timeout=\(v)"], "--db-busy-timeout")) }
+        cases.append((["exec", "smoke", "gemm_128", "reference", "--iterations=-1"], "--iterations"))
         for (args, option) in cases {
             let r = try CLI.run(args)
             #expect(r.status == 3, "\(args): exit \(r.status)")
