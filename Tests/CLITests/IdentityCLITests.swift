@@ -106,3 +106,52 @@ private func sharedNameSuite(_ name: String, size: Int, samples: Int) -> String 
         #expect(cells.count == 4 && cells[0].dropFirst() != cells[2].dropFirst(), "alpha and beta reference rows are identical: merged")
     }
 }
+
+/// Suite `name` with one `[[model]]` named `chain` (three elementwise layers the planner fuses).
+private func sharedNameModelSuite(_ name: String) -> String {
+    """
+    [suite]
+    name = "\(name)"
+
+    [defaults]
+    batch_ms = 0.2
+    samples = 2
+    warmup_ms = 2
+
+    [[model]]
+    name = "chain"
+    input = { elements = 1024 }
+    variants = ["unfused", "fused"]
+    [[model.layer]]
+    name = "mul1"
+    op = "mul"
+    value = 1.5
+    [[model.layer]]
+    name = "add1"
+    op = "add"
+    value = 0.25
+    [[model.layer]]
+    name = "relu1"
+    op = "relu"
+    """
+}
+
+@Suite(.serialized) struct FusionIdentityCLITests {
+    /// Two suites each with a `[[model]]` named `chain`: `fusebench fusion` shows two groups, each
+    /// with its own decisions and bytes (they used to merge into one `model chain` block).
+    @Test func sameModelNameInTwoSuitesIsTwoGroupsInFusion() throws {
+        let dir = try CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let alpha = dir.appendingPathComponent("alpha.toml").path, beta = dir.appendingPathComponent("beta.toml").path
+        try sharedNameModelSuite("alpha").write(toFile: alpha, atomically: true, encoding: .utf8)
+        try sharedNameModelSuite("beta").write(toFile: beta, atomically: true, encoding: .utf8)
+        let db = dir.appendingPathComponent("fusion.sqlite").path
+        let run = try CLI.run(["run", alpha, beta, "--quiet", "--counters", "none", "--db", db])
+        #expect(run.status == 0, "\(run.stdout)\n\(run.stderr)")
+        let fusion = try CLI.run(["fusion", "--db", db])
+        #expect(fusion.status == 0, "\(fusion.stderr)")
+        let headers = fusion.stdout.split(separator: "\n").filter { $0.hasPrefix("model ") }.map { String($0.prefix(while: { $0 != ":" })) }
+        #expect(headers == ["model alpha/chain", "model beta/chain"])
+        #expect(fusion.stdout.components(separatedBy: "bytes moved per inference: fused").count == 3)
+    }
+}
