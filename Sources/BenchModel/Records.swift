@@ -204,17 +204,26 @@ public struct AccuracyCheck: Codable, Sendable, Hashable {
     /// Suite of the op. The accuracy comparators (which know no suites) leave it empty; the
     /// runner sets it from the planned op, the store from the op's row.
     public var suite: String
+    /// Op name within its suite.
     public var op: String
+    /// The checked (optimized) variant.
     public var variant: String
+    /// The variant it was checked against.
     public var referenceVariant: String
+    /// Largest absolute difference between the two outputs.
     public var maxAbsError: Double
+    /// Largest relative difference between the two outputs.
     public var maxRelError: Double
+    /// Cosine similarity of the two outputs.
     public var cosine: Double
+    /// The tolerance the check applied.
     public var tolerance: Tolerance
+    /// Whether the variant was within `tolerance`.
     public var passed: Bool
     /// Human-readable reason when `passed` is false.
     public var reason: String?
 
+    /// Creates a check record; `suite` may be left empty by comparators and filled in later.
     public init(suite: String = "", op: String, variant: String, referenceVariant: String, maxAbsError: Double, maxRelError: Double,
                 cosine: Double, tolerance: Tolerance, passed: Bool, reason: String? = nil) {
         self.suite = suite

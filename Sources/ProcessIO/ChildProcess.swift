@@ -58,8 +58,11 @@ public final class ChildProcess {
 
     /// Everything the child wrote, and how it ended.
     public struct Output: Sendable {
+        /// Everything the child wrote on its stdout (empty unless it was a pipe).
         public var stdout: [UInt8]
+        /// Everything the child wrote on its stderr (empty unless it was a pipe).
         public var stderr: [UInt8]
+        /// How the child ended (exit status or signal).
         public var termination: Termination
     }
 

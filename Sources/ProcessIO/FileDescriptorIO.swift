@@ -18,12 +18,14 @@ public struct ProcessIOError: Error, CustomStringConvertible, Sendable, Equatabl
     /// Text used instead of `strerror(code)` when `code` is 0.
     public var message: String
 
+    /// Creates an error for `operation` with `errno` `code` (or 0 and a `message`).
     public init(_ operation: String, code: Int32, message: String = "") {
         self.operation = operation
         self.code = code
         self.message = message
     }
 
+    /// `operation: reason`, the reason being `strerror(code)` or `message`.
     public var description: String {
         "\(operation): \(code != 0 ? String(cString: strerror(code)) : message)"
     }

@@ -75,13 +75,26 @@ public enum CompareRenderer {
         return out
     }
 
+    /// The JSON document of `compare`/`gate --format json` (fields documented in docs/architecture.md,
+    /// "CLI and export contracts"). Each comparison carries `benchmark` (`SUITE/OP/VARIANT`) next to
+    /// its `suite`, bare `op` and `variant`.
     public static func json(_ r: CompareReport) throws -> String {
+        /// One comparison: every field of `Comparison` plus `benchmark`.
+        struct Row: Encodable {
+            var comparison: Comparison
+            enum Key: String, CodingKey { case benchmark }
+            func encode(to encoder: Encoder) throws {
+                try comparison.encode(to: encoder)
+                var c = encoder.container(keyedBy: Key.self)
+                try c.encode(comparison.key.description, forKey: .benchmark)
+            }
+        }
         struct Doc: Encodable {
             var verdict: String
             var exitCode: Int32
             var baseRuns: [Int64]
             var headRuns: [Int64]
-            var comparisons: [Comparison]
+            var comparisons: [Row]
             var cacheMissRatio: [String: Double]
             var onlyInBase: [String]
             var onlyInHead: [String]
@@ -89,7 +102,7 @@ public enum CompareRenderer {
             var excludedThrottled: Int
         }
         let doc = Doc(verdict: r.verdict.rawValue, exitCode: r.exitCode, baseRuns: r.base.map(\.id), headRuns: r.head.map(\.id),
-                      comparisons: r.comparisons, cacheMissRatio: r.cacheMissRatio, onlyInBase: r.onlyInBase, onlyInHead: r.onlyInHead,
+                      comparisons: r.comparisons.map { Row(comparison: $0) }, cacheMissRatio: r.cacheMissRatio, onlyInBase: r.onlyInBase, onlyInHead: r.onlyInHead,
                       warnings: r.warnings, excludedThrottled: r.excludedThrottled)
         let e = JSONEncoder()
         e.outputFormatting = [.prettyPrinted, .sortedKeys]

@@ -31,9 +31,13 @@ public enum VariantDecision: Sendable, Hashable, CustomStringConvertible, Codabl
 
     /// Why a variant was rejected (raw values are the stored texts).
     public enum RejectReason: String, Sendable, Hashable, CaseIterable {
+        /// Its accuracy check failed (outside the entry's accuracy band).
         case accuracy = "accuracy"
+        /// No decisive samples of the variant at all.
         case notMeasured = "not measured"
+        /// Too many samples flagged throttled/descheduled, or a CV above the same limit.
         case unstable = "throttled/unstable"
+        /// The lower bound of its speedup's CI is not above 1.
         case notFaster = "not faster"
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import ProcessIO
 
 /// One-line progress on a terminal (stderr): op, variant, samples done, ETA. Silent otherwise.
 final class ProgressLine {
@@ -19,13 +20,13 @@ final class ProgressLine {
         let line = text()
         let pad = max(0, width - line.count)
         width = line.count
-        FileHandle.standardError.write(Data(("\r" + line + String(repeating: " ", count: pad)).utf8))
+        StandardError.write("\r" + line + String(repeating: " ", count: pad))
     }
 
     /// Clears the line.
     func finish() {
         guard enabled, width > 0 else { return }
-        FileHandle.standardError.write(Data(("\r" + String(repeating: " ", count: width) + "\r").utf8))
+        StandardError.write("\r" + String(repeating: " ", count: width) + "\r")
         width = 0
     }
 

@@ -77,6 +77,8 @@ public struct RunError: Error, CustomStringConvertible, Sendable {
 public struct RunInterrupted: Error, CustomStringConvertible, Sendable {
     /// The signal received (0 when only a child process saw it).
     public var signal: Int32
+    /// An interruption by `signal`.
     public init(signal: Int32) { self.signal = signal }
+    /// The message printed before exiting 130.
     public var description: String { "interrupted (signal \(signal)) before the run started; nothing was measured or stored" }
 }

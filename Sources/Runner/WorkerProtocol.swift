@@ -47,6 +47,7 @@ public struct WorkerRequest: Codable, Sendable {
     /// Temperature limit for throttle flags (°C); nil = default.
     public var temperatureLimitC: Double?
 
+    /// A request for one op's `variants` from the suite file at `suitePath`.
     public init(suitePath: String, suite: String? = nil, op: String, variants: [String], samples: Int, counters: CounterSource, events: [String],
                 explicitEvents: Bool, slowdown: Double?, pin: Int?, process: Int, quick: Bool, temperatureLimitC: Double? = nil) {
         self.temperatureLimitC = temperatureLimitC
@@ -163,6 +164,7 @@ public struct WorkerDied: Error, CustomStringConvertible, Sendable {
     /// `was killed by signal 9 (SIGKILL)` / `exited with status 1` plus "before finishing".
     public var how: String { "\(termination) before finishing" }
 
+    /// `worker pid N <how>`.
     public var description: String { "worker pid \(pid) \(how)" }
 }
 

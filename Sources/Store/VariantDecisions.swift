@@ -53,6 +53,7 @@ public struct VariantDecisionRecord: Codable, Sendable, Hashable {
     /// The variant rolled back to when rejected.
     public var rollbackTo: String?
 
+    /// Creates a decision row (normally from `VariantsReport`).
     public init(suite: String, op: String, variant: String, referenceVariant: String, metric: String, accuracy: Double?, accuracyDelta: Double?,
                 p50Ns: Double?, p90Ns: Double?, p99Ns: Double?, latencySource: String, energyJ: Double?,
                 speedup: Double?, speedupLo: Double?, speedupHi: Double?, exitRates: [ExitRate]?,

@@ -7,10 +7,10 @@ struct VerdictOptions: ParsableArguments {
     @Option(help: "text | markdown | json")
     var format: String = "text"
 
-    @Option(help: "Regression threshold for every op, in percent (default: each op's threshold from its suite).")
+    @Option(help: "Regression threshold for every op, in percent, above 0 and below 1000 (default: each op's threshold from its suite).")
     var threshold: Double?
 
-    @Option(name: .customLong("instructions-threshold"), help: "Instruction-count threshold in percent (default 1).")
+    @Option(name: .customLong("instructions-threshold"), help: "Instruction-count threshold in percent, above 0 and below 1000 (default 1).")
     var instructionsThreshold: Double?
 
     @Flag(name: .customLong("exclude-throttled"), help: "Leave out samples flagged as taken while throttled or descheduled.")
@@ -25,7 +25,7 @@ struct VerdictOptions: ParsableArguments {
 
     func options() throws -> CompareReport.Options {
         for (name, v) in [("--threshold", threshold), ("--instructions-threshold", instructionsThreshold)] {
-            if let v, !(v > 0 && v < 1000) { throw UsageError("\(name) must be a percentage in (0, 1000), got \(v)") }
+            if let v { try OptionRange.check(v, name, above: 0, below: 1000, unit: " (percent)") }
         }
         return CompareReport.Options(threshold: threshold.map { $0 / 100 }, instructionsThreshold: instructionsThreshold.map { $0 / 100 },
                                      excludeThrottled: excludeThrottled)

@@ -9,6 +9,7 @@ import CKernels
 import CPerfEvent
 import FuseBench
 import Foundation
+import ProcessIO
 
 @main
 struct Entry {
@@ -27,7 +28,7 @@ struct Entry {
         } catch let exit as ExitCode {
             Foundation.exit(StandardOutput.finish(status: exit.rawValue))
         } catch let interrupted as RunInterrupted {
-            FileHandle.standardError.write(Data("fusebench: \(interrupted.description)\n".utf8))
+            StandardError.write("fusebench: \(interrupted.description)\n")
             Foundation.exit(StandardOutput.finish(status: ExitStatus.interrupted))
         } catch {
             let code = FuseBenchCommand.exitCode(for: error)
@@ -35,11 +36,11 @@ struct Entry {
                 FuseBenchCommand.exit(withError: error)
             }
             if let message = CLIError.message(for: error) {
-                FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+                StandardError.write("error: \(message)\n")
                 Foundation.exit(ExitStatus.error)
             }
             // Argument-parser usage errors: its own message, but the documented exit code 3.
-            FileHandle.standardError.write(Data((FuseBenchCommand.fullMessage(for: error) + "\n").utf8))
+            StandardError.write(FuseBenchCommand.fullMessage(for: error) + "\n")
             Foundation.exit(ExitStatus.error)
         }
     }

@@ -28,7 +28,7 @@ struct ExecCommand: ParsableCommand {
 
     func run() throws {
         try ISA.check()
-        guard iterations >= 0 else { throw UsageError("--iterations must not be negative") }
+        try OptionRange.check(iterations, "--iterations", in: OptionRange.iterations)
         let file = try SuiteLoader.load(path: try SuiteResolver.resolve([suite])[0])
         guard let spec = file.ops.first(where: { $0.name == op }) else { throw UsageError("\(suite): no op named '\(op)'") }
         let factory = try spec.factory(registry: file.registry)
@@ -59,14 +59,17 @@ struct StoreBenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench-store", abstract: "Measure the SQLite insert rate of samples + counter rows.", shouldDisplay: false)
 
-    @Option(help: "Samples to insert.") var samples: Int = 200_000
-    @Option(help: "Counter values per sample.") var counters: Int = 5
-    @Option(help: "Repetitions (a fresh database each).") var repeats: Int = 3
-    @Option(help: "Per-iteration latencies per sample (0 = none; stored as one iteration_latencies row per sample).")
+    @Option(help: "Samples to insert (1 to 10000000).") var samples: Int = 200_000
+    @Option(help: "Counter values per sample (0 to 64).") var counters: Int = 5
+    @Option(help: "Repetitions, a fresh database each (1 to 100).") var repeats: Int = 3
+    @Option(help: "Per-iteration latencies per sample (0 to 100000; 0 = none; stored as one iteration_latencies row per sample).")
     var latencies: Int = 0
 
     func run() throws {
-        guard samples > 0, counters >= 0, repeats > 0, latencies >= 0 else { throw UsageError("--samples, --repeats must be positive") }
+        try OptionRange.check(samples, "--samples", in: 1...10_000_000)
+        try OptionRange.check(counters, "--counters", in: 0...64)
+        try OptionRange.check(repeats, "--repeats", in: 1...100)
+        try OptionRange.check(latencies, "--latencies", in: 0...100_000)
         for r in 0..<repeats {
             let path = FileManager.default.temporaryDirectory.appendingPathComponent("fusebench-bench-store-\(getpid())-\(r).sqlite").path
             defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }

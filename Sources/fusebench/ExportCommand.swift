@@ -50,10 +50,11 @@ struct RunsCommand: ParsableCommand {
 
     @OptionGroup var database: DatabaseOptions
 
-    @Option(help: "How many runs to show.")
+    @Option(help: "How many runs to show (1 to 1000000).")
     var limit: Int = 20
 
     func run() throws {
+        try OptionRange.check(limit, "--limit", in: OptionRange.runsLimit)
         let store = try database.openForReading()
         let rows = try store.runs(limit: limit).map { r in
             [String(r.id), r.status.rawValue, ISO8601DateFormatter().string(from: r.startedAt), r.suites.joined(separator: ","),

@@ -1,6 +1,7 @@
 import ArgumentParser
 import FuseBench
 import Foundation
+import ProcessIO
 
 /// `fusebench gate`: run (or take) a head run, compare with a baseline, exit 0/1/2/3.
 struct GateCommand: ParsableCommand {
@@ -31,10 +32,10 @@ struct GateCommand: ParsableCommand {
     @Option(name: .customLong("run"), help: "Use this stored run as the head instead of running.")
     var headRun: String?
 
-    @Option(name: .customLong("max-time"), help: "Seconds the gate may spend collecting more samples while inconclusive.")
+    @Option(name: .customLong("max-time"), help: "Seconds the gate may spend collecting more samples while inconclusive (0 to 86400; default 0: no extra rounds).")
     var maxTime: Double = 0
 
-    @Option(help: "Worker processes per op and side.")
+    @Option(help: "Worker processes per op and side (1 to 64).")
     var processes: Int = 3
 
     @Option(help: "Regular expression on SUITE/OP/VARIANT.")
@@ -62,11 +63,11 @@ struct GateCommand: ParsableCommand {
         if headRun != nil, against != nil { throw UsageError("--run and --against exclude each other (--against measures both builds now)") }
         if let exe = against, !FileManager.default.isExecutableFile(atPath: exe) { throw UsageError("--against \(exe): not an executable file") }
         guard let mode = CounterMode(rawValue: counters) else { throw UsageError("--counters must be auto, hw, sim or none") }
-        guard (1...64).contains(processes) else { throw UsageError("--processes must be between 1 and 64") }
-        guard maxTime >= 0 else { throw UsageError("--max-time must not be negative") }
+        try OptionRange.check(processes, "--processes", in: OptionRange.processes)
+        try OptionRange.check(maxTime, "--max-time", in: OptionRange.maxTime, unit: " s")
         let store = try headRun == nil ? database.open() : database.openForReading()
         // Progress and notes go to stderr so stdout carries only the verdict (JSON/Markdown safe).
-        let say: (String) -> Void = { FileHandle.standardError.write(Data(("gate: " + $0 + "\n").utf8)) }
+        let say: (String) -> Void = { StandardError.write("gate: " + $0 + "\n") }
 
         var baseIDs = try baseline.map { [try store.resolve($0)] } ?? []
         var headIDs: [Int64] = []
@@ -121,8 +122,8 @@ struct GateCommand: ParsableCommand {
     func finish(_ report: CompareReport, format: CompareRenderer.Format, rounds: Int = 0, seconds: Double = 0) throws {
         try verdict.print(report)
         if rounds > 0 {
-            FileHandle.standardError.write(Data(String(format: "gate: verdict %@ after %d round(s), %.1f s → exit %d\n",
-                                                       report.verdict.rawValue, rounds, seconds, report.exitCode).utf8))
+            StandardError.write(String(format: "gate: verdict %@ after %d round(s), %.1f s → exit %d\n",
+                                                       report.verdict.rawValue, rounds, seconds, report.exitCode))
         }
         if report.exitCode != 0 { throw ExitCode(report.exitCode) }
     }

@@ -8,6 +8,7 @@
 @preconcurrency import Glibc
 #endif
 import Foundation
+import ProcessIO
 
 /// The end of every command: stdout flushed and checked.
 enum StandardOutput {
@@ -26,7 +27,7 @@ enum StandardOutput {
         guard failed else { return status }
         if code == EPIPE { return status }
         let why = flushFailed && code != 0 ? String(cString: strerror(code)) : "a write failed"
-        FileHandle.standardError.write(Data("error: cannot write to standard output: \(why)\n".utf8))
+        StandardError.write("error: cannot write to standard output: \(why)\n")
         return ExitStatus.error
     }
 }

@@ -27,19 +27,19 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Counters: auto (hardware if the machine has a PMU, else simulated under callgrind if valgrind works, else timing-only), hw, sim, none.")
     var counters: String = "auto"
 
-    @Option(help: "Pin the measuring thread to this CPU.")
+    @Option(help: "Pin the measuring thread to this CPU (0 to 1023, a CPU this machine has).")
     var pin: Int?
 
-    @Option(help: "Worker processes per op (fusebench re-executes itself); samples are spread over them so statistics see the variance between processes.")
+    @Option(help: "Worker processes per op (fusebench re-executes itself); samples are spread over them so statistics see the variance between processes (1 to 64).")
     var processes: Int = 1
 
     @Option(name: .customLong("cooldown-to"), help: "Before each op wait until CPU sensors read below this temperature, e.g. 60C (when sensors exist).")
     var cooldownTo: String?
 
-    @Option(name: .customLong("cooldown-s"), help: "Before each op wait this many seconds.")
+    @Option(name: .customLong("cooldown-s"), help: "Before each op wait this many seconds (0 to 3600).")
     var cooldownSeconds: Double?
 
-    @Option(name: .customLong("temperature-limit"), help: "Flag samples taken above this temperature (°C) as throttled.")
+    @Option(name: .customLong("temperature-limit"), help: "Flag samples taken above this temperature (°C, above 0 and below 150) as throttled.")
     var temperatureLimit: Double = 95
 
     @Option(name: .customLong("inject-slowdown"), parsing: .singleValue,
@@ -53,10 +53,11 @@ struct RunCommand: ParsableCommand {
         var config = RunConfig()
         config.label = label
         config.counterMode = mode
+        if let pin { try OptionRange.check(pin, "--pin", in: OptionRange.pin) }
         config.pinCPU = pin
         config.quiet = quiet
         config.injectedSlowdown = try SlowdownSpec.parse(injectSlowdown)
-        guard (1...64).contains(processes) else { throw UsageError("--processes must be between 1 and 64, got \(processes)") }
+        try OptionRange.check(processes, "--processes", in: OptionRange.processes)
         config.processes = processes
         if let c = cooldownTo {
             let digits = c.hasSuffix("C") || c.hasSuffix("c") ? String(c.dropLast()) : c
@@ -64,10 +65,10 @@ struct RunCommand: ParsableCommand {
             config.cooldownToC = t
         }
         if let s = cooldownSeconds {
-            guard s >= 0, s <= 3600 else { throw UsageError("--cooldown-s must be between 0 and 3600") }
+            try OptionRange.check(s, "--cooldown-s", in: OptionRange.cooldownSeconds, unit: " s")
             config.cooldownSeconds = s
         }
-        guard temperatureLimit > 0, temperatureLimit < 150 else { throw UsageError("--temperature-limit must be in (0, 150) °C") }
+        try OptionRange.check(temperatureLimit, "--temperature-limit", above: 0, below: 150, unit: " °C")
         config.temperatureLimitC = temperatureLimit
         config.quick = quick
         if quick { config.extraConfig["quick"] = "true" }

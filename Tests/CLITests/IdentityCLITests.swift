@@ -63,6 +63,7 @@ private func sharedNameSuite(_ name: String, size: Int, samples: Int) -> String 
             let comparisons = try #require(doc["comparisons"] as? [[String: Any]])
             let compared = comparisons.map { "\($0["suite"] ?? "?")/\($0["op"] ?? "?")/\($0["variant"] ?? "?")" }
             #expect(compared.sorted() == keys.sorted(), "\(args[0])")
+            #expect(comparisons.compactMap { $0["benchmark"] as? String }.sorted() == keys.sorted(), "\(args[0]): benchmark field")
             for c in comparisons {
                 #expect(c["nBase"] as? Int == counts[c["suite"] as? String ?? ""], "\(args[0]): \(c)")
             }

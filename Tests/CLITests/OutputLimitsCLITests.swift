@@ -25,6 +25,25 @@ private func runWithStdout(_ args: [String], stdout: FileHandle) throws -> (stat
     return (p.terminationStatus, String(decoding: data, as: UTF8.self))
 }
 
+/// Runs fusebench with stderr going to `stderr` (e.g. /dev/full); returns how it ended and stdout.
+private func runWithStderr(_ args: [String], stderr: FileHandle) throws -> (status: Int32, exited: Bool, stdout: String) {
+    let bin = try #require(CLI.binary, "fusebench executable not found next to the test bundle")
+    let p = Process()
+    p.executableURL = bin
+    p.arguments = args
+    p.currentDirectoryURL = CLI.packageRoot
+    var e = ProcessInfo.processInfo.environment
+    e["FUSEBENCH_NO_COUNTERS"] = "1"
+    p.environment = e
+    let out = Pipe()
+    p.standardOutput = out
+    p.standardError = stderr
+    try p.run()
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return (p.terminationStatus, p.terminationReason == .exit, String(decoding: data, as: UTF8.self))
+}
+
 /// A database with two synthetic runs (ids 1 and 2).
 private func twoRuns() throws -> (dir: URL, db: String) {
     let dir = try CLI.tempDir()
@@ -183,5 +202,65 @@ private func fileType(_ path: String) -> mode_t {
         let r = try CLI.run(["run", suite.path, "--db", dir.appendingPathComponent("x.sqlite").path, "--quiet", "--counters", "none"])
         #expect(r.status == 3)
         #expect(r.stderr.hasPrefix("error: \(suite.path):6:1: 'samples' must be between 2 and 100000"), "\(r.stderr)")
+    }
+    /// Diagnostics on a stderr that cannot be written (`2>/dev/full`) are dropped: the command ends
+    /// with the exit code it would have had (never a trap inside Foundation's FileHandle).
+    @Test func unwritableStderrNeverCrashes() throws {
+        let full = try #require(FileHandle(forWritingAtPath: "/dev/full"), "/dev/full is missing")
+        let dir = try CLI.tempDir()
+        let suite = dir.appendingPathComponent("tiny.toml")
+        try tinySuite.write(to: suite, atomically: true, encoding: .utf8)
+        let db = dir.appendingPathComponent("x.sqlite").path
+        // Errors (printed on stderr, then exit 3).
+        for args in [["run", dir.appendingPathComponent("nosuch.toml").path, "--db", db],
+                     ["run", suite.path, "--db", db, "--processes", "0"],
+                     ["runs", "--db", db, "--nosuchflag"]] {
+            let r = try runWithStderr(args, stderr: full)
+            #expect(r.exited && r.status == 3, "\(args): exit \(r.status), exited normally: \(r.exited)")
+        }
+        // A gate that measures prints its notes and progress on stderr: still a verdict, exit 0/1/2.
+        let first = try CLI.run(["run", suite.path, "--db", db, "--quiet", "--counters", "none", "--quick"])
+        #expect(first.status == 0, "\(first.stderr)")
+        let gate = try runWithStderr(["gate", suite.path, "--baseline", "1", "--db", db, "--quiet", "--counters", "none", "--quick",
+                                      "--processes", "1", "--format", "json"], stderr: full)
+        #expect(gate.exited && [0, 1, 2].contains(gate.status), "gate: exit \(gate.status), exited normally: \(gate.exited)")
+        let doc = try JSONSerialization.jsonObject(with: Data(gate.stdout.utf8)) as? [String: Any]
+        #expect(doc?["verdict"] is String, "gate stdout: \(gate.stdout)")
+    }
+
+    /// Every numeric option has a documented range; out-of-range and non-finite values are exit 3
+    /// naming the option, before anything is measured or created. (`--opt=VALUE`, so negative
+    /// values reach the range check instead of the argument parser's "missing value".)
+    @Test func numericOptionsOutOfRangeExitThree() throws {
+        let (dir, db) = try twoRuns()
+        let suite = dir.appendingPathComponent("tiny.toml")
+        try tinySuite.write(to: suite, atomically: true, encoding: .utf8)
+        let fresh = dir.appendingPathComponent("never.sqlite").path
+        let run = ["run", suite.path, "--db", fresh, "--quiet", "--counters", "none"]
+        let gate = ["gate", "--run", "2", "--baseline", "1", "--db", db]
+        let compare = ["compare", "1", "2", "--db", db]
+        var cases: [([String], String)] = []
+        for v in ["inf", "nan", "-1", "86401", "1e300"] { cases.append((gate + ["--max-time=\(v)"], "--max-time")) }
+        for v in ["0", "65", "-3"] {
+            cases.append((gate + ["--processes=\(v)"], "--processes"))
+            cases.append((run + ["--processes=\(v)"], "--processes"))
+        }
+        for v in ["-1", "1024", "99999999999"] { cases.append((run + ["--pin=\(v)"], "--pin")) }
+        for v in ["inf", "nan", "-1", "3601"] { cases.append((run + ["--cooldown-s=\(v)"], "--cooldown-s")) }
+        for v in ["inf", "nan", "0", "150", "-40"] { cases.append((run + ["--temperature-limit=\(v)"], "--temperature-limit")) }
+        for v in ["infC", "nanC", "0C", "200C"] { cases.append((run + ["--cooldown-to=\(v)"], "--cooldown-to")) }
+        for v in ["inf", "nan", "0", "1000", "-5"] {
+            cases.append((compare + ["--threshold=\(v)"], "--threshold"))
+            cases.append((gate + ["--instructions-threshold=\(v)"], "--instructions-threshold"))
+        }
+        for v in ["0", "-5", "1000001"] { cases.append((["runs", "--db", db, "--limit=\(v)"], "--limit")) }
+        for v in ["inf", "nan", "-1"] { cases.append((["runs", "--db", db, "--db-busy-timeout=\(v)"], "--db-busy-timeout")) }
+        cases.append((["exec", "smoke", "gemm_128", "reference", "--iterations=-1"], "--iterations"))
+        for (args, option) in cases {
+            let r = try CLI.run(args)
+            #expect(r.status == 3, "\(args): exit \(r.status)")
+            #expect(r.stderr.hasPrefix("error: ") && r.stderr.contains(option), "\(args): \(r.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: fresh), "a run started despite a bad option")
     }
 }

@@ -199,11 +199,16 @@ import Testing
         let comparisons = try #require(doc["comparisons"] as? [[String: Any]])
         #expect(comparisons.count == 4)
         for c in comparisons {
-            for key in ["op", "variant", "ratio", "ciLower", "ciUpper", "pValue", "pValueAdjusted", "verdict", "threshold",
+            for key in ["benchmark", "suite", "op", "variant", "ratio", "ciLower", "ciUpper", "pValue", "pValueAdjusted", "verdict", "threshold",
                         "baseMedian", "headMedian", "nBase", "nHead"] {
                 #expect(c[key] != nil, "comparison lacks \(key)")
             }
             #expect(c["verdict"] as? String == "regression")
+            // `benchmark` is the identity SUITE/OP/VARIANT; `op` is the bare op name.
+            let suite = try #require(c["suite"] as? String), op = try #require(c["op"] as? String)
+            let variant = try #require(c["variant"] as? String)
+            #expect(c["benchmark"] as? String == "\(suite)/\(op)/\(variant)")
+            #expect(suite == "tiny" && !op.contains("/"), "\(c)")
             let lo = try #require(c["ciLower"] as? Double), ratio = try #require(c["ratio"] as? Double), hi = try #require(c["ciUpper"] as? Double)
             #expect(lo <= ratio && ratio <= hi)
         }
