@@ -8,7 +8,9 @@
 //   The ISA the binary was built for is recorded in every run, and the harness refuses to run
 //   kernels on a CPU that lacks those instructions (see `Kernels/ISA.swift`). The C kernels have their
 //   own target, `CKernels`, built with the same CPU flags; the C shim `CPerfEvent` (perf_event, clocks,
-//   the cpuid check) is built for baseline x86-64, so the check itself runs on any x86-64 CPU.
+//   the cpuid check, and the comparison with the build's ISA) is built for baseline x86-64, and so is
+//   the `fusebench` executable target, whose entry calls that check before any kernel code: give
+//   neither of them CPU flags.
 import Foundation
 import PackageDescription
 
@@ -49,12 +51,12 @@ let package = Package(
         .target(name: "Report", dependencies: ["BenchModel", "Analysis", "Store"]),
         .target(name: "FuseBench", dependencies: ["BenchModel", "Counters", "Telemetry", "Fusion", "Edge", "Kernels", "Suite", "Store", "Analysis", "Runner", "Report"]),
         .executableTarget(name: "fusebench", dependencies: [
-            "FuseBench", "CPerfEvent", "ProcessIO", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "FuseBench", "CPerfEvent", "CKernels", "ProcessIO", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "ProcessIOTests", dependencies: ["ProcessIO"]),
         .testTarget(name: "CountersTests", dependencies: ["Counters"], exclude: ["Fixtures"]),
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry"]),
-        .testTarget(name: "KernelsTests", dependencies: ["Kernels"], swiftSettings: swiftCPU),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels", "CPerfEvent"], swiftSettings: swiftCPU),
         .testTarget(name: "FusionTests", dependencies: ["Fusion"], swiftSettings: swiftCPU),
         .testTarget(name: "EdgeTests", dependencies: ["Edge", "Kernels"], swiftSettings: swiftCPU),
         .testTarget(name: "SuiteTests", dependencies: ["Suite", "FuseBench"]),

@@ -102,6 +102,88 @@ uint32_t fb_isa_host(void) {
     return f;
 }
 
+// The comparison and its message: baseline x86-64 like fb_isa_host (see there).
+static const struct { uint32_t bit; const char *name; } isa_names[] = {
+    {FB_ISA_SSE42, "sse4.2"}, {FB_ISA_AVX, "avx"}, {FB_ISA_AVX2, "avx2"}, {FB_ISA_FMA, "fma"},
+    {FB_ISA_F16C, "f16c"}, {FB_ISA_AVX512F, "avx512f"}, {FB_ISA_AVX512BW, "avx512bw"},
+    {FB_ISA_AVX512VL, "avx512vl"}, {FB_ISA_AVX512VNNI, "avx512vnni"}, {FB_ISA_AVX512BF16, "avx512bf16"},
+    {FB_ISA_AVXVNNI, "avxvnni"}, {FB_ISA_AVX512DQ, "avx512dq"},
+};
+
+__attribute__((target("arch=x86-64")))
+uint32_t fb_isa_missing(uint32_t built, uint32_t host) { return built & ~host; }
+
+__attribute__((target("arch=x86-64")))
+const char *fb_isa_name(uint32_t bit) {
+    for (size_t i = 0; i < sizeof isa_names / sizeof isa_names[0]; i++) {
+        if (isa_names[i].bit == bit) return isa_names[i].name;
+    }
+    return NULL;
+}
+
+__attribute__((target("arch=x86-64")))
+const char *fb_isa_suggested_cpu(uint32_t host) {
+    const uint32_t v3 = FB_ISA_AVX | FB_ISA_AVX2 | FB_ISA_FMA | FB_ISA_F16C;
+    const uint32_t v4 = v3 | FB_ISA_AVX512F | FB_ISA_AVX512BW | FB_ISA_AVX512VL | FB_ISA_AVX512DQ;
+    if ((host & v4) == v4) return "skylake-avx512";
+    if ((host & v3) == v3) return "haswell";
+    if (host & FB_ISA_SSE42) return "nehalem";
+    return "x86-64";
+}
+
+/// Appends `text` at `*used` in `buf` (capacity `cap`), keeping it NUL-terminated and truncating.
+__attribute__((target("arch=x86-64")))
+static void isa_append(char *buf, size_t cap, size_t *used, const char *text) {
+    while (*text != 0 && *used + 1 < cap) buf[(*used)++] = *text++;
+    if (cap > 0) buf[*used < cap ? *used : cap - 1] = 0;
+}
+
+__attribute__((target("arch=x86-64")))
+int fb_isa_refusal(uint32_t built, uint32_t host, char *buf, size_t cap) {
+    uint32_t missing = fb_isa_missing(built, host);
+    size_t used = 0;
+    int count = 0;
+    if (cap > 0) buf[0] = 0;
+    if (missing == 0) return 0;
+    isa_append(buf, cap, &used, "this fusebench was built for ");
+    for (size_t i = 0; i < sizeof isa_names / sizeof isa_names[0]; i++) {
+        if ((missing & isa_names[i].bit) == 0) continue;
+        if (count > 0) isa_append(buf, cap, &used, ", ");
+        isa_append(buf, cap, &used, isa_names[i].name);
+        count++;
+    }
+    if (count == 0) {  // only bits without a name
+        isa_append(buf, cap, &used, "unknown features");
+        count = 1;
+    }
+    isa_append(buf, cap, &used, count == 1 ? " but this CPU lacks it" : " but this CPU lacks them");
+    isa_append(buf, cap, &used, "; rebuild on this machine (swift build -c release) or set FUSEBENCH_TARGET_CPU=");
+    isa_append(buf, cap, &used, fb_isa_suggested_cpu(host));
+    isa_append(buf, cap, &used, " (see README)");
+    return count;
+}
+
+__attribute__((target("arch=x86-64")))
+int fb_isa_refuse(uint32_t built, uint32_t host, int fd) {
+    char line[512];
+    size_t used = 0;
+    isa_append(line, sizeof line, &used, "error: ");
+    int count = fb_isa_refusal(built, host, line + used, sizeof line - used - 1);
+    if (count == 0) return 0;
+    used = strlen(line);
+    line[used++] = '\n';
+    size_t done = 0;
+    while (done < used) {
+        ssize_t n = write(fd, line + done, used - done);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        done += (size_t)n;
+    }
+    return count;
+}
+
 void fb_black_hole(const void *p) { __asm__ volatile("" : : "r"(p) : "memory"); }
 void fb_black_hole_f32(float v) { __asm__ volatile("" : : "x"(v) : "memory"); }
 

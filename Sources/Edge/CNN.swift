@@ -211,8 +211,9 @@ public struct CNNModel: Sendable {
     }
 
     /// Loads and validates `cnn.json`; errors name the file and the line at fault.
-    public static func load(path: String) throws -> CNNModel {
-        try parse(EdgeError.readModelFile(path), path: path)
+    /// - Parameter limit: largest file read (`EdgeError.fileLimit`; tests pass a smaller one).
+    public static func load(path: String, limit: Int = EdgeError.fileLimit) throws -> CNNModel {
+        try parse(EdgeError.readModelFile(path, limit: limit), path: path)
     }
 
     /// Parses model JSON (see `load`); `path` is used in error messages.
@@ -352,7 +353,7 @@ public enum EdgeArchitecture: String, Sendable {
     /// Reads the `architecture` key of the model at `path`. A file that cannot be read or parsed is
     /// reported as `mlp`, so the MLP loader reports its own (located) error as before.
     public static func of(modelPath path: String) throws -> EdgeArchitecture {
-        guard let data = try? Data(contentsOf: URL(fileURLWithPath: path)),
+        guard let data = try? EdgeError.readModelFile(path),
               let root = try? LinedJSON.parse(data, path: path), let node = root["architecture"] else { return .mlp }
         guard let name = node.string, let arch = EdgeArchitecture(rawValue: name) else {
             throw EdgeError(file: path, line: node.line, "unknown architecture \(node.string.map { "'\($0)'" } ?? "(not a string)") (mlp or cnn)")

@@ -1,6 +1,7 @@
 // The digits data set (data/digits/digits.csv) and the MLP (data/digits/mlp.json) shipped in the
 // repository, loaded with errors that name the file (and the line, for the CSV and for non-finite
 // numbers in the JSON). See tools/export-digits and tools/train-digits-mlp for how they were made.
+import BenchModel
 import Foundation
 
 /// Bad input to the edge-inference runtime: names the file and, where known, the line.
@@ -23,13 +24,22 @@ public struct EdgeError: Error, CustomStringConvertible, Sendable {
         return "\(file): \(message)"
     }
 
-    /// The bytes of the model file at `path`, or an error naming it.
-    static func readModelFile(_ path: String) throws -> Data {
-        do {
-            return try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch {
-            throw EdgeError(file: path, "cannot read the model file: \(error.localizedDescription)")
+    /// Largest model or data file the edge runtime reads: 64 MiB. The shipped files are well under
+    /// 1 MiB; the bound keeps a wrong path (a huge file) from exhausting memory.
+    public static let fileLimit = 64 << 20
+
+    /// The bytes of the file at `path` (at most `limit`), or an error naming it. Only regular files
+    /// are read: a FIFO or a device is refused instead of blocking; a longer file is an error.
+    static func readBounded(_ path: String, what: String, limit: Int = fileLimit) throws -> [UInt8] {
+        switch BoundedFile.read(path, limit: limit, truncate: false) {
+        case let .success(result): return result.bytes
+        case let .failure(error): throw EdgeError(file: path, "cannot read the \(what) file: \(error)")
         }
+    }
+
+    /// The bytes of the model file at `path` (at most `limit`), or an error naming it.
+    static func readModelFile(_ path: String, limit: Int = fileLimit) throws -> Data {
+        Data(try readBounded(path, what: "model", limit: limit))
     }
 }
 
@@ -63,12 +73,11 @@ public struct DigitsData: Sendable {
     }
 
     /// Loads `split,label,p0..p63` rows. Every malformed row is an error naming file:line.
-    public static func load(path: String) throws -> DigitsData {
-        let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw EdgeError(file: path, "cannot read the data file: \(error.localizedDescription)")
+    /// - Parameter limit: largest file read (`EdgeError.fileLimit`; tests pass a smaller one).
+    public static func load(path: String, limit: Int = EdgeError.fileLimit) throws -> DigitsData {
+        let bytes = try EdgeError.readBounded(path, what: "data", limit: limit)
+        guard let text = String(bytes: bytes, encoding: .utf8) else {
+            throw EdgeError(file: path, "cannot read the data file: not valid UTF-8")
         }
         return try parse(text, path: path)
     }
@@ -190,8 +199,9 @@ public struct MLPModel: Sendable {
     }
 
     /// Loads and validates `mlp.json`: shapes chain 64 → … → 10, every number finite.
-    public static func load(path: String) throws -> MLPModel {
-        try parse(EdgeError.readModelFile(path), path: path)
+    /// - Parameter limit: largest file read (`EdgeError.fileLimit`; tests pass a smaller one).
+    public static func load(path: String, limit: Int = EdgeError.fileLimit) throws -> MLPModel {
+        try parse(EdgeError.readModelFile(path, limit: limit), path: path)
     }
 
     /// Parses model JSON (see `load`); `path` is used in error messages.

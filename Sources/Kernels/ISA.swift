@@ -1,18 +1,15 @@
 // ISA detection for the kernels: which instruction-set extensions this build of fusebench was
 // compiled for (`fb_isa_built`, the same `-march` / `-target-cpu` as the Kernels module) and which
 // the running CPU has (`fb_isa_host`, cpuid). A binary built for AVX-512 dies with SIGILL on an
-// AVX2-only CPU, so `ISA.check()` must run — and refuse — before any kernel executes.
+// AVX2-only CPU, so the check must run — and refuse — before any kernel executes.
 //
-// Keep this file plain integer code: the Kernels module is compiled for the build machine's CPU,
-// and the check itself must not execute the instructions it is about to refuse. Integer bit
-// operations on `UInt32` compile to general-purpose register code on every x86-64 target; the
-// error message is only built once a mismatch was found and the process is about to stop.
-// Checked with `objdump -d` of an AVX-512 release build: `check`, `missing` and `kernelPath`
-// contain no vector instructions. (The `OptionSet` conformance's `init(arrayLiteral:)` and
-// `symmetricDifference` witnesses are vectorized; nothing on the check path calls them, so
-// combinations below are spelled as raw-value ORs.) `fb_isa_host()` (cpuid) lives in the C shim
-// CPerfEvent, which is compiled for baseline x86-64; `fb_isa_built()` lives in CKernels, compiled
-// with the kernels' target CPU so that it reports what the kernels were built for.
+// This module is compiled for the kernels' CPU, so the check that guards the CLI does not run from
+// here: the comparison and the refusal message are C functions in the baseline-built shim
+// CPerfEvent (`fb_isa_missing`, `fb_isa_refusal`, `fb_isa_refuse`), and the CLI entry calls
+// `fb_isa_refuse` before any command touches Kernels (`tools/check-shim-baseline` verifies they
+// contain no AVX instruction). The Swift API below (`ISA.check()`, `ISAMismatchError`) delegates
+// to the same C functions, for `exec`, workers and library users. `fb_isa_built()` lives in
+// CKernels, compiled with the kernels' target CPU so that it reports what they were built for.
 import BenchModel
 import CKernels
 import CPerfEvent
@@ -102,18 +99,17 @@ public struct ISAMismatchError: Error, CustomStringConvertible, Sendable, Equata
     /// A `FUSEBENCH_TARGET_CPU` value this CPU can run: an LLVM CPU name that Swift 6.3's
     /// `-target-cpu` accepts (it rejects the `x86-64-vN` level names), chosen as the oldest CPU
     /// with the same feature level: skylake-avx512 (v4), haswell (v3), nehalem (v2), x86-64.
+    /// (`fb_isa_suggested_cpu` in the baseline shim.)
     public var suggestedTargetCPU: String {
-        if host.isSuperset(of: .x86_64_v4) { return "skylake-avx512" }
-        if host.isSuperset(of: .x86_64_v3) { return "haswell" }
-        if host.contains(.sse42) { return "nehalem" }
-        return "x86-64"
+        String(cString: fb_isa_suggested_cpu(host.rawValue))
     }
 
-    /// One-line message for the CLI.
+    /// One-line message for the CLI: the shim's `fb_isa_refusal`, the text the CLI gate prints.
     public var description: String {
-        let pronoun = missing.names.count == 1 ? "it" : "them"
-        return "this fusebench was built for \(missing) but this CPU lacks \(pronoun); rebuild on this machine "
-            + "(swift build -c release) or set FUSEBENCH_TARGET_CPU=\(suggestedTargetCPU) (see README)"
+        var buffer = [CChar](repeating: 0, count: 512)
+        let count = buffer.withUnsafeMutableBufferPointer { fb_isa_refusal(missing.rawValue, host.rawValue, $0.baseAddress, $0.count) }
+        return count == 0 ? "no missing instruction-set features"
+            : String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }
 
@@ -126,8 +122,9 @@ public enum ISA {
     public static var host: ISAFeatures { ISAFeatures(rawValue: fb_isa_host()) }
 
     /// Features used by the build that the host lacks — the pure core of `check()`.
+    /// (`fb_isa_missing` in the baseline shim.)
     public static func missing(built: ISAFeatures, host: ISAFeatures) -> ISAFeatures {
-        built.subtracting(host)
+        ISAFeatures(rawValue: fb_isa_missing(built.rawValue, host.rawValue))
     }
 
     /// Throws `ISAMismatchError` when the running CPU lacks features this build uses.

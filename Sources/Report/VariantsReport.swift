@@ -1,4 +1,5 @@
-// `fusebench variants [RUN]`: for every op of kind `edge` in a run, one table of its variants with
+// `fusebench variants [RUN]`: for every variants op in a run (one with per-iteration latencies,
+// accuracy checks or stored decisions, whatever its family), one table of its variants with
 // per-inference latency percentiles (from the per-iteration latencies when the run recorded them,
 // else from the batches), energy per inference, task accuracy (from the accuracy checks), speedup
 // vs the reference with a bootstrap CI, the early-exit rates per head with each mode's median, and
@@ -172,16 +173,23 @@ public enum VariantsReport {
     /// Share of samples flagged throttled / descheduled, or CV, above which a variant is unstable.
     public static let unstableFraction = 0.2
 
-    /// Rows of every `edge` op of the run, in op order, reference first.
+    /// Rows of every variants op of the run, in op order, reference first.
+    ///
+    /// An op is a variants op by what the run stored for it, whatever its family: samples with
+    /// per-iteration latencies, accuracy checks, or stored variant decisions.
     public static func rows(store: ResultStore, runID: Int64) throws -> [VariantRow] {
-        let ops = try store.ops(runID: runID).filter { $0.kind == "edge" }
+        let ops = try store.ops(runID: runID)
+        let decided = Set(try store.variantDecisions(runID: runID).map { OpKey(suite: $0.suite, op: $0.op) })
         let telemetry = try store.telemetry(runID: runID).filter { $0.kind == "energy" }
         let interrupted = try store.run(id: runID)?.status == .interrupted
         var rows: [VariantRow] = []
         for op in ops {
-            let samples = try store.samples(runID: runID, op: op.key, iterationLatencies: true)
-                .filter { !$0.flags.contains(.simulated) }
+            let stored = try store.samples(runID: runID, op: op.key, iterationLatencies: true)
             let opChecks = try store.accuracyChecks(runID: runID, op: op.key)
+            guard stored.contains(where: { $0.iterationLatencies != nil }) || !opChecks.isEmpty || decided.contains(op.key) else {
+                continue
+            }
+            let samples = stored.filter { !$0.flags.contains(.simulated) }
             let reference = opChecks.first?.referenceVariant ?? samples.first?.variant ?? "fp32"
             let refAccuracy = opChecks.first.map { $0.cosine + $0.maxAbsError }
             var variants = [reference]

@@ -25,10 +25,16 @@ enum CounterSetup {
     /// simulated counters (callgrind) when valgrind is usable, else to a timing-only run.
     static func choose(mode: CounterMode, events: [String], explicit: Bool, environment: [String: String],
                        syscalls: PerfSyscalls = LinuxPerf(), encoder: EventEncoder = LibpfmEncoder()) throws -> CounterChoice {
-        // The machine's capability, independent of the mode: part of the machine fingerprint.
-        let availability = CounterSession.probe(syscalls: syscalls, encoder: encoder, environment: environment)
+        // The machine's capability, independent of the mode and of FUSEBENCH_NO_COUNTERS (which only
+        // selects the mode): part of the machine fingerprint.
+        var machineEnvironment = environment
+        machineEnvironment[CounterSession.disableVariable] = nil
+        let machine = CounterSession.probe(syscalls: syscalls, encoder: encoder, environment: machineEnvironment)
         let pmu: Bool
-        if case .available = availability { pmu = true } else { pmu = false }
+        if case .available = machine { pmu = true } else { pmu = false }
+        // What this run may use: unavailable when the variable disables counters.
+        let availability = environment[CounterSession.disableVariable] == nil
+            ? machine : CounterSession.probe(syscalls: syscalls, encoder: encoder, environment: environment)
         switch mode {
         case .none:
             return CounterChoice(session: nil, simulator: nil, mode: .none, pmuAvailable: pmu,

@@ -1,7 +1,12 @@
 // fusebench: the command-line tool. Thin: parses arguments, calls the modules, maps failures to
 // the documented exit codes (0 ok, 1 regression, 2 inconclusive, 3 error) and prints errors as
 // `error: FILE:LINE:COL: message` when a file is at fault — never a stack trace.
+//
+// This target is compiled without CPU flags (baseline x86-64, see Package.swift), so the ISA gate at
+// the top of `main` runs on any CPU, before any code built for the kernels' CPU.
 import ArgumentParser
+import CKernels
+import CPerfEvent
 import FuseBench
 import Foundation
 import ProcessIO
@@ -9,6 +14,12 @@ import ProcessIO
 @main
 struct Entry {
     static func main() {
+        // First: refuse a binary built for instructions this CPU lacks (message on stderr, exit 3),
+        // with the baseline C shim's comparison — not the Kernels module, which is built for the
+        // kernels' CPU and would die with SIGILL instead.
+        if fb_isa_refuse(fb_isa_built(), fb_isa_host(), STDERR_FILENO) != 0 {
+            Foundation.exit(ExitStatus.error)
+        }
         OpFamilies.registerBuiltIn()
         do {
             var command = try FuseBenchCommand.parseAsRoot()

@@ -351,3 +351,34 @@ func row(_ split: String, _ label: Int, pixels: Int = 64, value: String = "3") -
         }
     }
 }
+
+/// Model and data files are read with a bound and only when regular: a FIFO is refused instead of
+/// blocking the run, a file over the limit is an error naming it. Both used to be read unbounded
+/// (`Data(contentsOf:)`, `String(contentsOfFile:)`): the FIFO hung, a huge file exhausted memory.
+@Suite struct EdgeFileBoundTests {
+    static func fifo() throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("fusebench-edge-fifo-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
+        try #require(mkfifo(path, 0o600) == 0)
+        return path
+    }
+
+    @Test func fifoIsRefusedNotRead() throws {
+        let path = try Self.fifo()
+        defer { unlink(path) }
+        #expect { try DigitsData.load(path: path) } throws: { "\($0)".hasPrefix(path + ":") && "\($0)".contains("FIFO") }
+        #expect { try MLPModel.load(path: path) } throws: { "\($0)".hasPrefix(path + ":") && "\($0)".contains("FIFO") }
+        #expect { try CNNModel.load(path: path) } throws: { "\($0)".hasPrefix(path + ":") && "\($0)".contains("FIFO") }
+        #expect(try EdgeArchitecture.of(modelPath: path) == .mlp)
+    }
+
+    @Test func fileOverTheLimitIsAnErrorNamingIt() throws {
+        #expect { try DigitsData.load(path: csvPath, limit: 1_024) } throws: {
+            "\($0)".hasPrefix(csvPath + ":") && "\($0)".contains("data file")
+        }
+        #expect { try MLPModel.load(path: modelPath, limit: 1_024) } throws: {
+            "\($0)".hasPrefix(modelPath + ":") && "\($0)".contains("model file")
+        }
+        // Under the limit the same files load.
+        #expect(try DigitsData.load(path: csvPath, limit: EdgeError.fileLimit).split("test").count > 0)
+    }
+}

@@ -83,6 +83,22 @@ import Testing
         #expect(try store.runMeta(runID: id).keys.allSatisfy { !$0.hasPrefix("variant_decision/") })
     }
 
+    /// The report selects ops by what was stored, not by family: an op of any kind whose samples
+    /// carry per-iteration latencies is a variants op; one with neither latencies, accuracy checks
+    /// nor decisions is not. It used to select `kind == "edge"` only.
+    @Test func opsAreSelectedByStoredLatenciesNotByKind() throws {
+        let store = try ResultStore.inMemory()
+        let op = Synthetic.Op(name: "mlp", kind: "speech", values: [
+            "reference": Synthetic.values(median: 2_000, processes: 3, samples: 4, seed: 1),
+            "fast": Synthetic.values(median: 1_000, processes: 3, samples: 4, seed: 2),
+        ])
+        let other = Synthetic.op("gemm_x", median: 1000, processes: 3, samples: 4, seed: 5)
+        let id = try Synthetic.run(store, ops: [op, other], iterations: 20, latencies: Self.latencies)
+        let rows = try VariantsReport.rows(store: store, runID: id)
+        #expect(rows.count == 2 && Set(rows.map(\.variant)) == ["reference", "fast"])
+        #expect(rows.allSatisfy { $0.key.op == "mlp" && $0.latencySource == "iterations" })
+    }
+
     @Test func batchMeansWithoutIterationLatencies() throws {
         let store = try ResultStore.inMemory()
         let op = Synthetic.Op(name: "mlp", kind: "edge", values: [
@@ -156,7 +172,8 @@ import Testing
             for (i, v) in ["reference": median, "fast": median / 2].sorted(by: { $0.key > $1.key }).enumerated() {
                 for k in 0..<6 {
                     samples.append(Sample(key: BenchmarkKey(suite: suite, op: "mlp", variant: v.key), sequence: i * 6 + k, process: 0, iterations: 10,
-                                          wallNs: v.value * 10, cpuNs: v.value * 10, overheadNs: 0))
+                                          wallNs: v.value * 10, cpuNs: v.value * 10, overheadNs: 0,
+                                          iterationLatencies: IterationLatencies(ns: Array(repeating: UInt32(v.value), count: 10), labels: [], overheadNs: 0)))
                 }
             }
             try store.insertSamples(runID: id, opID: opID, samples: samples)

@@ -61,6 +61,21 @@ import Testing
         #expect(!noPMU.pmuAvailable)
     }
 
+    /// FUSEBENCH_NO_COUNTERS selects the counter mode only: the fingerprint's PMU flag still
+    /// describes the machine. It used to come from the probe that the variable short-circuits.
+    @Test func pmuFlagIgnoresTheDisableVariable() throws {
+        var disabled = env
+        disabled["FUSEBENCH_NO_COUNTERS"] = "1"
+        let off = try CounterSetup.choose(mode: .auto, events: ["cycles"], explicit: false, environment: disabled,
+                                          syscalls: FakePMU(slots: 5), encoder: TableEncoder.generic)
+        let on = try CounterSetup.choose(mode: .auto, events: ["cycles"], explicit: false, environment: env,
+                                         syscalls: FakePMU(slots: 5), encoder: TableEncoder.generic)
+        defer { on.session?.close() }
+        #expect(off.mode == .none && off.session == nil)
+        #expect(on.mode == .hw)
+        #expect(off.pmuAvailable && on.pmuAvailable)
+    }
+
     @Test func explicitUnknownEventIsAnError() {
         #expect(throws: RunError.self) {
             try CounterSetup.choose(mode: .auto, events: ["no-such-event"], explicit: true, environment: env,

@@ -77,6 +77,25 @@ enum {
 /// baseline x86-64, so the check runs on any CPU, whatever CPU the kernels were built for.
 uint32_t fb_isa_host(void);
 
+// The ISA check itself. It runs first thing in the CLI, before any code compiled for the kernels'
+// CPU, so the comparison and the refusal message live here, in baseline x86-64 code; the Swift
+// `ISA.check()` / `ISAMismatchError` in the Kernels module delegate to these functions.
+
+/// Features in `built` that `host` lacks (`built & ~host`); nonzero means no kernel may run.
+uint32_t fb_isa_missing(uint32_t built, uint32_t host);
+/// Lower-case name of one FB_ISA_* bit (`"avx2"`), or NULL when `bit` is not exactly one known bit.
+const char *fb_isa_name(uint32_t bit);
+/// A `FUSEBENCH_TARGET_CPU` value a CPU with features `host` can run: skylake-avx512 (x86-64-v4
+/// features), haswell (v3), nehalem (SSE4.2), else x86-64.
+const char *fb_isa_suggested_cpu(uint32_t host);
+/// Writes the refusal message for `built` on `host` (naming the missing instructions and how to
+/// rebuild) into `buf`, NUL-terminated and truncated to `cap` bytes. Returns the number of missing
+/// features; when it is 0, `buf` is the empty string.
+int fb_isa_refusal(uint32_t built, uint32_t host, char *buf, size_t cap);
+/// The CLI's gate: when `host` lacks features of `built`, writes `error: <refusal>\n` to `fd`
+/// (retrying on EINTR) and returns the number of missing features; else writes nothing, returns 0.
+int fb_isa_refuse(uint32_t built, uint32_t host, int fd);
+
 /// Optimizer barrier: the compiler must assume the pointed-to memory is read.
 void fb_black_hole(const void *p);
 /// Same for a scalar value.
