@@ -98,3 +98,30 @@ public enum RunMetaKey {
     /// Roofline figures stored with a run: `derived.SUITE/OP/VARIANT`.
     public static func derived(_ key: BenchmarkKey) -> String { "derived.\(key)" }
 }
+
+/// A record that belongs to one benchmark and stores its identity as three fields (`suite`, `op`,
+/// `variant`, the columns of the database): samples, accuracy checks, variant decisions. Gives
+/// them `key` and `opKey`, so no record type re-derives identity on its own.
+public protocol BenchmarkIdentified {
+    /// Suite name.
+    var suite: String { get set }
+    /// Op name within the suite.
+    var op: String { get set }
+    /// Variant name.
+    var variant: String { get set }
+}
+
+extension BenchmarkIdentified {
+    /// The benchmark of this record (`SUITE/OP/VARIANT`).
+    public var key: BenchmarkKey {
+        get { BenchmarkKey(suite: suite, op: op, variant: variant) }
+        set {
+            suite = newValue.suite
+            op = newValue.op
+            variant = newValue.variant
+        }
+    }
+
+    /// The op of this record (`SUITE/OP`).
+    public var opKey: OpKey { OpKey(suite: suite, op: op) }
+}

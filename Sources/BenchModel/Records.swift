@@ -98,7 +98,7 @@ public struct IterationLatencies: Codable, Sendable, Hashable {
 }
 
 /// One measured batch of iterations of one op variant.
-public struct Sample: Codable, Sendable, Hashable {
+public struct Sample: Codable, Sendable, Hashable, BenchmarkIdentified {
     /// Suite of the op (with `op` and `variant`, the benchmark's identity: see `key`).
     public var suite: String
     /// Benchmark op name within its suite (e.g. `gemm_128`).
@@ -142,19 +142,6 @@ public struct Sample: Codable, Sendable, Hashable {
         self.counters = counters
         self.flags = flags
     }
-
-    /// The benchmark this sample measures (`SUITE/OP/VARIANT`).
-    public var key: BenchmarkKey {
-        get { BenchmarkKey(suite: suite, op: op, variant: variant) }
-        set {
-            suite = newValue.suite
-            op = newValue.op
-            variant = newValue.variant
-        }
-    }
-
-    /// The op this sample measures (`SUITE/OP`).
-    public var opKey: OpKey { OpKey(suite: suite, op: op) }
 
     enum CodingKeys: String, CodingKey {
         case suite, op, variant, sequence, process, iterations, wallNs, cpuNs, overheadNs, counters, flags, iterationLatencies
@@ -200,7 +187,7 @@ public enum RunStatus: String, Codable, Sendable, CaseIterable {
 }
 
 /// What was verified before timing an optimized variant.
-public struct AccuracyCheck: Codable, Sendable, Hashable {
+public struct AccuracyCheck: Codable, Sendable, Hashable, BenchmarkIdentified {
     /// Suite of the op. The accuracy comparators (which know no suites) leave it empty; the
     /// runner sets it from the planned op, the store from the op's row.
     public var suite: String
@@ -237,19 +224,6 @@ public struct AccuracyCheck: Codable, Sendable, Hashable {
         self.passed = passed
         self.reason = reason
     }
-
-    /// The checked benchmark (`SUITE/OP/VARIANT`).
-    public var key: BenchmarkKey {
-        get { BenchmarkKey(suite: suite, op: op, variant: variant) }
-        set {
-            suite = newValue.suite
-            op = newValue.op
-            variant = newValue.variant
-        }
-    }
-
-    /// The op of the check (`SUITE/OP`).
-    public var opKey: OpKey { OpKey(suite: suite, op: op) }
 
     enum CodingKeys: String, CodingKey {
         case suite, op, variant, referenceVariant, maxAbsError, maxRelError, cosine, tolerance, passed, reason

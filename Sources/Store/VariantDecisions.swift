@@ -30,21 +30,30 @@ public struct ExitRate: Codable, Sendable, Hashable {
 }
 
 /// One stored variant decision (a row of `variant_decisions`).
-public struct VariantDecisionRecord: Codable, Sendable, Hashable {
+public struct VariantDecisionRecord: Codable, Sendable, Hashable, BenchmarkIdentified {
     /// Suite of the op.
     public var suite: String
     /// Op name within the suite.
     public var op: String
+    /// Variant name.
     public var variant: String
+    /// The variant this one is measured and rolled back against.
     public var referenceVariant: String
+    /// Task accuracy metric (e.g. `top-1`).
     public var metric: String
+    /// Task accuracy as a fraction, when measured.
     public var accuracy: Double?
+    /// Accuracy minus the reference's (fraction; negative = worse).
     public var accuracyDelta: Double?
+    /// Per-inference latency percentiles, ns.
     public var p50Ns: Double?, p90Ns: Double?, p99Ns: Double?
     /// `iterations` (per-inference latencies), `batches` (batch means) or `none` (not timed).
     public var latencySource: String
+    /// Energy per inference in joules; nil when unavailable (never estimated).
     public var energyJ: Double?
+    /// Reference median / variant median, with its 95% hierarchical-bootstrap CI.
     public var speedup: Double?, speedupLo: Double?, speedupHi: Double?
+    /// Early-exit shares per exit head, when the variant labels its iterations.
     public var exitRates: [ExitRate]?
     /// `reference`, `adopt`, `reject: accuracy`, `reject: not faster`, `reject: throttled/unstable`, `reject: not measured`.
     public var decision: String
@@ -78,9 +87,6 @@ public struct VariantDecisionRecord: Codable, Sendable, Hashable {
         self.reason = reason
         self.rollbackTo = rollbackTo
     }
-
-    /// The decided benchmark (`SUITE/OP/VARIANT`).
-    public var key: BenchmarkKey { BenchmarkKey(suite: suite, op: op, variant: variant) }
 }
 
 extension ResultStore {
