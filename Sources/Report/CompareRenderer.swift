@@ -105,7 +105,7 @@ public enum CompareRenderer {
                       comparisons: r.comparisons.map { Row(comparison: $0) }, cacheMissRatio: r.cacheMissRatio, onlyInBase: r.onlyInBase, onlyInHead: r.onlyInHead,
                       warnings: r.warnings, excludedThrottled: r.excludedThrottled)
         let e = JSONEncoder()
-        e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         return String(decoding: try e.encode(doc), as: UTF8.self) + "\n"
     }

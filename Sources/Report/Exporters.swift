@@ -46,7 +46,7 @@ public enum Exporter {
     }
 
     static func jsonText(_ object: Any) throws -> String {
-        String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]), as: UTF8.self) + "\n"
+        String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]), as: UTF8.self) + "\n"
     }
 
     /// Bencher Metric Format. Measures: `latency` (ns/iteration, median with its 95% interval),
@@ -232,7 +232,7 @@ public enum Exporter {
         }
         var doc: [String: Any] = ["context": context, "benchmarks": benchmarks]
         if !variants.isEmpty { doc["fusebench_variants"] = VariantsReport.jsonObjects(variants) }
-        let data = try JSONSerialization.data(withJSONObject: doc, options: [.prettyPrinted, .sortedKeys])
+        let data = try JSONSerialization.data(withJSONObject: doc, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
         return String(decoding: data, as: UTF8.self) + "\n"
     }
 

@@ -460,7 +460,7 @@ public enum VariantsReport {
 
     /// JSON: the stored records (`variant_decisions` columns, snake_case), as an array.
     public static func json(_ rows: [VariantRow]) throws -> String {
-        let data = try JSONSerialization.data(withJSONObject: jsonObjects(rows), options: [.prettyPrinted, .sortedKeys])
+        let data = try JSONSerialization.data(withJSONObject: jsonObjects(rows), options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
         return String(decoding: data, as: UTF8.self) + "\n"
     }
 

@@ -63,6 +63,17 @@ import Testing
         #expect(iterations.first { ($0["name"] as? String)?.hasPrefix("tiny/gemm_16") == true }?["FLOPS"] is Double)
     }
 
+    /// Benchmark names are `SUITE/OP/VARIANT` as text in every JSON export (google/benchmark writes
+    /// its names unescaped; `alpha\/gemm` is valid JSON but breaks grep and plain-text tools).
+    @Test func jsonExportsWriteNamesWithoutEscapedSlashes() throws {
+        let (_, report) = try Self.fixture()
+        for format in [ExportFormat.gbench, .bmf, .gab] {
+            let text = try Exporter.export(report, format: format)
+            #expect(!text.contains("\\/"), "\(format) escapes slashes")
+            #expect(text.contains("/gemm_16/optimized"), "\(format) lacks the SUITE/OP/VARIANT name")
+        }
+    }
+
     @Test func bmfSchema() throws {
         let (_, report) = try Self.fixture()
         let doc = try #require(try Self.json(Exporter.export(report, format: .bmf)) as? [String: [String: [String: Double]]])
