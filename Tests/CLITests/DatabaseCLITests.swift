@@ -3,25 +3,9 @@
 // busy timeout, and a run whose database is locked by another connection while it stores.
 import Foundation
 import GRDB
+import TestSupport
 import Testing
 @testable import FuseBench
-
-/// Holds SQLite's write lock on `path` from a second connection until `release()`.
-private final class WriteLock: Sendable {
-    let queue: DatabaseQueue
-    init(path: String) throws {
-        var configuration = Configuration()
-        configuration.allowsUnsafeTransactions = true  // the transaction outlives one access, on purpose
-        queue = try DatabaseQueue(path: path, configuration: configuration)
-        try queue.inDatabase { db in try db.execute(sql: "BEGIN IMMEDIATE") }
-    }
-    func release() throws {
-        try queue.inDatabase { db in
-            if !db.isInsideTransaction { return }
-            try db.execute(sql: "ROLLBACK")
-        }
-    }
-}
 
 @Suite(.serialized) struct DatabaseCLITests {
     /// 24 processes open the same new database at once (`fusebench runs`): every one succeeds and
@@ -163,7 +147,7 @@ private final class WriteLock: Sendable {
         let badEnv = try CLI.run(["runs", "--db", db], env: ["FUSEBENCH_DB_BUSY_TIMEOUT": "-2"])
         #expect(badEnv.status == 3 && badEnv.stderr.contains("FUSEBENCH_DB_BUSY_TIMEOUT"), "\(badEnv.stderr)")
 
-        let lock = try WriteLock(path: db)
+        let lock = try DatabaseWriteLock(path: db)
         defer { try? lock.release() }
         // Reading is not blocked by a writer (WAL); writing waits the configured time, then says so.
         #expect(try CLI.run(["runs", "--db", db, "--db-busy-timeout", "0.2"]).status == 0)
@@ -189,11 +173,11 @@ private final class WriteLock: Sendable {
         config.environment["FUSEBENCH_NO_COUNTERS"] = "1"
         let store = try ResultStore(path: db, busyTimeout: 0.1)
         let lines = LineLog()
-        var lock: WriteLock?
+        var lock: DatabaseWriteLock?
         let outcome = try BenchRunner(plan: plan, store: store, config: config) { line in
             lines.append(line)
             // Calibration is stored before it is announced: lock from then on, until an op is refused.
-            if line.hasPrefix("harness overhead per sample"), lock == nil { lock = try? WriteLock(path: db) }
+            if line.hasPrefix("harness overhead per sample"), lock == nil { lock = try? DatabaseWriteLock(path: db) }
             if line.contains(": not stored: ") { try? lock?.release() }
         }.run()
         #expect(lock != nil)

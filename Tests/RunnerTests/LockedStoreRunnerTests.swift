@@ -6,22 +6,9 @@ import GRDB
 import Kernels
 import Store
 import Suite
+import TestSupport
 import Testing
 @testable import Runner
-
-/// Holds SQLite's write lock on `path` from a second connection until `release()`.
-private final class WriteLock {
-    let queue: DatabaseQueue
-    init(path: String) throws {
-        var configuration = Configuration()
-        configuration.allowsUnsafeTransactions = true  // the transaction outlives one access, on purpose
-        queue = try DatabaseQueue(path: path, configuration: configuration)
-        try queue.inDatabase { db in try db.execute(sql: "BEGIN IMMEDIATE") }
-    }
-    func release() throws {
-        try queue.inDatabase { db in try db.execute(sql: "ROLLBACK") }
-    }
-}
 
 /// Collects the notes a run says.
 final class LockedRunNotes: @unchecked Sendable {
@@ -89,7 +76,7 @@ final class LockedRunNotes: @unchecked Sendable {
                            tolerance: Tolerance(abs: 0, rel: 0))
         let notes = LockedRunNotes()
         let context = try context(op: op, config: config, dir: dir, notes: notes)
-        let lock = try WriteLock(path: context.store.path)
+        let lock = try DatabaseWriteLock(path: context.store.path)
         let measured = try WorkerFanOut(context: context).measure(op: op, index: 0, slowdown: nil, sequencers: [SampleSequencer()],
                                                                   progress: ProgressLine(quiet: true))
         #expect(measured.failure == nil)
@@ -116,7 +103,7 @@ final class LockedRunNotes: @unchecked Sendable {
         #expect(extras.fusionDecisions.map(\.opKey) == [OpKey(suite: "t", op: "log")])
         #expect(extras.runMeta == [RunMetaKey.fusionBytes(BenchmarkKey(suite: "t", op: "log", variant: "alt")): "2.0"])
 
-        let lock = try WriteLock(path: context.store.path)
+        let lock = try DatabaseWriteLock(path: context.store.path)
         try OpStorage(context: context).store(op: op, side: 0, result: result, extras: extras)
         #expect(notes.all.contains { $0.contains("t/log: not stored") })
         #expect(context.spool.pending.first?.fusionDecisions.count == 1)

@@ -2,6 +2,7 @@
 // measured results, reading works without writing, and run owners are identified reliably.
 import Foundation
 import GRDB
+import TestSupport
 import Testing
 import BenchModel
 @testable import Store
@@ -36,20 +37,6 @@ private func snapshot(_ dir: URL) throws -> [String: Data] {
         files[name] = try Data(contentsOf: dir.appendingPathComponent(name))
     }
     return files
-}
-
-/// Holds SQLite's write lock on `path` from a second connection until `release()`.
-private final class WriteLockHolder: Sendable {
-    let queue: DatabaseQueue
-    init(path: String) throws {
-        var configuration = Configuration()
-        configuration.allowsUnsafeTransactions = true  // the transaction outlives one access, on purpose
-        queue = try DatabaseQueue(path: path, configuration: configuration)
-        try queue.inDatabase { db in try db.execute(sql: "BEGIN IMMEDIATE") }
-    }
-    func release() throws {
-        try queue.inDatabase { db in try db.execute(sql: "ROLLBACK") }
-    }
 }
 
 // MARK: - Refusing changes nothing
@@ -130,7 +117,7 @@ private final class ErrorList: @unchecked Sendable {
     defer { try? FileManager.default.removeItem(at: dir) }
     let path = dir.appendingPathComponent("busy.sqlite").path
     let store = try ResultStore(path: path, busyTimeout: 0.2)
-    let holder = try WriteLockHolder(path: path)
+    let holder = try DatabaseWriteLock(path: path)
     let error = #expect(throws: StoreError.self) { try store.beginRun(info()) }
     #expect(error == .locked(path: path, seconds: 0.2))
     #expect(error?.description.contains("more than 0.2 s") == true)
@@ -148,7 +135,7 @@ private final class ErrorList: @unchecked Sendable {
     let runID = try store.beginRun(info())
     let spool = OpResultSpool(store: store)
 
-    let holder = try WriteLockHolder(path: path)
+    let holder = try DatabaseWriteLock(path: path)
     let first = OpResults(runID: runID, op: op("a"), samples: samples("a", 5),
                           telemetry: [TelemetryRow(sampleSequence: 0, kind: "temperature", label: "cpu", value: 50, unit: "C")])
     let line = try #require(try spool.store(first))
@@ -177,7 +164,7 @@ private final class ErrorList: @unchecked Sendable {
     let spool = OpResultSpool(store: store)
     let decision = FusionDecision(suite: "s", model: "m", group: ["fc", "relu"], rule: "gemm-epilogue", outcome: .accepted, reason: "ok")
     let key = RunMetaKey.fusionBytes(BenchmarkKey(suite: "s", op: "m", variant: "fused"))
-    let holder = try WriteLockHolder(path: path)
+    let holder = try DatabaseWriteLock(path: path)
     let results = OpResults(runID: runID, op: op("m"), samples: samples("m", 2), fusionDecisions: [decision], runMeta: [key: "1024.0"])
     let line = try #require(try spool.store(results))
     #expect(line.contains("s/m: not stored"))
@@ -202,7 +189,7 @@ private final class ErrorList: @unchecked Sendable {
     let store = try ResultStore(path: path, busyTimeout: 0.05)
     let runID = try store.beginRun(info())
     let spool = OpResultSpool(store: store)
-    let holder = try WriteLockHolder(path: path)
+    let holder = try DatabaseWriteLock(path: path)
     defer { try? holder.release() }
     let results = OpResults(runID: runID, op: op("a"), samples: samples("a", 4))
     _ = try spool.store(results)
