@@ -1,5 +1,6 @@
 import BenchModel
 import Foundation
+import FuseBench
 import Kernels
 import Testing
 @testable import Suite
@@ -46,6 +47,10 @@ func expectSuiteError(_ text: String, line: Int, column: Int? = nil, contains fr
 }
 
 @Suite struct SuiteLoaderTests {
+    /// The shipped suites use `[[model]]` and `[[edge]]` tables: their entry types must be
+    /// registered in this process whatever order the tests run in.
+    init() { OpFamilies.registerBuiltIn() }
+
     @Test func parsesValidSuite() throws {
         let s = try SuiteLoader.parse(text: validSuite, path: "x.toml")
         #expect(s.name == "t")
