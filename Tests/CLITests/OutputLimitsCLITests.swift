@@ -6,8 +6,11 @@ import Testing
 @testable import FuseBench
 import TestSupport
 
-/// Runs fusebench with stdout going to `stdout` (a file handle such as /dev/full).
-private func runWithStdout(_ args: [String], stdout: FileHandle) throws -> (status: Int32, stderr: String) {
+/// Runs fusebench with one stream sent to `handle` (a file handle such as /dev/full) and the other
+/// captured: `redirect == .stdout` captures stderr, `.stderr` captures stdout.
+private enum Redirected { case stdout, stderr }
+private func runRedirecting(_ redirect: Redirected, to handle: FileHandle, _ args: [String]) throws
+    -> (status: Int32, exited: Bool, captured: String) {
     let bin = try #require(CLI.binary, "fusebench executable not found next to the test bundle")
     let p = Process()
     p.executableURL = bin
@@ -16,32 +19,25 @@ private func runWithStdout(_ args: [String], stdout: FileHandle) throws -> (stat
     var e = ProcessInfo.processInfo.environment
     e["FUSEBENCH_NO_COUNTERS"] = "1"
     p.environment = e
-    let err = Pipe()
-    p.standardOutput = stdout
-    p.standardError = err
+    let captured = Pipe()
+    p.standardOutput = redirect == .stdout ? handle : captured
+    p.standardError = redirect == .stderr ? handle : captured
     try p.run()
-    let data = err.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return (p.terminationStatus, String(decoding: data, as: UTF8.self))
-}
-
-/// Runs fusebench with stderr going to `stderr` (e.g. /dev/full); returns how it ended and stdout.
-private func runWithStderr(_ args: [String], stderr: FileHandle) throws -> (status: Int32, exited: Bool, stdout: String) {
-    let bin = try #require(CLI.binary, "fusebench executable not found next to the test bundle")
-    let p = Process()
-    p.executableURL = bin
-    p.arguments = args
-    p.currentDirectoryURL = CLI.packageRoot
-    var e = ProcessInfo.processInfo.environment
-    e["FUSEBENCH_NO_COUNTERS"] = "1"
-    p.environment = e
-    let out = Pipe()
-    p.standardOutput = out
-    p.standardError = stderr
-    try p.run()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
+    let data = captured.fileHandleForReading.readDataToEndOfFile()
     p.waitUntilExit()
     return (p.terminationStatus, p.terminationReason == .exit, String(decoding: data, as: UTF8.self))
+}
+
+/// Runs fusebench with stdout going to `stdout`; returns its exit status and stderr.
+private func runWithStdout(_ args: [String], stdout: FileHandle) throws -> (status: Int32, stderr: String) {
+    let r = try runRedirecting(.stdout, to: stdout, args)
+    return (r.status, r.captured)
+}
+
+/// Runs fusebench with stderr going to `stderr`; returns how it ended and stdout.
+private func runWithStderr(_ args: [String], stderr: FileHandle) throws -> (status: Int32, exited: Bool, stdout: String) {
+    let r = try runRedirecting(.stderr, to: stderr, args)
+    return (r.status, r.exited, r.captured)
 }
 
 /// A database with two synthetic runs (ids 1 and 2).

@@ -436,22 +436,26 @@ private func counter(_ event: String, _ value: Double, multiplexed: Bool = false
     #expect(try store.variantDecisions(runID: runID).isEmpty)
 }
 
+/// Creates the database at `path` with one complete run holding ops `(suite, name)` of `kind`:
+/// the starting point of the migration tests, which then rewrite it into an older schema.
+private func completeRunWithOps(path: String, ops: [(suite: String, name: String)], kind: String) throws -> Int64 {
+    let store = try ResultStore(path: path)
+    let runID = try store.beginRun(runInfo())
+    for (suite, name) in ops {
+        _ = try store.recordOp(runID: runID, op: OpRecord(suite: suite, name: name, kind: kind, shape: ["batch": 1],
+                                                         dtype: "f32", flops: 1, bytes: 1, threshold: 0.05))
+    }
+    try store.finishRun(id: runID, status: .complete)
+    return runID
+}
+
 /// Variant decisions written by schema v3/v4 (op = bare name, or `SUITE/OP` when two suites of
 /// the run shared the name) move to v5's (suite, op) columns, so they stay apart after migrating.
 @Test func v4VariantDecisionsMigrateToSuiteAndOp() throws {
     let dir = try temporaryDirectory()
     defer { try? FileManager.default.removeItem(at: dir) }
     let path = dir.appendingPathComponent("v4.sqlite").path
-    let runID: Int64
-    do {
-        let store = try ResultStore(path: path)
-        runID = try store.beginRun(runInfo())
-        for (suite, name) in [("a", "mlp"), ("b", "mlp"), ("a", "solo")] {
-            _ = try store.recordOp(runID: runID, op: OpRecord(suite: suite, name: name, kind: "edge", shape: ["batch": 1],
-                                                             dtype: "f32", flops: 1, bytes: 1, threshold: 0.05))
-        }
-        try store.finishRun(id: runID, status: .complete)
-    }
+    let runID = try completeRunWithOps(path: path, ops: [("a", "mlp"), ("b", "mlp"), ("a", "solo")], kind: "edge")
     // Turn it back into a v4 file holding v3/v4-style decision rows.
     let queue = try DatabaseQueue(path: path)
     try queue.writeWithoutTransaction { db in
@@ -523,16 +527,7 @@ private func counter(_ event: String, _ value: Double, multiplexed: Bool = false
     let dir = try temporaryDirectory()
     defer { try? FileManager.default.removeItem(at: dir) }
     let path = dir.appendingPathComponent("v4-both.sqlite").path
-    let runID: Int64
-    do {
-        let store = try ResultStore(path: path)
-        runID = try store.beginRun(runInfo())
-        for suite in ["a", "b"] {
-            _ = try store.recordOp(runID: runID, op: OpRecord(suite: suite, name: "mlp", kind: "edge", shape: ["batch": 1],
-                                                             dtype: "f32", flops: 1, bytes: 1, threshold: 0.05))
-        }
-        try store.finishRun(id: runID, status: .complete)
-    }
+    let runID = try completeRunWithOps(path: path, ops: [("a", "mlp"), ("b", "mlp")], kind: "edge")
     let queue = try DatabaseQueue(path: path)
     try queue.writeWithoutTransaction { db in
         try db.execute(sql: """
@@ -580,16 +575,7 @@ private func counter(_ event: String, _ value: Double, multiplexed: Bool = false
     let dir = try temporaryDirectory()
     defer { try? FileManager.default.removeItem(at: dir) }
     let path = dir.appendingPathComponent("v5.sqlite").path
-    let runID: Int64
-    do {
-        let store = try ResultStore(path: path)
-        runID = try store.beginRun(runInfo())
-        for (suite, name) in [("a", "mlp"), ("b", "mlp"), ("a", "solo")] {
-            _ = try store.recordOp(runID: runID, op: OpRecord(suite: suite, name: name, kind: "model", shape: ["batch": 1],
-                                                             dtype: "f32", flops: 1, bytes: 1, threshold: 0.05))
-        }
-        try store.finishRun(id: runID, status: .complete)
-    }
+    let runID = try completeRunWithOps(path: path, ops: [("a", "mlp"), ("b", "mlp"), ("a", "solo")], kind: "model")
     // Turn it back into a v5 file: no suite column, decisions by model name.
     let queue = try DatabaseQueue(path: path)
     try queue.writeWithoutTransaction { db in
