@@ -69,11 +69,14 @@ public struct LinearScale: ChartScale, Equatable {
 
     public func ticks() -> [Double] {
         let step = Self.niceStep(span: domain.upperBound - domain.lowerBound, count: tickCount)
+        // Round each tick to the step's decimals so 3 × 0.1 is 0.3, not 0.30000000000000004.
+        let decimals = max(0, min(15, Int(-floor(log10(step))) + 1))
+        let p = pow(10, Double(decimals))
         var out: [Double] = []
         var i = ceil(domain.lowerBound / step - 1e-9)
         while i * step <= domain.upperBound + step * 1e-9, out.count < 100 {
-            let v = i * step
-            out.append(abs(v) < step * 1e-9 ? 0 : v)
+            let v = (i * step * p).rounded() / p
+            out.append(v == 0 ? 0 : v)
             i += 1
         }
         return out

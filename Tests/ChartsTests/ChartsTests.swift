@@ -31,8 +31,8 @@ func count(_ needle: String, in s: String) -> Int {
 
     @Test func linearScaleTicksHaveNoFloatingPointDust() {
         let s = LinearScale(values: [0.1, 0.7], range: (0, 1))
-        for t in s.ticks() { #expect(TickLabel.format(t).count <= 4, "\(t)") }
-        #expect(s.ticks().contains(0))
+        #expect(s.ticks() == [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7])
+        for t in s.ticks() { #expect("\(t)".count <= 4, "\(t)") }
     }
 
     @Test func degenerateLinearDomains() {
