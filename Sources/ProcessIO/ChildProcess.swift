@@ -66,8 +66,19 @@ public final class ChildProcess {
         public var termination: Termination
     }
 
+    /// Direction of an extra pipe (`extraPipes`), seen from the child.
+    public enum PipeDirection: Sendable {
+        /// The child reads it (this process writes).
+        case toChild
+        /// The child writes it (this process reads).
+        case fromChild
+    }
+
     /// Process id of the child.
     public let pid: pid_t
+    /// This process's ends of the extra pipes, by the child's descriptor number (non-blocking,
+    /// close-on-exec; closed when the instance is dropped).
+    public private(set) var extraFDs: [Int32: Int32] = [:]
     private var stdinFD: Int32 = -1
     private var stdoutFD: Int32 = -1
     private var stderrFD: Int32 = -1
@@ -75,11 +86,14 @@ public final class ChildProcess {
 
     /// Starts `executable` with `arguments` (argv[0] is `executable`), `environment` (nil: this
     /// process's), and the given streams. `newProcessGroup` makes the child lead a process group
-    /// of its own (its pid), so its whole tree can be found and signalled.
+    /// of its own (its pid), so its whole tree can be found and signalled. `extraPipes` connects
+    /// more descriptors of the child (3 to 9, e.g. Chromium's `--remote-debugging-pipe` uses 3 and
+    /// 4) to pipes whose other ends are in `extraFDs`.
     ///
     /// - Throws: `ProcessIOError` when the pipes cannot be made or the program cannot be started.
     public init(executable: String, arguments: [String], environment: [String: String]? = nil,
-                stdin: Stream = .null, stdout: Stream = .pipe, stderr: Stream = .pipe, newProcessGroup: Bool = false) throws {
+                stdin: Stream = .null, stdout: Stream = .pipe, stderr: Stream = .pipe, newProcessGroup: Bool = false,
+                extraPipes: [Int32: PipeDirection] = [:]) throws {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -113,6 +127,41 @@ public final class ChildProcess {
                 _ = fcntl(parentEnd, F_SETFL, fcntl(parentEnd, F_GETFL) | O_NONBLOCK)
                 posix_spawn_file_actions_adddup2(&actions, childEnd, target)
             }
+        }
+
+        var extraParentEnds: [Int32: Int32] = [:]
+        func closeExtra() {
+            for fd in extraParentEnds.values { close(fd) }
+        }
+        for (target, direction) in extraPipes.sorted(by: { $0.key < $1.key }) {
+            guard (3...9).contains(target) else {
+                closeAll()
+                closeExtra()
+                throw ProcessIOError("extra pipe for \(executable)", code: EINVAL, message: "descriptor \(target) is not between 3 and 9")
+            }
+            var fds: [Int32] = [-1, -1]
+            guard pipe(&fds) == 0 else {
+                let code = errno
+                closeAll()
+                closeExtra()
+                throw ProcessIOError("pipe for \(executable)", code: code)
+            }
+            let (childEnd, parentEnd) = direction == .toChild ? (fds[0], fds[1]) : (fds[1], fds[0])
+            // Move the child's end above every target first, so no dup2 below overwrites another
+            // pipe's end (and dup2 onto itself would keep close-on-exec set).
+            let moved = fcntl(childEnd, F_DUPFD_CLOEXEC, Int32(10))
+            close(childEnd)
+            _ = fcntl(parentEnd, F_SETFD, FD_CLOEXEC)
+            _ = fcntl(parentEnd, F_SETFL, fcntl(parentEnd, F_GETFL) | O_NONBLOCK)
+            extraParentEnds[target] = parentEnd
+            guard moved >= 0 else {
+                let code = errno
+                closeAll()
+                closeExtra()
+                throw ProcessIOError("pipe for \(executable)", code: code)
+            }
+            childEnds.append(moved)
+            posix_spawn_file_actions_adddup2(&actions, moved, target)
         }
 
         // The child starts with default SIGINT/SIGTERM/SIGPIPE handling and nothing blocked,
@@ -152,16 +201,18 @@ public final class ChildProcess {
         childEnds = []
         guard rc == 0 else {
             closeAll()
+            closeExtra()
             throw ProcessIOError("start \(executable)", code: rc)
         }
         pid = child
+        extraFDs = extraParentEnds
         stdinFD = parentEnds[0]
         stdoutFD = parentEnds[1]
         stderrFD = parentEnds[2]
     }
 
     deinit {
-        for fd in [stdinFD, stdoutFD, stderrFD] where fd >= 0 { close(fd) }
+        for fd in [stdinFD, stdoutFD, stderrFD] + Array(extraFDs.values) where fd >= 0 { close(fd) }
         if termination == nil {
             kill(pid, SIGKILL)
             var status: Int32 = 0

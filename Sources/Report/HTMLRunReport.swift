@@ -39,17 +39,20 @@ public struct HTMLRunReportInput: Sendable {
     public var variants: [VariantRow]
     /// Fusion planner decisions of the run.
     public var fusion: [FusionDecision]
-    /// History of the run's series (empty: no history section).
+    /// History of the run's series (empty: no history charts).
     public var history: [HistorySeries]
+    /// What the history section says about the series (which machine/backend/ISA, what was left out).
+    public var historyNote: String
 
     /// Input for the report of `run`.
     public init(run: RunReport, comparison: CompareReport? = nil, variants: [VariantRow] = [], fusion: [FusionDecision] = [],
-                history: [HistorySeries] = []) {
+                history: [HistorySeries] = [], historyNote: String = "") {
         self.run = run
         self.comparison = comparison
         self.variants = variants
         self.fusion = fusion
         self.history = history
+        self.historyNote = historyNote
     }
 }
 
@@ -70,7 +73,7 @@ public enum HTMLRunReport {
         report.add(counters(r))
         report.add(fusion(input.fusion, meta: r.meta))
         report.add(variants(input.variants))
-        report.add(history(input.history))
+        report.add(history(input.history, note: input.historyNote))
         return report
     }
 
@@ -295,12 +298,39 @@ public enum HTMLRunReport {
         return HTMLReport.Section(id: "variants", title: "Edge variants", html: html)
     }
 
-    /// History of the run's series, change points marked.
-    public static func history(_ series: [HistorySeries]) -> HTMLReport.Section {
-        guard !series.isEmpty else {
-            return HTMLReport.Section(id: "history", title: "History", html: note("no history for this run's series"))
+    /// A change point to mark on a history chart: the first run at the new level, and a label
+    /// (e.g. `+12% [8%, 15%] new`). The integrator fills these from the `change_points` table.
+    public struct ChangeMark: Sendable, Equatable {
+        /// `change_points.run_after`: the first run of the new level.
+        public var runAfter: Int64
+        public var label: String
+        /// A mark before run `runAfter` labelled `label`.
+        public init(runAfter: Int64, label: String) {
+            self.runAfter = runAfter
+            self.label = label
         }
-        var html = note("Per run: median (ns per iteration) with its 95% CI; dashed lines mark change points; the larger orange point is this run.")
+    }
+
+    /// One series' history, ready to draw: per run the median and 95% CI exactly as
+    /// `fusebench history` computes them (`HistoryReport.entry`), the report's run highlighted,
+    /// `changes` placed before their `runAfter` run (marks of runs outside `points` are dropped).
+    public static func historySeries(_ key: SeriesKey, points: [SeriesPoint], currentRunID: Int64,
+                                     changes: [ChangeMark] = []) -> HistorySeries {
+        let entries = points.map { HistoryReport.entry($0, baselines: []) }
+        let chartPoints = entries.map { e in
+            HistoryChart.Point(label: "#\(e.runID)\(e.gitCommit.map { " \($0.prefix(7))" } ?? "")", median: e.medianNs,
+                               lower: e.ciLowerNs, upper: e.ciUpperNs)
+        }
+        let marks = changes.compactMap { c in entries.firstIndex { $0.runID == c.runAfter }.map { HistoryChart.Mark(index: $0, label: c.label) } }
+        return HistorySeries(title: key.benchmark.description, points: chartPoints, marks: marks, current: entries.firstIndex { $0.runID == currentRunID })
+    }
+
+    /// History of the run's series, change points marked.
+    public static func history(_ series: [HistorySeries], note extra: String = "") -> HTMLReport.Section {
+        guard !series.isEmpty else {
+            return HTMLReport.Section(id: "history", title: "History", html: note(extra.isEmpty ? "no history for this run's series" : extra))
+        }
+        var html = note("Per run (oldest to newest): median time per iteration with its 95% bootstrap CI, as `fusebench history` shows it; dashed lines mark change points; the larger orange point is this run. \(extra)")
         html += "<div class=\"charts\">"
         for s in series {
             let all = s.points.map(\.median).filter(\.isFinite)

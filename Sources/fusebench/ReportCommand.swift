@@ -37,7 +37,7 @@ struct ReportCommand: ParsableCommand {
         guard baseline == nil || base == nil else { throw UsageError("give --baseline or --base, not both") }
         try OptionRange.check(history, "--history", in: 1...10_000)
         let store = try database.openForReading()
-        let input = try Self.load(store: store, runRef: runRef, against: baseline ?? base)
+        let input = try Self.load(store: store, runRef: runRef, against: baseline ?? base, history: history)
         let page = HTMLRunReport.build(input).render()
         do {
             try OutputFile.write(page, to: html, what: "report")
@@ -46,8 +46,9 @@ struct ReportCommand: ParsableCommand {
         }
     }
 
-    /// Loads what the report of `runRef` needs (one run's rows, its comparison when `against` is given).
-    static func load(store: ResultStore, runRef: String, against: String?) throws -> HTMLRunReportInput {
+    /// Loads what the report of `runRef` needs: that run's rows, its comparison when `against`
+    /// is given, and the newest `history` runs of each of its series (nothing else is read).
+    static func load(store: ResultStore, runRef: String, against: String?, history: Int) throws -> HTMLRunReportInput {
         let id = try store.resolve(runRef)
         let run = try RunReport(store: store, runID: id)
         guard !run.samples.isEmpty else { throw UsageError("run \(id) has no samples: nothing to report") }
@@ -55,8 +56,32 @@ struct ReportCommand: ParsableCommand {
         if let against {
             comparison = try CompareReport(store: store, baseIDs: [try store.resolve(against)], headIDs: [id])
         }
+        var series: [HistorySeries] = []
+        var single = 0
+        let keys = try store.seriesKeys(runID: id)
+        for key in keys {
+            let points = try store.seriesPoints(key, branch: nil, last: history)
+            guard points.count >= 2 else {
+                single += 1
+                continue
+            }
+            series.append(HTMLRunReport.historySeries(key, points: points, currentRunID: id, changes: try changeMarks(store: store, key: key)))
+        }
+        var note = ""
+        if let k = keys.first {
+            note = "Series: same machine (\(k.cpuModel), m\(k.machineID)), counter backend \(k.counterMode), built ISA \(k.isaFeatures.joined(separator: "+")); newest \(history) runs of each."
+        }
+        if single > 0 { note += " \(single) series with only one run are not drawn." }
         return HTMLRunReportInput(run: run, comparison: comparison,
                                   variants: try VariantsReport.rows(store: store, runID: id),
-                                  fusion: try store.fusionDecisions(runID: id))
+                                  fusion: try store.fusionDecisions(runID: id),
+                                  history: series, historyNote: note)
+    }
+
+    /// Change points of series `key` to mark on its chart. INTEGRATION POINT: returns none until the
+    /// `change_points` table's reader (issue 16 §2) is merged; map each stored change point of the
+    /// series to `HTMLRunReport.ChangeMark(runAfter: run_after, label: "×RATIO STATE")`.
+    static func changeMarks(store: ResultStore, key: SeriesKey) throws -> [HTMLRunReport.ChangeMark] {
+        []
     }
 }

@@ -48,6 +48,20 @@ struct ProcessIOTests {
         #expect(out.termination.shellStatus == 3)
     }
 
+    /// Extra pipes reach the child on the descriptors asked for (here 3 in, 4 out, as Chromium's
+    /// --remote-debugging-pipe wants), in both directions, and never on the wrong number.
+    @Test func extraPipesMapToTheChildsDescriptors() throws {
+        let child = try ChildProcess(executable: "/bin/sh", arguments: ["-c", "read line <&3; echo \"got $line\" >&4"],
+                                     extraPipes: [3: .toChild, 4: .fromChild])
+        let toChild = try #require(child.extraFDs[3]), fromChild = try #require(child.extraFDs[4])
+        try FileDescriptorIO.writeAll(toChild, Array("hello\n".utf8))
+        // Until end of file: the child's end closes when it exits.
+        let got = try FileDescriptorIO.readToEnd(fromChild, limit: 1 << 16)
+        #expect(String(decoding: got, as: UTF8.self) == "got hello\n")
+        #expect(try child.communicate().termination == .exited(0))
+        #expect(throws: ProcessIOError.self) { try ChildProcess(executable: "/bin/true", arguments: [], extraPipes: [12: .toChild]) }
+    }
+
     @Test func inputIsDeliveredEvenWhenLargerThanAPipe() throws {
         let input = [UInt8]((0..<300_000).map { UInt8($0 % 251) })
         let out = try ChildProcess(executable: "/bin/cat", arguments: [], stdin: .pipe).communicate(input: input)
