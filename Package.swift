@@ -66,7 +66,7 @@ let package = Package(
         .testTarget(name: "RunnerTests", dependencies: ["Runner", "FuseBench", "TestSupport"]),
         .target(name: "TestSupport", dependencies: ["BenchModel", "Store", .product(name: "GRDB", package: "GRDB.swift")], path: "Tests/TestSupport"),
         .testTarget(name: "ChartsTests", dependencies: ["Charts"]),
-        .testTarget(name: "ReportTests", dependencies: ["Report", "Store", "TestSupport"]),
+        .testTarget(name: "ReportTests", dependencies: ["Report", "Charts", "Store", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["FuseBench", "TestSupport", "ProcessIO", .product(name: "GRDB", package: "GRDB.swift")]),
     ],
     swiftLanguageModes: [.v6]
