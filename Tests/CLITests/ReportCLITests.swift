@@ -167,6 +167,28 @@ func reportFixture(in dir: URL) throws -> (db: String, first: Int64, second: Int
         #expect(session.errors.isEmpty, "console errors / exceptions: \(session.errors)")
         #expect(session.dialogs.isEmpty, "dialogs opened: \(session.dialogs)")
     }
+
+    /// The browser check can fail: a page that throws, logs an error and opens an alert is caught
+    /// on all three counts (so a clean report above means something).
+    @Test(.enabled(if: Chromium.shouldRun, "chromium not found (install Debian `chromium` or set FUSEBENCH_CHROMIUM); in CI (CI set) this test fails instead"),
+          .timeLimit(.minutes(1)))
+    func browserCheckSeesErrorsAndDialogs() throws {
+        let browser = try #require(Chromium.path, "CI is set but chromium was not found")
+        let dir = try CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let page = dir.appendingPathComponent("bad.html")
+        try """
+            <!DOCTYPE html><html><body><p>bad</p>
+            <script>console.error("logged"); alert(1); throw new Error("boom");</script></body></html>
+            """.write(to: page, atomically: true, encoding: .utf8)
+        let session = try CDPSession(chromium: browser, deadline: 40)
+        defer { session.close() }
+        try session.open(page.absoluteString)
+        #expect(try session.evaluate("document.body.innerText.trim()") == "bad")
+        #expect(session.dialogs.count == 1, "\(session.dialogs)")
+        #expect(session.errors.contains { $0.contains("console.error") }, "\(session.errors)")
+        #expect(session.errors.contains { $0.contains("boom") }, "\(session.errors)")
+    }
 }
 
 /// Where Chromium is: $FUSEBENCH_CHROMIUM, else `chromium`, `chromium-browser` or
