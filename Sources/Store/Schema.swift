@@ -131,7 +131,30 @@ enum Schema {
         }
     }
 
-<<<<<<< HEAD
+    /// Version 7: free run labels (`run --tag KEY=VALUE`) and the variants of each op, so a
+    /// series (benchmark × machine × counter backend × built ISA, see Series.swift) is listed from
+    /// `ops` and `op_variants` without scanning `samples`. Rows of earlier runs are filled in.
+    static let v7 = """
+        -- run_tags: free KEY=VALUE labels of a run (`fusebench run --tag`); keys are validated by RunTags.
+        CREATE TABLE run_tags (
+            run_id  INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            key     TEXT NOT NULL,
+            value   TEXT NOT NULL,
+            PRIMARY KEY (run_id, key)
+        ) WITHOUT ROWID;
+
+        -- op_variants: the variants that have samples in each op, written with the samples.
+        CREATE TABLE op_variants (
+            op_id   INTEGER NOT NULL REFERENCES ops(id) ON DELETE CASCADE,
+            variant TEXT NOT NULL,
+            PRIMARY KEY (op_id, variant)
+        ) WITHOUT ROWID;
+        INSERT OR IGNORE INTO op_variants (op_id, variant) SELECT DISTINCT op_id, variant FROM samples;
+
+        -- A series' runs: by machine, backend and ISA, newest first (history --last N).
+        CREATE INDEX runs_series ON runs(machine_id, counter_mode, isa_built, id);
+        """
+
     /// Version 8: change points found in series (`fusebench history --changes`) and their triage
     /// state. One row per series (`SeriesKey.id`), branch filter ('' = all branches) and first run
     /// after the step; re-detection inserts nothing for a stored step (see ChangePointStore.swift).
@@ -162,30 +185,6 @@ enum Schema {
             UNIQUE (series, branch, run_after)
         );
         CREATE INDEX change_points_state ON change_points(state, series);
-=======
-    /// Version 7: free run labels (`run --tag KEY=VALUE`) and the variants of each op, so a
-    /// series (benchmark × machine × counter backend × built ISA, see Series.swift) is listed from
-    /// `ops` and `op_variants` without scanning `samples`. Rows of earlier runs are filled in.
-    static let v7 = """
-        -- run_tags: free KEY=VALUE labels of a run (`fusebench run --tag`); keys are validated by RunTags.
-        CREATE TABLE run_tags (
-            run_id  INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-            key     TEXT NOT NULL,
-            value   TEXT NOT NULL,
-            PRIMARY KEY (run_id, key)
-        ) WITHOUT ROWID;
-
-        -- op_variants: the variants that have samples in each op, written with the samples.
-        CREATE TABLE op_variants (
-            op_id   INTEGER NOT NULL REFERENCES ops(id) ON DELETE CASCADE,
-            variant TEXT NOT NULL,
-            PRIMARY KEY (op_id, variant)
-        ) WITHOUT ROWID;
-        INSERT OR IGNORE INTO op_variants (op_id, variant) SELECT DISTINCT op_id, variant FROM samples;
-
-        -- A series' runs: by machine, backend and ISA, newest first (history --last N).
-        CREATE INDEX runs_series ON runs(machine_id, counter_mode, isa_built, id);
->>>>>>> i16-history
         """
 
     /// Version 4: who owns a running run, so stale-run detection does not rely on the pid alone
