@@ -80,6 +80,14 @@ public enum ChangePointRenderer {
     /// Step as a signed percentage, e.g. `+10.2%`.
     static func percent(_ ratio: Double) -> String { String(format: "%+.1f%%", (ratio - 1) * 100) }
 
+    /// History marks of stored change points, by the first run at the new level:
+    /// `change#ID:STATE:+9.8%` (no spaces; marks are joined by spaces).
+    public static func marksByRun(_ points: [StoredChangePoint]) -> [Int64: [String]] {
+        var out: [Int64: [String]] = [:]
+        for p in points { out[p.candidate.runAfter, default: []].append("change#\(p.id):\(p.state.rawValue):\(percent(p.candidate.ratio))") }
+        return out
+    }
+
     static func commit(_ c: String?) -> String { c.map { String($0.prefix(12)) } ?? "-" }
 
     static func rows(_ points: [StoredChangePoint]) -> [[String]] {
