@@ -1,15 +1,17 @@
 // Change-point detection over a benchmark series (one benchmark's runs, oldest first): E-divisive
 // means with a permutation test (Matteson & James 2014, the method of Apache Otava / hunter),
-// applied to the runs' sample distributions rather than to one number per run. Pure: the caller
-// loads the runs and stores the results; the only randomness is the seeded generator in the options.
+// applied to the runs' sample distributions rather than to one number per stored median. Pure: the
+// caller loads the runs and stores the results; the only randomness is the seeded generator in the
+// options.
 //
 // Each run is summarised by the quantiles of its log samples (deciles 10..90 %). The distance between
-// two runs is the mean absolute difference of those quantiles: an approximation of the 1-Wasserstein
-// distance between the two runs' log-time distributions, trimmed of the outer tails. A uniform
-// slowdown of every sample by a factor r moves every quantile by log r, so the distance of a step
-// is |log r| whatever the spread; a change of shape (a new slow mode) moves the upper deciles only and
-// is seen too, which a median per run would miss. The distance is an L1 distance between vectors, a
-// metric of negative type, so the E-statistic built on it is a valid energy distance.
+// two runs is the mean absolute difference of the chosen quantiles (by default the median alone; with
+// all deciles it approximates the 1-Wasserstein distance between the two runs' log-time distributions,
+// trimmed of the outer tails, and also sees a change of shape such as a new slow mode). In log space a
+// uniform slowdown by a factor r moves every quantile by log r, so a step's distance is |log r| at any
+// speed. Distances are capped at `distanceCap` × the median pairwise distance of the series: one run
+// that a loaded machine made 3× slower must not outweigh a whole level (measured in docs/results.md,
+// "Change-point detection": without the cap, recall at 5 % fell from 1.0 to 0.5 in real noise).
 //
 // Significance comes from permuting runs within the searched segment, so the threshold is the series'
 // own between-run noise (process placement, alignment, machine state), not a hand-set percentage.
@@ -42,11 +44,21 @@ public struct RunDistribution: Sendable, Hashable {
         self.logQuantiles = logQuantiles
     }
 
-    /// Distance between two runs: mean absolute difference of their log-quantiles.
-    public func distance(to other: RunDistribution) -> Double {
+    /// Distance between two runs: mean absolute difference of their log-quantiles (all of them, or
+    /// those at positions `indices` of ``levels``).
+    public func distance(to other: RunDistribution, indices: [Int]? = nil) -> Double {
+        let ks = indices ?? Array(logQuantiles.indices)
+        guard !ks.isEmpty else { return 0 }
         var s = 0.0
-        for k in 0..<logQuantiles.count { s += abs(logQuantiles[k] - other.logQuantiles[k]) }
-        return s / Double(logQuantiles.count)
+        for k in ks { s += abs(logQuantiles[k] - other.logQuantiles[k]) }
+        return s / Double(ks.count)
+    }
+
+    /// Positions in ``levels`` of the given quantile levels (unknown levels are ignored; all
+    /// positions when none is known).
+    public static func indices(of wanted: [Double]) -> [Int] {
+        let ks = wanted.compactMap { w in levels.firstIndex { abs($0 - w) < 1e-9 } }
+        return ks.isEmpty ? Array(levels.indices) : Array(Set(ks)).sorted()
     }
 }
 
@@ -70,10 +82,20 @@ public struct ChangePointOptions: Sendable, Hashable {
     public var confidence: Double
     /// Seed of the permutations and the bootstrap; the same series and seed give the same result.
     public var seed: UInt64
+    /// Quantile levels (a subset of ``RunDistribution/levels``) compared between runs: `[0.5]` (the
+    /// default) compares run medians; all of `RunDistribution.levels` compares the decile profiles,
+    /// which also sees shape changes but has less power when batches have heavy tails.
+    public var levels: [Double]
+    /// Pairwise distances are capped at this multiple of their median over the series (0 = no cap),
+    /// so single outlier runs do not dominate the statistic.
+    public var distanceCap: Double
 
     /// Creates options; see each property for its meaning.
     public init(significance: Double = 0.01, permutations: Int = 199, minSegment: Int = 3, minEffectNoise: Double = 1.0,
-                bootstrapResamples: Int = 1000, confidence: Double = 0.95, seed: UInt64 = 0x5EED_C4A6) {
+                bootstrapResamples: Int = 1000, confidence: Double = 0.95, seed: UInt64 = 0x5EED_C4A6,
+                levels: [Double] = [0.5], distanceCap: Double = 2) {
+        self.levels = levels
+        self.distanceCap = distanceCap
         self.significance = significance
         self.permutations = permutations
         self.minSegment = minSegment
@@ -126,14 +148,22 @@ public enum ChangePoints {
         let known = Set(knownBoundaries.filter { $0 > 0 && $0 < n })
         guard n >= 2 * minSeg else { return [] }
 
-        // Pairwise distances, row-major n × n.
+        // Pairwise distances, row-major n × n, capped at distanceCap × their median.
+        let ks = RunDistribution.indices(of: options.levels)
         var d = [Double](repeating: 0, count: n * n)
+        var upper: [Double] = []
+        upper.reserveCapacity(n * (n - 1) / 2)
         for i in 0..<n {
             for j in (i + 1)..<n {
-                let v = runs[i].distance(to: runs[j])
+                let v = runs[i].distance(to: runs[j], indices: ks)
                 d[i * n + j] = v
                 d[j * n + i] = v
+                upper.append(v)
             }
+        }
+        if options.distanceCap > 0 {
+            let cap = options.distanceCap * Stats.median(upper)
+            if cap > 0 { for i in d.indices where d[i] > cap { d[i] = cap } }
         }
 
         var rng = Random(seed: options.seed)

@@ -37,6 +37,9 @@ struct ChangePointOptionsGroup: ParsableArguments {
         valueName: "K"))
     var minEffect: Double = 1
 
+    @Flag(name: .customLong("shape"), help: "With --changes: compare the runs' decile profiles, not only their medians (also sees a new slow mode; less power in heavy-tailed noise).")
+    var shape = false
+
     /// Whether any change-point option was given.
     var requested: Bool { changes || acknowledge != nil || accept != nil }
 
@@ -75,6 +78,7 @@ struct ChangePointOptionsGroup: ParsableArguments {
         var options = ChangePointOptions()
         options.significance = significance
         options.minEffectNoise = minEffect
+        if shape { options.levels = RunDistribution.levels }
         let result = try ChangeScan.scan(store: store, pattern: pattern, branch: branch, machine: machine, window: window,
                                          options: options, states: states)
         if result.analysed.isEmpty && result.tooShort.isEmpty {

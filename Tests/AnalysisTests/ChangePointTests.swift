@@ -75,7 +75,7 @@ func syntheticSeries(levels: [Double], seed: UInt64, samples: Int = 20, betweenS
             }
             if let run = RunDistribution(samples: values) { runs.append(run) }
         }
-        let found = ChangePoints.detect(runs, options: ChangePointOptions(minEffectNoise: 0))
+        let found = ChangePoints.detect(runs, options: ChangePointOptions(minEffectNoise: 0, levels: RunDistribution.levels))
         #expect(found.map(\.index) == [20])
     }
 
@@ -89,6 +89,15 @@ func syntheticSeries(levels: [Double], seed: UInt64, samples: Int = 20, betweenS
         // Without it both are found; with it the large one is not reported again.
         let without = ChangePoints.detect(series).map(\.index)
         #expect(without.contains(20) && without.contains(45))
+    }
+
+    @Test func outlierRunsDoNotMaskAStep() {
+        // A 5 % step at 20 in 40 runs; five runs (a loaded machine) are 3× slower. Capped distances
+        // keep those runs from dominating the statistic.
+        var levels = Array(repeating: 1.0, count: 20) + Array(repeating: 1.05, count: 20)
+        for i in [3, 11, 24, 31, 37] { levels[i] *= 3 }
+        let found = ChangePoints.detect(syntheticSeries(levels: levels, seed: 21, betweenSD: 0.005)).map(\.index)
+        #expect(found == [20])
     }
 
     @Test func shortSeriesGiveNothing() {
