@@ -71,9 +71,10 @@ public struct HistoryReport: Sendable {
         for key in keys {
             let points = try store.seriesPoints(key, branch: branch, last: last)
             guard !points.isEmpty else { continue }
+            let changeMarks = try ChangePointRenderer.marksByRun(store.changePoints(series: key, branch: branch))
             out.append(Series(id: key.id, benchmark: key.benchmark.description, machineID: key.machineID, machineKey: key.machineKey,
                               cpuModel: key.cpuModel, counterMode: key.counterMode, isaBuilt: key.isaFeatures,
-                              runs: points.map { Self.entry($0, baselines: baselines[$0.runID] ?? []) }))
+                              runs: points.map { Self.entry($0, baselines: baselines[$0.runID] ?? [], extra: changeMarks[$0.runID] ?? []) }))
         }
         guard !out.isEmpty else {
             var what = pattern.map { "pattern '\($0)'" } ?? "any benchmark"
@@ -90,12 +91,12 @@ public struct HistoryReport: Sendable {
     }
 
     /// Summarises one point: median, CI, marks.
-    public static func entry(_ p: SeriesPoint, baselines: [String]) -> Entry {
+    public static func entry(_ p: SeriesPoint, baselines: [String], extra: [String] = []) -> Entry {
         let ci = Bootstrap.medianInterval(p.sampleGroups, resamples: 1000, seed: seed)
         return Entry(runID: p.runID, startedAt: iso(p.startedAt), status: p.status, gitCommit: p.gitCommit, gitBranch: p.gitBranch,
                      gitDirty: p.gitDirty, label: p.label, tags: p.tags, batches: p.samples.count, medianNs: ci.median,
                      ciLowerNs: ci.lower, ciUpperNs: ci.upper, instructionsPerOp: p.instructionsPerOp,
-                     marks: marks(p, baselines: baselines))
+                     marks: marks(p, baselines: baselines, extra: extra))
     }
 
     /// The marks of a run in a series, in this order: its status when not complete, `dirty`,

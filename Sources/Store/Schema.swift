@@ -32,6 +32,7 @@ enum Schema {
         ("v5-variant-decisions-by-suite", v5),
         ("v6-fusion-decisions-by-suite", v6),
         ("v7-run-tags-series", v7),
+        ("v8-change-points", v8),
     ]
 
     /// Counter values one sample can hold; the factor in `counter_values.id`. Must match the SQL.
@@ -152,6 +153,38 @@ enum Schema {
 
         -- A series' runs: by machine, backend and ISA, newest first (history --last N).
         CREATE INDEX runs_series ON runs(machine_id, counter_mode, isa_built, id);
+        """
+
+    /// Version 8: change points found in series (`fusebench history --changes`) and their triage
+    /// state. One row per series (`SeriesKey.id`), branch filter ('' = all branches) and first run
+    /// after the step; re-detection inserts nothing for a stored step (see ChangePointStore.swift).
+    static let v8 = """
+        -- change_points: steps found by E-divisive detection over a series' runs; state new|acknowledged|accepted.
+        CREATE TABLE change_points (
+            id            INTEGER PRIMARY KEY AUTOINCREMENT,  -- what --acknowledge / --accept take; never reused
+            series        TEXT NOT NULL,                      -- SeriesKey.id: SUITE/OP/VARIANT@mID/COUNTERS/ISA
+            suite         TEXT NOT NULL,
+            op            TEXT NOT NULL,
+            variant       TEXT NOT NULL,
+            machine_id    INTEGER NOT NULL REFERENCES machines(id),
+            counter_mode  TEXT NOT NULL,
+            isa_built     TEXT NOT NULL,                      -- as runs.isa_built (JSON array)
+            branch        TEXT NOT NULL DEFAULT '',           -- --branch the runs were restricted to; '' = all
+            run_before    INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,  -- last run at the old level
+            run_after     INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,  -- first run at the new level
+            commit_before TEXT,
+            commit_after  TEXT,
+            ratio         REAL NOT NULL,                      -- step: median after / before (of run medians)
+            ratio_lo      REAL NOT NULL,                      -- 95% bootstrap CI over runs
+            ratio_hi      REAL NOT NULL,
+            p             REAL NOT NULL,                      -- permutation p-value
+            state         TEXT NOT NULL DEFAULT 'new' CHECK (state IN ('new', 'acknowledged', 'accepted')),
+            detected_at   REAL NOT NULL,                      -- unix seconds, UTC
+            triaged_at    REAL,                               -- last state change; NULL while new
+            note          TEXT,
+            UNIQUE (series, branch, run_after)
+        );
+        CREATE INDEX change_points_state ON change_points(state, series);
         """
 
     /// Version 4: who owns a running run, so stale-run detection does not rely on the pid alone

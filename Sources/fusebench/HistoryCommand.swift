@@ -32,6 +32,8 @@ struct HistoryCommand: ParsableCommand {
 
     @OptionGroup var database: DatabaseOptions
 
+    @OptionGroup(title: "Change points") var changePoints: ChangePointOptionsGroup
+
     func run() throws {
         guard let f = HistoryReport.OutputFormat(rawValue: format) else {
             throw UsageError("--format must be one of \(HistoryReport.OutputFormat.allCases.map(\.rawValue).joined(separator: ", ")), got '\(format)'")
@@ -42,6 +44,7 @@ struct HistoryCommand: ParsableCommand {
         guard FileManager.default.fileExists(atPath: database.path) else {
             throw UsageError("\(database.path): no results database there (run `fusebench run` first, or pass --db)")
         }
+        if try changePoints.run(pattern: pattern, branch: branch, machine: machine, format: format, database: database) { return }
         let store = try database.openForReading()
         let report = try HistoryReport(store: store, pattern: pattern, branch: branch, machine: machine, last: last)
         print(report.render(f), terminator: "")
