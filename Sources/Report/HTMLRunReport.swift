@@ -312,17 +312,37 @@ public enum HTMLRunReport {
     }
 
     /// One series' history, ready to draw: per run the median and 95% CI exactly as
-    /// `fusebench history` computes them (`HistoryReport.entry`), the report's run highlighted,
-    /// `changes` placed before their `runAfter` run (marks of runs outside `points` are dropped).
+    /// `fusebench history` computes them (the bootstrap of `HistoryReport.entry`, same resamples
+    /// and seed), the report's run highlighted, `changes` placed before their `runAfter` run
+    /// (marks of runs outside `points` are dropped).
     public static func historySeries(_ key: SeriesKey, points: [SeriesPoint], currentRunID: Int64,
                                      changes: [ChangeMark] = []) -> HistorySeries {
-        let entries = points.map { HistoryReport.entry($0, baselines: []) }
-        let chartPoints = entries.map { e in
-            HistoryChart.Point(label: "#\(e.runID)\(e.gitCommit.map { " \($0.prefix(7))" } ?? "")", median: e.medianNs,
-                               lower: e.ciLowerNs, upper: e.ciUpperNs)
+        let chartPoints = points.map { p -> HistoryChart.Point in
+            let ci = Bootstrap.medianInterval(p.sampleGroups, resamples: HistoryReport.resamples, seed: HistoryReport.seed)
+            return HistoryChart.Point(label: "#\(p.runID)\(p.gitCommit.map { " \($0.prefix(7))" } ?? "")", median: ci.median,
+                                      lower: ci.lower, upper: ci.upper)
         }
-        let marks = changes.compactMap { c in entries.firstIndex { $0.runID == c.runAfter }.map { HistoryChart.Mark(index: $0, label: c.label) } }
-        return HistorySeries(title: key.benchmark.description, points: chartPoints, marks: marks, current: entries.firstIndex { $0.runID == currentRunID })
+        let marks = changes.compactMap { c in points.firstIndex { $0.runID == c.runAfter }.map { HistoryChart.Mark(index: $0, label: c.label) } }
+        return HistorySeries(title: key.benchmark.description, points: chartPoints, marks: marks,
+                             current: points.firstIndex { $0.runID == currentRunID })
+    }
+
+    /// `historySeries` of several series, computed concurrently (the bootstrap dominates the cost
+    /// of a report with history); results in input order.
+    public static func historySeries(_ inputs: [(key: SeriesKey, points: [SeriesPoint], changes: [ChangeMark])],
+                                     currentRunID: Int64) -> [HistorySeries] {
+        final class Results: @unchecked Sendable {
+            let lock = NSLock()
+            var values: [Int: HistorySeries] = [:]
+        }
+        let results = Results()
+        DispatchQueue.concurrentPerform(iterations: inputs.count) { i in
+            let s = historySeries(inputs[i].key, points: inputs[i].points, currentRunID: currentRunID, changes: inputs[i].changes)
+            results.lock.lock()
+            results.values[i] = s
+            results.lock.unlock()
+        }
+        return inputs.indices.compactMap { results.values[$0] }
     }
 
     /// History of the run's series, change points marked.

@@ -56,17 +56,19 @@ struct ReportCommand: ParsableCommand {
         if let against {
             comparison = try CompareReport(store: store, baseIDs: [try store.resolve(against)], headIDs: [id])
         }
-        var series: [HistorySeries] = []
+        var inputs: [(key: SeriesKey, points: [SeriesPoint], changes: [HTMLRunReport.ChangeMark])] = []
         var single = 0
         let keys = try store.seriesKeys(runID: id)
+        let changes = try changeMarks(store: store, keys: keys)
         for key in keys {
             let points = try store.seriesPoints(key, branch: nil, last: history)
             guard points.count >= 2 else {
                 single += 1
                 continue
             }
-            series.append(HTMLRunReport.historySeries(key, points: points, currentRunID: id, changes: try changeMarks(store: store, key: key)))
+            inputs.append((key, points, changes[key.id] ?? []))
         }
+        let series = HTMLRunReport.historySeries(inputs, currentRunID: id)
         var note = ""
         if let k = keys.first {
             note = "Series: same machine (\(k.cpuModel), m\(k.machineID)), counter backend \(k.counterMode), built ISA \(k.isaFeatures.joined(separator: "+")); newest \(history) runs of each."
@@ -78,10 +80,15 @@ struct ReportCommand: ParsableCommand {
                                   history: series, historyNote: note)
     }
 
-    /// Change points of series `key` to mark on its chart. INTEGRATION POINT: returns none until the
-    /// `change_points` table's reader (issue 16 §2) is merged; map each stored change point of the
-    /// series to `HTMLRunReport.ChangeMark(runAfter: run_after, label: "×RATIO STATE")`.
-    static func changeMarks(store: ResultStore, key: SeriesKey) throws -> [HTMLRunReport.ChangeMark] {
-        []
+    /// Stored change points (`change_points`, found over all branches, any triage state) of the
+    /// series `keys`, by series id, labelled with the step and its state (`+10.2% new`).
+    static func changeMarks(store: ResultStore, keys: [SeriesKey]) throws -> [String: [HTMLRunReport.ChangeMark]] {
+        let wanted = Set(keys.map(\.id))
+        var out: [String: [HTMLRunReport.ChangeMark]] = [:]
+        for c in try store.changePoints(series: nil, branch: nil) where wanted.contains(c.candidate.series.id) {
+            let label = String(format: "%+.1f%% %@", (c.candidate.ratio - 1) * 100, c.state.rawValue)
+            out[c.candidate.series.id, default: []].append(HTMLRunReport.ChangeMark(runAfter: c.candidate.runAfter, label: label))
+        }
+        return out
     }
 }

@@ -40,6 +40,11 @@ func reportFixture(in dir: URL) throws -> (db: String, first: Int64, second: Int
                        reason: "saves a pass <over> memory", bytesSaved: 4096, launchesSaved: 2, predictedUnfusedNs: 1000, predictedFusedNs: 700,
                        measuredUnfusedNs: 1100, measuredFusedNs: 650, maxAbsError: 1e-6),
     ])
+    // A stored change point on tiny/gemm_16/reference, between the two runs.
+    if let key = try store.seriesKeys(runID: second).first(where: { $0.benchmark.op == "gemm_16" && $0.benchmark.variant == "reference" }) {
+        try store.insertChangePoints([ChangePointCandidate(series: key, branch: nil, runBefore: first, runAfter: second, commitBefore: nil,
+                                                           commitAfter: nil, ratio: 1.2, lower: 1.18, upper: 1.22, p: 0.001)])
+    }
     return (db, first, second)
 }
 
@@ -66,6 +71,9 @@ func reportFixture(in dir: URL) throws -> (db: String, first: Int64, second: Int
         #expect(html.components(separatedBy: "chart chart-roofline").count - 1 == 1)
         // Four benchmarks with two runs each: four history charts, this run highlighted.
         #expect(html.components(separatedBy: "chart chart-history").count - 1 == 4)
+        // The stored change point is marked on its series' chart, and only there.
+        #expect(html.components(separatedBy: "class=\"change-point\"").count - 1 == 1)
+        #expect(html.contains("+20.0% new"))
         // Verdicts from CompareReport: 20% slower on every benchmark.
         #expect(html.contains("regression"))
         #expect(html.contains("1.200"))
