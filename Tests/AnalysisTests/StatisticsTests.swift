@@ -170,3 +170,44 @@ import Testing
         #expect(close([n[0], n[2]], [0.02, 0.02]))
     }
 }
+
+/// The bootstrap's median by selection gives exactly what sorting gave, so every CI (compare,
+/// history, the HTML report) is unchanged by it.
+@Suite struct SelectionMedianTests {
+    @Test func selectionMedianEqualsSortedQuantileBitForBit() {
+        var rng = Random(seed: 42)
+        for n in [1, 2, 3, 4, 5, 8, 25, 26, 100, 101] {
+            for trial in 0..<200 {
+                // Few distinct values on odd trials: many ties.
+                var values = (0..<n).map { _ in trial % 2 == 0 ? rng.nextDouble() * 1000 : Double(rng.nextInt(below: 4)) }
+                let expected = Stats.quantile(sorted: values.sorted(), 0.5)
+                let got = Bootstrap.median(selectingIn: &values)
+                #expect(got.bitPattern == expected.bitPattern, "n \(n) trial \(trial): \(got) vs \(expected)")
+            }
+        }
+        // With a NaN: the sorting fallback, so the same result as before.
+        let raw = [3, .nan, 1, 2.0, 5]
+        var withNaN = raw
+        #expect(Bootstrap.median(selectingIn: &withNaN).bitPattern == Stats.quantile(sorted: raw.sorted(), 0.5).bitPattern)
+    }
+
+    @Test func medianIntervalUnchangedBySelection() {
+        // The pre-selection algorithm: resample as `resampledMedian`, sort, take the quantile.
+        let groups: [[Double]] = [[10, 12, 11, 13, 9], [20, 19, 21], [15, 15, 16, 14]]
+        var rng = Random(seed: 7)
+        var medians: [Double] = []
+        for _ in 0..<500 {
+            var buffer: [Double] = []
+            for _ in 0..<groups.count {
+                let g = groups[rng.nextInt(below: groups.count)]
+                for _ in 0..<g.count { buffer.append(g[rng.nextInt(below: g.count)]) }
+            }
+            medians.append(Stats.quantile(sorted: buffer.sorted(), 0.5))
+        }
+        medians.sort()
+        let expected = (Stats.quantile(sorted: medians, 0.025), Stats.quantile(sorted: medians, 0.975))
+        let got = Bootstrap.medianInterval(groups, resamples: 500, seed: 7)
+        #expect(got.lower == expected.0)
+        #expect(got.upper == expected.1)
+    }
+}
