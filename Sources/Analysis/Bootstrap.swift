@@ -87,54 +87,7 @@ public enum Bootstrap {
                 buffer.append(group[rng.nextInt(below: group.count)])
             }
         }
-        return median(selectingIn: &buffer)
-    }
-
-    /// `Stats.quantile(sorted: buffer.sorted(), 0.5)`, bit for bit, in linear expected time:
-    /// quickselect finds the lower middle element, the smallest element above it is the upper
-    /// one. `buffer` is reordered. Data with a NaN falls back to sorting (NaN has no order).
-    /// The bootstrap's cost is this median, once per resample (history charts: 1000 per run).
-    static func median(selectingIn buffer: inout [Double]) -> Double {
-        precondition(!buffer.isEmpty, "quantile of empty data")
-        let n = buffer.count
-        if n <= 2 || buffer.contains(where: { $0.isNaN }) {
-            buffer.sort()
-            return Stats.quantile(sorted: buffer, 0.5)
-        }
-        let lo = (n - 1) / 2, hi = n % 2 == 1 ? lo : lo + 1
-        return buffer.withUnsafeMutableBufferPointer { b -> Double in
-            var left = 0, right = n - 1
-            while left < right {
-                // Median-of-three pivot, Hoare partition.
-                let mid = left + (right - left) / 2
-                if b[mid] < b[left] { b.swapAt(mid, left) }
-                if b[right] < b[left] { b.swapAt(right, left) }
-                if b[right] < b[mid] { b.swapAt(right, mid) }
-                let pivot = b[mid]
-                var i = left, j = right
-                while i <= j {
-                    while b[i] < pivot { i += 1 }
-                    while pivot < b[j] { j -= 1 }
-                    if i <= j {
-                        b.swapAt(i, j)
-                        i += 1
-                        j -= 1
-                    }
-                }
-                if lo <= j {
-                    right = j
-                } else if lo >= i {
-                    left = i
-                } else {
-                    break
-                }
-            }
-            let low = b[lo]
-            guard hi != lo else { return low }
-            var high = b[hi]
-            for k in hi..<n where b[k] < high { high = b[k] }
-            // Same arithmetic as `Stats.quantile(sorted:_:)` at q = 0.5 (h − lo = 0.5).
-            return low + 0.5 * (high - low)
-        }
+        buffer.sort()
+        return Stats.quantile(sorted: buffer, 0.5)
     }
 }
