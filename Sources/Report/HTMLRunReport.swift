@@ -312,15 +312,14 @@ public enum HTMLRunReport {
     }
 
     /// One series' history, ready to draw: per run the median and 95% CI exactly as
-    /// `fusebench history` computes them (the bootstrap of `HistoryReport.entry`, same resamples
-    /// and seed), the report's run highlighted, `changes` placed before their `runAfter` run
-    /// (marks of runs outside `points` are dropped).
+    /// `fusebench history` computes them (`HistoryReport.entry`), the report's run highlighted,
+    /// `changes` placed before their `runAfter` run (marks of runs outside `points` are dropped).
     public static func historySeries(_ key: SeriesKey, points: [SeriesPoint], currentRunID: Int64,
                                      changes: [ChangeMark] = []) -> HistorySeries {
         let chartPoints = points.map { p -> HistoryChart.Point in
-            let ci = Bootstrap.medianInterval(p.sampleGroups, resamples: HistoryReport.resamples, seed: HistoryReport.seed)
-            return HistoryChart.Point(label: "#\(p.runID)\(p.gitCommit.map { " \($0.prefix(7))" } ?? "")", median: ci.median,
-                                      lower: ci.lower, upper: ci.upper)
+            let e = HistoryReport.entry(p, baselines: [])
+            return HistoryChart.Point(label: "#\(p.runID)\(p.gitCommit.map { " \($0.prefix(7))" } ?? "")", median: e.medianNs,
+                                      lower: e.ciLowerNs, upper: e.ciUpperNs)
         }
         let marks = changes.compactMap { c in points.firstIndex { $0.runID == c.runAfter }.map { HistoryChart.Mark(index: $0, label: c.label) } }
         return HistorySeries(title: key.benchmark.description, points: chartPoints, marks: marks,

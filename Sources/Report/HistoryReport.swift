@@ -54,8 +54,6 @@ public struct HistoryReport: Sendable {
 
     /// Seed of the median CI bootstrap (fixed: the same data always gives the same interval).
     static let seed: UInt64 = 0x6869_7374_6f72_7921
-    /// Bootstrap resamples of each run's median CI (also used by the HTML report's history charts).
-    static let resamples = 1000
 
     /// Loads the series matching `pattern` (a regular expression on `SUITE/OP/VARIANT`; nil = all)
     /// on `branch` and `machine` (see `ResultStore.series`), each with its newest `last` runs.
@@ -94,7 +92,7 @@ public struct HistoryReport: Sendable {
 
     /// Summarises one point: median, CI, marks.
     public static func entry(_ p: SeriesPoint, baselines: [String], extra: [String] = []) -> Entry {
-        let ci = Bootstrap.medianInterval(p.sampleGroups, resamples: resamples, seed: seed)
+        let ci = Bootstrap.medianInterval(p.sampleGroups, resamples: 1000, seed: seed)
         return Entry(runID: p.runID, startedAt: iso(p.startedAt), status: p.status, gitCommit: p.gitCommit, gitBranch: p.gitBranch,
                      gitDirty: p.gitDirty, label: p.label, tags: p.tags, batches: p.samples.count, medianNs: ci.median,
                      ciLowerNs: ci.lower, ciUpperNs: ci.upper, instructionsPerOp: p.instructionsPerOp,
