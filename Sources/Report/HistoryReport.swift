@@ -74,7 +74,7 @@ public struct HistoryReport: Sendable {
             let changeMarks = try ChangePointRenderer.marksByRun(store.changePoints(series: key, branch: branch))
             out.append(Series(id: key.id, benchmark: key.benchmark.description, machineID: key.machineID, machineKey: key.machineKey,
                               cpuModel: key.cpuModel, counterMode: key.counterMode, isaBuilt: key.isaFeatures,
-                              runs: points.map { Self.entry($0, baselines: baselines[$0.runID] ?? [], extra: changeMarks[$0.runID] ?? []) }))
+                              runs: Self.entries(points, baselines: baselines, extraMarks: changeMarks)))
         }
         guard !out.isEmpty else {
             var what = pattern.map { "pattern '\($0)'" } ?? "any benchmark"
@@ -90,9 +90,25 @@ public struct HistoryReport: Sendable {
         self.series = series
     }
 
+    /// Bootstrap resamples of each run's median CI.
+    public static let ciResamples = 1000
+
+    /// `entry` of every point, computed on all CPUs (the bootstraps dominate `history`'s time);
+    /// the result does not depend on the number of CPUs (each point has its own fixed seed).
+    /// `extraMarks` (by run id) are appended to the marks, e.g. change points of this series.
+    public static func entries(_ points: [SeriesPoint], baselines: [Int64: [String]], extraMarks: [Int64: [String]] = [:]) -> [Entry] {
+        let slots = EntrySlots(count: points.count)
+        defer { slots.deallocate() }
+        DispatchQueue.concurrentPerform(iterations: points.count) { i in
+            let p = points[i]
+            slots.set(i, entry(p, baselines: baselines[p.runID] ?? [], extra: extraMarks[p.runID] ?? []))
+        }
+        return slots.values()
+    }
+
     /// Summarises one point: median, CI, marks.
     public static func entry(_ p: SeriesPoint, baselines: [String], extra: [String] = []) -> Entry {
-        let ci = Bootstrap.medianInterval(p.sampleGroups, resamples: 1000, seed: seed)
+        let ci = Bootstrap.medianInterval(p.sampleGroups, resamples: ciResamples, seed: seed)
         return Entry(runID: p.runID, startedAt: iso(p.startedAt), status: p.status, gitCommit: p.gitCommit, gitBranch: p.gitBranch,
                      gitDirty: p.gitDirty, label: p.label, tags: p.tags, batches: p.samples.count, medianNs: ci.median,
                      ciLowerNs: ci.lower, ciUpperNs: ci.upper, instructionsPerOp: p.instructionsPerOp,
@@ -219,6 +235,26 @@ public struct HistoryReport: Sendable {
             }
         }
         return lines.joined(separator: "\n") + "\n"
+    }
+}
+
+/// Result slots written by `concurrentPerform` workers, each index by exactly one worker and read
+/// only after all have finished (so no two threads touch the same slot).
+private final class EntrySlots: @unchecked Sendable {
+    private let buffer: UnsafeMutableBufferPointer<HistoryReport.Entry?>
+
+    init(count: Int) {
+        buffer = .allocate(capacity: count)
+        buffer.initialize(repeating: nil)
+    }
+
+    func set(_ index: Int, _ entry: HistoryReport.Entry) { buffer[index] = entry }
+
+    func values() -> [HistoryReport.Entry] { buffer.compactMap { $0 } }
+
+    func deallocate() {
+        _ = buffer.deinitialize()
+        buffer.deallocate()
     }
 }
 

@@ -100,10 +100,10 @@ struct SampleWriter {
                 try step(counterHandle, counterStatement)
             }
         }
-        // The op's variants, so series are listed without scanning samples (see Series.swift).
+        // The op's variants and its series, so series are listed without scanning samples (Series.swift).
         var variants = Set<String>()
         for sample in samples where variants.insert(sample.variant).inserted {
-            try db.execute(sql: "INSERT OR IGNORE INTO op_variants (op_id, variant) VALUES (?, ?)", arguments: [opID, sample.variant])
+            try ResultStore.recordSeries(db, opID: opID, variant: sample.variant)
         }
     }
 

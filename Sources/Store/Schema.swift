@@ -131,9 +131,10 @@ enum Schema {
         }
     }
 
-    /// Version 7: free run labels (`run --tag KEY=VALUE`) and the variants of each op, so a
-    /// series (benchmark × machine × counter backend × built ISA, see Series.swift) is listed from
-    /// `ops` and `op_variants` without scanning `samples`. Rows of earlier runs are filled in.
+    /// Version 7: free run labels (`run --tag KEY=VALUE`), the variants of each op and the series
+    /// (benchmark × machine × counter backend × built ISA, see Series.swift) that have runs, so
+    /// series are listed from a small table and one series' runs found by index, without
+    /// scanning `ops` or `samples`. Rows of earlier runs are filled in.
     static let v7 = """
         -- run_tags: free KEY=VALUE labels of a run (`fusebench run --tag`); keys are validated by RunTags.
         CREATE TABLE run_tags (
@@ -150,6 +151,21 @@ enum Schema {
             PRIMARY KEY (op_id, variant)
         ) WITHOUT ROWID;
         INSERT OR IGNORE INTO op_variants (op_id, variant) SELECT DISTINCT op_id, variant FROM samples;
+
+        -- series: every (benchmark, machine, counter backend, built ISA) with samples stored, written
+        -- with the samples. A row may outlive its runs (deleted runs); readers skip empty series.
+        CREATE TABLE series (
+            suite        TEXT NOT NULL,
+            op           TEXT NOT NULL,
+            variant      TEXT NOT NULL,
+            machine_id   INTEGER NOT NULL,
+            counter_mode TEXT NOT NULL,
+            isa_built    TEXT NOT NULL,
+            PRIMARY KEY (suite, op, variant, machine_id, counter_mode, isa_built)
+        ) WITHOUT ROWID;
+        INSERT OR IGNORE INTO series (suite, op, variant, machine_id, counter_mode, isa_built)
+        SELECT DISTINCT o.suite, o.name, v.variant, r.machine_id, r.counter_mode, r.isa_built
+        FROM op_variants v JOIN ops o ON o.id = v.op_id JOIN runs r ON r.id = o.run_id;
 
         -- A series' runs: by machine, backend and ISA, newest first (history --last N).
         CREATE INDEX runs_series ON runs(machine_id, counter_mode, isa_built, id);

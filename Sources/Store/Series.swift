@@ -4,9 +4,9 @@
 // one series measure the same thing on the same hardware the same way, so only they are compared
 // over time (`fusebench history`, change-point detection, history charts).
 //
-// The queries read only what they need: series are listed from runs × ops × `op_variants`
-// (never scanning `samples`), and the points of one series read that op's samples of the runs of
-// that series (index `runs_series`, then `ops (run_id, suite, name)`, then `samples_op_sequence`).
+// The queries read only what they need: series are listed from the small `series` table (written
+// with the samples), and the points of one series read that op's samples of the runs of that
+// series (index `runs_series`, then `ops (run_id, suite, name)`, then `samples_op_sequence`).
 import Foundation
 import GRDB
 import BenchModel
@@ -148,24 +148,56 @@ extension ResultStore {
     /// - Throws: `StoreError.invalidName` for a bad pattern.
     public func series(matching pattern: String?, branch: String?, machine: String?) throws -> [SeriesKey] {
         let compiled = try pattern.map { try BenchmarkPattern($0) }
-        let rows = try read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT DISTINCT o.suite, o.name, v.variant, m.id, m.key, m.cpu_model, r.counter_mode, r.isa_built
-                FROM runs r JOIN machines m ON m.id = r.machine_id
-                     JOIN ops o ON o.run_id = r.id
-                     JOIN op_variants v ON v.op_id = o.id
-                WHERE (? IS NULL OR r.git_branch = ?)
-                """, arguments: [branch, branch])
+        return try read { db in
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT s.suite, s.op, s.variant, m.id, m.key, m.cpu_model, s.counter_mode, s.isa_built
+                FROM series s JOIN machines m ON m.id = s.machine_id
+                """)
+            var keys: [SeriesKey] = []
+            for row in rows {
+                let key = SeriesKey(benchmark: BenchmarkKey(suite: row[0], op: row[1], variant: row[2]), machineID: row[3],
+                                    machineKey: row[4], cpuModel: row[5], counterMode: row[6], isaBuilt: row[7])
+                if let compiled, !compiled.matches(key.benchmark) { continue }
+                if let machine, !Self.machineMatches(machine, key) { continue }
+                // A series whose runs were deleted, or (with `branch`) with no run on the branch, is left out.
+                guard try Bool.fetchOne(db, sql: "SELECT EXISTS (" + Self.seriesRunsSQL + ")",
+                                        arguments: Self.seriesRunsArguments(key, branch: branch)) ?? false else { continue }
+                keys.append(key)
+            }
+            return keys.sorted()
         }
-        var keys: [SeriesKey] = []
-        for row in rows {
-            let key = SeriesKey(benchmark: BenchmarkKey(suite: row[0], op: row[1], variant: row[2]), machineID: row[3],
-                                machineKey: row[4], cpuModel: row[5], counterMode: row[6], isaBuilt: row[7])
-            if let compiled, !compiled.matches(key.benchmark) { continue }
-            if let machine, !Self.machineMatches(machine, key) { continue }
-            keys.append(key)
-        }
-        return keys.sorted()
+    }
+
+    /// Runs of a series with their op row, newest first (arguments: `seriesRunsArguments`).
+    static let seriesRunsSQL = """
+        SELECT r.id, r.started_at, r.status, r.git_commit, r.git_branch, r.git_dirty, r.label, o.id
+        FROM runs r INDEXED BY runs_series JOIN ops o ON o.run_id = r.id AND o.suite = ? AND o.name = ?
+        WHERE r.machine_id = ? AND r.counter_mode = ? AND r.isa_built = ? AND r.status != 'running'
+              AND (? IS NULL OR r.git_branch = ?)
+              AND EXISTS (SELECT 1 FROM op_variants v WHERE v.op_id = o.id AND v.variant = ?)
+        ORDER BY r.id DESC
+        """
+
+    static func seriesRunsArguments(_ key: SeriesKey, branch: String?) -> StatementArguments {
+        [key.benchmark.suite, key.benchmark.op, key.machineID, key.counterMode, key.isaBuilt, branch, branch, key.benchmark.variant]
+    }
+
+    /// Records that variant `variant` of op row `opID` has samples: `op_variants` and `series`.
+    static func recordSeries(_ db: Database, opID: Int64, variant: String) throws {
+        try db.execute(sql: "INSERT OR IGNORE INTO op_variants (op_id, variant) VALUES (?, ?)", arguments: [opID, variant])
+        try db.execute(sql: """
+            INSERT OR IGNORE INTO series (suite, op, variant, machine_id, counter_mode, isa_built)
+            SELECT o.suite, o.name, ?, r.machine_id, r.counter_mode, r.isa_built FROM ops o JOIN runs r ON r.id = o.run_id WHERE o.id = ?
+            """, arguments: [variant, opID])
+    }
+
+    /// Records the series of every op variant of run `runID` (after its counter backend changed).
+    static func recordSeries(_ db: Database, runID: Int64) throws {
+        try db.execute(sql: """
+            INSERT OR IGNORE INTO series (suite, op, variant, machine_id, counter_mode, isa_built)
+            SELECT o.suite, o.name, v.variant, r.machine_id, r.counter_mode, r.isa_built
+            FROM runs r JOIN ops o ON o.run_id = r.id JOIN op_variants v ON v.op_id = o.id WHERE r.id = ?
+            """, arguments: [runID])
     }
 
     /// Whether `--machine` text names the series' machine (see `series(matching:branch:machine:)`).
@@ -199,20 +231,13 @@ extension ResultStore {
         if let last, last < 1 { throw StoreError.invalidName("the number of runs must be at least 1, got \(last)") }
         return try read { db in
             // Newest first so LIMIT keeps the newest; reversed at the end.
-            let runs = try Row.fetchCursor(db, sql: """
-                SELECT r.id, r.started_at, r.status, r.git_commit, r.git_branch, r.git_dirty, r.label, o.id
-                FROM runs r INDEXED BY runs_series JOIN ops o ON o.run_id = r.id AND o.suite = ? AND o.name = ?
-                WHERE r.machine_id = ? AND r.counter_mode = ? AND r.isa_built = ? AND r.status != 'running'
-                      AND (? IS NULL OR r.git_branch = ?)
-                      AND EXISTS (SELECT 1 FROM op_variants v WHERE v.op_id = o.id AND v.variant = ?)
-                ORDER BY r.id DESC
-                """, arguments: [key.benchmark.suite, key.benchmark.op, key.machineID, key.counterMode, key.isaBuilt,
-                                 branch, branch, key.benchmark.variant])
+            let runs = try Row.fetchCursor(db, sql: Self.seriesRunsSQL, arguments: Self.seriesRunsArguments(key, branch: branch))
             var points: [SeriesPoint] = []
             while let row = try runs.next() {
                 if let last, points.count >= last { break }
                 let runID: Int64 = row[0], opID: Int64 = row[7]
-                guard var point = try Self.seriesPoint(db, opID: opID, variant: key.benchmark.variant) else { continue }
+                guard var point = try Self.seriesPoint(db, opID: opID, variant: key.benchmark.variant,
+                                                       counters: key.counterMode != CounterSource.none.rawValue) else { continue }
                 point.runID = runID
                 point.startedAt = Date(timeIntervalSince1970: row[1])
                 point.status = row[2]
@@ -228,8 +253,8 @@ extension ResultStore {
     }
 
     /// The batches and instruction count of `variant` of op row `opID` (run fields left empty), or
-    /// nil when no batch is usable.
-    private static func seriesPoint(_ db: Database, opID: Int64, variant: String) throws -> SeriesPoint? {
+    /// nil when no batch is usable. `counters` false skips the counter lookup (timing-only runs).
+    private static func seriesPoint(_ db: Database, opID: Int64, variant: String, counters withCounters: Bool) throws -> SeriesPoint? {
         // All of the op's samples decide which batches count (per-iteration-timed vs plain), as
         // Comparator.decisionBatches does; only this variant's are kept.
         struct Batch { var id: Int64; var value: Double; var process: Int; var flags: SampleFlags; var timed: Bool }
@@ -253,6 +278,10 @@ extension ResultStore {
             processes.append(b.process)
         }
         guard !samples.isEmpty else { return nil }
+        guard withCounters else {
+            return SeriesPoint(runID: 0, startedAt: Date(timeIntervalSince1970: 0), status: "", gitCommit: nil, gitBranch: nil,
+                               gitDirty: nil, label: nil, tags: [:], samples: samples, processes: processes, instructionsPerOp: nil)
+        }
         // Instructions per iteration: the counter rows of each batch are one rowid range.
         let counters = try db.cachedStatement(sql: """
             SELECT c.value / s.iterations, c.backend FROM samples s
