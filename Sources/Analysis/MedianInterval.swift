@@ -18,11 +18,13 @@ public enum MedianInterval {
         let alpha = (1 - min(max(confidence, 0), 1)) / 2
         // Cumulative binomial(n, 1/2) probabilities in log space (no underflow for large n).
         let logHalfN = Double(n) * log(0.5)
-        let logN1 = lgamma(Double(n + 1))
+        var logFactorial = [0.0]  // log k! for k = 0...n
+        logFactorial.reserveCapacity(n + 1)
+        for k in 1...n { logFactorial.append(logFactorial[k - 1] + log(Double(k))) }
         var cumulative = 0.0
         var j = 1  // 1-based rank of the lower bound
         for k in 0..<n {
-            let p = exp(logN1 - lgamma(Double(k + 1)) - lgamma(Double(n - k + 1)) + logHalfN)
+            let p = exp(logFactorial[n] - logFactorial[k] - logFactorial[n - k] + logHalfN)
             // P(B < k + 1) = P(B ≤ k)
             if cumulative + p > alpha { break }
             cumulative += p
