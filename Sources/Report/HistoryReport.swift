@@ -90,7 +90,7 @@ public struct HistoryReport: Sendable {
         self.series = series
     }
 
-    /// Bootstrap resamples of each run's median CI.
+    /// Bootstrap resamples of the median CI of a run with several worker processes.
     public static let ciResamples = 1000
 
     /// `entry` of every point, computed on all CPUs (the bootstraps dominate `history`'s time);
@@ -106,9 +106,14 @@ public struct HistoryReport: Sendable {
         return slots.values()
     }
 
-    /// Summarises one point: median, CI, marks.
+    /// Summarises one point: median, CI, marks. The CI of a run measured in one process is the
+    /// exact distribution-free interval from order statistics (`MedianInterval`); of a run with
+    /// several worker processes the hierarchical bootstrap (`Bootstrap.medianInterval`: processes,
+    /// then batches), so between-process variance widens it as in `compare`.
     public static func entry(_ p: SeriesPoint, baselines: [String], extra: [String] = []) -> Entry {
-        let ci = Bootstrap.medianInterval(p.sampleGroups, resamples: ciResamples, seed: seed)
+        let groups = p.sampleGroups
+        let ci = groups.count == 1 ? MedianInterval.orderStatistics(groups[0])
+            : Bootstrap.medianInterval(groups, resamples: ciResamples, seed: seed)
         return Entry(runID: p.runID, startedAt: iso(p.startedAt), status: p.status, gitCommit: p.gitCommit, gitBranch: p.gitBranch,
                      gitDirty: p.gitDirty, label: p.label, tags: p.tags, batches: p.samples.count, medianNs: ci.median,
                      ciLowerNs: ci.lower, ciUpperNs: ci.upper, instructionsPerOp: p.instructionsPerOp,

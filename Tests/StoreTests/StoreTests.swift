@@ -265,15 +265,15 @@ private func counter(_ event: String, _ value: Double, multiplexed: Bool = false
     defer { try? FileManager.default.removeItem(at: dir) }
     let path = dir.appendingPathComponent("results.sqlite").path
     _ = try ResultStore(path: path)
-    try DatabaseQueue(path: path).writeWithoutTransaction { db in try db.execute(sql: "PRAGMA user_version = 7") }
+    try DatabaseQueue(path: path).writeWithoutTransaction { db in try db.execute(sql: "PRAGMA user_version = \(Schema.knownVersion + 1)") }
 
     let error = #expect(throws: StoreError.self) { try ResultStore(path: path) }
-    #expect(error == .newerSchema(found: 7, known: Schema.knownVersion, path: path))
-    #expect(error?.description == "\(path): database schema version 7 is newer than this fusebench knows "
+    #expect(error == .newerSchema(found: Schema.knownVersion + 1, known: Schema.knownVersion, path: path))
+    #expect(error?.description == "\(path): database schema version \(Schema.knownVersion + 1) is newer than this fusebench knows "
         + "(\(Schema.knownVersion)); upgrade fusebench or use another --db")
     // Refusal leaves the file untouched.
     let version = try DatabaseQueue(path: path).read { db in try Int.fetchOne(db, sql: "PRAGMA user_version") }
-    #expect(version == 7)
+    #expect(version == Schema.knownVersion + 1)
 }
 
 @Test func unknownAppliedMigrationIsTreatedAsNewer() throws {
