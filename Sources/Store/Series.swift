@@ -74,8 +74,9 @@ public struct SeriesPoint: Sendable, Hashable {
     /// `run --tag KEY=VALUE` labels.
     public var tags: [String: String]
     /// Net wall time per iteration (ns) of each measured batch, in batch (sequence) order: the
-    /// batches `compare` decides from (`Comparator.decisionBatches`), without simulated-counter
-    /// batches and batches below the harness overhead.
+    /// batches `compare` decides from (`Comparator.decisionBatches`: per-iteration-timed batches
+    /// are left out when the variant has plain ones), without simulated-counter batches and
+    /// batches below the harness overhead.
     public var samples: [Double]
     /// Worker process of each value of `samples` (same length; 0 in-process), for a bootstrap
     /// that resamples processes first.
