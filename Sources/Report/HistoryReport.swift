@@ -132,11 +132,14 @@ public struct HistoryReport: Sendable {
         return marks + extra
     }
 
-    /// ISO-8601 UTC with seconds.
+    /// ISO-8601 UTC with seconds (`2026-12-05T12:00:00Z`). Formatted with `gmtime_r`: a
+    /// formatter object per run cost more than everything else `history` does per run.
     static func iso(_ date: Date) -> String {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime]
-        return f.string(from: date)
+        var t = time_t(date.timeIntervalSince1970.rounded(.down))
+        var parts = tm()
+        guard gmtime_r(&t, &parts) != nil else { return String(date.timeIntervalSince1970) }
+        func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : String(v) }
+        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
     }
 
     // MARK: - Rendering

@@ -74,8 +74,9 @@ public struct SeriesPoint: Sendable, Hashable {
     /// `run --tag KEY=VALUE` labels.
     public var tags: [String: String]
     /// Net wall time per iteration (ns) of each measured batch, in batch (sequence) order: the
-    /// batches `compare` decides from (`Comparator.decisionBatches`), without simulated-counter
-    /// batches and batches below the harness overhead.
+    /// batches `compare` decides from (`Comparator.decisionBatches`: per-iteration-timed batches
+    /// are left out when the variant has plain ones), without simulated-counter batches and
+    /// batches below the harness overhead.
     public var samples: [Double]
     /// Worker process of each value of `samples` (same length; 0 in-process), for a bootstrap
     /// that resamples processes first.
@@ -232,6 +233,8 @@ extension ResultStore {
         return try read { db in
             // Newest first so LIMIT keeps the newest; reversed at the end.
             let runs = try Row.fetchCursor(db, sql: Self.seriesRunsSQL, arguments: Self.seriesRunsArguments(key, branch: branch))
+            // Most databases hold no tags: skip the per-run lookup then.
+            let anyTags = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM run_tags)") ?? false
             var points: [SeriesPoint] = []
             while let row = try runs.next() {
                 if let last, points.count >= last { break }
@@ -245,7 +248,7 @@ extension ResultStore {
                 point.gitBranch = row[4]
                 point.gitDirty = row[5]
                 point.label = row[6]
-                point.tags = try Self.runTags(db, runID: runID)
+                point.tags = anyTags ? try Self.runTags(db, runID: runID) : [:]
                 points.append(point)
             }
             return points.reversed()
@@ -255,25 +258,26 @@ extension ResultStore {
     /// The batches and instruction count of `variant` of op row `opID` (run fields left empty), or
     /// nil when no batch is usable. `counters` false skips the counter lookup (timing-only runs).
     private static func seriesPoint(_ db: Database, opID: Int64, variant: String, counters withCounters: Bool) throws -> SeriesPoint? {
-        // All of the op's samples decide which batches count (per-iteration-timed vs plain), as
-        // Comparator.decisionBatches does; only this variant's are kept.
-        struct Batch { var id: Int64; var value: Double; var process: Int; var flags: SampleFlags; var timed: Bool }
+        // Which batches count follows Comparator.decisionBatches, judged on this variant's batches
+        // (the runner takes per-iteration-timed and plain batches of every variant alike): when
+        // plain batches exist, per-iteration-timed ones are left out.
+        struct Batch { var id: Int64; var value: Double; var process: Int; var flags: SampleFlags }
         var batches: [Batch] = []
-        var anyPlain = false
-        let rows = try Row.fetchCursor(db, sql: """
-            SELECT s.id, s.variant = ?, (s.wall_ns - s.overhead_ns) / s.iterations, s.process, s.flags,
-                   EXISTS (SELECT 1 FROM iteration_latencies l WHERE l.sample_id = s.id)
-            FROM samples s WHERE s.op_id = ? ORDER BY s.sequence, s.id
-            """, arguments: [variant, opID])
+        let rows = try Row.fetchCursor(db.cachedStatement(sql: """
+            SELECT s.id, (s.wall_ns - s.overhead_ns) / s.iterations, s.process, s.flags
+            FROM samples s WHERE s.op_id = ? AND s.variant = ? ORDER BY s.sequence, s.id
+            """), arguments: [opID, variant])
         while let row = try rows.next() {
-            let flags = SampleFlags(rawValue: row[4])
-            let timed: Bool = row[5]
-            if !timed && !flags.contains(.simulated) { anyPlain = true }
-            guard row[1] as Bool else { continue }
-            batches.append(Batch(id: row[0], value: (row[2] as Double?) ?? .nan, process: row[3], flags: flags, timed: timed))
+            batches.append(Batch(id: row[0], value: (row[1] as Double?) ?? .nan, process: row[2], flags: SampleFlags(rawValue: row[3])))
         }
+        guard let first = batches.map(\.id).min(), let last = batches.map(\.id).max() else { return nil }
+        // Per-iteration-timed batches: one range read of iteration_latencies (keyed by sample id).
+        let timed = Set(try Int64.fetchAll(db.cachedStatement(sql: """
+            SELECT sample_id FROM iteration_latencies WHERE sample_id BETWEEN ? AND ?
+            """), arguments: [first, last]))
+        let anyPlain = batches.contains { !timed.contains($0.id) && !$0.flags.contains(.simulated) }
         var samples: [Double] = [], processes: [Int] = []
-        for b in batches where !(anyPlain && b.timed) && !b.flags.contains(.simulated) && !b.flags.contains(.belowOverhead) && b.value.isFinite {
+        for b in batches where !(anyPlain && timed.contains(b.id)) && !b.flags.contains(.simulated) && !b.flags.contains(.belowOverhead) && b.value.isFinite {
             samples.append(b.value)
             processes.append(b.process)
         }
@@ -326,7 +330,7 @@ extension ResultStore {
     /// `runTags(runID:)` inside a caller's transaction.
     static func runTags(_ db: Database, runID: Int64) throws -> [String: String] {
         var tags: [String: String] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT key, value FROM run_tags WHERE run_id = ?", arguments: [runID]) {
+        for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT key, value FROM run_tags WHERE run_id = ?"), arguments: [runID]) {
             tags[row[0]] = row[1] as String
         }
         return tags
