@@ -58,6 +58,19 @@ public struct ProfileDiff: Sendable, Hashable, Codable {
         /// True when listed for its change in cache misses rather than in instructions.
         public var listedForMisses: Bool
 
+        /// Memberwise initialiser.
+        public init(function: String, symbol: String, object: String, base: Cost?, head: Cost?, baseShare: Double?,
+                    headShare: Double?, listedForMisses: Bool) {
+            self.function = function
+            self.symbol = symbol
+            self.object = object
+            self.base = base
+            self.head = head
+            self.baseShare = baseShare
+            self.headShare = headShare
+            self.listedForMisses = listedForMisses
+        }
+
         /// Head − base instructions per iteration, an unknown side counted as 0.
         public var deltaInstructions: Double { (head?.instructions ?? 0) - (base?.instructions ?? 0) }
         /// Head − base L1d misses per iteration (nil when neither side simulated caches).
@@ -86,6 +99,20 @@ public struct ProfileDiff: Sendable, Hashable, Codable {
     /// kept every function): a function missing there cost at most this much.
     public var baseKeptFloor: Double?
     public var headKeptFloor: Double?
+
+    /// Memberwise initialiser.
+    public init(key: BenchmarkKey, rows: [Row], omitted: Int, baseTotal: Cost, headTotal: Cost, baseSamples: Int, headSamples: Int,
+                baseKeptFloor: Double?, headKeptFloor: Double?) {
+        self.key = key
+        self.rows = rows
+        self.omitted = omitted
+        self.baseTotal = baseTotal
+        self.headTotal = headTotal
+        self.baseSamples = baseSamples
+        self.headSamples = headSamples
+        self.baseKeptFloor = baseKeptFloor
+        self.headKeptFloor = headKeptFloor
+    }
 
     /// Functions listed by |Δ instructions|.
     public static let defaultTop = 10
@@ -165,8 +192,8 @@ public struct ProfileDiff: Sendable, Hashable, Codable {
         }
 
         static func cost(_ f: FunctionCost) -> Cost {
-            Cost(instructions: Double(f.instructions), d1Misses: f.d1Misses.map(Double.init), llMisses: f.llMisses.map(Double.init),
-                 branchMisses: f.branchMisses.map(Double.init))
+            Cost(instructions: Double(f.instructions), d1Misses: f.d1Misses.map { Double($0) }, llMisses: f.llMisses.map { Double($0) },
+                 branchMisses: f.branchMisses.map { Double($0) })
         }
     }
 }

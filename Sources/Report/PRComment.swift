@@ -43,17 +43,15 @@ public enum PRCommentRenderer {
         let full = head + tableHead + rows.joined() + profileSection(blocks, total: blocks.count) + warnings(report, max: .max) + foot
         if full.utf8.count <= limit { return Rendered(markdown: full, rowsCut: 0, profilesCut: 0) }
 
-        // Summarise: warnings shortened, rows while they fit (regressions and inconclusive first),
-        // then profiles while they fit; the cut is said in a note (its size reserved up front).
+        // Summarise: warnings shortened; regressions and inconclusive rows first, then the
+        // profiles, then the other rows while they fit; the cut is said in a note (its size
+        // reserved up front).
         let warn = warnings(report, max: 10)
         let noteReserve = 600
         var budget = limit - head.utf8.count - tableHead.utf8.count - warn.utf8.count - foot.utf8.count - noteReserve
         var keptRows: [String] = []
-        for (i, r) in rows.enumerated() {
-            let mustKeep = rank(sorted[i]) <= 1
-            // Other rows only while leaving room for a profile or two.
-            let reserve = mustKeep ? 0 : min(blocks.first?.utf8.count ?? 0, budget / 2)
-            guard r.utf8.count <= budget - reserve else { break }
+        for (i, r) in rows.enumerated() where rank(sorted[i]) <= 1 {
+            guard r.utf8.count <= budget else { break }
             keptRows.append(r)
             budget -= r.utf8.count
         }
@@ -67,6 +65,14 @@ public enum PRCommentRenderer {
                 budget -= b.utf8.count
             }
         }
+        let mustKeep = sorted.filter { rank($0) <= 1 }.count
+        if keptRows.count == mustKeep {   // sorted: the others follow the regressions and inconclusive
+            for r in rows.dropFirst(mustKeep) {
+                guard r.utf8.count <= budget else { break }
+                keptRows.append(r)
+                budget -= r.utf8.count
+            }
+        }
         let cutRows = sorted.dropFirst(keptRows.count)
         let counts = Dictionary(grouping: cutRows, by: \.verdict).mapValues(\.count)
         var cut: [String] = []
@@ -75,6 +81,8 @@ public enum PRCommentRenderer {
             cut.append("\(cutRows.count) benchmark(s) not listed (\(parts.joined(separator: ", ")))")
         }
         if keptBlocks.count < blocks.count { cut.append("\(blocks.count - keptBlocks.count) of \(blocks.count) profile(s) left out") }
+        if report.warnings.count > 10 { cut.append("\(report.warnings.count - 10) warning(s) left out") }
+        if cut.isEmpty { cut.append("long warnings shortened") }
         var note = "\n> ✂️ Shortened to fit GitHub's comment limit (\(limit) characters): \(cut.joined(separator: "; "))."
         note += htmlURL != nil ? " The HTML report has everything.\n" : " `fusebench compare --profile` shows everything.\n"
         let body = head + tableHead + keptRows.joined() + note + profileSection(keptBlocks, total: blocks.count) + warn + foot

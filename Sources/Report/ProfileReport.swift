@@ -17,6 +17,13 @@ public struct ProfileReport: Sendable {
         public var diff: ProfileDiff?
         /// Why there is no diff (names the side and the reason), when `diff` is nil.
         public var missing: String?
+
+        /// Memberwise initialiser.
+        public init(key: BenchmarkKey, diff: ProfileDiff?, missing: String?) {
+            self.key = key
+            self.diff = diff
+            self.missing = missing
+        }
     }
 
     /// One entry per comparison of the report, in its order.
