@@ -17,6 +17,11 @@ public enum CounterMode: String, Sendable, CaseIterable {
 /// Options of one run (from the CLI).
 public struct RunConfig: Sendable {
     public var label: String?
+    /// Free `KEY=VALUE` labels (`--tag`), stored in `run_tags` (validated by `RunTags`).
+    public var tags: [String: String] = [:]
+    /// Directory whose git state is recorded as the measured code (`--source-dir`); nil = the
+    /// directory of the first suite file (see `GitInfo.measured`).
+    public var sourceDirectory: String?
     public var counterMode: CounterMode = .auto
     /// Pin the measuring thread to this CPU.
     public var pinCPU: Int?

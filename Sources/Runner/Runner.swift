@@ -71,7 +71,9 @@ public final class BenchRunner {
             try side.executable.map { try WorkerClient.hello(executable: $0, environment: config.environment) } ?? WorkerHello.current
         }
         let fingerprint = MachineProbe.fingerprint(isaHost: ISA.host.names, pmuAvailable: counters.pmuAvailable)
-        let git = GitInfo.current()
+        let git = try GitInfo.measured(suitePath: plan.suites.first?.path, sourceDirectory: config.sourceDirectory,
+                                       environment: config.environment)
+        for (key, value) in config.tags { try RunTags.validate(key: key, value: value) }
         var cfg = config.extraConfig
         cfg["counters"] = config.counterMode.rawValue
         cfg["pin"] = config.pinCPU.map(String.init) ?? "none"
@@ -94,6 +96,7 @@ public final class BenchRunner {
                                configJSON: configJSON, pid: getpid())
             let id = try store.beginRun(info)
             runIDs.append(id)
+            if !config.tags.isEmpty { try store.setRunTags(runID: id, tags: config.tags) }
             try store.setRunMeta(runID: id, key: "isa.kernel_path", value: hellos[i].kernelPath)
             if let q = hellos[i].int8KernelPath { try store.setRunMeta(runID: id, key: "isa.int8_kernel_path", value: q) }
             if let exe = side.executable { try store.setRunMeta(runID: id, key: "worker.executable", value: exe) }

@@ -108,6 +108,11 @@ struct SampleWriter {
                 try step(counterHandle, counterStatement)
             }
         }
+        // The op's variants, so series are listed without scanning samples (see Series.swift).
+        var variants = Set<String>()
+        for sample in samples where variants.insert(sample.variant).inserted {
+            try db.execute(sql: "INSERT OR IGNORE INTO op_variants (op_id, variant) VALUES (?, ?)", arguments: [opID, sample.variant])
+        }
     }
 
     /// Inserts the rows of a sample's per-function profile (`sim_functions`): rank 0... for the

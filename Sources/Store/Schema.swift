@@ -31,6 +31,7 @@ enum Schema {
         ("v4-run-owner-identity", v4),
         ("v5-variant-decisions-by-suite", v5),
         ("v6-fusion-decisions-by-suite", v6),
+        ("v7-run-tags-series", v7),
         ("v9-sim-functions", simFunctions),
     ]
 
@@ -129,6 +130,30 @@ enum Schema {
             }
         }
     }
+
+    /// Version 7: free run labels (`run --tag KEY=VALUE`) and the variants of each op, so a
+    /// series (benchmark × machine × counter backend × built ISA, see Series.swift) is listed from
+    /// `ops` and `op_variants` without scanning `samples`. Rows of earlier runs are filled in.
+    static let v7 = """
+        -- run_tags: free KEY=VALUE labels of a run (`fusebench run --tag`); keys are validated by RunTags.
+        CREATE TABLE run_tags (
+            run_id  INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            key     TEXT NOT NULL,
+            value   TEXT NOT NULL,
+            PRIMARY KEY (run_id, key)
+        ) WITHOUT ROWID;
+
+        -- op_variants: the variants that have samples in each op, written with the samples.
+        CREATE TABLE op_variants (
+            op_id   INTEGER NOT NULL REFERENCES ops(id) ON DELETE CASCADE,
+            variant TEXT NOT NULL,
+            PRIMARY KEY (op_id, variant)
+        ) WITHOUT ROWID;
+        INSERT OR IGNORE INTO op_variants (op_id, variant) SELECT DISTINCT op_id, variant FROM samples;
+
+        -- A series' runs: by machine, backend and ISA, newest first (history --last N).
+        CREATE INDEX runs_series ON runs(machine_id, counter_mode, isa_built, id);
+        """
 
     /// Version 4: who owns a running run, so stale-run detection does not rely on the pid alone
     /// (a pid is reused, and means nothing in another PID namespace).

@@ -50,6 +50,8 @@ struct GateCommand: ParsableCommand {
     @Option(help: "Label stored with the gate's runs.")
     var label: String?
 
+    @OptionGroup var provenance: ProvenanceOptions
+
     @Flag(help: "Fewer, shorter samples.") var quick = false
     @Flag(help: "No progress line.") var quiet = false
 
@@ -59,6 +61,8 @@ struct GateCommand: ParsableCommand {
     func run() throws {
         let format = try verdict.renderFormat()
         let options = try verdict.options()
+        var provenanceCheck = RunConfig()
+        try provenance.apply(to: &provenanceCheck)  // bad --tag / --source-dir: exit 3 before the database is opened
         guard baseline != nil || against != nil else { throw UsageError("gate needs --baseline NAME or --against BINARY") }
         if headRun != nil, against != nil { throw UsageError("--run and --against exclude each other (--against measures both builds now)") }
         if let exe = against, !FileManager.default.isExecutableFile(atPath: exe) { throw UsageError("--against \(exe): not an executable file") }
@@ -83,6 +87,7 @@ struct GateCommand: ParsableCommand {
         guard !plan.ops.isEmpty else { throw UsageError("nothing to run: no op matches") }
         var config = RunConfig()
         config.label = label ?? "gate"
+        try provenance.apply(to: &config)
         config.counterMode = mode
         config.quiet = quiet
         config.quick = quick

@@ -40,6 +40,8 @@ enum OptionRange {
     static let pin: ClosedRange<Int> = 0...1023
     /// `run --cooldown-s`: seconds.
     static let cooldownSeconds: ClosedRange<Double> = 0...3600
+    /// `history --last`: runs per series.
+    static let historyLast: ClosedRange<Int> = 1...1_000_000
     /// `runs --limit`.
     static let runsLimit: ClosedRange<Int> = 1...1_000_000
     /// `exec --iterations` (internal command).

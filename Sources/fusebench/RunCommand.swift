@@ -18,6 +18,8 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Free-text label stored with the run.")
     var label: String?
 
+    @OptionGroup var provenance: ProvenanceOptions
+
     @Flag(help: "Fewer, shorter samples (smoke checks, not decisions).")
     var quick = false
 
@@ -52,6 +54,7 @@ struct RunCommand: ParsableCommand {
         }
         var config = RunConfig()
         config.label = label
+        try provenance.apply(to: &config)
         config.counterMode = mode
         if let pin { try OptionRange.check(pin, "--pin", in: OptionRange.pin) }
         config.pinCPU = pin

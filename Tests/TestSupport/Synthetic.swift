@@ -80,14 +80,16 @@ public enum Synthetic {
                     flags: (_ variant: String, _ index: Int) -> SampleFlags = { _, _ in [] },
                     iterations: Int = 1000,
                     latencies: (_ op: String, _ variant: String, _ nsPerIteration: Double, _ iterations: Int) -> IterationLatencies? = { _, _, _, _ in nil },
-                    counters: (_ variant: String, _ nsPerIteration: Double, _ iterations: Int) -> [CounterValue] = { _, _, _ in [] }
+                    counters: (_ variant: String, _ nsPerIteration: Double, _ iterations: Int) -> [CounterValue] = { _, _, _ in [] },
+                    info customize: (inout RunInfo) -> Void = { _ in }
     ) throws -> Int64 {
         var suites = [suite]
         for op in ops { if let s = op.suite, !suites.contains(s) { suites.append(s) } }
-        let info = RunInfo(startedAt: Date(), status: .running, label: label, suites: suites, suiteHash: "00000000feedf00d",
+        var info = RunInfo(startedAt: Date(), status: .running, label: label, suites: suites, suiteHash: "00000000feedf00d",
                            gitCommit: "0123456789abcdef0123456789abcdef01234567", gitBranch: "test", gitDirty: false,
                            harnessVersion: harness, machine: machine, isaBuilt: ["avx2", "fma"], counterMode: .none,
                            counterNote: "synthetic", calibration: nil, configJSON: "{}", pid: getpid())
+        customize(&info)
         let id = try store.beginRun(info)
         var sequence = 0
         for op in ops {

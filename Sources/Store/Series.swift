@@ -1,0 +1,356 @@
+// Series: the history of one benchmark across runs. A series is one benchmark key
+// (`SUITE/OP/VARIANT`) measured on one machine fingerprint (`machines.id`) with one counter
+// backend (`runs.counter_mode`) and kernels built for one ISA (`runs.isa_built`): only points of
+// one series measure the same thing on the same hardware the same way, so only they are compared
+// over time (`fusebench history`, change-point detection, history charts).
+//
+// The queries read only what they need: series are listed from runs × ops × `op_variants`
+// (never scanning `samples`), and the points of one series read that op's samples of the runs of
+// that series (index `runs_series`, then `ops (run_id, suite, name)`, then `samples_op_sequence`).
+import Foundation
+import GRDB
+import BenchModel
+
+/// Identity of one series: one benchmark on one machine, counter backend and built ISA.
+public struct SeriesKey: Hashable, Codable, Sendable, Comparable, CustomStringConvertible {
+    /// The benchmark, `SUITE/OP/VARIANT`.
+    public var benchmark: BenchmarkKey
+    /// `machines.id`: the exact stored machine fingerprint.
+    public var machineID: Int64
+    /// `machines.key` (`MachineFingerprint.key`: cpu|cores|isa|pmu), shared by fingerprints of the
+    /// same hardware; what `--machine` matches.
+    public var machineKey: String
+    /// `machines.cpu_model`, for headers.
+    public var cpuModel: String
+    /// Counter backend of the runs (`runs.counter_mode`: hw | sim | none).
+    public var counterMode: String
+    /// ISA features the kernels were built for, as stored (`runs.isa_built`, a JSON array).
+    public var isaBuilt: String
+
+    /// Creates a series key.
+    public init(benchmark: BenchmarkKey, machineID: Int64, machineKey: String, cpuModel: String, counterMode: String, isaBuilt: String) {
+        self.benchmark = benchmark
+        self.machineID = machineID
+        self.machineKey = machineKey
+        self.cpuModel = cpuModel
+        self.counterMode = counterMode
+        self.isaBuilt = isaBuilt
+    }
+
+    /// Stable text id: `SUITE/OP/VARIANT@m<machineID>/<counterMode>/<isa features joined by +>`,
+    /// e.g. `smoke/gemm_128/optimized@m1/none/avx2+fma`. The same series always gets the same id
+    /// in the same database (machine ids are never reused).
+    public var id: String { "\(benchmark)@m\(machineID)/\(counterMode)/\(isaFeatures.joined(separator: "+"))" }
+
+    /// The built ISA features (decoded from `isaBuilt`; empty when it is not a JSON string array).
+    public var isaFeatures: [String] {
+        (try? JSONDecoder().decode([String].self, from: Data(isaBuilt.utf8))) ?? []
+    }
+
+    /// `id`.
+    public var description: String { id }
+
+    /// Orders by benchmark, then machine, counter backend and ISA.
+    public static func < (a: SeriesKey, b: SeriesKey) -> Bool {
+        if a.benchmark != b.benchmark { return a.benchmark < b.benchmark }
+        return (a.machineID, a.counterMode, a.isaBuilt) < (b.machineID, b.counterMode, b.isaBuilt)
+    }
+}
+
+/// One run of a series: provenance of the run and the measured batches of the series' benchmark.
+public struct SeriesPoint: Sendable, Hashable {
+    /// The run.
+    public var runID: Int64
+    /// When the run started (`runs.started_at`).
+    public var startedAt: Date
+    /// Run status (`complete`, `interrupted`, ...), as stored.
+    public var status: String
+    /// Commit, branch and dirty flag of the measured code (nil when not recorded).
+    public var gitCommit: String?
+    public var gitBranch: String?
+    public var gitDirty: Bool?
+    /// `run --label`.
+    public var label: String?
+    /// `run --tag KEY=VALUE` labels.
+    public var tags: [String: String]
+    /// Net wall time per iteration (ns) of each measured batch, in batch (sequence) order: the
+    /// batches `compare` decides from (`Comparator.decisionBatches`), without simulated-counter
+    /// batches and batches below the harness overhead.
+    public var samples: [Double]
+    /// Worker process of each value of `samples` (same length; 0 in-process), for a bootstrap
+    /// that resamples processes first.
+    public var processes: [Int]
+    /// Median per-iteration `instructions` count of the variant's batches, from simulated counters
+    /// when stored, else hardware counters; nil when the run counted none.
+    public var instructionsPerOp: Double?
+
+    /// Creates a point.
+    public init(runID: Int64, startedAt: Date, status: String, gitCommit: String?, gitBranch: String?, gitDirty: Bool?,
+                label: String?, tags: [String: String], samples: [Double], processes: [Int], instructionsPerOp: Double?) {
+        self.runID = runID
+        self.startedAt = startedAt
+        self.status = status
+        self.gitCommit = gitCommit
+        self.gitBranch = gitBranch
+        self.gitDirty = gitDirty
+        self.label = label
+        self.tags = tags
+        self.samples = samples
+        self.processes = processes
+        self.instructionsPerOp = instructionsPerOp
+    }
+
+    /// `samples` grouped by worker process (ascending process index); groups are never empty.
+    public var sampleGroups: [[Double]] {
+        var byProcess: [Int: [Double]] = [:]
+        for (value, process) in zip(samples, processes) { byProcess[process, default: []].append(value) }
+        return byProcess.keys.sorted().compactMap { byProcess[$0] }
+    }
+}
+
+/// A benchmark pattern as `run --filter` reads it: a regular expression searched (unanchored) in
+/// `SUITE/OP/VARIANT`, so `gemm_128` selects that op in every suite and `smoke/gemm_128` only
+/// smoke's.
+public struct BenchmarkPattern: Sendable {
+    /// The expression as given.
+    public let text: String
+    private let regex: NSRegularExpression
+
+    /// Compiles `text`.
+    ///
+    /// - Throws: `StoreError.invalidName` when it is not a valid regular expression.
+    public init(_ text: String) throws {
+        do {
+            regex = try NSRegularExpression(pattern: text)
+        } catch {
+            throw StoreError.invalidName("invalid benchmark pattern (regular expression) '\(text)': \(error.localizedDescription)")
+        }
+        self.text = text
+    }
+
+    /// Whether the pattern occurs in `key` written `SUITE/OP/VARIANT`.
+    public func matches(_ key: BenchmarkKey) -> Bool {
+        let name = key.description
+        return regex.firstMatch(in: name, range: NSRange(name.startIndex..., in: name)) != nil
+    }
+}
+
+extension ResultStore {
+    // MARK: - Series
+
+    /// The series that have at least one stored run, sorted (`SeriesKey.<`).
+    ///
+    /// - Parameters:
+    ///   - pattern: regular expression searched in `SUITE/OP/VARIANT` (as `run --filter`); nil = all.
+    ///   - branch: only series with a run on this git branch (`runs.git_branch`).
+    ///   - machine: only machines whose `machines.key` equals it, or whose CPU model contains it
+    ///     (case-insensitive), or `m<ID>` / `<ID>` naming `machines.id`.
+    /// - Throws: `StoreError.invalidName` for a bad pattern.
+    public func series(matching pattern: String?, branch: String?, machine: String?) throws -> [SeriesKey] {
+        let compiled = try pattern.map { try BenchmarkPattern($0) }
+        let rows = try read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT DISTINCT o.suite, o.name, v.variant, m.id, m.key, m.cpu_model, r.counter_mode, r.isa_built
+                FROM runs r JOIN machines m ON m.id = r.machine_id
+                     JOIN ops o ON o.run_id = r.id
+                     JOIN op_variants v ON v.op_id = o.id
+                WHERE (? IS NULL OR r.git_branch = ?)
+                """, arguments: [branch, branch])
+        }
+        var keys: [SeriesKey] = []
+        for row in rows {
+            let key = SeriesKey(benchmark: BenchmarkKey(suite: row[0], op: row[1], variant: row[2]), machineID: row[3],
+                                machineKey: row[4], cpuModel: row[5], counterMode: row[6], isaBuilt: row[7])
+            if let compiled, !compiled.matches(key.benchmark) { continue }
+            if let machine, !Self.machineMatches(machine, key) { continue }
+            keys.append(key)
+        }
+        return keys.sorted()
+    }
+
+    /// Whether `--machine` text names the series' machine (see `series(matching:branch:machine:)`).
+    static func machineMatches(_ text: String, _ key: SeriesKey) -> Bool {
+        if text == key.machineKey || text == "m\(key.machineID)" || text == String(key.machineID) { return true }
+        return !text.isEmpty && key.cpuModel.range(of: text, options: .caseInsensitive) != nil
+    }
+
+    /// Whether any stored machine matches `--machine` text (for "unknown machine" errors).
+    public func machineExists(_ text: String) throws -> Bool {
+        let machines = try read { db in
+            try Row.fetchAll(db, sql: "SELECT id, key, cpu_model FROM machines")
+        }
+        return machines.contains { row in
+            Self.machineMatches(text, SeriesKey(benchmark: BenchmarkKey(suite: "", op: "", variant: ""), machineID: row[0],
+                                                machineKey: row[1], cpuModel: row[2], counterMode: "", isaBuilt: ""))
+        }
+    }
+
+    /// The runs of series `key`, oldest first (by run id), each with its batches of the benchmark.
+    ///
+    /// Runs of any status are included (an interrupted run keeps its completed ops), except runs
+    /// still `running`; a run whose benchmark has no usable batch (all simulated or below the
+    /// overhead) is left out.
+    ///
+    /// - Parameters:
+    ///   - branch: only runs on this git branch.
+    ///   - last: only the newest `last` runs (nil = all); must be ≥ 1.
+    /// - Throws: `StoreError.invalidName` when `last` < 1.
+    public func seriesPoints(_ key: SeriesKey, branch: String?, last: Int?) throws -> [SeriesPoint] {
+        if let last, last < 1 { throw StoreError.invalidName("the number of runs must be at least 1, got \(last)") }
+        return try read { db in
+            // Newest first so LIMIT keeps the newest; reversed at the end.
+            let runs = try Row.fetchCursor(db, sql: """
+                SELECT r.id, r.started_at, r.status, r.git_commit, r.git_branch, r.git_dirty, r.label, o.id
+                FROM runs r INDEXED BY runs_series JOIN ops o ON o.run_id = r.id AND o.suite = ? AND o.name = ?
+                WHERE r.machine_id = ? AND r.counter_mode = ? AND r.isa_built = ? AND r.status != 'running'
+                      AND (? IS NULL OR r.git_branch = ?)
+                      AND EXISTS (SELECT 1 FROM op_variants v WHERE v.op_id = o.id AND v.variant = ?)
+                ORDER BY r.id DESC
+                """, arguments: [key.benchmark.suite, key.benchmark.op, key.machineID, key.counterMode, key.isaBuilt,
+                                 branch, branch, key.benchmark.variant])
+            var points: [SeriesPoint] = []
+            while let row = try runs.next() {
+                if let last, points.count >= last { break }
+                let runID: Int64 = row[0], opID: Int64 = row[7]
+                guard var point = try Self.seriesPoint(db, opID: opID, variant: key.benchmark.variant) else { continue }
+                point.runID = runID
+                point.startedAt = Date(timeIntervalSince1970: row[1])
+                point.status = row[2]
+                point.gitCommit = row[3]
+                point.gitBranch = row[4]
+                point.gitDirty = row[5]
+                point.label = row[6]
+                point.tags = try Self.runTags(db, runID: runID)
+                points.append(point)
+            }
+            return points.reversed()
+        }
+    }
+
+    /// The batches and instruction count of `variant` of op row `opID` (run fields left empty), or
+    /// nil when no batch is usable.
+    private static func seriesPoint(_ db: Database, opID: Int64, variant: String) throws -> SeriesPoint? {
+        // All of the op's samples decide which batches count (per-iteration-timed vs plain), as
+        // Comparator.decisionBatches does; only this variant's are kept.
+        struct Batch { var id: Int64; var value: Double; var process: Int; var flags: SampleFlags; var timed: Bool }
+        var batches: [Batch] = []
+        var anyPlain = false
+        let rows = try Row.fetchCursor(db, sql: """
+            SELECT s.id, s.variant = ?, (s.wall_ns - s.overhead_ns) / s.iterations, s.process, s.flags,
+                   EXISTS (SELECT 1 FROM iteration_latencies l WHERE l.sample_id = s.id)
+            FROM samples s WHERE s.op_id = ? ORDER BY s.sequence, s.id
+            """, arguments: [variant, opID])
+        while let row = try rows.next() {
+            let flags = SampleFlags(rawValue: row[4])
+            let timed: Bool = row[5]
+            if !timed && !flags.contains(.simulated) { anyPlain = true }
+            guard row[1] as Bool else { continue }
+            batches.append(Batch(id: row[0], value: (row[2] as Double?) ?? .nan, process: row[3], flags: flags, timed: timed))
+        }
+        var samples: [Double] = [], processes: [Int] = []
+        for b in batches where !(anyPlain && b.timed) && !b.flags.contains(.simulated) && !b.flags.contains(.belowOverhead) && b.value.isFinite {
+            samples.append(b.value)
+            processes.append(b.process)
+        }
+        guard !samples.isEmpty else { return nil }
+        // Instructions per iteration: the counter rows of each batch are one rowid range.
+        let counters = try db.cachedStatement(sql: """
+            SELECT c.value / s.iterations, c.backend FROM samples s
+                 JOIN counter_values c ON c.id BETWEEN s.id * 1024 AND s.id * 1024 + 1023
+            WHERE s.op_id = ? AND s.variant = ? AND c.event = 'instructions'
+            """)
+        var byBackend: [String: [Double]] = [:]
+        let cursor = try Row.fetchCursor(counters, arguments: [opID, variant])
+        while let row = try cursor.next() {
+            if let v: Double = row[0], v.isFinite { byBackend[row[1], default: []].append(v) }
+        }
+        let instructions = (byBackend["sim"] ?? byBackend["hw"]).map { Median.of($0) }
+        return SeriesPoint(runID: 0, startedAt: Date(timeIntervalSince1970: 0), status: "", gitCommit: nil, gitBranch: nil,
+                           gitDirty: nil, label: nil, tags: [:], samples: samples, processes: processes,
+                           instructionsPerOp: instructions)
+    }
+
+    // MARK: - Tags
+
+    /// Sets (replacing) the tags of run `runID`.
+    ///
+    /// - Throws: `StoreError.unknownRun` when the run does not exist, `StoreError.invalidName` for a
+    ///   key or value `RunTags.validate` refuses.
+    public func setRunTags(runID: Int64, tags: [String: String]) throws {
+        for (key, value) in tags { try RunTags.validate(key: key, value: value) }
+        try write { db in
+            try Self.requireRun(db, runID)
+            for (key, value) in tags.sorted(by: { $0.key < $1.key }) {
+                try db.execute(sql: """
+                    INSERT INTO run_tags (run_id, key, value) VALUES (?, ?, ?)
+                    ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value
+                    """, arguments: [runID, key, value])
+            }
+        }
+    }
+
+    /// The tags of run `runID` (empty when none).
+    public func runTags(runID: Int64) throws -> [String: String] {
+        try read { db in try Self.runTags(db, runID: runID) }
+    }
+
+    /// `runTags(runID:)` inside a caller's transaction.
+    static func runTags(_ db: Database, runID: Int64) throws -> [String: String] {
+        var tags: [String: String] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT key, value FROM run_tags WHERE run_id = ?", arguments: [runID]) {
+            tags[row[0]] = row[1] as String
+        }
+        return tags
+    }
+
+    /// Names of the baselines pointing at each run (for history marks), by run id.
+    public func baselineNamesByRun() throws -> [Int64: [String]] {
+        try read { db in
+            var out: [Int64: [String]] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT run_id, name FROM baselines ORDER BY name") {
+                out[row[0], default: []].append(row[1])
+            }
+            return out
+        }
+    }
+}
+
+/// Free run labels, `KEY=VALUE` (`fusebench run --tag`).
+public enum RunTags {
+    /// Longest key and value accepted (characters).
+    public static let maximumKeyLength = 64
+    public static let maximumValueLength = 256
+
+    /// Parses `KEY=VALUE` (the value may contain `=`, may be empty).
+    ///
+    /// - Throws: `StoreError.invalidName` when there is no `=` or the key or value is refused.
+    public static func parse(_ text: String) throws -> (key: String, value: String) {
+        guard let eq = text.firstIndex(of: "=") else {
+            throw StoreError.invalidName("'\(text)' is not KEY=VALUE")
+        }
+        let key = String(text[..<eq]), value = String(text[text.index(after: eq)...])
+        try validate(key: key, value: value)
+        return (key, value)
+    }
+
+    /// Keys: 1–64 characters, an ASCII letter first, then ASCII letters, digits, `_ - .`.
+    /// Values: at most 256 characters, no control characters.
+    ///
+    /// - Throws: `StoreError.invalidName` naming the problem.
+    public static func validate(key: String, value: String) throws {
+        let scalars = key.unicodeScalars
+        guard let first = scalars.first, first.isASCII, first.properties.isAlphabetic else {
+            throw StoreError.invalidName("tag key '\(key)' must start with an ASCII letter")
+        }
+        guard key.count <= maximumKeyLength,
+              scalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "_-.".unicodeScalars.contains($0)) }) else {
+            throw StoreError.invalidName("tag key '\(key)' may hold at most \(maximumKeyLength) ASCII letters, digits, _ - .")
+        }
+        guard value.count <= maximumValueLength else {
+            throw StoreError.invalidName("tag '\(key)': value longer than \(maximumValueLength) characters")
+        }
+        guard !value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw StoreError.invalidName("tag '\(key)': value contains a control character")
+        }
+    }
+}
