@@ -118,8 +118,9 @@ public enum PRCommentRenderer {
         return "\n" + lines.joined(separator: "\n") + "\n"
     }
 
-    /// The URL for a Markdown link: http(s) only, without characters that end a link target.
-    static func safeURL(_ s: String) -> String? {
+    /// `s` as a Markdown link target: http(s) URLs only (nil otherwise), percent-encoded when it
+    /// holds characters that would end the link (spaces, parentheses, quotes, angle brackets).
+    public static func safeURL(_ s: String) -> String? {
         guard s.hasPrefix("https://") || s.hasPrefix("http://") else { return nil }
         guard !s.contains(where: { $0 == " " || $0 == "(" || $0 == ")" || $0 == "<" || $0 == ">" || $0 == "\"" || $0.isNewline }) else {
             return s.addingPercentEncoding(withAllowedCharacters: .urlAllowedNoParens)

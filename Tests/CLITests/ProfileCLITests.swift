@@ -56,4 +56,42 @@ import Testing
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("profile tiny/gemm_16/optimized: no profile — base: run \(f.timing) has no counters (--counters none)"), "\(r.stdout)")
     }
+
+    @Test func reportMarkdownIsAPullRequestComment() throws {
+        let f = try Self.fixture()
+        let dir = URL(fileURLWithPath: f.db).deletingLastPathComponent()
+        let md = dir.appendingPathComponent("comment.md").path
+        let html = dir.appendingPathComponent("report.html").path
+        let r = try CLI.run(["report", String(f.head), "--baseline", "main", "--markdown", md, "--html", html,
+                             "--html-url", "https://ci.example/artifacts/report.html", "--db", f.db])
+        #expect(r.status == 0, "\(r.stderr)")
+        let comment = try String(contentsOfFile: md, encoding: .utf8)
+        #expect(comment.hasPrefix("### fusebench: ❌ regression — run \(f.head) vs run \(f.base)"))
+        #expect(comment.contains("[Full HTML report](https://ci.example/artifacts/report.html)"))
+        #expect(comment.contains("| tiny/gemm\\_16/optimized |"))
+        #expect(comment.contains("<details><summary>Why is it slower: differential profiles of 2 regressed benchmark(s)</summary>"))
+        #expect(comment.contains("| kernel\\_gemm\\_16\\_optimized | 50k | 65k | +15k |"))
+        #expect(comment.utf8.count < PRCommentRenderer.githubLimit)
+        // The HTML report has the same profiles in its own section, after the verdicts.
+        let page = try String(contentsOfFile: html, encoding: .utf8)
+        let verdicts = try #require(page.range(of: "<section id=\"verdicts\">"))
+        let profiles = try #require(page.range(of: "<section id=\"profiles\"><h2>Why is it slower: differential profiles</h2>"))
+        #expect(verdicts.lowerBound < profiles.lowerBound)
+        #expect(page.contains("<td>kernel_gemm_16_optimized</td>"))
+    }
+
+    @Test func reportMarkdownBadInputExitsThree() throws {
+        let f = try Self.fixture()
+        let dir = URL(fileURLWithPath: f.db).deletingLastPathComponent()
+        let md = dir.appendingPathComponent("c.md").path
+        let noBase = try CLI.run(["report", String(f.head), "--markdown", md, "--db", f.db])
+        #expect(noBase.status == 3 && noBase.stderr.contains("--markdown needs --baseline NAME or --base RUN"), "\(noBase.stderr)")
+        let badURL = try CLI.run(["report", String(f.head), "--base", String(f.base), "--markdown", md, "--html-url", "javascript:alert(1)", "--db", f.db])
+        #expect(badURL.status == 3 && badURL.stderr.contains("--html-url must be an http:// or https:// URL"))
+        let unwritable = try CLI.run(["report", String(f.head), "--base", String(f.base), "--markdown", dir.appendingPathComponent("no/such/dir/c.md").path, "--db", f.db])
+        #expect(unwritable.status == 3 && unwritable.stderr.contains("cannot write report"), "\(unwritable.stderr)")
+        let unknown = try CLI.run(["report", "999", "--base", String(f.base), "--markdown", md, "--db", f.db])
+        #expect(unknown.status == 3)
+        #expect(!FileManager.default.fileExists(atPath: md))
+    }
 }
