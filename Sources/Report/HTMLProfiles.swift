@@ -27,7 +27,7 @@ extension HTMLRunReport {
         let regressed = Set(comparison.comparisons.filter { $0.verdict == .regression || $0.instructionVerdict == .regression }.map(\.key))
         let chosen = profiles.entries.filter { regressed.contains($0.key) }
             + profiles.entries.filter { !regressed.contains($0.key) && !($0.diff?.rows.isEmpty ?? true) }
-        var html = note(ProfileReport.simOnlyNote + ". Per op execution: instructions (Ir), L1d and LL misses of each function's own code, base → head; the functions whose instructions changed most first.")
+        var html = note("Differential profiles are " + ProfileReport.simOnlyNote + ". Per op execution: instructions (Ir), L1d and LL misses of each function's own code, base → head; the functions whose instructions changed most first.")
         if chosen.isEmpty {
             let missing = profiles.entries.compactMap(\.missing).first
             html += note(missing.map { "no profile to compare — \($0)" } ?? "no function's instructions or misses changed between the runs")

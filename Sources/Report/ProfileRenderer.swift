@@ -51,7 +51,7 @@ public enum ProfileRenderer {
 
     /// Plain text: one table per benchmark, or the reason it has none.
     public static func text(_ p: ProfileReport) -> String {
-        var out = "differential profiles (per op execution; \(ProfileReport.simOnlyNote))"
+        var out = "differential profiles, per op execution (\(ProfileReport.simOnlyNote))"
         for e in p.entries {
             out += "\n\n" + "profile \(clean(e.key.description))"
             guard let d = e.diff else {

@@ -29,8 +29,8 @@ public struct ProfileReport: Sendable {
     /// One entry per comparison of the report, in its order.
     public var entries: [Entry]
     /// Said once with every profile output: where profiles come from.
-    public static let simOnlyNote = "differential profiles come from the callgrind (sim) pass only: runs with hardware counters "
-        + "(--counters hw) or none have no per-function profile; record both runs with --counters sim"
+    public static let simOnlyNote = "sim-only: per-function profiles come from the callgrind (sim) pass; runs with hardware counters "
+        + "(--counters hw) or none have none, so record both runs with --counters sim"
 
     /// Loads the profiles of both sides of `report` (its base and head runs) for `keys` (default:
     /// every compared benchmark) and compares them.

@@ -30,7 +30,7 @@ import Testing
         let f = try Self.fixture()
         let text = try CLI.run(["compare", "main", String(f.head), "--profile", "--db", f.db])
         #expect(text.status == 0, "\(text.stderr)")
-        #expect(text.stdout.contains("differential profiles (per op execution; differential profiles come from the callgrind (sim) pass only"))
+        #expect(text.stdout.contains("differential profiles, per op execution (sim-only: per-function profiles come from the callgrind (sim) pass;"))
         #expect(text.stdout.contains("profile tiny/gemm_16/optimized — instructions/op 50.3k → 65.3k (+29.8%)"), "\(text.stdout)")
         let kernelLine = try #require(text.stdout.split(separator: "\n").first { $0.hasPrefix("kernel_gemm_16_optimized") })
         #expect(kernelLine.contains("50k") && kernelLine.contains("65k") && kernelLine.contains("+15k"))

@@ -94,6 +94,6 @@ struct SimCounterTests {
         #expect(compare.status == 0, "\(compare.stderr)")
         #expect(compare.stdout.contains("profile sim/br/optimized — instructions/op"), "\(compare.stdout)")
         #expect(compare.stdout.contains("no function changed"))
-        #expect(compare.stdout.contains("(sim) pass only"))
+        #expect(compare.stdout.contains("sim-only: per-function profiles come from the callgrind (sim) pass"))
     }
 }

@@ -90,6 +90,11 @@ import Testing
         }
         let text = ProfileRenderer.text(report)
         #expect(!text.contains("\u{1B}"))
+        // The HTML report's profile section escapes them too.
+        let section = HTMLRunReport.profiles(report, comparison: CompareReport(base: [], head: [], comparisons: []))
+        #expect(section.id == "profiles" && section.html.contains("<table class=\"data profile\">"))
+        #expect(!section.html.contains("<script>") && !section.html.contains("<b>"))
+        #expect(section.html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"))
         #expect(MarkdownText.escape("a\nb\r") == "a b ")
     }
 
