@@ -52,8 +52,9 @@ public struct ProfileDiff: Sendable, Hashable, Codable {
         public var base: Cost?
         /// Head cost; nil likewise (at most `ProfileDiff.headKeptFloor`).
         public var head: Cost?
-        /// Share of the op's instructions on each side (nil when unknown).
+        /// Share of the op's instructions on base (nil when unknown).
         public var baseShare: Double?
+        /// Share of the op's instructions on head (nil when unknown).
         public var headShare: Double?
         /// True when listed for its change in cache misses rather than in instructions.
         public var listedForMisses: Bool
@@ -89,15 +90,18 @@ public struct ProfileDiff: Sendable, Hashable, Codable {
     public var rows: [Row]
     /// Functions with a non-zero instruction change that are not listed.
     public var omitted: Int
-    /// Whole-op cost per iteration on each side (every function, kept or not).
+    /// Whole-op cost per iteration on base (every function, kept or not).
     public var baseTotal: Cost
+    /// Whole-op cost per iteration on head.
     public var headTotal: Cost
-    /// Simulated samples averaged on each side.
+    /// Simulated samples averaged on base.
     public var baseSamples: Int
+    /// Simulated samples averaged on head.
     public var headSamples: Int
     /// The fewest instructions per iteration of a function kept on each side (nil when that side
-    /// kept every function): a function missing there cost at most this much.
+    /// kept every function): a function missing there cost at most this much. Base side.
     public var baseKeptFloor: Double?
+    /// The same for head.
     public var headKeptFloor: Double?
 
     /// Memberwise initialiser.

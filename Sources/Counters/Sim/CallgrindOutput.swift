@@ -20,6 +20,7 @@ public struct CallgrindOutput: Sendable, Hashable {
 
     /// Error for a file that is not a callgrind output.
     public struct ParseError: Error, CustomStringConvertible, Sendable {
+        /// What is wrong, starting with the source (and line, for the body).
         public var description: String
     }
 
