@@ -40,6 +40,46 @@ import Testing
         }
     }
 
+    /// The same check made live: callgrind_annotate (when installed) run on the fixtures, its
+    /// per-`file:function` Ir summed per function, equals the parser's self Ir of every function.
+    @Test(arguments: ["callgrind.out.functions", "callgrind.out.functions-instr", "callgrind.out.fusebench"])
+    func agreesWithCallgrindAnnotate(file: String) throws {
+        let tool = "/usr/bin/callgrind_annotate"
+        guard FileManager.default.isExecutableFile(atPath: tool) else { return }
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/\(file)").path
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: tool)
+        p.arguments = ["--inclusive=no", "--threshold=100", "--auto=no", "--show=Ir", path]
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else { return }   // no perl: nothing to compare with
+        // Lines after the "file:function" header: "IR (PCT)  FILE:FUNCTION [OBJECT]" (FILE has no ':').
+        var annotated: [String: UInt64] = [:]
+        var inTable = false
+        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+            if line.contains("file:function") { inTable = true; continue }
+            guard inTable, !line.hasPrefix("-") else { continue }
+            var rest = line.drop { $0 == " " }
+            let irText = rest.prefix { $0 != " " }
+            rest = rest.dropFirst(irText.count).drop { $0 == " " }
+            if rest.hasPrefix("("), let close = rest.firstIndex(of: ")") { rest = rest[rest.index(after: close)...].drop { $0 == " " } }
+            if let bracket = rest.range(of: " [", options: .backwards), rest.hasSuffix("]") { rest = rest[..<bracket.lowerBound] }
+            guard let colon = rest.firstIndex(of: ":") else { continue }
+            annotated[String(rest[rest.index(after: colon)...]), default: 0] += UInt64(irText.replacingOccurrences(of: ",", with: "")) ?? 0
+        }
+        let out = try CallgrindOutput(text: try fixture(file))
+        let parsed = Dictionary(out.functions.map { ($0.name, $0.cost[0]) }, uniquingKeysWith: +)
+        #expect(!annotated.isEmpty)
+        for (name, ir) in annotated where ir > 0 {
+            #expect(parsed[name] == ir, "\(name): callgrind_annotate \(ir), parser \(parsed[name] ?? 0)")
+        }
+        #expect(parsed.values.reduce(0, +) == annotated.values.reduce(0, +))
+    }
+
     /// Real output of the fusebench worker (`exec … bias_relu_64k optimized --iterations 2
     /// --callgrind`): compressed names defined in `cfn=`/`cfi=` lines and used later in `fn=`/`fl=`,
     /// a function listed in two blocks, call costs in between. Numbers from callgrind_annotate.
