@@ -48,7 +48,8 @@ let package = Package(
         ]),
         .target(name: "Analysis", dependencies: ["BenchModel"]),
         .target(name: "Runner", dependencies: ["BenchModel", "Counters", "Telemetry", "Kernels", "Suite", "Store", "CPerfEvent", "ProcessIO"]),
-        .target(name: "Report", dependencies: ["BenchModel", "Analysis", "Store"]),
+        .target(name: "Charts"),
+        .target(name: "Report", dependencies: ["BenchModel", "Analysis", "Store", "Charts"]),
         .target(name: "FuseBench", dependencies: ["BenchModel", "Counters", "Telemetry", "Fusion", "Edge", "Kernels", "Suite", "Store", "Analysis", "Runner", "Report"]),
         .executableTarget(name: "fusebench", dependencies: [
             "FuseBench", "CPerfEvent", "CKernels", "ProcessIO", .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -64,6 +65,7 @@ let package = Package(
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis"]),
         .testTarget(name: "RunnerTests", dependencies: ["Runner", "FuseBench", "TestSupport"]),
         .target(name: "TestSupport", dependencies: ["BenchModel", "Store", .product(name: "GRDB", package: "GRDB.swift")], path: "Tests/TestSupport"),
+        .testTarget(name: "ChartsTests", dependencies: ["Charts"]),
         .testTarget(name: "ReportTests", dependencies: ["Report", "Store", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["FuseBench", "TestSupport", "ProcessIO", .product(name: "GRDB", package: "GRDB.swift")]),
     ],

@@ -47,7 +47,8 @@ enum OutputFile {
         var description: String
     }
 
-    static func write(_ text: String, to path: String) throws {
+    /// Writes `text` to `path`; failures read `PATH: cannot write WHAT: why` (`what`: "export", "report").
+    static func write(_ text: String, to path: String, what: String = "export") throws {
         let data = Array(text.utf8)
         var target = path
         var st = stat()
@@ -59,36 +60,36 @@ enum OutputFile {
             } else if let dest = try? FileManager.default.destinationOfSymbolicLink(atPath: path) {
                 target = dest.hasPrefix("/") ? dest : (URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent(dest).path)
                 guard lstat(target, &st) != 0, errno == ENOENT else {
-                    throw Failure(description: "\(path): cannot write export: symbolic link to \(dest) cannot be resolved")
+                    throw Failure(description: "\(path): cannot write \(what): symbolic link to \(dest) cannot be resolved")
                 }
             }
         }
         if lstat(target, &st) != 0 {
-            guard errno == ENOENT else { throw Failure(description: "\(path): cannot write export: \(String(cString: strerror(errno)))") }
-            try replace(target, with: data, shownAs: path)
+            guard errno == ENOENT else { throw Failure(description: "\(path): cannot write \(what): \(String(cString: strerror(errno)))") }
+            try replace(target, with: data, shownAs: path, what: what)
             return
         }
         switch st.st_mode & S_IFMT {
         case S_IFREG:
-            try replace(target, with: data, shownAs: path)
+            try replace(target, with: data, shownAs: path, what: what)
         case S_IFIFO, S_IFCHR:
-            try writeThrough(target, data, shownAs: path)
+            try writeThrough(target, data, shownAs: path, what: what)
         case S_IFDIR:
-            throw Failure(description: "\(path): cannot write export: is a directory")
+            throw Failure(description: "\(path): cannot write \(what): is a directory")
         default:
-            throw Failure(description: "\(path): cannot write export: not a regular file, FIFO or character device (left untouched)")
+            throw Failure(description: "\(path): cannot write \(what): not a regular file, FIFO or character device (left untouched)")
         }
     }
 
     /// Temporary file in the target's directory, fsync'd, then renamed over `target`.
-    private static func replace(_ target: String, with data: [UInt8], shownAs path: String) throws {
+    private static func replace(_ target: String, with data: [UInt8], shownAs path: String, what: String) throws {
         let dir = URL(fileURLWithPath: target).deletingLastPathComponent().path
         var template = Array("\(dir)/.fusebench-export-XXXXXX".utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { buf -> Int32 in
             guard let base = buf.baseAddress else { return -1 }
             return mkstemp(base)
         }
-        guard fd >= 0 else { throw Failure(description: "\(path): cannot write export: \(String(cString: strerror(errno))) (creating a temporary file in \(dir))") }
+        guard fd >= 0 else { throw Failure(description: "\(path): cannot write \(what): \(String(cString: strerror(errno))) (creating a temporary file in \(dir))") }
         let temp = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         var ok = false
         defer {
@@ -102,27 +103,27 @@ enum OutputFile {
             try writeAll(fd, data)
         } catch let e as Failure {
             _ = close(fd)
-            throw Failure(description: "\(path): cannot write export: \(e.description)")
+            throw Failure(description: "\(path): cannot write \(what): \(e.description)")
         }
         let synced = fsync(fd) == 0 || errno == EINVAL
         let closed = close(fd) == 0
-        guard synced, closed else { throw Failure(description: "\(path): cannot write export: \(String(cString: strerror(errno)))") }
-        guard rename(temp, target) == 0 else { throw Failure(description: "\(path): cannot write export: \(String(cString: strerror(errno)))") }
+        guard synced, closed else { throw Failure(description: "\(path): cannot write \(what): \(String(cString: strerror(errno)))") }
+        guard rename(temp, target) == 0 else { throw Failure(description: "\(path): cannot write \(what): \(String(cString: strerror(errno)))") }
         ok = true
     }
 
     /// Writes into an existing FIFO or character device without truncating or replacing it.
-    private static func writeThrough(_ target: String, _ data: [UInt8], shownAs path: String) throws {
+    private static func writeThrough(_ target: String, _ data: [UInt8], shownAs path: String, what: String) throws {
         var fd: Int32
         repeat {
             fd = open(target, O_WRONLY | O_NOCTTY | O_CLOEXEC)
         } while fd < 0 && errno == EINTR
-        guard fd >= 0 else { throw Failure(description: "\(path): cannot write export: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw Failure(description: "\(path): cannot write \(what): \(String(cString: strerror(errno)))") }
         defer { _ = close(fd) }
         do {
             try writeAll(fd, data)
         } catch let e as Failure {
-            throw Failure(description: "\(path): cannot write export: \(e.description)")
+            throw Failure(description: "\(path): cannot write \(what): \(e.description)")
         }
     }
 
