@@ -124,12 +124,16 @@ public struct Sample: Codable, Sendable, Hashable, BenchmarkIdentified {
     /// Per-iteration wall times and labels, when the kernel opted in (`IterationLabeled`); the
     /// count equals `iterations`. Optional in JSON, so workers of older builds still decode.
     public var iterationLatencies: IterationLatencies?
+    /// Self cost per function over the batch (top functions, the rest summed), for `.simulated`
+    /// samples whose callgrind output named its functions. Optional in JSON.
+    public var functionProfile: FunctionProfile?
 
     /// Creates a sample of benchmark `key`.
     public init(key: BenchmarkKey, sequence: Int, process: Int = 0, iterations: Int, wallNs: Double,
                 cpuNs: Double, overheadNs: Double, counters: [CounterValue] = [], flags: SampleFlags = [],
-                iterationLatencies: IterationLatencies? = nil) {
+                iterationLatencies: IterationLatencies? = nil, functionProfile: FunctionProfile? = nil) {
         self.iterationLatencies = iterationLatencies
+        self.functionProfile = functionProfile
         self.suite = key.suite
         self.op = key.op
         self.variant = key.variant
@@ -145,6 +149,7 @@ public struct Sample: Codable, Sendable, Hashable, BenchmarkIdentified {
 
     enum CodingKeys: String, CodingKey {
         case suite, op, variant, sequence, process, iterations, wallNs, cpuNs, overheadNs, counters, flags, iterationLatencies
+        case functionProfile
     }
 
     /// Decodes a sample; `suite` may be missing (workers of builds before it was sent), and is
@@ -163,6 +168,7 @@ public struct Sample: Codable, Sendable, Hashable, BenchmarkIdentified {
         counters = try c.decode([CounterValue].self, forKey: .counters)
         flags = try c.decode(SampleFlags.self, forKey: .flags)
         iterationLatencies = try c.decodeIfPresent(IterationLatencies.self, forKey: .iterationLatencies)
+        functionProfile = try c.decodeIfPresent(FunctionProfile.self, forKey: .functionProfile)
     }
 
     /// Per-iteration wall time with the calibrated overhead removed (never below 0).

@@ -7,11 +7,13 @@ public enum CompareRenderer {
     /// Output formats of `compare` and `gate`.
     public enum Format: String, CaseIterable, Sendable { case text, markdown, json }
 
-    public static func render(_ r: CompareReport, format: Format, colour: Bool = false) throws -> String {
+    /// `r` in `format`; with `profiles` (`compare --profile`) followed by the differential
+    /// profiles (in JSON, as the document's `profiles` array).
+    public static func render(_ r: CompareReport, format: Format, colour: Bool = false, profiles: ProfileReport? = nil) throws -> String {
         switch format {
-        case .text: return text(r, colour: colour)
-        case .markdown: return markdown(r)
-        case .json: return try json(r)
+        case .text: return text(r, colour: colour) + (profiles.map { "\n\n" + ProfileRenderer.text($0) } ?? "")
+        case .markdown: return markdown(r) + (profiles.map { "\n### Differential profiles\n\n" + ProfileRenderer.markdown($0) } ?? "")
+        case .json: return try json(r, profiles: profiles)
         }
     }
 
@@ -77,8 +79,9 @@ public enum CompareRenderer {
 
     /// The JSON document of `compare`/`gate --format json` (fields documented in docs/architecture.md,
     /// "CLI and export contracts"). Each comparison carries `benchmark` (`SUITE/OP/VARIANT`) next to
-    /// its `suite`, bare `op` and `variant`.
-    public static func json(_ r: CompareReport) throws -> String {
+    /// its `suite`, bare `op` and `variant`. With `profiles`, the document also has `profiles`: one
+    /// entry per compared benchmark (see docs/reports.md, "Why is it slower: differential profiles").
+    public static func json(_ r: CompareReport, profiles: ProfileReport? = nil) throws -> String {
         /// One comparison: every field of `Comparison` plus `benchmark`.
         struct Row: Encodable {
             var comparison: Comparison
@@ -100,10 +103,11 @@ public enum CompareRenderer {
             var onlyInHead: [String]
             var warnings: [String]
             var excludedThrottled: Int
+            var profiles: [ProfileRenderer.JSONEntry]?
         }
         let doc = Doc(verdict: r.verdict.rawValue, exitCode: r.exitCode, baseRuns: r.base.map(\.id), headRuns: r.head.map(\.id),
                       comparisons: r.comparisons.map { Row(comparison: $0) }, cacheMissRatio: r.cacheMissRatio, onlyInBase: r.onlyInBase, onlyInHead: r.onlyInHead,
-                      warnings: r.warnings, excludedThrottled: r.excludedThrottled)
+                      warnings: r.warnings, excludedThrottled: r.excludedThrottled, profiles: profiles.map(ProfileRenderer.jsonEntries))
         let e = JSONEncoder()
         e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")

@@ -37,6 +37,23 @@ public struct CompareReport: Sendable {
         }
     }
 
+    /// A report from comparisons made elsewhere (renderer tests, reports of many ops); the
+    /// verdict and exit code are combined from `comparisons` as `gate` does.
+    public init(base: [RunInfo], head: [RunInfo], comparisons: [Comparison], warnings: [String] = [],
+                onlyInBase: [String] = [], onlyInHead: [String] = [], cacheMissRatio: [String: Double] = [:]) {
+        self.base = base
+        self.head = head
+        self.comparisons = comparisons
+        self.onlyInBase = onlyInBase
+        self.onlyInHead = onlyInHead
+        self.warnings = warnings
+        self.cacheMissRatio = cacheMissRatio
+        excludedThrottled = 0
+        let decision = GateDecision.combine(comparisons)
+        verdict = decision.verdict
+        exitCode = decision.exitCode
+    }
+
     /// Compares runs `baseIDs` (merged) with runs `headIDs` (merged).
     ///
     /// - Throws: `CompareError` for empty runs or runs of different suites (exit 3 at the CLI).

@@ -165,6 +165,9 @@ public enum Exporter {
             "fusebench_cpu": r.info.machine.cpuModel,
             "fusebench_counters": r.info.counterMode.rawValue,
             "fusebench_git_commit": r.info.gitCommit ?? "",
+            "fusebench_git_branch": r.info.gitBranch ?? "",
+            "fusebench_git_dirty": r.info.gitDirty.map { $0 ? "true" : "false" } ?? "",
+            "fusebench_tags": r.tags,
             "fusebench_isa_built": r.info.isaBuilt.joined(separator: ","),
         ]
         var benchmarks: [[String: Any]] = []

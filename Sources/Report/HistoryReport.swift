@@ -74,7 +74,7 @@ public struct HistoryReport: Sendable {
             let changeMarks = try ChangePointRenderer.marksByRun(store.changePoints(series: key, branch: branch))
             out.append(Series(id: key.id, benchmark: key.benchmark.description, machineID: key.machineID, machineKey: key.machineKey,
                               cpuModel: key.cpuModel, counterMode: key.counterMode, isaBuilt: key.isaFeatures,
-                              runs: points.map { Self.entry($0, baselines: baselines[$0.runID] ?? [], extra: changeMarks[$0.runID] ?? []) }))
+                              runs: Self.entries(points, baselines: baselines, extraMarks: changeMarks)))
         }
         guard !out.isEmpty else {
             var what = pattern.map { "pattern '\($0)'" } ?? "any benchmark"
@@ -90,9 +90,30 @@ public struct HistoryReport: Sendable {
         self.series = series
     }
 
-    /// Summarises one point: median, CI, marks.
+    /// Bootstrap resamples of the median CI of a run with several worker processes.
+    public static let ciResamples = 1000
+
+    /// `entry` of every point, computed on all CPUs (the bootstraps dominate `history`'s time);
+    /// the result does not depend on the number of CPUs (each point has its own fixed seed).
+    /// `extraMarks` (by run id) are appended to the marks, e.g. change points of this series.
+    public static func entries(_ points: [SeriesPoint], baselines: [Int64: [String]], extraMarks: [Int64: [String]] = [:]) -> [Entry] {
+        let slots = EntrySlots(count: points.count)
+        defer { slots.deallocate() }
+        DispatchQueue.concurrentPerform(iterations: points.count) { i in
+            let p = points[i]
+            slots.set(i, entry(p, baselines: baselines[p.runID] ?? [], extra: extraMarks[p.runID] ?? []))
+        }
+        return slots.values()
+    }
+
+    /// Summarises one point: median, CI, marks. The CI of a run measured in one process is the
+    /// exact distribution-free interval from order statistics (`MedianInterval`); of a run with
+    /// several worker processes the hierarchical bootstrap (`Bootstrap.medianInterval`: processes,
+    /// then batches), so between-process variance widens it as in `compare`.
     public static func entry(_ p: SeriesPoint, baselines: [String], extra: [String] = []) -> Entry {
-        let ci = Bootstrap.medianInterval(p.sampleGroups, resamples: 1000, seed: seed)
+        let groups = p.sampleGroups
+        let ci = groups.count == 1 ? MedianInterval.orderStatistics(groups[0])
+            : Bootstrap.medianInterval(groups, resamples: ciResamples, seed: seed)
         return Entry(runID: p.runID, startedAt: iso(p.startedAt), status: p.status, gitCommit: p.gitCommit, gitBranch: p.gitBranch,
                      gitDirty: p.gitDirty, label: p.label, tags: p.tags, batches: p.samples.count, medianNs: ci.median,
                      ciLowerNs: ci.lower, ciUpperNs: ci.upper, instructionsPerOp: p.instructionsPerOp,
@@ -111,11 +132,14 @@ public struct HistoryReport: Sendable {
         return marks + extra
     }
 
-    /// ISO-8601 UTC with seconds.
+    /// ISO-8601 UTC with seconds (`2026-12-05T12:00:00Z`). Formatted with `gmtime_r`: a
+    /// formatter object per run cost more than everything else `history` does per run.
     static func iso(_ date: Date) -> String {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime]
-        return f.string(from: date)
+        var t = time_t(date.timeIntervalSince1970.rounded(.down))
+        var parts = tm()
+        guard gmtime_r(&t, &parts) != nil else { return String(date.timeIntervalSince1970) }
+        func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : String(v) }
+        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
     }
 
     // MARK: - Rendering
@@ -219,6 +243,26 @@ public struct HistoryReport: Sendable {
             }
         }
         return lines.joined(separator: "\n") + "\n"
+    }
+}
+
+/// Result slots written by `concurrentPerform` workers, each index by exactly one worker and read
+/// only after all have finished (so no two threads touch the same slot).
+private final class EntrySlots: @unchecked Sendable {
+    private let buffer: UnsafeMutableBufferPointer<HistoryReport.Entry?>
+
+    init(count: Int) {
+        buffer = .allocate(capacity: count)
+        buffer.initialize(repeating: nil)
+    }
+
+    func set(_ index: Int, _ entry: HistoryReport.Entry) { buffer[index] = entry }
+
+    func values() -> [HistoryReport.Entry] { buffer.compactMap { $0 } }
+
+    func deallocate() {
+        _ = buffer.deinitialize()
+        buffer.deallocate()
     }
 }
 

@@ -14,6 +14,8 @@ public struct RunReport: Sendable {
     public var checks: [AccuracyCheck]
     /// Telemetry rows of the run.
     public var telemetry: [TelemetryRow]
+    /// `run --tag KEY=VALUE` labels of the run.
+    public var tags: [String: String] = [:]
     /// Statistics per benchmark (`SUITE/OP/VARIANT`), in op order then variant order of first
     /// appearance.
     public var rows: [VariantStatistics]
@@ -27,6 +29,7 @@ public struct RunReport: Sendable {
         samples = try store.samples(runID: runID)
         checks = try store.accuracyChecks(runID: runID)
         telemetry = try store.telemetry(runID: runID)
+        tags = try store.runTags(runID: runID)
         var rows: [VariantStatistics] = []
         for op in ops {
             var variants: [String] = []

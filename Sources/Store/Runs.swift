@@ -71,6 +71,7 @@ extension ResultStore {
             try db.execute(sql: "UPDATE runs SET calibration = ?, counter_mode = ?, counter_note = ? WHERE id = ?",
                            arguments: [calibrationJSON, counterMode.rawValue, counterNote, id])
             if db.changesCount == 0 { throw StoreError.unknownRun(String(id)) }
+            try Self.recordSeries(db, runID: id)  // samples stored before a backend change join its series
         }
     }
 

@@ -23,6 +23,7 @@ struct SampleWriter {
     private let sampleStatement: Statement
     private let counterStatement: Statement
     private let latencyStatement: Statement
+    private let functionStatement: Statement
 
     /// Prepares (or reuses) the insert statements on `db`.
     init(_ db: Database) throws {
@@ -37,6 +38,10 @@ struct SampleWriter {
             """)
         latencyStatement = try db.cachedStatement(sql: """
             INSERT INTO iteration_latencies (sample_id, iterations, overhead_ns, ns, labels) VALUES (?, ?, ?, ?, ?)
+            """)
+        functionStatement = try db.cachedStatement(sql: """
+            INSERT INTO sim_functions (sample_id, rank, function, symbol, object, file, functions, ir, d1_misses, ll_misses, branch_misses)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
     }
 
@@ -82,6 +87,9 @@ struct SampleWriter {
                 }
                 try step(latencyHandle, latencyStatement)
             }
+            if let profile = sample.functionProfile {
+                try insert(profile, sampleID: sampleID)
+            }
             guard !sample.counters.isEmpty else { continue }
 
             let (firstID, overflow) = sampleID.multipliedReportingOverflow(by: limit)
@@ -100,10 +108,36 @@ struct SampleWriter {
                 try step(counterHandle, counterStatement)
             }
         }
-        // The op's variants, so series are listed without scanning samples (see Series.swift).
+        // The op's variants and its series, so series are listed without scanning samples (Series.swift).
         var variants = Set<String>()
         for sample in samples where variants.insert(sample.variant).inserted {
-            try db.execute(sql: "INSERT OR IGNORE INTO op_variants (op_id, variant) VALUES (?, ?)", arguments: [opID, sample.variant])
+            try ResultStore.recordSeries(db, opID: opID, variant: sample.variant)
+        }
+    }
+
+    /// Inserts the rows of a sample's per-function profile (`sim_functions`): rank 0... for the
+    /// kept functions, -1 for the rest.
+    private func insert(_ profile: FunctionProfile, sampleID: Int64) throws {
+        let handle = functionStatement.sqliteStatement
+        var rows: [(rank: Int64, cost: FunctionCost)] = profile.functions.enumerated().map { (Int64($0.offset), $0.element) }
+        if let rest = profile.rest { rows.append((-1, rest)) }
+        for (rank, f) in rows {
+            sqlite3_bind_int64(handle, 1, sampleID)
+            sqlite3_bind_int64(handle, 2, rank)
+            bindText(handle, 3, f.function)
+            bindText(handle, 4, f.symbol)
+            bindText(handle, 5, f.object)
+            bindText(handle, 6, f.file)
+            sqlite3_bind_int64(handle, 7, Int64(f.count))
+            let costs: [(CInt, UInt64?)] = [(8, f.instructions), (9, f.d1Misses), (10, f.llMisses), (11, f.branchMisses)]
+            for (index, value) in costs {
+                if let value {
+                    sqlite3_bind_int64(handle, index, Int64(bitPattern: value))
+                } else {
+                    sqlite3_bind_null(handle, index)
+                }
+            }
+            try step(handle, functionStatement)
         }
     }
 

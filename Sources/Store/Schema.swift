@@ -33,6 +33,7 @@ enum Schema {
         ("v6-fusion-decisions-by-suite", v6),
         ("v7-run-tags-series", v7),
         ("v8-change-points", v8),
+        ("v9-sim-functions", simFunctions),
     ]
 
     /// Counter values one sample can hold; the factor in `counter_values.id`. Must match the SQL.
@@ -131,9 +132,10 @@ enum Schema {
         }
     }
 
-    /// Version 7: free run labels (`run --tag KEY=VALUE`) and the variants of each op, so a
-    /// series (benchmark × machine × counter backend × built ISA, see Series.swift) is listed from
-    /// `ops` and `op_variants` without scanning `samples`. Rows of earlier runs are filled in.
+    /// Version 7: free run labels (`run --tag KEY=VALUE`), the variants of each op and the series
+    /// (benchmark × machine × counter backend × built ISA, see Series.swift) that have runs, so
+    /// series are listed from a small table and one series' runs found by index, without
+    /// scanning `ops` or `samples`. Rows of earlier runs are filled in.
     static let v7 = """
         -- run_tags: free KEY=VALUE labels of a run (`fusebench run --tag`); keys are validated by RunTags.
         CREATE TABLE run_tags (
@@ -150,6 +152,21 @@ enum Schema {
             PRIMARY KEY (op_id, variant)
         ) WITHOUT ROWID;
         INSERT OR IGNORE INTO op_variants (op_id, variant) SELECT DISTINCT op_id, variant FROM samples;
+
+        -- series: every (benchmark, machine, counter backend, built ISA) with samples stored, written
+        -- with the samples. A row may outlive its runs (deleted runs); readers skip empty series.
+        CREATE TABLE series (
+            suite        TEXT NOT NULL,
+            op           TEXT NOT NULL,
+            variant      TEXT NOT NULL,
+            machine_id   INTEGER NOT NULL,
+            counter_mode TEXT NOT NULL,
+            isa_built    TEXT NOT NULL,
+            PRIMARY KEY (suite, op, variant, machine_id, counter_mode, isa_built)
+        ) WITHOUT ROWID;
+        INSERT OR IGNORE INTO series (suite, op, variant, machine_id, counter_mode, isa_built)
+        SELECT DISTINCT o.suite, o.name, v.variant, r.machine_id, r.counter_mode, r.isa_built
+        FROM op_variants v JOIN ops o ON o.id = v.op_id JOIN runs r ON r.id = o.run_id;
 
         -- A series' runs: by machine, backend and ISA, newest first (history --last N).
         CREATE INDEX runs_series ON runs(machine_id, counter_mode, isa_built, id);
@@ -266,6 +283,41 @@ enum Schema {
                (c.time_running < c.time_enabled) AS multiplexed
         FROM ops o JOIN samples s ON s.op_id = o.id
              JOIN counter_values c ON c.id BETWEEN s.id * 1024 AND s.id * 1024 + 1023;
+        """
+
+    /// Per-function self costs of simulated (callgrind) samples: the top functions of each sim
+    /// sample (`FunctionProfile`), one row per function, plus one row summing the others. A table
+    /// rather than a JSON column: a sim pass stores one sample per variant, so a run adds tens of
+    /// rows per op, and the rows stay queryable (`v_sim_functions`, e.g. every run's cost of one
+    /// function) without JSON functions.
+    static let simFunctions = """
+        -- sim_functions: rank 0.. = kept functions, most instructions first; rank -1 = the functions
+        -- not kept, summed (function '(other functions)', `functions` = how many). The rows of a
+        -- sample add up to its callgrind totals. Costs are totals over the sample's iterations.
+        CREATE TABLE sim_functions (
+            sample_id     INTEGER NOT NULL REFERENCES samples(id) ON DELETE CASCADE,
+            rank          INTEGER NOT NULL,
+            function      TEXT NOT NULL,        -- demangled (swift demangle --simplified) when possible
+            symbol        TEXT NOT NULL,        -- as callgrind names it (mangled for Swift): the identity
+            object        TEXT NOT NULL,        -- binary or library (callgrind ob=)
+            file          TEXT NOT NULL,        -- source file (callgrind fl=), ??? without debug info
+            functions     INTEGER NOT NULL,     -- 1, or how many functions the rank -1 row sums
+            ir            INTEGER NOT NULL,     -- instructions (Ir)
+            d1_misses     INTEGER,              -- D1mr + D1mw; NULL without cache simulation
+            ll_misses     INTEGER,              -- ILmr + DLmr + DLmw; NULL without cache simulation
+            branch_misses INTEGER,              -- Bcm + Bim; NULL without branch simulation
+            PRIMARY KEY (sample_id, rank)
+        ) WITHOUT ROWID;
+
+        -- v_sim_functions: per iteration, with the op and variant.
+        CREATE VIEW v_sim_functions AS
+        SELECT o.run_id AS run_id, o.suite AS suite, o.name AS op, s.variant AS variant, s.sequence AS sequence,
+               f.rank AS rank, f.function AS function, f.object AS object, f.functions AS functions,
+               CAST(f.ir AS REAL) / s.iterations AS ir_per_iter,
+               CAST(f.d1_misses AS REAL) / s.iterations AS d1_misses_per_iter,
+               CAST(f.ll_misses AS REAL) / s.iterations AS ll_misses_per_iter,
+               CAST(f.branch_misses AS REAL) / s.iterations AS branch_misses_per_iter
+        FROM sim_functions f JOIN samples s ON s.id = f.sample_id JOIN ops o ON o.id = s.op_id;
         """
 
     /// Version 6: fusion decisions keyed by suite and model (two suites of a run may each have a

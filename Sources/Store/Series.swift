@@ -4,9 +4,9 @@
 // one series measure the same thing on the same hardware the same way, so only they are compared
 // over time (`fusebench history`, change-point detection, history charts).
 //
-// The queries read only what they need: series are listed from runs × ops × `op_variants`
-// (never scanning `samples`), and the points of one series read that op's samples of the runs of
-// that series (index `runs_series`, then `ops (run_id, suite, name)`, then `samples_op_sequence`).
+// The queries read only what they need: series are listed from the small `series` table (written
+// with the samples), and the points of one series read that op's samples of the runs of that
+// series (index `runs_series`, then `ops (run_id, suite, name)`, then `samples_op_sequence`).
 import Foundation
 import GRDB
 import BenchModel
@@ -74,8 +74,9 @@ public struct SeriesPoint: Sendable, Hashable {
     /// `run --tag KEY=VALUE` labels.
     public var tags: [String: String]
     /// Net wall time per iteration (ns) of each measured batch, in batch (sequence) order: the
-    /// batches `compare` decides from (`Comparator.decisionBatches`), without simulated-counter
-    /// batches and batches below the harness overhead.
+    /// batches `compare` decides from (`Comparator.decisionBatches`: per-iteration-timed batches
+    /// are left out when the variant has plain ones), without simulated-counter batches and
+    /// batches below the harness overhead.
     public var samples: [Double]
     /// Worker process of each value of `samples` (same length; 0 in-process), for a bootstrap
     /// that resamples processes first.
@@ -148,24 +149,56 @@ extension ResultStore {
     /// - Throws: `StoreError.invalidName` for a bad pattern.
     public func series(matching pattern: String?, branch: String?, machine: String?) throws -> [SeriesKey] {
         let compiled = try pattern.map { try BenchmarkPattern($0) }
-        let rows = try read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT DISTINCT o.suite, o.name, v.variant, m.id, m.key, m.cpu_model, r.counter_mode, r.isa_built
-                FROM runs r JOIN machines m ON m.id = r.machine_id
-                     JOIN ops o ON o.run_id = r.id
-                     JOIN op_variants v ON v.op_id = o.id
-                WHERE (? IS NULL OR r.git_branch = ?)
-                """, arguments: [branch, branch])
+        return try read { db in
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT s.suite, s.op, s.variant, m.id, m.key, m.cpu_model, s.counter_mode, s.isa_built
+                FROM series s JOIN machines m ON m.id = s.machine_id
+                """)
+            var keys: [SeriesKey] = []
+            for row in rows {
+                let key = SeriesKey(benchmark: BenchmarkKey(suite: row[0], op: row[1], variant: row[2]), machineID: row[3],
+                                    machineKey: row[4], cpuModel: row[5], counterMode: row[6], isaBuilt: row[7])
+                if let compiled, !compiled.matches(key.benchmark) { continue }
+                if let machine, !Self.machineMatches(machine, key) { continue }
+                // A series whose runs were deleted, or (with `branch`) with no run on the branch, is left out.
+                guard try Bool.fetchOne(db, sql: "SELECT EXISTS (" + Self.seriesRunsSQL + ")",
+                                        arguments: Self.seriesRunsArguments(key, branch: branch)) ?? false else { continue }
+                keys.append(key)
+            }
+            return keys.sorted()
         }
-        var keys: [SeriesKey] = []
-        for row in rows {
-            let key = SeriesKey(benchmark: BenchmarkKey(suite: row[0], op: row[1], variant: row[2]), machineID: row[3],
-                                machineKey: row[4], cpuModel: row[5], counterMode: row[6], isaBuilt: row[7])
-            if let compiled, !compiled.matches(key.benchmark) { continue }
-            if let machine, !Self.machineMatches(machine, key) { continue }
-            keys.append(key)
-        }
-        return keys.sorted()
+    }
+
+    /// Runs of a series with their op row, newest first (arguments: `seriesRunsArguments`).
+    static let seriesRunsSQL = """
+        SELECT r.id, r.started_at, r.status, r.git_commit, r.git_branch, r.git_dirty, r.label, o.id
+        FROM runs r INDEXED BY runs_series JOIN ops o ON o.run_id = r.id AND o.suite = ? AND o.name = ?
+        WHERE r.machine_id = ? AND r.counter_mode = ? AND r.isa_built = ? AND r.status != 'running'
+              AND (? IS NULL OR r.git_branch = ?)
+              AND EXISTS (SELECT 1 FROM op_variants v WHERE v.op_id = o.id AND v.variant = ?)
+        ORDER BY r.id DESC
+        """
+
+    static func seriesRunsArguments(_ key: SeriesKey, branch: String?) -> StatementArguments {
+        [key.benchmark.suite, key.benchmark.op, key.machineID, key.counterMode, key.isaBuilt, branch, branch, key.benchmark.variant]
+    }
+
+    /// Records that variant `variant` of op row `opID` has samples: `op_variants` and `series`.
+    static func recordSeries(_ db: Database, opID: Int64, variant: String) throws {
+        try db.execute(sql: "INSERT OR IGNORE INTO op_variants (op_id, variant) VALUES (?, ?)", arguments: [opID, variant])
+        try db.execute(sql: """
+            INSERT OR IGNORE INTO series (suite, op, variant, machine_id, counter_mode, isa_built)
+            SELECT o.suite, o.name, ?, r.machine_id, r.counter_mode, r.isa_built FROM ops o JOIN runs r ON r.id = o.run_id WHERE o.id = ?
+            """, arguments: [variant, opID])
+    }
+
+    /// Records the series of every op variant of run `runID` (after its counter backend changed).
+    static func recordSeries(_ db: Database, runID: Int64) throws {
+        try db.execute(sql: """
+            INSERT OR IGNORE INTO series (suite, op, variant, machine_id, counter_mode, isa_built)
+            SELECT o.suite, o.name, v.variant, r.machine_id, r.counter_mode, r.isa_built
+            FROM runs r JOIN ops o ON o.run_id = r.id JOIN op_variants v ON v.op_id = o.id WHERE r.id = ?
+            """, arguments: [runID])
     }
 
     /// Whether `--machine` text names the series' machine (see `series(matching:branch:machine:)`).
@@ -199,20 +232,15 @@ extension ResultStore {
         if let last, last < 1 { throw StoreError.invalidName("the number of runs must be at least 1, got \(last)") }
         return try read { db in
             // Newest first so LIMIT keeps the newest; reversed at the end.
-            let runs = try Row.fetchCursor(db, sql: """
-                SELECT r.id, r.started_at, r.status, r.git_commit, r.git_branch, r.git_dirty, r.label, o.id
-                FROM runs r INDEXED BY runs_series JOIN ops o ON o.run_id = r.id AND o.suite = ? AND o.name = ?
-                WHERE r.machine_id = ? AND r.counter_mode = ? AND r.isa_built = ? AND r.status != 'running'
-                      AND (? IS NULL OR r.git_branch = ?)
-                      AND EXISTS (SELECT 1 FROM op_variants v WHERE v.op_id = o.id AND v.variant = ?)
-                ORDER BY r.id DESC
-                """, arguments: [key.benchmark.suite, key.benchmark.op, key.machineID, key.counterMode, key.isaBuilt,
-                                 branch, branch, key.benchmark.variant])
+            let runs = try Row.fetchCursor(db, sql: Self.seriesRunsSQL, arguments: Self.seriesRunsArguments(key, branch: branch))
+            // Most databases hold no tags: skip the per-run lookup then.
+            let anyTags = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM run_tags)") ?? false
             var points: [SeriesPoint] = []
             while let row = try runs.next() {
                 if let last, points.count >= last { break }
                 let runID: Int64 = row[0], opID: Int64 = row[7]
-                guard var point = try Self.seriesPoint(db, opID: opID, variant: key.benchmark.variant) else { continue }
+                guard var point = try Self.seriesPoint(db, opID: opID, variant: key.benchmark.variant,
+                                                       counters: key.counterMode != CounterSource.none.rawValue) else { continue }
                 point.runID = runID
                 point.startedAt = Date(timeIntervalSince1970: row[1])
                 point.status = row[2]
@@ -220,7 +248,7 @@ extension ResultStore {
                 point.gitBranch = row[4]
                 point.gitDirty = row[5]
                 point.label = row[6]
-                point.tags = try Self.runTags(db, runID: runID)
+                point.tags = anyTags ? try Self.runTags(db, runID: runID) : [:]
                 points.append(point)
             }
             return points.reversed()
@@ -228,31 +256,36 @@ extension ResultStore {
     }
 
     /// The batches and instruction count of `variant` of op row `opID` (run fields left empty), or
-    /// nil when no batch is usable.
-    private static func seriesPoint(_ db: Database, opID: Int64, variant: String) throws -> SeriesPoint? {
-        // All of the op's samples decide which batches count (per-iteration-timed vs plain), as
-        // Comparator.decisionBatches does; only this variant's are kept.
-        struct Batch { var id: Int64; var value: Double; var process: Int; var flags: SampleFlags; var timed: Bool }
+    /// nil when no batch is usable. `counters` false skips the counter lookup (timing-only runs).
+    private static func seriesPoint(_ db: Database, opID: Int64, variant: String, counters withCounters: Bool) throws -> SeriesPoint? {
+        // Which batches count follows Comparator.decisionBatches, judged on this variant's batches
+        // (the runner takes per-iteration-timed and plain batches of every variant alike): when
+        // plain batches exist, per-iteration-timed ones are left out.
+        struct Batch { var id: Int64; var value: Double; var process: Int; var flags: SampleFlags }
         var batches: [Batch] = []
-        var anyPlain = false
-        let rows = try Row.fetchCursor(db, sql: """
-            SELECT s.id, s.variant = ?, (s.wall_ns - s.overhead_ns) / s.iterations, s.process, s.flags,
-                   EXISTS (SELECT 1 FROM iteration_latencies l WHERE l.sample_id = s.id)
-            FROM samples s WHERE s.op_id = ? ORDER BY s.sequence, s.id
-            """, arguments: [variant, opID])
+        let rows = try Row.fetchCursor(db.cachedStatement(sql: """
+            SELECT s.id, (s.wall_ns - s.overhead_ns) / s.iterations, s.process, s.flags
+            FROM samples s WHERE s.op_id = ? AND s.variant = ? ORDER BY s.sequence, s.id
+            """), arguments: [opID, variant])
         while let row = try rows.next() {
-            let flags = SampleFlags(rawValue: row[4])
-            let timed: Bool = row[5]
-            if !timed && !flags.contains(.simulated) { anyPlain = true }
-            guard row[1] as Bool else { continue }
-            batches.append(Batch(id: row[0], value: (row[2] as Double?) ?? .nan, process: row[3], flags: flags, timed: timed))
+            batches.append(Batch(id: row[0], value: (row[1] as Double?) ?? .nan, process: row[2], flags: SampleFlags(rawValue: row[3])))
         }
+        guard let first = batches.map(\.id).min(), let last = batches.map(\.id).max() else { return nil }
+        // Per-iteration-timed batches: one range read of iteration_latencies (keyed by sample id).
+        let timed = Set(try Int64.fetchAll(db.cachedStatement(sql: """
+            SELECT sample_id FROM iteration_latencies WHERE sample_id BETWEEN ? AND ?
+            """), arguments: [first, last]))
+        let anyPlain = batches.contains { !timed.contains($0.id) && !$0.flags.contains(.simulated) }
         var samples: [Double] = [], processes: [Int] = []
-        for b in batches where !(anyPlain && b.timed) && !b.flags.contains(.simulated) && !b.flags.contains(.belowOverhead) && b.value.isFinite {
+        for b in batches where !(anyPlain && timed.contains(b.id)) && !b.flags.contains(.simulated) && !b.flags.contains(.belowOverhead) && b.value.isFinite {
             samples.append(b.value)
             processes.append(b.process)
         }
         guard !samples.isEmpty else { return nil }
+        guard withCounters else {
+            return SeriesPoint(runID: 0, startedAt: Date(timeIntervalSince1970: 0), status: "", gitCommit: nil, gitBranch: nil,
+                               gitDirty: nil, label: nil, tags: [:], samples: samples, processes: processes, instructionsPerOp: nil)
+        }
         // Instructions per iteration: the counter rows of each batch are one rowid range.
         let counters = try db.cachedStatement(sql: """
             SELECT c.value / s.iterations, c.backend FROM samples s
@@ -297,7 +330,7 @@ extension ResultStore {
     /// `runTags(runID:)` inside a caller's transaction.
     static func runTags(_ db: Database, runID: Int64) throws -> [String: String] {
         var tags: [String: String] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT key, value FROM run_tags WHERE run_id = ?", arguments: [runID]) {
+        for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT key, value FROM run_tags WHERE run_id = ?"), arguments: [runID]) {
             tags[row[0]] = row[1] as String
         }
         return tags

@@ -31,9 +31,9 @@ struct VerdictOptions: ParsableArguments {
                                      excludeThrottled: excludeThrottled)
     }
 
-    func print(_ report: CompareReport) throws {
+    func print(_ report: CompareReport, profiles: ProfileReport? = nil) throws {
         let colour = isatty(STDOUT_FILENO) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
-        Swift.print(try CompareRenderer.render(report, format: try renderFormat(), colour: colour))
+        Swift.print(try CompareRenderer.render(report, format: try renderFormat(), colour: colour, profiles: profiles))
     }
 }
 
@@ -55,11 +55,14 @@ struct CompareCommand: ParsableCommand {
     @Flag(name: .customLong("fail-on-regression"), help: "Exit with the gate's code (1 regression, 2 inconclusive).")
     var failOnRegression = false
 
+    @Flag(help: "Also show, per compared benchmark, base vs head function by function (instructions, L1d and LL misses) from the simulated (--counters sim) pass of both runs.")
+    var profile = false
+
     func run() throws {
         let store = try database.openForReading()
         let report = try CompareReport(store: store, baseIDs: [try store.resolve(base)], headIDs: [try store.resolve(head)],
                                        options: try verdict.options())
-        try verdict.print(report)
+        try verdict.print(report, profiles: profile ? try ProfileReport(store: store, report: report) : nil)
         if failOnRegression, report.exitCode != 0 { throw ExitCode(report.exitCode) }
     }
 }

@@ -33,9 +33,9 @@ struct ChangePointOptionsGroup: ParsableArguments {
     var significance: Double = 0.01
 
     @Option(name: .customLong("min-effect"), help: ArgumentHelp(
-        "With --changes: smallest step reported, in multiples of the series' between-run noise (0 to 100; 0 = off). (default: 1)",
+        "With --changes: smallest step reported, in multiples of the series' between-run noise (0 to 100). (default: 0, off)",
         valueName: "K"))
-    var minEffect: Double = 1
+    var minEffect: Double = 0
 
     @Flag(name: .customLong("shape"), help: "With --changes: compare the runs' decile profiles, not only their medians (also sees a new slow mode; less power in heavy-tailed noise).")
     var shape = false

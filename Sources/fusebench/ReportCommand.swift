@@ -11,7 +11,9 @@ struct ReportCommand: ParsableCommand {
         abstract: "Render a stored run as a self-contained HTML page (charts, tables, verdicts, history).",
         discussion: """
             RUN is a run id, baseline name, 'latest' or 'latest~N' (default latest). --html writes one HTML file with \
-            inline SVG and CSS (no script, nothing fetched), replaced atomically. Exit 0 ok, 3 error (unknown run, \
+            inline SVG and CSS (no script, nothing fetched), replaced atomically. --markdown writes a pull-request comment \
+            (gate verdicts against --baseline/--base, differential profiles of regressed ops, a link to --html-url) within \
+            GitHub's 65536-character limit. Exit 0 ok, 3 error (unknown run, \
             run without samples, output that cannot be written — nothing is written then).
             """)
 
@@ -30,19 +32,35 @@ struct ReportCommand: ParsableCommand {
     @Option(help: "History charts: how many recent runs of each series to draw (1 to 10000).")
     var history: Int = 30
 
+    @Option(help: "Write a pull-request comment (Markdown) to this file: gate verdicts against --baseline/--base, differential profiles of regressed ops, within GitHub's comment size limit.")
+    var markdown: String?
+
+    @Option(name: .customLong("html-url"), help: "URL of the HTML report (e.g. the CI artifact), linked from the --markdown comment.")
+    var htmlURL: String?
+
     @OptionGroup var database: DatabaseOptions
 
     func run() throws {
-        guard let html else { throw UsageError("report needs an output: --html OUT.html") }
+        guard html != nil || markdown != nil else { throw UsageError("report needs an output: --html OUT.html and/or --markdown OUT.md") }
         guard baseline == nil || base == nil else { throw UsageError("give --baseline or --base, not both") }
         try OptionRange.check(history, "--history", in: 1...10_000)
+        try ReportComparisonParts.check(markdown: markdown, htmlURL: htmlURL, against: baseline ?? base)
         let store = try database.openForReading()
         let input = try Self.load(store: store, runRef: runRef, against: baseline ?? base, history: history)
-        let page = HTMLRunReport.build(input).render()
-        do {
-            try OutputFile.write(page, to: html, what: "report")
-        } catch let e as OutputFile.Failure {
-            throw UsageError(e.description)
+        let parts = try ReportComparisonParts(store: store, input: input)
+        var outputs: [(text: String, path: String)] = []
+        if let html {
+            var page = HTMLRunReport.build(input)
+            parts.addProfiles(to: &page)
+            outputs.append((page.render(), html))
+        }
+        if let markdown { outputs.append((parts.markdown(runID: input.run.info.id, htmlURL: htmlURL), markdown)) }
+        for o in outputs {   // everything rendered first: an error above writes nothing
+            do {
+                try OutputFile.write(o.text, to: o.path, what: "report")
+            } catch let e as OutputFile.Failure {
+                throw UsageError(e.description)
+            }
         }
     }
 

@@ -95,6 +95,14 @@ private func historyDatabase() throws -> String {
         let points = try #require(series.first?["runs"] as? [[String: Any]])
         #expect((points.first?["tags"] as? [String: String]) == ["ci": "nightly", "pr.number": "17"])
         #expect(points.last?["gitBranch"] as? String == "release/1.2")
+        // The run export carries tags and provenance too.
+        let gbench = try CLI.run(["export", String(runs[0].id), "--format", "gbench", "--db", db])
+        #expect(gbench.status == 0, "\(gbench.stderr)")
+        let exported = try #require(try JSONSerialization.jsonObject(with: Data(gbench.stdout.utf8)) as? [String: Any])
+        let context = try #require(exported["context"] as? [String: Any])
+        #expect(context["fusebench_tags"] as? [String: String] == ["ci": "nightly", "pr.number": "17"])
+        #expect(context["fusebench_git_branch"] as? String == "feature-x")
+        #expect(context["fusebench_git_dirty"] as? String == "false")
     }
 
     @Test func sourceDirNamesAnotherRepository() throws {

@@ -80,5 +80,20 @@ struct SimCounterTests {
         // Same binary, same inputs: identical instruction counts.
         #expect(counts[0] == counts[1])
         #expect(try store.runMeta(runID: ids[0])["sim.caches"]?.contains("D1 cache") == true)
+
+        // Each sim sample keeps its per-function profile; the kernel dominates it, demangled when
+        // the toolchain's swift-demangle is on PATH. Same binary: the profiles are identical.
+        let profiles = try ids.map { try store.functionProfiles(runID: $0) }
+        #expect(profiles.allSatisfy { $0.count == 2 })
+        let optimized = try #require(profiles[0].first { $0.variant == "optimized" })
+        let top = try #require(optimized.profile.functions.first)
+        #expect(top.symbol.contains("biasReLU") && top.function.contains("biasReLU"), "\(top)")
+        #expect(Double(top.instructions) > 0.9 * Double(optimized.profile.total.instructions))
+        #expect(profiles[0].map(\.profile) == profiles[1].map(\.profile))
+        let compare = try CLI.run(["compare", String(ids[1]), String(ids[0]), "--profile", "--db", db])
+        #expect(compare.status == 0, "\(compare.stderr)")
+        #expect(compare.stdout.contains("profile sim/br/optimized — instructions/op"), "\(compare.stdout)")
+        #expect(compare.stdout.contains("no function changed"))
+        #expect(compare.stdout.contains("sim-only: per-function profiles come from the callgrind (sim) pass"))
     }
 }

@@ -92,13 +92,13 @@ private func gemmOp(_ median: Double, seed: UInt64) -> Synthetic.Op {
         case 1: return [.simulated]
         default: return []
         }
-    }, counters: instructions)
+    }, counters: instructions, info: { $0.counterMode = .sim })
     let key = try #require(store.series(matching: "reference", branch: nil, machine: nil).first)
     let point = try #require(store.seriesPoints(key, branch: nil, last: nil).first)
     #expect(point.samples.count == 4)
     #expect(point.instructionsPerOp == 400)
     // A run without counters has no instruction count.
-    try Synthetic.run(store, ops: [gemmOp(1000, seed: 10)])
+    try Synthetic.run(store, ops: [gemmOp(1000, seed: 10)], info: { $0.counterMode = .sim })
     #expect(try store.seriesPoints(key, branch: nil, last: nil).last?.instructionsPerOp == nil)
 }
 
@@ -144,7 +144,7 @@ private func gemmOp(_ median: Double, seed: UInt64) -> Synthetic.Op {
     let queue = try DatabaseQueue(path: path)
     try queue.write { db in
         try db.execute(sql: """
-            DROP TABLE op_variants; DROP TABLE run_tags; DROP INDEX runs_series;
+            DROP TABLE op_variants; DROP TABLE run_tags; DROP TABLE series; DROP INDEX runs_series;
             DELETE FROM grdb_migrations WHERE identifier = 'v7-run-tags-series';
             PRAGMA user_version = \(Schema.knownVersion - 1);
             """)

@@ -265,15 +265,16 @@ private func counter(_ event: String, _ value: Double, multiplexed: Bool = false
     defer { try? FileManager.default.removeItem(at: dir) }
     let path = dir.appendingPathComponent("results.sqlite").path
     _ = try ResultStore(path: path)
-    try DatabaseQueue(path: path).writeWithoutTransaction { db in try db.execute(sql: "PRAGMA user_version = 7") }
+    let newer = Schema.knownVersion + 1   // computed: every appended migration raises knownVersion
+    try DatabaseQueue(path: path).writeWithoutTransaction { db in try db.execute(sql: "PRAGMA user_version = \(newer)") }
 
     let error = #expect(throws: StoreError.self) { try ResultStore(path: path) }
-    #expect(error == .newerSchema(found: 7, known: Schema.knownVersion, path: path))
-    #expect(error?.description == "\(path): database schema version 7 is newer than this fusebench knows "
+    #expect(error == .newerSchema(found: newer, known: Schema.knownVersion, path: path))
+    #expect(error?.description == "\(path): database schema version \(newer) is newer than this fusebench knows "
         + "(\(Schema.knownVersion)); upgrade fusebench or use another --db")
     // Refusal leaves the file untouched.
     let version = try DatabaseQueue(path: path).read { db in try Int.fetchOne(db, sql: "PRAGMA user_version") }
-    #expect(version == 7)
+    #expect(version == newer)
 }
 
 @Test func unknownAppliedMigrationIsTreatedAsNewer() throws {
