@@ -110,7 +110,7 @@ public enum ChangePointRenderer {
 
     /// GitHub-flavoured Markdown table (`|` in names escaped).
     public static func markdown(_ result: ChangeScanResult) -> String {
-        func cell(_ s: String) -> String { s.replacingOccurrences(of: "|", with: "\\|") }
+        func cell(_ s: String) -> String { MarkdownText.escape(s) }
         var lines = ["**Change points**: \(result.analysed.count) series analysed, \(result.inserted.count) newly found, "
             + "\(result.points.count) listed", ""]
         if !result.points.isEmpty {

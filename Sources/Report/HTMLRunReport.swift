@@ -349,7 +349,7 @@ public enum HTMLRunReport {
         guard !series.isEmpty else {
             return HTMLReport.Section(id: "history", title: "History", html: note(extra.isEmpty ? "no history for this run's series" : extra))
         }
-        var html = note("Per run (oldest to newest): median time per iteration with its 95% bootstrap CI, as `fusebench history` shows it; dashed lines mark change points; the larger orange point is this run. \(extra)")
+        var html = note("Per run (oldest to newest): median time per iteration with its 95% CI, as `fusebench history` shows it (order statistics for one-process runs, bootstrap over processes otherwise); dashed lines mark change points; the larger orange point is this run. \(extra)")
         html += "<div class=\"charts\">"
         for s in series {
             let all = s.points.map(\.median).filter(\.isFinite)

@@ -22,7 +22,7 @@ public struct HistoryReport: Sendable {
         public var tags: [String: String]
         /// Usable batches of the run (see `SeriesPoint.samples`).
         public var batches: Int
-        /// Median net time per iteration (ns) and its 95% bootstrap interval (processes, then batches).
+        /// Median net time per iteration (ns) and its 95% interval: exact order-statistic interval for a one-process run, bootstrap (processes, then batches) otherwise.
         public var medianNs: Double
         public var ciLowerNs: Double
         public var ciUpperNs: Double
@@ -112,7 +112,8 @@ public struct HistoryReport: Sendable {
     /// then batches), so between-process variance widens it as in `compare`.
     public static func entry(_ p: SeriesPoint, baselines: [String], extra: [String] = []) -> Entry {
         let groups = p.sampleGroups
-        let ci = groups.count == 1 ? MedianInterval.orderStatistics(groups[0])
+        // One process (or none: a point without samples gets NaN figures, never a trap).
+        let ci = groups.count <= 1 ? MedianInterval.orderStatistics(groups.first ?? [])
             : Bootstrap.medianInterval(groups, resamples: ciResamples, seed: seed)
         return Entry(runID: p.runID, startedAt: iso(p.startedAt), status: p.status, gitCommit: p.gitCommit, gitBranch: p.gitBranch,
                      gitDirty: p.gitDirty, label: p.label, tags: p.tags, batches: p.samples.count, medianNs: ci.median,

@@ -135,7 +135,7 @@ extension ResultStore {
             try db.execute(sql: "UPDATE change_points SET state = ?, triaged_at = ?, note = COALESCE(?, note) WHERE id = ?",
                            arguments: [state.rawValue, date.timeIntervalSince1970, note, id])
             if db.changesCount == 0 {
-                throw StoreError.invalidName("no change point has id \(id); see `fusebench history --changes --all-states`")
+                throw StoreError.invalidName("no change point has id \(id); list them with `fusebench history --changes --state all`")
             }
         }
     }

@@ -169,13 +169,17 @@ extension ResultStore {
         }
     }
 
-    /// Runs of a series with their op row, newest first (arguments: `seriesRunsArguments`).
+    /// Runs of a series with their op row, newest first (arguments: `seriesRunsArguments`). Runs that
+    /// did not measure this build's code as it is are not points of its history: the base side of
+    /// `gate --against` (another binary, `run_meta` key `worker.executable`) and runs with
+    /// `--inject-slowdown` (a testing aid, key `inject_slowdown`).
     static let seriesRunsSQL = """
         SELECT r.id, r.started_at, r.status, r.git_commit, r.git_branch, r.git_dirty, r.label, o.id
         FROM runs r INDEXED BY runs_series JOIN ops o ON o.run_id = r.id AND o.suite = ? AND o.name = ?
         WHERE r.machine_id = ? AND r.counter_mode = ? AND r.isa_built = ? AND r.status != 'running'
               AND (? IS NULL OR r.git_branch = ?)
               AND EXISTS (SELECT 1 FROM op_variants v WHERE v.op_id = o.id AND v.variant = ?)
+              AND NOT EXISTS (SELECT 1 FROM run_meta x WHERE x.run_id = r.id AND x.key IN ('worker.executable', 'inject_slowdown'))
         ORDER BY r.id DESC
         """
 
@@ -204,6 +208,9 @@ extension ResultStore {
     /// Whether `--machine` text names the series' machine (see `series(matching:branch:machine:)`).
     static func machineMatches(_ text: String, _ key: SeriesKey) -> Bool {
         if text == key.machineKey || text == "m\(key.machineID)" || text == String(key.machineID) { return true }
+        // `3` or `m3` names a machine id only; it must not match a CPU model containing "3".
+        let idLike = text.drop { $0 == "m" }
+        if !idLike.isEmpty && idLike.allSatisfy(\.isASCII) && idLike.allSatisfy(\.isNumber) { return false }
         return !text.isEmpty && key.cpuModel.range(of: text, options: .caseInsensitive) != nil
     }
 

@@ -6,7 +6,7 @@ import FuseBench
 import Foundation
 import ProcessIO
 
-/// Options of `history` for change points. `history` calls ``run(pattern:branch:machine:format:database:)``
+/// Options of `history` for change points. `history` calls ``run(pattern:branch:machine:last:format:database:)``
 /// first; it returns false when none of these options was given.
 struct ChangePointOptionsGroup: ParsableArguments {
     @Flag(name: .customLong("changes"), help: ArgumentHelp(
@@ -44,10 +44,16 @@ struct ChangePointOptionsGroup: ParsableArguments {
     var requested: Bool { changes || acknowledge != nil || accept != nil }
 
     /// Runs the change-point action when one was requested; returns false otherwise.
-    func run(pattern: String?, branch: String?, machine: String?, format: String, database: DatabaseOptions) throws -> Bool {
+    func run(pattern: String?, branch: String?, machine: String?, last: Int?, format: String, database: DatabaseOptions) throws -> Bool {
         if !requested {
             if note != nil { throw UsageError("--note needs --acknowledge ID or --accept ID") }
+            if state != "new" || window != ChangeScan.defaultWindow || significance != 0.01 || minEffect != 0 || shape {
+                throw UsageError("--state, --window, --significance, --min-effect and --shape need --changes")
+            }
             return false
+        }
+        if last != nil {
+            throw UsageError("--last applies to the history listing; with --changes the runs analysed are set by --window")
         }
         if acknowledge != nil && accept != nil { throw UsageError("give either --acknowledge or --accept, not both") }
         if let id = acknowledge ?? accept {

@@ -11,7 +11,8 @@ struct HistoryCommand: ParsableCommand {
         abstract: "Show how each series (benchmark × machine × counter backend × built ISA) moved over the stored runs.",
         discussion: """
             Per series: a header, then per run (oldest first) its id, start time, commit (+ when dirty), branch, \
-            median time per iteration with its 95% bootstrap CI, instructions per op and marks (status when not \
+            median time per iteration with its 95% CI (exact order-statistic interval for one-process runs, \
+            bootstrap over processes then batches for runs with worker processes), instructions per op and marks (status when not \
             complete, dirty, baselines pointing at it, tags). Exit 3 when nothing matches.
             """)
 
@@ -44,7 +45,7 @@ struct HistoryCommand: ParsableCommand {
         guard FileManager.default.fileExists(atPath: database.path) else {
             throw UsageError("\(database.path): no results database there (run `fusebench run` first, or pass --db)")
         }
-        if try changePoints.run(pattern: pattern, branch: branch, machine: machine, format: format, database: database) { return }
+        if try changePoints.run(pattern: pattern, branch: branch, machine: machine, last: last, format: format, database: database) { return }
         let store = try database.openForReading()
         let report = try HistoryReport(store: store, pattern: pattern, branch: branch, machine: machine, last: last)
         print(report.render(f), terminator: "")

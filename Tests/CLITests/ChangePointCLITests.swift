@@ -79,7 +79,8 @@ private func changePointCount(_ db: String) throws -> Int {
         let md = try CLI.run(["history", "--changes", "optimized", "--db", db, "--format", "markdown"])
         #expect(md.status == 1)
         #expect(md.stdout.contains("| id | series |"))
-        #expect(md.stdout.contains("tiny/gemm/optimized@m"))
+        // Escaped as Markdown text: "@m1" would otherwise mention a GitHub user in a PR comment.
+        #expect(md.stdout.contains("tiny/gemm/optimized&#64;m"))
         let text = try CLI.run(["history", "--changes", "optimized", "--db", db])
         #expect(text.status == 1)
         #expect(text.stdout.contains("+10."))
@@ -101,7 +102,9 @@ private func changePointCount(_ db: String) throws -> Int {
         #expect(short.stderr.contains("enough runs"), "\(short.stderr)")
         for args in [["--changes", "--format", "xml"], ["--changes", "--state", "old"], ["--changes", "--window", "2"],
                      ["--changes", "--significance", "0.5"], ["--changes", "--min-effect", "-1"], ["--note", "x"],
-                     ["--accept", "1", "--acknowledge", "1"], ["--changes", "--accept", "1"]] {
+                     ["--accept", "1", "--acknowledge", "1"], ["--changes", "--accept", "1"],
+                     // Options of --changes without it, and --last (the listing's) with it, are refused, not ignored.
+                     ["--window", "50"], ["--shape"], ["--state", "all"], ["--changes", "--last", "10"]] {
             let r = try CLI.run(["history"] + args + ["--db", db])
             #expect(r.status == 3, "\(args): \(r.stderr)")
         }

@@ -168,3 +168,27 @@ private func gemmOp(_ median: Double, seed: UInt64) -> Synthetic.Op {
     }
     #expect(!plan.contains("SCAN"), "\(plan)")
 }
+
+@Test func seriesLeavesOutAgainstBaseSidesAndInjectedSlowdowns() throws {
+    let store = try ResultStore.inMemory()
+    try Synthetic.run(store, ops: [gemmOp(1000, seed: 1)])
+    let base = try Synthetic.run(store, ops: [gemmOp(2000, seed: 2)])
+    try store.setRunMeta(runID: base, key: "worker.executable", value: "/tmp/fusebench-base")   // gate --against's base side
+    let injected = try Synthetic.run(store, ops: [gemmOp(1050, seed: 3)])
+    try store.setRunMeta(runID: injected, key: "inject_slowdown", value: "tiny/gemm=5.0%")
+    try Synthetic.run(store, ops: [gemmOp(1000, seed: 4)])
+    let key = try #require(store.series(matching: "reference", branch: nil, machine: nil).first)
+    #expect(try store.seriesPoints(key, branch: nil, last: nil).map(\.runID) == [1, 4])
+}
+
+@Test func numericMachineTextNamesAnIdNotACPUModelSubstring() throws {
+    let store = try ResultStore.inMemory()
+    var other = Synthetic.machine
+    other.cpuModel = "AMD EPYC (family 23, model 1) 3"
+    try Synthetic.run(store, ops: [gemmOp(1000, seed: 1)], machine: other)
+    let key = try #require(store.series(matching: "reference", branch: nil, machine: nil).first)
+    #expect(try store.series(matching: "reference", branch: nil, machine: "\(key.machineID)").count == 1)
+    #expect(try store.series(matching: "reference", branch: nil, machine: "3").isEmpty)
+    #expect(try store.series(matching: "reference", branch: nil, machine: "m23").isEmpty)
+    #expect(try store.series(matching: "reference", branch: nil, machine: "family 23").count == 1)
+}
