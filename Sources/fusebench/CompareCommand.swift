@@ -24,6 +24,12 @@ struct VerdictOptions: ParsableArguments {
     }
 
     func options() throws -> CompareReport.Options {
+        try Self.options(threshold: threshold, instructionsThreshold: instructionsThreshold, excludeThrottled: excludeThrottled)
+    }
+
+    /// Checks the threshold flags (percent) and turns them into comparison options; `report` uses it
+    /// too, so its verdicts are the ones `compare` and `gate` give with the same flags.
+    static func options(threshold: Double?, instructionsThreshold: Double?, excludeThrottled: Bool) throws -> CompareReport.Options {
         for (name, v) in [("--threshold", threshold), ("--instructions-threshold", instructionsThreshold)] {
             if let v { try OptionRange.check(v, name, above: 0, below: 1000, unit: " (percent)") }
         }

@@ -47,6 +47,30 @@ enum OutputFile {
         var description: String
     }
 
+    /// Checks, without writing, that `path` can be written: not a directory, and for a new or
+    /// regular file, its directory exists and is writable. A command writing several files checks
+    /// them all first, so a target that cannot be written refuses the command before any file is
+    /// replaced (a write can still fail later, e.g. on a full disk).
+    static func preflight(_ path: String, what: String = "export") throws {
+        let resolved = realpath(path, nil).map { p -> String in defer { free(p) }; return String(cString: p) } ?? path
+        var st = stat()
+        if stat(resolved, &st) == 0 {
+            switch st.st_mode & S_IFMT {
+            case S_IFDIR: throw Failure(description: "\(path): cannot write \(what): is a directory")
+            case S_IFIFO, S_IFCHR: return
+            default: break
+            }
+        }
+        let dir = URL(fileURLWithPath: resolved).deletingLastPathComponent().path
+        var dst = stat()
+        guard stat(dir, &dst) == 0, dst.st_mode & S_IFMT == S_IFDIR else {
+            throw Failure(description: "\(path): cannot write \(what): directory \(dir) does not exist")
+        }
+        guard access(dir, W_OK) == 0 else {
+            throw Failure(description: "\(path): cannot write \(what): \(String(cString: strerror(errno))) (directory \(dir))")
+        }
+    }
+
     /// Writes `text` to `path`; failures read `PATH: cannot write WHAT: why` (`what`: "export", "report").
     static func write(_ text: String, to path: String, what: String = "export") throws {
         let data = Array(text.utf8)

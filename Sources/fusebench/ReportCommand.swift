@@ -38,6 +38,15 @@ struct ReportCommand: ParsableCommand {
     @Option(name: .customLong("html-url"), help: "URL of the HTML report (e.g. the CI artifact), linked from the --markdown comment.")
     var htmlURL: String?
 
+    @Option(help: "With --baseline/--base: regression threshold for every op, in percent (default: each op's threshold from its suite), as compare and gate take it.")
+    var threshold: Double?
+
+    @Option(name: .customLong("instructions-threshold"), help: "With --baseline/--base: instruction-count threshold in percent (default 1).")
+    var instructionsThreshold: Double?
+
+    @Flag(name: .customLong("exclude-throttled"), help: "With --baseline/--base: leave out samples flagged as taken while throttled or descheduled.")
+    var excludeThrottled = false
+
     @OptionGroup var database: DatabaseOptions
 
     func run() throws {
@@ -46,7 +55,9 @@ struct ReportCommand: ParsableCommand {
         try OptionRange.check(history, "--history", in: 1...10_000)
         try ReportComparisonParts.check(markdown: markdown, htmlURL: htmlURL, against: baseline ?? base)
         let store = try database.openForReading()
-        let input = try Self.load(store: store, runRef: runRef, against: baseline ?? base, history: history)
+        let verdictOptions = try VerdictOptions.options(threshold: threshold, instructionsThreshold: instructionsThreshold,
+                                                        excludeThrottled: excludeThrottled)
+        let input = try Self.load(store: store, runRef: runRef, against: baseline ?? base, history: history, options: verdictOptions)
         let parts = try ReportComparisonParts(store: store, input: input)
         var outputs: [(text: String, path: String)] = []
         if let html {
@@ -55,24 +66,26 @@ struct ReportCommand: ParsableCommand {
             outputs.append((page.render(), html))
         }
         if let markdown { outputs.append((parts.markdown(runID: input.run.info.id, htmlURL: htmlURL), markdown)) }
-        for o in outputs {   // everything rendered first: an error above writes nothing
-            do {
-                try OutputFile.write(o.text, to: o.path, what: "report")
-            } catch let e as OutputFile.Failure {
-                throw UsageError(e.description)
-            }
+        do {
+            // Everything rendered first, every target checked before the first is replaced: an
+            // error above, or a target that cannot be written, writes nothing.
+            for o in outputs { try OutputFile.preflight(o.path, what: "report") }
+            for o in outputs { try OutputFile.write(o.text, to: o.path, what: "report") }
+        } catch let e as OutputFile.Failure {
+            throw UsageError(e.description)
         }
     }
 
     /// Loads what the report of `runRef` needs: that run's rows, its comparison when `against`
     /// is given, and the newest `history` runs of each of its series (nothing else is read).
-    static func load(store: ResultStore, runRef: String, against: String?, history: Int) throws -> HTMLRunReportInput {
+    static func load(store: ResultStore, runRef: String, against: String?, history: Int,
+                     options: CompareReport.Options = CompareReport.Options()) throws -> HTMLRunReportInput {
         let id = try store.resolve(runRef)
         let run = try RunReport(store: store, runID: id)
         guard !run.samples.isEmpty else { throw UsageError("run \(id) has no samples: nothing to report") }
         var comparison: CompareReport?
         if let against {
-            comparison = try CompareReport(store: store, baseIDs: [try store.resolve(against)], headIDs: [id])
+            comparison = try CompareReport(store: store, baseIDs: [try store.resolve(against)], headIDs: [id], options: options)
         }
         var inputs: [(key: SeriesKey, points: [SeriesPoint], changes: [HTMLRunReport.ChangeMark])] = []
         var single = 0

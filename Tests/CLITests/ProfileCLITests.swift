@@ -93,5 +93,17 @@ import Testing
         let unknown = try CLI.run(["report", "999", "--base", String(f.base), "--markdown", md, "--db", f.db])
         #expect(unknown.status == 3)
         #expect(!FileManager.default.fileExists(atPath: md))
+        // --html and --markdown: when the second target cannot be written, the first is not written either.
+        let html = dir.appendingPathComponent("first.html").path
+        let both = try CLI.run(["report", String(f.head), "--base", String(f.base), "--html", html,
+                                "--markdown", dir.appendingPathComponent("no/such/dir/c.md").path, "--db", f.db])
+        #expect(both.status == 3 && both.stderr.contains("cannot write report"), "\(both.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: html))
+        // The verdict flags of compare/gate are taken (and checked) by report too.
+        let threshold = try CLI.run(["report", String(f.head), "--base", String(f.base), "--markdown", md, "--threshold", "0", "--db", f.db])
+        #expect(threshold.status == 3, "\(threshold.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: md))
+        let ok = try CLI.run(["report", String(f.head), "--base", String(f.base), "--markdown", md, "--threshold", "50", "--db", f.db])
+        #expect(ok.status == 0, "\(ok.stderr)")
     }
 }
