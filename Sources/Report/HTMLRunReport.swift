@@ -131,16 +131,19 @@ public enum HTMLRunReport {
     }
 
     /// Speedup of each non-reference variant over its op's reference, with the 95% CI of the
-    /// comparator's hierarchical bootstrap (the `compare` statistics, reference as base).
+    /// comparator's hierarchical bootstrap (the `compare` statistics on `Comparator.decisionBatches`,
+    /// reference as base).
     public static func speedups(_ r: RunReport) -> [BenchmarkKey: (speedup: Double, lower: Double, upper: Double)] {
         var inputs: [ComparisonInput] = []
         for op in r.ops {
             let own = r.rows.filter { $0.key.opKey == op.key && !$0.variant.hasPrefix("layer:") }
             guard let first = own.first else { continue }
             let reference = own.compactMap { r.check($0.key)?.referenceVariant }.first ?? first.variant
-            let refSamples = r.samples(op.key.variant(reference))
+            // The batches compare and variants decide from: per-iteration-timed batches are left out
+            // of a variant that has plain ones, so this speedup is the one the other views show.
+            let refSamples = Comparator.decisionBatches(r.samples(op.key.variant(reference)))
             for row in own where row.variant != reference {
-                inputs.append(ComparisonInput(key: row.key, base: refSamples, head: r.samples(row.key)))
+                inputs.append(ComparisonInput(key: row.key, base: refSamples, head: Comparator.decisionBatches(r.samples(row.key))))
             }
         }
         var out: [BenchmarkKey: (Double, Double, Double)] = [:]

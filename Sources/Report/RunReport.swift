@@ -20,13 +20,15 @@ public struct RunReport: Sendable {
     /// appearance.
     public var rows: [VariantStatistics]
 
-    /// Loads run `runID` from `store`.
-    public init(store: ResultStore, runID: Int64) throws {
+    /// Loads run `runID` from `store`; with `iterationLatencies`, samples carry their per-iteration
+    /// times, so `Comparator.decisionBatches` can tell timed batches from plain ones (the HTML
+    /// report's speedups need that; the run table does not).
+    public init(store: ResultStore, runID: Int64, iterationLatencies: Bool = false) throws {
         guard let info = try store.run(id: runID) else { throw StoreError.unknownRun(String(runID)) }
         self.info = info
         meta = try store.runMeta(runID: runID)
         ops = try store.ops(runID: runID)
-        samples = try store.samples(runID: runID)
+        samples = try store.samples(runID: runID, iterationLatencies: iterationLatencies)
         checks = try store.accuracyChecks(runID: runID)
         telemetry = try store.telemetry(runID: runID)
         tags = try store.runTags(runID: runID)

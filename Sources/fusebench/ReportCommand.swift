@@ -81,7 +81,7 @@ struct ReportCommand: ParsableCommand {
     static func load(store: ResultStore, runRef: String, against: String?, history: Int,
                      options: CompareReport.Options = CompareReport.Options()) throws -> HTMLRunReportInput {
         let id = try store.resolve(runRef)
-        let run = try RunReport(store: store, runID: id)
+        let run = try RunReport(store: store, runID: id, iterationLatencies: true)
         guard !run.samples.isEmpty else { throw UsageError("run \(id) has no samples: nothing to report") }
         var comparison: CompareReport?
         if let against {

@@ -226,5 +226,9 @@ import Testing
         #expect(abs(fast.speedup! - 2.0) < 0.01, "\(fast.speedup!)")
         #expect(fast.decision == .adopt)
         #expect(try VariantsReport.render(rows, format: .markdown).contains("batches run without per-inference clock reads"))
+        // The HTML report's speedup is the same one, from the plain batches (pooled with the timed
+        // ones it would be about 1.83×).
+        let html = try #require(HTMLRunReport.speedups(try RunReport(store: store, runID: id, iterationLatencies: true))[BenchmarkKey(suite: "s", op: "mlp", variant: "fast")])
+        #expect(abs(html.speedup - fast.speedup!) < 0.01, "\(html.speedup) vs \(fast.speedup!)")
     }
 }
