@@ -2,6 +2,7 @@
 // and inline SVG charts (from the `Charts` module), no script and nothing fetched — made of
 // sections. Each section is an `HTMLReport.Section` (anchor id, title, HTML body); a renderer adds
 // its own section with `add(_:)`, so new content (e.g. profiles) needs no change to this file.
+import Charts
 import Foundation
 
 /// A self-contained HTML page made of titled sections.
@@ -48,22 +49,9 @@ public struct HTMLReport: Sendable {
         sections.append(Section(id: id, title: title, html: html))
     }
 
-    /// Escapes `s` for HTML text and attribute values (`&`, `<`, `>`, `"`, `'`).
-    public static func escape(_ s: String) -> String {
-        var out = ""
-        out.reserveCapacity(s.utf8.count)
-        for c in s.unicodeScalars {
-            switch c {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.unicodeScalars.append(c)
-            }
-        }
-        return out
-    }
+    /// Escapes `s` for HTML text and attribute values (`&`, `<`, `>`, `"`, `'`; control characters
+    /// other than tab and newline dropped): the page and its inline SVG charts escape alike.
+    public static func escape(_ s: String) -> String { SVG.escape(s) }
 
     /// A safe anchor id from any text: letters, digits, `-` and `_` kept, the rest `-`.
     public static func anchor(_ s: String) -> String {
