@@ -55,6 +55,9 @@ struct ReportCommand: ParsableCommand {
         try OptionRange.check(history, "--history", in: 1...10_000)
         try ReportComparisonParts.check(markdown: markdown, htmlURL: htmlURL, against: baseline ?? base)
         let store = try database.openForReading()
+        if baseline == nil && base == nil && (threshold != nil || instructionsThreshold != nil || excludeThrottled) {
+            throw UsageError("--threshold, --instructions-threshold and --exclude-throttled need --baseline NAME or --base RUN")
+        }
         let verdictOptions = try VerdictOptions.options(threshold: threshold, instructionsThreshold: instructionsThreshold,
                                                         excludeThrottled: excludeThrottled)
         let input = try Self.load(store: store, runRef: runRef, against: baseline ?? base, history: history, options: verdictOptions)

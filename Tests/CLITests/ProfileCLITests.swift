@@ -103,6 +103,9 @@ import Testing
         let threshold = try CLI.run(["report", String(f.head), "--base", String(f.base), "--markdown", md, "--threshold", "0", "--db", f.db])
         #expect(threshold.status == 3, "\(threshold.stderr)")
         #expect(!FileManager.default.fileExists(atPath: md))
+        let noBaseThreshold = try CLI.run(["report", String(f.head), "--html", html, "--threshold", "5", "--db", f.db])
+        #expect(noBaseThreshold.status == 3 && noBaseThreshold.stderr.contains("need --baseline"), "\(noBaseThreshold.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: html))
         let ok = try CLI.run(["report", String(f.head), "--base", String(f.base), "--markdown", md, "--threshold", "50", "--db", f.db])
         #expect(ok.status == 0, "\(ok.stderr)")
     }
