@@ -44,7 +44,8 @@ struct ChangePointOptionsGroup: ParsableArguments {
     var requested: Bool { changes || acknowledge != nil || accept != nil }
 
     /// Runs the change-point action when one was requested; returns false otherwise.
-    func run(pattern: String?, branch: String?, machine: String?, last: Int?, format: String, database: DatabaseOptions) throws -> Bool {
+    func run(pattern: String?, branch: String?, machine: String?, last: Int?, format: HistoryReport.OutputFormat,
+             database: DatabaseOptions) throws -> Bool {
         if !requested {
             if note != nil { throw UsageError("--note needs --acknowledge ID or --accept ID") }
             if state != "new" || window != ChangeScan.defaultWindow || significance != 0.01 || minEffect != 0 || shape {
@@ -74,9 +75,6 @@ struct ChangePointOptionsGroup: ParsableArguments {
         } else {
             throw UsageError("--state must be new, acknowledged, accepted or all, got '\(state)'")
         }
-        guard ["text", "markdown", "json", "csv"].contains(format) else {
-            throw UsageError("--format must be one of text, markdown, json, csv, got '\(format)'")
-        }
         try OptionRange.check(window, "--window", in: 6...100_000)
         try OptionRange.check(significance, "--significance", in: 0.001...0.2)
         try OptionRange.check(minEffect, "--min-effect", in: 0...100)
@@ -95,13 +93,12 @@ struct ChangePointOptionsGroup: ParsableArguments {
                 + "\(result.tooShort.count) series have fewer")
         }
         switch format {
-        case "text": print(ChangePointRenderer.text(result), terminator: "")
-        case "markdown": print(ChangePointRenderer.markdown(result), terminator: "")
-        case "json": print(try ChangePointRenderer.json(result), terminator: "")
-        case "csv": print(ChangePointRenderer.csv(result), terminator: "")
-        default: throw UsageError("--format must be one of text, markdown, json, csv, got '\(format)'")
+        case .text: print(ChangePointRenderer.text(result), terminator: "")
+        case .markdown: print(ChangePointRenderer.markdown(result), terminator: "")
+        case .json: print(try ChangePointRenderer.json(result), terminator: "")
+        case .csv: print(ChangePointRenderer.csv(result), terminator: "")
         }
-        if !result.tooShort.isEmpty && format == "text" {
+        if !result.tooShort.isEmpty && format == .text {
             StandardError.write("note: \(result.tooShort.count) series have fewer than \(2 * options.minSegment) runs and were not analysed\n")
         }
         let alerting = result.points.contains { $0.state == .new }

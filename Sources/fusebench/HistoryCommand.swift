@@ -45,7 +45,7 @@ struct HistoryCommand: ParsableCommand {
         guard FileManager.default.fileExists(atPath: database.path) else {
             throw UsageError("\(database.path): no results database there (run `fusebench run` first, or pass --db)")
         }
-        if try changePoints.run(pattern: pattern, branch: branch, machine: machine, last: last, format: format, database: database) { return }
+        if try changePoints.run(pattern: pattern, branch: branch, machine: machine, last: last, format: f, database: database) { return }
         let store = try database.openForReading()
         let report = try HistoryReport(store: store, pattern: pattern, branch: branch, machine: machine, last: last)
         print(report.render(f), terminator: "")
