@@ -123,7 +123,6 @@ public enum ChangePointRenderer {
 
     /// JSON object: `analysed`, `too_short` (series ids), `inserted` (ids) and `change_points`.
     public static func json(_ result: ChangeScanResult) throws -> String {
-        let iso = ISO8601DateFormatter()
         let points: [[String: Any]] = result.points.map { p in
             let c = p.candidate
             var o: [String: Any] = [
@@ -131,12 +130,12 @@ public enum ChangePointRenderer {
                 "op": c.series.benchmark.op, "variant": c.series.benchmark.variant, "machine_id": c.series.machineID,
                 "counters": c.series.counterMode, "isa": c.series.isaFeatures, "run_before": c.runBefore, "run_after": c.runAfter,
                 "ratio": c.ratio, "ratio_lower": c.lower, "ratio_upper": c.upper, "p": c.p, "state": p.state.rawValue,
-                "detected_at": iso.string(from: p.detectedAt), "new_in_this_scan": result.inserted.contains(p.id),
+                "detected_at": HistoryReport.iso(p.detectedAt), "new_in_this_scan": result.inserted.contains(p.id),
             ]
             o["branch"] = c.branch ?? NSNull()
             o["commit_before"] = c.commitBefore ?? NSNull()
             o["commit_after"] = c.commitAfter ?? NSNull()
-            o["triaged_at"] = p.triagedAt.map { iso.string(from: $0) } ?? NSNull()
+            o["triaged_at"] = p.triagedAt.map { HistoryReport.iso($0) } ?? NSNull()
             o["note"] = p.note ?? NSNull()
             return o
         }
