@@ -25,15 +25,16 @@ public enum FuseBenchCLI {
     /// Runs the command line on this process's arguments and exits with the documented code.
     ///
     /// Order: refuse a binary built for instructions this CPU lacks (exit 3); register the
-    /// built-in op families and then `kernels` and `factories` in `KernelRegistry.shared` (a kind
-    /// that is already taken: `error: ...` on stderr, exit 3); parse and run the command. Worker
-    /// processes (`--processes`, `gate --against`) and the callgrind pass re-execute this same
-    /// binary, so they see the same kinds.
+    /// built-in op families and then `kernels` and `factories` in `KernelRegistry.shared` (an
+    /// invalid definition or a kind that is already taken: `error: ...` on stderr, exit 3); parse
+    /// and run the command. Worker processes (`--processes`, `gate --against`) and the callgrind
+    /// pass re-execute this same binary, so they see the same kinds.
     ///
-    /// The argument is evaluated after the ISA check (it is an autoclosure), so building the
-    /// definitions may call code compiled for the kernels' CPU; an error it throws is reported as
+    /// The arguments are evaluated after the ISA check (they are autoclosures), so building the
+    /// definitions may call code compiled for the kernels' CPU; an error they throw is reported as
     /// `error: ...` with exit 3.
-    public static func main(factories: @autoclosure () throws -> [any KernelFactory] = []) -> Never {
+    public static func main(kernels: @autoclosure () throws -> [KernelDefinition] = [],
+                            factories: @autoclosure () throws -> [any KernelFactory] = []) -> Never {
         // First: refuse a binary built for instructions this CPU lacks (message on stderr, exit 3),
         // with the baseline C shim's comparison — not the Kernels module, which is built for the
         // kernels' CPU and would die with SIGILL instead.
@@ -42,7 +43,7 @@ public enum FuseBenchCLI {
         }
         OpFamilies.registerBuiltIn()
         do {
-            try register(factories: try factories())
+            try register(kernels: try kernels(), factories: try factories())
         } catch {
             StandardError.write("error: \(error)\n")
             Foundation.exit(ExitStatus.error)
@@ -72,19 +73,25 @@ public enum FuseBenchCLI {
     }
 
     /// Registers a user's kernel kinds in `registry` (what `main` does before parsing), all or
-    /// nothing: when any kind is already taken (a built-in kind, or twice in the list) nothing is
-    /// registered and the error names the kind.
+    /// nothing: when a definition is invalid or any kind is already taken (a built-in kind, or
+    /// twice in the lists) nothing is registered and the error names the kind.
     ///
-    /// - Throws: `KernelSpecError` (key `kind`).
-    public static func register(factories: [any KernelFactory], in registry: KernelRegistry = .shared) throws {
-        var seen = Set<String>()
+    /// - Throws: `KernelSpecError` (key `kind` or `variants`).
+    public static func register(kernels: [KernelDefinition] = [], factories: [any KernelFactory] = [],
+                                in registry: KernelRegistry = .shared) throws {
+        var seen = Set(kernels.map(\.kind))
         for f in factories {
-            if registry.factory(kind: f.kind) != nil || !seen.insert(f.kind).inserted {
-                throw KernelSpecError(key: "kind", "cannot register kernel kind '\(f.kind)': the kind is already taken (\(registry.factory(kind: f.kind) != nil ? "registered before" : "listed twice")); give your kernel another kind name")
+            if registry.factory(kind: f.kind) != nil {
+                throw KernelSpecError(key: "kind", "kernel kind '\(f.kind)' is already registered; give your kernel another kind name")
+            }
+            guard seen.insert(f.kind).inserted else {
+                throw KernelSpecError(key: "kind", "kernel kind '\(f.kind)' is defined twice")
             }
         }
+        try UserKernelRegistry.register(kernels, in: registry)   // checks the definitions; all or nothing
         for f in factories { try registry.register(f) }
-        if registry === KernelRegistry.shared { ExecutableKinds.record(factories.map(\.kind)) }
+        let kinds = kernels.map(\.kind) + factories.map(\.kind)
+        if registry === KernelRegistry.shared { ExecutableKinds.record(kinds) }
     }
 }
 

@@ -37,7 +37,7 @@ private struct StubFactory: KernelFactory {
             try FuseBenchCLI.register(factories: [StubFactory(kind: "my_a"), StubFactory(kind: "gemm")], in: registry)
         }
         #expect(error.description.contains("'gemm'"))
-        #expect(error.description.contains("already taken"))
+        #expect(error.description.contains("already registered"))
         // All or nothing: the first kind was not left registered.
         #expect(registry.factory(kind: "my_a") == nil)
     }
@@ -47,8 +47,34 @@ private struct StubFactory: KernelFactory {
         let error = try #require(throws: KernelSpecError.self) {
             try FuseBenchCLI.register(factories: [StubFactory(kind: "my_a"), StubFactory(kind: "my_a")], in: registry)
         }
-        #expect(error.description.contains("listed twice"))
+        #expect(error.description.contains("defined twice"))
         #expect(registry.factory(kind: "my_a") == nil)
+    }
+
+    /// A definition (Swift API) whose kind is built in is refused with the kind named, and a
+    /// factory listed next to it is not left registered either.
+    @Test func definitionWithBuiltInKindIsRefused() throws {
+        let registry = KernelRegistry()
+        let mine = try KernelDefinition(kind: "gemm", summary: "mine", verifiedAgainst: "gemm",
+                                        variants: [KernelVariant("v") { _ in }])
+        let error = try #require(throws: KernelSpecError.self) {
+            try FuseBenchCLI.register(kernels: [mine], factories: [StubFactory(kind: "my_b")], in: registry)
+        }
+        #expect(error.description.contains("'gemm'"))
+        #expect(registry.factory(kind: "my_b") == nil)
+    }
+
+    /// A kind given both as a definition and as a factory is refused before either is registered.
+    @Test func kindInBothListsIsRefused() throws {
+        let registry = KernelRegistry()
+        let mine = try KernelDefinition(kind: "my_sgemm", summary: "mine", verifiedAgainst: "gemm",
+                                        variants: [KernelVariant("v") { _ in }])
+        #expect(throws: KernelSpecError.self) {
+            try FuseBenchCLI.register(kernels: [mine], factories: [StubFactory(kind: "my_sgemm")], in: registry)
+        }
+        #expect(registry.factory(kind: "my_sgemm") == nil)
+        try FuseBenchCLI.register(kernels: [mine], in: registry)
+        #expect(registry.factory(kind: "my_sgemm")?.variants == ["reference", "v"])
     }
 }
 
