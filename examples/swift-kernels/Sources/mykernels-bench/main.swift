@@ -4,4 +4,4 @@
 import FuseBenchCLI
 import MyKernels
 
-FuseBenchCLI.main(kernels: MyKernels.all())
+FuseBenchCLI.main(kernels: try MyKernels.all())
