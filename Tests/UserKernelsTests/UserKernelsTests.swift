@@ -135,6 +135,22 @@ func userGEMM(_ variants: [KernelVariant]) throws -> DefinedKernelFactory {
         #expect(error.message.contains("uniform fill needs f32"))
     }
 
+    @Test func layoutThatDiffersFromTheBuiltinReferenceIsRefused() throws {
+        // Verified against gemm but declares B as n·k + 1 elements: the reference would read the
+        // wrong tensor sizes, so the shape is refused before anything is allocated.
+        let def = KernelDefinition(
+            kind: "odd_gemm", summary: "", shapeKeys: ["m", "n", "k"],
+            layout: { s in
+                let m = s["m"] ?? 0, n = s["n"] ?? 0, k = s["k"] ?? 0
+                return TensorLayout(inputs: [TensorSpec("A", count: m * k), TensorSpec("B", count: k * n + 1)], output: TensorSpec("C", count: m * n))
+            },
+            flops: { _ in 0 }, reference: .builtin("gemm"), variants: [ipjGEMM], tolerance: { _ in Tolerance(abs: 0, rel: 0) })
+        let error = try #require(throws: KernelSpecError.self) {
+            try DefinedKernelFactory(def).make(variant: "reference", shape: ["m": 2, "n": 2, "k": 2], dtype: "f32", seed: 1)
+        }
+        #expect(error.message.contains("does not match fusebench's gemm reference"))
+    }
+
     @Test func int32OutputsAreComparedAsFloat() throws {
         // Row sums of an i8 × i8 elementwise product: rows×cols → rows, i32.
         let layout: @Sendable (Shape) throws -> TensorLayout = { s in
