@@ -313,9 +313,12 @@ func inChild(_ body: () -> Void) throws -> (signal: Int32, status: Int32, stderr
             (base + b.output(as: Float.self).count).pointee = 1
         }
         let inst = try userGEMM([overrun]).make(variant: "overrun", shape: ["m": 16, "n": 16, "k": 16], dtype: "f32", seed: 1)
-        let r = try inChild { inst.run() }
+        let r = try inChild {
+            fb_guard_set_context("s/op")  // as the runner does per op
+            inst.run()
+        }
         #expect(r.signal == SIGSEGV, "status \(r.status), stderr: \(r.stderr)")
-        #expect(r.stderr.contains("fusebench: out-of-bounds write past the end of output 'C' of my_gemm/overrun [k=16 m=16 n=16]"), "\(r.stderr)")
+        #expect(r.stderr.contains("fusebench: out-of-bounds write past the end of output 'C' of my_gemm/overrun [k=16 m=16 n=16] while measuring s/op"), "\(r.stderr)")
         #expect(r.stderr.contains("at byte offset 1024 of a 1024-byte buffer, 0 bytes past the end; guard page"), "\(r.stderr)")
     }
 
