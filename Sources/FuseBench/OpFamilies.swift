@@ -9,6 +9,7 @@ import Foundation
 import Fusion
 import Kernels
 import Plugins
+import UserKernels
 import Suite
 
 /// Registration of the built-in op families with the suite loader.
@@ -19,6 +20,10 @@ public enum OpFamilies {
         SuiteEntryTypes.register(ModelEntryType())
         SuiteEntryTypes.register(EdgeEntryType())
         SuiteEntryTypes.register(PluginEntryType())
+        // The built-in side of the plug-in overhead figure (tools/plugin-overhead).
+        if KernelRegistry.shared.factory(kind: PluginOverheadBaseline.definition.kind) == nil {
+            try? UserKernelRegistry.register([PluginOverheadBaseline.definition])
+        }
     }
 }
 
