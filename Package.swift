@@ -52,7 +52,7 @@ let package = Package(
         .target(name: "Report", dependencies: ["BenchModel", "Analysis", "Store", "Charts"]),
         .systemLibrary(name: "CFuseBenchPlugin", path: "Sources/CFuseBenchPlugin"),
         .target(name: "Plugins", dependencies: ["BenchModel", "Kernels", "UserKernels", "Suite", "CFuseBenchPlugin", "CKernels"]),
-        .target(name: "FuseBench", dependencies: ["BenchModel", "Counters", "Telemetry", "Fusion", "Edge", "Kernels", "Suite", "Store", "Analysis", "Runner", "Report", "Plugins"]),
+        .target(name: "FuseBench", dependencies: ["BenchModel", "Counters", "Telemetry", "Fusion", "Edge", "Kernels", "Suite", "Store", "Analysis", "Runner", "Report", "UserKernels", "Plugins"]),
         .executableTarget(name: "fusebench", dependencies: [
             "FuseBench", "CPerfEvent", "CKernels", "ProcessIO", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),

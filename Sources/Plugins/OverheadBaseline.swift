@@ -2,6 +2,7 @@
 // kernels"): kind `c_axpy`, out = 2·x + y over `n` floats, whose variant `c` calls CKernels'
 // `fb_axpy` directly. The tool compiles the same axpy.c into a plug-in and measures both in one run;
 // the difference per iteration is what the plug-in call path costs.
+import BenchModel
 import CKernels
 import Kernels
 import UserKernels
@@ -18,10 +19,10 @@ public enum PluginOverheadBaseline {
                 return TensorLayout(inputs: [TensorSpec("x", count: n), TensorSpec("y", count: n)], output: TensorSpec("out", count: n))
             },
             flops: { 2 * Double($0["n"] ?? 0) },
-            reference: .variant(KernelVariant("reference") { b in
+            reference: .variant(KernelVariant("reference", run: { b in
                 let x = b.input(0, as: Float.self), y = b.input(1, as: Float.self), out = b.output(as: Float.self)
                 for i in 0..<out.count { out[i] = 2 * x[i] + y[i] }
-            }),
+            })),
             variants: [KernelVariant("c", prepare: { b in
                 let x = b.input(0, as: Float.self).baseAddress, y = b.input(1, as: Float.self).baseAddress
                 let out = b.output(as: Float.self).baseAddress, n = Int64(b.layout.output.count)

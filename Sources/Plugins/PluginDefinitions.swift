@@ -204,11 +204,12 @@ final class PluginCall: @unchecked Sendable {
     /// Builds the arguments for `buffers` (the kernel's shape keys in order).
     init(buffers: KernelBuffers, keys: [String]) {
         let values = ShapeValues(keys: keys).array(buffers.shape)
-        shape = .allocate(capacity: max(1, values.count))
+        // One spare element each, so even an empty array has a valid pointer.
+        shape = .allocate(capacity: values.count + 1)
         _ = shape.initialize(from: values + [0])
-        inputs = .allocate(capacity: max(1, buffers.inputs.count))
+        inputs = .allocate(capacity: buffers.inputs.count + 1)
         _ = inputs.initialize(from: buffers.inputs.map { UnsafeRawPointer($0.baseAddress) } + [nil])
-        counts = .allocate(capacity: max(1, buffers.inputs.count))
+        counts = .allocate(capacity: buffers.layout.inputs.count + 1)
         _ = counts.initialize(from: buffers.layout.inputs.map { UInt64($0.count) } + [0])
         args = .allocate(capacity: 1)
         args.initialize(to: fb_args(
@@ -246,10 +247,20 @@ final class PluginCall: @unchecked Sendable {
             } else {
                 call.teardown = functions.teardown
             }
-            let run = functions.run, args = UnsafePointer(call.args), state = call.state
-            return { withExtendedLifetime(call) { run(args, state) } }
+            let prepared = PreparedCall(run: functions.run, args: UnsafePointer(call.args), state: call.state, owner: call)
+            return { prepared.run(prepared.args, prepared.state) }
         }
     }
+}
+
+/// What the timed closure holds: the `run` function, its arguments and the object that owns them
+/// (kept alive by the closure; its `deinit` runs `teardown`).
+struct PreparedCall: @unchecked Sendable {
+    // @unchecked: the pointers belong to `owner`, which lives as long as this value.
+    let run: @convention(c) (UnsafePointer<fb_args>?, UnsafeMutableRawPointer?) -> Void
+    let args: UnsafePointer<fb_args>
+    let state: UnsafeMutableRawPointer?
+    let owner: PluginCall
 }
 
 /// A variant's C functions, as one Sendable value (C function pointers capture nothing).

@@ -63,7 +63,7 @@ private func pluginSuite(library: String, kernel: String, shape: String, variant
         let id = try store.resolveRun("latest")
         let checks = try store.accuracyChecks(runID: id)
         #expect(Set(checks.map(\.variant)) == ["naive", "rows", "unrolled", "with_setup"])
-        #expect(checks.allSatisfy(\.passed), "\(checks)")
+        #expect(checks.allSatisfy { $0.passed }, "\(checks)")
         let samples = try store.samples(runID: id)
         #expect(samples.contains { $0.op == "gemm_small" && $0.variant == "naive" })
         #expect(!samples.contains { $0.op == "gemm_small" && $0.variant == "reference" })  // verifies, not timed unless listed

@@ -1,5 +1,6 @@
 // Tests of the plug-in loader and the bridge to KernelDefinition, with small C plug-ins compiled
 // at test time (TestSupport/TestPlugins.swift).
+import BenchModel
 import Foundation
 import Kernels
 @testable import Plugins
@@ -52,7 +53,7 @@ private func verify(_ factory: DefinedKernelFactory, variant: String, shape: Sha
         #expect(try PluginLoader.load(libraryPath: lib.path).sha256 == plugin.sha256)
         let definitions = plugin.definitions()
         #expect(definitions.map(\.kind) == ["my_gemm", "my_softmax", "scale2"])
-        #expect(definitions.allSatisfy(\.isolated))
+        #expect(definitions.allSatisfy { $0.isolated })
         #expect(definitions[0].provenance == ["plugin.library": plugin.path, "plugin.sha256": plugin.sha256])
         #expect(definitions[0].shapeKeys == ["m", "n", "k"])
         #expect(definitions[2].shapeKeys == ["n"])
