@@ -10,4 +10,5 @@
 @_exported import Analysis
 @_exported import Runner
 @_exported import Report
+@_exported import UserKernels
 @_exported import Plugins
