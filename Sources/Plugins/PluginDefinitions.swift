@@ -236,7 +236,7 @@ final class PluginCall: @unchecked Sendable {
         let name = String(cString: cName)
         let setup = v.setup, teardown = v.teardown
         let functions = CFunctions(run: run, setup: setup, teardown: teardown)
-        return KernelVariant(name) { buffers in
+        return KernelVariant(name, prepare: { buffers in
             let call = PluginCall(buffers: buffers, keys: shapeKeys)
             if let setup = functions.setup {
                 var state: UnsafeMutableRawPointer?
@@ -249,7 +249,7 @@ final class PluginCall: @unchecked Sendable {
             }
             let prepared = PreparedCall(run: functions.run, args: UnsafePointer(call.args), state: call.state, owner: call)
             return { prepared.run(prepared.args, prepared.state) }
-        }
+        })
     }
 }
 
