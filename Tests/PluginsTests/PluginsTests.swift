@@ -129,6 +129,22 @@ private func verify(_ factory: DefinedKernelFactory, variant: String, shape: Sha
         #expect(invalid.description.contains("'nope'"))
     }
 
+    @Test func failedSetupThrowsItsMessageAndStillTearsDown() throws {
+        let dir = try TestPluginDirectory()
+        defer { dir.remove() }
+        let lib = try dir.build(TestPluginSources.setupFails, name: "setupfails")
+        let plugin = try PluginLoader.load(libraryPath: lib.path)
+        let factory = DefinedKernelFactory(try plugin.definition(try plugin.kernel(named: "k")))
+        let error = try #require(throws: KernelSpecError.self) { try factory.make(variant: "v", shape: ["n": 8], dtype: "f32", seed: 1) }
+        let expected = PluginError.setupFailed(path: plugin.path, kernel: "k", variant: "v", message: "no scratch for n=8")
+        #expect(error.message.contains(expected.description), "\(error)")
+        // The state setup allocated before failing was handed to teardown (once).
+        let handle = try #require(dlopen(plugin.path, RTLD_NOW | RTLD_LOCAL))
+        let symbol = try #require(dlsym(handle, "teardowns"))
+        let teardowns = unsafeBitCast(symbol, to: (@convention(c) () -> Int32).self)
+        #expect(teardowns() == 1)
+    }
+
     @Test func unknownKernelListsThePluginsKernels() throws {
         let (dir, lib) = try buildGood()
         defer { dir.remove() }
