@@ -65,7 +65,7 @@ extension LoadedPlugin {
         if let flops = k.flops { definition.flops = { shape in values.withValues(shape) { flops($0) } } }
         if let bytes = k.bytes { definition.bytes = { shape in values.withValues(shape) { bytes($0) } } }
         definition.isolated = true
-        definition.provenance = ["plugin.library": path, "plugin.sha256": sha256]
+        definition.provenance = ["plugin.library": path, "plugin.hash": contentHash]
         return definition
     }
 }

@@ -30,16 +30,6 @@ private func verify(_ factory: DefinedKernelFactory, variant: String, shape: Sha
                             op: "t", variant: variant, referenceVariant: factory.referenceVariant)
 }
 
-@Suite struct SHA256Tests {
-    @Test func knownVectors() {
-        #expect(SHA256.hex(Data()) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
-        #expect(SHA256.hex(Data("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-        // Two blocks (56 bytes: the padding spills into a second block).
-        #expect(SHA256.hex(Data("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8))
-                == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
-    }
-}
-
 @Suite struct PluginLoaderTests {
     @Test func loadsGoodPluginWithProvenance() throws {
         let (dir, lib) = try buildGood()
@@ -48,13 +38,13 @@ private func verify(_ factory: DefinedKernelFactory, variant: String, shape: Sha
         #expect(plugin.name == "test_kernels")
         #expect(plugin.abiVersion == 1)
         #expect(plugin.kernels.map(\.name) == ["my_gemm", "my_softmax", "scale2"])
-        #expect(plugin.sha256 == SHA256.hex(try Data(contentsOf: lib)))
+        #expect(plugin.contentHash == ContentHash.fnv1a64Hex(try Data(contentsOf: lib)))
         // Cached per path: the second load is the same plug-in.
-        #expect(try PluginLoader.load(libraryPath: lib.path).sha256 == plugin.sha256)
+        #expect(try PluginLoader.load(libraryPath: lib.path).contentHash == plugin.contentHash)
         let definitions = plugin.definitions()
         #expect(definitions.map(\.kind) == ["my_gemm", "my_softmax", "scale2"])
         #expect(definitions.allSatisfy { $0.isolated })
-        #expect(definitions[0].provenance == ["plugin.library": plugin.path, "plugin.sha256": plugin.sha256])
+        #expect(definitions[0].provenance == ["plugin.library": plugin.path, "plugin.hash": plugin.contentHash])
         #expect(definitions[0].shapeKeys == ["m", "n", "k"])
         #expect(definitions[2].shapeKeys == ["n"])
         #expect(DefinedKernelFactory(definitions[2]).variants == ["reference_scale", "unrolled", "with_setup"])
