@@ -129,7 +129,8 @@ typedef struct fb_variant {
 } fb_variant;
 
 /** An accuracy band: a variant passes when every element is within `abs + rel * |reference|` and
- *  the cosine similarity with the reference is at least `min_cosine`. */
+ *  the cosine similarity with the reference is at least `min_cosine`. FB_F32 outputs only: an
+ *  FB_I32 output must equal the reference's element for element. */
 typedef struct fb_tolerance {
     /** Absolute error allowed per element. */
     double abs;

@@ -231,6 +231,11 @@ public protocol OutputIntegrityChecked: KernelInstance {
     /// After the run: nil, or what went wrong (`wrote 4 bytes past the end of output 'C'`,
     /// `left 12 of 4096 elements of output 'C' unwritten`).
     var integrityProblem: String? { get }
+    /// The output as integers when it must be compared exactly (an i32 output), else nil. When
+    /// both the reference and the candidate expose it, the verifier compares these element for
+    /// element (`Accuracy.compareExactly`) instead of `output()` within a band: `output()` converts
+    /// to Float, which is inexact above 2^24. Valid until the next run or the instance's end.
+    var exactOutput: UnsafeBufferPointer<Int32>? { get }
 }
 
 // MARK: - The built-in kinds' buffer references

@@ -3,7 +3,7 @@
 // op's seed; the variant's `prepare` runs once, its returned function once per iteration. Around a
 // verification run the instance poisons its output and checks its canaries afterwards
 // (`OutputIntegrityChecked`), so a kernel that writes out of bounds or leaves elements unwritten
-// fails verification instead of being timed.
+// fails verification instead of being timed; an i32 output is exposed for exact comparison.
 import BenchModel
 import Kernels
 
@@ -93,7 +93,7 @@ public struct DefinedKernelFactory: KernelFactory, OpFamilyExtras {
         return total
     }
 
-    /// The definition's band.
+    /// The definition's band (not used for an i32 output, which is compared exactly).
     public func defaultTolerance(shape: Shape, dtype: String) -> Tolerance { definition.tolerance(shape) }
 
     /// `definition.isolated` (C plug-ins run in a worker process).
@@ -159,13 +159,17 @@ public struct DefinedKernelFactory: KernelFactory, OpFamilyExtras {
 /// One instance of a defined kernel: its guarded buffers and the prepared per-iteration function.
 final class DefinedKernelInstance: KernelInstance, OutputIntegrityChecked {
     /// Bit pattern of the output poison: a quiet NaN with a payload no arithmetic produces (x86's
-    /// default NaN is 0xFFC00000), so an element still holding it was not written.
+    /// default NaN is 0xFFC00000), so an element still holding it was not written. As an i32 it is
+    /// 2143353694, which a kernel could compute: an i32 element holding it may be unwritten.
     static let poison: UInt32 = 0x7FC0_FB5E
 
     private let layout: TensorLayout
     private let inputs: [GuardedBuffer]
     private let outputBuffer: GuardedBuffer
-    private let body: @Sendable () -> Void
+    /// The prepared function; nil only while the instance goes. Released first in `deinit`: what
+    /// it owns (a plug-in's `teardown`, a Swift variant's captured state) may still use the
+    /// buffers, which are unmapped only afterwards.
+    private var body: (@Sendable () -> Void)?
     /// Float copy of an i32 output (nil for f32 outputs).
     private let shadow: UnsafeMutableBufferPointer<Float>?
     private var armed = false
@@ -184,12 +188,18 @@ final class DefinedKernelInstance: KernelInstance, OutputIntegrityChecked {
         }
     }
 
-    deinit { shadow?.deallocate() }
+    deinit {
+        // Stored properties are destroyed after this, in declaration order: release the prepared
+        // function (and with it the variant's teardown) while the buffers are still mapped.
+        body = nil
+        shadow?.deallocate()
+    }
 
     /// Runs the prepared function once.
-    func run() { body() }
+    func run() { body?() }
 
-    /// The output as Float (an i32 output converted into a Float copy).
+    /// The output as Float (an i32 output converted into a Float copy, inexact above 2^24: the
+    /// verifier compares `exactOutput` instead).
     func output() -> UnsafeBufferPointer<Float> {
         let count = layout.output.count
         if let shadow {
@@ -200,6 +210,12 @@ final class DefinedKernelInstance: KernelInstance, OutputIntegrityChecked {
         return UnsafeBufferPointer(start: outputBuffer.base.assumingMemoryBound(to: Float.self), count: count)
     }
 
+    /// An i32 output as integers (compared exactly); nil for an f32 output.
+    var exactOutput: UnsafeBufferPointer<Int32>? {
+        guard layout.output.type == .i32 else { return nil }
+        return UnsafeBufferPointer(start: outputBuffer.base.assumingMemoryBound(to: Int32.self), count: layout.output.count)
+    }
+
     /// Poisons the output and re-writes the canaries.
     func prepareVerificationRun() {
         let words = outputBuffer.base.assumingMemoryBound(to: UInt32.self)
@@ -208,14 +224,15 @@ final class DefinedKernelInstance: KernelInstance, OutputIntegrityChecked {
         armed = true
     }
 
-    /// Canary damage (writes past the end or before the start of the output), then — for an f32
-    /// output after `prepareVerificationRun()` — elements left holding the poison.
+    /// Canary damage (writes past the end or before the start of the output), then — after
+    /// `prepareVerificationRun()` — elements left holding the poison. For an i32 output the poison
+    /// (2143353694) is a value a kernel could compute, so those elements "may be unwritten".
     var integrityProblem: String? {
         let name = layout.output.name
         let damage = outputBuffer.canaryDamage()
         if damage.after > 0 { return "wrote \(damage.after) bytes past the end of output '\(name)'" }
         if damage.before > 0 { return "wrote \(damage.before) bytes before the start of output '\(name)'" }
-        guard armed, layout.output.type == .f32 else { return nil }
+        guard armed else { return nil }
         let words = outputBuffer.base.assumingMemoryBound(to: UInt32.self)
         var unwritten = 0, first = -1
         for i in 0..<layout.output.count where words[i] == Self.poison {
@@ -223,6 +240,10 @@ final class DefinedKernelInstance: KernelInstance, OutputIntegrityChecked {
             unwritten += 1
         }
         guard unwritten > 0 else { return nil }
+        if layout.output.type == .i32 {
+            return "\(unwritten) of \(layout.output.count) elements of output '\(name)' may be unwritten (first: element \(first)): "
+                + "they still hold the poison value \(Int32(bitPattern: Self.poison)) written before the run"
+        }
         return "left \(unwritten) of \(layout.output.count) elements of output '\(name)' unwritten (first: element \(first)), or read them before writing"
     }
 }

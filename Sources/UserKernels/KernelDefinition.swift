@@ -60,7 +60,8 @@ public struct KernelDefinition: Sendable {
     public var reference: KernelReference
     /// Measured variants (not the reference).
     public var variants: [KernelVariant]
-    /// Accuracy band of the variants against the reference.
+    /// Accuracy band of the variants against the reference (f32 outputs; an i32 output must match
+    /// the reference exactly).
     public var tolerance: @Sendable (Shape) -> Tolerance
     /// True for C plug-ins: the runner measures the op in a worker process even with `--processes 1`.
     public var isolated: Bool

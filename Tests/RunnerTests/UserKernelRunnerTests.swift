@@ -1,5 +1,6 @@
 // The runner with kernels defined outside fusebench (UserKernels): the verifier consults the
-// instances' output integrity (canaries, unwritten elements), and a definition's provenance
+// instances' output integrity (canaries, unwritten elements) and compares i32 outputs exactly,
+// and a definition's provenance
 // reaches the run notes as KEY.SUITE/OP.
 import BenchModel
 import Foundation
@@ -53,6 +54,40 @@ import UserKernels
         #expect(checks["overrun"]?.reason == "wrote 4 bytes past the end of output 'y'")
         #expect(checks["lazy"]?.passed == false)
         #expect(checks["lazy"]?.reason?.hasPrefix("left 5 of 5 elements of output 'y' unwritten") == true)
+    }
+
+    @Test func int32OutputsAreComparedExactlyByTheVerifier() throws {
+        // Above 2^24 Float cannot tell 16777217 from 16777216, and a plug-in's default band
+        // (rel 1e-3) let 1000900 pass for 1000000: both must be rejected.
+        func writer(_ name: String, _ v: [Int32]) -> KernelVariant {
+            KernelVariant(name) { b in
+                let out = b.output(as: Int32.self)
+                for (i, x) in v.enumerated() { out[i] = x }
+            }
+        }
+        let expected: [Int32] = [16_777_217, 1_000_000, 5, -7]
+        let def = KernelDefinition(
+            kind: "big_i32", summary: "", shapeKeys: ["n"],
+            layout: { _ in TensorLayout(inputs: [TensorSpec("x", .i8, count: 4, fill: .zeros)], output: TensorSpec("s", .i32, count: 4)) },
+            flops: { _ in 0 }, reference: .variant(writer("ref", expected)),
+            variants: [writer("same", expected), writer("rounded", [16_777_216, 1_000_000, 5, -7]), writer("close", [16_777_217, 1_000_900, 5, -7])],
+            tolerance: { _ in Tolerance(abs: 1e-4, rel: 1e-3) })
+        let f = DefinedKernelFactory(def)
+        var spec = Self.spec(variants: f.variants)
+        spec.kind = "big_i32"
+        spec.shape = ["n": 4]
+        let op = PlannedOp(suite: "t", suitePath: "/t.toml", spec: spec, factory: f, tolerance: f.defaultTolerance(shape: ["n": 4], dtype: "f32"))
+        let timer = BatchTimer(counters: nil)
+        let calibration = try Calibrator.calibrate(timer: timer, targetBatchNs: 50_000)
+        let result = try OpMeasurer(timer: timer, calibration: calibration, quiet: true, spinNs: 0)
+            .measure(op: op, index: 0, of: 1, slowdown: nil)
+        #expect(result.timed == ["ref", "same"])
+        let checks = Dictionary(uniqueKeysWithValues: result.checks.map { ($0.variant, $0) })
+        #expect(checks["same"]?.passed == true)
+        #expect(checks["rounded"]?.passed == false)
+        #expect(checks["rounded"]?.reason?.hasSuffix("first at element 0: candidate 16777216, reference 16777217") == true, "\(checks["rounded"]?.reason ?? "")")
+        #expect(checks["close"]?.passed == false)
+        #expect(checks["close"]?.reason?.hasSuffix("first at element 1: candidate 1000900, reference 1000000") == true, "\(checks["close"]?.reason ?? "")")
     }
 
     @Test func provenanceBecomesRunNotesPerOp() throws {
