@@ -23,6 +23,12 @@
  *
  * Threading: fusebench calls a plug-in from one thread at a time. A kernel must keep no global
  * state across iterations and must write the same output for the same inputs.
+ *
+ * Where the code runs: `setup`, `run` and `teardown` run where the op is measured (a worker process
+ * with `--processes N`). But when fusebench reads the suite, the library's constructors, the entry
+ * function, `check_shape`, `layout`, `flops` and `bytes` run in fusebench's OWN process (and again in
+ * every worker that reads the suite): a crash there is not isolated and ends fusebench. Keep those
+ * functions trivial; they must not fault for any shape the built-in checks let through.
  */
 #ifndef FUSEBENCH_PLUGIN_H
 #define FUSEBENCH_PLUGIN_H
@@ -52,6 +58,10 @@ extern "C" {
 #define FB_MAX_INPUTS 8
 /** Most shape keys one kernel may have (`fb_kernel.shape_keys`). */
 #define FB_MAX_SHAPE_KEYS 8
+/** Most kernels one plug-in may describe (`fb_plugin.kernel_count`); more is refused at load. */
+#define FB_MAX_KERNELS 4096
+/** Most measured variants one kernel may have (`fb_kernel.variant_count`); more is refused at load. */
+#define FB_MAX_VARIANTS 256
 
 /** Element types of a tensor (`fb_tensor.type`). */
 #define FB_F32 0u /**< 32-bit IEEE float. */
@@ -157,7 +167,9 @@ typedef struct fb_kernel {
     /** The shape keys (e.g. {"rows", "cols"}), at most FB_MAX_SHAPE_KEYS; NULL with `verify_against`. */
     const char *const *shape_keys;
     /** Optional (NULL: every positive shape is accepted). Return nonzero and write a message
-     *  (at most `message_size` bytes, NUL included) to refuse a shape this kernel cannot run. */
+     *  (at most `message_size` bytes, NUL included) to refuse a shape this kernel cannot run.
+     *  Every value is positive; with `verify_against` the built-in kind has accepted the shape
+     *  first. Runs in fusebench's own process (see "Where the code runs" above). */
     int32_t (*check_shape)(const int64_t *shape, char *message, uint32_t message_size);
     /** Required without `verify_against`, must be NULL with it. Describes the tensors of a shape in
      *  `*layout` (zeroed before the call); return nonzero with a message to refuse the shape. */
@@ -170,7 +182,7 @@ typedef struct fb_kernel {
     /** Required without `verify_against`, must be NULL with it: the kernel's own reference, which
      *  every variant is verified against (a plain, obviously correct implementation). */
     const fb_variant *reference;
-    /** Number of measured variants, at least 1. */
+    /** Number of measured variants, 1 ... FB_MAX_VARIANTS. */
     uint32_t variant_count;
     /** Reserved, leave 0. */
     uint32_t reserved2;
@@ -193,7 +205,7 @@ typedef struct fb_plugin {
     uint32_t variant_size;
     /** The plug-in's name (e.g. "example_kernels"), shown in messages. */
     const char *name;
-    /** Number of kernels, at least 1. */
+    /** Number of kernels, 1 ... FB_MAX_KERNELS. */
     uint32_t kernel_count;
     /** Reserved, leave 0. */
     uint32_t reserved;

@@ -118,6 +118,7 @@ enum CLIError {
         case let e as CounterError: return e.description
         case let e as CompareError: return e.description
         case let e as HistoryError: return e.description
+        case let e as KernelSpecError: return e.description
         default: return nil
         }
     }

@@ -13,7 +13,7 @@ public enum PluginOverheadBaseline {
     /// Not isolated: it is the same kernel built into fusebench.
     public static var definition: KernelDefinition {
         KernelDefinition(
-            kind: "c_axpy", summary: "out = 2·x + y in C, built in (baseline of tools/plugin-overhead)", shapeKeys: ["n"],
+            kind: "c_axpy", summary: "plug-in overhead baseline (tools/plugin-overhead): out = 2·x + y in C, built in", shapeKeys: ["n"],
             layout: { shape in
                 guard let n = shape["n"], n > 0 else { throw KernelSpecError(key: "shape.n", "c_axpy: shape.n must be a positive integer") }
                 return TensorLayout(inputs: [TensorSpec("x", count: n), TensorSpec("y", count: n)], output: TensorSpec("out", count: n))

@@ -9,9 +9,9 @@ import UserKernels
 
 extension LoadedPlugin {
     /// Every kernel of the plug-in as a definition (isolated, with the library's path and digest
-    /// as provenance).
-    public func definitions() -> [KernelDefinition] {
-        kernels.compactMap { try? definition($0) }
+    /// as provenance). Throws the first kernel's `PluginError` rather than leaving it out.
+    public func definitions() throws -> [KernelDefinition] {
+        try kernels.map { try definition($0) }
     }
 
     /// The definition of one kernel. Throws `PluginError.invalidDescription` when its
@@ -40,8 +40,11 @@ extension LoadedPlugin {
             let builtinLayout = definition.layout
             let check = ShapeCheck(kernel: kernel, keys: keys, library: path)
             definition.layout = { shape in
+                // The built-in kind validates the shape first, so `check_shape` only sees shapes
+                // it accepts (no huge values whose products overflow in C).
+                let layout = try builtinLayout(shape)
                 try check.accept(shape)
-                return try builtinLayout(shape)
+                return layout
             }
         } else {
             let check = ShapeCheck(kernel: kernel, keys: keys, library: path)

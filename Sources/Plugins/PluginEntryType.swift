@@ -74,7 +74,14 @@ public struct PluginEntryType: SuiteEntryType {
         return OpSpec(name: name, kind: factory.kind, shape: shape, dtype: "f32", variants: variants, tolerance: tolerance,
                       settings: settings, line: e.line,
                       family: OpFamilyEntry(spec: spec) {
+                          // A worker (or the runner) measures the library the suite was read
+                          // with: the loaded bytes and the file now on disk must both still have
+                          // the recorded hash, else the run notes would name another library.
                           let p = try PluginLoader.load(libraryPath: spec.library)
+                          let now = PluginLoader.currentHash(libraryPath: spec.library) ?? "unreadable"
+                          for h in [p.contentHash, now] where h != spec.contentHash {
+                              throw PluginError.libraryChanged(path: spec.library, recorded: spec.contentHash, now: h)
+                          }
                           return DefinedKernelFactory(try p.definition(try p.kernel(named: spec.kernel)))
                       })
     }

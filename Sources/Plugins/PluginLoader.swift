@@ -26,13 +26,16 @@ public enum PluginError: Error, CustomStringConvertible, Sendable, Equatable {
     case refusedShape(path: String, kernel: String, shape: String, message: String)
     /// A variant's `setup` failed; `message` is its explanation.
     case setupFailed(path: String, kernel: String, variant: String, message: String)
+    /// The library file's content hash is no longer the one recorded when the suite was read
+    /// (rebuilt in between): measuring it would record the wrong provenance.
+    case libraryChanged(path: String, recorded: String, now: String)
 
     /// The library the error is about.
     public var path: String {
         switch self {
         case let .missingLibrary(p, _), let .cannotLoad(p, _), let .missingSymbol(p, _, _), let .abiMismatch(p, _, _),
              let .invalidDescription(p, _), let .unknownKernel(p, _, _), let .refusedShape(p, _, _, _),
-             let .setupFailed(p, _, _, _):
+             let .setupFailed(p, _, _, _), let .libraryChanged(p, _, _):
             return p
         }
     }
@@ -56,6 +59,8 @@ public enum PluginError: Error, CustomStringConvertible, Sendable, Equatable {
             return "plug-in library \(p): kernel '\(kernel)' refuses shape \(shape): \(message)"
         case let .setupFailed(p, kernel, variant, message):
             return "plug-in library \(p): kernel '\(kernel)' variant '\(variant)': setup failed: \(message)"
+        case let .libraryChanged(p, recorded, now):
+            return "plug-in library \(p): library changed since the suite was read (content hash \(recorded), now \(now)); rerun so the run records what it measures"
         }
     }
 }
@@ -111,6 +116,10 @@ public enum PluginLoader {
     public static let entrySymbol = FUSEBENCH_PLUGIN_ENTRY_NAME
     /// Largest library file accepted (for the digest, which reads it whole): 1 GiB.
     static let maxLibraryBytes = 1 << 30
+    /// Most kernels one plug-in may describe (`FB_MAX_KERNELS`).
+    static let maxKernels = UInt32(FB_MAX_KERNELS)
+    /// Most measured variants one kernel may have (`FB_MAX_VARIANTS`).
+    static let maxVariants = UInt32(FB_MAX_VARIANTS)
 
     /// Loaded plug-ins by resolved path, behind a lock.
     private final class Cache: @unchecked Sendable {
@@ -134,6 +143,13 @@ public enum PluginLoader {
         let p = try open(resolved, shownAs: libraryPath)
         cache.plugins[resolved] = p
         return p
+    }
+
+    /// The content hash of the library file at `path` as it is now (`ContentHash`, as `contentHash`),
+    /// or nil when it cannot be read.
+    public static func currentHash(libraryPath path: String) -> String? {
+        guard case let .success((bytes, _)) = BoundedFile.read(path, limit: maxLibraryBytes, truncate: false) else { return nil }
+        return ContentHash.fnv1a64Hex(Data(bytes))
     }
 
     /// Reads, hashes, opens and validates the library at `path` (messages name `shown`).
@@ -177,14 +193,16 @@ public enum PluginLoader {
         guard Int(p.abi_version) == abiVersion else {
             throw PluginError.abiMismatch(path: shown, plugin: Int(p.abi_version), host: abiVersion)
         }
-        let sizes = [("fb_plugin", p.struct_size, MemoryLayout<fb_plugin>.size), ("fb_kernel", p.kernel_size, MemoryLayout<fb_kernel>.size),
-                     ("fb_variant", p.variant_size, MemoryLayout<fb_variant>.size)]
+        // `.stride`: the header's sizes are C's sizeof, which is the array stride `kernels + i` and
+        // `variants + j` step by (a Swift `.size` would leave out trailing padding).
+        let sizes = [("fb_plugin", p.struct_size, MemoryLayout<fb_plugin>.stride), ("fb_kernel", p.kernel_size, MemoryLayout<fb_kernel>.stride),
+                     ("fb_variant", p.variant_size, MemoryLayout<fb_variant>.stride)]
         for (type, theirs, ours) in sizes where Int(theirs) != ours {
             throw invalid("sizeof(\(type)) is \(theirs) in the plug-in but \(ours) here (same ABI version, different compilation: use FUSEBENCH_PLUGIN_HEADER and the unmodified header)")
         }
         guard let name = p.name.map({ String(cString: $0) }), !name.isEmpty else { throw invalid("the plug-in has no name") }
-        guard p.kernel_count >= 1, p.kernel_count <= 4096, let kernels = p.kernels else {
-            throw invalid("kernel_count must be 1 ... 4096 with a kernels array, got \(p.kernel_count)")
+        guard p.kernel_count >= 1, p.kernel_count <= maxKernels, let kernels = p.kernels else {
+            throw invalid("kernel_count must be 1 ... \(maxKernels) with a kernels array, got \(p.kernel_count)")
         }
         var out: [PluginKernel] = []
         for i in 0..<Int(p.kernel_count) {
@@ -233,8 +251,8 @@ public enum PluginLoader {
                 shapeKeys.append(key)
             }
         }
-        guard k.variant_count >= 1, k.variant_count <= 256, let variants = k.variants else {
-            throw invalid("\(what): variant_count must be 1 ... 256 with a variants array, got \(k.variant_count)")
+        guard k.variant_count >= 1, k.variant_count <= maxVariants, let variants = k.variants else {
+            throw invalid("\(what): variant_count must be 1 ... \(maxVariants) with a variants array, got \(k.variant_count)")
         }
         var names: [String] = []
         for j in 0..<Int(k.variant_count) {

@@ -115,10 +115,6 @@ enum SimWorker {
         return (cg, "callgrind (instructions, simulated caches and branches) on the AVX2 build \(worker) — valgrind cannot run AVX-512, so counts are of the AVX2 code path; one extra pass per variant" + stale)
     }
 
-    /// Where `tools/setup --sim` (or the same command for a user's package) puts the AVX2 build of
-    /// `executable`: `<root>/.build/<triple>/release/NAME` → `<root>/.build-sim/release/NAME`, with
-    /// NAME this executable's own file name (`fusebench`, or a user's executable built with
-    /// `FuseBenchCLI`), looked for in the 4 folders above it.
     /// How to build the sim worker for `executable`: `tools/setup --sim` for fusebench itself, the
     /// equivalent `swift build` in a user's package for an executable of another name.
     static func buildHint(executable: String) -> String {
@@ -127,6 +123,10 @@ enum SimWorker {
         return "build it in your package with `FUSEBENCH_TARGET_CPU=znver2 swift build -c release --scratch-path .build-sim --product \(name)`"
     }
 
+    /// Where `tools/setup --sim` (or the same command for a user's package) puts the AVX2 build of
+    /// `executable`: `<root>/.build/<triple>/release/NAME` → `<root>/.build-sim/release/NAME`, with
+    /// NAME this executable's own file name (`fusebench`, or a user's executable built with
+    /// `FuseBenchCLI`), looked for in the 4 folders above it.
     static func defaultCandidates(executable: String) -> [String] {
         let name = URL(fileURLWithPath: executable).lastPathComponent
         var candidates: [String] = []

@@ -47,25 +47,56 @@ final class OpMeasurer {
         let label = "[\(index + 1)/\(total)] \(op.qualifiedName)"
         fb_guard_set_context(op.qualifiedName)  // a guard-page report (user kernels) names the op
 
-        // 1. Instances with identical seeded inputs; the first variant is the reference.
+        // 1. Instances with identical seeded inputs; the first variant is the reference. A variant
+        //    whose instance cannot be made (e.g. a plug-in's `setup` failing) is recorded as a failed
+        //    check below and not timed; the other variants and ops go on.
         var instances: [String: KernelInstance] = [:]
-        for v in spec.variants {
-            instances[v] = try op.factory.make(variant: v, shape: spec.shape, dtype: spec.dtype, seed: settings.seed)
+        var makeFailures: [String: String] = [:]
+        let refName = op.factory.referenceVariant
+        func instance(_ v: String) -> KernelInstance? {
+            if let i = instances[v] { return i }
+            if makeFailures[v] != nil { return nil }
+            do {
+                let i = try op.factory.make(variant: v, shape: spec.shape, dtype: spec.dtype, seed: settings.seed)
+                instances[v] = i
+                return i
+            } catch {
+                makeFailures[v] = "\(error)"
+                return nil
+            }
         }
+        for v in spec.variants { _ = instance(v) }
 
         let decisions = spec.variants.flatMap { (instances[$0] as? any DecisionLogSource)?.decisionLog ?? [] }
 
         // 2. Verify every non-reference variant against the reference before timing it.
         var checks: [AccuracyCheck] = []
-        var timed = spec.variants
-        let refName = op.factory.referenceVariant
+        var timed = spec.variants.filter { makeFailures[$0] == nil }
         let needsReference = spec.variants.contains { $0 != refName }
-        if needsReference, let task = op.factory as? any TaskAccuracySource {
+        /// A failed check of `v`, a variant that could not be made or has no reference to compare with.
+        func failedCheck(_ v: String, _ reason: String) -> AccuracyCheck {
+            var check = AccuracyCheck(op: spec.name, variant: v, referenceVariant: refName, maxAbsError: .infinity, maxRelError: .infinity,
+                                      cosine: 0, tolerance: op.tolerance, passed: false, reason: reason)
+            check.key = op.benchmarkKey(variant: v)
+            return check
+        }
+        // Elementwise verification needs a reference instance (made here when it is not timed);
+        // without one every variant fails with the reference's reason.
+        var referenceFailure: String?
+        if needsReference, !(op.factory is any TaskAccuracySource), instance(refName) == nil, let r = makeFailures[refName] {
+            referenceFailure = "reference variant \(refName) could not be prepared: \(r)"
+        }
+        for v in spec.variants where makeFailures[v] != nil || (v != refName && referenceFailure != nil) {
+            checks.append(failedCheck(v, makeFailures[v].map { "could not be prepared: \($0)" } ?? referenceFailure ?? "could not be prepared"))
+            timed.removeAll { $0 == v }
+        }
+        let verify = spec.variants.filter { $0 != refName && timed.contains($0) }
+        if needsReference, referenceFailure == nil, let task = op.factory as? any TaskAccuracySource {
             // Task-accuracy verification: reject a variant whose metric drops more than the band
             // below the reference's; outputs are not compared elementwise.
             progress.update("\(label) verifying task accuracy against \(refName)")
             let ref = try task.taskAccuracy(variant: refName, seed: settings.seed)
-            for v in spec.variants where v != refName {
+            for v in verify {
                 let cand = try task.taskAccuracy(variant: v, seed: settings.seed)
                 var check = TaskAccuracy.check(op: spec.name, variant: v, referenceVariant: refName, metric: ref.metric,
                                                reference: ref.value, candidate: cand.value, band: task.accuracyBand)
@@ -73,12 +104,11 @@ final class OpMeasurer {
                 checks.append(check)
                 if !check.passed { timed.removeAll { $0 == v } }
             }
-        } else if needsReference {
-            let reference = try instances[refName] ?? op.factory.make(variant: refName, shape: spec.shape, dtype: spec.dtype, seed: settings.seed)
+        } else if needsReference, referenceFailure == nil, let reference = instance(refName) {
             progress.update("\(label) verifying against \(refName)")
             let referenceProblem = Self.verificationRun(reference)
-            for v in spec.variants where v != refName {
-                let candidate = instances[v]!
+            for v in verify {
+                guard let candidate = instances[v] else { continue }
                 let problem = Self.verificationRun(candidate)
                 // Exact (integer outputs of user kernels) or within the op's band.
                 var check = Accuracy.compare(reference: reference, candidate: candidate, tolerance: op.tolerance,

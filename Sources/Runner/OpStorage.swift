@@ -31,7 +31,10 @@ final class OpStorage {
             latencyValues += withLatencies.reduce(0) { $0 + $1.ns.count }
         }
         for check in result.checks where !check.passed {
-            context.note("REJECTED \(op.qualifiedName)/\(check.variant)\(context.sideTag(side)): outside its accuracy band vs \(check.referenceVariant) — \(check.reason ?? "")")
+            // A variant that could not be prepared (OpMeasurer) was never compared: say only why.
+            let why = check.reason.map { $0.hasPrefix("could not be prepared") || $0.hasPrefix("reference variant \(check.referenceVariant) could not be prepared") } == true
+                ? check.reason ?? "" : "outside its accuracy band vs \(check.referenceVariant) — \(check.reason ?? "")"
+            context.note("REJECTED \(op.qualifiedName)/\(check.variant)\(context.sideTag(side)): \(why)")
         }
         let throttled = result.samples.filter { $0.flags.contains(.throttled) }.count
         if throttled > 0 {

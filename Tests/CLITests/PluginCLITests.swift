@@ -2,6 +2,7 @@
 // fusebench binary; every bad input exits 3 with the suite's file:line and the library's name.
 import Foundation
 @testable import FuseBench
+@testable import FuseBenchCLI
 import Testing
 import TestSupport
 
@@ -117,5 +118,58 @@ private func pluginSuite(library: String, kernel: String, shape: String, variant
             #expect(r.stderr.contains("error: \(suite.path):\(c.line):"), "\(c.name): \(r.stderr)")
             for s in c.contains { #expect(r.stderr.contains(s), "\(c.name): '\(s)' not in \(r.stderr)") }
         }
+    }
+
+    /// A variant whose `setup` fails at run time is rejected (a failed check naming the library and
+    /// the plug-in's message) and not timed; the run and the other ops go on (exit 0).
+    @Test func failedSetupRejectsTheVariantAndTheRunGoesOn() throws {
+        let dir = try TestPluginDirectory()
+        defer { dir.remove() }
+        let failing = try dir.build(TestPluginSources.setupFails, name: "setupfails")
+        _ = try dir.build(TestPluginSources.good, name: "good")
+        let suite = try dir.write("""
+        [suite]
+        name = "plug"
+        [defaults]
+        samples = 3
+        batch_ms = 0.2
+        warmup_ms = 2
+        [[plugin]]
+        name = "fails"
+        library = "libsetupfails.so"
+        kernel = "k"
+        shape = { n = 8 }
+        variants = ["reference", "v"]
+        [[plugin]]
+        name = "after"
+        library = "libgood.so"
+        kernel = "scale2"
+        shape = { n = 64 }
+        """, to: "suite.toml")
+        for processes in ["1", "2"] {
+            let db = dir.url.appendingPathComponent("r\(processes).sqlite").path
+            let r = try CLI.run(["run", suite.path, "--db", db, "--quiet", "--counters", "none", "--processes", processes])
+            #expect(r.status == 0, "--processes \(processes): \(r.stdout)\n\(r.stderr)")
+            #expect(r.stdout.contains("REJECTED plug/fails/v"), "\(r.stdout)")
+            let store = try ResultStore(path: db)
+            let id = try store.resolveRun("latest")
+            let checks = try store.accuracyChecks(runID: id)
+            let v = try #require(checks.first { $0.op == "fails" && $0.variant == "v" })
+            #expect(!v.passed)
+            let library = failing.resolvingSymlinksInPath().path
+            #expect(v.reason?.contains("no scratch for n=8") == true && v.reason?.contains(library) == true, "\(v)")
+            let samples = try store.samples(runID: id)
+            #expect(!samples.contains { $0.op == "fails" && $0.variant == "v" })
+            #expect(samples.contains { $0.op == "fails" && $0.variant == "reference" })  // the reference still measured
+            #expect(samples.contains { $0.op == "after" && $0.variant == "unrolled" })   // the next op too
+        }
+    }
+}
+
+@Suite struct CLIErrorTests {
+    /// A `KernelSpecError` reaching the command line prints as `error: ...` (exit 3), not through
+    /// ArgumentParser's `Error:`.
+    @Test func kernelSpecErrorHasAMessage() {
+        #expect(CLIError.message(for: KernelSpecError(key: "variants", "k/v: prepare failed")) == "k/v: prepare failed")
     }
 }

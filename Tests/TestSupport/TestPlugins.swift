@@ -228,4 +228,105 @@ public enum TestPluginSources {
     static const fb_plugin plugin = { FUSEBENCH_PLUGIN_HEADER, .name = "bad", .kernel_count = 1, .kernels = kernels };
     const fb_plugin *fusebench_plugin(void) { return &plugin; }
     """#
+
+    /// A plug-in `counted` whose kernel `g` (verified against `gemm`) has a `check_shape` that
+    /// counts its calls in `check_calls()`: fusebench's own shape checks must come first.
+    public static let checkCounter = #"""
+    #include "fusebench_plugin.h"
+    static int calls;
+    FUSEBENCH_PLUGIN_EXPORT int check_calls(void) { return calls; }
+    static int32_t check(const int64_t *shape, char *message, uint32_t size) { (void)shape; (void)message; (void)size; calls++; return 0; }
+    static void run(const fb_args *a, void *s) { (void)a; (void)s; }
+    static const fb_variant variants[] = { { .name = "v", .run = run } };
+    static const fb_kernel kernels[] = { { .name = "g", .verify_against = "gemm", .check_shape = check, .variant_count = 1, .variants = variants } };
+    static const fb_plugin plugin = { FUSEBENCH_PLUGIN_HEADER, .name = "counted", .kernel_count = 1, .kernels = kernels };
+    const fb_plugin *fusebench_plugin(void) { return &plugin; }
+    """#
+
+    /// A plug-in `bad_input` (kernel `k`, own reference `ref`, variant `v`, shape key `n`) that is
+    /// correct as written; one `-D` flag breaks one rule of the header:
+    /// `FB_BAD_NULL_ENTRY` (the entry returns NULL), `FB_BAD_SIZE` (a wrong sizeof(fb_kernel)),
+    /// `FB_BAD_PLUGIN_NAME` / `FB_BAD_KERNEL_NAME` / `FB_BAD_VARIANT_NAME` (NULL names),
+    /// `FB_KERNEL_COUNT=N` / `FB_VARIANT_COUNT=N` (counts), `FB_BAD_LAYOUT_TYPE` (output type 9),
+    /// `FB_BAD_LAYOUT_FILL` (input fill 7), `FB_BAD_LAYOUT_COUNT` (input_count 0) and
+    /// `FB_BAD_MESSAGE` (check_shape refuses, filling the whole message buffer with 'x', no NUL).
+    public static let badInput = #"""
+    #include "fusebench_plugin.h"
+    #include <stddef.h>
+    #include <string.h>
+    #ifndef FB_KERNEL_COUNT
+    #define FB_KERNEL_COUNT 1
+    #endif
+    #ifndef FB_VARIANT_COUNT
+    #define FB_VARIANT_COUNT 1
+    #endif
+    static int32_t check(const int64_t *shape, char *message, uint32_t size) {
+        (void)shape;
+    #ifdef FB_BAD_MESSAGE
+        memset(message, 'x', size);
+        return 1;
+    #else
+        (void)message; (void)size;
+        return 0;
+    #endif
+    }
+    static int32_t layout(const int64_t *shape, fb_layout *l, char *message, uint32_t size) {
+        (void)message; (void)size;
+        l->input_count = 1;
+        l->inputs[0] = (fb_tensor){ .name = "x", .type = FB_F32, .fill = FB_FILL_UNIFORM, .count = (uint64_t)shape[0], .lo = -1, .hi = 1 };
+        l->output = (fb_tensor){ .name = "y", .type = FB_F32, .count = (uint64_t)shape[0] };
+    #ifdef FB_BAD_LAYOUT_TYPE
+        l->output.type = 9;
+    #endif
+    #ifdef FB_BAD_LAYOUT_FILL
+        l->inputs[0].fill = 7;
+    #endif
+    #ifdef FB_BAD_LAYOUT_COUNT
+        l->input_count = 0;
+    #endif
+        return 0;
+    }
+    static void copy(const fb_args *a, void *s) {
+        (void)s;
+        const float *x = a->inputs[0];
+        float *y = a->output;
+        for (uint64_t i = 0; i < a->output_count; i++) y[i] = x[i];
+    }
+    static const char *const keys[] = { "n" };
+    #ifdef FB_BAD_VARIANT_NAME
+    #define VARIANT_NAME NULL
+    #else
+    #define VARIANT_NAME "v"
+    #endif
+    static const fb_variant reference = { .name = "ref", .run = copy };
+    static const fb_variant variants[] = { { .name = VARIANT_NAME, .run = copy } };
+    #ifdef FB_BAD_KERNEL_NAME
+    #define KERNEL_NAME NULL
+    #else
+    #define KERNEL_NAME "k"
+    #endif
+    static const fb_kernel kernels[] = { {
+        .name = KERNEL_NAME, .shape_key_count = 1, .shape_keys = keys, .check_shape = check, .layout = layout,
+        .reference = &reference, .variant_count = FB_VARIANT_COUNT, .variants = variants,
+    } };
+    #ifdef FB_BAD_PLUGIN_NAME
+    #define PLUGIN_NAME NULL
+    #else
+    #define PLUGIN_NAME "bad_input"
+    #endif
+    #ifdef FB_BAD_SIZE
+    static const fb_plugin plugin = { FUSEBENCH_PLUGIN_ABI_VERSION, sizeof(fb_plugin), sizeof(fb_kernel) + 8, sizeof(fb_variant),
+                                      .name = PLUGIN_NAME, .kernel_count = FB_KERNEL_COUNT, .kernels = kernels };
+    #else
+    static const fb_plugin plugin = { FUSEBENCH_PLUGIN_HEADER, .name = PLUGIN_NAME, .kernel_count = FB_KERNEL_COUNT, .kernels = kernels };
+    #endif
+    const fb_plugin *fusebench_plugin(void) {
+    #ifdef FB_BAD_NULL_ENTRY
+        (void)plugin;
+        return NULL;
+    #else
+        return &plugin;
+    #endif
+    }
+    """#
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the example plug-in and runs its suite with the given fusebench; exits with fusebench's
-# exit code (0 when every variant verified and was measured, 3 on an error).
+# exit code (0 when every variant verified and was measured, 3 on an error), or 1 when a variant
+# was rejected by verification.
 #   examples/c-plugin/ci.sh PATH/TO/fusebench [extra `fusebench run` options...]
 set -euo pipefail
 if [ $# -lt 1 ]; then
@@ -22,9 +23,19 @@ if [ "$status" -ne 0 ]; then
     exit "$status"
 fi
 # Every variant must have passed verification (a rejected variant is not timed, but the run still
-# exits 0), so check the stored accuracy checks too.
-if "$fusebench" export latest --format junit --db "$db/results.sqlite" | grep -q "<failure"; then
-    echo "ci.sh: a variant failed verification against its reference" >&2
+# exits 0), so check the stored accuracy checks too: the export goes to a file first, so a failing
+# export is caught and grep cannot cut it short.
+set +e
+"$fusebench" export latest --format junit --db "$db/results.sqlite" >"$db/junit.xml"
+status=$?
+set -e
+if [ "$status" -ne 0 ]; then
+    echo "ci.sh: fusebench export exited $status" >&2
+    exit 3
+fi
+if grep -q "<failure" "$db/junit.xml"; then
+    echo "ci.sh: a variant failed verification against its reference:" >&2
+    grep "<failure" "$db/junit.xml" >&2 || true
     exit 1
 fi
 echo "ci.sh: example C plug-in built, verified and measured"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# ci.sh — builds this example, runs its suite (in-process and with worker processes), checks that
+# ci.sh — builds this example, runs its suite (in-process and with worker processes; every variant
+# must pass verification, read from `export --format junit`), checks that
 # a refused shape is exit 3 naming the suite file, and gates the build against itself (exit 0; an
 # inconclusive 2 only warns unless FUSEBENCH_CI_INCONCLUSIVE=fail). Every exit code is checked;
 # exits 0 when all hold, 1 otherwise. Called by tools/check-examples.
@@ -32,8 +33,21 @@ expect 0 "$bin" list ops
 grep -q '^ *my_sgemm ' "$tmp/out" || { echo "ci.sh: list ops does not show my_sgemm" >&2; exit 1; }
 grep -q '^ *scale_shift_relu ' "$tmp/out" || { echo "ci.sh: list ops does not show scale_shift_relu" >&2; exit 1; }
 
+# verified: every variant of the latest run passed verification (`run` exits 0 even when a variant
+# is REJECTED, so read the stored checks through the junit export: one <failure> per rejection).
+verified() {
+    expect 0 "$bin" export latest --format junit --db "$db"
+    if grep -q "<failure" "$tmp/out"; then
+        echo "ci.sh: a variant failed verification against its reference ($1):" >&2
+        grep "<failure" "$tmp/out" >&2 || true
+        exit 1
+    fi
+}
+
 expect 0 "$bin" run bench/suite.toml --db "$db" --quick --counters none --quiet
+verified "in-process run"
 expect 0 "$bin" run bench/suite.toml --db "$db" --quick --counters none --quiet --processes 2
+verified "run --processes 2"
 
 # A shape the kernel refuses: exit 3, located in the suite file.
 sed 's/rows = 64, cols = 250/rows = 0, cols = 250/' bench/suite.toml > "$tmp/bad.toml"
@@ -60,4 +74,4 @@ case "$got" in
        tail -20 "$tmp/err" >&2
        exit 1 ;;
 esac
-echo "ci.sh: ok (list, run, run --processes 2, refused shape → 3, gate --against itself → $verdict)"
+echo "ci.sh: ok (list, run, run --processes 2, all variants verified, refused shape → 3, gate --against itself → $verdict)"

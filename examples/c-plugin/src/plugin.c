@@ -7,7 +7,9 @@
 /* The blocked SGEMM needs nothing from the shape; refuse what would not fit a 32-bit index anyway,
  * to show how a plug-in refuses a shape with a message. */
 static int32_t sgemm_check(const int64_t *shape, char *message, uint32_t message_size) {
-    if (shape[0] * shape[1] > (int64_t)1 << 30 || shape[2] > 1 << 20) {
+    /* The values are positive (fusebench checked the shape first), but may be huge: divide
+     * rather than multiply, so m*n cannot overflow. */
+    if (shape[0] > ((int64_t)1 << 30) / shape[1] || shape[2] > 1 << 20) {
         snprintf(message, message_size, "m*n must be at most 2^30 and k at most 2^20");
         return 1;
     }
