@@ -229,12 +229,14 @@ public final class ChildProcess {
     /// Writes `input` to the child's stdin (then closes it), reads its stdout and stderr until
     /// both end, and waits for it. `tick` runs about every `tickMilliseconds` and whenever a signal
     /// interrupts the wait — the place to forward an interrupt or give up on the child with
-    /// `signal(_:)`. A child that stops reading its stdin early is not an error.
+    /// `signal(_:)`. `onStdout` sees each chunk of stdout as it arrives (e.g. to notice progress).
+    /// A child that stops reading its stdin early is not an error.
     ///
     /// - Throws: `ProcessIOError` when a pipe fails or more than `limit` bytes arrive on one stream;
     ///   the child is then killed and reaped.
     public func communicate(input: [UInt8] = [], limit: Int = 1 << 30, tickMilliseconds: Int32 = 50,
-                            tick: (ChildProcess) -> Void = { _ in }) throws -> Output {
+                            tick: (ChildProcess) -> Void = { _ in },
+                            onStdout: (ArraySlice<UInt8>) -> Void = { _ in }) throws -> Output {
         var out: [UInt8] = [], err: [UInt8] = []
         var pending = input[...]
         if pending.isEmpty { closeStdin() }
@@ -263,7 +265,10 @@ public final class ChildProcess {
                         closeStdin()   // the child closed its stdin: it wants no more input
                     }
                 } else if p.fd == stdoutFD {
-                    if try !drain(&stdoutFD, into: &out, chunk: &chunk, limit: limit, name: "stdout") { continue }
+                    let before = out.count
+                    let read = try drain(&stdoutFD, into: &out, chunk: &chunk, limit: limit, name: "stdout")
+                    if out.count > before { onStdout(out[before...]) }
+                    if !read { continue }
                 } else if p.fd == stderrFD {
                     if try !drain(&stderrFD, into: &err, chunk: &chunk, limit: limit, name: "stderr") { continue }
                 }
