@@ -10,3 +10,4 @@
 @_exported import Analysis
 @_exported import Runner
 @_exported import Report
+@_exported import UserKernels

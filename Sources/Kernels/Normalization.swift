@@ -169,14 +169,7 @@ public final class RowNormInstance: KernelInstance {
     /// Computes y once.
     public func run() {
         guard let path else {
-            for r in 0..<rows {
-                let xr = x + r * cols, yr = y + r * cols
-                switch norm {
-                case .layernorm: layerNormReference(cols, xr, gamma, beta, yr)
-                case .rmsnorm: rmsNormReference(cols, xr, gamma, yr)
-                case .softmax: softmaxReference(cols, xr, yr)
-                }
-            }
+            rowNormReference(norm, rows: rows, cols: cols, x: x, gamma: gamma, beta: beta, y: y)
             return
         }
         switch path {
@@ -191,6 +184,25 @@ public final class RowNormInstance: KernelInstance {
 }
 
 // MARK: - Reference (definitions, Double accumulation)
+
+/// The `reference` variant over all rows (also fusebench's reference for a user's kernel of this
+/// kind, `RowNormBufferReference`): layernorm reads `gamma` and `beta`, rmsnorm `gamma`, softmax
+/// neither (they may be nil only where unused).
+func rowNormReference(_ norm: RowNorm, rows: Int, cols: Int, x: UnsafePointer<Float>, gamma: UnsafePointer<Float>?,
+                      beta: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>) {
+    for r in 0..<rows {
+        let xr = x + r * cols, yr = y + r * cols
+        switch norm {
+        case .layernorm:
+            guard let gamma, let beta else { preconditionFailure("layernorm reference needs gamma and beta") }
+            layerNormReference(cols, xr, gamma, beta, yr)
+        case .rmsnorm:
+            guard let gamma else { preconditionFailure("rmsnorm reference needs gamma") }
+            rmsNormReference(cols, xr, gamma, yr)
+        case .softmax: softmaxReference(cols, xr, yr)
+        }
+    }
+}
 
 /// One row of layernorm: mean, biased variance, then (x − mean)/√(var + ε)·γ + β.
 func layerNormReference(_ n: Int, _ x: UnsafePointer<Float>, _ gamma: UnsafePointer<Float>,

@@ -20,6 +20,14 @@ public protocol OpFamilyExtras: KernelFactory {
     /// Whether the instances time every iteration (`IterationLabeled`), so the run reports
     /// per-iteration latencies and their calibrated cost.
     var instancesTimeIterations: Bool { get }
+
+    /// Whether the op must be measured in a worker process even with `--processes 1` (kernels
+    /// fusebench cannot vouch for, e.g. C plug-ins: a crash or hang then fails the op, not the run).
+    var requiresIsolation: Bool { get }
+
+    /// Notes stored with the run for this op (e.g. `plugin.library`, `plugin.sha256`); the runner
+    /// stores each as `KEY.SUITE/OP`.
+    var runNotes: [String: String] { get }
 }
 
 extension OpFamilyExtras {
@@ -29,6 +37,10 @@ extension OpFamilyExtras {
     public func extraTimedParts(seed: UInt64) throws -> [(name: String, instance: KernelInstance)] { [] }
     /// Instances time batches only.
     public var instancesTimeIterations: Bool { false }
+    /// Measured wherever the run's `--processes` puts it.
+    public var requiresIsolation: Bool { false }
+    /// No notes.
+    public var runNotes: [String: String] { [:] }
 }
 
 /// An instance that made decisions while it was built (e.g. which layers the fusion planner

@@ -24,7 +24,7 @@ final class FamilyExtras {
         var samples: [Sample] = []
         /// Decisions behind the measured instances, each carrying the op's suite.
         var fusionDecisions: [FusionDecision] = []
-        /// Run notes (`fusion.bytes.SUITE/OP/VARIANT`).
+        /// Run notes (`fusion.bytes.SUITE/OP/VARIANT`, the family's `runNotes` as `KEY.SUITE/OP`).
         var runMeta: [String: String] = [:]
     }
 
@@ -45,6 +45,9 @@ final class FamilyExtras {
             d.suite = op.suite
             d.model = op.spec.name
             return d
+        }
+        for (key, value) in source.runNotes {
+            output.runMeta["\(key).\(op.suite)/\(op.spec.name)"] = value
         }
         for v in op.spec.variants {
             guard let bytes = source.variantBytes(v) else { continue }

@@ -89,13 +89,17 @@ final class OpMeasurer {
             let reference = try instances[refName] ?? op.factory.make(variant: refName, shape: spec.shape, dtype: spec.dtype, seed: settings.seed)
             progress.update("\(label) verifying against \(refName)")
             observer?(.activity(variant: refName, what: "verifying"))
-            reference.run()
+            let referenceProblem = Self.verificationRun(reference)
             for v in spec.variants where v != refName {
                 let candidate = instances[v]!
                 observer?(.activity(variant: v, what: "verifying"))
-                candidate.run()
+                let problem = Self.verificationRun(candidate)
                 var check = Accuracy.compare(reference: reference.output(), candidate: candidate.output(), tolerance: op.tolerance,
                                              op: spec.name, variant: v, referenceVariant: refName)
+                if let reason = problem ?? referenceProblem.map({ "reference variant \(refName): \($0)" }) {
+                    check.passed = false
+                    check.reason = reason
+                }
                 check.key = op.benchmarkKey(variant: v)
                 checks.append(check)
                 if !check.passed { timed.removeAll { $0 == v } }
@@ -187,6 +191,15 @@ final class OpMeasurer {
             progress.update("\(label) sample \(rep + 1)/\(settings.samples) · \(timed.joined(separator: " ⇄ ")) · ETA \(ProgressLine.duration(eta)) (\(ProgressLine.duration(elapsed / 1e9)) so far)")
         }
         return finish(interrupted: false)
+    }
+
+    /// One verification run of `instance`; for an `OutputIntegrityChecked` instance (guarded
+    /// buffers of a user kernel) armed before and checked after: what went wrong, or nil.
+    static func verificationRun(_ instance: KernelInstance) -> String? {
+        let checked = instance as? any OutputIntegrityChecked
+        checked?.prepareVerificationRun()
+        instance.run()
+        return checked?.integrityProblem
     }
 
     /// Warms up until three consecutive full-size batches agree within 5% (or the warmup

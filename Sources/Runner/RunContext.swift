@@ -40,13 +40,14 @@ struct RunContext {
     /// says so (`OpFamilyExtras.requiresIsolation`, e.g. a C plug-in), so a crash or hang in it
     /// fails the op instead of taking fusebench down.
     func requiresIsolation(_ op: PlannedOp) -> Bool {
-        false
+        (op.factory as? any OpFamilyExtras)?.requiresIsolation ?? false
     }
 
     /// ` (plug-in library PATH)` for an op whose kernels come from a plug-in (its factory's run
     /// notes name the library), empty otherwise.
     func libraryNote(for op: PlannedOp) -> String {
-        ""
+        guard let library = (op.factory as? any OpFamilyExtras)?.runNotes["plugin.library"] else { return "" }
+        return " (plug-in library \(library))"
     }
 
     /// Stores a calibration with run `runID` and, for the last side, says what it costs.

@@ -1,7 +1,8 @@
 // CPerfEvent: the thin C layer fusebench needs below Swift — the perf_event_open syscall and its
 // ioctls, CPU pinning, raw clocks, the host's ISA (cpuid), an optimizer barrier ("black hole"),
-// async-signal-safe interrupt flags, and callgrind client requests. Nothing here allocates or keeps
-// state beyond the interrupt flag. Built for baseline x86-64 (no -march): the ISA check must run on
+// async-signal-safe interrupt flags, callgrind client requests, and the SIGSEGV/SIGBUS reporter for
+// user kernels' guard pages (guard.c). Nothing here allocates or keeps state beyond the interrupt
+// flag and the guard table (plus one alternate signal stack per thread that registers guards). Built for baseline x86-64 (no -march): the ISA check must run on
 // a CPU older than the one the kernels were built for. The C kernels live in CKernels.
 #ifndef CPERFEVENT_H
 #define CPERFEVENT_H
@@ -119,6 +120,26 @@ void fb_callgrind_zero_stats(void);
 void fb_callgrind_dump_stats(void);
 /// 1 when built with <valgrind/callgrind.h>.
 int fb_has_callgrind_header(void);
+
+/// Guard-page reporting for user kernels' buffers (guard.c). Each guarded buffer is one mapping:
+/// a PROT_NONE page, the data pages (the tensor's bytes inside them), a PROT_NONE page. A
+/// SIGSEGV/SIGBUS whose address lies in a registered mapping prints one line naming the buffer
+/// (`fusebench: out-of-bounds write past the end of output 'C' of KIND/VARIANT ...`) on stderr,
+/// restores the default action and returns, so the fault re-raises and the process dies with the
+/// signal. Other faults go to the handler installed before (or the default action).
+///
+/// Installs the handler once per process (chaining to the previous one) and an alternate signal
+/// stack for the calling thread if it has none (so a stack overflow still reports). Returns 0 or -errno.
+int fb_guard_install(void);
+/// Registers a guarded mapping [map_lo, map_hi) (its first and last `page` bytes are the guard
+/// pages) whose tensor occupies [data_lo, data_lo + data_len). `read_only`: the data pages are
+/// PROT_READ (a fault there is a write to an input). `label` (copied, truncated to 191 bytes) names
+/// the buffer, e.g. "output 'C' of gemm/blocked". Returns a slot (≥ 0) for `fb_guard_unregister`,
+/// or -1 when the table (4096 slots) is full — the buffer is then still guarded, only not named.
+int fb_guard_register(uintptr_t map_lo, uintptr_t map_hi, uintptr_t page, uintptr_t data_lo, uintptr_t data_len,
+                      int read_only, const char *label);
+/// Releases a slot from `fb_guard_register` (before the mapping is unmapped). Ignores -1.
+void fb_guard_unregister(int slot);
 
 #ifdef __cplusplus
 }
