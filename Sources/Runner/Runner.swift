@@ -87,6 +87,11 @@ public final class BenchRunner {
         }
         var runIDs: [Int64] = []
         for (i, side) in config.sides.enumerated() {
+            // A side with suites of its own (`gate --against-suite`) measures that checkout.
+            var git = git
+            if side.executable == nil, let own = side.ops?.values.map(\.suitePath).min() {
+                git = try GitInfo.measured(suitePath: own, sourceDirectory: nil, environment: [:])
+            }
             var c = cfg
             if let exe = side.executable { c["executable"] = exe }
             let configJSON = String(decoding: (try? JSONSerialization.data(withJSONObject: c, options: [.sortedKeys])) ?? Data(), as: UTF8.self)

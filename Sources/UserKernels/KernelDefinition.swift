@@ -19,7 +19,9 @@ public struct KernelVariant: Sendable {
     /// (e.g. a shape the variant cannot handle): the run then stops with the error.
     public var prepare: @Sendable (KernelBuffers) throws -> @Sendable () -> Void
 
-    /// Creates a variant with a preparation step.
+    /// Creates a variant with a preparation step. (Disfavored so that a trailing closure,
+    /// `KernelVariant("x") { buffers in ... }`, means `run:`.)
+    @_disfavoredOverload
     public init(_ name: String, prepare: @escaping @Sendable (KernelBuffers) throws -> @Sendable () -> Void) {
         self.name = name
         self.prepare = prepare

@@ -32,7 +32,9 @@ enum OpFailures {
     /// Throws a `RunError` listing `failures` (nothing when empty).
     static func check(_ failures: [OpFailure], runIDs: [Int64]) throws {
         guard !failures.isEmpty else { return }
-        let list = failures.map { "  \($0.op)" }.joined(separator: "\n")
+        let list = failures.map { f in
+            f.message.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.joined(separator: "\n")
+        }.joined(separator: "\n")
         throw RunError("\(failures.count) op(s) failed in run \(runIDs.map(String.init).joined(separator: ", ")) (status 'failed'; every other op and every sample received is stored):\n\(list)")
     }
 }

@@ -335,6 +335,20 @@ class ConstantInstanceBase: KernelInstance {
     let request = WorkerRequest(suitePath: "/nonexistent.toml", suite: "t", op: "g", variants: ["reference", "optimized"], samples: 2,
                                 counters: .none, events: [], explicitEvents: false, slowdown: nil, pin: nil, process: 0, quick: true)
 
+    /// `WorkerClient.run` on a script just written: another test's child process may still hold
+    /// the script open for a moment (ETXTBSY), so starting it is retried briefly.
+    func run(_ script: String, timeout: Double) throws -> WorkerResult {
+        var attempt = 0
+        while true {
+            do {
+                return try WorkerClient.run(executable: script, request: request, environment: [:], timeout: timeout)
+            } catch let e as RunError where e.description.contains(String(cString: strerror(ETXTBSY))) && attempt < 100 {
+                attempt += 1
+                usleep(20_000)
+            }
+        }
+    }
+
     /// A script that prints `messages` as JSON lines (the last one cut in half when `cut`), then runs `then`.
     func worker(_ messages: [WorkerMessage], cut: Bool = false, then: String) throws -> (script: String, dir: URL) {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fb-watchdog-\(UUID().uuidString)")
@@ -356,7 +370,7 @@ class ConstantInstanceBase: KernelInstance {
                            then: "echo 'guard page hit by output C' >&2; kill -SEGV $$")
         defer { try? FileManager.default.removeItem(at: w.dir) }
         do {
-            _ = try WorkerClient.run(executable: w.script, request: request, environment: [:], timeout: 60)
+            _ = try run(w.script, timeout: 60)
             Issue.record("a worker killed by SIGSEGV must throw")
         } catch let died as WorkerDied {
             #expect(died.termination == .signaled(SIGSEGV))
@@ -376,7 +390,7 @@ class ConstantInstanceBase: KernelInstance {
         defer { try? FileManager.default.removeItem(at: w.dir) }
         let start = Date()
         do {
-            _ = try WorkerClient.run(executable: w.script, request: request, environment: [:], timeout: 1)
+            _ = try run(w.script, timeout: 1)
             Issue.record("a silent worker must be killed")
         } catch let died as WorkerDied {
             #expect(Date().timeIntervalSince(start) < 30)
@@ -403,7 +417,7 @@ class ConstantInstanceBase: KernelInstance {
         let script = dir.appendingPathComponent("worker").path
         try "#!/bin/sh\ncat '\(dir.path)/a'\nsleep 2\ncat '\(dir.path)/b'\n".write(toFile: script, atomically: true, encoding: .utf8)
         chmod(script, 0o755)
-        let r = try WorkerClient.run(executable: script, request: request, environment: [:], timeout: 1)
+        let r = try run(script, timeout: 1)
         #expect(r.finished && r.samples.count == 1)
     }
 
