@@ -51,7 +51,9 @@ let package = Package(
         .target(name: "Runner", dependencies: ["BenchModel", "Counters", "Telemetry", "Kernels", "Suite", "Store", "CPerfEvent", "ProcessIO"]),
         .target(name: "Charts"),
         .target(name: "Report", dependencies: ["BenchModel", "Analysis", "Store", "Charts"]),
-        .target(name: "FuseBench", dependencies: ["BenchModel", "Counters", "Telemetry", "Fusion", "Edge", "Kernels", "Suite", "Store", "Analysis", "Runner", "Report", "UserKernels"]),
+        .systemLibrary(name: "CFuseBenchPlugin", path: "Sources/CFuseBenchPlugin"),
+        .target(name: "Plugins", dependencies: ["BenchModel", "Kernels", "UserKernels", "Suite", "CFuseBenchPlugin", "CKernels"]),
+        .target(name: "FuseBench", dependencies: ["BenchModel", "Counters", "Telemetry", "Fusion", "Edge", "Kernels", "Suite", "Store", "Analysis", "Runner", "Report", "UserKernels", "Plugins"]),
         .executableTarget(name: "fusebench", dependencies: [
             "FuseBench", "CPerfEvent", "CKernels", "ProcessIO", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
@@ -68,6 +70,7 @@ let package = Package(
         .testTarget(name: "RunnerTests", dependencies: ["Runner", "FuseBench", "TestSupport"]),
         .target(name: "TestSupport", dependencies: ["BenchModel", "Store", .product(name: "GRDB", package: "GRDB.swift")], path: "Tests/TestSupport"),
         .testTarget(name: "ChartsTests", dependencies: ["Charts"]),
+        .testTarget(name: "PluginsTests", dependencies: ["Plugins", "FuseBench", "TestSupport"]),
         .testTarget(name: "ReportTests", dependencies: ["Report", "Charts", "Store", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["FuseBench", "TestSupport", "ProcessIO", .product(name: "GRDB", package: "GRDB.swift")]),
     ],

@@ -11,3 +11,4 @@
 @_exported import Runner
 @_exported import Report
 @_exported import UserKernels
+@_exported import Plugins

@@ -1,4 +1,5 @@
-// The built-in op families' suite entry types: `[[model]]` (Fusion) and `[[edge]]` (Edge). They
+// The built-in op families' suite entry types: `[[model]]` (Fusion), `[[edge]]` (Edge) and
+// `[[plugin]]` (Plugins, whose entry type lives in its own module). They
 // are registered here, in the top module, so the suite loader knows no family (see
 // docs/architecture.md, "Op families"). A new family adds its entry type here (or in its own
 // module) and registers it in `OpFamilies.registerBuiltIn()`.
@@ -7,15 +8,22 @@ import Edge
 import Foundation
 import Fusion
 import Kernels
+import Plugins
+import UserKernels
 import Suite
 
 /// Registration of the built-in op families with the suite loader.
 public enum OpFamilies {
-    /// Registers `[[model]]` and `[[edge]]` (idempotent). The CLI calls it before anything reads a
+    /// Registers `[[model]]`, `[[edge]]` and `[[plugin]]` (idempotent). The CLI calls it before anything reads a
     /// suite; programs that use the library and read such suites call it first too.
     public static func registerBuiltIn() {
         SuiteEntryTypes.register(ModelEntryType())
         SuiteEntryTypes.register(EdgeEntryType())
+        SuiteEntryTypes.register(PluginEntryType())
+        // The built-in side of the plug-in overhead figure (tools/plugin-overhead).
+        if KernelRegistry.shared.factory(kind: PluginOverheadBaseline.definition.kind) == nil {
+            try? UserKernelRegistry.register([PluginOverheadBaseline.definition])
+        }
     }
 }
 

@@ -1,5 +1,5 @@
 // CKernels: the C compute kernels — the int8 GEMM with its fused epilogue and the input quantizer
-// (qgemm.c) — and `fb_isa_built`, the instruction-set features this target was compiled for. Built
+// (qgemm.c), the axpy of the plug-in overhead figure (axpy.c) — and `fb_isa_built`, the instruction-set features this target was compiled for. Built
 // with the same target CPU as the Swift Kernels module (`-march`, see Package.swift), so
 // `fb_isa_built` reports what the kernels may execute. The host check (`fb_isa_host`) lives in the
 // baseline-built CPerfEvent shim.
@@ -15,6 +15,11 @@ extern "C" {
 /// Features the compiler was allowed to use when the kernels were built (predefined macros;
 /// `FB_ISA_*` bits of cperfevent.h).
 uint32_t fb_isa_built(void);
+
+// ---- axpy (axpy.c) ------------------------------------------------------------------------------
+/// out[i] = a·x[i] + y[i] for i < n: the kernel of the plug-in overhead measurement
+/// (tools/plugin-overhead compiles the same file into a plug-in).
+void fb_axpy(float a, const float *x, const float *y, float *out, int64_t n);
 
 // ---- int8 GEMM (qgemm.c) ----------------------------------------------------------------------
 /// Code paths of the int8 GEMM: portable C, AVX2 (vpmaddubsw + vpmaddwd), AVX-512 VNNI (vpdpbusd).
