@@ -83,6 +83,7 @@ public final class ChildProcess {
     private var stdoutFD: Int32 = -1
     private var stderrFD: Int32 = -1
     private var termination: Termination?
+    private var abandoned = false
 
     /// Starts `executable` with `arguments` (argv[0] is `executable`), `environment` (nil: this
     /// process's), and the given streams. `newProcessGroup` makes the child lead a process group
@@ -220,6 +221,28 @@ public final class ChildProcess {
         }
     }
 
+    /// Reaps the child if it has ended (waitpid with WNOHANG, retrying EINTR) and returns how it
+    /// ended; nil while it runs.
+    public func reapIfEnded() -> Termination? {
+        if let t = termination { return t }
+        var status: Int32 = 0
+        while true {
+            let r = waitpid(pid, &status, WNOHANG)
+            if r == pid { break }
+            if r < 0, errno == EINTR { continue }
+            return nil
+        }
+        let t: Termination = (status & 0x7f) == 0 ? .exited((status >> 8) & 0xff) : .signaled(status & 0x7f)
+        termination = t
+        return t
+    }
+
+    /// Makes `communicate` stop reading and return with what arrived (called from its `tick`),
+    /// e.g. when the child has ended but a process it started still holds its pipes open.
+    public func stopReading() {
+        abandoned = true
+    }
+
     /// Sends `sig` to the child (nothing once it has been reaped).
     public func signal(_ sig: Int32) {
         guard termination == nil else { return }
@@ -243,6 +266,13 @@ public final class ChildProcess {
         var chunk = [UInt8](repeating: 0, count: 65_536)
         var lastTick = Self.nowMs()
         while stdoutFD >= 0 || stderrFD >= 0 || stdinFD >= 0 {
+            if abandoned {
+                closeStdin()
+                for fd in [stdoutFD, stderrFD] where fd >= 0 { close(fd) }
+                stdoutFD = -1
+                stderrFD = -1
+                break
+            }
             var fds: [pollfd] = []
             if stdinFD >= 0 { fds.append(pollfd(fd: stdinFD, events: Int16(POLLOUT), revents: 0)) }
             if stdoutFD >= 0 { fds.append(pollfd(fd: stdoutFD, events: Int16(POLLIN), revents: 0)) }

@@ -254,6 +254,10 @@ public enum WorkerClient {
         let encoder = JSONEncoder()
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         let input = [UInt8](try encoder.encode(request))
+        // A worker that crashes must die of its signal at once: the Swift runtime's backtracer
+        // would start a process that holds the worker's pipes (and can stall on a dead process).
+        var environment = environment
+        if environment["SWIFT_BACKTRACE"] == nil { environment["SWIFT_BACKTRACE"] = "enable=no" }
         let child: ChildProcess
         do {
             child = try ChildProcess(executable: executable, arguments: ["worker"], environment: environment, stdin: .pipe)
@@ -264,9 +268,19 @@ public enum WorkerClient {
         var askedToStop: UInt64?
         var lastActivity = Clock.wall()
         var hung: Double?
+        var endedAt: UInt64?
         let output: ChildProcess.Output
         do {
             output = try child.communicate(input: input, tick: { child in
+                // Ended, but something it started still holds its pipes: take what arrived.
+                if child.reapIfEnded() != nil {
+                    let now = Clock.wall()
+                    if let t = endedAt {
+                        if now &- t > 2_000_000_000 { child.stopReading() }
+                    } else {
+                        endedAt = now
+                    }
+                }
                 if forwardInterrupt, fb_interrupt_signal() != 0 {
                     if let asked = askedToStop {
                         if Clock.wall() &- asked > 10_000_000_000 { child.signal(SIGKILL) }
