@@ -29,6 +29,7 @@ static fb_guard_slot slots[FB_GUARD_SLOTS];
 static _Atomic int installed;           // 0 not yet, 1 installing, 2 installed
 static struct sigaction previous_segv, previous_bus;
 static _Thread_local int thread_has_altstack;
+static char context_label[256];  // what is being measured; written between ops, read by the handler
 
 enum { ALTSTACK_BYTES = 64 * 1024 };
 
@@ -72,6 +73,15 @@ static const char *access_kind(void *context) {
     return "access";
 }
 
+/// The buffer's label, then " while measuring <context>" when the runner named one.
+static void put_label(const fb_guard_slot *s) {
+    put(s->label);
+    if (context_label[0]) {
+        put(" while measuring ");
+        put(context_label);
+    }
+}
+
 static void reset_to_default(int sig) {
     struct sigaction dfl;
     memset(&dfl, 0, sizeof dfl);
@@ -90,19 +100,19 @@ static void guard_handler(int sig, siginfo_t *info, void *context) {
         const char *kind = access_kind(context);
         put("fusebench: ");
         if (a < s->map_lo + s->page) {
-            put("out-of-bounds "); put(kind); put(" before the start of "); put(s->label);
+            put("out-of-bounds "); put(kind); put(" before the start of "); put_label(s);
             put(" (at byte offset "); put_int(offset); put(" of a "); put_int((long long)s->data_len);
             put("-byte buffer; guard page)\n");
         } else if (a >= s->map_hi - s->page) {
-            put("out-of-bounds "); put(kind); put(" past the end of "); put(s->label);
+            put("out-of-bounds "); put(kind); put(" past the end of "); put_label(s);
             put(" (at byte offset "); put_int(offset); put(" of a "); put_int((long long)s->data_len);
             put("-byte buffer, "); put_int(offset - (long long)s->data_len); put(" bytes past the end; guard page)\n");
         } else if (s->read_only) {
-            put("write to read-only "); put(s->label);
+            put("write to read-only "); put_label(s);
             put(" (at byte offset "); put_int(offset); put(" of a "); put_int((long long)s->data_len);
             put("-byte buffer; inputs are mapped read-only)\n");
         } else {
-            put(kind); put(" fault inside "); put(s->label); put(" (at byte offset "); put_int(offset); put(")\n");
+            put(kind); put(" fault inside "); put_label(s); put(" (at byte offset "); put_int(offset); put(")\n");
         }
         reset_to_default(sig);
         if (info->si_code <= 0) raise(sig);  // sent by kill/raise: returning would not re-fault
@@ -189,4 +199,13 @@ int fb_guard_register(uintptr_t map_lo, uintptr_t map_hi, uintptr_t page, uintpt
 void fb_guard_unregister(int slot) {
     if (slot < 0 || slot >= FB_GUARD_SLOTS) return;
     atomic_store_explicit(&slots[slot].state, SLOT_FREE, memory_order_release);
+}
+
+void fb_guard_set_context(const char *context) {
+    size_t n = context ? strlen(context) : 0;
+    if (n >= sizeof context_label) n = sizeof context_label - 1;
+    context_label[0] = 0;  // never a half-written name followed by a stale tail
+    if (n) memcpy(context_label + 1, context + 1, n - 1);
+    context_label[n] = 0;
+    if (n) context_label[0] = context[0];
 }

@@ -40,7 +40,7 @@ public enum Fill: Sendable, Hashable {
     case zeros
     /// f32 rows of `cols` elements: row r is `spread·u + offset·v_r`, with v_r drawn before the row's
     /// u values — the built-in row normalizations' inputs (a non-zero row mean; for softmax, rows
-    /// beyond e^±88). An addition to the issue-14 contract, used by `RowNormBufferReference`.
+    /// beyond e^±88), used by `RowNormBufferReference`. `count` must be a multiple of `cols`.
     case rows(cols: Int, spread: Float, offset: Float)
 }
 

@@ -57,6 +57,7 @@ final class OpMeasurer {
         let spec = op.spec
         let settings = spec.settings
         let label = "[\(index + 1)/\(total)] \(op.qualifiedName)"
+        fb_guard_set_context(op.qualifiedName)  // a guard-page report (user kernels) names the op
 
         // 1. Instances with identical seeded inputs; the first variant is the reference.
         var instances: [String: KernelInstance] = [:]

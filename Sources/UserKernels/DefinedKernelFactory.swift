@@ -40,6 +40,22 @@ public struct DefinedKernelFactory: KernelFactory, OpFamilyExtras {
             throw KernelSpecError(key: "shape", "\(kind): shape refused: \(error)")
         }
         try layout.validate(kind: kind)
+        if case .builtin(let b) = definition.reference {
+            // fusebench's reference reads exactly its own layout: the user's must match it tensor
+            // for tensor (element type and count; names and fills may differ).
+            guard let ref = BufferReferences.named(b) else {
+                throw KernelSpecError(key: "kind", "\(kind): fusebench has no reference for kind '\(b)'")
+            }
+            let expected = try ref.layout(shape: shape)
+            let describe = { (l: TensorLayout) in
+                (l.inputs + [l.output]).map { "\($0.name)[\($0.count) \($0.type.rawValue)]" }.joined(separator: ", ")
+            }
+            let same = expected.inputs.count == layout.inputs.count
+                && zip(expected.inputs + [expected.output], layout.inputs + [layout.output]).allSatisfy { $0.type == $1.type && $0.count == $1.count }
+            guard same else {
+                throw KernelSpecError(key: "shape", "\(kind): the layout (\(describe(layout))) does not match fusebench's \(b) reference (\(describe(expected)))")
+            }
+        }
         return layout
     }
 

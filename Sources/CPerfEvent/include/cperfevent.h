@@ -140,6 +140,9 @@ int fb_guard_register(uintptr_t map_lo, uintptr_t map_hi, uintptr_t page, uintpt
                       int read_only, const char *label);
 /// Releases a slot from `fb_guard_register` (before the mapping is unmapped). Ignores -1.
 void fb_guard_unregister(int slot);
+/// Names what the process is measuring (e.g. "suite/op"; copied, truncated to 255 bytes; NULL or
+/// "" clears it): a guard-page report then ends its buffer name with " while measuring <context>".
+void fb_guard_set_context(const char *context);
 
 #ifdef __cplusplus
 }
