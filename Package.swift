@@ -8,9 +8,9 @@
 //   The ISA the binary was built for is recorded in every run, and the harness refuses to run
 //   kernels on a CPU that lacks those instructions (see `Kernels/ISA.swift`). The C kernels have their
 //   own target, `CKernels`, built with the same CPU flags; the C shim `CPerfEvent` (perf_event, clocks,
-//   the cpuid check, and the comparison with the build's ISA) is built for baseline x86-64, and so is
-//   the `fusebench` executable target, whose entry calls that check before any kernel code: give
-//   neither of them CPU flags.
+//   the cpuid check, and the comparison with the build's ISA) is built for baseline x86-64, and so are
+//   the `FuseBenchCLI` library (the whole command line, whose `main` calls that check before any kernel
+//   code) and the `fusebench` executable target that calls it: give none of them CPU flags.
 import Foundation
 import PackageDescription
 
@@ -24,6 +24,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .library(name: "FuseBench", targets: ["FuseBench"]),
+        .library(name: "FuseBenchCLI", targets: ["FuseBenchCLI"]),
         .executable(name: "fusebench", targets: ["fusebench"]),
     ],
     dependencies: [
@@ -54,9 +55,10 @@ let package = Package(
         .systemLibrary(name: "CFuseBenchPlugin", path: "Sources/CFuseBenchPlugin"),
         .target(name: "Plugins", dependencies: ["BenchModel", "Kernels", "UserKernels", "Suite", "CFuseBenchPlugin", "CKernels"]),
         .target(name: "FuseBench", dependencies: ["BenchModel", "Counters", "Telemetry", "Fusion", "Edge", "Kernels", "Suite", "Store", "Analysis", "Runner", "Report", "UserKernels", "Plugins"]),
-        .executableTarget(name: "fusebench", dependencies: [
+        .target(name: "FuseBenchCLI", dependencies: [
             "FuseBench", "CPerfEvent", "CKernels", "ProcessIO", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        .executableTarget(name: "fusebench", dependencies: ["FuseBenchCLI"]),
         .testTarget(name: "ProcessIOTests", dependencies: ["ProcessIO"]),
         .testTarget(name: "CountersTests", dependencies: ["Counters"], exclude: ["Fixtures"]),
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry"]),
@@ -72,7 +74,7 @@ let package = Package(
         .testTarget(name: "ChartsTests", dependencies: ["Charts"]),
         .testTarget(name: "PluginsTests", dependencies: ["Plugins", "FuseBench", "TestSupport"]),
         .testTarget(name: "ReportTests", dependencies: ["Report", "Charts", "Store", "TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["FuseBench", "TestSupport", "ProcessIO", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "CLITests", dependencies: ["FuseBench", "FuseBenchCLI", "TestSupport", "ProcessIO", .product(name: "GRDB", package: "GRDB.swift")]),
     ],
     swiftLanguageModes: [.v6]
 )

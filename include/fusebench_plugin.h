@@ -123,7 +123,8 @@ typedef struct fb_variant {
     /** Required. One iteration: reads `args->inputs`, writes all of `args->output`. `state` is what
      *  `setup` stored (NULL without setup). Timed; called many times with the same arguments. */
     void (*run)(const fb_args *args, void *state);
-    /** Optional (NULL: none). Frees what `setup` allocated; called once when the instance goes. */
+    /** Optional (NULL: none). Frees what `setup` allocated; called once when the instance goes,
+     *  also after a `setup` that failed (with whatever it stored in `*state`, NULL if nothing). */
     void (*teardown)(void *state);
 } fb_variant;
 

@@ -25,7 +25,7 @@ public protocol OpFamilyExtras: KernelFactory {
     /// fusebench cannot vouch for, e.g. C plug-ins: a crash or hang then fails the op, not the run).
     var requiresIsolation: Bool { get }
 
-    /// Notes stored with the run for this op (e.g. `plugin.library`, `plugin.sha256`); the runner
+    /// Notes stored with the run for this op (e.g. `plugin.library`, `plugin.hash`); the runner
     /// stores each as `KEY.SUITE/OP`.
     var runNotes: [String: String] { get }
 }

@@ -65,7 +65,7 @@ extension LoadedPlugin {
         if let flops = k.flops { definition.flops = { shape in values.withValues(shape) { flops($0) } } }
         if let bytes = k.bytes { definition.bytes = { shape in values.withValues(shape) { bytes($0) } } }
         definition.isolated = true
-        definition.provenance = ["plugin.library": path, "plugin.sha256": sha256]
+        definition.provenance = ["plugin.library": path, "plugin.hash": contentHash]
         return definition
     }
 }
@@ -236,7 +236,7 @@ final class PluginCall: @unchecked Sendable {
         let name = String(cString: cName)
         let setup = v.setup, teardown = v.teardown
         let functions = CFunctions(run: run, setup: setup, teardown: teardown)
-        return KernelVariant(name) { buffers in
+        return KernelVariant(name, prepare: { buffers in
             let call = PluginCall(buffers: buffers, keys: shapeKeys)
             if let setup = functions.setup {
                 var state: UnsafeMutableRawPointer?
@@ -249,7 +249,7 @@ final class PluginCall: @unchecked Sendable {
             }
             let prepared = PreparedCall(run: functions.run, args: UnsafePointer(call.args), state: call.state, owner: call)
             return { prepared.run(prepared.args, prepared.state) }
-        }
+        })
     }
 }
 

@@ -13,8 +13,8 @@ public struct PluginOpSpec: Sendable, Hashable {
     public var library: String
     /// The kernel inside it.
     public var kernel: String
-    /// SHA-256 of the library when the suite was read.
-    public var sha256: String
+    /// Content hash of the library when the suite was read (`LoadedPlugin.contentHash`).
+    public var contentHash: String
 }
 
 /// `[[plugin]]`: `name`, `library` (relative to the suite file), `kernel`, `shape`, optional
@@ -70,7 +70,7 @@ public struct PluginEntryType: SuiteEntryType {
         try e.checkMemory(factory, shape: shape, dtype: "f32", variants: variants, at: e.path("shape"), name: name)
         let tolerance = try e.tolerance(name: name, base: factory.defaultTolerance(shape: shape, dtype: "f32"))
         let settings = try e.settings()
-        let spec = PluginOpSpec(library: plugin.path, kernel: kernelName, sha256: plugin.sha256)
+        let spec = PluginOpSpec(library: plugin.path, kernel: kernelName, contentHash: plugin.contentHash)
         return OpSpec(name: name, kind: factory.kind, shape: shape, dtype: "f32", variants: variants, tolerance: tolerance,
                       settings: settings, line: e.line,
                       family: OpFamilyEntry(spec: spec) {

@@ -84,8 +84,9 @@ public struct PluginKernel: @unchecked Sendable {
 public struct LoadedPlugin: Sendable {
     /// Absolute path of the library (symbolic links resolved).
     public let path: String
-    /// SHA-256 of the library file (hex), recorded with the runs that measure it.
-    public let sha256: String
+    /// Content hash of the library file (FNV-1a 64, hex: `ContentHash`, as for suite files),
+    /// recorded with the runs that measure it.
+    public let contentHash: String
     /// The plug-in ABI version it was built for (equal to `PluginLoader.abiVersion`).
     public let abiVersion: Int
     /// The plug-in's name.
@@ -145,7 +146,7 @@ public enum PluginLoader {
         case .failure(.open(errno: ENOENT)): throw PluginError.missingLibrary(path: shown, reason: "no such file (build the plug-in first?)")
         case let .failure(e): throw PluginError.missingLibrary(path: shown, reason: e.description)
         }
-        let digest = SHA256.hex(Data(bytes))
+        let digest = ContentHash.fnv1a64Hex(Data(bytes))
         _ = dlerror()
         guard let handle = dlopen(path, RTLD_NOW | RTLD_LOCAL) else {
             throw PluginError.cannotLoad(path: shown, reason: lastDLError())
@@ -159,7 +160,7 @@ public enum PluginLoader {
         guard let description = entry() else {
             throw PluginError.invalidDescription(path: shown, reason: "\(entrySymbol)() returned NULL")
         }
-        return try validate(description, path: path, shown: shown, sha256: digest)
+        return try validate(description, path: path, shown: shown, contentHash: digest)
     }
 
     /// dlerror's text, or a placeholder when it has none.
@@ -169,7 +170,7 @@ public enum PluginLoader {
     }
 
     /// Checks the plug-in's description against the header's rules and reads it into Swift values.
-    static func validate(_ d: UnsafePointer<fb_plugin>, path: String, shown: String, sha256: String) throws -> LoadedPlugin {
+    static func validate(_ d: UnsafePointer<fb_plugin>, path: String, shown: String, contentHash: String) throws -> LoadedPlugin {
         func invalid(_ reason: String) -> PluginError { .invalidDescription(path: shown, reason: reason) }
         let p = d.pointee
         // The version first: a plug-in of another version may lay out everything after it differently.
@@ -191,7 +192,7 @@ public enum PluginLoader {
             guard !out.contains(where: { $0.name == k.name }) else { throw invalid("two kernels are named '\(k.name)'") }
             out.append(k)
         }
-        return LoadedPlugin(path: path, sha256: sha256, abiVersion: abiVersion, name: name, kernels: out)
+        return LoadedPlugin(path: path, contentHash: contentHash, abiVersion: abiVersion, name: name, kernels: out)
     }
 
     /// A name as the header allows it: non-empty, letters, digits, `_`, `-` and `.`.

@@ -86,8 +86,9 @@ enum CounterSetup {
 /// Chooses the executable the callgrind pass runs.
 ///
 /// valgrind 3.19 cannot execute AVX-512 instructions (it raises SIGILL), so when this binary's
-/// kernels were built for AVX-512 the sim pass needs a second build of fusebench for an AVX2 CPU:
-/// `tools/setup` makes it in `.build-sim/` (`FUSEBENCH_TARGET_CPU=znver2`), or point
+/// kernels were built for AVX-512 the sim pass needs a second build of this executable (fusebench,
+/// or a user's executable of the same name) for an AVX2 CPU: `tools/setup` makes it in
+/// `.build-sim/` (`FUSEBENCH_TARGET_CPU=znver2`), or point
 /// `FUSEBENCH_SIM_EXECUTABLE` at one. Its counts are then those of the AVX2 code path, and the run
 /// says so; a worker older than this binary is used with a warning in the run's note (it may
 /// count stale code).
@@ -100,22 +101,40 @@ enum SimWorker {
         }
         var candidates: [String] = []
         if let e = environment["FUSEBENCH_SIM_EXECUTABLE"] { candidates.append(e) }
-        // .build/<triple>/release/fusebench → <root>/.build-sim/release/fusebench
-        var dir = URL(fileURLWithPath: me).deletingLastPathComponent()
-        for _ in 0..<4 {
-            candidates.append(dir.appendingPathComponent(".build-sim/release/fusebench").path)
-            dir = dir.deletingLastPathComponent()
-        }
+        candidates += defaultCandidates(executable: me)
         guard let worker = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-            throw Callgrind.Unavailable(description: "this binary's kernels use AVX-512, which valgrind 3.19 cannot execute, and no AVX2 sim worker was found (build it with `tools/setup --sim`, or set FUSEBENCH_SIM_EXECUTABLE)")
+            throw Callgrind.Unavailable(description: "this binary's kernels use AVX-512, which valgrind 3.19 cannot execute, and no AVX2 sim worker was found (\(buildHint(executable: me)), or set FUSEBENCH_SIM_EXECUTABLE)")
         }
         var stale = ""
         let fm = FileManager.default
         if let wd = try? fm.attributesOfItem(atPath: worker)[.modificationDate] as? Date,
            let md = try? fm.attributesOfItem(atPath: me)[.modificationDate] as? Date, wd < md.addingTimeInterval(-120) {
-            stale = " WARNING: the sim worker was built before this binary; if kernels changed since, rebuild it with `tools/setup --sim`."
+            stale = " WARNING: the sim worker was built before this binary; if kernels changed since, rebuild it (\(buildHint(executable: me)))."
         }
         let cg = try Callgrind.prepare(executable: worker, environment: environment)
         return (cg, "callgrind (instructions, simulated caches and branches) on the AVX2 build \(worker) — valgrind cannot run AVX-512, so counts are of the AVX2 code path; one extra pass per variant" + stale)
+    }
+
+    /// Where `tools/setup --sim` (or the same command for a user's package) puts the AVX2 build of
+    /// `executable`: `<root>/.build/<triple>/release/NAME` → `<root>/.build-sim/release/NAME`, with
+    /// NAME this executable's own file name (`fusebench`, or a user's executable built with
+    /// `FuseBenchCLI`), looked for in the 4 folders above it.
+    /// How to build the sim worker for `executable`: `tools/setup --sim` for fusebench itself, the
+    /// equivalent `swift build` in a user's package for an executable of another name.
+    static func buildHint(executable: String) -> String {
+        let name = URL(fileURLWithPath: executable).lastPathComponent
+        if name == "fusebench" { return "build it with `tools/setup --sim`" }
+        return "build it in your package with `FUSEBENCH_TARGET_CPU=znver2 swift build -c release --scratch-path .build-sim --product \(name)`"
+    }
+
+    static func defaultCandidates(executable: String) -> [String] {
+        let name = URL(fileURLWithPath: executable).lastPathComponent
+        var candidates: [String] = []
+        var dir = URL(fileURLWithPath: executable).deletingLastPathComponent()
+        for _ in 0..<4 {
+            candidates.append(dir.appendingPathComponent(".build-sim/release").appendingPathComponent(name).path)
+            dir = dir.deletingLastPathComponent()
+        }
+        return candidates
     }
 }

@@ -107,6 +107,10 @@ public final class BenchRunner {
             if !config.tags.isEmpty { try store.setRunTags(runID: id, tags: config.tags) }
             try store.setRunMeta(runID: id, key: "isa.kernel_path", value: hellos[i].kernelPath)
             if let q = hellos[i].int8KernelPath { try store.setRunMeta(runID: id, key: "isa.int8_kernel_path", value: q) }
+            if let name = hellos[i].executable { try store.setRunMeta(runID: id, key: "executable.name", value: name) }
+            if let kinds = hellos[i].userKinds, !kinds.isEmpty {
+                try store.setRunMeta(runID: id, key: "executable.user_kinds", value: kinds.joined(separator: ","))
+            }
             if let exe = side.executable { try store.setRunMeta(runID: id, key: "worker.executable", value: exe) }
             if !counters.unsupported.isEmpty {
                 try store.setRunMeta(runID: id, key: "counters.unsupported",

@@ -81,6 +81,8 @@ public struct WorkerHello: Codable, Sendable, Hashable {
                             kernelPath: ISA.kernelPath.rawValue, pid: getpid())
         h.int8KernelPath = Int8KernelPath.selected.description
         h.streams = true
+        h.executable = URL(fileURLWithPath: Harness.executablePath).lastPathComponent
+        h.userKinds = ExecutableKinds.user
         return h
     }
 
@@ -91,6 +93,12 @@ public struct WorkerHello: Codable, Sendable, Hashable {
     /// The int8 GEMM path this process dispatches to (`scalar`, `avx2`, `avx512vnni`); nil from
     /// workers built before it was reported.
     public var int8KernelPath: String?
+    /// File name of the answering executable (`fusebench`, or a user's executable built on
+    /// `FuseBenchCLI`); nil from workers built before it was reported.
+    public var executable: String?
+    /// The kernel kinds the executable registered on top of the built-in ones (`ExecutableKinds`),
+    /// sorted; nil from workers built before it was reported.
+    public var userKinds: [String]?
     public var pid: Int32
     /// True when this worker honours `WorkerRequest.stream` (nil from builds that predate it: the
     /// parent's no-progress watchdog then only covers the time until `hello`).
@@ -102,6 +110,26 @@ public struct WorkerHello: Codable, Sendable, Hashable {
         self.isaBuilt = isaBuilt
         self.kernelPath = kernelPath
         self.pid = pid
+    }
+}
+
+/// The kernel kinds this executable's `main` registered on top of fusebench's built-in ones (a
+/// user's executable built on `FuseBenchCLI`), reported in the worker hello so a run names the
+/// binary that measured it. Set once at start-up, before any command runs.
+public enum ExecutableKinds {
+    private final class Box: @unchecked Sendable {
+        // @unchecked: `kinds` is only touched while holding `lock`.
+        let lock = NSLock()
+        var kinds: [String] = []
+    }
+    private static let box = Box()
+
+    /// The kinds registered by `main`, sorted (empty for the stock fusebench).
+    public static var user: [String] { box.lock.withLock { box.kinds } }
+
+    /// Records `kinds` as registered by this executable's `main`.
+    public static func record(_ kinds: [String]) {
+        box.lock.withLock { box.kinds = Array(Set(box.kinds + kinds)).sorted() }
     }
 }
 

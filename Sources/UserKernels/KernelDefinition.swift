@@ -64,7 +64,7 @@ public struct KernelDefinition: Sendable {
     public var tolerance: @Sendable (Shape) -> Tolerance
     /// True for C plug-ins: the runner measures the op in a worker process even with `--processes 1`.
     public var isolated: Bool
-    /// Stored as run notes `KEY.SUITE/OP` (e.g. `plugin.library`, `plugin.sha256`).
+    /// Stored as run notes `KEY.SUITE/OP` (e.g. `plugin.library`, `plugin.hash`).
     public var provenance: [String: String]
 
     /// A kind with its own layout, FLOPs, reference and band (`isolated` false, no provenance).

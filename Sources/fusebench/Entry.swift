@@ -1,118 +1,12 @@
-// fusebench: the command-line tool. Thin: parses arguments, calls the modules, maps failures to
-// the documented exit codes (0 ok, 1 regression, 2 inconclusive, 3 error) and prints errors as
-// `error: FILE:LINE:COL: message` when a file is at fault — never a stack trace.
-//
-// This target is compiled without CPU flags (baseline x86-64, see Package.swift), so the ISA gate at
-// the top of `main` runs on any CPU, before any code built for the kernels' CPU.
-import ArgumentParser
-import CKernels
-import CPerfEvent
-import FuseBench
-import Foundation
-import ProcessIO
+// fusebench: the command-line tool. The whole command line lives in the `FuseBenchCLI` library
+// (so a user's own executable can be the same tool with their kernels added); this target is its
+// entry point. Built without CPU flags (baseline x86-64, see Package.swift), like FuseBenchCLI,
+// whose `main` checks the CPU's ISA before any kernel code runs.
+import FuseBenchCLI
 
 @main
 struct Entry {
     static func main() {
-        // First: refuse a binary built for instructions this CPU lacks (message on stderr, exit 3),
-        // with the baseline C shim's comparison — not the Kernels module, which is built for the
-        // kernels' CPU and would die with SIGILL instead.
-        if fb_isa_refuse(fb_isa_built(), fb_isa_host(), STDERR_FILENO) != 0 {
-            Foundation.exit(ExitStatus.error)
-        }
-        OpFamilies.registerBuiltIn()
-        do {
-            var command = try FuseBenchCommand.parseAsRoot()
-            try command.run()
-            Foundation.exit(StandardOutput.finish(status: ExitStatus.ok))
-        } catch let exit as ExitCode {
-            Foundation.exit(StandardOutput.finish(status: exit.rawValue))
-        } catch let interrupted as RunInterrupted {
-            StandardError.write("fusebench: \(interrupted.description)\n")
-            Foundation.exit(StandardOutput.finish(status: ExitStatus.interrupted))
-        } catch {
-            let code = FuseBenchCommand.exitCode(for: error)
-            if code == .success || error is CleanExit {
-                FuseBenchCommand.exit(withError: error)
-            }
-            if let message = CLIError.message(for: error) {
-                StandardError.write("error: \(message)\n")
-                Foundation.exit(ExitStatus.error)
-            }
-            // Argument-parser usage errors: its own message, but the documented exit code 3.
-            StandardError.write(FuseBenchCommand.fullMessage(for: error) + "\n")
-            Foundation.exit(ExitStatus.error)
-        }
+        FuseBenchCLI.main()
     }
-}
-
-/// The documented exit codes.
-enum ExitStatus {
-    static let ok: Int32 = 0
-    static let regression: Int32 = 1
-    static let inconclusive: Int32 = 2
-    static let error: Int32 = 3
-    /// `run` interrupted by SIGINT/SIGTERM (after storing everything completed), as shells expect.
-    static let interrupted: Int32 = 130
-}
-
-/// Maps module errors to one-line messages.
-enum CLIError {
-    static func message(for error: Error) -> String? {
-        switch error {
-        case let e as SuiteError: return e.description
-        case let e as StoreError: return e.description
-        case let e as RunError: return e.description
-        case let e as PlanError: return e.description
-        case let e as ISAMismatchError: return e.description
-        case let e as UsageError: return e.description
-        case let e as CounterError: return e.description
-        case let e as CompareError: return e.description
-        case let e as HistoryError: return e.description
-        default: return nil
-        }
-    }
-}
-
-/// A problem with the command line found after parsing (unknown run, bad flag value).
-struct UsageError: Error, CustomStringConvertible {
-    var description: String
-    init(_ d: String) { description = d }
-}
-
-struct FuseBenchCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "fusebench",
-        abstract: "Benchmark and profile ML inference kernels: reference vs optimized, under hardware counters, stored in SQLite.",
-        discussion: """
-            Exit codes: 0 ok/pass, 1 regression, 2 inconclusive, 3 error (bad input, unusable database, environment).
-            Database: --db, else $FUSEBENCH_DB, else results/fusebench.sqlite.
-            """,
-        subcommands: [RunCommand.self, ListCommand.self, ExportCommand.self, RunsCommand.self, ExecCommand.self, WorkerCommand.self, CompareCommand.self, HistoryCommand.self, BaselineCommand.self, GateCommand.self, FusionCommand.self, VariantsCommand.self, DoctorCommand.self, StoreBenchCommand.self, ReportCommand.self])
-}
-
-/// Options shared by every command that touches the database.
-struct DatabaseOptions: ParsableArguments {
-    @Option(name: .long, help: "SQLite database (default: $FUSEBENCH_DB or results/fusebench.sqlite).")
-    var db: String?
-
-    @Option(name: .customLong("db-busy-timeout"),
-            help: "Seconds to wait for another process's lock on the database (default: $FUSEBENCH_DB_BUSY_TIMEOUT or 5).")
-    var busyTimeout: String?
-
-    var path: String {
-        db ?? ProcessInfo.processInfo.environment["FUSEBENCH_DB"] ?? "results/fusebench.sqlite"
-    }
-
-    /// `--db-busy-timeout`, else `$FUSEBENCH_DB_BUSY_TIMEOUT`, else the store's default.
-    func timeout() throws -> Double {
-        if let text = busyTimeout { return try ResultStore.parseBusyTimeout(text, source: "--db-busy-timeout") }
-        return try ResultStore.busyTimeout(environment: ProcessInfo.processInfo.environment) ?? ResultStore.defaultBusyTimeout
-    }
-
-    /// Opens the database for a command that writes (runs, baselines, decisions).
-    func open() throws -> ResultStore { try ResultStore(path: path, access: .readWrite, busyTimeout: try timeout()) }
-
-    /// Opens the database for a command that only reads: works on a read-only file or directory.
-    func openForReading() throws -> ResultStore { try ResultStore(path: path, access: .readOnly, busyTimeout: try timeout()) }
 }

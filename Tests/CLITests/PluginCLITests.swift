@@ -70,6 +70,11 @@ private func pluginSuite(library: String, kernel: String, shape: String, variant
         #expect(samples.contains { $0.op == "scale_small" && $0.variant == "reference_scale" })
         let ops = try store.ops(runID: id)
         #expect(ops.first { $0.name == "gemm_small" }?.kind == "my_gemm")
+        // Provenance: which library (path and content hash) each plug-in op measured.
+        let meta = try store.runMeta(runID: id)
+        let library = dir.url.appendingPathComponent("libgood.so").resolvingSymlinksInPath().path
+        #expect(meta["plugin.library.plug/gemm_small"] == library)
+        #expect(meta["plugin.hash.plug/gemm_small"] == ContentHash.fnv1a64Hex(try Data(contentsOf: URL(fileURLWithPath: library))))
     }
 
     @Test func wrongPluginKernelIsRejectedNotTimed() throws {

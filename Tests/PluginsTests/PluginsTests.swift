@@ -30,16 +30,6 @@ private func verify(_ factory: DefinedKernelFactory, variant: String, shape: Sha
                             op: "t", variant: variant, referenceVariant: factory.referenceVariant)
 }
 
-@Suite struct SHA256Tests {
-    @Test func knownVectors() {
-        #expect(SHA256.hex(Data()) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
-        #expect(SHA256.hex(Data("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-        // Two blocks (56 bytes: the padding spills into a second block).
-        #expect(SHA256.hex(Data("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8))
-                == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
-    }
-}
-
 @Suite struct PluginLoaderTests {
     @Test func loadsGoodPluginWithProvenance() throws {
         let (dir, lib) = try buildGood()
@@ -48,13 +38,13 @@ private func verify(_ factory: DefinedKernelFactory, variant: String, shape: Sha
         #expect(plugin.name == "test_kernels")
         #expect(plugin.abiVersion == 1)
         #expect(plugin.kernels.map(\.name) == ["my_gemm", "my_softmax", "scale2"])
-        #expect(plugin.sha256 == SHA256.hex(try Data(contentsOf: lib)))
+        #expect(plugin.contentHash == ContentHash.fnv1a64Hex(try Data(contentsOf: lib)))
         // Cached per path: the second load is the same plug-in.
-        #expect(try PluginLoader.load(libraryPath: lib.path).sha256 == plugin.sha256)
+        #expect(try PluginLoader.load(libraryPath: lib.path).contentHash == plugin.contentHash)
         let definitions = plugin.definitions()
         #expect(definitions.map(\.kind) == ["my_gemm", "my_softmax", "scale2"])
         #expect(definitions.allSatisfy { $0.isolated })
-        #expect(definitions[0].provenance == ["plugin.library": plugin.path, "plugin.sha256": plugin.sha256])
+        #expect(definitions[0].provenance == ["plugin.library": plugin.path, "plugin.hash": plugin.contentHash])
         #expect(definitions[0].shapeKeys == ["m", "n", "k"])
         #expect(definitions[2].shapeKeys == ["n"])
         #expect(DefinedKernelFactory(definitions[2]).variants == ["reference_scale", "unrolled", "with_setup"])
@@ -127,6 +117,22 @@ private func verify(_ factory: DefinedKernelFactory, variant: String, shape: Sha
         let invalid = try #require(throws: PluginError.self) { try PluginLoader.load(libraryPath: badVerify.path) }
         guard case .invalidDescription = invalid else { Issue.record("got \(invalid)"); return }
         #expect(invalid.description.contains("'nope'"))
+    }
+
+    @Test func failedSetupThrowsItsMessageAndStillTearsDown() throws {
+        let dir = try TestPluginDirectory()
+        defer { dir.remove() }
+        let lib = try dir.build(TestPluginSources.setupFails, name: "setupfails")
+        let plugin = try PluginLoader.load(libraryPath: lib.path)
+        let factory = DefinedKernelFactory(try plugin.definition(try plugin.kernel(named: "k")))
+        let error = try #require(throws: KernelSpecError.self) { try factory.make(variant: "v", shape: ["n": 8], dtype: "f32", seed: 1) }
+        let expected = PluginError.setupFailed(path: plugin.path, kernel: "k", variant: "v", message: "no scratch for n=8")
+        #expect(error.message.contains(expected.description), "\(error)")
+        // The state setup allocated before failing was handed to teardown (once).
+        let handle = try #require(dlopen(plugin.path, RTLD_NOW | RTLD_LOCAL))
+        let symbol = try #require(dlsym(handle, "teardowns"))
+        let teardowns = unsafeBitCast(symbol, to: (@convention(c) () -> Int32).self)
+        #expect(teardowns() == 1)
     }
 
     @Test func unknownKernelListsThePluginsKernels() throws {

@@ -198,6 +198,27 @@ public enum TestPluginSources {
     int not_a_plugin(void) { return 42; }
     """
 
+    /// A plug-in `setup_fails` whose kernel `k` (verified against `relu`) has a variant `v` whose
+    /// setup allocates, fails with "no scratch for n=N", and counts its teardowns in `teardowns()`.
+    public static let setupFails = #"""
+    #include "fusebench_plugin.h"
+    #include <stdio.h>
+    #include <stdlib.h>
+    static int calls;
+    FUSEBENCH_PLUGIN_EXPORT int teardowns(void) { return calls; }
+    static int32_t setup(const fb_args *a, void **state, char *message, uint32_t size) {
+        *state = malloc(16);
+        snprintf(message, size, "no scratch for n=%lld", (long long)a->shape[0]);
+        return 1;
+    }
+    static void run(const fb_args *a, void *s) { (void)a; (void)s; }
+    static void teardown(void *s) { free(s); calls++; }
+    static const fb_variant variants[] = { { .name = "v", .setup = setup, .run = run, .teardown = teardown } };
+    static const fb_kernel kernels[] = { { .name = "k", .verify_against = "relu", .variant_count = 1, .variants = variants } };
+    static const fb_plugin plugin = { FUSEBENCH_PLUGIN_HEADER, .name = "setup_fails", .kernel_count = 1, .kernels = kernels };
+    const fb_plugin *fusebench_plugin(void) { return &plugin; }
+    """#
+
     /// A plug-in whose kernel names a built-in kind that cannot verify it (`verify_against = "nope"`).
     public static let badVerify = #"""
     #include "fusebench_plugin.h"

@@ -98,7 +98,7 @@ struct RunCommand: ParsableCommand {
         if !variants.isEmpty {
             try VariantsReport.store(variants, store: store, runID: outcome.runID)
             print("")
-            print("edge variants (stored in variant_decisions; `fusebench variants \(outcome.runID)` for the full table):")
+            print("edge variants (stored in variant_decisions; `\(programName) variants \(outcome.runID)` for the full table):")
             print(try VariantsReport.render(variants, format: .text), terminator: "")
         }
         if outcome.status == .interrupted { throw ExitCode(ExitStatus.interrupted) }

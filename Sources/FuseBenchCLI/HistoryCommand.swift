@@ -43,7 +43,7 @@ struct HistoryCommand: ParsableCommand {
         if let pattern { _ = try BenchmarkPattern(pattern) }
         // Reading only: a missing database is an error, not a new empty file.
         guard FileManager.default.fileExists(atPath: database.path) else {
-            throw UsageError("\(database.path): no results database there (run `fusebench run` first, or pass --db)")
+            throw UsageError("\(database.path): no results database there (run `\(programName) run` first, or pass --db)")
         }
         if try changePoints.run(pattern: pattern, branch: branch, machine: machine, last: last, format: f, database: database) { return }
         let store = try database.openForReading()
