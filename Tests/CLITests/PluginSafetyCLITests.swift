@@ -10,8 +10,8 @@ import TestSupport
 
 /// A plug-in `misbehaving` with one kernel `act` (verified against fusebench's `relu`, shape key
 /// `n`) whose variants go wrong on purpose:
-/// - `segv` dereferences NULL on call 200 000 (after verification, warm-up and some batches);
-/// - `hang` spins forever from call 200 000 on;
+/// - `segv` dereferences NULL on call 2 000 000 (after verification, warm-up and some batches: about 40 of them);
+/// - `hang` spins forever from call 2 000 000 on;
 /// - `oob` writes one byte 4095 bytes past the end of its output on its first call, which is
 ///   always inside the guard page after the output's last page.
 private let misbehaving = #"""
@@ -29,13 +29,13 @@ static void relu(const fb_args *a) {
 
 static void segv(const fb_args *a, void *s) {
     (void)s;
-    if (++calls == 200000) *(volatile int *)(uintptr_t)0 = 1;
+    if (++calls == 2000000) *(volatile int *)(uintptr_t)0 = 1;
     relu(a);
 }
 
 static void hang(const fb_args *a, void *s) {
     (void)s;
-    if (++calls >= 200000) for (;;) __asm__ volatile("" ::: "memory");
+    if (++calls >= 2000000) for (;;) __asm__ volatile("" ::: "memory");
     relu(a);
 }
 
