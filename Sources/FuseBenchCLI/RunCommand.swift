@@ -48,6 +48,8 @@ struct RunCommand: ParsableCommand {
             help: "Testing aid: OP=PCT adds real work worth PCT% of OP's time (OP is SUITE/OP, or a bare name for that op in every suite; labelled in the run).")
     var injectSlowdown: [String] = []
 
+    @OptionGroup var workerTimeout: WorkerTimeoutOption
+
     func run() throws {
         guard let mode = CounterMode(rawValue: counters) else {
             throw UsageError("--counters must be one of \(CounterMode.allCases.map(\.rawValue).joined(separator: ", ")), got '\(counters)'")
@@ -73,6 +75,7 @@ struct RunCommand: ParsableCommand {
         }
         try OptionRange.check(temperatureLimit, "--temperature-limit", above: 0, below: 150, unit: " °C")
         config.temperatureLimitC = temperatureLimit
+        try workerTimeout.apply(to: &config)
         config.quick = quick
         if quick { config.extraConfig["quick"] = "true" }
         let files = try SuiteResolver.resolve(suites.isEmpty ? ["default"] : suites)
@@ -99,6 +102,7 @@ struct RunCommand: ParsableCommand {
             print(try VariantsReport.render(variants, format: .text), terminator: "")
         }
         if outcome.status == .interrupted { throw ExitCode(ExitStatus.interrupted) }
+        try OpFailures.check(outcome.failures, runIDs: outcome.runIDs)
     }
 }
 

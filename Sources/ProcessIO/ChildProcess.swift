@@ -83,6 +83,7 @@ public final class ChildProcess {
     private var stdoutFD: Int32 = -1
     private var stderrFD: Int32 = -1
     private var termination: Termination?
+    private var abandoned = false
 
     /// Starts `executable` with `arguments` (argv[0] is `executable`), `environment` (nil: this
     /// process's), and the given streams. `newProcessGroup` makes the child lead a process group
@@ -220,6 +221,28 @@ public final class ChildProcess {
         }
     }
 
+    /// Reaps the child if it has ended (waitpid with WNOHANG, retrying EINTR) and returns how it
+    /// ended; nil while it runs.
+    public func reapIfEnded() -> Termination? {
+        if let t = termination { return t }
+        var status: Int32 = 0
+        while true {
+            let r = waitpid(pid, &status, WNOHANG)
+            if r == pid { break }
+            if r < 0, errno == EINTR { continue }
+            return nil
+        }
+        let t: Termination = (status & 0x7f) == 0 ? .exited((status >> 8) & 0xff) : .signaled(status & 0x7f)
+        termination = t
+        return t
+    }
+
+    /// Makes `communicate` stop reading and return with what arrived (called from its `tick`),
+    /// e.g. when the child has ended but a process it started still holds its pipes open.
+    public func stopReading() {
+        abandoned = true
+    }
+
     /// Sends `sig` to the child (nothing once it has been reaped).
     public func signal(_ sig: Int32) {
         guard termination == nil else { return }
@@ -229,18 +252,27 @@ public final class ChildProcess {
     /// Writes `input` to the child's stdin (then closes it), reads its stdout and stderr until
     /// both end, and waits for it. `tick` runs about every `tickMilliseconds` and whenever a signal
     /// interrupts the wait — the place to forward an interrupt or give up on the child with
-    /// `signal(_:)`. A child that stops reading its stdin early is not an error.
+    /// `signal(_:)`. `onStdout` sees each chunk of stdout as it arrives (e.g. to notice progress).
+    /// A child that stops reading its stdin early is not an error.
     ///
     /// - Throws: `ProcessIOError` when a pipe fails or more than `limit` bytes arrive on one stream;
     ///   the child is then killed and reaped.
     public func communicate(input: [UInt8] = [], limit: Int = 1 << 30, tickMilliseconds: Int32 = 50,
-                            tick: (ChildProcess) -> Void = { _ in }) throws -> Output {
+                            tick: (ChildProcess) -> Void = { _ in },
+                            onStdout: (ArraySlice<UInt8>) -> Void = { _ in }) throws -> Output {
         var out: [UInt8] = [], err: [UInt8] = []
         var pending = input[...]
         if pending.isEmpty { closeStdin() }
         var chunk = [UInt8](repeating: 0, count: 65_536)
         var lastTick = Self.nowMs()
         while stdoutFD >= 0 || stderrFD >= 0 || stdinFD >= 0 {
+            if abandoned {
+                closeStdin()
+                for fd in [stdoutFD, stderrFD] where fd >= 0 { close(fd) }
+                stdoutFD = -1
+                stderrFD = -1
+                break
+            }
             var fds: [pollfd] = []
             if stdinFD >= 0 { fds.append(pollfd(fd: stdinFD, events: Int16(POLLOUT), revents: 0)) }
             if stdoutFD >= 0 { fds.append(pollfd(fd: stdoutFD, events: Int16(POLLIN), revents: 0)) }
@@ -263,7 +295,10 @@ public final class ChildProcess {
                         closeStdin()   // the child closed its stdin: it wants no more input
                     }
                 } else if p.fd == stdoutFD {
-                    if try !drain(&stdoutFD, into: &out, chunk: &chunk, limit: limit, name: "stdout") { continue }
+                    let before = out.count
+                    let read = try drain(&stdoutFD, into: &out, chunk: &chunk, limit: limit, name: "stdout")
+                    if out.count > before { onStdout(out[before...]) }
+                    if !read { continue }
                 } else if p.fd == stderrFD {
                     if try !drain(&stderrFD, into: &err, chunk: &chunk, limit: limit, name: "stderr") { continue }
                 }

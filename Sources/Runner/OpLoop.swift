@@ -9,19 +9,27 @@ import Suite
 struct OpMeasurement {
     /// One result per side, in `RunConfig.sides` order; sequences already run-wide.
     var results: [OpResult]
-    /// Set when a worker died under us: the results hold what arrived before, and the run fails
-    /// with this error once they are stored.
+    /// Set when a worker died under us: the results hold what arrived before. An `OpFailure`
+    /// (crash, hang) fails this op only; any other error fails the run once they are stored.
     var failure: (any Error)?
 
     /// True when measuring stopped because of SIGINT/SIGTERM.
     var interrupted: Bool { results.contains { $0.interrupted } }
 }
 
+/// How the op loop ended.
+struct OpLoopOutcome {
+    /// `complete` or `interrupted`; `failed` when an op failed (see `failures`).
+    var status: RunStatus
+    /// The ops that failed (a worker crashed or hung), in run order; every other op was measured.
+    var failures: [OpFailure]
+}
+
 /// Runs every op of the plan and stores its samples; returns how the run ended.
 struct OpLoop {
     let context: RunContext
 
-    func run() throws -> RunStatus {
+    func run() throws -> OpLoopOutcome {
         let progress = ProgressLine(quiet: context.config.quiet)
         defer { progress.finish() }
         let schedule = OpSchedule(context: context)
@@ -33,6 +41,8 @@ struct OpLoop {
         let storage = OpStorage(context: context)
         let sequencers = context.runIDs.map { _ in SampleSequencer() }
         var status = RunStatus.complete
+        var failures: [OpFailure] = []
+        var isolationNoted = false
         for (index, op) in schedule.ops {
             schedule.cooldown(before: op, progress: progress)
             if context.interruptRequested {
@@ -42,40 +52,54 @@ struct OpLoop {
             // `SUITE/OP=PCT` slows that op; a bare `OP=PCT` slows the op of that name in every suite.
             let slowdown = context.config.injectedSlowdown[op.qualifiedName] ?? context.config.injectedSlowdown[op.spec.name]
             let measured: OpMeasurement
-            if let inProcess {
+            if let inProcess, !context.requiresIsolation(op) {
                 measured = try inProcess.measure(op: op, index: index, slowdown: slowdown, sequencer: sequencers[0])
             } else {
-                measured = try fanOut.measure(op: op, index: index, slowdown: slowdown, sequencers: sequencers, progress: progress)
+                if inProcess != nil, !isolationNoted {
+                    isolationNoted = true
+                    context.note("\(op.qualifiedName): measured in a worker process (its kernels are isolated: a crash or hang fails the op, not the run); so are the other such ops of this run")
+                }
+                measured = try fanOut.measure(op: op, index: index, slowdown: slowdown, sequencers: sequencers, progress: progress,
+                                              isolated: inProcess != nil)
             }
             var interrupted = measured.interrupted
             var failure = measured.failure
             for (side, var result) in measured.results.enumerated() {
+                // Each side runs its own op (`gate --against-suite`: the base checkout's).
+                let sideOp = context.config.sides[side].op(for: op)
                 // A failing callgrind pass or family extra fails the run, but only after the
                 // op's timing samples (and whatever the extras gathered) are stored.
                 var extra = FamilyExtras.Output()
                 do {
                     if !interrupted, failure == nil {
-                        let pass = try sim.run(op: op, side: side, timed: result.timed, progress: progress)
+                        let pass = try sim.run(op: sideOp, side: side, timed: result.timed, progress: progress)
                         sequencers[side].adopt(pass.samples, into: &result)
                         interrupted = pass.interrupted
                     }
                     if !interrupted, failure == nil {
-                        try extras.run(op: op, side: side, result: result, progress: progress, into: &extra)
+                        try extras.run(op: sideOp, side: side, result: result, progress: progress, into: &extra)
                     }
                 } catch {
                     failure = error
                 }
                 sequencers[side].adopt(extra.samples, into: &result)
-                try storage.store(op: op, side: side, result: result, extras: extra)
+                try storage.store(op: sideOp, side: side, result: result, extras: extra)
             }
-            if let failure { throw failure }
+            if let opFailure = failure as? OpFailure {
+                // This op failed; the others still get measured.
+                failures.append(opFailure)
+                context.note("error: \(opFailure.message)")
+            } else if let failure {
+                throw failure
+            }
             if interrupted || context.interruptRequested {
                 status = .interrupted
                 break
             }
         }
         storage.noteLatencyStore()
-        return status
+        if status == .complete, !failures.isEmpty { status = .failed }
+        return OpLoopOutcome(status: status, failures: failures)
     }
 }
 

@@ -18,6 +18,16 @@ struct OpResult {
     var fusionDecisions: [FusionDecision] = []
 }
 
+/// What a measurer reports while it works (to a worker's parent, see `WorkerRequest.stream`).
+enum MeasureEvent {
+    /// About to `what` (`building`, `verifying`, `warming up`, `measuring`) `variant`.
+    case activity(variant: String, what: String)
+    /// Verification is over: these are the op's accuracy checks.
+    case checks([AccuracyCheck])
+    /// A sample was just taken (without its throttle flag, known only at the end).
+    case sample(Sample)
+}
+
 /// Measures one op: verify, warm up, size batches, then ABBA-interleaved batches.
 final class OpMeasurer {
     let timer: BatchTimer
@@ -30,6 +40,8 @@ final class OpMeasurer {
     var telemetry: TelemetrySampler?
     /// Temperature above which a sample is flagged as throttled (°C).
     var temperatureLimitC = ThrottleFlagger.defaultTemperatureLimitC
+    /// Told about every step as it happens (nil in the measuring parent: nothing extra per batch).
+    var observer: ((MeasureEvent) -> Void)?
 
     init(timer: BatchTimer, calibration: Calibration, quiet: Bool, spinNs: Double) {
         self.timer = timer
@@ -56,6 +68,7 @@ final class OpMeasurer {
         func instance(_ v: String) -> KernelInstance? {
             if let i = instances[v] { return i }
             if makeFailures[v] != nil { return nil }
+            observer?(.activity(variant: v, what: "building"))
             do {
                 let i = try op.factory.make(variant: v, shape: spec.shape, dtype: spec.dtype, seed: settings.seed)
                 instances[v] = i
@@ -106,9 +119,11 @@ final class OpMeasurer {
             }
         } else if needsReference, referenceFailure == nil, let reference = instance(refName) {
             progress.update("\(label) verifying against \(refName)")
+            observer?(.activity(variant: refName, what: "verifying"))
             let referenceProblem = Self.verificationRun(reference)
             for v in verify {
                 guard let candidate = instances[v] else { continue }
+                observer?(.activity(variant: v, what: "verifying"))
                 let problem = Self.verificationRun(candidate)
                 // Exact (integer outputs of user kernels) or within the op's band.
                 var check = Accuracy.compare(reference: reference, candidate: candidate, tolerance: op.tolerance,
@@ -122,6 +137,8 @@ final class OpMeasurer {
                 if !check.passed { timed.removeAll { $0 == v } }
             }
         }
+
+        observer?(.checks(checks))
 
         // 3. Optional injected slowdown (testing aid), sized from a first timing of each variant.
         var flags: SampleFlags = []
@@ -141,7 +158,7 @@ final class OpMeasurer {
         for v in timed {
             if interruptRequested { return OpResult(samples: [], checks: checks, interrupted: true, fusionDecisions: decisions) }
             progress.update("\(label) \(v) warming up")
-            let est = try warmup(instances[v]!, settings: settings, batchTarget: batchTarget)
+            let est = try warmup(instances[v]!, settings: settings, batchTarget: batchTarget, variant: v)
             perIteration[v] = est
             iterations[v] = max(1, Int((batchTarget / max(est, 0.001)).rounded(.up)))
         }
@@ -172,6 +189,7 @@ final class OpMeasurer {
             for v in schedule.order where timed.contains(v) {
                 if interruptRequested { return finish(interrupted: true) }
                 let n = iterations[v]!
+                observer?(.activity(variant: v, what: "measuring"))
                 let m = schedule.timing == .perIteration ? try timer.measureAny(instances[v]!, iterations: n)
                                                          : try timer.measure(instances[v]!, iterations: n)
                 var f = flags
@@ -198,6 +216,7 @@ final class OpMeasurer {
                     }
                 }
                 samples.append(sample)
+                observer?(.sample(sample))
             }
             let elapsed = Double(Clock.wall() &- start)
             let eta = max(0, Double(settings.samples - rep - 1) * perRepetitionNs) / 1e9
@@ -217,11 +236,12 @@ final class OpMeasurer {
 
     /// Warms up until three consecutive full-size batches agree within 5% (or the warmup
     /// budget is spent) and returns the per-iteration estimate in ns.
-    func warmup(_ instance: KernelInstance, settings: MeasurementSettings, batchTarget: Double) throws -> Double {
+    func warmup(_ instance: KernelInstance, settings: MeasurementSettings, batchTarget: Double, variant: String? = nil) throws -> Double {
         let deadline = Clock.wall() &+ UInt64(settings.warmupNs)
         var n = 1
         var recent: [Double] = []
         while true {
+            if let variant { observer?(.activity(variant: variant, what: "warming up")) }
             let m = try timer.measureAny(instance, iterations: n)
             let overhead = m.iterationNs == nil ? calibration.overhead(iterations: n) : calibration.timedOverhead(iterations: n)
             let per = max(0, Double(m.wallNs) - overhead) / Double(n)

@@ -1,5 +1,6 @@
 import BenchModel
 import Foundation
+import Suite
 
 /// How counters are chosen for a run.
 public enum CounterMode: String, Sendable, CaseIterable {
@@ -47,6 +48,17 @@ public struct RunConfig: Sendable {
     public var cooldownSeconds: Double?
     /// Samples taken above this temperature (°C) are flagged as throttled.
     public var temperatureLimitC = 95.0
+    /// A worker process that sends nothing for this many seconds is killed and its op fails
+    /// (`--worker-timeout`, `FUSEBENCH_WORKER_TIMEOUT`; see `workerTimeoutRange`).
+    public var workerTimeoutSeconds = RunConfig.defaultWorkerTimeout
+
+    /// Default of `workerTimeoutSeconds`: long enough for one build, one reference run or one
+    /// batch of any op of the bundled suites on a slow machine.
+    public static let defaultWorkerTimeout = 120.0
+    /// Accepted `--worker-timeout` values (seconds).
+    public static let workerTimeoutRange: ClosedRange<Double> = 1...86_400
+    /// Environment variable giving the worker timeout when `--worker-timeout` is not used.
+    public static let workerTimeoutVariable = "FUSEBENCH_WORKER_TIMEOUT"
 
     public init() {}
 
@@ -63,11 +75,35 @@ public struct RunSide: Sendable {
     /// Executable for this side's callgrind pass when it is not `executable` itself (e.g. an
     /// AVX2 build of the `--against` binary); nil = no sim pass for a foreign side.
     public var simExecutable: String?
+    /// This side's own ops (`gate --against-suite`: the base checkout's suite files), by
+    /// `SUITE/OP` of the run's plan; nil = the plan's ops. Its workers, callgrind pass and family
+    /// extras load these, so a plug-in library path resolves in that side's checkout.
+    public var ops: [OpKey: PlannedOp]?
 
-    public init(name: String, executable: String?, simExecutable: String? = nil) {
+    public init(name: String, executable: String?, simExecutable: String? = nil, ops: [OpKey: PlannedOp]? = nil) {
         self.name = name
         self.executable = executable
         self.simExecutable = simExecutable
+        self.ops = ops
+    }
+
+    /// What this side measures for the plan's `op`: its own op of the same `SUITE/OP` when it
+    /// has its own suites, else `op` itself.
+    public func op(for op: PlannedOp) -> PlannedOp {
+        ops?[op.key] ?? op
+    }
+}
+
+extension RunConfig {
+    /// Reads the worker timeout from `FUSEBENCH_WORKER_TIMEOUT` (nil when unset or empty).
+    ///
+    /// - Throws: `RunError` when the value is not a number of seconds in `workerTimeoutRange`.
+    public static func workerTimeout(environment: [String: String]) throws -> Double? {
+        guard let text = environment[workerTimeoutVariable], !text.isEmpty else { return nil }
+        guard let s = Double(text), workerTimeoutRange.contains(s) else {
+            throw RunError("\(workerTimeoutVariable)=\(text): expected seconds from \(Int(workerTimeoutRange.lowerBound)) to \(Int(workerTimeoutRange.upperBound))")
+        }
+        return s
     }
 }
 
@@ -75,6 +111,24 @@ public struct RunSide: Sendable {
 public struct RunError: Error, CustomStringConvertible, Sendable {
     public var description: String
     public init(_ d: String) { description = d }
+}
+
+/// One op that could not be measured to the end (its worker crashed or hung): the run keeps what
+/// the op's workers sent, goes on with the next ops and ends `failed`.
+public struct OpFailure: Error, CustomStringConvertible, Sendable {
+    /// `SUITE/OP` of the op.
+    public var op: String
+    /// What happened, naming the worker, the signal (or the hang), the variant when known and
+    /// the plug-in library when the op came from one, followed by the worker's last stderr lines.
+    public var message: String
+
+    /// A failure of `op`.
+    public init(op: String, message: String) {
+        self.op = op
+        self.message = message
+    }
+
+    public var description: String { message }
 }
 
 /// SIGINT/SIGTERM arrived before any run existed in the store (exit 130 at the CLI; nothing was

@@ -36,6 +36,20 @@ struct RunContext {
         config.sides[side].name.isEmpty ? "" : " [\(config.sides[side].name)]"
     }
 
+    /// True when `op` must be measured in a worker process even in a one-process run: its factory
+    /// says so (`OpFamilyExtras.requiresIsolation`, e.g. a C plug-in), so a crash or hang in it
+    /// fails the op instead of taking fusebench down.
+    func requiresIsolation(_ op: PlannedOp) -> Bool {
+        (op.factory as? any OpFamilyExtras)?.requiresIsolation ?? false
+    }
+
+    /// ` (plug-in library PATH)` for an op whose kernels come from a plug-in (its factory's run
+    /// notes name the library), empty otherwise.
+    func libraryNote(for op: PlannedOp) -> String {
+        guard let library = (op.factory as? any OpFamilyExtras)?.runNotes["plugin.library"] else { return "" }
+        return " (plug-in library \(library))"
+    }
+
     /// Stores a calibration with run `runID` and, for the last side, says what it costs.
     func recordCalibration(_ calibration: Calibration, runID: Int64) throws {
         try store.updateRun(id: runID, calibration: calibration, counterMode: counters.mode, counterNote: counters.note)

@@ -15,6 +15,9 @@ public struct RunOutcome: Sendable {
     public var status: RunStatus
     /// Lines worth telling the user (counter mode, stale runs, overhead, rejected variants).
     public var notes: [String]
+    /// Ops that failed (a worker crashed or hung) while the run went on with the others; the run
+    /// then has status `failed` and the CLI exits 3 listing them.
+    public var failures: [OpFailure] = []
 
     /// The run of the last side (the head in `gate --against`, the only run otherwise).
     public var runID: Int64 { runIDs[runIDs.count - 1] }
@@ -84,6 +87,11 @@ public final class BenchRunner {
         }
         var runIDs: [Int64] = []
         for (i, side) in config.sides.enumerated() {
+            // A side with suites of its own (`gate --against-suite`) measures that checkout.
+            var git = git
+            if side.executable == nil, let own = side.ops?.values.map(\.suitePath).min() {
+                git = try GitInfo.measured(suitePath: own, sourceDirectory: nil, environment: [:])
+            }
             var c = cfg
             if let exe = side.executable { c["executable"] = exe }
             let configJSON = String(decoding: (try? JSONSerialization.data(withJSONObject: c, options: [.sortedKeys])) ?? Data(), as: UTF8.self)
@@ -138,12 +146,15 @@ public final class BenchRunner {
         }
 
         let status: RunStatus
+        var failures: [OpFailure] = []
         // Each op's results are stored by the spool: kept in memory while the database is locked, never lost.
         let spool = OpResultSpool(store: store)
         let context = RunContext(plan: plan, store: store, spool: spool, config: config, counters: counters, runIDs: runIDs,
                                  events: events, explicit: explicit, telemetry: telemetry.sampler, note: { [unowned self] in self.note($0) })
         do {
-            status = try OpLoop(context: context).run()
+            let loop = try OpLoop(context: context).run()
+            status = loop.status
+            failures = loop.failures
             if let line = try spool.finish() { note(line) }
         } catch {
             if let kept = spool.salvage(reason: "the run failed: \(error)") { note("error: \(kept.description)") }
@@ -156,7 +167,10 @@ public final class BenchRunner {
             let by = sig != 0 ? ProcessSignal.name(sig) : "a signal to a worker process"
             note("run \(runIDs.map(String.init).joined(separator: ", ")) interrupted by \(by): every completed sample was kept; status 'interrupted'")
         }
-        return RunOutcome(runIDs: runIDs, status: status, notes: notes)
+        if !failures.isEmpty {
+            note("run \(runIDs.map(String.init).joined(separator: ", ")) \(status == .failed ? "failed" : "ended \(status.rawValue)"): \(failures.count) op(s) failed (\(failures.map(\.op).joined(separator: ", "))); every other op and every sample received was stored")
+        }
+        return RunOutcome(runIDs: runIDs, status: status, notes: notes, failures: failures)
     }
 }
 

@@ -244,9 +244,10 @@ struct SignalTests {
         }
     }
 
-    /// A worker killed from outside (kill -9) fails the run with exit 3, naming the worker, the op
-    /// and the signal; the ops stored before stay.
-    @Test func workerKilledFromOutsideFailsTheRun() throws {
+    /// A worker killed from outside (kill -9) fails its op, naming the worker, the op and the
+    /// signal; the ops before stay, the ops after it are still measured, and the run ends
+    /// `failed` with exit 3 listing the failed op.
+    @Test func workerKilledFromOutsideFailsItsOpAndTheRunGoesOn() throws {
         let s = try SignalScenario()
         var victim: Int32 = 0
         let o = try s.drive(["run", s.suite, "--processes", "2"]) { pid in
@@ -261,9 +262,12 @@ struct SignalTests {
         #expect(o.stderr.contains("worker 1/2") || o.stderr.contains("worker 2/2"), "\(o.stderr)")
         #expect(o.stderr.contains("signal 9 (SIGKILL)"), "\(o.stderr)")
         #expect(!o.stderr.contains("interrupted"))
+        #expect(o.stderr.contains("1 op(s) failed") && o.stderr.contains("\n  sig/op1: worker"), "\(o.stderr)")
         let run = try #require(try s.store().runs(limit: 1).first)
         #expect(run.status == .failed)
         #expect(s.samples().filter { $0.op == "op0" }.count == 12)
+        #expect(s.samples().filter { $0.op == "op2" }.count == 12)
+        #expect(s.samples().filter { $0.op == "op3" }.count == 12)
         #expect(ProcessTable.running(inGroup: o.pid).isEmpty)
     }
 }

@@ -86,6 +86,22 @@ struct ProcessIOTests {
         #expect(throws: ProcessIOError.self) { try ChildProcess(executable: "/nonexistent/program", arguments: []) }
     }
 
+    /// A child that ended while a process it started keeps its stdout open: `stopReading` from the
+    /// tick returns what arrived instead of waiting for the grandchild.
+    @Test func stopReadingAfterTheChildEndedReturnsAtOnce() throws {
+        let child = try ChildProcess(executable: "/bin/sh", arguments: ["-c", "echo hello; sleep 5 & exit 0"])
+        var grandchildHolds = false
+        let out = try child.communicate(tickMilliseconds: 10) { c in
+            if c.reapIfEnded() != nil {
+                grandchildHolds = true
+                c.stopReading()
+            }
+        }
+        #expect(grandchildHolds)
+        #expect(out.termination == .exited(0))
+        #expect(String(decoding: out.stdout, as: UTF8.self) == "hello\n")
+    }
+
     @Test func signalledChildIsReported() throws {
         let child = try ChildProcess(executable: "/bin/sleep", arguments: ["30"])
         var sent = false

@@ -326,3 +326,109 @@ class ConstantInstanceBase: KernelInstance {
     func run() {}
     func output() -> UnsafeBufferPointer<Float> { buffer.withUnsafeBufferPointer { $0 } }
 }
+
+/// `WorkerClient.run` against stand-in workers (shell scripts replaying protocol lines): what a
+/// crashed or hung worker streamed is kept, a silent one is killed by the watchdog, and a worker
+/// of a build that does not stream is not mistaken for a hung one.
+@Suite struct WorkerWatchdogTests {
+    let sample = Sample(key: BenchmarkKey(suite: "t", op: "g", variant: "optimized"), sequence: 0, iterations: 10, wallNs: 1000, cpuNs: 990, overheadNs: 20)
+    let request = WorkerRequest(suitePath: "/nonexistent.toml", suite: "t", op: "g", variants: ["reference", "optimized"], samples: 2,
+                                counters: .none, events: [], explicitEvents: false, slowdown: nil, pin: nil, process: 0, quick: true)
+
+    /// `WorkerClient.run` on a script just written: another test's child process may still hold
+    /// the script open for a moment (ETXTBSY), so starting it is retried briefly.
+    func run(_ script: String, timeout: Double) throws -> WorkerResult {
+        var attempt = 0
+        while true {
+            do {
+                return try WorkerClient.run(executable: script, request: request, environment: [:], timeout: timeout)
+            } catch let e as RunError where e.description.contains(String(cString: strerror(ETXTBSY))) && attempt < 100 {
+                attempt += 1
+                usleep(20_000)
+            }
+        }
+    }
+
+    /// A script that prints `messages` as JSON lines (the last one cut in half when `cut`), then runs `then`.
+    func worker(_ messages: [WorkerMessage], cut: Bool = false, then: String) throws -> (script: String, dir: URL) {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fb-watchdog-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        var text = ""
+        for m in messages { text += String(decoding: try JSONEncoder().encode(m), as: UTF8.self) + "\n" }
+        if cut { text = String(text.dropLast(text.count / 4)) }
+        try text.write(to: dir.appendingPathComponent("lines"), atomically: true, encoding: .utf8)
+        let script = dir.appendingPathComponent("worker").path
+        try "#!/bin/sh\ncat '\(dir.path)/lines'\n\(then)\n".write(toFile: script, atomically: true, encoding: .utf8)
+        chmod(script, 0o755)
+        return (script, dir)
+    }
+
+    @Test func crashedWorkerKeepsWhatItStreamed() throws {
+        let w = try worker([WorkerMessage(type: .hello, hello: .current), WorkerMessage(type: .sample, sample: sample),
+                            WorkerMessage(type: .progress, progress: "measuring", variant: "reference"),
+                            WorkerMessage(type: .sample, sample: sample)], cut: true,
+                           then: "echo 'guard page hit by output C' >&2; kill -SEGV $$")
+        defer { try? FileManager.default.removeItem(at: w.dir) }
+        do {
+            _ = try run(w.script, timeout: 60)
+            Issue.record("a worker killed by SIGSEGV must throw")
+        } catch let died as WorkerDied {
+            #expect(died.termination == .signaled(SIGSEGV))
+            #expect(died.hungSeconds == nil)
+            // The half-written last line is dropped, every complete one kept.
+            #expect(died.partial?.samples.count == 1)
+            #expect(died.partial?.samples.first?.key.op == "g")
+            #expect(died.how.contains("signal 11 (SIGSEGV)") && died.how.contains("while measuring variant reference"), "\(died.how)")
+            #expect(died.stderrTail.contains("guard page hit by output C"))
+        }
+    }
+
+    @Test func silentWorkerIsKilledAfterTheTimeout() throws {
+        let w = try worker([WorkerMessage(type: .hello, hello: .current), WorkerMessage(type: .sample, sample: sample),
+                            WorkerMessage(type: .progress, progress: "measuring", variant: "optimized")],
+                           then: "exec sleep 60")
+        defer { try? FileManager.default.removeItem(at: w.dir) }
+        let start = Date()
+        do {
+            _ = try run(w.script, timeout: 1)
+            Issue.record("a silent worker must be killed")
+        } catch let died as WorkerDied {
+            #expect(Date().timeIntervalSince(start) < 30)
+            #expect(died.hungSeconds == 1)
+            #expect(died.termination == .signaled(SIGKILL))
+            #expect(died.partial?.samples.count == 1)
+            #expect(died.how == "hung: no progress for 1 s while measuring variant optimized (killed with SIGKILL)", "\(died.how)")
+        }
+    }
+
+    /// A worker of an older build sends nothing between `hello` and its answer: the watchdog must
+    /// leave it alone after its hello.
+    @Test func nonStreamingWorkerIsNotKilledForSilence() throws {
+        var old = WorkerHello.current
+        old.streams = nil
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fb-watchdog-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let hello = String(decoding: try JSONEncoder().encode(WorkerMessage(type: .hello, hello: old)), as: UTF8.self)
+        let rest = [WorkerMessage(type: .sample, sample: sample), WorkerMessage(type: .done)]
+            .map { String(decoding: (try? JSONEncoder().encode($0)) ?? Data(), as: UTF8.self) }.joined(separator: "\n")
+        try (hello + "\n").write(to: dir.appendingPathComponent("a"), atomically: true, encoding: .utf8)
+        try (rest + "\n").write(to: dir.appendingPathComponent("b"), atomically: true, encoding: .utf8)
+        let script = dir.appendingPathComponent("worker").path
+        try "#!/bin/sh\ncat '\(dir.path)/a'\nsleep 2\ncat '\(dir.path)/b'\n".write(toFile: script, atomically: true, encoding: .utf8)
+        chmod(script, 0o755)
+        let r = try run(script, timeout: 1)
+        #expect(r.finished && r.samples.count == 1)
+    }
+
+    @Test func throttleFlagsOfAStreamingWorkerArriveWithDone() throws {
+        var data = Data()
+        for m in [WorkerMessage(type: .hello, hello: .current), WorkerMessage(type: .sample, sample: sample),
+                  WorkerMessage(type: .done, throttled: [0])] {
+            data += try JSONEncoder().encode(m)
+            data.append(UInt8(ascii: "\n"))
+        }
+        let r = try WorkerClient.parse(data, executable: "w", status: 0, stderr: "")
+        #expect(r.samples.first?.flags.contains(.throttled) == true)
+    }
+}
