@@ -7,10 +7,11 @@ import FuseBench
 /// The worker watchdog option of `run` and `gate`.
 struct WorkerTimeoutOption: ParsableArguments {
     @Option(name: .customLong("worker-timeout"),
-            help: "Seconds a worker process may send nothing before it is killed and its op fails as hung (1 to 86400; default $FUSEBENCH_WORKER_TIMEOUT or 120).")
+            help: "Seconds a worker process may send nothing before it is killed and its op fails as hung (1 to 86400; default $FUSEBENCH_WORKER_TIMEOUT, else 120 for ops that require isolation such as plug-ins and no watchdog for other ops).")
     var seconds: Double?
 
-    /// Sets `config.workerTimeoutSeconds` from the option, else the environment, else the default.
+    /// Sets `config.workerTimeoutSeconds` from the option, else the environment; neither leaves it
+    /// nil (the default watchdog then covers isolated ops only, see `RunConfig.workerTimeout(isolated:)`).
     ///
     /// - Throws: `UsageError` for a value out of range (option or environment variable).
     func apply(to config: inout RunConfig) throws {

@@ -81,6 +81,25 @@ public enum FileDescriptorIO {
         }
     }
 
+    /// Takes stdout over for a protocol: returns a private, close-on-exec copy of file descriptor 1
+    /// and points descriptor 1 at stderr, so whatever else writes to stdout afterwards (a C
+    /// library's `printf`, Swift's `print`, a child process inheriting it) lands on stderr instead
+    /// of in the protocol stream. Call it before anything is written to stdout.
+    ///
+    /// - Throws: `ProcessIOError` when the descriptor cannot be copied or redirected.
+    public static func divertStandardOutput() throws -> Int32 {
+        let copy = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, Int32(3))
+        guard copy >= 0 else { throw ProcessIOError("copy stdout (fd 1)", code: errno) }
+        while dup2(STDERR_FILENO, STDOUT_FILENO) < 0 {
+            guard errno == EINTR else {
+                let code = errno
+                close(copy)
+                throw ProcessIOError("redirect stdout (fd 1) to stderr", code: code)
+            }
+        }
+        return copy
+    }
+
     /// One `write` (retried on EINTR) for a non-blocking pipe: returns the bytes written, 0 when the
     /// pipe is full, nil when its reader is gone (EPIPE, SIGPIPE suppressed).
     static func writeSome(_ fd: Int32, _ bytes: ArraySlice<UInt8>) throws -> Int? {

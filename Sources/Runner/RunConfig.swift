@@ -48,12 +48,14 @@ public struct RunConfig: Sendable {
     public var cooldownSeconds: Double?
     /// Samples taken above this temperature (°C) are flagged as throttled.
     public var temperatureLimitC = 95.0
-    /// A worker process that sends nothing for this many seconds is killed and its op fails
-    /// (`--worker-timeout`, `FUSEBENCH_WORKER_TIMEOUT`; see `workerTimeoutRange`).
-    public var workerTimeoutSeconds = RunConfig.defaultWorkerTimeout
+    /// The worker watchdog given explicitly (`--worker-timeout`, `FUSEBENCH_WORKER_TIMEOUT`; see
+    /// `workerTimeoutRange`): a worker process that sends nothing for this many seconds is killed
+    /// and its op fails. nil = not given: see `workerTimeout(isolated:)`.
+    public var workerTimeoutSeconds: Double?
 
-    /// Default of `workerTimeoutSeconds`: long enough for one build, one reference run or one
-    /// batch of any op of the bundled suites on a slow machine.
+    /// The watchdog of ops that require isolation (plug-ins, `isolated` Swift kernels) when none
+    /// is given: long enough for one build, one reference run or one batch of any op of the
+    /// bundled suites on a slow machine.
     public static let defaultWorkerTimeout = 120.0
     /// Accepted `--worker-timeout` values (seconds).
     public static let workerTimeoutRange: ClosedRange<Double> = 1...86_400
@@ -61,6 +63,14 @@ public struct RunConfig: Sendable {
     public static let workerTimeoutVariable = "FUSEBENCH_WORKER_TIMEOUT"
 
     public init() {}
+
+    /// The watchdog of a worker measuring an op (nil = none): the explicit `workerTimeoutSeconds`
+    /// for every op; without one, `defaultWorkerTimeout` only for ops whose factory requires
+    /// isolation (`isolated`), whose kernels are foreign code that may hang. Other ops (built-in
+    /// kinds, `gate --against` workers) keep running however long one verification or batch takes.
+    public func workerTimeout(isolated: Bool) -> Double? {
+        workerTimeoutSeconds ?? (isolated ? RunConfig.defaultWorkerTimeout : nil)
+    }
 
     /// True when every sample is taken in this process (no workers).
     public var inProcess: Bool { processes <= 1 && sides.count == 1 && sides[0].executable == nil }

@@ -14,8 +14,8 @@ struct WorkerFanOut {
 
     /// Runs the op's workers one after the other. On SIGINT/SIGTERM the worker in flight is asked
     /// to stop and its completed samples are kept; a worker that dies under us (crash, `kill -9`)
-    /// or sends nothing for `--worker-timeout` seconds (then killed) ends measuring with an
-    /// `OpFailure`, keeping every sample that arrived before, its own included. `isolated`: an op
+    /// or sends nothing for its watchdog's time (then killed; `RunConfig.workerTimeout(isolated:)`)
+    /// ends measuring with an `OpFailure`, keeping every sample that arrived before, its own included. `isolated`: an op
     /// of a one-process run measured in a worker for safety — the run's calibration is the
     /// in-process one, so the worker's is not stored.
     func measure(op: PlannedOp, index: Int, slowdown: Double?, sequencers: [SampleSequencer], progress: ProgressLine,
@@ -46,7 +46,8 @@ struct WorkerFanOut {
                 let r: WorkerResult
                 do {
                     r = try WorkerClient.run(executable: side.executable ?? Harness.executablePath, request: request,
-                                             environment: config.environment, timeout: config.workerTimeoutSeconds)
+                                             environment: config.environment,
+                                             timeout: config.workerTimeout(isolated: context.requiresIsolation(sideOp)))
                 } catch let died as WorkerDied {
                     // Keep what it streamed before dying, then fail this op only.
                     var kept = 0

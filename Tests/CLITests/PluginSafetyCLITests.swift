@@ -10,16 +10,27 @@ import TestSupport
 
 /// A plug-in `misbehaving` with one kernel `act` (verified against fusebench's `relu`, shape key
 /// `n`) whose variants go wrong on purpose:
-/// - `segv` dereferences NULL on call 2 000 000 (after verification, warm-up and some batches: about 40 of them);
-/// - `hang` spins forever from call 2 000 000 on;
+/// - `segv` dereferences NULL on its first call 0.3 s or more after its first call (after
+///   verification, warm-up and some hundred batches, however fast or loaded the machine is);
+/// - `hang` spins forever from then on;
 /// - `oob` writes one byte 4095 bytes past the end of its output on its first call, which is
 ///   always inside the guard page after the output's last page.
 private let misbehaving = #"""
+#define _POSIX_C_SOURCE 200809L
 #include "fusebench_plugin.h"
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
-static long calls;
+/// True from 0.3 s after the first call on.
+static int late(void) {
+    static double first = -1;
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    double now = (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+    if (first < 0) first = now;
+    return now - first >= 0.3;
+}
 
 static void relu(const fb_args *a) {
     const float *x = a->inputs[0];
@@ -29,13 +40,13 @@ static void relu(const fb_args *a) {
 
 static void segv(const fb_args *a, void *s) {
     (void)s;
-    if (++calls == 2000000) *(volatile int *)(uintptr_t)0 = 1;
+    if (late()) *(volatile int *)(uintptr_t)0 = 1;
     relu(a);
 }
 
 static void hang(const fb_args *a, void *s) {
     (void)s;
-    if (++calls >= 2000000) for (;;) __asm__ volatile("" ::: "memory");
+    if (late()) for (;;) __asm__ volatile("" ::: "memory");
     relu(a);
 }
 
@@ -59,7 +70,7 @@ const fb_plugin *fusebench_plugin(void) { return &plugin; }
             [suite]
             name = "safe"
             [defaults]
-            samples = 400
+            samples = 2000
             batch_ms = 0.5
             warmup_ms = 2
             [[plugin]]
@@ -141,5 +152,36 @@ const fb_plugin *fusebench_plugin(void) { return &plugin; }
         let store = try ResultStore(path: db)
         let run = try #require(try store.runs(limit: 1).first)
         #expect(try store.samples(runID: run.id).filter { $0.op == "after" }.count == 8)
+    }
+
+    /// A kernel that prints to stdout (here a plug-in's printf + fflush on every call) must not
+    /// corrupt the worker's JSON stream: its text goes to the worker's stderr, the op is measured.
+    @Test func pluginPrintingToStdoutDoesNotBreakTheWorkerProtocol() throws {
+        let dir = try TestPluginDirectory()
+        defer { dir.remove() }
+        _ = try dir.build(TestPluginSources.chatty, name: "chatty")
+        let suite = try dir.write("""
+            [suite]
+            name = "talk"
+            [defaults]
+            samples = 4
+            batch_ms = 0.5
+            warmup_ms = 2
+            [[plugin]]
+            name = "chatty"
+            library = "libchatty.so"
+            kernel = "act"
+            shape = { n = 64 }
+            variants = ["reference", "talks"]
+            """, to: "talk.toml")
+        let db = dir.url.appendingPathComponent("r.sqlite").path
+        let r = try CLI.run(["run", suite.path, "--db", db, "--quiet", "--counters", "none", "--processes", "1"])
+        #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
+        let store = try ResultStore(path: db)
+        let run = try #require(try store.runs(limit: 1).first)
+        #expect(run.status == .complete)
+        let samples = try store.samples(runID: run.id)
+        #expect(samples.contains { $0.op == "chatty" && $0.variant == "talks" }, "\(samples.count)")
+        #expect(try store.accuracyChecks(runID: run.id).contains { $0.op == "chatty" && $0.variant == "talks" && $0.passed })
     }
 }

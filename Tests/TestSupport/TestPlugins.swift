@@ -219,6 +219,25 @@ public enum TestPluginSources {
     const fb_plugin *fusebench_plugin(void) { return &plugin; }
     """#
 
+    /// A plug-in `chatty` whose kernel `act` (verified against `relu`, variant `talks`) prints
+    /// `x` on stdout and flushes it on every call, as a debugging kernel would.
+    public static let chatty = #"""
+    #include "fusebench_plugin.h"
+    #include <stdio.h>
+    static void talks(const fb_args *a, void *s) {
+        (void)s;
+        const float *x = a->inputs[0];
+        float *y = a->output;
+        for (uint64_t i = 0; i < a->output_count; i++) y[i] = x[i] > 0 ? x[i] : 0;
+        printf("x\n");
+        fflush(stdout);
+    }
+    static const fb_variant variants[] = { { .name = "talks", .run = talks } };
+    static const fb_kernel kernels[] = { { .name = "act", .verify_against = "relu", .variant_count = 1, .variants = variants } };
+    static const fb_plugin plugin = { FUSEBENCH_PLUGIN_HEADER, .name = "chatty", .kernel_count = 1, .kernels = kernels };
+    const fb_plugin *fusebench_plugin(void) { return &plugin; }
+    """#
+
     /// A plug-in whose kernel names a built-in kind that cannot verify it (`verify_against = "nope"`).
     public static let badVerify = #"""
     #include "fusebench_plugin.h"
