@@ -10,26 +10,28 @@ import TestSupport
 
 /// A plug-in `misbehaving` with one kernel `act` (verified against fusebench's `relu`, shape key
 /// `n`) whose variants go wrong on purpose:
-/// - `segv` dereferences NULL on its first call 0.3 s or more after its first call (after
-///   verification, warm-up and some hundred batches, however fast or loaded the machine is);
-/// - `hang` spins forever from then on;
+/// - `segv` dereferences NULL on its first call 1.5 s after its first call (after verification,
+///   warm-up and some batches; the suite asks for far more samples than fit in 1.5 s, so the op
+///   never completes first, however fast or loaded the machine — a call count would depend on
+///   the batch sizes, which depend on the machine);
+/// - `hang` spins forever from 1.5 s after its first call on;
 /// - `oob` writes one byte 4095 bytes past the end of its output on its first call, which is
 ///   always inside the guard page after the output's last page.
 private let misbehaving = #"""
-#define _POSIX_C_SOURCE 200809L
+#define _POSIX_C_SOURCE 199309L /* clock_gettime under -std=c11 */
 #include "fusebench_plugin.h"
 #include <stddef.h>
 #include <stdint.h>
+
 #include <time.h>
 
-/// True from 0.3 s after the first call on.
-static int late(void) {
-    static double first = -1;
+/* Seconds since this variant's first call. */
+static double elapsed(void) {
+    static struct timespec t0;
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
-    double now = (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-    if (first < 0) first = now;
-    return now - first >= 0.3;
+    if (t0.tv_sec == 0 && t0.tv_nsec == 0) t0 = t;
+    return (double)(t.tv_sec - t0.tv_sec) + 1e-9 * (double)(t.tv_nsec - t0.tv_nsec);
 }
 
 static void relu(const fb_args *a) {
@@ -40,13 +42,13 @@ static void relu(const fb_args *a) {
 
 static void segv(const fb_args *a, void *s) {
     (void)s;
-    if (late()) *(volatile int *)(uintptr_t)0 = 1;
+    if (elapsed() > 1.5) *(volatile int *)(uintptr_t)0 = 1;
     relu(a);
 }
 
 static void hang(const fb_args *a, void *s) {
     (void)s;
-    if (late()) for (;;) __asm__ volatile("" ::: "memory");
+    if (elapsed() > 1.5) for (;;) __asm__ volatile("" ::: "memory");
     relu(a);
 }
 
@@ -70,7 +72,7 @@ const fb_plugin *fusebench_plugin(void) { return &plugin; }
             [suite]
             name = "safe"
             [defaults]
-            samples = 2000
+            samples = 100000
             batch_ms = 0.5
             warmup_ms = 2
             [[plugin]]
