@@ -1,4 +1,5 @@
 import BenchModel
+import Foundation
 
 /// Outcome of comparing one op variant between a base and a head (verdict rules: docs/architecture.md).
 public enum Verdict: String, Codable, Sendable {
@@ -21,19 +22,39 @@ public struct ComparisonInput: Sendable, Hashable {
     public var threshold: Double?
     /// Instruction-count threshold as a fraction; nil uses ``Comparator``'s default.
     public var instructionsThreshold: Double?
-    /// Baseline samples (any number of worker processes; `Sample.process` groups them).
-    public var base: [Sample]
-    /// Candidate samples.
-    public var head: [Sample]
+    /// Baseline samples per run (round), in run order; within a run `Sample.process` is the worker
+    /// process. Time groups are keyed (run, process): process 0 of round 1 and of round 2 are distinct.
+    public var baseRuns: [[Sample]]
+    /// Candidate samples per run (round); with `paired`, run i was measured together with base run i.
+    public var headRuns: [[Sample]]
+    /// Both sides were measured in the same runner invocations, workers alternating ABBA
+    /// (`gate --against`): base process p of run i is paired with head process p of run i.
+    public var paired: Bool
+    /// This machine's learned run-to-run noise of the benchmark (unpaired estimates use it).
+    public var prior: NoisePrior
 
-    /// Creates an input; thresholds left nil fall back to the comparator's defaults.
+    /// Baseline samples of every run.
+    public var base: [Sample] { baseRuns.flatMap { $0 } }
+    /// Candidate samples of every run.
+    public var head: [Sample] { headRuns.flatMap { $0 } }
+
+    /// Creates an input of one run per side; thresholds left nil fall back to the comparator's defaults.
     public init(key: BenchmarkKey, threshold: Double? = nil, instructionsThreshold: Double? = nil,
-                base: [Sample], head: [Sample]) {
+                base: [Sample], head: [Sample], prior: NoisePrior = .unknown) {
+        self.init(key: key, threshold: threshold, instructionsThreshold: instructionsThreshold,
+                  baseRuns: [base], headRuns: [head], paired: false, prior: prior)
+    }
+
+    /// Creates an input of several runs (rounds) per side.
+    public init(key: BenchmarkKey, threshold: Double? = nil, instructionsThreshold: Double? = nil,
+                baseRuns: [[Sample]], headRuns: [[Sample]], paired: Bool, prior: NoisePrior = .unknown) {
         self.key = key
         self.threshold = threshold
         self.instructionsThreshold = instructionsThreshold
-        self.base = base
-        self.head = head
+        self.baseRuns = baseRuns
+        self.headRuns = headRuns
+        self.paired = paired
+        self.prior = prior
     }
 }
 
@@ -54,21 +75,23 @@ public struct Comparison: Codable, Sendable, Hashable {
     public var baseMedian: Double
     /// Median per-iteration net wall time of the head, ns.
     public var headMedian: Double
-    /// headMedian / baseMedian.
+    /// Estimated head/base time ratio, exp(d̂) (the ratio of pooled medians when there is no estimate).
     public var ratio: Double
-    /// Lower bound of the hierarchical bootstrap CI of the ratio.
+    /// Lower bound of the CI of the ratio (the decision estimate's t interval; the descriptive
+    /// hierarchical bootstrap when there is no estimate).
     public var ciLower: Double
-    /// Upper bound of the hierarchical bootstrap CI of the ratio.
+    /// Upper bound of the CI of the ratio.
     public var ciUpper: Double
     /// Confidence of the CI (0.95).
     public var confidence: Double
-    /// p-value the verdict uses: the larger of `pValueMannWhitney` and `pValueBootstrap`.
+    /// One-sided p-value of the test of no slowdown (d ≤ 0) that the regression rule uses; 1 without an estimate.
     public var pValue: Double
-    /// `pValue` after Holm correction across all ops compared together.
+    /// `pValue` after Holm correction across all ops compared together and × the maximum number of looks.
     public var pValueAdjusted: Double
-    /// Two-sided Mann–Whitney U p-value on the pooled batch values (scipy semantics).
+    /// No longer computed (kept for JSON compatibility; always nil).
     public var pValueMannWhitney: Double?
-    /// Two-sided process-resampling bootstrap p-value for ratio = 1.
+    /// Two-sided process-resampling bootstrap p-value for ratio = 1, when the descriptive bootstrap
+    /// stood in for a missing estimate.
     public var pValueBootstrap: Double?
     /// Time threshold t used for the verdict (fraction).
     public var threshold: Double
@@ -97,6 +120,11 @@ public struct Comparison: Codable, Sendable, Hashable {
     public var instructionBackend: CounterBackend?
     /// Why something was not compared (no samples, counter backends differ, ...), if anything.
     public var note: String?
+    /// How the time verdict was reached (estimate, interval, look, boundary); nil without an estimate.
+    public var decision: DecisionDetails?
+    /// Why the time verdict is undecided (too few pairs, not yet significant, too noisy, no noise
+    /// history with one process per side); nil when decided.
+    public var undecidedReason: String?
 
     /// Creates a comparison record (normally produced by ``Comparator/compare(_:threshold:instructionsThreshold:alpha:resamples:confidence:seed:)``).
     public init(key: BenchmarkKey, baseMedian: Double, headMedian: Double, ratio: Double,
@@ -147,48 +175,41 @@ public enum Comparator {
     /// Compares every input and returns one ``Comparison`` per input, in input order.
     ///
     /// Per input:
-    /// - Time values are `Sample.netWallNsPerIteration`, grouped by `Sample.process`. Samples
+    /// - Time values are `Sample.netWallNsPerIteration`, grouped by (run, `Sample.process`). Samples
     ///   flagged `belowOverhead` (net time not positive, unreliable) are left out; outliers
     ///   and throttled samples are kept.
-    /// - `ratio`, `ciLower`, `ciUpper`: ``Bootstrap/ratioOfMedians(base:head:resamples:confidence:seed:)``
-    ///   (hierarchical over processes, then batches). Its seed is derived from `seed` and the
-    ///   op/variant name, so a comparison does not depend on which other ops are compared.
-    /// - `pValue`: the larger of ``MannWhitney/test(_:_:)`` on the pooled values of each side
-    ///   (`pValueMannWhitney`) and the process-resampling bootstrap's p-value of
-    ///   ``Bootstrap/ratioOfMediansTest(base:head:resamples:confidence:seed:)`` (`pValueBootstrap`).
-    /// - `pValueAdjusted`: ``Holm/adjust(_:)`` over the p-values of all inputs with data on both sides.
-    /// - `verdict`: ``verdict(ratio:lower:upper:adjustedP:threshold:alpha:)``.
+    /// - The time estimate is ``LogRatioEstimator/paired(base:head:)`` when `paired` (both sides
+    ///   measured together, workers ABBA), else ``LogRatioEstimator/unpaired(base:head:prior:historyPairsNeeded:)``
+    ///   with the input's learned noise. `ratio` = exp(d̂) and [`ciLower`, `ciUpper`] its two-sided
+    ///   `confidence` t interval. Without an estimate (too few pairs; one process per side and no noise
+    ///   history) the ratio and CI are the descriptive hierarchical bootstrap of the ratio of medians
+    ///   and the verdict is inconclusive with `undecidedReason`.
+    /// - `verdict`, `pValue` (one-sided, d ≤ 0), `pValueAdjusted` (Holm across the inputs with an
+    ///   estimate, × ``DecisionContract/maximumLooks``) and `decision`: ``DecisionRule/decide(_:thresholds:look:missingReasons:)``.
     /// - Instructions: see ``instructionComparison(base:head:threshold:)``.
-    ///
-    /// Caveats. The pooled rank test treats batches as independent, so with between-process
-    /// variance its p-value alone is too small; that is why `pValue` takes the larger of it and
-    /// the bootstrap's, and why the regression rule also needs `ciLower > 1` on the hierarchical
-    /// interval. That interval is itself too
-    /// narrow when there are few processes: in a simulation with no real change, 10% process
-    /// spread and 3% batch noise, about 9% of ops came out as regressions with 3 processes per
-    /// side, 2.8% with 5, 1.8% with 8 and 1% with 20. Give each side at least 5 processes
-    /// (pyperf uses 20).
     ///
     /// - Parameters:
     ///   - threshold: time threshold for inputs that do not set their own.
     ///   - instructionsThreshold: instruction threshold for inputs that do not set their own.
-    ///   - alpha: significance level for the Holm-adjusted p-value (0.05).
-    ///   - resamples: bootstrap resamples per input.
+    ///   - resamples: bootstrap resamples per input (descriptive fallback only).
     ///   - confidence: CI coverage.
     ///   - seed: bootstrap seed.
+    ///   - look: the sequential look (gate round, 1-based) the decision is made at.
     public static func compare(_ inputs: [ComparisonInput], threshold: Double = defaultThreshold,
-                               instructionsThreshold: Double = defaultInstructionsThreshold, alpha: Double = 0.05,
+                               instructionsThreshold: Double = defaultInstructionsThreshold,
                                resamples: Int = 2000, confidence: Double = 0.95,
-                               seed: UInt64 = defaultSeed) -> [Comparison] {
+                               seed: UInt64 = defaultSeed, look: Int = 1) -> [Comparison] {
         var results: [Comparison] = []
-        var tested: [Int] = []  // indices into `results` that take part in the Holm family
+        var estimates: [LogRatioEstimate?] = []
+        var reasons: [String?] = []
+        var thresholds: [Double] = []
         for input in inputs {
             let t = input.threshold ?? threshold
             let ti = input.instructionsThreshold ?? instructionsThreshold
-            let baseGroups = timeGroups(input.base)
-            let headGroups = timeGroups(input.head)
-            let nBase = baseGroups.reduce(0) { $0 + $1.count }
-            let nHead = headGroups.reduce(0) { $0 + $1.count }
+            let baseGroups = processGroups(input.baseRuns)
+            let headGroups = processGroups(input.headRuns)
+            let nBase = baseGroups.reduce(0) { $0 + $1.values.count }
+            let nHead = headGroups.reduce(0) { $0 + $1.values.count }
             let instr = instructionComparison(base: input.base, head: input.head, threshold: ti)
             var notes: [String] = []
             var c = Comparison(key: input.key, baseMedian: .nan, headMedian: .nan,
@@ -200,51 +221,51 @@ public enum Comparator {
                                instructionVerdict: instr.verdict, instructionBackend: instr.backend)
             if nBase == 0 { notes.append("no usable base samples") }
             if nHead == 0 { notes.append("no usable head samples") }
+            var estimate: LogRatioEstimate?
+            var reason: String? = nBase == 0 || nHead == 0 ? "no usable samples on one side" : nil
             if nBase > 0 && nHead > 0 {
-                let basePooled = baseGroups.flatMap { $0 }
-                let headPooled = headGroups.flatMap { $0 }
-                let boot = Bootstrap.ratioOfMediansTest(base: baseGroups, head: headGroups, resamples: resamples,
-                                                        confidence: confidence, seed: opSeed(seed, input.key))
-                c.baseMedian = Stats.median(basePooled)
-                c.headMedian = Stats.median(headPooled)
-                c.ratio = boot.ratio
-                c.ciLower = boot.lower
-                c.ciUpper = boot.upper
-                c.pValueMannWhitney = MannWhitney.test(headPooled, basePooled).p
-                c.pValueBootstrap = boot.p
-                // A rank test on pooled batches treats batches of one process as independent and is
-                // too confident when processes differ; the process-resampling bootstrap is not. The
-                // verdict uses the larger (more conservative) of the two.
-                c.pValue = max(c.pValueMannWhitney ?? 1, boot.p)
-                tested.append(results.count)
+                c.baseMedian = Stats.median(baseGroups.flatMap(\.values))
+                c.headMedian = Stats.median(headGroups.flatMap(\.values))
+                if input.paired {
+                    let p = LogRatioEstimator.paired(base: baseGroups, head: headGroups)
+                    (estimate, reason) = (p.estimate, p.reason)
+                } else {
+                    (estimate, reason) = LogRatioEstimator.unpaired(base: baseGroups, head: headGroups, prior: input.prior)
+                }
+                if let e = estimate {
+                    let q = StudentT.quantile(0.5 + confidence / 2, df: e.degreesOfFreedom)
+                    c.ratio = exp(e.estimate)
+                    c.ciLower = exp(e.estimate - q * e.standardError)
+                    c.ciUpper = exp(e.estimate + q * e.standardError)
+                } else {
+                    // Descriptive only: no verdict rests on it.
+                    let boot = Bootstrap.ratioOfMediansTest(base: baseGroups.map(\.values), head: headGroups.map(\.values),
+                                                            resamples: resamples, confidence: confidence,
+                                                            seed: opSeed(seed, input.key))
+                    c.ratio = boot.ratio
+                    c.ciLower = boot.lower
+                    c.ciUpper = boot.upper
+                    c.pValueBootstrap = boot.p
+                }
             }
             if let n = instr.note { notes.append(n) }
             c.note = notes.isEmpty ? nil : notes.joined(separator: "; ")
             results.append(c)
+            estimates.append(estimate)
+            reasons.append(reason)
+            thresholds.append(t)
         }
-        let adjusted = Holm.adjust(tested.map { results[$0].pValue })
-        for (k, index) in tested.enumerated() {
-            results[index].pValueAdjusted = adjusted[k]
-            let r = results[index]
-            results[index].verdict = verdict(ratio: r.ratio, lower: r.ciLower, upper: r.ciUpper,
-                                             adjustedP: r.pValueAdjusted, threshold: r.threshold, alpha: alpha)
+        let decisions = DecisionRule.decide(estimates, thresholds: thresholds, look: look, missingReasons: reasons)
+        for (i, d) in decisions.enumerated() {
+            results[i].verdict = d.verdict
+            results[i].decision = d.details
+            results[i].undecidedReason = d.verdict == .inconclusive ? d.reason : nil
+            if let details = d.details {
+                results[i].pValue = details.pValueOneSided
+                results[i].pValueAdjusted = details.pValueCorrected
+            }
         }
         return results
-    }
-
-    /// The time verdict rules, checked in this order:
-    /// 1. **improvement** if `upper` < 1 − t and `adjustedP` < α (it also satisfies the pass
-    ///    rule; it passes the gate);
-    /// 2. **pass** if `upper` < 1 + t;
-    /// 3. **regression** if `ratio` > 1 + t, `adjustedP` < α and `lower` > 1 (a slowdown that is
-    ///    beyond the threshold and significant both by the test and by the interval);
-    /// 4. otherwise **inconclusive**. NaN inputs give inconclusive.
-    public static func verdict(ratio: Double, lower: Double, upper: Double, adjustedP: Double,
-                               threshold t: Double, alpha: Double = 0.05) -> Verdict {
-        if upper < 1 - t && adjustedP < alpha { return .improvement }
-        if upper < 1 + t { return .pass }
-        if ratio > 1 + t && adjustedP < alpha && lower > 1 { return .regression }
-        return .inconclusive
     }
 
     /// Instruction-count comparison of one op variant.
@@ -299,15 +320,19 @@ public enum Comparator {
         return plain.allSatisfy { $0.flags.contains(.simulated) } ? samples : plain
     }
 
-    /// Net per-iteration wall times grouped by worker process (ascending process index), without
-    /// `belowOverhead` samples; groups are never empty.
-    static func timeGroups(_ samples: [Sample]) -> [[Double]] {
-        var byProcess: [Int: [Double]] = [:]
-        // Simulated-counter samples carry counts only; their time under valgrind means nothing.
-        for s in samples where !s.flags.contains(.belowOverhead) && !s.flags.contains(.simulated) {
-            byProcess[s.process, default: []].append(s.netWallNsPerIteration)
+    /// Net per-iteration wall times grouped by (run, worker process) — runs in the order given,
+    /// processes ascending — without `belowOverhead` and simulated samples; groups are never empty.
+    public static func processGroups(_ runs: [[Sample]]) -> [ProcessGroup] {
+        var out: [ProcessGroup] = []
+        for (r, samples) in runs.enumerated() {
+            var byProcess: [Int: [Double]] = [:]
+            // Simulated-counter samples carry counts only; their time under valgrind means nothing.
+            for s in samples where !s.flags.contains(.belowOverhead) && !s.flags.contains(.simulated) {
+                byProcess[s.process, default: []].append(s.netWallNsPerIteration)
+            }
+            for p in byProcess.keys.sorted() { out.append(ProcessGroup(run: r, process: p, values: byProcess[p] ?? [])) }
         }
-        return byProcess.keys.sorted().map { byProcess[$0]! }
+        return out
     }
 
     /// Bootstrap seed of one benchmark: `seed` mixed with a 64-bit FNV-1a hash of `SUITE/OP`,
@@ -321,28 +346,45 @@ public enum Comparator {
 
 /// Combines per-op comparisons into the gate's overall verdict and exit code (exit codes: docs/architecture.md).
 public enum GateDecision {
-    /// The verdict one comparison contributes to the gate.
+    /// The verdict one comparison contributes to the gate: the time verdict combined with the
+    /// instruction signal (on by default wherever both sides have counts of the same backend).
     ///
-    /// The time verdict decides. The instruction verdict is a second, low-noise signal: when
-    /// `instructionsBreakTies` is true and the time verdict is ``Verdict/inconclusive``, an
-    /// instruction ``Verdict/regression`` makes the op a regression (the counts resolve what the
-    /// clock could not). A time pass, improvement or regression is never overridden by counts:
-    /// an op measured not-slower with confidence passes even if it executes more instructions.
-    public static func gateVerdict(_ c: Comparison, instructionsBreakTies: Bool = true) -> Verdict {
-        if c.verdict == .inconclusive && instructionsBreakTies && c.instructionVerdict == .regression {
-            return .regression
-        }
+    /// With r the instruction ratio, ti the instruction threshold (1%) and t the time threshold:
+    /// - r > 1 + t → **regression**, even when time passes: the op deterministically does t more
+    ///   work (a time ``Verdict/improvement`` — significantly faster beyond t — still stands);
+    /// - r > 1 + ti and time not pass/improvement (regression or undecided) → **regression**:
+    ///   the counts settle what the clock could not;
+    /// - otherwise the time verdict (between 1 + ti and 1 + t with a time pass: pass, with the
+    ///   note of ``instructionNote(_:)``).
+    /// `instructionSignal: false` gives the time verdict alone.
+    public static func gateVerdict(_ c: Comparison, instructionSignal: Bool = true) -> Verdict {
+        guard instructionSignal, let r = c.instructionRatio, r.isFinite else { return c.verdict }
+        if r > 1 + c.threshold && c.verdict != .improvement { return .regression }
+        if r > 1 + c.instructionsThreshold && (c.verdict == .inconclusive || c.verdict == .regression) { return .regression }
         return c.verdict
+    }
+
+    /// The visible note of an op whose time passes while its instructions grew beyond the
+    /// instruction threshold but not beyond the time threshold ("instructions +3.0%"); nil otherwise.
+    public static func instructionNote(_ c: Comparison) -> String? {
+        guard let r = c.instructionRatio, r.isFinite, r > 1 + c.instructionsThreshold else { return nil }
+        let pct = String(format: "instructions %+.1f%%", (r - 1) * 100)
+        switch (c.verdict, gateVerdict(c)) {
+        case (.pass, .pass), (.improvement, .improvement): return pct
+        case (.pass, .regression): return pct + " (≥ the time threshold: regression although time passes)"
+        case (.inconclusive, .regression): return pct + " (decides the undecided time verdict)"
+        default: return nil
+        }
     }
 
     /// Overall verdict and exit code: any regression → (``Verdict/regression``, 1); else any
     /// inconclusive → (``Verdict/inconclusive``, 2); else — every op pass or improvement —
     /// (``Verdict/pass``, 0). Improvements pass the gate. An empty list is inconclusive (2):
     /// nothing compared is not evidence of no regression.
-    public static func combine(_ comparisons: [Comparison], instructionsBreakTies: Bool = true)
+    public static func combine(_ comparisons: [Comparison], instructionSignal: Bool = true)
         -> (verdict: Verdict, exitCode: Int32) {
         if comparisons.isEmpty { return (.inconclusive, 2) }
-        let verdicts = comparisons.map { gateVerdict($0, instructionsBreakTies: instructionsBreakTies) }
+        let verdicts = comparisons.map { gateVerdict($0, instructionSignal: instructionSignal) }
         if verdicts.contains(.regression) { return (.regression, 1) }
         if verdicts.contains(.inconclusive) { return (.inconclusive, 2) }
         return (.pass, 0)

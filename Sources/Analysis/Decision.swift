@@ -17,6 +17,10 @@ public enum DecisionContract {
     public static let maximumLooks = 6
     /// Fewest base/head pairs before a paired estimate may decide anything.
     public static let minimumPairs = 6
+    /// Worker processes per side that each look (gate round) adds by default: 10 pairs give the
+    /// trimmed mean 5 degrees of freedom at the first look; an unchanged op usually passes at the
+    /// second (20 pairs), a slowdown of the threshold is usually found by the third.
+    public static let processesPerLook = 10
 
     /// One-sided normal quantile the regression test must reach for `benchmarks` ops in the Holm
     /// family at its strictest step: Φ⁻¹(1 − α / (benchmarks · maximumLooks)).

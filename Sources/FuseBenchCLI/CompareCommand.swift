@@ -46,8 +46,14 @@ struct VerdictOptions: ParsableArguments {
 struct CompareCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "compare",
-        abstract: "Compare two runs: per op ratio of medians with a bootstrap CI, p-value, verdict.",
-        discussion: "BASE and HEAD are run ids, baseline names, 'latest' or 'latest~N'. Exit 0; with --fail-on-regression: 0 pass, 1 regression, 2 inconclusive, 3 error.")
+        abstract: "Compare two runs: per op time ratio with its CI and the gate's verdict.",
+        discussion: """
+            BASE and HEAD are run ids, baseline names, 'latest' or 'latest~N'. Verdicts follow the gate's contract \
+            (docs/ci-gating.md): unpaired estimates from the runs' process medians and the run-to-run noise learned \
+            on this machine (`fusebench noise`); runs of one process each with no noise history are inconclusive, \
+            and a `noise:` line under the table says which applied. Exit 0; with --fail-on-regression: 0 pass, \
+            1 regression, 2 inconclusive, 3 error.
+            """)
 
     @Argument(help: "Base run (id, baseline name, latest, latest~N).")
     var base: String

@@ -9,14 +9,22 @@ struct GateCommand: ParsableCommand {
         commandName: "gate",
         abstract: "Block merges on latency regressions: exit 0 pass, 1 regression, 2 inconclusive, 3 error.",
         discussion: """
-            Runs the suites (or takes --run), compares with --baseline, and decides per op: pass if the 95% CI of \
-            head/base median time stays under 1 + threshold; regression if the slowdown exceeds the threshold and is \
-            significant after Holm correction; otherwise inconclusive — then, within --max-time, it measures the \
-            undecided ops again and merges the samples. With --against BINARY (e.g. fusebench built from the merge \
-            base) both builds are measured in this session, their worker processes interleaved ABBA: the most robust \
-            mode on noisy machines. With --against-suite BASE_SUITE (once per suite, in the same order) the base side \
-            loads its ops from the base checkout's suite files instead — a C plug-in's library built at the merge base \
-            — alone or together with --against. A crashed or hung op makes the gate an error (exit 3).
+            The contract, per op with threshold t (default 5%): unchanged code fails with probability ≤ 1% \
+            (family-wise: Holm across ops, Bonferroni across at most 6 looks) and passes with probability ≥ 95%; \
+            a true slowdown of t or more fails with probability ≥ 95%; between 0 and t either may happen. The gate \
+            measures in rounds (looks) until every op is decided, the looks run out or --max-time is spent; an op \
+            still undecided then is inconclusive (exit 2), with its estimate, CI and the reason. Details: \
+            docs/ci-gating.md, "The contract".
+
+            Runs the suites (or takes --run) and compares with --baseline (the stored run's own run-to-run noise, \
+            learned from this machine's history, bounds what it can resolve), or with --against BINARY (e.g. \
+            fusebench built from the merge base): both builds measured now, worker processes interleaved ABBA and \
+            paired back to back, so the machine's drift cancels — the most robust mode on noisy machines. With \
+            --against-suite BASE_SUITE (once per suite, in the same order) the base side loads its ops from the base \
+            checkout's suite files instead — a C plug-in's library built at the merge base — alone or together with \
+            --against. Instruction counts, where both sides have them, count too: more than 1 + \
+            --instructions-threshold decides an undecided op as a regression, more than 1 + t fails it even when time \
+            passes. A crashed or hung op makes the gate an error (exit 3).
             """)
 
     @Argument(help: "Suite files or names (default: default).")
@@ -38,11 +46,11 @@ struct GateCommand: ParsableCommand {
     @Option(name: .customLong("run"), help: "Use this stored run as the head instead of running.")
     var headRun: String?
 
-    @Option(name: .customLong("max-time"), help: "Seconds the gate may spend collecting more samples while inconclusive (0 to 86400; default 0: no extra rounds).")
-    var maxTime: Double = 0
+    @Option(name: .customLong("max-time"), help: "Seconds the gate may spend measuring further rounds while some op is undecided (0 to 86400; 0: one round only).")
+    var maxTime: Double = GateLoop.defaultMaxTime
 
-    @Option(help: "Worker processes per op and side (1 to 64).")
-    var processes: Int = 3
+    @Option(help: "Worker processes per op and side in each round (1 to 64); with --against each round adds as many base/head pairs.")
+    var processes: Int = GateLoop.defaultProcesses
 
     @Option(help: "Regular expression on SUITE/OP/VARIANT.")
     var filter: String?
@@ -121,28 +129,44 @@ struct GateCommand: ParsableCommand {
         }
         let start = Date()
         var round = 1
+        var frozen: [BenchmarkKey: Comparison] = [:]  // ops decided at an earlier look keep that verdict
+        let paired = config.sides.count > 1
         while true {
             let roundStart = Date()
             let outcome = try BenchRunner(plan: plan, store: store, config: config, say: say).run()
             if outcome.status == .interrupted { throw ExitCode(ExitStatus.interrupted) }
             // A crashed or hung op cannot be judged: the gate is an error, not a verdict.
             try OpFailures.check(outcome.failures, runIDs: outcome.runIDs)
-            if config.sides.count > 1 { baseIDs.append(outcome.runIDs[0]) }
+            if paired { baseIDs.append(outcome.runIDs[0]) }
             headIDs.append(outcome.runID)
-            let report = try CompareReport(store: store, baseIDs: baseIDs, headIDs: headIDs, options: options)
+            var roundOptions = options
+            roundOptions.paired = paired
+            roundOptions.look = round
+            var report = try CompareReport(store: store, baseIDs: baseIDs, headIDs: headIDs, options: roundOptions)
+            report.keep(frozen)
+            for c in report.comparisons where GateDecision.gateVerdict(c) != .inconclusive && frozen[c.key] == nil { frozen[c.key] = c }
             let roundTime = Date().timeIntervalSince(roundStart)
             let elapsed = Date().timeIntervalSince(start)
-            let undecided = Set(report.comparisons.filter { GateDecision.gateVerdict($0) == .inconclusive }.map(\.key.opKey))
-            if report.verdict != .inconclusive || undecided.isEmpty || elapsed + roundTime > maxTime {
-                if report.verdict == .inconclusive, maxTime > 0 {
-                    say(String(format: "still inconclusive after %d round(s), %.0f s (--max-time %.0f s)", round, elapsed, maxTime))
-                }
+            let undecided = report.comparisons.filter { GateDecision.gateVerdict($0) == .inconclusive }
+            let open = undecided.filter { !GateLoop.isHopeless($0) }
+            for c in undecided {
+                say("round \(round): undecided \(c.key)\(GateLoop.estimateText(c))\(c.undecidedReason.map { ": " + $0 } ?? "")")
+            }
+            let stop: String?
+            if undecided.isEmpty { stop = nil }
+            else if open.isEmpty { stop = "no undecided op can be decided by measuring more (see the reasons)" }
+            else if round >= DecisionContract.maximumLooks { stop = "the contract's \(DecisionContract.maximumLooks) looks are used" }
+            else if elapsed + roundTime > maxTime { stop = String(format: "--max-time %.0f s would be exceeded", maxTime) }
+            else { stop = "" }
+            if stop != "" {
+                if let why = stop { say(String(format: "still undecided after %d round(s), %.0f s: %@", round, elapsed, why)) }
                 return try finish(report, format: format, rounds: round, seconds: elapsed)
             }
             round += 1
-            plan.ops = plan.ops.filter { undecided.contains($0.key) }
-            say(String(format: "inconclusive on %d op(s); round %d: measuring them again (%.0f s of --max-time %.0f s used)",
-                       undecided.count, round, elapsed, maxTime))
+            let again = Set(open.map(\.key.opKey))
+            plan.ops = plan.ops.filter { again.contains($0.key) }
+            say(String(format: "round %d: measuring %d undecided op(s) again (%.0f s of --max-time %.0f s used)",
+                       round, again.count, elapsed, maxTime))
         }
     }
 
@@ -153,6 +177,29 @@ struct GateCommand: ParsableCommand {
                                                        report.verdict.rawValue, rounds, seconds, report.exitCode))
         }
         if report.exitCode != 0 { throw ExitCode(report.exitCode) }
+    }
+}
+
+/// The gate's sequential loop: defaults and when measuring more cannot help.
+enum GateLoop {
+    /// Default `--max-time`: with the first round and the simulated-counter pass a smoke gate ends within a minute.
+    static let defaultMaxTime = 40.0
+    /// Default worker processes per round and side: each round adds this many pairs (≥ the 6 a paired decision needs).
+    static let defaultProcesses = DecisionContract.processesPerLook
+
+    /// An undecided op that more rounds cannot decide: its standard-error floor (the stored base's
+    /// own noise) makes its threshold unresolvable, or it has no estimate for a reason more head
+    /// samples do not change (one base process and no noise history).
+    static func isHopeless(_ c: Comparison) -> Bool {
+        if let d = c.decision, let s = d.smallestResolvableThreshold, s > c.threshold { return true }
+        if c.decision == nil, let why = c.undecidedReason, why.contains("no noise history") { return true }
+        return false
+    }
+
+    /// " +3.1% [−1.0%, +7.4%]" for an op with an estimate, else "".
+    static func estimateText(_ c: Comparison) -> String {
+        guard c.decision != nil, c.ratio.isFinite else { return "" }
+        return String(format: " %+.1f%% [%+.1f%%, %+.1f%%]", (c.ratio - 1) * 100, (c.ciLower - 1) * 100, (c.ciUpper - 1) * 100)
     }
 }
 

@@ -28,16 +28,26 @@ public enum CompareRenderer {
             ratio,
             String(format: "%.2g", c.pValueAdjusted),
             instr, miss,
-            c.verdict.rawValue + (c.instructionVerdict == .regression ? " (instr ↑)" : ""),
+            verdictCell(c),
         ]
     }
+
+    /// The gate verdict of `c` (time combined with the instruction signal), marked when the
+    /// instruction signal changed the time verdict.
+    static func verdictCell(_ c: Comparison) -> String {
+        let g = GateDecision.gateVerdict(c)
+        return g.rawValue + (g != c.verdict ? " (instr ↑)" : "")
+    }
+
+    /// The rule footer: how verdicts are reached (docs/ci-gating.md, "The contract").
+    static let ruleLine = "verdict rule: regression if the estimate ≥ c (inside [1, 1+t]) and one-sided p < 1% after Holm × \(DecisionContract.maximumLooks) looks; pass if the estimate < c and the look-corrected 95% upper bound < 1+t; instructions > 1+ti decide undecided ops, > 1+t fail"
 
     static let header = ["benchmark", "base p50", "head p50", "ratio [95% CI]", "p (Holm)", "instr ratio", "miss ratio", "verdict"]
 
     static func summary(_ r: CompareReport) -> String {
-        let counts = Dictionary(grouping: r.comparisons, by: \.verdict).mapValues(\.count)
+        let counts = Dictionary(grouping: r.comparisons, by: { GateDecision.gateVerdict($0) }).mapValues(\.count)
         let parts = [Verdict.regression, .inconclusive, .pass, .improvement].compactMap { v in counts[v].map { "\($0) \(v.rawValue)" } }
-        return "\(r.verdict.rawValue.uppercased()) — \(parts.joined(separator: ", ")) · base run \(r.base.map { String($0.id) }.joined(separator: "+")) vs head run \(r.head.map { String($0.id) }.joined(separator: "+")) · threshold per op, verdict rule: pass if CI upper < 1+t; regression if ratio > 1+t, CI lower > 1 and Holm p < 0.05"
+        return "\(r.verdict.rawValue.uppercased()) — \(parts.joined(separator: ", ")) · base run \(r.base.map { String($0.id) }.joined(separator: "+")) vs head run \(r.head.map { String($0.id) }.joined(separator: "+")) · threshold per op, \(ruleLine)"
     }
 
     public static func text(_ r: CompareReport, colour: Bool) -> String {
@@ -51,13 +61,19 @@ public enum CompareRenderer {
         // Colour the verdict column after alignment so escape codes do not skew widths.
         for (i, c) in r.comparisons.enumerated() where colour {
             let idx = i + 2
-            if let range = lines[idx].range(of: c.verdict.rawValue, options: .backwards) {
-                lines[idx].replaceSubrange(range, with: paint(c.verdict.rawValue, c.verdict))
+            let v = GateDecision.gateVerdict(c)
+            if let range = lines[idx].range(of: v.rawValue, options: .backwards) {
+                lines[idx].replaceSubrange(range, with: paint(v.rawValue, v))
             }
         }
         var out = lines.joined(separator: "\n")
+        for line in r.noiseLines { out += "\nnoise: \(line)" }
         for w in r.warnings { out += "\nwarning: \(w)" }
-        for c in r.comparisons { if let note = c.note { out += "\nnote: \(c.key): \(note)" } }
+        for c in r.comparisons {
+            if let note = c.note { out += "\nnote: \(c.key): \(note)" }
+            if let n = GateDecision.instructionNote(c) { out += "\nnote: \(c.key): \(n)" }
+            if GateDecision.gateVerdict(c) == .inconclusive, let why = c.undecidedReason { out += "\nundecided: \(c.key): \(why)" }
+        }
         if r.excludedThrottled > 0 { out += "\nexcluded \(r.excludedThrottled) samples flagged as throttled or descheduled" }
         out += "\n" + paint(summary(r), r.verdict)
         return out
@@ -69,9 +85,16 @@ public enum CompareRenderer {
         out += "| " + header.joined(separator: " | ") + " |\n|" + header.map { _ in "---" }.joined(separator: "|") + "|\n"
         for c in r.comparisons {
             var row = cells(c, r)
-            row[row.count - 1] = icon[c.verdict] ?? c.verdict.rawValue
+            let g = GateDecision.gateVerdict(c)
+            row[row.count - 1] = (icon[g] ?? g.rawValue) + (g != c.verdict ? " (instr ↑)" : "")
             out += "| " + row.map { $0.replacingOccurrences(of: "|", with: "\\|") }.joined(separator: " | ") + " |\n"
         }
+        var notes = r.noiseLines.map { "> noise: \($0)" }
+        for c in r.comparisons {
+            if let n = GateDecision.instructionNote(c) { notes.append("> \(c.key): \(n)") }
+            if GateDecision.gateVerdict(c) == .inconclusive, let why = c.undecidedReason { notes.append("> undecided: \(c.key): \(why)") }
+        }
+        if !notes.isEmpty { out += "\n" + notes.joined(separator: "\n") + "\n" }
         if !r.warnings.isEmpty { out += "\n" + r.warnings.map { "> ⚠️ \($0)" }.joined(separator: "\n") + "\n" }
         out += "\n<sub>\(summary(r))</sub>\n"
         return out
@@ -82,14 +105,17 @@ public enum CompareRenderer {
     /// its `suite`, bare `op` and `variant`. With `profiles`, the document also has `profiles`: one
     /// entry per compared benchmark (see docs/reports.md, "Why is it slower: differential profiles").
     public static func json(_ r: CompareReport, profiles: ProfileReport? = nil) throws -> String {
-        /// One comparison: every field of `Comparison` plus `benchmark`.
+        /// One comparison: every field of `Comparison` plus `benchmark`, `gateVerdict` (time combined
+        /// with the instruction signal) and `instructionNote`.
         struct Row: Encodable {
             var comparison: Comparison
-            enum Key: String, CodingKey { case benchmark }
+            enum Key: String, CodingKey { case benchmark, gateVerdict, instructionNote }
             func encode(to encoder: Encoder) throws {
                 try comparison.encode(to: encoder)
                 var c = encoder.container(keyedBy: Key.self)
                 try c.encode(comparison.key.description, forKey: .benchmark)
+                try c.encode(GateDecision.gateVerdict(comparison).rawValue, forKey: .gateVerdict)
+                try c.encodeIfPresent(GateDecision.instructionNote(comparison), forKey: .instructionNote)
             }
         }
         struct Doc: Encodable {
@@ -103,11 +129,12 @@ public enum CompareRenderer {
             var onlyInHead: [String]
             var warnings: [String]
             var excludedThrottled: Int
+            var noise: [String]
             var profiles: [ProfileRenderer.JSONEntry]?
         }
         let doc = Doc(verdict: r.verdict.rawValue, exitCode: r.exitCode, baseRuns: r.base.map(\.id), headRuns: r.head.map(\.id),
                       comparisons: r.comparisons.map { Row(comparison: $0) }, cacheMissRatio: r.cacheMissRatio, onlyInBase: r.onlyInBase, onlyInHead: r.onlyInHead,
-                      warnings: r.warnings, excludedThrottled: r.excludedThrottled, profiles: profiles.map(ProfileRenderer.jsonEntries))
+                      warnings: r.warnings, excludedThrottled: r.excludedThrottled, noise: r.noiseLines, profiles: profiles.map(ProfileRenderer.jsonEntries))
         let e = JSONEncoder()
         e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")

@@ -30,11 +30,34 @@ public struct CompareReport: Sendable {
         public var instructionsThreshold: Double?
         /// Leave out samples flagged as taken while throttled or descheduled.
         public var excludeThrottled = false
-        public init(threshold: Double? = nil, instructionsThreshold: Double? = nil, excludeThrottled: Bool = false) {
+        /// Base run i and head run i were measured together, workers ABBA (`gate --against`):
+        /// pair their processes.
+        public var paired = false
+        /// Use this machine's learned run-to-run noise (NoiseHistory) for unpaired estimates.
+        public var learnedNoise = true
+        /// The sequential look (gate round) the decision is made at, 1-based.
+        public var look = 1
+        /// Creates options.
+        public init(threshold: Double? = nil, instructionsThreshold: Double? = nil, excludeThrottled: Bool = false,
+                    paired: Bool = false, learnedNoise: Bool = true, look: Int = 1) {
             self.threshold = threshold
             self.instructionsThreshold = instructionsThreshold
             self.excludeThrottled = excludeThrottled
+            self.paired = paired
+            self.learnedNoise = learnedNoise
+            self.look = look
         }
+    }
+
+    /// How the time verdicts' uncertainty was obtained, one line per kind (shown under the table),
+    /// e.g. "paired: 12 back-to-back base/head process pairs".
+    public var noiseLines: [String] {
+        var seen: [String] = []
+        for c in comparisons {
+            let line = c.decision?.noiseSource ?? c.undecidedReason.map { "no estimate: " + $0 }
+            if let line, !seen.contains(line) { seen.append(line) }
+        }
+        return seen
     }
 
     /// A report from comparisons made elsewhere (renderer tests, reports of many ops); the
@@ -106,10 +129,20 @@ public struct CompareReport: Sendable {
                 warnings.append("op \(key) has another shape or dtype (base \(describe(b)), head \(describe(op))): its times measure different work")
             }
         }
-        for key in headSide.keys where baseKeys.contains(key) {
+        let common = headSide.keys.filter { baseKeys.contains($0) }
+        var priors: [BenchmarkKey: NoisePrior] = [:]
+        if options.learnedNoise && !options.paired {
+            priors = try NoiseHistory.priors(store: store, machineKey: b0.machine.key, keys: common,
+                                             excluding: Set(baseIDs + headIDs))
+        }
+        if options.paired && baseIDs.count != headIDs.count {
+            throw CompareError("paired comparison needs as many base runs as head runs (\(baseIDs.count) vs \(headIDs.count))")
+        }
+        for key in common {
             let threshold = options.threshold ?? headSide.ops[key.opKey]?.threshold
             inputs.append(ComparisonInput(key: key, threshold: threshold, instructionsThreshold: options.instructionsThreshold,
-                                          base: keep(baseSide.samples(key)), head: keep(headSide.samples(key))))
+                                          baseRuns: baseSide.runs(key).map(keep), headRuns: headSide.runs(key).map(keep),
+                                          paired: options.paired, prior: priors[key] ?? .unknown))
         }
         onlyInBase = baseSide.keys.filter { !headKeys.contains($0) }.map(\.description)
         onlyInHead = headSide.keys.filter { !baseKeys.contains($0) }.map(\.description)
@@ -124,7 +157,8 @@ public struct CompareReport: Sendable {
             }
         }
         cacheMissRatio = missRatio
-        comparisons = Comparator.compare(inputs, instructionsThreshold: options.instructionsThreshold ?? Comparator.defaultInstructionsThreshold)
+        comparisons = Comparator.compare(inputs, instructionsThreshold: options.instructionsThreshold ?? Comparator.defaultInstructionsThreshold,
+                                         look: options.look)
         let decision = GateDecision.combine(comparisons)
         verdict = decision.verdict
         exitCode = decision.exitCode
@@ -132,6 +166,16 @@ public struct CompareReport: Sendable {
         if !onlyInBase.isEmpty { warnings.append("only in base (not compared): \(onlyInBase.joined(separator: ", "))") }
         if !onlyInHead.isEmpty { warnings.append("only in head (not compared): \(onlyInHead.joined(separator: ", "))") }
         self.warnings = warnings
+    }
+
+    /// Keeps the comparisons of `decided` (ops decided at an earlier look of a sequential gate: a
+    /// decided op stops there) in place of this look's, and recombines the verdict and exit code.
+    public mutating func keep(_ decided: [BenchmarkKey: Comparison]) {
+        guard !decided.isEmpty else { return }
+        comparisons = comparisons.map { decided[$0.key] ?? $0 }
+        let decision = GateDecision.combine(comparisons)
+        verdict = decision.verdict
+        exitCode = decision.exitCode
     }
 
     /// Median per-iteration value of `event` and its backend (preferring `sim`, deterministic).
@@ -148,20 +192,20 @@ public struct CompareReport: Sendable {
 
     static func ids(_ ids: [Int64]) -> String { ids.map(String.init).joined(separator: "+") }
 
-    /// Samples and ops of one side (one or more runs; processes renumbered so each run's
-    /// worker processes stay distinct clusters), keyed `SUITE/OP/VARIANT`. Of an op that has
-    /// per-iteration-timed batches only the plain ones are kept (`Comparator.decisionBatches`,
-    /// the batches `variants` decides from).
+    /// Samples and ops of one side (one or more runs, kept apart: time groups are keyed (run,
+    /// process), and paired comparisons pair run i of base with run i of head), keyed
+    /// `SUITE/OP/VARIANT`. Of an op that has per-iteration-timed batches only the plain ones are
+    /// kept (`Comparator.decisionBatches`, the batches `variants` decides from).
     struct Side {
         var infos: [RunInfo] = []
         var ops: [OpKey: OpRecord] = [:]
         var keys: [BenchmarkKey] = []
-        var bySample: [BenchmarkKey: [Sample]] = [:]
-        var samples: [Sample] { bySample.values.flatMap { $0 } }
+        /// Per key, one sample list per run of the side (in run order; empty where a run lacks it).
+        var byRun: [BenchmarkKey: [[Sample]]] = [:]
+        var samples: [Sample] { byRun.values.flatMap { $0.flatMap { $0 } } }
 
         init(store: ResultStore, ids: [Int64]) throws {
-            var processOffset = 0
-            for id in ids {
+            for (r, id) in ids.enumerated() {
                 guard let info = try store.run(id: id) else { throw StoreError.unknownRun(String(id)) }
                 infos.append(info)
                 for op in try store.ops(runID: id) where ops[op.key] == nil { ops[op.key] = op }
@@ -172,19 +216,19 @@ public struct CompareReport: Sendable {
                     if byOp[s.opKey] == nil { opOrder.append(s.opKey) }
                     byOp[s.opKey, default: []].append(s)
                 }
-                var maxProcess = 0
                 for var s in opOrder.flatMap({ Comparator.decisionBatches(byOp[$0] ?? []) }) {
-                    maxProcess = max(maxProcess, s.process)
-                    s.process += processOffset
                     s.iterationLatencies = nil  // only needed to tell timed from plain batches
-                    if bySample[s.key] == nil { keys.append(s.key) }
-                    bySample[s.key, default: []].append(s)
+                    if byRun[s.key] == nil {
+                        keys.append(s.key)
+                        byRun[s.key] = Array(repeating: [], count: ids.count)
+                    }
+                    byRun[s.key]?[r].append(s)
                 }
-                processOffset += maxProcess + 1
             }
         }
 
-        func samples(_ k: BenchmarkKey) -> [Sample] { bySample[k] ?? [] }
+        func samples(_ k: BenchmarkKey) -> [Sample] { (byRun[k] ?? []).flatMap { $0 } }
+        func runs(_ k: BenchmarkKey) -> [[Sample]] { byRun[k] ?? [] }
     }
 }
 

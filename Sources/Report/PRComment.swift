@@ -28,7 +28,7 @@ public enum PRCommentRenderer {
     public static func render(_ report: CompareReport, profiles: ProfileReport? = nil, htmlURL: String? = nil,
                               title: String? = nil, limit: Int = githubLimit) -> Rendered {
         let order: [Verdict: Int] = [.regression: 0, .inconclusive: 1, .improvement: 2, .pass: 3]
-        func rank(_ c: Comparison) -> Int { c.instructionVerdict == .regression ? 0 : order[c.verdict] ?? 4 }
+        func rank(_ c: Comparison) -> Int { c.instructionVerdict == .regression ? 0 : order[GateDecision.gateVerdict(c)] ?? 4 }
         let sorted = report.comparisons.enumerated().sorted { (rank($0.element), $0.offset) < (rank($1.element), $1.offset) }.map(\.element)
         let regressed = Set(report.comparisons.filter { $0.verdict == .regression || $0.instructionVerdict == .regression }.map(\.key))
         let profileEntries = (profiles?.entries ?? []).filter { regressed.contains($0.key) }
@@ -74,7 +74,7 @@ public enum PRCommentRenderer {
             }
         }
         let cutRows = sorted.dropFirst(keptRows.count)
-        let counts = Dictionary(grouping: cutRows, by: \.verdict).mapValues(\.count)
+        let counts = Dictionary(grouping: cutRows, by: { GateDecision.gateVerdict($0) }).mapValues(\.count)
         var cut: [String] = []
         if !cutRows.isEmpty {
             let parts = [Verdict.regression, .inconclusive, .improvement, .pass].compactMap { v in counts[v].map { "\($0) \(v.rawValue)" } }
@@ -101,7 +101,8 @@ public enum PRCommentRenderer {
     static func row(_ c: Comparison, _ r: CompareReport) -> String {
         let icon: [Verdict: String] = [.pass: "✅ pass", .improvement: "🚀 improvement", .inconclusive: "❔ inconclusive", .regression: "❌ regression"]
         var cells = CompareRenderer.cells(c, r)
-        cells[cells.count - 1] = (icon[c.verdict] ?? c.verdict.rawValue) + (c.instructionVerdict == .regression ? " (instr ↑)" : "")
+        let g = GateDecision.gateVerdict(c)
+        cells[cells.count - 1] = (icon[g] ?? g.rawValue) + (g != c.verdict ? " (instr ↑)" : "")
         return MarkdownText.tableRow(cells)
     }
 

@@ -129,18 +129,15 @@ func instructions(_ perIteration: Double, _ backend: CounterBackend) -> CounterV
         #expect(c.verdict == .regression)
         #expect(abs(c.ratio - 1.1) < 0.02)
         #expect(c.ciLower > 1.05)
-        #expect(try #require(c.pValueMannWhitney) < 1e-6)
-        // The verdict's p-value is the larger of the rank test and the process bootstrap, whose
-        // floor is 1/resamples.
+        #expect(c.decision?.method == "unpaired")
         #expect(c.pValueAdjusted <= 0.001)
         #expect(GateDecision.combine([c]) == (.regression, 1))
     }
 
     @Test func tenPercentSlowdownWithHighNoiseAndFewSamplesIsInconclusive() throws {
         // 2 processes × 4 batches per side, 30% batch noise, 5% process noise, true ratio 1.1:
-        // too little data to decide. Over ten independent data sets the gate must never pass
-        // the slowdown, and should mostly say inconclusive (a regression verdict is correct
-        // but lucky here).
+        // too little data to decide (and with 2 processes per side and no noise history, no
+        // estimate at all). Over ten data sets the gate must never pass the slowdown.
         var verdicts: [Verdict] = []
         for k in 0..<10 {
             let base = synthetic(median: 1000, noise: 0.3, processes: 2, perProcess: 4, processSpread: 0.05,
@@ -159,14 +156,10 @@ func instructions(_ perIteration: Double, _ backend: CounterBackend) -> CounterV
     }
 
     @Test func noiseAloneNeverFiresTheGate() throws {
-        // No real change, but strong between-process variance (10% per process) and
-        // 3% batch noise, 8 processes × 8 batches per side: the pooled rank test alone is often
-        // "significant" here, because batches of one process are not independent. The
-        // hierarchical interval must keep the verdict from being a regression. (With only 3
-        // processes per side the cluster bootstrap is too narrow: a numpy simulation of this
-        // setting gave ≈9% false regressions at 3 processes, ≈2.8% at 5, ≈1.8% at 8, 1% at 20.)
+        // No real change, but strong between-process variance (10% per process) and 3% batch
+        // noise, 8 processes × 8 batches per side: the unpaired estimate works on process medians,
+        // so batches of one process cannot fake significance.
         var verdicts: [Verdict] = []
-        var smallRawP = 0
         for k in 0..<20 {
             let base = synthetic(median: 1000, noise: 0.03, processes: 8, perProcess: 8, processSpread: 0.1,
                                  seed: UInt64(300 + 2 * k))
@@ -174,12 +167,9 @@ func instructions(_ perIteration: Double, _ backend: CounterBackend) -> CounterV
                                  seed: UInt64(301 + 2 * k))
             let c = try #require(Comparator.compare([ComparisonInput(key: BenchmarkKey(suite: "t", op: "op", variant: "v"), base: base, head: head)]).first)
             verdicts.append(c.verdict)
-            if try #require(c.pValueMannWhitney) < 0.05 { smallRawP += 1 }
-            // The process bootstrap p-value, which the verdict uses, is not fooled.
-            #expect(try #require(c.pValueBootstrap) >= 0.05 || c.verdict != .regression)
+            #expect(c.processesBase == 8 && c.decision?.observations == 16)
         }
         #expect(!verdicts.contains(.regression))
-        #expect(smallRawP >= 8)
     }
 
     @Test func twentyPercentSpeedupIsAnImprovementThatPasses() throws {
@@ -191,51 +181,25 @@ func instructions(_ perIteration: Double, _ backend: CounterBackend) -> CounterV
         #expect(GateDecision.combine([c]) == (.pass, 0))
     }
 
-    /// 40 values: 22 in a tight cluster around `center`, 18 spread over the tails 60–100 and
-    /// 120–160. Mirrors the Python data used for the scipy reference below.
-    func clustered(_ center: Double, shift: Double) -> [Double] {
-        let cluster = (0..<22).map { center + (Double($0) - 10.5) * 0.05 }
-        let lo = (0..<9).map { 60 + Double($0) * 40 / 9 + 0.013 }
-        let hi = (0..<9).map { 160 - Double($0) * 40 / 9 - 0.017 }
-        return (cluster + lo + hi).map { $0 + shift }
-    }
-
-    @Test func holmCorrectionCanTurnARegressionIntoInconclusive() throws {
-        // Op "a": median 6% slower; the median's interval is clearly above 1 but the rank test
-        // is only moderately significant.
-        //   def mk(center,n,k):
-        //     cl=[center+(i-(k-1)/2)*0.05 for i in range(k)]; t=n-k
-        //     lo=[60+i*40/(t//2)+0.013 for i in range(t//2)]; hi=[160-i*40/(t-t//2)-0.017 for i in range(t-t//2)]
-        //     return cl+lo+hi
-        //   mannwhitneyu(mk(106,40,22)+0.001, mk(100,40,22)).pvalue -> 0.01593340654182506
-        let a = ComparisonInput(key: BenchmarkKey(suite: "t", op: "a", variant: "optimized"),
-                                base: clustered(100, shift: 0).map { sample(op: "a", perIteration: $0) },
-                                head: clustered(106, shift: 0.001).map { sample(op: "a", perIteration: $0) })
+    @Test func holmAcrossOpsAndIntervalsIndependentOfTheFamily() throws {
+        // Op "a": +4% with 6 processes per side; alone vs with three unchanged ops.
+        let a = ComparisonInput(key: BenchmarkKey(suite: "t", op: "a", variant: "v"),
+                                base: synthetic(op: "a", median: 1000, noise: 0.01, processes: 6, perProcess: 5, processSpread: 0.01, seed: 11),
+                                head: synthetic(op: "a", median: 1040, noise: 0.01, processes: 6, perProcess: 5, processSpread: 0.01, seed: 12))
         let alone = try #require(Comparator.compare([a]).first)
-        #expect(abs(alone.pValue - 0.01593340654182506) < 1e-9)
-        #expect(alone.pValueAdjusted == alone.pValue)
-        #expect(alone.ratio > 1.05 && alone.ciLower > 1 && alone.ciUpper > 1.05)
-        #expect(alone.verdict == .regression)
-
-        // The same op compared together with three unchanged ops: Holm multiplies its p by 4.
         let others = (1...3).map { k in
-            ComparisonInput(key: BenchmarkKey(suite: "t", op: "o\(k)", variant: "optimized"),
-                            base: synthetic(op: "o\(k)", median: 500, noise: 0.01, processes: 3, perProcess: 10,
-                                            seed: UInt64(20 + k)),
-                            head: synthetic(op: "o\(k)", median: 500, noise: 0.01, processes: 3, perProcess: 10,
-                                            seed: UInt64(30 + k)))
+            ComparisonInput(key: BenchmarkKey(suite: "t", op: "o\(k)", variant: "v"),
+                            base: synthetic(op: "o\(k)", median: 500, noise: 0.01, processes: 6, perProcess: 5, seed: UInt64(20 + k)),
+                            head: synthetic(op: "o\(k)", median: 500, noise: 0.01, processes: 6, perProcess: 5, seed: UInt64(30 + k)))
         }
         let family = Comparator.compare([a] + others)
         #expect(family.map(\.op) == ["a", "o1", "o2", "o3"])
         let fa = family[0]
-        #expect(fa.pValue < 0.05)
-        #expect(fa.pValueAdjusted > 0.05)
-        #expect(abs(fa.pValueAdjusted - 4 * fa.pValue) < 1e-12)
-        #expect(fa.verdict == .inconclusive)
-        // Ratio and interval of an op do not depend on which other ops are compared.
+        #expect(abs(alone.pValueAdjusted - min(1, alone.pValue * Double(DecisionContract.maximumLooks))) < 1e-12)
+        #expect(fa.pValueAdjusted >= alone.pValueAdjusted)
+        // Ratio and interval of an op do not depend on which other ops are compared; the boundary does (m ops).
         #expect(fa.ratio == alone.ratio && fa.ciLower == alone.ciLower && fa.ciUpper == alone.ciUpper)
-        #expect(family[1...].allSatisfy { $0.verdict == .pass })
-        #expect(GateDecision.combine(family) == (.inconclusive, 2))
+        #expect((fa.decision?.boundary ?? 0) > (alone.decision?.boundary ?? 1))
     }
 
     @Test func instructionVerdict() throws {
@@ -274,7 +238,6 @@ func instructions(_ perIteration: Double, _ backend: CounterBackend) -> CounterV
         #expect(c.baseInstructions == nil && c.headInstructions == nil)
         #expect(c.note?.contains("instructions not compared") == true)
         #expect(c.note?.contains("hw") == true && c.note?.contains("sim") == true)
-        #expect(c.verdict == .pass)  // the time comparison is unaffected
 
         // A side with both backends is compared only on the backend the other side has.
         let mixed = synthetic(median: 1000, noise: 0.01, processes: 2, perProcess: 10, seed: 52) { _ in
@@ -289,69 +252,57 @@ func instructions(_ perIteration: Double, _ backend: CounterBackend) -> CounterV
         #expect(n.instructionRatio == nil && n.note == nil)
     }
 
-    @Test func instructionsBreakTiesInTheGateOnly() throws {
+    @Test func instructionsDecideAnUndecidedTimeVerdict() throws {
         let noisyBase = synthetic(median: 1000, noise: 0.3, processes: 2, perProcess: 4, seed: 60) { _ in
             [instructions(5000, .sim)]
         }
         let noisyHead = synthetic(median: 1000, noise: 0.3, processes: 2, perProcess: 4, seed: 61) { _ in
-            [instructions(5500, .sim)]
+            [instructions(5200, .sim)]
         }
         let c = try #require(Comparator.compare([ComparisonInput(key: BenchmarkKey(suite: "t", op: "op", variant: "v"), base: noisyBase, head: noisyHead)]).first)
         #expect(c.verdict == .inconclusive)
         #expect(c.instructionVerdict == .regression)
         #expect(GateDecision.gateVerdict(c) == .regression)
         #expect(GateDecision.combine([c]) == (.regression, 1))
-        #expect(GateDecision.combine([c], instructionsBreakTies: false) == (.inconclusive, 2))
-        // A confident time pass is not overridden by counts.
+        #expect(GateDecision.combine([c], instructionSignal: false) == (.inconclusive, 2))
+        // +4% instructions (< t) with a time pass: a pass, with a note.
         var passed = c
         passed.verdict = .pass
         #expect(GateDecision.gateVerdict(passed) == .pass)
+        #expect(GateDecision.instructionNote(passed) == "instructions +4.0%")
     }
 
     @Test func emptySideIsInconclusiveAndLeftOutOfHolm() throws {
-        let base = synthetic(median: 1000, noise: 0.01, processes: 2, perProcess: 10, seed: 70)
-        let head = synthetic(median: 1100, noise: 0.01, processes: 2, perProcess: 10, seed: 71)
+        let base = synthetic(median: 1000, noise: 0.01, processes: 4, perProcess: 10, seed: 70)
+        let head = synthetic(median: 1100, noise: 0.01, processes: 4, perProcess: 10, seed: 71)
         let r = Comparator.compare([ComparisonInput(key: BenchmarkKey(suite: "t", op: "x", variant: "v"), base: base, head: []),
                                     ComparisonInput(key: BenchmarkKey(suite: "t", op: "y", variant: "v"), base: base, head: head)])
         #expect(r[0].verdict == .inconclusive)
         #expect(r[0].ratio.isNaN && r[0].nHead == 0 && r[0].pValue == 1 && r[0].pValueAdjusted == 1)
         #expect(r[0].note == "no usable head samples")
-        #expect(r[1].pValueAdjusted == r[1].pValue)  // a family of one
+        #expect(r[1].pValueAdjusted == min(1, r[1].pValue * Double(DecisionContract.maximumLooks)))  // a family of one
         #expect(r[1].verdict == .regression)
         #expect(GateDecision.combine(r) == (.regression, 1))
     }
 
     @Test func belowOverheadSamplesAreLeftOut() throws {
-        var base = synthetic(median: 1000, noise: 0.01, processes: 2, perProcess: 10, seed: 80)
-        let head = synthetic(median: 1000, noise: 0.01, processes: 2, perProcess: 10, seed: 81)
-        base.append(contentsOf: (0..<30).map { _ in sample(perIteration: 0, process: 2, flags: .belowOverhead) })
+        var base = synthetic(median: 1000, noise: 0.01, processes: 3, perProcess: 10, seed: 80)
+        let head = synthetic(median: 1000, noise: 0.01, processes: 3, perProcess: 10, seed: 81)
+        base.append(contentsOf: (0..<30).map { _ in sample(perIteration: 0, process: 3, flags: .belowOverhead) })
         let c = try #require(Comparator.compare([ComparisonInput(key: BenchmarkKey(suite: "t", op: "op", variant: "v"), base: base, head: head)]).first)
-        #expect(c.nBase == 20 && c.processesBase == 2)
+        #expect(c.nBase == 30 && c.processesBase == 3)
         #expect(c.verdict == .pass)
     }
 
     @Test func perInputThresholdAndDeterminism() {
-        let base = synthetic(median: 1000, noise: 0.01, processes: 3, perProcess: 10, seed: 90)
-        let head = synthetic(median: 1030, noise: 0.01, processes: 3, perProcess: 10, seed: 91)
+        let base = synthetic(median: 1000, noise: 0.01, processes: 6, perProcess: 10, seed: 90)
+        let head = synthetic(median: 1030, noise: 0.01, processes: 6, perProcess: 10, seed: 91)
         let inputs = [ComparisonInput(key: BenchmarkKey(suite: "t", op: "op", variant: "v"), base: base, head: head),
                       ComparisonInput(key: BenchmarkKey(suite: "t", op: "op", variant: "v2"), threshold: 0.02, base: base, head: head)]
         let r = Comparator.compare(inputs)
         #expect(r[0].threshold == 0.05 && r[0].verdict == .pass)        // +3% < 5%
         #expect(r[1].threshold == 0.02 && r[1].verdict == .regression)  // +3% > 2%, significant
         #expect(Comparator.compare(inputs) == r)
-        #expect(Comparator.compare(inputs, seed: 1) != r)
-    }
-
-    @Test func verdictRules() {
-        // improvement is checked before pass, pass before regression.
-        #expect(Comparator.verdict(ratio: 0.8, lower: 0.78, upper: 0.82, adjustedP: 0.001, threshold: 0.05) == .improvement)
-        #expect(Comparator.verdict(ratio: 0.8, lower: 0.78, upper: 0.82, adjustedP: 0.2, threshold: 0.05) == .pass)
-        #expect(Comparator.verdict(ratio: 1.0, lower: 0.99, upper: 1.049, adjustedP: 0.5, threshold: 0.05) == .pass)
-        #expect(Comparator.verdict(ratio: 1.1, lower: 1.08, upper: 1.12, adjustedP: 0.01, threshold: 0.05) == .regression)
-        #expect(Comparator.verdict(ratio: 1.1, lower: 1.08, upper: 1.12, adjustedP: 0.06, threshold: 0.05) == .inconclusive)
-        #expect(Comparator.verdict(ratio: 1.1, lower: 0.99, upper: 1.2, adjustedP: 0.01, threshold: 0.05) == .inconclusive)
-        #expect(Comparator.verdict(ratio: 1.04, lower: 1.03, upper: 1.06, adjustedP: 0.001, threshold: 0.05) == .inconclusive)
-        #expect(Comparator.verdict(ratio: .nan, lower: .nan, upper: .nan, adjustedP: 1, threshold: 0.05) == .inconclusive)
     }
 
     @Test func gateCombination() {

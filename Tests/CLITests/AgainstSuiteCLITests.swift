@@ -35,7 +35,7 @@ import Testing
         }
 
         func gate(_ args: [String]) throws -> CLI.Result {
-            try CLI.run(["gate"] + args + ["--db", db, "--quiet", "--counters", "none", "--processes", "1"])
+            try CLI.run(["gate"] + args + ["--db", db, "--quiet", "--counters", "none", "--processes", "1", "--max-time", "0"])
         }
     }
 

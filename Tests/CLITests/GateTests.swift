@@ -316,7 +316,8 @@ import Testing
     @Test func gateAgainstAnotherBinaryInterleavesBothBuilds() throws {
         let ws = try Workspace()
         let binary = try #require(CLI.binary).path
-        let r = try ws.run(["gate", ws.suite, "--against", binary, "--processes", "2", "--quick", "--quiet", "--format", "json"])
+        let r = try ws.run(["gate", ws.suite, "--against", binary, "--processes", "2", "--quick", "--quiet", "--format", "json",
+                            "--max-time", "0"])
         #expect([0, 2].contains(r.status), "exit \(r.status)\n\(r.stdout)\n\(r.stderr)")
         #expect(r.stderr.contains("interleaving base = \(binary)"))
         let doc = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
@@ -342,5 +343,47 @@ import Testing
         }
         #expect(try store.runMeta(runID: base.id)["worker.executable"] == binary)
         #expect(try store.runMeta(runID: head.id)["worker.executable"] == nil)
+    }
+
+    // MARK: - The sequential gate (the contract)
+
+    /// A stored one-process baseline and no noise history on this machine: no honest estimate, and
+    /// more head rounds cannot change that, so the gate stops after one round despite --max-time,
+    /// and says why — under the table and on stderr.
+    @Test func gateStopsEarlyWhenMeasuringMoreCannotHelp() throws {
+        let ws = try Workspace()
+        let first = try ws.run(["run", ws.suite, "--quick", "--quiet", "--counters", "none", "--filter", "tiny/gemm_16/optimized"])
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(try ws.run(["baseline", "set", "main", "latest"]).status == 0)
+        let r = try ws.run(["gate", ws.suite, "--baseline", "main", "--quick", "--quiet", "--counters", "none",
+                            "--filter", "tiny/gemm_16/optimized", "--processes", "1", "--max-time", "600"])
+        #expect(r.status == 2, "exit \(r.status)\n\(r.stdout)\n\(r.stderr)")
+        #expect(r.stdout.contains("undecided: tiny/gemm_16/optimized: one process per side and no noise history on this machine: 0 of 5 A/A pairs"),
+                "\(r.stdout)")
+        #expect(r.stdout.contains("noise: no estimate: one process per side"), "\(r.stdout)")
+        #expect(r.stderr.contains("round 1: undecided tiny/gemm_16/optimized"), "\(r.stderr)")
+        #expect(r.stderr.contains("no undecided op can be decided by measuring more"), "\(r.stderr)")
+        #expect(r.stderr.contains("after 1 round(s)"), "\(r.stderr)")
+        #expect(try ws.store().runs(limit: 10).filter { $0.label == "gate" }.count == 1)
+    }
+
+    /// `--against` with a doubled op: decided at the first look (6 back-to-back pairs), so the gate
+    /// stops there although --max-time would allow more rounds; the JSON carries the decision.
+    @Test func gateAgainstStopsAtTheFirstLookWhenDecided() throws {
+        let ws = try Workspace()
+        let binary = try #require(CLI.binary).path
+        let r = try ws.run(["gate", ws.suite, "--against", binary, "--quick", "--quiet", "--counters", "none",
+                            "--filter", "tiny/bias_relu_small/optimized", "--inject-slowdown", "bias_relu_small=200",
+                            "--max-time", "600", "--format", "json"])
+        #expect(r.status == 1, "exit \(r.status)\n\(r.stdout)\n\(r.stderr)")
+        #expect(r.stderr.contains("after 1 round(s)"), "\(r.stderr)")
+        let doc = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let c = try #require((doc["comparisons"] as? [[String: Any]])?.first)
+        #expect(c["gateVerdict"] as? String == "regression")
+        let d = try #require(c["decision"] as? [String: Any])
+        #expect(d["method"] as? String == "paired")
+        #expect(d["look"] as? Int == 1)
+        #expect(d["observations"] as? Int == 6)
+        #expect((doc["noise"] as? [String])?.first?.hasPrefix("paired: 6 back-to-back") == true)
     }
 }

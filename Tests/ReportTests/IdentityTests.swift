@@ -17,7 +17,7 @@ import Testing
             Synthetic.values(median: median, processes: processes, samples: samples, seed: s)
         }
         return [
-            Synthetic.Op(name: "gemm_128", suite: "smoke", values: ["reference": v(1_000, 2, 3, seed), "optimized": v(500, 2, 3, seed + 1)]),
+            Synthetic.Op(name: "gemm_128", suite: "smoke", values: ["reference": v(1_000, 3, 2, seed), "optimized": v(500, 3, 2, seed + 1)]),
             Synthetic.Op(name: "gemm_128", suite: "default", values: ["reference": v(9_000 * slowDefault, 3, 4, seed + 2),
                                                                       "optimized": v(2_250 * slowDefault, 3, 4, seed + 3)]),
         ]

@@ -1,0 +1,111 @@
+// Applies the gate's contract (DecisionContract) to a family of log-ratio estimates: Holm across the
+// family, Bonferroni across sequential looks, the indifference-zone boundary, and the reasons an op
+// stays undecided (too few pairs, not yet significant, too noisy on this machine).
+import Foundation
+
+/// How one op's time verdict was reached (JSON: `decision` of a comparison).
+public struct DecisionDetails: Codable, Sendable, Hashable {
+    /// `paired` or `unpaired`.
+    public var method: String
+    /// d̂ = ln(head/base).
+    public var estimate: Double
+    /// Standard error of d̂.
+    public var standardError: Double
+    /// Degrees of freedom of its t reference distribution (a large number stands for normal).
+    public var degreesOfFreedom: Double
+    /// δ = ln(1 + t).
+    public var delta: Double
+    /// Decision boundary c inside [0, δ] (``DecisionContract/boundary(delta:benchmarks:)``).
+    public var boundary: Double
+    /// Look-corrected one-sided upper bound of the ratio, exp(d̂ + q·se) with q the t quantile at
+    /// 1 − missRate / maximumLooks: pass needs it below 1 + t.
+    public var upperBound: Double
+    /// One-sided p-value of the test of d ≤ 0.
+    public var pValueOneSided: Double
+    /// That p-value after Holm across the family and × maximumLooks (Bonferroni over looks); regression needs < 1%.
+    public var pValueCorrected: Double
+    /// The look (measuring round) this decision was made at, 1-based.
+    public var look: Int
+    /// Looks the gate may take at most.
+    public var maximumLooks: Int
+    /// Pairs (paired) or processes of both sides (unpaired).
+    public var observations: Int
+    /// Smallest threshold this op can resolve given its standard-error floor, when it has one.
+    public var smallestResolvableThreshold: Double?
+    /// Which noise the standard error includes.
+    public var noiseSource: String
+    /// Why the op is undecided (nil when decided).
+    public var reason: String?
+}
+
+/// The decision rule of the contract.
+public enum DecisionRule {
+    /// Decides each op of one family (the ops gated together) at `look`.
+    ///
+    /// Per op with an estimate, δ = ln(1 + t), c = ``DecisionContract/boundary(delta:benchmarks:)`` with
+    /// m = the number of estimates in the family:
+    /// - **regression** if d̂ ≥ c and the one-sided p of d ≤ 0, Holm-adjusted over the family and
+    ///   multiplied by ``DecisionContract/maximumLooks``, is below ``DecisionContract/falseFailure``;
+    /// - **improvement** if the look-corrected upper bound is below 1 − t (it passes);
+    /// - **pass** if d̂ < c and the look-corrected upper bound is below 1 + t;
+    /// - otherwise **inconclusive** (undecided), with the reason.
+    /// An input without an estimate is inconclusive with `missingReasons[i]` and takes no part in Holm.
+    public static func decide(_ estimates: [LogRatioEstimate?], thresholds: [Double], look: Int,
+                              missingReasons: [String?] = []) -> [(verdict: Verdict, details: DecisionDetails?, reason: String?)] {
+        precondition(estimates.count == thresholds.count, "one threshold per estimate")
+        let L = DecisionContract.maximumLooks
+        let valid = estimates.indices.filter { estimates[$0].map { $0.standardError.isFinite && $0.estimate.isFinite } ?? false }
+        let m = valid.count
+        var raw = [Double](repeating: .nan, count: estimates.count)
+        for i in valid {
+            guard let e = estimates[i] else { continue }
+            raw[i] = e.standardError > 0 ? 1 - StudentT.cdf(e.estimate / e.standardError, df: e.degreesOfFreedom)
+                                          : (e.estimate > 0 ? 0 : 1)
+        }
+        let holm = Holm.adjust(raw)
+        var out: [(Verdict, DecisionDetails?, String?)] = []
+        for i in estimates.indices {
+            guard valid.contains(i), let e = estimates[i] else {
+                let reason = i < missingReasons.count ? missingReasons[i] : nil
+                out.append((.inconclusive, nil, reason ?? "no estimate"))
+                continue
+            }
+            let t = thresholds[i]
+            let delta = log1p(t)
+            let c = DecisionContract.boundary(delta: delta, benchmarks: m)
+            let q = StudentT.quantile(1 - DecisionContract.missRate / Double(L), df: e.degreesOfFreedom)
+            let upperLog = e.estimate + q * e.standardError
+            let corrected = min(1, holm[i] * Double(L))
+            let srt = e.standardErrorFloor.map { DecisionContract.smallestResolvableThreshold(standardErrorFloor: $0, benchmarks: m) }
+            var d = DecisionDetails(method: e.method.rawValue, estimate: e.estimate, standardError: e.standardError,
+                                    degreesOfFreedom: min(e.degreesOfFreedom, 1e9), delta: delta, boundary: c,
+                                    upperBound: exp(upperLog), pValueOneSided: raw[i], pValueCorrected: corrected,
+                                    look: look, maximumLooks: L, observations: e.observations,
+                                    smallestResolvableThreshold: srt, noiseSource: e.noiseSource, reason: nil)
+            let verdict: Verdict
+            if e.estimate >= c && corrected < DecisionContract.falseFailure {
+                verdict = .regression
+            } else if upperLog < log1p(-min(t, 0.999)) {
+                verdict = .improvement
+            } else if e.estimate < c && upperLog < delta {
+                verdict = .pass
+            } else {
+                verdict = .inconclusive
+                var why: String
+                if e.estimate >= c {
+                    why = String(format: "slower by %+.1f%% (boundary %+.1f%%) but not yet significant (corrected p %.3g ≥ %.2g)",
+                                 (exp(e.estimate) - 1) * 100, (exp(c) - 1) * 100, corrected, DecisionContract.falseFailure)
+                } else {
+                    why = String(format: "upper bound %+.1f%% not below the threshold %.1f%%",
+                                 (exp(upperLog) - 1) * 100, t * 100)
+                }
+                if let s = srt, s > t {
+                    why += String(format: "; too noisy on this machine: smallest resolvable threshold %.1f%%", s * 100)
+                }
+                d.reason = why
+            }
+            out.append((verdict, d, d.reason))
+        }
+        return out
+    }
+}
