@@ -15,7 +15,7 @@ public struct DecisionDetails: Codable, Sendable, Hashable {
     public var degreesOfFreedom: Double
     /// δ = ln(1 + t).
     public var delta: Double
-    /// Decision boundary c inside [0, δ] (``DecisionContract/boundary(delta:benchmarks:)``).
+    /// Decision boundary c inside [0, δ]: max(``DecisionContract/boundary(delta:benchmarks:)``, δ − q·se).
     public var boundary: Double
     /// Look-corrected one-sided upper bound of the ratio, exp(d̂ + q·se) with q the t quantile at
     /// 1 − missRate / maximumLooks: pass needs it below 1 + t.
@@ -42,8 +42,8 @@ public struct DecisionDetails: Codable, Sendable, Hashable {
 public enum DecisionRule {
     /// Decides each op of one family (the ops gated together) at `look`.
     ///
-    /// Per op with an estimate, δ = ln(1 + t), c = ``DecisionContract/boundary(delta:benchmarks:)`` with
-    /// m = the number of estimates in the family:
+    /// Per op with an estimate, δ = ln(1 + t), c = max(``DecisionContract/boundary(delta:benchmarks:)``, δ − q·se)
+    /// with m = the number of estimates in the family and q the pass bound's t quantile:
     /// - **regression** if d̂ ≥ c and the one-sided p of d ≤ 0, Holm-adjusted over the family and
     ///   multiplied by ``DecisionContract/maximumLooks``, is below ``DecisionContract/falseFailure``;
     /// - **improvement** if the look-corrected upper bound is below 1 − t (it passes);
@@ -72,9 +72,12 @@ public enum DecisionRule {
             }
             let t = thresholds[i]
             let delta = log1p(t)
-            let c = DecisionContract.boundary(delta: delta, benchmarks: m)
             let q = StudentT.quantile(1 - DecisionContract.missRate / Double(L), df: e.degreesOfFreedom)
             let upperLog = e.estimate + q * e.standardError
+            // The boundary rises toward δ as the estimate gets precise (δ − q·se): there "below c"
+            // is exactly "upper bound below δ", so a precisely measured 30% slowdown passes a 50%
+            // threshold; it never goes below the fixed c of the contract.
+            let c = max(DecisionContract.boundary(delta: delta, benchmarks: m), delta - q * e.standardError)
             let corrected = min(1, holm[i] * Double(L))
             let srt = e.standardErrorFloor.map { DecisionContract.smallestResolvableThreshold(standardErrorFloor: $0, benchmarks: m) }
             var d = DecisionDetails(method: e.method.rawValue, estimate: e.estimate, standardError: e.standardError,
