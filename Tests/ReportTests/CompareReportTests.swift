@@ -95,7 +95,9 @@ import Testing
     /// among three ops; its corrected p-value is its raw p × 3 ops × 6 looks in the family.
     @Test func holmAdjustmentAcrossOps() throws {
         func op(_ name: String, _ level: Double) -> Synthetic.Op {
-            Synthetic.Op(name: name, values: ["optimized": [0.0, 0.4, -0.4, 0.2].map { o in (0..<4).map { level + o + Double($0) } }])
+            var processes: [[Double]] = []
+            for o in [0.0, 0.4, -0.4, 0.2] { processes.append([level + o, level + o + 1, level + o + 2, level + o + 3]) }
+            return Synthetic.Op(name: name, values: ["optimized": processes])
         }
         let store = try ResultStore.inMemory()
         let baseRun = try Synthetic.run(store, ops: [op("a", 100), op("b", 100), op("c", 100)])
@@ -140,7 +142,12 @@ import Testing
     @Test func mergedRoundsKeepProcessesApartAndPairWithinARound() throws {
         let store = try ResultStore.inMemory()
         func op(_ level: Double) -> [Synthetic.Op] {
-            [Synthetic.Op(name: "a", values: ["optimized": (0..<6).map { p in (0..<3).map { level * (1 + 0.001 * Double(p)) + Double($0) * 0.01 } }])]
+            var processes: [[Double]] = []
+            for p in 0..<6 {
+                let center: Double = level * (1 + 0.001 * Double(p))
+                processes.append([center, center + 0.01, center + 0.02])
+            }
+            return [Synthetic.Op(name: "a", values: ["optimized": processes])]
         }
         // Round 2 ran on a machine 40% slower: pairing within rounds still sees +10%.
         let b1 = try Synthetic.run(store, ops: op(100)), h1 = try Synthetic.run(store, ops: op(110))
