@@ -367,7 +367,7 @@ import Testing
         #expect(try ws.store().runs(limit: 10).filter { $0.label == "gate" }.count == 1)
     }
 
-    /// `--against` with a doubled op: decided at the first look (6 back-to-back pairs), so the gate
+    /// `--against` with a tripled op: decided at the first look (10 back-to-back pairs), so the gate
     /// stops there although --max-time would allow more rounds; the JSON carries the decision.
     @Test func gateAgainstStopsAtTheFirstLookWhenDecided() throws {
         let ws = try Workspace()
@@ -383,7 +383,7 @@ import Testing
         let d = try #require(c["decision"] as? [String: Any])
         #expect(d["method"] as? String == "paired")
         #expect(d["look"] as? Int == 1)
-        #expect(d["observations"] as? Int == 6)
-        #expect((doc["noise"] as? [String])?.first?.hasPrefix("paired: 6 back-to-back") == true)
+        #expect(d["observations"] as? Int == DecisionContract.processesPerLook)  // the default --processes per round
+        #expect((doc["noise"] as? [String])?.first?.hasPrefix("paired: \(DecisionContract.processesPerLook) back-to-back") == true)
     }
 }
