@@ -202,7 +202,7 @@ struct SignalTests {
         #expect(!samples.contains { $0.op == "op1" })
     }
 
-    /// `gate` against a stored baseline (3 workers per op by default).
+    /// `gate` against a stored baseline (3 workers per op).
     @Test(arguments: [SIGINT, SIGTERM])
     func gateInterrupted(signal: Int32) throws {
         let s = try SignalScenario()
@@ -210,7 +210,7 @@ struct SignalTests {
         let base = try Synthetic.run(store, suite: "sig", ops: (0..<4).map { Synthetic.op("op\($0)", median: 1e5, seed: UInt64($0)) },
                                      label: "base")
         try store.setBaseline(name: "main", runID: base)
-        let o = try s.drive(["gate", s.suite, "--baseline", "main"]) { pid in
+        let o = try s.drive(["gate", s.suite, "--baseline", "main", "--processes", "3"]) { pid in
             guard !s.workers(below: pid).isEmpty else { return false }
             if signal == SIGTERM, s.samples(label: "gate").isEmpty { return false }
             kill(pid, signal)
