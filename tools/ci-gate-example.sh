@@ -28,7 +28,7 @@
 # Options
 #   --suite SUITE            suite name or file (default: $FUSEBENCH_SUITE or smoke)
 #   --base-ref REF           branch to find the merge base with (default: origin/main)
-#   --processes N            worker processes per op and side (default 5; fewer widens the CIs)
+#   --processes N            worker processes per op and side per gate round (default 10: the pairs a look adds)
 #   --max-time S             seconds the gate may spend re-measuring undecided ops (default 120)
 #   --threshold PCT          override every op's threshold (default: the suite's)
 #   --inconclusive warn|fail what exit 2 does to the job (default: $FUSEBENCH_CI_INCONCLUSIVE or warn)
@@ -48,7 +48,7 @@ usage() { sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; }
 mode=gate
 suite="${FUSEBENCH_SUITE:-smoke}"
 base_ref="origin/main"
-processes=5
+processes=10
 max_time=120
 threshold=""
 inconclusive="${FUSEBENCH_CI_INCONCLUSIVE:-warn}"
