@@ -92,21 +92,33 @@ public enum NoiseEstimator {
     public static func pairs(_ runs: [NoiseRunSummary], key: BenchmarkKey, machineKey: String, window: Int,
                              requireMedians: Bool) -> [Pair] {
         guard window > 0 else { return [] }
-        let eligible = runs.filter { run in
-            guard isAALike(run, machineKey: machineKey) else { return false }
-            return requireMedians ? !(run.processMedians[key] ?? []).isEmpty : run.benchmarks.contains(key)
-        }.sorted { ($0.startedAt, $0.runID) < ($1.startedAt, $1.runID) }
+        // Indices, not copies of the runs: a history holds thousands and each is asked about once per benchmark.
+        var order = Array(runs.indices)
+        if !isInStartOrder(runs) { order.sort { startsBefore(runs[$0], runs[$1]) } }
         var newerByHash: [String: Int64] = [:]
         var found: [Pair] = []
-        for run in eligible.reversed() {
-            guard let hash = run.binaryHash else { continue }
+        for i in order.reversed() {
+            let measured = requireMedians ? !(runs[i].processMedians[key]?.isEmpty ?? true) : runs[i].benchmarks.contains(key)
+            guard measured, isAALike(runs[i], machineKey: machineKey), let hash = runs[i].binaryHash else { continue }
             if let newer = newerByHash[hash] {
-                found.append(Pair(earlier: run.runID, later: newer))
+                found.append(Pair(earlier: runs[i].runID, later: newer))
                 if found.count == window { break }
             }
-            newerByHash[hash] = run.runID
+            newerByHash[hash] = runs[i].runID
         }
         return found.reversed()
+    }
+
+    /// Whether `a` started before `b` (ties: the smaller run id first).
+    static func startsBefore(_ a: NoiseRunSummary, _ b: NoiseRunSummary) -> Bool {
+        a.startedAt != b.startedAt ? a.startedAt < b.startedAt : a.runID < b.runID
+    }
+
+    /// Whether `runs` is already in start order (as Store returns it).
+    static func isInStartOrder(_ runs: [NoiseRunSummary]) -> Bool {
+        guard runs.count > 1 else { return true }
+        for i in 1..<runs.count where startsBefore(runs[i], runs[i - 1]) { return false }
+        return true
     }
 
     /// Level of a run: the median of its per-process medians (NaN when there are none).
@@ -121,9 +133,10 @@ public enum NoiseEstimator {
         var unknown = NoisePrior.unknown
         unknown.pairs = used.count
         guard used.count >= max(1, minimumPairs) else { return unknown }
+        let runIDs = Set(used.flatMap { [$0.earlier, $0.later] })
         var medians: [Int64: [Double]] = [:]
-        for run in runs where run.machineKey == machineKey {
-            if let m = run.processMedians[key], !m.isEmpty { medians[run.runID] = m }
+        for i in runs.indices where runIDs.contains(runs[i].runID) {
+            if let m = runs[i].processMedians[key], !m.isEmpty { medians[runs[i].runID] = m }
         }
         var ratios: [Double] = []
         for pair in used {
@@ -135,7 +148,6 @@ public enum NoiseEstimator {
             unknown.pairs = ratios.count
             return unknown
         }
-        let runIDs = Set(used.flatMap { [$0.earlier, $0.later] })
         let groups = runIDs.sorted().compactMap { medians[$0] }
         let counts = groups.map { Double($0.count) }
         return NoisePrior(source: .history, pairs: ratios.count, sigmaAA: robustScaleAroundZero(ratios),

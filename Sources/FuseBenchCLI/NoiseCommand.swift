@@ -62,9 +62,10 @@ struct NoiseCommand: ParsableCommand {
                 benchmarks.append((op.benchmarkKey(variant: variant), threshold.map { $0 / 100 } ?? op.spec.settings.threshold))
             }
         }
-        // This executable's hash, as runs record it: says whether its first run would already pair.
-        let hash = try? ContentHash.file(atPath: Harness.executablePath)
-        let report = try NoiseReport(store: store, machineKey: machineKey, benchmarks: benchmarks, currentBinaryHash: hash)
+        // This executable's hash, as runs record it (says whether its first run would already pair);
+        // computed only when a benchmark lacks history.
+        let report = try NoiseReport(store: store, machineKey: machineKey, benchmarks: benchmarks,
+                                     currentBinaryHash: try? ContentHash.file(atPath: Harness.executablePath))
         print(report.render(f), terminator: "")
     }
 

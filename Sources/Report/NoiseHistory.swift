@@ -108,16 +108,18 @@ public struct NoiseReport: Sendable, Codable, Hashable {
     /// Learns the noise of `benchmarks` (with each one's threshold, a fraction) on `machineKey`.
     /// `currentBinaryHash` (this executable's `binary.hash`) makes `moreRunsNeeded` exact: a build
     /// with no stored run needs one run more than the pairs missing, since its first run pairs with nothing.
+    /// It is evaluated only when some benchmark lacks history (hashing an executable reads all of it).
     ///
     /// - Throws: `StoreError` when the database cannot be read.
     public init(store: ResultStore, machineKey: String, benchmarks: [(key: BenchmarkKey, threshold: Double)],
-                currentBinaryHash: String?) throws {
+                currentBinaryHash: @autoclosure () -> String?) throws {
         let learned = try NoiseHistory.learn(store: store, machineKey: machineKey, keys: benchmarks.map(\.key), excluding: [])
         self.machineKey = machineKey
         minimumPairs = NoiseHistory.minimumPairs
         window = NoiseHistory.window
         familySize = Set(benchmarks.map(\.key)).count
         var seen = Set<BenchmarkKey>()
+        var hash: String?? = nil   // currentBinaryHash, once asked
         rows = []
         for (key, threshold) in benchmarks where seen.insert(key).inserted {
             let prior = learned.priors[key] ?? .unknown
@@ -134,8 +136,9 @@ public struct NoiseReport: Sendable, Codable, Hashable {
                     row.tooNoisy = smallest > threshold
                 }
             } else {
-                let built = currentBinaryHash.map { hash in
-                    learned.runs.contains { NoiseEstimator.isAALike($0, machineKey: machineKey) && $0.binaryHash == hash && $0.benchmarks.contains(key) }
+                if hash == nil { hash = .some(currentBinaryHash()) }
+                let built = (hash ?? nil).map { current in
+                    learned.runs.contains { NoiseEstimator.isAALike($0, machineKey: machineKey) && $0.binaryHash == current && $0.benchmarks.contains(key) }
                 } ?? false
                 row.moreRunsNeeded = max(0, NoiseHistory.minimumPairs - prior.pairs) + (built ? 0 : 1)
             }

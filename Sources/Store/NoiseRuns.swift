@@ -46,7 +46,9 @@ extension ResultStore {
                     runs[runID]?.benchmarks.insert(opKey.variant(variant))
                 }
             }
-            return runs.values.filter { !$0.benchmarks.isEmpty }.sorted { ($0.startedAt, $0.runID) < ($1.startedAt, $1.runID) }
+            return runs.values.filter { !$0.benchmarks.isEmpty }.sorted {
+                $0.startedAt != $1.startedAt ? $0.startedAt < $1.startedAt : $0.runID < $1.runID
+            }
         }
     }
 
@@ -61,12 +63,14 @@ extension ResultStore {
     /// left out when the variant has plain ones (as `compare` decides from). A benchmark with no
     /// usable batch in a run gets no entry.
     public func readProcessMedians(_ runs: [NoiseRunSummary], wanted: [BenchmarkKey: Set<Int64>]) throws -> [NoiseRunSummary] {
-        try read { db in
+        var position: [Int64: Int] = [:]
+        for i in runs.indices { position[runs[i].runID] = i }
+        return try read { db in
             let statement = try db.cachedStatement(sql: Self.processBatchesSQL)
             var out = runs
-            for i in out.indices {
-                let runID = out[i].runID
-                for key in out[i].benchmarks.sorted() where wanted[key]?.contains(runID) == true {
+            for (key, ids) in wanted.sorted(by: { $0.key < $1.key }) {
+                for runID in ids.sorted() {
+                    guard let i = position[runID], out[i].benchmarks.contains(key) else { continue }
                     if let medians = try Self.processMedians(statement, runID: runID, key: key) {
                         out[i].processMedians[key] = medians
                     }
