@@ -61,6 +61,11 @@ public struct NoisePrior: Sendable, Hashable, Codable {
 /// medians (runs of the pairs with ≥ 3 processes), divided by √2: a difference of two processes has
 /// twice the variance of one, and pooling differences works for runs of any size, where a per-run
 /// MAD of three values would be biased low.
+///
+/// Precision: consecutive pairs of one binary overlap (a run is the later side of one pair and the
+/// earlier side of the next), so P pairs carry about the information of 2P/3 independent ones (the
+/// asymptotic efficiency of successive differences, von Neumann); a consumer that treats sigmaAA²
+/// as a variance estimate should give it about 2P/3 degrees of freedom, not P − 1.
 public enum NoiseEstimator {
     /// Two runs of one binary on one machine, consecutive among that binary's eligible runs.
     public struct Pair: Sendable, Hashable {
@@ -150,8 +155,9 @@ public enum NoiseEstimator {
         }
         let groups = runIDs.sorted().compactMap { medians[$0] }
         let counts = groups.map { Double($0.count) }
+        let typical = counts.isEmpty ? 0 : Int(Median.of(counts).rounded())
         return NoisePrior(source: .history, pairs: ratios.count, sigmaAA: robustScaleAroundZero(ratios),
-                          sigmaProcess: sigmaProcess(groups), typicalProcesses: Int(Median.of(counts).rounded()))
+                          sigmaProcess: sigmaProcess(groups), typicalProcesses: typical)
     }
 
     /// Typical robust SD of ln(process median) within a run, from the runs of `groups` (each a run's
