@@ -101,3 +101,20 @@ private func alternating(_ step: Double) -> (Int) -> Double { { i in i % 2 == 0 
     let other = try NoiseReport(store: store, machineKey: Synthetic.machine.key, benchmarks: [(reference, 0.05)], currentBinaryHash: nil)
     #expect(other.rows[0].moreRunsNeeded == 4)
 }
+
+@Test func priorsIgnoreInjectedRunsOtherBinariesAndUnhashedRunsInTheStore() throws {
+    let clean = try ResultStore.inMemory(), mixed = try ResultStore.inMemory()
+    try runs(clean, count: 8, hash: "aa", levels: alternating(0.02))
+    try runs(mixed, count: 8, hash: "aa", levels: alternating(0.02))
+    // Between the A/A runs: an injected run of the same binary, another binary, a run without a hash.
+    let injected = try runs(mixed, count: 1, hash: "aa", from: 2, seed: 50, levels: { _ in 1.3 })
+    try mixed.setRunMeta(runID: injected[0], key: RunMetaKey.injectSlowdown, value: "tiny/gemm=30.0%")
+    try runs(mixed, count: 1, hash: "bb", from: 4, seed: 60, levels: { _ in 1.5 })
+    let unhashed = try Synthetic.run(mixed, ops: [Synthetic.op("gemm", median: 800, processes: 3, samples: 4, seed: 70)],
+                                     info: { $0.startedAt = Date(timeIntervalSince1970: 1_700_000_000 + 60 * 6) })
+    #expect(try mixed.runMeta(runID: unhashed)[RunMetaKey.binaryHash] == nil)
+    let a = try NoiseHistory.priors(store: clean, machineKey: Synthetic.machine.key, keys: [reference], excluding: [])
+    let b = try NoiseHistory.priors(store: mixed, machineKey: Synthetic.machine.key, keys: [reference], excluding: [])
+    #expect(b[reference]?.pairs == 7)
+    #expect(a == b)
+}
