@@ -198,10 +198,15 @@ final class SimPass {
         if !pending.isEmpty {
             let op = requests[0].op.qualifiedName
             progress.update("\(op) counting \(pending.count) variant run(s) under callgrind, \(min(pending.count, context.config.simJobs)) at once")
-            let jobs = pending.map { i in
-                SimJob(callgrind: simulators[items[i].request.side]!, arguments: ["exec", items[i].request.op.suitePath, items[i].request.op.spec.name,
-                                                                                   items[i].variant, "--iterations", String(items[i].iterations), "--callgrind"])
+            // Every item's side has a simulator (items are only made for those).
+            let runnable = pending.compactMap { i in
+                simulators[items[i].request.side].map { cg in
+                    (i, SimJob(callgrind: cg, arguments: ["exec", items[i].request.op.suitePath, items[i].request.op.spec.name, items[i].variant,
+                                                          "--iterations", String(items[i].iterations), "--callgrind"]))
+                }
             }
+            pending = runnable.map(\.0)
+            let jobs = runnable.map(\.1)
             let t0 = Clock.wall()
             let outcomes = SimJobs.run(jobs, parallel: context.config.simJobs, shouldStop: { fb_interrupt_signal() != 0 })
             budget.spent(seconds: Double(Clock.wall() &- t0) / 1e9)
@@ -226,8 +231,7 @@ final class SimPass {
                 case .interrupted, .notStarted:
                     interrupted = true
                 case let .failed(error):
-                    let text = (error as? CustomStringConvertible)?.description ?? "\(error)"
-                    if failure == nil { failure = RunError("\(item.request.op.qualifiedName)/\(item.variant): simulated counters failed: \(text)") }
+                    if failure == nil { failure = RunError("\(item.request.op.qualifiedName)/\(item.variant): simulated counters failed: \(error)") }
                 }
             }
             // Raw names once interrupted (no further process); the cache keeps only demangled profiles.

@@ -70,7 +70,7 @@ struct SimWorkItem {
 /// ns per iteration, n the iterations counted plus the untimed set-up iteration `exec` runs, and
 /// `startup` valgrind's start of the executable. `slowdown` starts at `defaultSlowdown` and is
 /// replaced by the median of the factors observed in this run's callgrind runs. Each variant may
-/// use an equal share of what is left: (budget − spent − committed) × jobs / variants left. A
+/// use an equal share of what is left: (budget − spent − committed) × min(jobs, variants left) / variants left. A
 /// variant over its share is counted over fewer iterations (the largest power of two that fits,
 /// so the same timing gives the same count and the cache keeps hitting) or, when even one
 /// iteration does not fit, skipped. Instruction counts are compared per iteration, so a reduced
@@ -125,9 +125,12 @@ struct SimBudget {
         startupSeconds + slowdown * perIterationNs * Double(iterations + 1) / 1e9
     }
 
-    /// The share of the budget one more variant may use now (seconds of one callgrind process).
+    /// The share of the budget one more variant may use now (seconds of one callgrind process): what
+    /// is left, times the processes that can run at once (at most one per variant left), over the
+    /// variants left.
     var share: Double {
-        max(0, seconds - spentSeconds - committedSeconds) * Double(jobs) / Double(max(1, remainingItems))
+        let left = max(1, remainingItems)
+        return max(0, seconds - spentSeconds - committedSeconds) * Double(min(jobs, left)) / Double(left)
     }
 
     /// Decides `item`'s iteration count (or skip) and commits its estimated time; call once per
@@ -144,7 +147,7 @@ struct SimBudget {
         var n = 1
         while n * 2 < item.iterations, estimate(perIterationNs: t, iterations: n * 2) <= share { n *= 2 }
         let one = estimate(perIterationNs: t, iterations: n)
-        let why = String(format: "estimated %.0f s under callgrind (%.3g ms/iteration × %d iterations × slowdown %.0f + start-up) exceeds its share %.0f s of --sim-budget %.0f s",
+        let why = String(format: "estimated %.1f s under callgrind (%.3g ms/iteration × %d iterations × slowdown %.0f + start-up) exceeds its share %.1f s of --sim-budget %g s",
                           full, t / 1e6, item.iterations, slowdown, share, seconds)
         guard one <= share else { return .skip("skipped: \(why)") }
         committedSeconds += one / Double(jobs)
