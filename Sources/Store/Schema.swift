@@ -34,6 +34,7 @@ enum Schema {
         ("v7-run-tags-series", v7),
         ("v8-change-points", v8),
         ("v9-sim-functions", simFunctions),
+        ("v10-ops-by-benchmark", opsByBenchmark),
         ("v12-sim-cache", simCache),
     ]
 
@@ -132,6 +133,12 @@ enum Schema {
             }
         }
     }
+
+    /// Version 10: ops by suite and name, so the runs that measured one benchmark are found without
+    /// scanning `ops` (learned noise, NoiseRuns.swift).
+    static let opsByBenchmark = """
+        CREATE INDEX ops_benchmark ON ops(suite, name, run_id);
+        """
 
     /// Version 7: free run labels (`run --tag KEY=VALUE`), the variants of each op and the series
     /// (benchmark × machine × counter backend × built ISA, see Series.swift) that have runs, so
