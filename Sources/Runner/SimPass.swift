@@ -38,9 +38,11 @@ final class SimPass {
     private let demangler: SwiftDemangler?
     /// The run's sim budget and what it learnt about callgrind's slowdown.
     private(set) var budget: SimBudget
-    /// Counts of cache hits and callgrind runs so far (for the run's summary note and meta).
-    private(set) var hits = 0
-    private(set) var counted = 0
+    /// Cache hits and callgrind runs so far per side (for the run's summary note and meta).
+    private(set) var sideHits: [Int]
+    private(set) var sideCounted: [Int]
+    private var hits: Int { sideHits.reduce(0, +) }
+    private var counted: Int { sideCounted.reduce(0, +) }
     private var hitRuns = Set<Int64>()
     /// Budget decisions of the run, `SUITE/OP/VARIANT: what (why)`, stored as run meta `sim.budget`.
     private(set) var budgetNotes: [String] = []
@@ -87,6 +89,8 @@ final class SimPass {
             }
         }
         self.simulators = simulators
+        sideHits = simulators.map { _ in 0 }
+        sideCounted = simulators.map { _ in 0 }
         identities = SimPass.identities(context: context, simulators: simulators)
     }
 
@@ -227,7 +231,7 @@ final class SimPass {
                                             wallNs: wallNs, cpuNs: 0, overheadNs: 0, counters: out.counterValues(), flags: .simulated,
                                             functionProfile: out.functionProfile())))
                     caches[i] = out.caches
-                    counted += 1
+                    sideCounted[item.request.side] += 1
                 case .interrupted, .notStarted:
                     interrupted = true
                 case let .failed(error):
@@ -244,7 +248,7 @@ final class SimPass {
                     var copy = f.sample
                     copy.key = items[c].request.op.benchmarkKey(variant: items[c].variant)
                     done.append((c, copy))
-                    hits += 1
+                    sideHits[items[c].request.side] += 1
                     markCached(items[c], from: context.runIDs[items[f.index].request.side])
                 }
             }
@@ -265,8 +269,9 @@ final class SimPass {
         if !hitRuns.isEmpty { line += " (counted by run \(hitRuns.sorted().map(String.init).joined(separator: ", ")))" }
         if !context.config.simCache { line += "; cache off (--sim-cache off)" }
         context.note(line)
-        for id in context.runIDs {
-            try? context.store.setRunMeta(runID: id, key: "sim.cache", value: "hits=\(hits) counted=\(counted)\(context.config.simCache ? "" : " off")")
+        for (side, id) in context.runIDs.enumerated() where side < sideHits.count {
+            try? context.store.setRunMeta(runID: id, key: "sim.cache",
+                                          value: "hits=\(sideHits[side]) counted=\(sideCounted[side])\(context.config.simCache ? "" : " off")")
             if !budgetNotes.isEmpty { try? context.store.setRunMeta(runID: id, key: "sim.budget", value: budgetNotes.joined(separator: "; ")) }
         }
     }
@@ -299,7 +304,7 @@ final class SimPass {
             return nil
         }
         guard let entry, entry.iterations == iterations else { return nil }
-        hits += 1
+        sideHits[item.request.side] += 1
         if let r = entry.sourceRunID { hitRuns.insert(r) }
         noteCaches(entry.caches)
         markCached(item, from: entry.sourceRunID)

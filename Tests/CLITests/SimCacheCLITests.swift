@@ -109,7 +109,9 @@ struct SimCacheCLITests {
         #expect(baseCounts.count == 2)
         #expect(baseCounts == (try ws.instructions(head.id)))
         #expect(try store.runMeta(runID: base.id)["binary.hash"] == (try store.runMeta(runID: head.id)["binary.hash"]))
-        // Counted once per variant for both sides.
+        // Counted once per variant for both sides: the base (first side) counts, the head gets copies.
         #expect(try store.simCacheCount() == 2)
+        #expect(try store.runMeta(runID: base.id)["sim.cache"] == "hits=0 counted=2")
+        #expect(try store.runMeta(runID: head.id)["sim.cache"] == "hits=2 counted=0")
     }
 }
