@@ -1,4 +1,4 @@
-// The simulated-counter cache table (`sim_cache`, migration v12-sim-cache): entries read back
+// The simulated-counter cache table (`sim_cache`, migration v15-sim-cache): entries read back
 // exactly, replace on the same key, and are never served for another binary hash.
 import Foundation
 import Testing
@@ -17,7 +17,7 @@ import BenchModel
 
     @Test func roundTripReplaceAndBinaryHash() throws {
         let store = try ResultStore.inMemory()
-        #expect(Schema.migrations.contains { $0.identifier == "v12-sim-cache" })
+        #expect(Schema.migrations.contains { $0.identifier == "v15-sim-cache" })
         #expect(try store.simCacheEntry(key: "k1", binaryHash: "00000000000000aa") == nil)
         try store.storeSimCacheEntry(Self.entry())
         #expect(try store.simCacheEntry(key: "k1", binaryHash: "00000000000000aa") == Self.entry())
