@@ -66,6 +66,7 @@ struct GateCommand: ParsableCommand {
 
     @OptionGroup var provenance: ProvenanceOptions
     @OptionGroup var workerTimeout: WorkerTimeoutOption
+    @OptionGroup var sim: SimOptions
 
     @Flag(help: "Fewer, shorter samples.") var quick = false
     @Flag(help: "No progress line.") var quiet = false
@@ -113,6 +114,7 @@ struct GateCommand: ParsableCommand {
         config.quick = quick
         config.processes = processes
         try workerTimeout.apply(to: &config)
+        try sim.apply(to: &config)
         config.injectedSlowdown = try SlowdownSpec.parse(injectSlowdown)
         try PlanChecks.counterEvents(loaded)
         try SlowdownSpec.requirePlanned(config.injectedSlowdown, plan: plan, filter: filter)

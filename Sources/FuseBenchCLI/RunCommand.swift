@@ -50,6 +50,8 @@ struct RunCommand: ParsableCommand {
 
     @OptionGroup var workerTimeout: WorkerTimeoutOption
 
+    @OptionGroup var sim: SimOptions
+
     func run() throws {
         guard let mode = CounterMode(rawValue: counters) else {
             throw UsageError("--counters must be one of \(CounterMode.allCases.map(\.rawValue).joined(separator: ", ")), got '\(counters)'")
@@ -58,6 +60,7 @@ struct RunCommand: ParsableCommand {
         config.label = label
         try provenance.apply(to: &config)
         config.counterMode = mode
+        try sim.apply(to: &config)
         if let pin { try OptionRange.check(pin, "--pin", in: OptionRange.pin) }
         config.pinCPU = pin
         config.quiet = quiet

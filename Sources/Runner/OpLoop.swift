@@ -1,5 +1,6 @@
 // The per-op loop of a run. Each step has its own type: `OpSchedule` (order, cooldown),
-// `InProcessMeasurement` / `WorkerFanOut` (taking the samples), `SimPass` (the callgrind pass),
+// `InProcessMeasurement` / `WorkerFanOut` (taking the samples), `SimPass` (the callgrind pass,
+// every side's variants of the op at once after its timed batches),
 // `FamilyExtras` (what an op family adds) and `OpStorage` (one transaction per op and side).
 // Sample sequences are assigned in exactly one place: `SampleSequencer`.
 import BenchModel
@@ -64,18 +65,25 @@ struct OpLoop {
             }
             var interrupted = measured.interrupted
             var failure = measured.failure
+            // The callgrind pass of every side at once, after all of the op's timed batches.
+            var simulated: [[Sample]] = measured.results.map { _ in [] }
+            if !interrupted, failure == nil {
+                let requests = measured.results.enumerated().map { side, result in
+                    SimRequest(side: side, op: context.config.sides[side].op(for: op), timed: result.timed, timing: result.samples)
+                }
+                let pass = sim.run(requests, progress: progress)
+                simulated = pass.samples
+                interrupted = pass.interrupted
+                failure = pass.failure
+            }
             for (side, var result) in measured.results.enumerated() {
                 // Each side runs its own op (`gate --against-suite`: the base checkout's).
                 let sideOp = context.config.sides[side].op(for: op)
                 // A failing callgrind pass or family extra fails the run, but only after the
                 // op's timing samples (and whatever the extras gathered) are stored.
+                sequencers[side].adopt(side < simulated.count ? simulated[side] : [], into: &result)
                 var extra = FamilyExtras.Output()
                 do {
-                    if !interrupted, failure == nil {
-                        let pass = try sim.run(op: sideOp, side: side, timed: result.timed, progress: progress)
-                        sequencers[side].adopt(pass.samples, into: &result)
-                        interrupted = pass.interrupted
-                    }
                     if !interrupted, failure == nil {
                         try extras.run(op: sideOp, side: side, result: result, progress: progress, into: &extra)
                     }
@@ -98,6 +106,7 @@ struct OpLoop {
             }
         }
         storage.noteLatencyStore()
+        sim.finish()
         if status == .complete, !failures.isEmpty { status = .failed }
         return OpLoopOutcome(status: status, failures: failures)
     }

@@ -62,6 +62,25 @@ public struct RunConfig: Sendable {
     /// Environment variable giving the worker timeout when `--worker-timeout` is not used.
     public static let workerTimeoutVariable = "FUSEBENCH_WORKER_TIMEOUT"
 
+    /// Callgrind processes run at once by the simulated-counter pass (`--sim-jobs`); default: the
+    /// online CPUs. They run after the op's timed batches, never during them.
+    public var simJobs = RunConfig.onlineCPUs
+    /// Wall-time budget of the whole run's simulated-counter pass in seconds (`--sim-budget`); a
+    /// variant estimated beyond its share gets fewer iterations or is skipped (see `SimBudget`).
+    public var simBudgetSeconds = RunConfig.defaultSimBudget
+    /// Reuse and store simulated samples in the database's cache (`--sim-cache on|off`).
+    public var simCache = true
+
+    /// Default `--sim-budget` (seconds): keeps `suites/fusion.toml` with default flags within
+    /// 5 minutes on a 2-core machine without a PMU (docs/results.md, "Simulated counters").
+    public static let defaultSimBudget = 120.0
+    /// Accepted `--sim-budget` values (seconds).
+    public static let simBudgetRange: ClosedRange<Double> = 1...86_400
+    /// Accepted `--sim-jobs` values.
+    public static let simJobsRange: ClosedRange<Int> = 1...256
+    /// Number of online CPUs (at least 1).
+    public static var onlineCPUs: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+
     public init() {}
 
     /// The watchdog of a worker measuring an op (nil = none): the explicit `workerTimeoutSeconds`

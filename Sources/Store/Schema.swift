@@ -37,6 +37,7 @@ enum Schema {
         ("v10-ops-by-benchmark", opsByBenchmark),
         ("v13-accuracy-normalised", accuracyNormalised),
         ("v14-fusion-measured-ci", fusionMeasuredCI),
+        ("v15-sim-cache", simCache),
     ]
 
     /// Counter values one sample can hold; the factor in `counter_values.id`. Must match the SQL.
@@ -621,5 +622,24 @@ enum Schema {
                r.label AS label, r.suites AS suites, r.git_commit AS git_commit,
                m.cpu_model AS cpu_model, r.counter_mode AS counter_mode
         FROM runs r JOIN machines m ON m.id = r.machine_id;
+        """
+
+    static let simCache = """
+        -- sim_cache: simulated (callgrind) samples by everything that determines them (see
+        -- `SimCacheKey`): binary content hash, op identity, variant, seed, iterations, callgrind
+        -- options and simulator, ISA path. Reused by later runs; not tied to a run's lifetime.
+        CREATE TABLE sim_cache (
+            key            TEXT PRIMARY KEY,     -- the canonical key text (`SimCacheKey.text`)
+            binary_hash    TEXT NOT NULL,        -- content hash of the executable callgrind ran
+            benchmark      TEXT NOT NULL,        -- SUITE/OP/VARIANT it was counted for (for people)
+            iterations     INTEGER NOT NULL,
+            wall_ns        REAL NOT NULL,        -- how long the callgrind run took
+            counters_json  TEXT NOT NULL,        -- [CounterValue], totals over `iterations`
+            profile_json   TEXT,                 -- FunctionProfile (demangled), NULL when not kept
+            caches         TEXT NOT NULL,        -- JSON array: the simulated cache hierarchy (`desc:` lines)
+            source_run_id  INTEGER,              -- run that counted it (the run may since be deleted)
+            created_at     REAL NOT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX sim_cache_binary ON sim_cache(binary_hash);
         """
 }

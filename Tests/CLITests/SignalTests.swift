@@ -181,14 +181,15 @@ struct SignalTests {
     /// The callgrind pass (`--counters sim`, the default on a machine without a PMU): the
     /// callgrind process in flight is killed, its folder removed, and the op's timing samples
     /// and the variants already counted are kept. SIGINT lands in op0's first callgrind run,
-    /// SIGTERM in its second (the first variant's count is then kept).
+    /// SIGTERM in its second (the first variant's count is then kept). One callgrind at a time
+    /// (`--sim-jobs 1`); the parallel pass is `parallelCallgrindPassInterrupted`.
     @Test(.enabled(if: SimEnvironment.usable, Comment(rawValue: SimEnvironment.reason)), arguments: [SIGINT, SIGTERM])
     func callgrindPassInterrupted(signal: Int32) throws {
         let s = try SignalScenario(ops: 2)
         var env: [String: String] = [:]
         if let w = SimEnvironment.worker { env["FUSEBENCH_SIM_EXECUTABLE"] = w }
         var first: String?
-        let o = try s.drive(["run", s.suite, "--counters", "sim"], env: env, timeout: 120) { pid in
+        let o = try s.drive(["run", s.suite, "--counters", "sim", "--sim-jobs", "1"], env: env, timeout: 120) { pid in
             guard let dir = s.callgrindDirs.first else { return false }
             if first == nil { first = dir }
             if signal == SIGTERM, dir == first { return false }
@@ -200,6 +201,27 @@ struct SignalTests {
         #expect(samples.filter { $0.op == "op0" && !$0.flags.contains(.simulated) }.count == 12, "op0's timing samples are kept")
         #expect(samples.filter { $0.op == "op0" && $0.flags.contains(.simulated) }.count == (signal == SIGINT ? 0 : 1))
         #expect(!samples.contains { $0.op == "op1" })
+    }
+
+    /// The parallel callgrind pass (`--sim-jobs 2`): a signal while both of op0's variants run
+    /// under callgrind kills and reaps both, removes both folders, keeps op0's timing samples and
+    /// stores no partial count; the cache holds nothing from the killed runs.
+    @Test(.enabled(if: SimEnvironment.usable, Comment(rawValue: SimEnvironment.reason)), arguments: [SIGINT, SIGTERM])
+    func parallelCallgrindPassInterrupted(signal: Int32) throws {
+        let s = try SignalScenario(ops: 2)
+        var env: [String: String] = [:]
+        if let w = SimEnvironment.worker { env["FUSEBENCH_SIM_EXECUTABLE"] = w }
+        let o = try s.drive(["run", s.suite, "--counters", "sim", "--sim-jobs", "2"], env: env, timeout: 120) { pid in
+            guard s.callgrindDirs.count >= 2 else { return false }
+            kill(pid, signal)
+            return true
+        }
+        try s.expectCleanInterruption(o)
+        let samples = s.samples()
+        #expect(samples.filter { $0.op == "op0" && !$0.flags.contains(.simulated) }.count == 12, "op0's timing samples are kept")
+        #expect(!samples.contains { $0.flags.contains(.simulated) })
+        #expect(!samples.contains { $0.op == "op1" })
+        #expect(try s.store().simCacheCount() == 0)
     }
 
     /// `gate` against a stored baseline (3 workers per op).

@@ -18,6 +18,9 @@ public struct Callgrind: Sendable {
     public var executable: String
     /// Directory for the per-run output folders (`$TMPDIR`, else `/tmp`).
     public var temporaryDirectory: String
+    /// The executable `executable` is a stripped copy of (what the simulated-counter cache hashes);
+    /// nil when not known (then `executable` itself).
+    public var sourceExecutable: String?
 
     /// A runner of `executable` under `valgrind`, writing its output under `temporaryDirectory`.
     public init(valgrind: String, executable: String, temporaryDirectory: String = "/tmp") {
@@ -43,8 +46,10 @@ public struct Callgrind: Sendable {
         }
         let exe = executable ?? Harness.executablePath
         let tmp = try usableTemporaryDirectory(environment: environment)
-        return Callgrind(valgrind: valgrind, executable: try strippedCopy(of: exe, temporaryDirectory: tmp, environment: environment),
-                         temporaryDirectory: tmp)
+        var cg = Callgrind(valgrind: valgrind, executable: try strippedCopy(of: exe, temporaryDirectory: tmp, environment: environment),
+                           temporaryDirectory: tmp)
+        cg.sourceExecutable = exe
+        return cg
     }
 
     /// `$TMPDIR` (else `/tmp`) when it is a directory this process can write into.
@@ -66,10 +71,23 @@ public struct Callgrind: Sendable {
         return dir
     }
 
+    /// The callgrind options every run uses (what they count is part of the simulated-counter
+    /// cache key; the cache geometry is valgrind's default for the host CPU, see `simulatorIdentity`).
+    public static let options = ["--tool=callgrind", "--instr-atstart=no", "--collect-atstart=no", "--cache-sim=yes", "--branch-sim=yes"]
+
     /// The base callgrind command line (without the worker's own arguments).
     public func command(outputFile: String) -> [String] {
-        [valgrind, "--tool=callgrind", "--instr-atstart=no", "--collect-atstart=no", "--cache-sim=yes", "--branch-sim=yes",
-         "--callgrind-out-file=\(outputFile)", executable]
+        [valgrind] + Self.options + ["--callgrind-out-file=\(outputFile)", executable]
+    }
+
+    /// `valgrind --version` (e.g. `valgrind-3.19.0`), or `valgrind (version unknown)` when it
+    /// cannot be asked: part of the simulated-counter cache key, as a newer valgrind may count
+    /// differently.
+    public func version() -> String {
+        guard let out = try? ChildProcess(executable: valgrind, arguments: ["--version"], stdout: .pipe, stderr: .null).communicate(limit: 4096),
+              out.termination == .exited(0) else { return "valgrind (version unknown)" }
+        let text = String(decoding: out.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return text.isEmpty ? "valgrind (version unknown)" : text
     }
 
     /// Runs the worker with `arguments` under callgrind and parses the totals. `shouldStop` is
