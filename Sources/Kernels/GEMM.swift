@@ -190,9 +190,9 @@ public typealias GEMMEpilogue = (_ tile: UnsafeMutablePointer<Float>, _ ldc: Int
 /// on the accumulator registers at the end of the micro-kernel, where the out-of-order core overlaps
 /// it with the next tile's first loads and FMAs (the kernel returns straight into the next call);
 /// edge tiles, the small-m path and the SSE kernel apply the same vector code to the stored tile.
-public struct GEMMTileEpilogue: Sendable {
+public struct GEMMTileEpilogue {
     /// The activation after the bias.
-    public enum Activation: Sendable {
+    public enum Activation {
         /// No activation (bias only).
         case none
         /// tanh-GELU (`VectorMath.geluTanh`).
