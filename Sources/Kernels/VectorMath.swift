@@ -111,13 +111,13 @@ func vstore<V: FloatVector>(_ v: V, _ p: UnsafeMutablePointer<Float>, _ i: Int =
 }
 
 /// Lane-wise maximum by compare-and-blend (`vmaxps`-like; a NaN in `b` is not propagated).
-@inlinable @inline(__always)
+@inlinable @_transparent
 func vmax<V: FloatVector>(_ a: V, _ b: V) -> V {
     V.select(a, below: b, b, a)
 }
 
 /// Lane-wise minimum by compare-and-blend.
-@inlinable @inline(__always)
+@inlinable @_transparent
 func vmin<V: FloatVector>(_ a: V, _ b: V) -> V {
     V.select(b, below: a, b, a)
 }
@@ -129,7 +129,7 @@ func vmin<V: FloatVector>(_ a: V, _ b: V) -> V {
 
 /// e^x lane-wise (see the file header for the accuracy). The one vectorized exp of fusebench:
 /// the fusion executors reach it through `VectorMath.exp`.
-@inlinable @inline(__always)
+@inlinable @_transparent
 func fastExp<V: FloatVector>(_ x: V) -> V {
     let hi = V(repeating: fastExpMaxInput), lo = V(repeating: fastExpMinInput)
     let xc = vmax(vmin(x, hi), lo)
@@ -191,7 +191,7 @@ public enum VectorMath {
 /// x, where it is 1.2e-7 relative). Left of x ≈ −9.4, e^(−2u) overflows to +inf and the result is
 /// −0 (true value below 1e-33 in magnitude). This is inside the `gelu_tanh` op's band
 /// (abs 1e-6 + rel 1e-5).
-@inlinable @inline(__always)
+@inlinable @_transparent
 func fastGeluTanh<V: FloatVector>(_ x: V) -> V {
     let x2 = x * x
     let inner = x.addingProduct(x * x2, V(repeating: 0.044715))
