@@ -42,7 +42,7 @@ let package = Package(
         .target(name: "Telemetry", dependencies: ["BenchModel", "CPerfEvent"]),
         .target(name: "Kernels", dependencies: ["CPerfEvent", "CKernels", "BenchModel"], swiftSettings: swiftCPU),
         .target(name: "UserKernels", dependencies: ["BenchModel", "Kernels", "CPerfEvent"]),
-        .target(name: "Fusion", dependencies: ["BenchModel", "Kernels", "CPerfEvent"], swiftSettings: swiftCPU),
+        .target(name: "Fusion", dependencies: ["BenchModel", "Kernels", "CPerfEvent", "Analysis"], swiftSettings: swiftCPU),
         .target(name: "Edge", dependencies: ["BenchModel", "Kernels", "CPerfEvent", "CKernels"], swiftSettings: swiftCPU),
         .target(name: "Suite", dependencies: ["BenchModel", "Kernels", .product(name: "TOMLKit", package: "TOMLKit")]),
         .target(name: "Store", dependencies: [

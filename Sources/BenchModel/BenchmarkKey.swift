@@ -86,8 +86,17 @@ public struct BenchmarkKey: Hashable, Codable, Sendable, Comparable, CustomStrin
     }
 }
 
-/// Names of per-benchmark `run_meta` keys; each embeds the full `SUITE/OP/VARIANT`.
+/// Names of `run_meta` keys shared across modules; the per-benchmark ones embed the full `SUITE/OP/VARIANT`.
 public enum RunMetaKey {
+    /// Lowercase hex content hash (`ContentHash.file(atPath:)`, FNV-1a 64) of the executable that
+    /// measured the run's side: this binary, the `gate --against` executable, or a user's
+    /// executable built on FuseBenchCLI. Written at run start.
+    public static let binaryHash = "binary.hash"
+
+    /// `OP=PCT,...` of a run measured with `--inject-slowdown` (absent otherwise): such runs time
+    /// deliberately slowed kernels and are not A/A history.
+    public static let injectSlowdown = "inject_slowdown"
+
     /// Bytes one iteration of a fused model's variant moves, by the planner's own figure:
     /// `fusion.bytes.SUITE/OP/VARIANT`.
     public static func fusionBytes(_ key: BenchmarkKey) -> String { "\(fusionBytesPrefix)\(key)" }

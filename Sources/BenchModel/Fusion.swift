@@ -39,11 +39,16 @@ public struct FusionDecision: Codable, Sendable, Hashable {
     public var measuredFusedNs: Double?
     /// Max abs error of the fused output vs the unfused output, when validated.
     public var maxAbsError: Double?
+    /// 95% bootstrap interval of the measured fused/unfused time ratio (below 1: fusion faster),
+    /// when the planner measured both; nil otherwise (and for decisions stored before it existed).
+    public var measuredRatioLower: Double?
+    public var measuredRatioUpper: Double?
 
     /// Memberwise initialiser (`suite` empty until the runner knows it).
     public init(suite: String = "", model: String, group: [String], rule: String, outcome: Outcome, reason: String, bytesSaved: Double = 0,
                 launchesSaved: Int = 0, predictedUnfusedNs: Double? = nil, predictedFusedNs: Double? = nil,
-                measuredUnfusedNs: Double? = nil, measuredFusedNs: Double? = nil, maxAbsError: Double? = nil) {
+                measuredUnfusedNs: Double? = nil, measuredFusedNs: Double? = nil, maxAbsError: Double? = nil,
+                measuredRatioLower: Double? = nil, measuredRatioUpper: Double? = nil) {
         self.suite = suite
         self.model = model
         self.group = group
@@ -57,6 +62,20 @@ public struct FusionDecision: Codable, Sendable, Hashable {
         self.measuredUnfusedNs = measuredUnfusedNs
         self.measuredFusedNs = measuredFusedNs
         self.maxAbsError = maxAbsError
+        self.measuredRatioLower = measuredRatioLower
+        self.measuredRatioUpper = measuredRatioUpper
+    }
+
+    /// Measured fused/unfused time ratio (below 1: the fusion is faster), when both were measured.
+    public var measuredRatio: Double? {
+        guard let u = measuredUnfusedNs, let f = measuredFusedNs, u > 0 else { return nil }
+        return f / u
+    }
+
+    /// Predicted fused/unfused time ratio, when the cost model predicted both.
+    public var predictedRatio: Double? {
+        guard let u = predictedUnfusedNs, let f = predictedFusedNs, u > 0 else { return nil }
+        return f / u
     }
 
     /// The `[[model]]` op the decision belongs to (`suite` empty when unknown).
@@ -78,5 +97,7 @@ public struct FusionDecision: Codable, Sendable, Hashable {
         measuredUnfusedNs = try c.decodeIfPresent(Double.self, forKey: .measuredUnfusedNs)
         measuredFusedNs = try c.decodeIfPresent(Double.self, forKey: .measuredFusedNs)
         maxAbsError = try c.decodeIfPresent(Double.self, forKey: .maxAbsError)
+        measuredRatioLower = try c.decodeIfPresent(Double.self, forKey: .measuredRatioLower)
+        measuredRatioUpper = try c.decodeIfPresent(Double.self, forKey: .measuredRatioUpper)
     }
 }

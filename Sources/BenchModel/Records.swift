@@ -215,10 +215,23 @@ public struct AccuracyCheck: Codable, Sendable, Hashable, BenchmarkIdentified {
     public var passed: Bool
     /// Human-readable reason when `passed` is false.
     public var reason: String?
+    /// The error figure the run table shows: the largest elementwise error divided by the scale
+    /// named by `normalization` (for GEMM-like ops the standard bound Σ_k |a_ik·b_kj| of each
+    /// element; else the output's largest magnitude). nil for checks stored before it existed
+    /// (schema v13) and for failed checks that compared nothing.
+    public var normalizedError: Double?
+    /// What `normalizedError` is relative to; nil when unknown (older rows).
+    public var normalization: ErrorNormalization?
+    /// |reference| at the element with the largest relative error (`maxRelError`): the context
+    /// that tells a large relative error on an output near zero from a real one. nil when unknown.
+    public var worstRelReference: Double?
+    /// Root mean square of the reference output (‖c‖₂/√n), to compare `worstRelReference` with.
+    public var outputRMS: Double?
 
     /// Creates a check record; `suite` may be left empty by comparators and filled in later.
     public init(suite: String = "", op: String, variant: String, referenceVariant: String, maxAbsError: Double, maxRelError: Double,
-                cosine: Double, tolerance: Tolerance, passed: Bool, reason: String? = nil) {
+                cosine: Double, tolerance: Tolerance, passed: Bool, reason: String? = nil, normalizedError: Double? = nil,
+                normalization: ErrorNormalization? = nil, worstRelReference: Double? = nil, outputRMS: Double? = nil) {
         self.suite = suite
         self.op = op
         self.variant = variant
@@ -229,10 +242,15 @@ public struct AccuracyCheck: Codable, Sendable, Hashable, BenchmarkIdentified {
         self.tolerance = tolerance
         self.passed = passed
         self.reason = reason
+        self.normalizedError = normalizedError
+        self.normalization = normalization
+        self.worstRelReference = worstRelReference
+        self.outputRMS = outputRMS
     }
 
     enum CodingKeys: String, CodingKey {
         case suite, op, variant, referenceVariant, maxAbsError, maxRelError, cosine, tolerance, passed, reason
+        case normalizedError, normalization, worstRelReference, outputRMS
     }
 
     /// Decodes a check; `suite` may be missing (workers of builds before it was sent).
@@ -248,6 +266,32 @@ public struct AccuracyCheck: Codable, Sendable, Hashable, BenchmarkIdentified {
         tolerance = try c.decode(Tolerance.self, forKey: .tolerance)
         passed = try c.decode(Bool.self, forKey: .passed)
         reason = try c.decodeIfPresent(String.self, forKey: .reason)
+        normalizedError = try c.decodeIfPresent(Double.self, forKey: .normalizedError)
+        normalization = try c.decodeIfPresent(ErrorNormalization.self, forKey: .normalization)
+        worstRelReference = try c.decodeIfPresent(Double.self, forKey: .worstRelReference)
+        outputRMS = try c.decodeIfPresent(Double.self, forKey: .outputRMS)
+    }
+}
+
+/// What an accuracy check's `normalizedError` is relative to (stored as the raw value).
+public enum ErrorNormalization: String, Codable, Sendable, Hashable, CaseIterable {
+    /// Each element's error over its standard floating-point error bound's scale, Σ_k |a_ik·b_kj|
+    /// (plus |bias| where the op adds one): GEMM, batched GEMM, GEMV, linear.
+    case bound
+    /// The largest error over the reference output's largest magnitude (max |c|): every op without
+    /// such a bound (elementwise, normalization, attention, convolution, fused models, integer
+    /// outputs of user kernels).
+    case outputMax = "max|c|"
+    /// Task-accuracy checks: `normalizedError` is the metric's drop (the band is on that drop).
+    case taskMetric = "task metric"
+
+    /// How the run table names the scale (`of bound`, `of max|c|`).
+    public var label: String {
+        switch self {
+        case .bound: "of bound"
+        case .outputMax: "of max|c|"
+        case .taskMetric: "metric drop"
+        }
     }
 }
 

@@ -8,9 +8,11 @@
 // `FusionPlanner.plan()` runs at load time (instance creation, i.e. again whenever the input shape
 // changes): it runs the unfused plan once on the actual inputs, enumerates candidate groups with
 // the rules below, checks legality, estimates the benefit with a small roofline cost model, runs
-// each surviving candidate fused on the same inputs the unfused layers saw and compares with
-// `Accuracy.compare` against the unfused output of the group's last layer, optionally (autotune)
-// times both, and adopts it only if everything passed. Every candidate yields a `FusionDecision`.
+// each candidate fused on the same inputs the unfused layers saw and compares with
+// `Accuracy.compare` against the unfused output of the group's last layer, times both (the speed
+// check, `SpeedCheck`: a fusion measured slower beyond noise is rejected), and adopts it only if
+// everything passed. Every candidate yields a `FusionDecision` with predicted and measured times.
+import Analysis
 import BenchModel
 import CPerfEvent
 import Kernels
@@ -56,17 +58,31 @@ struct PlanGroup: Hashable {
 
 /// Options of the runtime planner.
 public struct PlannerOptions: Sendable, Hashable {
-    /// Time each candidate fused and unfused and reject fusions measured slower.
+    /// Stricter speed check (`fused_autotuned`): also reject a fusion whose measured ratio is not
+    /// below 1 when the interval cannot tell (within noise).
     public var autotune: Bool
     /// A candidate whose predicted saving is below this (ns per inference) is rejected as "no gain".
     public var minSavingNs: Double
+    /// Time every candidate (legal ones fused and unfused, illegal ones unfused) so the decision
+    /// log's measured column is filled. Default true.
+    public var measureSpeed: Bool
+    /// With `measureSpeed`: reject a fusion measured slower beyond noise (`SpeedCheck`). Default
+    /// true; tests of the rules' outputs turn it off so a loaded machine cannot change the plan.
+    public var rejectSlower: Bool
+    /// Time budget of the speed check per candidate (ns; at least 6 batch pairs are taken).
+    public var speedBudgetNs: Double
     /// Test hook: fused kernels of this rule get a deliberately wrong output (must be rejected for accuracy).
     var faultyRule: FusionRule?
 
-    /// Creates options; defaults: no autotune, 50 ns minimum predicted saving.
-    public init(autotune: Bool = false, minSavingNs: Double = 50) {
+    /// Creates options; defaults: no autotune, 50 ns minimum predicted saving, speed measured
+    /// (50 ms per candidate) and fusions measured slower rejected.
+    public init(autotune: Bool = false, minSavingNs: Double = 50, measureSpeed: Bool = true, rejectSlower: Bool = true,
+                speedBudgetNs: Double = 50_000_000) {
         self.autotune = autotune
         self.minSavingNs = minSavingNs
+        self.measureSpeed = measureSpeed
+        self.rejectSlower = rejectSlower
+        self.speedBudgetNs = speedBudgetNs
         faultyRule = nil
     }
 }
@@ -519,17 +535,26 @@ final class FusionPlanner {
     func plan() -> [PlanGroup] {
         let (cands, illegal) = Self.candidates(graph)
         let names: ([Int]) -> [String] = { $0.map { self.graph.layers[$0].name } }
+        // Reference: the unfused plan on the actual inputs, every intermediate kept (its layer
+        // kernels, `unfused.kernels[i]` for layer i, also time the unfused side of each group).
+        let unfused: Executor? = cands.isEmpty && (illegal.isEmpty || !options.measureSpeed) ? nil
+            : Executor(graph: graph, weights: weights, groups: Self.unfusedGroups(graph))
+        unfused?.run()
         for r in illegal {
             let pred = CostModel.groupPrediction(PlanGroup(rule: r.rule, layers: r.group), graph, weights)
-            decisions.append(FusionDecision(model: graph.name, group: names(r.group), rule: r.rule.rawValue, outcome: .rejectedIllegal,
-                                            reason: r.reason, bytesSaved: pred.bytesSaved, launchesSaved: r.group.count - 1,
-                                            predictedUnfusedNs: pred.unfused, predictedFusedNs: pred.fused))
+            var d = FusionDecision(model: graph.name, group: names(r.group), rule: r.rule.rawValue, outcome: .rejectedIllegal,
+                                   reason: r.reason, bytesSaved: pred.bytesSaved, launchesSaved: r.group.count - 1,
+                                   predictedUnfusedNs: pred.unfused, predictedFusedNs: pred.fused)
+            if options.measureSpeed, let unfused {
+                // No fused kernel exists for an illegal group; its unfused time is still measured.
+                let members = r.group.map { unfused.kernels[$0] }
+                let t = SpeedCheck.measure(unfused: { for k in members { k.run() } }, fused: {}, budgetNs: options.speedBudgetNs / 4)
+                d.measuredUnfusedNs = Stats.median(t.unfused)
+            }
+            decisions.append(d)
         }
         var adopted: [PlanGroup] = []
-        if !cands.isEmpty {
-            // Reference: the unfused plan on the actual inputs, every intermediate kept.
-            let unfused = Executor(graph: graph, weights: weights, groups: Self.unfusedGroups(graph))
-            unfused.run()
+        if let unfused, !cands.isEmpty {
             let validator = PlanBuilder(graph: graph, weights: weights)
             for c in cands {
                 let pred = CostModel.groupPrediction(c, graph, weights)
@@ -537,12 +562,6 @@ final class FusionPlanner {
                                        bytesSaved: pred.bytesSaved, launchesSaved: c.layers.count - 1,
                                        predictedUnfusedNs: pred.unfused, predictedFusedNs: pred.fused)
                 defer { decisions.append(d) }
-                let saving = pred.unfused - pred.fused
-                if saving < options.minSavingNs {
-                    d.outcome = .rejectedNoGain
-                    d.reason = String(format: "predicted saving %.0f ns is below the %.0f ns threshold", saving, options.minSavingNs)
-                    continue
-                }
                 // Validate: the fused group reads the unfused plan's inputs and writes a scratch output.
                 let last = graph.layers[c.layers.last!]
                 let scratch = allocateFloats(last.count)
@@ -557,47 +576,39 @@ final class FusionPlanner {
                                              tolerance: c.rule.tolerance, op: graph.name, variant: c.rule.rawValue,
                                              referenceVariant: "unfused")
                 d.maxAbsError = check.maxAbsError
+                // Speed: the group's unfused layer kernels vs the fused kernel, same inputs.
+                var speed: (adopt: Bool, note: String)?
+                if options.measureSpeed {
+                    let members = c.layers.map { i in unfused.kernels[i] }
+                    let t = SpeedCheck.measure(unfused: { for k in members { k.run() } }, fused: { fused.run() },
+                                               budgetNs: options.speedBudgetNs)
+                    speed = SpeedCheck.apply(SpeedCheck.judge(unfusedNs: t.unfused, fusedNs: t.fused), to: &d,
+                                             reject: options.rejectSlower, autotune: options.autotune)
+                }
+                let measured = speed.map { "; " + $0.note } ?? ""
                 guard check.passed else {
                     d.outcome = .rejectedAccuracy
-                    d.reason = "fused output differs from unfused: \(check.reason ?? "")"
+                    d.reason = "fused output differs from unfused: \(check.reason ?? "")" + measured
                     continue
                 }
-                if options.autotune {
-                    let members = c.layers.map { i in unfused.kernels[i] }
-                    let tUnfused = Self.time { for k in members { k.run() } }
-                    let tFused = Self.time { fused.run() }
-                    d.measuredUnfusedNs = tUnfused
-                    d.measuredFusedNs = tFused
-                    if tFused > tUnfused {
-                        d.outcome = .rejectedSlower
-                        d.reason = String(format: "measured %.0f ns fused vs %.0f ns unfused", tFused, tUnfused)
-                        continue
-                    }
+                let saving = pred.unfused - pred.fused
+                if saving < options.minSavingNs {
+                    d.outcome = .rejectedNoGain
+                    d.reason = String(format: "predicted saving %.0f ns is below the %.0f ns threshold", saving, options.minSavingNs) + measured
+                    continue
+                }
+                if let speed, !speed.adopt {
+                    d.outcome = .rejectedSlower
+                    d.reason = speed.note + "; the plan runs this group unfused"
+                    continue
                 }
                 d.reason = String(format: "legal; saves %.0f bytes and %d pass(es), predicted %.0f → %.0f ns; output within tolerance (max abs error %.3g)",
-                                  pred.bytesSaved, c.layers.count - 1, pred.unfused, pred.fused, check.maxAbsError)
-                    + (options.autotune ? String(format: "; measured %.0f → %.0f ns", d.measuredUnfusedNs!, d.measuredFusedNs!) : "")
+                                  pred.bytesSaved, c.layers.count - 1, pred.unfused, pred.fused, check.maxAbsError) + measured
                 adopted.append(c)
             }
         }
         let fusedLayers = Set(adopted.flatMap(\.layers))
         let singles = graph.layers.indices.filter { !fusedLayers.contains($0) }.map { PlanGroup(rule: .single, layers: [$0]) }
         return adopted + singles
-    }
-
-    /// Minimum per-run time (ns) over 5 batches of a body, batches sized to ≥ 20 µs.
-    static func time(_ body: () -> Void) -> Double {
-        body()
-        var t0 = fb_monotonic_raw_ns()
-        body()
-        let once = Double(max(1, fb_monotonic_raw_ns() - t0))
-        let iterations = max(1, min(1000, Int(20_000 / once)))
-        var best = Double.infinity
-        for _ in 0..<5 {
-            t0 = fb_monotonic_raw_ns()
-            for _ in 0..<iterations { body() }
-            best = min(best, Double(fb_monotonic_raw_ns() - t0) / Double(iterations))
-        }
-        return best
     }
 }

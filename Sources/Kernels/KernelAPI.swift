@@ -115,6 +115,7 @@ public enum TaskAccuracy {
             : "\(metric) \(pct(candidate)) vs \(referenceVariant) \(pct(reference)) (−\(pts(drop)) points > band \(pts(band)))"
         return AccuracyCheck(op: op, variant: variant, referenceVariant: referenceVariant, maxAbsError: drop,
                              maxRelError: reference > 0 ? drop / reference : 0, cosine: candidate,
-                             tolerance: Tolerance(abs: band, rel: 0, minCosine: 0), passed: passed, reason: reason)
+                             tolerance: Tolerance(abs: band, rel: 0, minCosine: 0), passed: passed, reason: reason,
+                             normalizedError: drop, normalization: .taskMetric)
     }
 }

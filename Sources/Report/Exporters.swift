@@ -133,8 +133,9 @@ public enum Exporter {
     /// `--benchmark_repetitions` produces, so compare.py's U test sees every repetition.
     /// Counters (per iteration) and `FLOPS` are extra numeric fields on each entry, and every
     /// aggregate aggregates each of them too (google/benchmark aggregates every counter).
-    /// `variants` become the top-level `fusebench_variants` array (compare.py reads only
-    /// `context` and `benchmarks`, so it ignores it).
+    /// `variants` become the top-level `fusebench_variants` array and the accuracy checks the
+    /// `fusebench_accuracy` array (`AccuracyText.jsonObject`; compare.py reads only `context`
+    /// and `benchmarks`, so it ignores both).
     public static func gbench(_ r: RunReport, variants: [VariantRow] = []) throws -> String {
         let iso = ISO8601DateFormatter()
         var caches: [[String: Any]] = []
@@ -235,6 +236,7 @@ public enum Exporter {
         }
         var doc: [String: Any] = ["context": context, "benchmarks": benchmarks]
         if !variants.isEmpty { doc["fusebench_variants"] = VariantsReport.jsonObjects(variants) }
+        if !r.checks.isEmpty { doc["fusebench_accuracy"] = r.checks.map(AccuracyText.jsonObject) }
         let data = try JSONSerialization.data(withJSONObject: doc, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
         return String(decoding: data, as: UTF8.self) + "\n"
     }

@@ -4,7 +4,8 @@ import Foundation
 /// Renders the fusion planner's decision log (`fusebench fusion RUN`).
 public enum FusionRenderer {
     /// One block per `[[model]]` (suite and model: two suites may each have a model of the same
-    /// name): each candidate group, its rule, outcome and reason, with the predicted/measured times
+    /// name): each candidate group, its rule, outcome and reason, with the predicted and measured
+    /// unfused→fused times (the measured change with its 95% interval: the speed check's evidence)
     /// and error; then the bytes each plan moves.
     public static func render(decisions: [FusionDecision], meta: [String: String]) -> String {
         guard !decisions.isEmpty else { return "no fusion decisions in this run (it ran no [[model]] with a fused variant)" }
@@ -16,14 +17,7 @@ public enum FusionRenderer {
             let accepted = own.filter { $0.outcome == .accepted }.count
             let name = model.suite.isEmpty ? model.op : model.description
             out.append("model \(name): \(own.count) decision(s), \(accepted) fusion(s) adopted")
-            let rows = own.map { d -> [String] in
-                [d.group.joined(separator: "→"), d.rule, d.outcome.rawValue,
-                 d.bytesSaved > 0 ? Format.count(d.bytesSaved) + "B" : "–", d.launchesSaved > 0 ? String(d.launchesSaved) : "–",
-                 times(d.predictedUnfusedNs, d.predictedFusedNs), times(d.measuredUnfusedNs, d.measuredFusedNs),
-                 d.maxAbsError.map { String(format: "%.1e", $0) } ?? "–", d.reason]
-            }
-            out.append(Format.table(header: ["group", "rule", "outcome", "bytes saved", "passes saved", "predicted unfused→fused",
-                                             "measured unfused→fused", "max err", "reason"], rows: rows))
+            out.append(Format.table(header: header, rows: own.map(cells)))
             let bytes = bytesMoved(model: model, meta: meta).map { "\($0.label) \(Format.count($0.bytes))B" }
             if !bytes.isEmpty { out.append("bytes moved per inference: " + bytes.joined(separator: " · ")) }
             out.append("")
@@ -56,5 +50,38 @@ public enum FusionRenderer {
     static func times(_ a: Double?, _ b: Double?) -> String {
         guard let a, let b else { return "–" }
         return "\(Format.duration(ns: a)) → \(Format.duration(ns: b))"
+    }
+
+    /// Column titles of a model's decision table (text and HTML).
+    static let header = ["group", "rule", "outcome", "bytes saved", "passes saved", "predicted unfused→fused",
+                         "measured unfused→fused [95% CI]", "max err", "reason"]
+
+    /// One decision's cells under `header`.
+    static func cells(_ d: FusionDecision) -> [String] {
+        [d.group.joined(separator: "→"), d.rule, d.outcome.rawValue,
+         d.bytesSaved > 0 ? Format.count(d.bytesSaved) + "B" : "–", d.launchesSaved > 0 ? String(d.launchesSaved) : "–",
+         predicted(d), measured(d), d.maxAbsError.map { String(format: "%.1e", $0) } ?? "–", d.reason]
+    }
+
+    /// A change as a signed percentage of the unfused time: `−4.0%`, `+1.1%`.
+    static func change(_ ratio: Double) -> String {
+        String(format: "%@%.1f%%", ratio < 1 ? "−" : "+", abs(ratio - 1) * 100)
+    }
+
+    /// `799 µs → 768 µs (−3.9%)`, or `–` without a prediction.
+    static func predicted(_ d: FusionDecision) -> String {
+        guard let r = d.predictedRatio else { return "–" }
+        return times(d.predictedUnfusedNs, d.predictedFusedNs) + " (\(change(r)))"
+    }
+
+    /// `801 µs → 810 µs (+1.1% [+0.4%, +1.8%])`; the unfused time alone for an illegal group (it has
+    /// no fused kernel); `not measured` for decisions of builds before the speed check.
+    static func measured(_ d: FusionDecision) -> String {
+        guard let u = d.measuredUnfusedNs else { return "not measured" }
+        guard let r = d.measuredRatio else {
+            return "\(Format.duration(ns: u)) → – (\(d.outcome == .rejectedIllegal ? "no fused kernel" : "fused not measured"))"
+        }
+        let ci = d.measuredRatioLower.flatMap { l in d.measuredRatioUpper.map { " [\(change(l)), \(change($0))]" } } ?? ""
+        return times(d.measuredUnfusedNs, d.measuredFusedNs) + " (\(change(r))\(ci))"
     }
 }

@@ -202,11 +202,12 @@ public enum HTMLRunReport {
         return HTMLReport.Section(id: "ops", title: "Ops and variants", html: html)
     }
 
-    /// Accuracy verdict of a variant, as the run table shows it.
+    /// Accuracy verdict of a variant in detail (`AccuracyText.detail`: the normalised error, then
+    /// the worst element's relative error with its context).
     static func accuracy(_ r: RunReport, _ row: VariantStatistics) -> String {
         if row.variant.hasPrefix("layer:") { return "one layer, unfused" }
         guard let c = r.check(row.key) else { return "reference" }
-        return c.passed ? String(format: "ok (rel %.1e)", c.maxRelError) : "REJECTED: \(c.reason ?? "outside tolerance")"
+        return AccuracyText.detail(c)
     }
 
     /// The run table (`fusebench run`'s columns: percentiles, counters, roofline, speedup, accuracy).
@@ -271,14 +272,8 @@ public enum HTMLRunReport {
         for model in models {
             let own = decisions.filter { $0.opKey == model }
             html += "<h3>\(HTMLReport.escape("model \(model): \(own.count) decision(s), \(own.filter { $0.outcome == .accepted }.count) adopted"))</h3>"
-            let rows = own.map { d -> [String] in
-                [d.group.joined(separator: "→"), d.rule, d.outcome.rawValue,
-                 d.bytesSaved > 0 ? Format.count(d.bytesSaved) + "B" : "–", d.launchesSaved > 0 ? String(d.launchesSaved) : "–",
-                 FusionRenderer.times(d.predictedUnfusedNs, d.predictedFusedNs), FusionRenderer.times(d.measuredUnfusedNs, d.measuredFusedNs),
-                 d.maxAbsError.map { String(format: "%.1e", $0) } ?? "–", d.reason]
-            }
-            html += HTMLReport.table(header: ["group", "rule", "outcome", "bytes saved", "passes saved", "predicted unfused→fused",
-                                              "measured unfused→fused", "max err", "reason"], rows: rows, numeric: [3, 4], cssClass: "data fusion")
+            html += HTMLReport.table(header: FusionRenderer.header, rows: own.map(FusionRenderer.cells), numeric: [3, 4],
+                                     cssClass: "data fusion")
             let bytes = FusionRenderer.bytesMoved(model: model, meta: meta).map { "\($0.label) \(Format.count($0.bytes))B" }
             if !bytes.isEmpty { html += note("bytes moved per inference: " + bytes.joined(separator: " · ")) }
         }

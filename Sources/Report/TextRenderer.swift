@@ -26,7 +26,7 @@ public enum TextRenderer {
             if isLayer {
                 acc = "one layer, unfused"
             } else if let c = check {
-                acc = c.passed ? String(format: "ok (rel %.1e)", c.maxRelError) : "REJECTED"
+                acc = AccuracyText.cell(c)
             } else {
                 acc = "reference"
             }

@@ -121,13 +121,15 @@ final class OpMeasurer {
             progress.update("\(label) verifying against \(refName)")
             observer?(.activity(variant: refName, what: "verifying"))
             let referenceProblem = Self.verificationRun(reference)
+            // The error-bound scale (GEMM-like ops) for the checks' normalised error; once per op.
+            let errorScale = verify.isEmpty ? nil : Accuracy.errorScale(of: reference)
             for v in verify {
                 guard let candidate = instances[v] else { continue }
                 observer?(.activity(variant: v, what: "verifying"))
                 let problem = Self.verificationRun(candidate)
                 // Exact (integer outputs of user kernels) or within the op's band.
                 var check = Accuracy.compare(reference: reference, candidate: candidate, tolerance: op.tolerance,
-                                             op: spec.name, variant: v, referenceVariant: refName)
+                                             op: spec.name, variant: v, referenceVariant: refName, errorScale: errorScale)
                 if let reason = problem ?? referenceProblem.map({ "reference variant \(refName): \($0)" }) {
                     check.passed = false
                     check.reason = reason

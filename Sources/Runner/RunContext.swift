@@ -19,6 +19,15 @@ struct RunContext {
     let counters: CounterChoice
     /// Run id per side, in `RunConfig.sides` order.
     let runIDs: [Int64]
+    /// Content hash (`ContentHash.file(atPath:)`) of the executable measuring each side, in
+    /// `RunConfig.sides` order; stored as run meta `binary.hash`.
+    var binaryHashes: [String] = []
+    /// What each side's executable said about itself (`WorkerHello`: built ISA, kernel path), in
+    /// `RunConfig.sides` order; empty in tests that build a context by hand.
+    var hellos: [WorkerHello] = []
+    /// The host CPU as callgrind simulates it (model and cache hierarchy): part of the
+    /// simulated-counter cache key, as valgrind takes its cache geometry from the host.
+    var simHost: String = ""
     /// Counter events of the run (the union of all suites' lists).
     let events: [String]
     /// True when a suite named its counters explicitly.

@@ -85,6 +85,20 @@ public final class BenchRunner {
         if !config.injectedSlowdown.isEmpty {
             cfg["inject_slowdown"] = config.injectedSlowdown.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value * 100)%" }.joined(separator: ",")
         }
+        // The content hash of the executable that measures each side (`binary.hash`): history
+        // pairs runs of the same bytes, and the simulated-counter cache keys on it.
+        var hashed: [String: String] = [:]
+        let binaryHashes = try config.sides.map { side in
+            let exe = side.executable ?? Harness.executablePath
+            if let h = hashed[exe] { return h }
+            do {
+                let h = try ContentHash.file(atPath: exe)
+                hashed[exe] = h
+                return h
+            } catch let e as ContentHash.FileError {
+                throw RunError("binary hash: \(e.description)")
+            }
+        }
         var runIDs: [Int64] = []
         for (i, side) in config.sides.enumerated() {
             // A side with suites of its own (`gate --against-suite`) measures that checkout.
@@ -112,12 +126,13 @@ public final class BenchRunner {
                 try store.setRunMeta(runID: id, key: "executable.user_kinds", value: kinds.joined(separator: ","))
             }
             if let exe = side.executable { try store.setRunMeta(runID: id, key: "worker.executable", value: exe) }
+            try store.setRunMeta(runID: id, key: RunMetaKey.binaryHash, value: binaryHashes[i])
             if !counters.unsupported.isEmpty {
                 try store.setRunMeta(runID: id, key: "counters.unsupported",
                                      value: counters.unsupported.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: "; "))
             }
             if let s = cfg["inject_slowdown"] {
-                try store.setRunMeta(runID: id, key: "inject_slowdown", value: s)
+                try store.setRunMeta(runID: id, key: RunMetaKey.injectSlowdown, value: s)
             }
         }
         if let s = cfg["inject_slowdown"] {
@@ -150,7 +165,8 @@ public final class BenchRunner {
         // Each op's results are stored by the spool: kept in memory while the database is locked, never lost.
         let spool = OpResultSpool(store: store)
         let context = RunContext(plan: plan, store: store, spool: spool, config: config, counters: counters, runIDs: runIDs,
-                                 events: events, explicit: explicit, telemetry: telemetry.sampler, note: { [unowned self] in self.note($0) })
+                                 binaryHashes: binaryHashes, hellos: hellos,
+                                 simHost: ([fingerprint.cpuModel] + fingerprint.caches).joined(separator: "; "), events: events, explicit: explicit, telemetry: telemetry.sampler, note: { [unowned self] in self.note($0) })
         do {
             let loop = try OpLoop(context: context).run()
             status = loop.status

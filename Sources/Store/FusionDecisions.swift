@@ -20,11 +20,12 @@ extension ResultStore {
         for (d, layerText) in zip(decisions, layers) {
             try db.execute(sql: """
                 INSERT INTO fusion_decisions (run_id, suite, model, layers, rule, outcome, reason, bytes_saved, launches_saved,
-                    predicted_unfused_ns, predicted_fused_ns, measured_unfused_ns, measured_fused_ns, max_abs_error)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    predicted_unfused_ns, predicted_fused_ns, measured_unfused_ns, measured_fused_ns, max_abs_error,
+                    measured_ratio_lower, measured_ratio_upper)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [runID, d.suite, d.model, layerText, d.rule, d.outcome.rawValue, d.reason, d.bytesSaved,
                                  d.launchesSaved, d.predictedUnfusedNs, d.predictedFusedNs, d.measuredUnfusedNs,
-                                 d.measuredFusedNs, d.maxAbsError])
+                                 d.measuredFusedNs, d.maxAbsError, d.measuredRatioLower, d.measuredRatioUpper])
         }
     }
 
@@ -34,7 +35,8 @@ extension ResultStore {
         let rows = try read { db in
             try Row.fetchAll(db, sql: """
                 SELECT suite, model, layers, rule, outcome, reason, bytes_saved, launches_saved, predicted_unfused_ns, predicted_fused_ns,
-                       measured_unfused_ns, measured_fused_ns, max_abs_error FROM fusion_decisions WHERE run_id = ? ORDER BY id
+                       measured_unfused_ns, measured_fused_ns, max_abs_error, measured_ratio_lower, measured_ratio_upper
+                FROM fusion_decisions WHERE run_id = ? ORDER BY id
                 """, arguments: [runID])
         }
         return try rows.map { r in
@@ -45,7 +47,7 @@ extension ResultStore {
             return FusionDecision(suite: r[0], model: r[1], group: try decodeJSON([String].self, r[2], what: "fusion_decisions.layers"),
                                   rule: r[3], outcome: outcome, reason: r[5], bytesSaved: r[6], launchesSaved: r[7],
                                   predictedUnfusedNs: r[8], predictedFusedNs: r[9], measuredUnfusedNs: r[10],
-                                  measuredFusedNs: r[11], maxAbsError: r[12])
+                                  measuredFusedNs: r[11], maxAbsError: r[12], measuredRatioLower: r[13], measuredRatioUpper: r[14])
         }
     }
 }

@@ -151,12 +151,14 @@ extension ResultStore {
     static func insertAccuracy(_ db: Database, runID: Int64, opID: Int64, check: AccuracyCheck) throws {
         try db.execute(sql: """
             INSERT INTO accuracy_checks (run_id, op_id, variant, reference_variant, max_abs_error, max_rel_error,
-                                         cosine, tol_abs, tol_rel, tol_min_cosine, passed, reason)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                         cosine, tol_abs, tol_rel, tol_min_cosine, passed, reason,
+                                         err_normalised, err_normalisation, worst_rel_ref_abs, output_rms)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, arguments: [
                 runID, opID, check.variant, check.referenceVariant, check.maxAbsError, check.maxRelError,
                 check.cosine, check.tolerance.abs, check.tolerance.rel, check.tolerance.minCosine,
-                check.passed, check.reason,
+                check.passed, check.reason, check.normalizedError, check.normalization?.rawValue,
+                check.worstRelReference, check.outputRMS,
             ])
     }
 
@@ -166,14 +168,19 @@ extension ResultStore {
         try read { db in
             try Row.fetchAll(db, sql: """
                 SELECT o.suite, o.name, a.variant, a.reference_variant, a.max_abs_error, a.max_rel_error, a.cosine,
-                       a.tol_abs, a.tol_rel, a.tol_min_cosine, a.passed, a.reason
+                       a.tol_abs, a.tol_rel, a.tol_min_cosine, a.passed, a.reason,
+                       a.err_normalised, a.err_normalisation, a.worst_rel_ref_abs, a.output_rms
                 FROM accuracy_checks a JOIN ops o ON o.id = a.op_id
                 WHERE a.run_id = ? AND (? IS NULL OR (o.suite = ? AND o.name = ?)) ORDER BY a.id
                 """, arguments: [runID, op?.suite, op?.suite, op?.op]).map { row in
-                AccuracyCheck(suite: row[0], op: row[1], variant: row[2], referenceVariant: row[3], maxAbsError: row[4],
-                              maxRelError: row[5], cosine: row[6],
-                              tolerance: Tolerance(abs: row[7], rel: row[8], minCosine: row[9]),
-                              passed: row[10], reason: row[11])
+                // An unknown normalisation name (a newer build's) reads as unknown, with its figure.
+                let normalization = (row[13] as String?).flatMap(ErrorNormalization.init(rawValue:))
+                return AccuracyCheck(suite: row[0], op: row[1], variant: row[2], referenceVariant: row[3], maxAbsError: row[4],
+                                     maxRelError: row[5], cosine: row[6],
+                                     tolerance: Tolerance(abs: row[7], rel: row[8], minCosine: row[9]),
+                                     passed: row[10], reason: row[11],
+                                     normalizedError: normalization == nil ? nil : row[12] as Double?,
+                                     normalization: normalization, worstRelReference: row[14], outputRMS: row[15])
             }
         }
     }

@@ -34,6 +34,9 @@ enum Schema {
         ("v7-run-tags-series", v7),
         ("v8-change-points", v8),
         ("v9-sim-functions", simFunctions),
+        ("v10-ops-by-benchmark", opsByBenchmark),
+        ("v13-accuracy-normalised", accuracyNormalised),
+        ("v14-fusion-measured-ci", fusionMeasuredCI),
     ]
 
     /// Counter values one sample can hold; the factor in `counter_values.id`. Must match the SQL.
@@ -131,6 +134,12 @@ enum Schema {
             }
         }
     }
+
+    /// Version 10: ops by suite and name, so the runs that measured one benchmark are found without
+    /// scanning `ops` (learned noise, NoiseRuns.swift).
+    static let opsByBenchmark = """
+        CREATE INDEX ops_benchmark ON ops(suite, name, run_id);
+        """
 
     /// Version 7: free run labels (`run --tag KEY=VALUE`), the variants of each op and the series
     /// (benchmark × machine × counter backend × built ISA, see Series.swift) that have runs, so
@@ -318,6 +327,26 @@ enum Schema {
                CAST(f.ll_misses AS REAL) / s.iterations AS ll_misses_per_iter,
                CAST(f.branch_misses AS REAL) / s.iterations AS branch_misses_per_iter
         FROM sim_functions f JOIN samples s ON s.id = f.sample_id JOIN ops o ON o.id = s.op_id;
+        """
+
+    /// Accuracy checks' normalised error (what the run table shows) and the worst element's
+    /// context. Rows written before read as unknown (NULL).
+    static let accuracyNormalised = """
+        -- err_normalised: largest |cand − ref| over the scale named by err_normalisation ('bound':
+        -- each element's Σ|a·b| (+|bias|), GEMM-like ops; 'max|c|': the reference's largest
+        -- magnitude; 'task metric': the metric drop). worst_rel_ref_abs: |ref| at the element with
+        -- the largest relative error (max_rel_error); output_rms: the reference's RMS.
+        ALTER TABLE accuracy_checks ADD COLUMN err_normalised REAL;
+        ALTER TABLE accuracy_checks ADD COLUMN err_normalisation TEXT;
+        ALTER TABLE accuracy_checks ADD COLUMN worst_rel_ref_abs REAL;
+        ALTER TABLE accuracy_checks ADD COLUMN output_rms REAL;
+        """
+
+    /// The fusion planner's speed validation: the 95% bootstrap interval of the measured
+    /// fused/unfused time ratio of each decision (NULL when not measured, and for older rows).
+    static let fusionMeasuredCI = """
+        ALTER TABLE fusion_decisions ADD COLUMN measured_ratio_lower REAL;
+        ALTER TABLE fusion_decisions ADD COLUMN measured_ratio_upper REAL;
         """
 
     /// Version 6: fusion decisions keyed by suite and model (two suites of a run may each have a

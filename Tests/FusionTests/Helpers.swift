@@ -35,8 +35,12 @@ func sixOpChain(elements: Int) -> ModelSpec {
     ])
 }
 
+/// Planner options for tests of the rules' outputs: speed measured briefly (2 ms per candidate) but
+/// not rejecting, so a loaded machine (or a debug build) cannot change which groups are fused.
+let outputTestOptions = PlannerOptions(rejectSlower: false, speedBudgetNs: 2_000_000)
+
 /// Runs unfused and fused instances and compares their outputs with the model's tolerance.
-func compareVariants(_ s: ModelSpec, options: PlannerOptions = PlannerOptions(), variant: String = "fused",
+func compareVariants(_ s: ModelSpec, options: PlannerOptions = outputTestOptions, variant: String = "fused",
                      seed: UInt64 = 7) throws -> (check: AccuracyCheck, fused: ModelInstance, unfused: ModelInstance) {
     let f = try ModelFactory(spec: s, options: options)
     let u = try f.makeModel(variant: "unfused", seed: seed)

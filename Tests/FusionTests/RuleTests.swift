@@ -162,7 +162,7 @@ import Testing
 
     /// A deliberately wrong fused kernel is caught by validation, logged, and not adopted.
     @Test func rejectsWrongFusedKernelForAccuracy() throws {
-        var o = PlannerOptions()
+        var o = outputTestOptions
         o.faultyRule = .elementwiseChain
         let r = try compareVariants(sixOpChain(elements: 1000), options: o)
         #expect(r.check.passed, "the rejected group runs unfused, so the output is still right")

@@ -121,8 +121,9 @@ import Testing
         let doc = try #require(try JSONSerialization.jsonObject(with: Data(Exporter.export(report, format: .gbench, variants: rows).utf8)) as? [String: Any])
         // compare.py reads `context` and `benchmarks`; those are unchanged by the extra array.
         let plain = try #require(try JSONSerialization.jsonObject(with: Data(Exporter.export(report, format: .gbench).utf8)) as? [String: Any])
-        #expect(Set(doc.keys) == ["context", "benchmarks", "fusebench_variants"])
-        #expect(Set(plain.keys) == ["context", "benchmarks"])
+        // (`fusebench_accuracy`: the run's accuracy checks, present with or without variants.)
+        #expect(Set(doc.keys) == ["context", "benchmarks", "fusebench_variants", "fusebench_accuracy"])
+        #expect(Set(plain.keys) == ["context", "benchmarks", "fusebench_accuracy"])
         #expect((doc["benchmarks"] as? [[String: Any]])?.count == (plain["benchmarks"] as? [[String: Any]])?.count)
         let variants = try #require(doc["fusebench_variants"] as? [[String: Any]])
         #expect(variants.count == 3)

@@ -603,3 +603,40 @@ private func completeRunWithOps(path: String, ops: [(suite: String, name: String
     let decisions = try store.fusionDecisions(runID: runID)
     #expect(decisions.map(\.opKey) == [OpKey(suite: "", op: "mlp"), OpKey(suite: "a", op: "solo")])
 }
+
+/// The normalised error and the worst element's context round-trip (schema v13); a row written
+/// without them (an older build) reads them as unknown.
+@Test func accuracyNormalisedErrorRoundTripsAndOldRowsReadAsUnknown() throws {
+    let store = try ResultStore.inMemory()
+    let runID = try store.beginRun(runInfo())
+    let opID = try store.recordOp(runID: runID, op: gemm)
+    let check = AccuracyCheck(suite: "core", op: "gemm_128", variant: "optimized", referenceVariant: "reference", maxAbsError: 3e-5,
+                              maxRelError: 8.6e-2, cosine: 1, tolerance: Tolerance(abs: 1e-3, rel: 1e-4), passed: true,
+                              normalizedError: 3.1e-7, normalization: .bound, worstRelReference: 2.1e-5, outputRMS: 7.4)
+    try store.insertAccuracy(runID: runID, opID: opID, check: check)
+    try store.write { db in
+        try db.execute(sql: """
+            INSERT INTO accuracy_checks (run_id, op_id, variant, reference_variant, max_abs_error, max_rel_error,
+                                         cosine, tol_abs, tol_rel, tol_min_cosine, passed, reason)
+            VALUES (?, ?, 'old', 'reference', 1e-5, 0.5, 1, 1e-3, 1e-4, 0.9999, 1, NULL)
+            """, arguments: [runID, opID])
+    }
+    let read = try store.accuracyChecks(runID: runID)
+    #expect(read.first == check)
+    #expect(read.count == 2)
+    #expect(read.last?.normalizedError == nil && read.last?.normalization == nil)
+    #expect(read.last?.worstRelReference == nil && read.last?.outputRMS == nil)
+    #expect(read.last?.maxRelError == 0.5)
+}
+
+/// The measured ratio's interval of a fusion decision round-trips (schema v14).
+@Test func fusionDecisionMeasuredIntervalRoundTrips() throws {
+    let store = try ResultStore.inMemory()
+    let runID = try store.beginRun(runInfo())
+    let d = FusionDecision(suite: "fusion", model: "linear_chain6", group: ["fc", "bias"], rule: "gemm-epilogue", outcome: .rejectedSlower,
+                           reason: "measured 1.012× slower", predictedUnfusedNs: 799_000, predictedFusedNs: 768_000,
+                           measuredUnfusedNs: 800_000, measuredFusedNs: 809_600, maxAbsError: 0,
+                           measuredRatioLower: 1.006, measuredRatioUpper: 1.018)
+    try store.insertFusionDecisions(runID: runID, decisions: [d])
+    #expect(try store.fusionDecisions(runID: runID) == [d])
+}

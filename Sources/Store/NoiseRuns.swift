@@ -1,0 +1,131 @@
+// Queries for learned noise (docs/history.md): the completed runs of one machine key in start order with
+// what A/A pairing needs (run meta `RunMetaKey.binaryHash`, `RunMetaKey.injectSlowdown`, which of the asked
+// benchmarks each run measured), and per-process medians of net ns/iteration of chosen runs.
+//
+// Cost: one query over the machine's runs (indexes `machines_key`, `runs_machine`, `run_meta`'s
+// primary key), one per asked op over `ops` by name (index `ops_benchmark`, migration
+// v10-ops-by-benchmark) and one per (benchmark, run) whose medians are read (`ops`' unique
+// (run_id, suite, name), then `samples_op_sequence`). Medians are read only for the runs the caller
+// names, so a caller that needs the newest pairs reads about as many runs as it uses.
+import Foundation
+import GRDB
+import BenchModel
+
+extension ResultStore {
+    /// The completed runs measured on machines with `MachineFingerprint.key` `machineKey` that have
+    /// samples of at least one of `keys`, oldest first (by start time, then id), without the runs in
+    /// `excluding`. Each carries its `binary.hash`, injected-slowdown marker and the benchmarks of
+    /// `keys` it measured; `processMedians` is left empty (see `readProcessMedians`).
+    public func noiseRuns(machineKey: String, keys: [BenchmarkKey], excluding: Set<Int64>) throws -> [NoiseRunSummary] {
+        guard !keys.isEmpty else { return [] }
+        return try read { db in
+            var runs: [Int64: NoiseRunSummary] = [:]
+            let rows = try Row.fetchCursor(db, sql: """
+                SELECT r.id, r.started_at,
+                       (SELECT x.value FROM run_meta x WHERE x.run_id = r.id AND x.key = ?),
+                       EXISTS (SELECT 1 FROM run_meta x WHERE x.run_id = r.id AND x.key = ?)
+                FROM machines m JOIN runs r ON r.machine_id = m.id
+                WHERE m.key = ? AND r.status = 'complete'
+                """, arguments: [RunMetaKey.binaryHash, RunMetaKey.injectSlowdown, machineKey])
+            while let row = try rows.next() {
+                let id: Int64 = row[0]
+                if excluding.contains(id) { continue }
+                runs[id] = NoiseRunSummary(runID: id, startedAt: row[1], machineKey: machineKey, binaryHash: row[2],
+                                           injectedSlowdown: row[3], benchmarks: [])
+            }
+            guard !runs.isEmpty else { return [] }
+            // Which runs measured each asked benchmark: the op's rows by name, then its variants.
+            var variantsByOp: [OpKey: Set<String>] = [:]
+            for key in keys { variantsByOp[key.opKey, default: []].insert(key.variant) }
+            let statement = try db.cachedStatement(sql: Self.opRunsSQL)
+            for (opKey, variants) in variantsByOp.sorted(by: { $0.key < $1.key }) {
+                let found = try Row.fetchCursor(statement, arguments: [opKey.suite, opKey.op])
+                while let row = try found.next() {
+                    let runID: Int64 = row[0], variant: String = row[1]
+                    guard variants.contains(variant), runs[runID] != nil else { continue }
+                    runs[runID]?.benchmarks.insert(opKey.variant(variant))
+                }
+            }
+            return runs.values.filter { !$0.benchmarks.isEmpty }.sorted {
+                $0.startedAt != $1.startedAt ? $0.startedAt < $1.startedAt : $0.runID < $1.runID
+            }
+        }
+    }
+
+    /// Runs and variants with samples of one op (arguments: suite, op name); by index `ops_benchmark`.
+    static let opRunsSQL = """
+        SELECT o.run_id, v.variant FROM ops o JOIN op_variants v ON v.op_id = o.id WHERE o.suite = ? AND o.name = ?
+        """
+
+    /// `runs` with `processMedians` filled for the benchmarks and runs of `wanted` (benchmark →
+    /// run ids): per worker process (ascending index) the median net ns/iteration of its time
+    /// batches. Simulated and below-overhead batches are left out; per-iteration-timed batches are
+    /// left out when the variant has plain ones (as `compare` decides from). A benchmark with no
+    /// usable batch in a run gets no entry.
+    public func readProcessMedians(_ runs: [NoiseRunSummary], wanted: [BenchmarkKey: Set<Int64>]) throws -> [NoiseRunSummary] {
+        var position: [Int64: Int] = [:]
+        for i in runs.indices { position[runs[i].runID] = i }
+        return try read { db in
+            let statement = try db.cachedStatement(sql: Self.processBatchesSQL)
+            var out = runs
+            for (key, ids) in wanted.sorted(by: { $0.key < $1.key }) {
+                for runID in ids.sorted() {
+                    guard let i = position[runID], out[i].benchmarks.contains(key) else { continue }
+                    if let medians = try Self.processMedians(statement, runID: runID, key: key) {
+                        out[i].processMedians[key] = medians
+                    }
+                }
+            }
+            return out
+        }
+    }
+
+    /// `noiseRuns` with the per-process medians of every run read (convenient for small histories
+    /// and tests; `NoiseHistory` reads only the runs its pairs use).
+    public func noiseRunSummaries(machineKey: String, keys: [BenchmarkKey], excluding: Set<Int64>) throws -> [NoiseRunSummary] {
+        let runs = try noiseRuns(machineKey: machineKey, keys: keys, excluding: excluding)
+        var wanted: [BenchmarkKey: Set<Int64>] = [:]
+        for run in runs { for key in run.benchmarks { wanted[key, default: []].insert(run.runID) } }
+        return try readProcessMedians(runs, wanted: wanted)
+    }
+
+    /// One benchmark's batches in one run: process, net ns/iteration, flags, per-iteration timed
+    /// (arguments: run id, suite, op, variant).
+    static let processBatchesSQL = """
+        SELECT s.process, (s.wall_ns - s.overhead_ns) / s.iterations, s.flags, l.sample_id IS NOT NULL
+        FROM ops o JOIN samples s ON s.op_id = o.id LEFT JOIN iteration_latencies l ON l.sample_id = s.id
+        WHERE o.run_id = ? AND o.suite = ? AND o.name = ? AND s.variant = ?
+        """
+
+    private static func processMedians(_ statement: Statement, runID: Int64, key: BenchmarkKey) throws -> [Double]? {
+        struct Batch { var process: Int; var value: Double; var flags: SampleFlags; var timed: Bool }
+        var batches: [Batch] = []
+        let rows = try Row.fetchCursor(statement, arguments: [runID, key.suite, key.op, key.variant])
+        while let row = try rows.next() {
+            batches.append(Batch(process: row[0], value: (row[1] as Double?) ?? .nan, flags: SampleFlags(rawValue: row[2]), timed: row[3]))
+        }
+        // As Comparator.decisionBatches: per-iteration-timed batches count only when no plain batch exists.
+        let anyPlain = batches.contains { !$0.timed && !$0.flags.contains(.simulated) }
+        var byProcess: [Int: [Double]] = [:]
+        for b in batches where !(anyPlain && b.timed) && !b.flags.contains(.simulated) && !b.flags.contains(.belowOverhead)
+            && b.value.isFinite && b.value > 0 {
+            byProcess[b.process, default: []].append(b.value)
+        }
+        guard !byProcess.isEmpty else { return nil }
+        return byProcess.keys.sorted().compactMap { byProcess[$0].map { Median.of($0) } }
+    }
+
+    /// The distinct machine keys (`machines.key`) that `--machine` text names, sorted: a key itself,
+    /// `m<ID>` / `<ID>`, or part of a CPU model (as `history --machine`).
+    public func machineKeys(matching text: String) throws -> [String] {
+        let machines = try read { db in try Row.fetchAll(db, sql: "SELECT id, key, cpu_model FROM machines") }
+        var keys = Set<String>()
+        for row in machines {
+            let key = SeriesKey(benchmark: BenchmarkKey(suite: "", op: "", variant: ""), machineID: row[0],
+                                machineKey: row[1], cpuModel: row[2], counterMode: "", isaBuilt: "")
+            if text == key.machineKey { return [text] }   // an exact key names that key only
+            if Self.machineMatches(text, key) { keys.insert(key.machineKey) }
+        }
+        return keys.sorted()
+    }
+}
