@@ -36,6 +36,10 @@ final class ChainKernel: ExecKernel {
 }
 
 /// C = A·B (or A·Bᵀ) on the optimized GEMM, epilogue per finished tile (linear bias, fused ops).
+///
+/// A leading `bias` and/or `gelu` step of the epilogue runs inside the GEMM micro-kernel on the
+/// accumulator registers (`GEMMTileEpilogue`: the same per-lane operations as the `.bias` and
+/// `.gelu` steps, so the output is bit-identical); the remaining steps run per finished tile.
 final class GEMMKernel: ExecKernel {
     let workspace: GEMMWorkspace
     let a: UnsafePointer<Float>
@@ -43,16 +47,21 @@ final class GEMMKernel: ExecKernel {
     let c: UnsafeMutablePointer<Float>
     /// Source of Bᵀ to transpose into `b` first (matmul with transpose_b), with its row count n.
     let transposeFrom: UnsafePointer<Float>?
+    /// The leading bias / GELU steps, applied in the micro-kernel's registers.
+    let tileEpilogue: GEMMTileEpilogue?
     let epilogue: GEMMEpilogue?
+    /// The steps after `tileEpilogue`, run per finished tile (nil when none are left).
     let program: EWProgram?
 
     init(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>,
-         transposeFrom: UnsafePointer<Float>? = nil, epilogue program: EWProgram?) {
+         transposeFrom: UnsafePointer<Float>? = nil, epilogue full: EWProgram?) {
         workspace = GEMMWorkspace(m: m, n: n, k: k)
         self.a = a
         self.b = b
         self.c = c
         self.transposeFrom = transposeFrom
+        let (tileEpilogue, program) = GEMMKernel.split(full)
+        self.tileEpilogue = tileEpilogue
         self.program = program
         if let program, program.count > 0 {
             epilogue = { tile, ld, row, col, rows, cols in
@@ -70,7 +79,27 @@ final class GEMMKernel: ExecKernel {
             let bm = UnsafeMutablePointer(mutating: b)
             for j in 0..<n { for p in 0..<k { bm[p * n + j] = t[j * k + p] } }
         }
-        workspace.multiply(a: a, b: b, c: c, epilogue: epilogue)
+        workspace.multiply(a: a, b: b, c: c, tileEpilogue: tileEpilogue, epilogue: epilogue)
+    }
+
+    /// Splits `program` into its leading `bias` / `gelu` steps (as a register epilogue) and the rest.
+    static func split(_ program: EWProgram?) -> (GEMMTileEpilogue?, EWProgram?) {
+        guard let program, program.count > 0 else { return (nil, nil) }
+        let steps = Array(program.stepBuffer)
+        var i = 0
+        var bias: UnsafePointer<Float>?
+        var activation = GEMMTileEpilogue.Activation.none
+        if case .bias(let b) = steps[i] {
+            bias = b
+            i += 1
+        }
+        if i < steps.count, case .gelu = steps[i] {
+            activation = .gelu
+            i += 1
+        }
+        if i == 0 { return (nil, program) }
+        let rest = i < steps.count ? EWProgram(Array(steps[i...])) : nil
+        return (GEMMTileEpilogue(bias: bias, activation: activation), rest)
     }
 }
 

@@ -56,12 +56,12 @@ enum VMath {
     }
 
     /// GELU, tanh approximation: 0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³))) = x / (1 + e^(−2u)).
+    /// The kernels' `VectorMath.geluTanh` — the very operations the GEMM micro-kernel applies to its
+    /// accumulators when a GELU is fused into its epilogue (`GEMMTileEpilogue`), so fused and
+    /// unfused agree bit for bit.
     @_transparent
     static func gelu(_ x: FV) -> FV {
-        let x2 = x * x
-        let inner = x.addingProduct(x * x2, FV(repeating: 0.044715))
-        let m2u = inner * FV(repeating: -2 * 0.7978845608028654)
-        return x / (one + exp(m2u))
+        VectorMath.geluTanh(x)
     }
 
     /// SiLU: x / (1 + e^(−x)).

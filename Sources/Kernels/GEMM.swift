@@ -15,6 +15,8 @@
 // run the same full-size micro-kernel on the zero-padded panels into a scratch tile, and only the
 // valid part is copied to C. The first k block stores C, later k blocks add to it. For m ≤ 4
 // (GEMV-like, e.g. batch-1 inference) the FMA paths skip packing and stream B row by row.
+// An optional `GEMMTileEpilogue` (+ bias, tanh-GELU) runs on the accumulator registers of every
+// full tile of the last k block before it is stored (edge tiles: on the stored tile, same lanes).
 import BenchModel
 
 // MARK: - Factory
@@ -179,6 +181,97 @@ public final class GEMMInstance: KernelInstance {
 public typealias GEMMEpilogue = (_ tile: UnsafeMutablePointer<Float>, _ ldc: Int, _ row: Int, _ col: Int,
                                  _ rows: Int, _ cols: Int) -> Void
 
+/// Bias and activation the optimized GEMM applies to the accumulators of each tile in registers, on
+/// the last k block, before the tile is stored — no pass over the finished tile. Per element, in
+/// this order and as separate IEEE operations: c (+ C from earlier k blocks), + bias[col], then the
+/// activation (`VectorMath.geluTanh` for `.gelu`). That is exactly what a GEMM followed by a
+/// `+ bias[col]` pass and a `VectorMath.geluTanh` pass computes, so the fused result is
+/// bit-identical to the unfused one. On the AVX2 (6×16) and AVX-512 (14×32) micro-kernels it runs
+/// on the accumulator registers at the end of the micro-kernel, where the out-of-order core overlaps
+/// it with the next tile's first loads and FMAs (the kernel returns straight into the next call);
+/// edge tiles, the small-m path and the SSE kernel apply the same vector code to the stored tile.
+public struct GEMMTileEpilogue {
+    /// The activation after the bias.
+    public enum Activation {
+        /// No activation (bias only).
+        case none
+        /// tanh-GELU (`VectorMath.geluTanh`).
+        case gelu
+    }
+
+    /// n per-column biases, or nil for none. Must stay valid while the workspace multiplies.
+    public var bias: UnsafePointer<Float>?
+    /// The activation applied after the bias.
+    public var activation: Activation
+
+    /// Creates an epilogue of `bias` (nil: none) then `activation`.
+    public init(bias: UnsafePointer<Float>?, activation: Activation) {
+        self.bias = bias
+        self.activation = activation
+    }
+
+    /// True when it changes nothing (no bias, no activation).
+    public var isIdentity: Bool { bias == nil && activation == .none }
+
+    /// The operations for the tile whose first column is `col`.
+    func ops(col: Int) -> TileOps { TileOps(bias: bias.map { $0 + col }, gelu: activation == .gelu) }
+}
+
+/// `GEMMTileEpilogue` for one tile: bias already offset to the tile's first column.
+struct TileOps {
+    /// bias[col...] or nil.
+    let bias: UnsafePointer<Float>?
+    /// Whether GELU follows.
+    let gelu: Bool
+    /// No epilogue.
+    static var none: TileOps { TileOps(bias: nil, gelu: false) }
+    /// Whether the micro-kernel has anything to apply.
+    var active: Bool { bias != nil || gelu }
+}
+
+/// The last step of a micro-kernel row segment with an epilogue: v (+ C), + bias, GELU, stored.
+/// `@_transparent` (and so are `fastGeluTanh`, `fastExp`, `vmin`, `vmax`): with `@inline(__always)`
+/// the optimizer left 11 of the 12 calls in the 6×16 kernel out of line (a call per accumulator).
+@_transparent
+func storeFinal<V: FloatVector>(_ r: UnsafeMutableRawPointer, _ offset: Int, _ v: V, _ accumulate: Bool,
+                                _ bias: V, _ hasBias: Bool, _ gelu: Bool) {
+    var x = accumulate ? r.loadUnaligned(fromByteOffset: offset, as: V.self) + v : v
+    if hasBias { x = x + bias }
+    if gelu { x = fastGeluTanh(x) }
+    r.storeBytes(of: x, toByteOffset: offset, as: V.self)
+}
+
+/// Applies `ops` in place to the stored tile C[0..<rows, 0..<cols] (row stride `ld`) with the
+/// micro-kernels' per-lane arithmetic (8 lanes at a time, the last group partial): the edge tiles,
+/// the small-m path and the SSE kernel.
+func applyTileOps(_ ops: TileOps, _ c: UnsafeMutablePointer<Float>, ld: Int, rows: Int, cols: Int) {
+    guard ops.active else { return }
+    typealias V = SIMD8<Float>
+    for i in 0..<rows {
+        let row = c + i * ld
+        var j = 0
+        while j < cols {
+            let w = min(8, cols - j)
+            var x = V(), b = V()
+            if w == 8 {
+                x = UnsafeRawPointer(row + j).loadUnaligned(as: V.self)
+                if let bias = ops.bias { b = UnsafeRawPointer(bias + j).loadUnaligned(as: V.self) }
+            } else {
+                for l in 0..<w { x[l] = row[j + l] }
+                if let bias = ops.bias { for l in 0..<w { b[l] = bias[j + l] } }
+            }
+            if ops.bias != nil { x = x + b }
+            if ops.gelu { x = fastGeluTanh(x) }
+            if w == 8 {
+                UnsafeMutableRawPointer(row + j).storeBytes(of: x, as: V.self)
+            } else {
+                for l in 0..<w { row[j + l] = x[l] }
+            }
+            j += 8
+        }
+    }
+}
+
 /// The optimized GEMM's packing buffers for one problem size, for callers that own A, B and C
 /// (e.g. a model runtime) and may want an epilogue applied per output tile.
 ///
@@ -218,20 +311,23 @@ public final class GEMMWorkspace {
         freeFloats(tile)
     }
 
-    /// C = A·B (row-major, leading dimensions k, n, n), then `epilogue` on every finished tile.
-    /// On the small-m path (m ≤ 4, no tiles) the epilogue sees the whole of C as one tile.
+    /// C = A·B (row-major, leading dimensions k, n, n), then `tileEpilogue` on every tile's
+    /// accumulators in registers (bias, activation; see `GEMMTileEpilogue`), then `epilogue` on
+    /// every finished tile. On the small-m path (m ≤ 4, no tiles) both see the whole of C as one tile.
     public func multiply(a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>,
-                         epilogue: GEMMEpilogue? = nil) {
+                         tileEpilogue: GEMMTileEpilogue? = nil, epilogue: GEMMEpilogue? = nil) {
+        let te = tileEpilogue.flatMap { $0.isIdentity ? nil : $0 }
         if m <= smallM && path != .sse {
             gemmSmallM(m: m, n: n, k: k, a: a, b: b, c: c)
+            if let te { applyTileOps(te.ops(col: 0), c, ld: n, rows: m, cols: n) }
             epilogue?(c, n, 0, 0, m, n)
             return
         }
         let p = GEMMPointers(a: a, b: b, c: c, aPack: aPack, bPack: bPack, tile: tile)
         switch path {
-        case .avx512: gemmBlocked(AVX512Kernel.self, m: m, n: n, k: k, blocking, p, epilogue: epilogue)
-        case .avx2: gemmBlocked(AVX2Kernel.self, m: m, n: n, k: k, blocking, p, epilogue: epilogue)
-        case .sse: gemmBlocked(SSEKernel.self, m: m, n: n, k: k, blocking, p, epilogue: epilogue)
+        case .avx512: gemmBlocked(AVX512Kernel.self, m: m, n: n, k: k, blocking, p, tileEpilogue: te, epilogue: epilogue)
+        case .avx2: gemmBlocked(AVX2Kernel.self, m: m, n: n, k: k, blocking, p, tileEpilogue: te, epilogue: epilogue)
+        case .sse: gemmBlocked(SSEKernel.self, m: m, n: n, k: k, blocking, p, tileEpilogue: te, epilogue: epilogue)
         }
     }
 }
@@ -393,6 +489,10 @@ protocol MicroKernel {
     /// `a`: kc groups of mr floats; `b`: kc groups of nr floats (64-byte aligned); `c` row stride `ldc`.
     static func compute(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
                         _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ accumulate: Bool)
+    /// `compute`, then `ops` (bias, GELU) on the accumulators before they are stored (full tiles
+    /// of the last k block).
+    static func compute(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+                        _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ accumulate: Bool, _ ops: TileOps)
 }
 
 /// 14×32 AVX-512 micro-kernel.
@@ -402,7 +502,12 @@ enum AVX512Kernel: MicroKernel {
     @inline(__always)
     static func compute(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
                         _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ accumulate: Bool) {
-        kernel14x32(kc, a, b, c, ldc, accumulate)
+        kernel14x32(kc, a, b, c, ldc, accumulate, .none)
+    }
+    @inline(__always)
+    static func compute(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+                        _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ accumulate: Bool, _ ops: TileOps) {
+        kernel14x32(kc, a, b, c, ldc, accumulate, ops)
     }
 }
 
@@ -413,7 +518,12 @@ enum AVX2Kernel: MicroKernel {
     @inline(__always)
     static func compute(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
                         _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ accumulate: Bool) {
-        kernel6x16(kc, a, b, c, ldc, accumulate)
+        kernel6x16(kc, a, b, c, ldc, accumulate, .none)
+    }
+    @inline(__always)
+    static func compute(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+                        _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ accumulate: Bool, _ ops: TileOps) {
+        kernel6x16(kc, a, b, c, ldc, accumulate, ops)
     }
 }
 
@@ -426,12 +536,19 @@ enum SSEKernel: MicroKernel {
                         _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ accumulate: Bool) {
         kernel4x8(kc, a, b, c, ldc, accumulate)
     }
+    /// No in-register epilogue (the SSE path is the fallback): `compute`, then `applyTileOps` on the stored tile.
+    @inline(__always)
+    static func compute(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+                        _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ accumulate: Bool, _ ops: TileOps) {
+        kernel4x8(kc, a, b, c, ldc, accumulate)
+        applyTileOps(ops, c, ld: ldc, rows: mr, cols: nr)
+    }
 }
 
 /// Blocked GEMM (loop nest in the file header) with micro-kernel `K`.
 @inline(__always)
 func gemmBlocked<K: MicroKernel>(_: K.Type, m: Int, n: Int, k: Int, _ bl: GEMMBlocking, _ p: GEMMPointers,
-                                  epilogue: GEMMEpilogue? = nil) {
+                                  tileEpilogue: GEMMTileEpilogue? = nil, epilogue: GEMMEpilogue? = nil) {
     let mr = K.mr, nr = K.nr
     var jc = 0
     while jc < n {
@@ -454,8 +571,13 @@ func gemmBlocked<K: MicroKernel>(_: K.Type, m: Int, n: Int, k: Int, _ bl: GEMMBl
                         let rows = min(mr, mc - ir)
                         let aPanel = UnsafePointer(p.aPack + ir * kc)
                         let cTile = p.c + (ic + ir) * n + jc + jr
+                        let last = pc + kc == k
                         if rows == mr && cols == nr {
-                            K.compute(kc, aPanel, bPanel, cTile, n, accumulate)
+                            if last, let te = tileEpilogue {
+                                K.compute(kc, aPanel, bPanel, cTile, n, accumulate, te.ops(col: jc + jr))
+                            } else {
+                                K.compute(kc, aPanel, bPanel, cTile, n, accumulate)
+                            }
                         } else {
                             K.compute(kc, aPanel, bPanel, p.tile, nr, false)
                             for i in 0..<rows {
@@ -466,8 +588,11 @@ func gemmBlocked<K: MicroKernel>(_: K.Type, m: Int, n: Int, k: Int, _ bl: GEMMBl
                                     for j in 0..<cols { dst[j] = src[j] }
                                 }
                             }
+                            if last, let te = tileEpilogue {
+                                applyTileOps(te.ops(col: jc + jr), cTile, ld: n, rows: rows, cols: cols)
+                            }
                         }
-                        if let epilogue, pc + kc == k {
+                        if let epilogue, last {
                             // Last k block: the tile is final and still in L1.
                             epilogue(cTile, n, ic + ir, jc + jr, rows, cols)
                         }
@@ -562,7 +687,7 @@ where V.Scalar == Float {
 /// 2 zmm for the B row and 1 for the broadcast A element — 31 of the 32 zmm registers.
 @inline(never)
 func kernel14x32(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
-                 _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ accumulate: Bool) {
+                 _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ accumulate: Bool, _ ops: TileOps) {
     var c0a = SIMD16<Float>(), c0b = SIMD16<Float>()
     var c1a = SIMD16<Float>(), c1b = SIMD16<Float>()
     var c2a = SIMD16<Float>(), c2b = SIMD16<Float>()
@@ -614,6 +739,43 @@ func kernel14x32(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>
     }
     var r = UnsafeMutableRawPointer(c)
     let rowBytes = ldc * MemoryLayout<Float>.stride
+    if ops.active {
+        // In-register epilogue: bias loaded once, each accumulator finished and stored.
+        typealias V = SIMD16<Float>
+        let hasBias = ops.bias != nil
+        let bp = UnsafeRawPointer(ops.bias ?? UnsafePointer(c))
+        let ba: V = hasBias ? bp.loadUnaligned(fromByteOffset: 0, as: V.self) : V()
+        let bb: V = hasBias ? bp.loadUnaligned(fromByteOffset: 64, as: V.self) : V()
+        let g = ops.gelu
+        storeFinal(r, 0, c0a, accumulate, ba, hasBias, g); storeFinal(r, 64, c0b, accumulate, bb, hasBias, g)
+        r += rowBytes
+        storeFinal(r, 0, c1a, accumulate, ba, hasBias, g); storeFinal(r, 64, c1b, accumulate, bb, hasBias, g)
+        r += rowBytes
+        storeFinal(r, 0, c2a, accumulate, ba, hasBias, g); storeFinal(r, 64, c2b, accumulate, bb, hasBias, g)
+        r += rowBytes
+        storeFinal(r, 0, c3a, accumulate, ba, hasBias, g); storeFinal(r, 64, c3b, accumulate, bb, hasBias, g)
+        r += rowBytes
+        storeFinal(r, 0, c4a, accumulate, ba, hasBias, g); storeFinal(r, 64, c4b, accumulate, bb, hasBias, g)
+        r += rowBytes
+        storeFinal(r, 0, c5a, accumulate, ba, hasBias, g); storeFinal(r, 64, c5b, accumulate, bb, hasBias, g)
+        r += rowBytes
+        storeFinal(r, 0, c6a, accumulate, ba, hasBias, g); storeFinal(r, 64, c6b, accumulate, bb, hasBias, g)
+        r += rowBytes
+        storeFinal(r, 0, c7a, accumulate, ba, hasBias, g); storeFinal(r, 64, c7b, accumulate, bb, hasBias, g)
+        r += rowBytes
+        storeFinal(r, 0, c8a, accumulate, ba, hasBias, g); storeFinal(r, 64, c8b, accumulate, bb, hasBias, g)
+        r += rowBytes
+        storeFinal(r, 0, c9a, accumulate, ba, hasBias, g); storeFinal(r, 64, c9b, accumulate, bb, hasBias, g)
+        r += rowBytes
+        storeFinal(r, 0, c10a, accumulate, ba, hasBias, g); storeFinal(r, 64, c10b, accumulate, bb, hasBias, g)
+        r += rowBytes
+        storeFinal(r, 0, c11a, accumulate, ba, hasBias, g); storeFinal(r, 64, c11b, accumulate, bb, hasBias, g)
+        r += rowBytes
+        storeFinal(r, 0, c12a, accumulate, ba, hasBias, g); storeFinal(r, 64, c12b, accumulate, bb, hasBias, g)
+        r += rowBytes
+        storeFinal(r, 0, c13a, accumulate, ba, hasBias, g); storeFinal(r, 64, c13b, accumulate, bb, hasBias, g)
+        return
+    }
     store(r, 0, c0a, accumulate); store(r, 64, c0b, accumulate)
     r += rowBytes
     store(r, 0, c1a, accumulate); store(r, 64, c1b, accumulate)
@@ -647,7 +809,7 @@ func kernel14x32(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>
 /// 2 ymm for the B row and 1 for the broadcast A element — 15 of the 16 ymm registers.
 @inline(never)
 func kernel6x16(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
-                _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ accumulate: Bool) {
+                _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ accumulate: Bool, _ ops: TileOps) {
     var c0a = SIMD8<Float>(), c0b = SIMD8<Float>()
     var c1a = SIMD8<Float>(), c1b = SIMD8<Float>()
     var c2a = SIMD8<Float>(), c2b = SIMD8<Float>()
@@ -675,6 +837,27 @@ func kernel6x16(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
     }
     var r = UnsafeMutableRawPointer(c)
     let rowBytes = ldc * MemoryLayout<Float>.stride
+    if ops.active {
+        // In-register epilogue: bias loaded once, each accumulator finished and stored.
+        typealias V = SIMD8<Float>
+        let hasBias = ops.bias != nil
+        let bp = UnsafeRawPointer(ops.bias ?? UnsafePointer(c))
+        let ba: V = hasBias ? bp.loadUnaligned(fromByteOffset: 0, as: V.self) : V()
+        let bb: V = hasBias ? bp.loadUnaligned(fromByteOffset: 32, as: V.self) : V()
+        let g = ops.gelu
+        storeFinal(r, 0, c0a, accumulate, ba, hasBias, g); storeFinal(r, 32, c0b, accumulate, bb, hasBias, g)
+        r += rowBytes
+        storeFinal(r, 0, c1a, accumulate, ba, hasBias, g); storeFinal(r, 32, c1b, accumulate, bb, hasBias, g)
+        r += rowBytes
+        storeFinal(r, 0, c2a, accumulate, ba, hasBias, g); storeFinal(r, 32, c2b, accumulate, bb, hasBias, g)
+        r += rowBytes
+        storeFinal(r, 0, c3a, accumulate, ba, hasBias, g); storeFinal(r, 32, c3b, accumulate, bb, hasBias, g)
+        r += rowBytes
+        storeFinal(r, 0, c4a, accumulate, ba, hasBias, g); storeFinal(r, 32, c4b, accumulate, bb, hasBias, g)
+        r += rowBytes
+        storeFinal(r, 0, c5a, accumulate, ba, hasBias, g); storeFinal(r, 32, c5b, accumulate, bb, hasBias, g)
+        return
+    }
     store(r, 0, c0a, accumulate); store(r, 32, c0b, accumulate)
     r += rowBytes
     store(r, 0, c1a, accumulate); store(r, 32, c1b, accumulate)
