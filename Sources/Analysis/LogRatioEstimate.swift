@@ -121,21 +121,36 @@ public enum LogRatioEstimator {
         let h = head.filter { !$0.values.isEmpty }.map(\.median).filter { $0 > 0 }.map { log($0) }
         guard !b.isEmpty, !h.isEmpty else { return (nil, "no usable samples on one side") }
         let known = prior.source == .history && prior.sigmaAA.isFinite
-        func side(_ x: [Double], runs: Int) -> (variance: Double, df: Double)? {
+        /// Sample variance of log process medians (nil below 3 processes). Not a robust scale on
+        /// purpose: an op whose processes land in a slow mode now and then (memory placement) must
+        /// show that mode in its variance, or a one-process side drawn from it looks like a change.
+        func spread(_ x: [Double]) -> (s2: Double, df: Double)? {
+            guard x.count >= 3 else { return nil }
+            let n = Double(x.count)
+            let m = x.reduce(0, +) / n
+            return (x.reduce(0) { $0 + ($1 - m) * ($1 - m) } / (n - 1), n - 1)
+        }
+        let spreadB = spread(b), spreadH = spread(h)
+        func side(_ x: [Double], own: (s2: Double, df: Double)?, other: (s2: Double, df: Double)?, runs: Int) -> (variance: Double, df: Double)? {
             var parts: [(Double, Double)] = []
             let n = Double(x.count)
-            if x.count >= 3 {
-                let m = x.reduce(0, +) / n
-                let s2 = x.reduce(0) { $0 + ($1 - m) * ($1 - m) } / (n - 1)
-                parts.append((Double.pi / 2 * s2 / n, n - 1))
+            if let own {
+                parts.append((Double.pi / 2 * own.s2 / n, own.df))
             }
             if known {
                 parts.append((prior.sigmaAA * prior.sigmaAA / 2 / Double(max(1, runs)), Double(max(prior.pairs - 1, 1))))
+                // A side of 1–2 processes (a stored `run` measured in-process) is one or two draws from
+                // the between-process distribution the other side shows (the same distribution when
+                // nothing changed, which is what a false alarm is about): its level carries that
+                // variance too — σ² for one draw, (π/2)·σ²/n for a median of n.
+                if own == nil, let other {
+                    parts.append(((x.count == 1 ? 1 : Double.pi / 2) * other.s2 / n, other.df))
+                }
             }
             return parts.max { $0.0 < $1.0 }
         }
         let baseRuns = Set(base.map(\.run)).count, headRuns = Set(head.map(\.run)).count
-        guard let vb = side(b, runs: baseRuns), let vh = side(h, runs: headRuns) else {
+        guard let vb = side(b, own: spreadB, other: spreadH, runs: baseRuns), let vh = side(h, own: spreadH, other: spreadB, runs: headRuns) else {
             let one = b.count < 3 && h.count < 3 ? "one process per side" : (b.count < 3 ? "\(b.count) base process(es)" : "\(h.count) head process(es)")
             return (nil, "\(one) and no noise history on this machine: \(prior.pairs) of \(historyPairsNeeded) A/A pairs")
         }
