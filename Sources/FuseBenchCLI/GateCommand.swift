@@ -49,8 +49,8 @@ struct GateCommand: ParsableCommand {
     @Option(name: .customLong("max-time"), help: "Seconds the gate may spend measuring further rounds while some op is undecided (0 to 86400; 0: one round only).")
     var maxTime: Double = GateLoop.defaultMaxTime
 
-    @Option(help: "Worker processes per op and side in each round (1 to 64); with --against each round adds as many base/head pairs.")
-    var processes: Int = GateLoop.defaultProcesses
+    @Option(help: "Worker processes per op and side in each round (1 to 64; default 10); with --against each round adds as many base/head pairs. Against a --baseline recorded in one process (`run`'s default) the default is 1: the head is measured the way the baseline was.")
+    var processes: Int?
 
     @Option(help: "Regular expression on SUITE/OP/VARIANT.")
     var filter: String?
@@ -88,7 +88,7 @@ struct GateCommand: ParsableCommand {
         }
         if let exe = against, !FileManager.default.isExecutableFile(atPath: exe) { throw UsageError("--against \(exe): not an executable file") }
         guard let mode = CounterMode(rawValue: counters) else { throw UsageError("--counters must be auto, hw, sim or none") }
-        try OptionRange.check(processes, "--processes", in: OptionRange.processes)
+        if let processes { try OptionRange.check(processes, "--processes", in: OptionRange.processes) }
         try OptionRange.check(maxTime, "--max-time", in: OptionRange.maxTime, unit: " s")
         let store = try headRun == nil ? database.open() : database.openForReading()
         // Progress and notes go to stderr so stdout carries only the verdict (JSON/Markdown safe).
@@ -112,7 +112,7 @@ struct GateCommand: ParsableCommand {
         config.counterMode = mode
         config.quiet = quiet
         config.quick = quick
-        config.processes = processes
+        config.processes = try processes ?? GateLoop.defaultProcesses(store: store, baseIDs: baseIDs, measuresBase: against != nil || !againstSuite.isEmpty, say: say)
         try workerTimeout.apply(to: &config)
         try sim.apply(to: &config)
         config.injectedSlowdown = try SlowdownSpec.parse(injectSlowdown)
@@ -188,6 +188,21 @@ enum GateLoop {
     static let defaultMaxTime = 40.0
     /// Default worker processes per round and side: each round adds this many pairs (≥ the 6 a paired decision needs).
     static let defaultProcesses = DecisionContract.processesPerLook
+
+    /// Processes per round when `--processes` is not given: 1 against a stored baseline recorded in
+    /// one process, else ``defaultProcesses``. A one-process run measures in fusebench's own, long-lived
+    /// process, a worker in a fresh one, and some ops differ between the two by far more than the
+    /// threshold (seen: bias_relu_64k +25–40% in fresh workers on a Zen 1 VM), so the head is measured
+    /// the way the baseline was, and the noise history of such runs applies to it.
+    static func defaultProcesses(store: ResultStore, baseIDs: [Int64], measuresBase: Bool, say: (String) -> Void) throws -> Int {
+        guard !measuresBase, let id = baseIDs.first, let run = try store.run(id: id) else { return defaultProcesses }
+        let config = (try? JSONSerialization.jsonObject(with: Data(run.configJSON.utf8))) as? [String: Any]
+        let recorded = (config?["processes"] as? String).flatMap { Int($0) } ?? 1
+        guard recorded <= 1 else { return defaultProcesses }
+        say("baseline run \(id) was measured in one process (`run`'s default): the head is measured the same way, one process per round "
+            + "(record the baseline with `run --processes \(defaultProcesses)` to gate with worker processes)")
+        return 1
+    }
 
     /// An undecided op that more rounds cannot decide: its standard-error floor (the stored base's
     /// own noise) makes its threshold unresolvable, or it has no estimate for a reason more head

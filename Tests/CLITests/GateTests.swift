@@ -367,6 +367,32 @@ import Testing
         #expect(try ws.store().runs(limit: 10).filter { $0.label == "gate" }.count == 1)
     }
 
+    /// A baseline recorded by `run`'s default (one process) is gated with the head measured in one
+    /// process too (not in fresh workers, which some ops run at another speed); a baseline recorded
+    /// with workers keeps the worker default; an explicit --processes wins.
+    @Test func gateMeasuresTheHeadTheWayTheBaselineWasMeasured() throws {
+        let ws = try Workspace()
+        let filter = ["--quick", "--quiet", "--counters", "none", "--filter", "tiny/gemm_16/optimized", "--max-time", "0"]
+        #expect(try ws.run(["run", ws.suite] + filter.dropLast(2)).status == 0)
+        #expect(try ws.run(["baseline", "set", "one", "latest"]).status == 0)
+        #expect(try ws.run(["run", ws.suite, "--processes", "3"] + filter.dropLast(2)).status == 0)
+        #expect(try ws.run(["baseline", "set", "workers", "latest"]).status == 0)
+        func headProcesses() throws -> String? {
+            let gate = try #require(try ws.store().runs(limit: 1).first)
+            let config = try JSONSerialization.jsonObject(with: Data(gate.configJSON.utf8)) as? [String: Any]
+            return config?["processes"] as? String
+        }
+        let one = try ws.run(["gate", ws.suite, "--baseline", "one"] + filter)
+        #expect(one.stderr.contains("was measured in one process"), "\(one.stderr)")
+        #expect(try headProcesses() == "1")
+        let workers = try ws.run(["gate", ws.suite, "--baseline", "workers"] + filter)
+        #expect(!workers.stderr.contains("was measured in one process"), "\(workers.stderr)")
+        #expect(try headProcesses() == String(DecisionContract.processesPerLook))
+        let explicit = try ws.run(["gate", ws.suite, "--baseline", "one", "--processes", "2"] + filter)
+        #expect(!explicit.stderr.contains("was measured in one process"), "\(explicit.stderr)")
+        #expect(try headProcesses() == "2")
+    }
+
     /// `--against` with a tripled op: the gate stops at the look where the op is decided (usually
     /// the first, 10 back-to-back pairs; later only when the machine is very noisy), although
     /// --max-time would allow more rounds; the JSON carries the decision.
