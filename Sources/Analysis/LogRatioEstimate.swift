@@ -131,6 +131,9 @@ public enum LogRatioEstimator {
             return (x.reduce(0) { $0 + ($1 - m) * ($1 - m) } / (n - 1), n - 1)
         }
         let spreadB = spread(b), spreadH = spread(h)
+        // Consecutive A/A pairs overlap (a run is the later side of one pair and the earlier of the
+        // next): P pairs carry about 2P/3 independent ones' worth of information.
+        let priorDF = max(1, 2 * Double(prior.pairs) / 3 - 1)
         func side(_ x: [Double], own: (s2: Double, df: Double)?, other: (s2: Double, df: Double)?, runs: Int) -> (variance: Double, df: Double)? {
             var parts: [(Double, Double)] = []
             let n = Double(x.count)
@@ -138,7 +141,7 @@ public enum LogRatioEstimator {
                 parts.append((Double.pi / 2 * own.s2 / n, own.df))
             }
             if known {
-                parts.append((prior.sigmaAA * prior.sigmaAA / 2 / Double(max(1, runs)), Double(max(prior.pairs - 1, 1))))
+                parts.append((prior.sigmaAA * prior.sigmaAA / 2 / Double(max(1, runs)), priorDF))
                 // A side of 1–2 processes (a stored `run` measured in-process) is one or two draws from
                 // the between-process distribution the other side shows (the same distribution when
                 // nothing changed, which is what a false alarm is about): its level carries that
@@ -158,7 +161,10 @@ public enum LogRatioEstimator {
         let v = vb.variance + vh.variance
         // Welch–Satterthwaite degrees of freedom.
         let denom = vb.variance * vb.variance / max(vb.df, 1) + vh.variance * vh.variance / max(vh.df, 1)
-        let df = denom > 0 ? v * v / denom : .infinity
+        var df = denom > 0 ? v * v / denom : .infinity
+        // Both sides' learned parts are one estimate (σ_AA), not two independent ones: Welch would
+        // add their degrees of freedom.
+        if known { df = min(df, priorDF) }
         let source: String
         if known {
             source = "unpaired: process spread and run-to-run noise learned from \(prior.pairs) A/A pairs on this machine"

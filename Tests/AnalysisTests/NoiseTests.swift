@@ -31,7 +31,8 @@ private func history(count: Int, sigmaRun: Double, processes: Int = 1, sigmaProc
     #expect(prior.source == .history)
     #expect(prior.pairs == 400)
     let truth = 0.02 * 2.0.squareRoot()
-    #expect(abs(prior.sigmaAA / truth - 1) < 0.10, "sigmaAA \(prior.sigmaAA) vs \(truth)")
+    // 400 overlapping pairs ≈ 267 independent: the RMS's own sampling error is ≈ 4.3%; 15% is 3.5 of it.
+    #expect(abs(prior.sigmaAA / truth - 1) < 0.15, "sigmaAA \(prior.sigmaAA) vs \(truth)")
     #expect(prior.typicalProcesses == 1)
     #expect(prior.sigmaProcess == nil)   // one process per run: nothing to learn within a run
 }
@@ -59,15 +60,17 @@ private func history(count: Int, sigmaRun: Double, processes: Int = 1, sigmaProc
     #expect(prior.sigmaAA > 0.01 * 2.0.squareRoot())
 }
 
-@Test func noiseIsRobustToADisturbedRun() {
+@Test func aDisturbedRunRaisesSigmaAA() {
     // Two runs out of 61 measured at twice the time (another job on the machine): four pairs of 60
-    // get |log ratio| ≈ 0.69, 49× sigma. A plain SD would grow about tenfold.
+    // get |log ratio| ≈ 0.69. The gate's false-failure promise is about exactly such tails, so
+    // sigmaAA (a plain RMS) must show them — a robust scale would stay at the quiet 1.4%.
     let runs = history(count: 61, sigmaRun: 0.01, seed: 5) { i, _, factor in
         if i == 20 || i == 40 { factor = 2 }
     }
     let prior = NoiseEstimator.prior(runs: runs, key: key, machineKey: machine, minimumPairs: 5, window: 60)
-    let truth = 0.01 * 2.0.squareRoot()
-    #expect(abs(prior.sigmaAA / truth - 1) < 0.35, "sigmaAA \(prior.sigmaAA) vs \(truth)")
+    let quiet = 0.01 * 2.0.squareRoot()
+    #expect(prior.sigmaAA > 5 * quiet, "sigmaAA \(prior.sigmaAA) vs quiet \(quiet)")
+    #expect(abs(prior.sigmaAA - NoiseEstimator.rootMeanSquare([0.69, -0.69, 0.69, -0.69] + Array(repeating: quiet, count: 56))) < 0.05)
 }
 
 @Test func noiseExcludesOtherBinariesInjectedRunsOtherMachinesAndUnhashedRuns() {
