@@ -19,7 +19,8 @@ public struct NoisePrior: Sendable, Hashable, Codable {
     public var source: Source
     /// Number of A/A run pairs (unchanged binary, same machine) it was learned from; 0 when none.
     public var pairs: Int
-    /// Robust SD of ln(level(run2)/level(run1)) over A/A pairs of consecutive runs, where level =
+    /// Root mean square about 0 (not a robust scale: the tail matters) of ln(level(run2)/level(run1))
+    /// over A/A pairs of consecutive runs, where level =
     /// median of the run's per-process medians of net ns/iteration. NaN when unknown.
     public var sigmaAA: Double
     /// Robust SD of ln(process median) within one run, typical over history runs with ≥ 3

@@ -13,7 +13,7 @@ struct NoiseCommand: ParsableCommand {
         discussion: """
             Per benchmark of the suites: the A/A pairs found (consecutive complete runs of one unchanged binary on this \
             machine, no injected slowdown; the newest \(NoiseHistory.window) are used, \(NoiseHistory.minimumPairs) are \
-            needed), sigmaAA (robust SD of the log ratio of two such runs), sigmaProcess (robust SD of one worker \
+            needed), sigmaAA (RMS of the log ratio of two such runs: heavy tails count), sigmaProcess (robust SD of one worker \
             process's median within a run), and the smallest threshold a gate against a stored baseline can resolve \
             here — marked "too noisy for the threshold" when it exceeds the op's threshold. With too little history it \
             says how many more runs of one unchanged build are needed. Exit 0; 3 on bad input.
