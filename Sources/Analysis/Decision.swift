@@ -57,6 +57,9 @@ public enum Normal {
     /// P(Z ≤ z).
     public static func cdf(_ z: Double) -> Double { 0.5 * erfc(-z / 2.0.squareRoot()) }
 
+    /// P(Z > z), from erfc directly (accurate far in the upper tail, unlike 1 − cdf).
+    public static func sf(_ z: Double) -> Double { 0.5 * erfc(z / 2.0.squareRoot()) }
+
     /// Φ⁻¹(p) for 0 < p < 1 (Acklam's rational approximation refined by one Halley step; |error| < 1e-12).
     /// ±infinity at 0 and 1, NaN outside [0, 1].
     public static func quantile(_ p: Double) -> Double {

@@ -57,13 +57,8 @@ public enum MannWhitney {
         let sigma = Swift.max(0, variance).squareRoot()
         // Division by a zero sigma (all values equal) gives z = -inf and p = 1, as in scipy.
         let z = (u - mu - 0.5) / sigma
-        let p = 2 * normalSF(z)
+        let p = 2 * Normal.sf(z)
         return (u1, Swift.min(1, Swift.max(0, p)), .asymptotic)
-    }
-
-    /// Upper tail of the standard normal distribution, P(Z > z).
-    static func normalSF(_ z: Double) -> Double {
-        0.5 * erfc(z / 2.0.squareRoot())
     }
 
     /// Mid-ranks (1-based, ties get the average rank) in input order, and the sizes of all
