@@ -35,6 +35,14 @@ public final class CounterSession {
         return Int(String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
+    /// The machine's own capability, as the machine fingerprint records it: ``probe`` with
+    /// `FUSEBENCH_NO_COUNTERS` ignored (the variable selects a run's counters, not the machine).
+    public static func probeMachine(syscalls: PerfSyscalls, encoder: EventEncoder, environment: [String: String]) -> CounterAvailability {
+        var machineEnvironment = environment
+        machineEnvironment[disableVariable] = nil
+        return probe(syscalls: syscalls, encoder: encoder, environment: machineEnvironment)
+    }
+
     /// Decides whether hardware counters can be used and how many count together in one group.
     ///
     /// In order: `FUSEBENCH_NO_COUNTERS` set (not `0`) → unavailable; perf_event_paranoid ≥ 3 →

@@ -72,10 +72,9 @@ struct NoiseCommand: ParsableCommand {
     /// `MachineFingerprint.key` of this machine as a run records it: the PMU is probed whatever
     /// `FUSEBENCH_NO_COUNTERS` says (as the runner does), since the fingerprint must not depend on it.
     static func thisMachineKey() -> String {
-        var environment = ProcessInfo.processInfo.environment
-        environment[CounterSession.disableVariable] = nil
         let pmu: Bool
-        if case .available = CounterSession.probe(syscalls: LinuxPerf(), encoder: LibpfmEncoder(), environment: environment) {
+        if case .available = CounterSession.probeMachine(syscalls: LinuxPerf(), encoder: LibpfmEncoder(),
+                                                         environment: ProcessInfo.processInfo.environment) {
             pmu = true
         } else {
             pmu = false

@@ -27,9 +27,7 @@ enum CounterSetup {
                        syscalls: PerfSyscalls = LinuxPerf(), encoder: EventEncoder = LibpfmEncoder()) throws -> CounterChoice {
         // The machine's capability, independent of the mode and of FUSEBENCH_NO_COUNTERS (which only
         // selects the mode): part of the machine fingerprint.
-        var machineEnvironment = environment
-        machineEnvironment[CounterSession.disableVariable] = nil
-        let machine = CounterSession.probe(syscalls: syscalls, encoder: encoder, environment: machineEnvironment)
+        let machine = CounterSession.probeMachine(syscalls: syscalls, encoder: encoder, environment: environment)
         let pmu: Bool
         if case .available = machine { pmu = true } else { pmu = false }
         // What this run may use: unavailable when the variable disables counters.
