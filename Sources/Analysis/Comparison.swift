@@ -1,11 +1,14 @@
 import BenchModel
 import Foundation
 
-/// Outcome of comparing one op variant between a base and a head (verdict rules: docs/architecture.md).
+/// Outcome of comparing one op variant between a base and a head (the rule: ``DecisionRule``,
+/// docs/ci-gating.md "The contract").
 public enum Verdict: String, Codable, Sendable {
-    /// Not slower beyond the threshold, with confidence: the CI's upper bound < 1 + t.
+    /// Not slower beyond the threshold, with confidence: the estimate is below the decision boundary
+    /// and the look-corrected upper bound below 1 + t.
     case pass
-    /// Slower beyond the threshold, and significantly so after Holm correction.
+    /// Slower: the estimate is at or above the decision boundary inside [1, 1 + t] and significant
+    /// after Holm correction across ops and the correction for repeated looks.
     case regression
     /// Too noisy to decide either way; the gate may collect more samples.
     case inconclusive
