@@ -1,4 +1,4 @@
-// swift-tools-version: 6.0
+// swift-tools-version: 6.1
 // fusebench — benchmarking and profiling harness for ML inference kernels.
 //
 // Build settings (see README "Build settings"):
@@ -19,16 +19,27 @@ let march = targetCPU == "native" ? "native" : targetCPU
 let swiftCPU: [SwiftSetting] = [.unsafeFlags(["-target-cpu", targetCPU])]
 let cCPU: [CSetting] = [.unsafeFlags(["-march=\(march)", "-O2"])]
 
+// The `Fleet` trait (off by default; `swift build --traits Fleet`) adds the shared fleet store and the
+// dashboard: a PostgreSQL engine for the store (`StorePostgres`, vapor/postgres-nio) and `fusebench
+// serve` (`Serve`, hummingbird). Without it nothing of SwiftNIO is built, so the README's first command
+// stays fast; every command still works on SQLite, and `--db postgres://...` says which build it needs.
+let fleet = TargetDependencyCondition.when(traits: ["Fleet"])
+
 let package = Package(
     name: "fusebench",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v14)],
     products: [
         .library(name: "FuseBench", targets: ["FuseBench"]),
         .library(name: "FuseBenchCLI", targets: ["FuseBenchCLI"]),
         .executable(name: "fusebench", targets: ["fusebench"]),
     ],
+    traits: [
+        .trait(name: "Fleet", description: "PostgreSQL fleet store (postgres-nio) and the `serve` dashboard (hummingbird)."),
+    ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/vapor/postgres-nio", exact: "1.33.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1"),
         .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", exact: "0.6.0"),
     ],
@@ -48,15 +59,22 @@ let package = Package(
         .target(name: "Store", dependencies: [
             "BenchModel", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift"),
         ]),
+        .target(name: "StorePostgres", dependencies: [
+            "Store", "BenchModel", .product(name: "PostgresNIO", package: "postgres-nio", condition: fleet),
+        ]),
         .target(name: "Analysis", dependencies: ["BenchModel"]),
         .target(name: "Runner", dependencies: ["BenchModel", "Counters", "Telemetry", "Kernels", "Suite", "Store", "CPerfEvent", "ProcessIO"]),
         .target(name: "Charts"),
         .target(name: "Report", dependencies: ["BenchModel", "Analysis", "Store", "Charts"]),
         .systemLibrary(name: "CFuseBenchPlugin", path: "Sources/CFuseBenchPlugin"),
         .target(name: "Plugins", dependencies: ["BenchModel", "Kernels", "UserKernels", "Suite", "CFuseBenchPlugin", "CKernels"]),
+        .target(name: "Serve", dependencies: [
+            "BenchModel", "Store", "Report", "Analysis", "Charts", .product(name: "Hummingbird", package: "hummingbird", condition: fleet),
+        ]),
         .target(name: "FuseBench", dependencies: ["BenchModel", "Counters", "Telemetry", "Fusion", "Edge", "Kernels", "Suite", "Store", "Analysis", "Runner", "Report", "UserKernels", "Plugins"]),
         .target(name: "FuseBenchCLI", dependencies: [
             "FuseBench", "CPerfEvent", "CKernels", "ProcessIO", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .target(name: "StorePostgres", condition: fleet), .target(name: "Serve", condition: fleet),
         ]),
         .executableTarget(name: "fusebench", dependencies: ["FuseBenchCLI"]),
         .testTarget(name: "ProcessIOTests", dependencies: ["ProcessIO"]),
@@ -74,6 +92,10 @@ let package = Package(
         .testTarget(name: "ChartsTests", dependencies: ["Charts"]),
         .testTarget(name: "PluginsTests", dependencies: ["Plugins", "FuseBench", "TestSupport"]),
         .testTarget(name: "ReportTests", dependencies: ["Report", "Charts", "Store", "TestSupport"]),
+        .testTarget(name: "FleetTests", dependencies: [
+            "Store", "BenchModel", "TestSupport", "FuseBench",
+            .target(name: "StorePostgres", condition: fleet), .target(name: "Serve", condition: fleet),
+        ]),
         .testTarget(name: "CLITests", dependencies: ["FuseBench", "FuseBenchCLI", "TestSupport", "ProcessIO", .product(name: "GRDB", package: "GRDB.swift")]),
     ],
     swiftLanguageModes: [.v6]

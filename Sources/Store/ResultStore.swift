@@ -36,6 +36,11 @@ public final class ResultStore: Sendable {
     /// Per-run owner locks on the database file (nil for an in-memory store).
     let runLocks: RunLockFile?
 
+    /// The engine behind this store, for code written against the engine seam (StoreEngine.swift).
+    public var engine: any StoreEngine {
+        SQLiteEngine(queue: queue, location: path, busyTimeout: busyTimeout, isReadOnly: isReadOnly)
+    }
+
     /// Opens (creating if needed) the database at `path`.
     ///
     /// `.readWrite`: creates the parent directory and the file, checks and migrates the schema under

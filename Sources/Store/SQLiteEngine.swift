@@ -1,0 +1,125 @@
+// The SQLite engine of the store seam (StoreEngine.swift): GRDB's `DatabaseQueue` (one connection,
+// serialised) behind `StoreEngine`, and GRDB's `Database` behind `StoreDatabase`. Statements are
+// prepared once per connection (GRDB's statement cache), so a query run in a loop costs no parse.
+import Foundation
+import GRDB
+
+/// A `StoreEngine` over one SQLite file (or an in-memory database) through GRDB.
+struct SQLiteEngine: StoreEngine {
+    /// The single connection; all access goes through it.
+    let queue: DatabaseQueue
+    /// File path, or `:memory:`.
+    let location: String
+    /// Seconds a statement waits for another process's lock.
+    let busyTimeout: Double
+    /// True for stores opened for reading only.
+    let isReadOnly: Bool
+
+    var dialect: SQLDialect { .sqlite }
+
+    func read<T>(_ body: (any StoreDatabase) throws -> T) throws -> T {
+        do {
+            return try queue.read { db in try body(SQLiteConnection(db: db)) }
+        } catch {
+            throw mapped(error)
+        }
+    }
+
+    func write<T>(_ body: (any StoreDatabase) throws -> T) throws -> T {
+        if isReadOnly {
+            throw StoreError.unusable(path: location, reason: "it was opened for reading only (a command that only reads tried to write)")
+        }
+        do {
+            return try queue.write { db in try body(SQLiteConnection(db: db)) }
+        } catch {
+            throw mapped(error)
+        }
+    }
+
+    /// Keeps store errors as they are and turns SQLite failures into `StoreError.locked` (busy past
+    /// the timeout) or `StoreError.unusable`, and row type errors into `unusable`, naming the path.
+    func mapped(_ error: any Error) -> any Error {
+        if error is StoreError { return error }
+        if let rowError = error as? StoreRowError {
+            return StoreError.unusable(path: location, reason: rowError.description)
+        }
+        if let dbError = error as? DatabaseError {
+            if StoreError.isBusy(dbError) { return StoreError.locked(path: location, seconds: busyTimeout) }
+            return StoreError.unusable(path: location, reason: StoreError.reason(for: dbError))
+        }
+        return error
+    }
+
+    func close() {
+        try? queue.close()
+    }
+}
+
+/// GRDB's `Database` as a `StoreDatabase`.
+struct SQLiteConnection: StoreDatabase {
+    /// The GRDB connection, valid only inside the transaction closure that supplied it.
+    let db: Database
+
+    var dialect: SQLDialect { .sqlite }
+
+    @discardableResult
+    func execute(sql: String, arguments: [any StoreEncodable]) throws -> Int {
+        if arguments.isEmpty {
+            try db.execute(sql: sql)
+        } else {
+            try db.cachedStatement(sql: sql).execute(arguments: Self.arguments(arguments))
+        }
+        return db.changesCount
+    }
+
+    func forEachRow(sql: String, arguments: [any StoreEncodable], _ body: (StoreRow) throws -> Bool) throws {
+        let statement = try db.cachedStatement(sql: sql)
+        let columns = StoreRow.Columns(statement.columnNames)
+        let cursor = try Row.fetchCursor(statement, arguments: Self.arguments(arguments))
+        let count = columns.names.count
+        while let row = try cursor.next() {
+            var values: [StoreValue] = []
+            values.reserveCapacity(count)
+            for index in 0..<count {
+                values.append(Self.storeValue(row[index] as DatabaseValue))
+            }
+            if try !body(StoreRow(columns: columns, values: values)) { break }
+        }
+    }
+
+    func insertRows(table: String, columns: [String], rows: [[StoreValue]]) throws {
+        guard !rows.isEmpty else { return }
+        let placeholders = Array(repeating: "?", count: columns.count).joined(separator: ", ")
+        let statement = try db.cachedStatement(sql: "INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES (\(placeholders))")
+        for row in rows {
+            try statement.execute(arguments: StatementArguments(row.map(Self.databaseValue)))
+        }
+    }
+
+    /// Statement arguments for GRDB.
+    static func arguments(_ values: [any StoreEncodable]) -> StatementArguments {
+        StatementArguments(values.map { databaseValue($0.storeValue) })
+    }
+
+    /// A store value as GRDB's value.
+    static func databaseValue(_ value: StoreValue) -> DatabaseValue {
+        switch value {
+        case .null: return .null
+        case let .integer(v): return v.databaseValue
+        case let .real(v): return v.databaseValue
+        case let .text(v): return v.databaseValue
+        case let .blob(v): return v.databaseValue
+        }
+    }
+
+    /// GRDB's value as a store value.
+    static func storeValue(_ value: DatabaseValue) -> StoreValue {
+        switch value.storage {
+        case .null: return .null
+        case let .int64(v): return .integer(v)
+        case let .double(v): return .real(v)
+        case let .string(v): return .text(v)
+        case let .blob(v): return .blob(v)
+        }
+    }
+}
