@@ -66,6 +66,13 @@ public final class ResultStore: Sendable {
             self.busyTimeout = Self.defaultBusyTimeout
             self.runLocks = nil
         }
+        if !isReadOnly {
+            do {
+                try fillFingerprintIDsIfNeeded()
+            } catch {
+                throw mapped(error)
+            }
+        }
     }
 
     /// Opens (creating if needed) the database at `path`.

@@ -132,6 +132,9 @@ public enum StoreConformance {
         var expected = info
         expected.id = runID
         expected.status = .running
+        expected.uuid = try store.run(id: runID)?.uuid ?? ""  // beginRun gives every run a new UUID
+        try equal(expected.uuid.count, 36, "length of a run UUID")
+        try equal(try store.runID(uuid: expected.uuid.uppercased()), runID, "a run by its UUID")
         try equal(try store.run(id: runID), expected, "run as begun")
 
         let calibration = Calibration(clockPairNs: 25, counterReadNs: 310, emptyBatchNs: 400, perIterationNs: 0.5, targetBatchNs: 1e6)
