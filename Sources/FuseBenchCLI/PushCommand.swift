@@ -9,7 +9,7 @@ import ProcessIO
 enum StoreOpener {
     /// Whether `location` names a PostgreSQL server rather than a SQLite file.
     static func isURL(_ location: String) -> Bool {
-        location.hasPrefix("postgres://") || location.hasPrefix("postgresql://")
+        DatabaseURL.isPostgres(location)
     }
 
     /// `database` with its `--db` replaced by `location` (busy timeout kept).
@@ -242,9 +242,6 @@ struct RecordingStore {
 
     /// A URL with its password replaced by `***`.
     static func redacted(_ url: String) -> String {
-        guard let scheme = url.range(of: "://"), let at = url.range(of: "@", range: scheme.upperBound..<url.endIndex) else { return url }
-        let userinfo = url[scheme.upperBound..<at.lowerBound]
-        guard let colon = userinfo.firstIndex(of: ":") else { return url }
-        return String(url[..<colon]) + ":***" + String(url[at.lowerBound...])
+        DatabaseURL.redacted(url)
     }
 }

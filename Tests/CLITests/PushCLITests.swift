@@ -78,7 +78,7 @@ private func sampleCounts(_ path: String) throws -> [String: Int] {
         defer { try? FileManager.default.removeItem(at: dir) }
         let source = dir.appendingPathComponent("spool.sqlite").path
         let target = dir.appendingPathComponent("target.sqlite").path
-        try makeShard(source, runs: 40, samples: 3_000)
+        try makeShard(source, runs: 30, samples: 1_500)
         let expected = try sampleCounts(source)
         let (process, _, _) = try CLI.start(["push", "--all", "--db", source, "--to", target])
         // Kill once a few runs have arrived (polling the target, which WAL lets us read meanwhile).
@@ -117,7 +117,8 @@ private func sampleCounts(_ path: String) throws -> [String: Int] {
         #expect(merged.stdout.contains("a.sqlite: 2 runs merged"))
         #expect(merged.stdout.contains("b.sqlite: 3 runs merged"))
         #expect(try [a, b].map { try Data(contentsOf: URL(fileURLWithPath: $0)) } == before)
-        #expect(!FileManager.default.fileExists(atPath: a + "-wal") || (try Data(contentsOf: URL(fileURLWithPath: a + "-wal"))).isEmpty)
+        let wal = (try? Data(contentsOf: URL(fileURLWithPath: a + "-wal"))) ?? Data()
+        #expect(wal.isEmpty)
         var expected = try sampleCounts(a)
         expected.merge(try sampleCounts(b)) { x, _ in x }
         #expect(try sampleCounts(out) == expected)

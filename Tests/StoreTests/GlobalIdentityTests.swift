@@ -73,7 +73,7 @@ private func isVersion4(_ text: String) -> Bool {
             DROP INDEX runs_uuid; ALTER TABLE runs DROP COLUMN uuid;
             DROP INDEX machines_fingerprint_id; ALTER TABLE machines DROP COLUMN fingerprint_id;
             DELETE FROM grdb_migrations WHERE identifier = 'v16-global-identity';
-            PRAGMA user_version = 15;
+            PRAGMA user_version = \(Schema.knownVersion - 1);
             """)
     }
     try queue.close()
