@@ -169,13 +169,13 @@ private func canonicalDump(_ store: ResultStore) throws -> [String: [String]] {
     let second = try richRun(source, cpu: "Second CPU")
     let target = try ResultStore.inMemory()
     _ = try source.copyRuns([first], to: target)
-    try target.engine.write { db in
+    _ = try target.engine.write { db in
         try db.execute(sql: "CREATE TRIGGER fail_fusion BEFORE INSERT ON fusion_decisions BEGIN SELECT RAISE(ABORT, 'injected failure'); END")
     }
     let dump = try canonicalDump(target)
     #expect(throws: StoreError.self) { try source.copyRuns([second], to: target) }
     #expect(try canonicalDump(target) == dump)
-    try target.engine.write { db in try db.execute(sql: "DROP TRIGGER fail_fusion") }
+    _ = try target.engine.write { db in try db.execute(sql: "DROP TRIGGER fail_fusion") }
     let resumed = try source.copyRuns([first, second], to: target)
     #expect(resumed.map(\.line.count).count == 2)
     guard case .alreadyPresent = resumed[0].outcome, case .pushed = resumed[1].outcome else {
