@@ -25,8 +25,9 @@ import BenchModel
 /// - `ops` (new ids), `op_variants`, `series` (re-derived from the run's op variants, `ON CONFLICT
 ///   DO NOTHING`);
 /// - `samples` (new ids, allocated as the target's `MAX(id) + 1 ...` inside the write transaction;
-///   on PostgreSQL after `LOCK TABLE samples IN SHARE ROW EXCLUSIVE MODE`, so concurrent pushes
-///   cannot collide), `counter_values` (`id = new sample id * 1024 + position`), `iteration_latencies`,
+///   on PostgreSQL the transaction first takes `LOCK TABLE samples IN SHARE ROW EXCLUSIVE MODE`, so
+///   concurrent pushes take turns and cannot collide or deadlock; the engine's `insertRows` moves the
+///   identity sequence past the explicit ids), `counter_values` (`id = new sample id * 1024 + position`), `iteration_latencies`,
 ///   `sim_functions` (by sample);
 /// - `accuracy_checks`, `thermal_readings`, `variant_decisions`, `fusion_decisions` (by run).
 ///
@@ -131,6 +132,12 @@ public struct RunTransfer {
                 return RunResult(sourceID: id, uuid: uuid, outcome: .skippedRunning)
             }
             let outcome = try targetEngine.write { dst -> Outcome in
+                // PostgreSQL: pushes into one server take turns (the lock is held to the commit), so
+                // sample ids cannot collide and rows shared by runs (machines, series) are never
+                // inserted by two transactions at once (no deadlock). Readers are not blocked.
+                if dst.dialect == .postgres {
+                    try dst.execute(sql: "LOCK TABLE samples IN SHARE ROW EXCLUSIVE MODE")
+                }
                 // Checked again inside the transaction: another push may have copied it meanwhile.
                 if let present = try dst.fetchOne(Int64.self, sql: "SELECT id FROM runs WHERE uuid = ?", arguments: [uuid]) {
                     return .alreadyPresent(targetID: present)
@@ -181,10 +188,8 @@ public struct RunTransfer {
             ON CONFLICT DO NOTHING
             """, arguments: [runID])
 
-        // Samples: explicit ids from the target's MAX(id) + 1 (counters and latencies key on them).
-        if dst.dialect == .postgres {
-            try dst.execute(sql: "LOCK TABLE samples IN SHARE ROW EXCLUSIVE MODE")
-        }
+        // Samples: explicit ids from the target's MAX(id) + 1 (counters and latencies key on them;
+        // on PostgreSQL the transaction holds the samples lock taken in `copyRun`).
         let firstID = (try dst.fetchOne(Int64.self, sql: "SELECT MAX(id) FROM samples") ?? 0) + 1
         var sampleMap: [Int64: Int64] = [:]
         try copyRows(src: src, dst: dst, table: "samples", sql: "SELECT * FROM samples WHERE run_id = ? ORDER BY id", sourceID) { row in
