@@ -170,7 +170,7 @@ public struct RunTransfer {
             values["run_id"] = .integer(runID)
             opMap[try op.get("id")] = try insertReturningID(table: "ops", values, dst)
         }
-        func mappedOp(_ row: inout [String: StoreValue]) throws {
+        func mappedOp(_ row: inout EditableRow) throws {
             guard case let .integer(old) = row["op_id"] ?? .null, let new = opMap[old] else {
                 throw StoreRowError("op_id \(String(describing: row["op_id"])) of run \(sourceID) names no op of the run")
             }
@@ -200,7 +200,7 @@ public struct RunTransfer {
             row["run_id"] = .integer(runID)
             try mappedOp(&row)
         }
-        func mappedSample(_ row: inout [String: StoreValue]) throws -> (old: Int64, new: Int64) {
+        func mappedSample(_ row: inout EditableRow) throws -> (old: Int64, new: Int64) {
             guard case let .integer(old) = row["sample_id"] ?? .null, let new = sampleMap[old] else {
                 throw StoreRowError("sample_id \(String(describing: row["sample_id"])) of run \(sourceID) names no sample of the run")
             }
@@ -226,14 +226,12 @@ public struct RunTransfer {
         }
 
         try copyRows(src: src, dst: dst, table: "accuracy_checks", sql: "SELECT * FROM accuracy_checks WHERE run_id = ? ORDER BY id",
-                     sourceID) { row in
-            row["id"] = nil
+                     sourceID, dropping: ["id"]) { row in
             row["run_id"] = .integer(runID)
             try mappedOp(&row)
         }
         try copyRows(src: src, dst: dst, table: "thermal_readings", sql: "SELECT * FROM thermal_readings WHERE run_id = ? ORDER BY id",
-                     sourceID) { row in
-            row["id"] = nil
+                     sourceID, dropping: ["id"]) { row in
             row["run_id"] = .integer(runID)
         }
         try copyRows(src: src, dst: dst, table: "variant_decisions", sql: "SELECT * FROM variant_decisions WHERE run_id = ?",
@@ -241,8 +239,7 @@ public struct RunTransfer {
             row["run_id"] = .integer(runID)
         }
         try copyRows(src: src, dst: dst, table: "fusion_decisions", sql: "SELECT * FROM fusion_decisions WHERE run_id = ? ORDER BY id",
-                     sourceID) { row in
-            row["id"] = nil
+                     sourceID, dropping: ["id"]) { row in
             row["run_id"] = .integer(runID)
         }
         return .pushed(targetID: runID, samples: sampleMap.count)
@@ -452,27 +449,50 @@ public struct RunTransfer {
         return id
     }
 
+    /// One streamed row being rewritten for the target: values in the source statement's column
+    /// order, addressed by (lower-case) column name.
+    struct EditableRow {
+        /// The values, in the statement's column order.
+        var values: [StoreValue]
+        /// Lower-case column name → position (shared by all rows of the statement).
+        let positions: [String: Int]
+
+        /// The value of `column` (nil when the statement has no such column); setting a column
+        /// the statement lacks does nothing.
+        subscript(_ column: String) -> StoreValue? {
+            get { positions[column].map { values[$0] } }
+            set { if let index = positions[column] { values[index] = newValue ?? .null } }
+        }
+    }
+
     /// Streams the rows of `sql` (one argument: the source run id) from the source, lets `map`
-    /// rewrite each (set a column to nil to leave it to the target's default, e.g. a new `id`), and
-    /// inserts them into `table` in batches of `batchSize` rows.
+    /// rewrite each, and inserts them into `table` in batches of `batchSize` rows without the
+    /// columns in `dropping` (left to the target's default, e.g. a new `id`). Rows are handled by
+    /// position (no per-row dictionary), so a million samples copy quickly.
     private func copyRows(src: any StoreDatabase, dst: any StoreDatabase, table: String, sql: String, _ runID: Int64,
-                          map: (inout [String: StoreValue]) throws -> Void) throws {
-        var columns: [String]?
+                          dropping: Set<String> = [], map: (inout EditableRow) throws -> Void) throws {
+        var columns: [String] = []
+        var kept: [Int] = []
+        var positions: [String: Int] = [:]
         var batch: [[StoreValue]] = []
         batch.reserveCapacity(batchSize)
         try src.forEachRow(sql: sql, arguments: [runID]) { row in
-            var values = Self.values(row, dropping: [])
-            try map(&values)
-            if columns == nil { columns = values.keys.sorted() }
-            guard let columns else { return false }
-            batch.append(columns.map { values[$0] ?? .null })
+            if columns.isEmpty {
+                let names = row.columns.names.map { $0.lowercased() }
+                for (index, name) in names.enumerated() where positions[name] == nil { positions[name] = index }
+                kept = names.indices.filter { !dropping.contains(names[$0]) }
+                columns = kept.map { names[$0] }
+            }
+            var editable = EditableRow(values: row.values, positions: positions)
+            try map(&editable)
+            batch.append(kept.map { editable.values[$0] })
             if batch.count >= batchSize {
                 try dst.insertRows(table: table, columns: columns, rows: batch)
                 batch.removeAll(keepingCapacity: true)
             }
             return true
         }
-        if let columns, !batch.isEmpty {
+        if !columns.isEmpty, !batch.isEmpty {
             try dst.insertRows(table: table, columns: columns, rows: batch)
         }
     }
