@@ -163,4 +163,25 @@ private func sampleCounts(_ path: String) throws -> [String: Int] {
         #expect(push.status == 0, "\(push.stderr)")
         #expect(try sampleCounts(other) == (try sampleCounts(spool)))
     }
+
+    /// `gate --against` with a PostgreSQL `--db` that cannot be reached: both builds are measured
+    /// into the spool, the verdict's exit code stands (0 or 2, not 3), and stderr says the runs are
+    /// kept in the spool; a `--baseline` that must come from the unreachable server is an error.
+    @Test func gateKeepsItsVerdictWhenThePushFails() throws {
+        let dir = try CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let suite = dir.appendingPathComponent("tiny.toml")
+        try tinySuite.write(to: suite, atomically: true, encoding: .utf8)
+        let spool = dir.appendingPathComponent("spool.sqlite").path
+        let url = "postgres://fusebench@127.0.0.1:1/results"
+        let binary = try #require(CLI.binary).path
+        let r = try CLI.run(["gate", suite.path, "--filter", "gemm_16", "--against", binary, "--processes", "2", "--quick", "--quiet",
+                             "--max-time", "0", "--counters", "none", "--db", url, "--spool", spool])
+        #expect([0, 2].contains(r.status), "exit \(r.status)\n\(r.stdout)\n\(r.stderr)")
+        #expect(r.stderr.contains("kept in \(spool); push it later with"), "\(r.stderr)")
+        #expect(r.stderr.contains("gate: warning: the runs were not pushed"), "\(r.stderr)")
+        #expect(try sampleCounts(spool).count == 2)  // base and head
+        let baseline = try CLI.run(["gate", suite.path, "--baseline", "main", "--quick", "--quiet", "--db", url, "--spool", spool])
+        #expect(baseline.status == 3 && baseline.stderr.contains("error:"), "\(baseline.stderr)")
+    }
 }
