@@ -99,7 +99,7 @@ private func isVersion4(_ text: String) -> Bool {
     do {
         let store = try ResultStore(path: path)
         _ = try store.beginRun(identityRun("A"))
-        try store.engine.write { db in try db.execute(sql: "UPDATE machines SET fingerprint_id = ''") }
+        _ = try store.engine.write { db in try db.execute(sql: "UPDATE machines SET fingerprint_id = ''") }
     }
     let reader = try ResultStore(path: path, access: .readOnly)
     #expect(try reader.engine.read { db in try db.fetchOne(String.self, sql: "SELECT fingerprint_id FROM machines") } == "")
