@@ -145,7 +145,7 @@ struct FuseBenchCommand: ParsableCommand {
             Exit codes: 0 ok/pass, 1 regression, 2 inconclusive, 3 error (bad input, unusable database, environment).
             Database: --db, else $FUSEBENCH_DB, else results/fusebench.sqlite.
             """,
-        subcommands: [RunCommand.self, ListCommand.self, ExportCommand.self, RunsCommand.self, ExecCommand.self, WorkerCommand.self, CompareCommand.self, HistoryCommand.self, BaselineCommand.self, GateCommand.self, FusionCommand.self, VariantsCommand.self, DoctorCommand.self, StoreBenchCommand.self, ReportCommand.self, NoiseCommand.self])
+        subcommands: [RunCommand.self, ListCommand.self, ExportCommand.self, RunsCommand.self, ExecCommand.self, WorkerCommand.self, CompareCommand.self, HistoryCommand.self, BaselineCommand.self, GateCommand.self, FusionCommand.self, VariantsCommand.self, DoctorCommand.self, StoreBenchCommand.self, ReportCommand.self, NoiseCommand.self, ServeCommand.self])
 }
 
 /// Options shared by every command that touches the database.
