@@ -88,7 +88,7 @@ let package = Package(
         .testTarget(name: "StoreTests", dependencies: ["Store", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis"]),
         .testTarget(name: "RunnerTests", dependencies: ["Runner", "FuseBench", "TestSupport"]),
-        .target(name: "TestSupport", dependencies: ["BenchModel", "Store", .product(name: "GRDB", package: "GRDB.swift")], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["BenchModel", "Store", "ProcessIO", .product(name: "GRDB", package: "GRDB.swift")], path: "Tests/TestSupport"),
         .testTarget(name: "ChartsTests", dependencies: ["Charts"]),
         .testTarget(name: "PluginsTests", dependencies: ["Plugins", "FuseBench", "TestSupport"]),
         .testTarget(name: "ReportTests", dependencies: ["Report", "Charts", "Store", "TestSupport"]),

@@ -11,8 +11,9 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
     case unknownRun(String)
     /// The database holds no complete run, so `latest` cannot be resolved.
     case noRuns
-    /// The file cannot be used as a results database (not SQLite, unreadable, foreign schema,
-    /// corrupt rows); `reason` says why.
+    /// The file (or PostgreSQL database, `path` then being its URL without password) cannot be used
+    /// as a results database (not SQLite, unreadable, foreign schema, corrupt rows, server
+    /// unreachable); `reason` says why.
     case unusable(path: String, reason: String)
     /// No baseline has this name (or it cannot be rolled back).
     case unknownBaseline(String)
@@ -28,20 +29,23 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case let .newerSchema(found, known, path):
-            return "\(path): database schema version \(found) is newer than this fusebench knows (\(known)); "
+            return "\(DatabaseURL.redacted(path)): database schema version \(found) is newer than this fusebench knows (\(known)); "
                 + "upgrade fusebench or use another --db"
         case let .unknownRun(ref):
             return "no run matches '\(ref)'; use a run id, a baseline name, 'latest' or 'latest~N' (the N-th complete run before the latest)"
         case .noRuns:
             return "the results database has no complete run yet; run `fusebench run` first or pass a run id"
         case let .unusable(path, reason):
+            if DatabaseURL.isPostgres(path) {
+                return "\(DatabaseURL.redacted(path)): cannot use this PostgreSQL database: \(reason)"
+            }
             return "\(path): cannot use this file as a fusebench results database: \(reason)"
         case let .unknownBaseline(name):
             return "no baseline named \(name); see `fusebench baseline list`"
         case let .invalidName(text):
             return text
         case let .locked(path, seconds):
-            return "\(path): the database stayed locked by another process for more than \(ResultStore.formatSeconds(seconds)) "
+            return "\(DatabaseURL.redacted(path)): the database stayed locked by another process for more than \(ResultStore.formatSeconds(seconds)) "
                 + "(wait longer with --db-busy-timeout SECONDS or FUSEBENCH_DB_BUSY_TIMEOUT)"
         case let .keptInSideFile(path, sideFile, samples, reason):
             return "\(path): \(samples) measured sample(s) could not be stored (\(reason)); they were written to \(sideFile) "
