@@ -75,6 +75,7 @@ public final class ResultStore: Sendable {
             throw StoreError.wrapping(error, path: path, busyTimeout: self.busyTimeout)
         }
         runLocks = isReadOnly ? nil : RunLockFile.shared(databasePath: path)
+        if !isReadOnly { try fillFingerprintIDsIfNeeded() }
     }
 
     /// Opens from an existing connection; used by `inMemory()`.

@@ -6,7 +6,8 @@ extension ResultStore {
     // MARK: - Runs
 
     /// Inserts a run with status `.running` (whatever `info.status` says), records its machine,
-    /// and returns the new run id. `info.id` and `info.endedAt` are ignored.
+    /// and returns the new run id. `info.id` and `info.endedAt` are ignored. The run's `uuid` is
+    /// `info.uuid` when given (non-empty), else a new random one (`ResultStore.newRunUUID()`).
     ///
     /// The calling process becomes the run's owner: besides `info.pid` the row records this host's
     /// boot id and the start time of process `info.pid`, and (file databases, Linux) this process
@@ -19,6 +20,7 @@ extension ResultStore {
         let fingerprint = try encodeJSON(info.machine)
         let bootID = ProcessIdentity.bootID()
         let startTicks = ProcessIdentity.startTicks(pid: info.pid).map { Int64(bitPattern: $0) }
+        let uuid = info.uuid.isEmpty ? Self.newRunUUID() : info.uuid
         let locks = runLocks
         var taken: Int64?
         do {
@@ -27,13 +29,13 @@ extension ResultStore {
                 try db.execute(sql: """
                     INSERT INTO runs (started_at, ended_at, status, label, suites, suite_hash, git_commit, git_branch,
                                       git_dirty, harness_version, machine_id, isa_built, counter_mode, counter_note,
-                                      calibration, config, pid, boot_id, pid_start)
-                    VALUES (?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                      calibration, config, pid, boot_id, pid_start, uuid)
+                    VALUES (?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """, arguments: [
                         info.startedAt.timeIntervalSince1970, RunStatus.running.rawValue, info.label, suites,
                         info.suiteHash, info.gitCommit, info.gitBranch, info.gitDirty, info.harnessVersion, machineID,
                         isa, info.counterMode.rawValue, info.counterNote, calibration, info.configJSON, Int64(info.pid),
-                        bootID, startTicks,
+                        bootID, startTicks, uuid,
                     ])
                 let id = db.lastInsertedRowID
                 // Locked before the row is visible to anyone: no checker can see the run unlocked.
@@ -55,10 +57,11 @@ extension ResultStore {
             return id
         }
         try db.execute(sql: """
-            INSERT INTO machines (fingerprint, key, cpu_model, logical_cpus, kernel, pmu_available, virtualization)
-            VALUES (?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO machines (fingerprint, key, cpu_model, logical_cpus, kernel, pmu_available, virtualization,
+                                  fingerprint_id)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             """, arguments: [fingerprint, machine.key, machine.cpuModel, machine.logicalCPUs, machine.kernel,
-                             machine.pmuAvailable, machine.virtualization])
+                             machine.pmuAvailable, machine.virtualization, fingerprintID(fingerprint)])
         return db.lastInsertedRowID
     }
 
@@ -234,7 +237,7 @@ extension ResultStore {
     private static let runSelect = """
         SELECT r.id, r.started_at, r.ended_at, r.status, r.label, r.suites, r.suite_hash, r.git_commit, r.git_branch,
                r.git_dirty, r.harness_version, m.fingerprint, r.isa_built, r.counter_mode, r.counter_note,
-               r.calibration, r.config, r.pid
+               r.calibration, r.config, r.pid, r.uuid
         FROM runs r JOIN machines m ON m.id = r.machine_id
         """
 
@@ -265,6 +268,7 @@ extension ResultStore {
             counterNote: row[14],
             calibration: try calibrationText.map { try decodeJSON(Calibration.self, $0, what: "runs.calibration of run \(id)") },
             configJSON: row[16],
-            pid: Int32(truncatingIfNeeded: row[17] as Int64))
+            pid: Int32(truncatingIfNeeded: row[17] as Int64),
+            uuid: row[18])
     }
 }
