@@ -38,14 +38,14 @@ struct ServeCommand: ParsableCommand {
         guard !host.isEmpty else { throw UsageError("--host must not be empty") }
         let token = ProcessInfo.processInfo.environment[DashboardOptions.tokenVariable].flatMap { $0.isEmpty ? nil : $0 }
         let location = database.path
-        let isURL = location.hasPrefix("postgres://") || location.hasPrefix("postgresql://")
+        let isURL = DatabaseURL.isPostgres(location)
         // Serving only reads (triage aside): a missing database is an error, not a new empty file.
         if !isURL, !FileManager.default.fileExists(atPath: location) {
             throw UsageError("\(location): no results database there (run `\(programName) run` first, or pass --db)")
         }
         // Triage writes its state: the store is opened for writing only when triage is enabled.
         let store = try token == nil ? database.openForReading() : database.open()
-        let options = DashboardOptions(token: token, location: isURL ? Self.redacted(location) : location)
+        let options = DashboardOptions(token: token, location: isURL ? DatabaseURL.redacted(location) : location)
         let server = DashboardServer(dashboard: Dashboard(store: store, options: options))
         let outcome = Outcome()
         let done = DispatchSemaphore(value: 0)
@@ -66,13 +66,6 @@ struct ServeCommand: ParsableCommand {
         #else
         throw UsageError(Self.withoutFleet)
         #endif
-    }
-
-    /// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
-    static func redacted(_ url: String) -> String {
-        guard let scheme = url.range(of: "://"), let at = url.range(of: "@", range: scheme.upperBound..<url.endIndex),
-              let colon = url.range(of: ":", range: scheme.upperBound..<at.lowerBound) else { return url }
-        return String(url[..<colon.upperBound]) + "***" + String(url[at.lowerBound...])
     }
 }
 

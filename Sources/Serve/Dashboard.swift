@@ -403,8 +403,12 @@ public struct Dashboard: Sendable {
         return DashboardPage(title: "fusebench: runs", body: body + "</tbody></table>")
     }
 
-    /// The run id `ref` names: a run id, `latest`, `latest~N`, a baseline name (404 when none).
+    /// The run id `ref` names: a run id, a run UUID, `latest`, `latest~N`, a baseline name (404 when none).
     private func runID(_ ref: String) throws -> Int64 {
+        if UUID(uuidString: ref) != nil {
+            guard let id = try store.runID(uuid: ref) else { throw Failure(status: 404, message: "no run has UUID \(ref)") }
+            return id
+        }
         do {
             return try store.resolve(ref)
         } catch let e as StoreError {
@@ -415,7 +419,7 @@ public struct Dashboard: Sendable {
         }
     }
 
-    /// `/runs/REF[?against=REF]`: the run's HTML report as `fusebench report --html` renders it.
+    /// `/runs/REF[?against=REF]` (REF: id, UUID, baseline, `latest`, `latest~N`): the run's HTML report as `fusebench report --html` renders it.
     func runPage(ref: String, against: String?) throws -> DashboardResponse {
         let id = try runID(ref)
         let base = try against.flatMap { $0.isEmpty ? nil : try runID($0) }

@@ -137,6 +137,8 @@ enum HTTP {
         #expect(run.status == 200)
         #expect(run.body.contains("fusebench run \(f.gemmRuns[15])") && run.body.contains("chart-distribution"))
         #expect(try await HTTP.request(base + "runs/main").body.contains("fusebench run \(f.gemmRuns[12])"))
+        let uuid = try #require(try f.store.run(id: f.gemmRuns[2])?.uuid)
+        #expect(try await HTTP.request(base + "runs/\(uuid.uppercased())").body.contains("fusebench run \(f.gemmRuns[2])"), "runs by UUID")
         let hostileRun = try await HTTP.request(base + "runs/\(f.hostileRuns[1])")
         #expect(hostileRun.status == 200 && !hostileRun.body.contains(hostileOp) && !hostileRun.body.contains("label <i>"))
         let runs = try await HTTP.request(base + "runs")
@@ -155,7 +157,8 @@ enum HTTP {
         #expect(list.contains { $0["id"] as? String == gemmID && ($0["change_points"] as? [Any])?.count == 1 })
 
         // Unknown pages and ids: 404 pages naming what was asked for; read-only routes: 405; HEAD: no body.
-        for path in ["nope", "series/tiny%2Fgemm%2Foptimized@m99/none/avx2+fma", "series/nothing", "runs/999999", "runs/no-such-baseline"] {
+        for path in ["nope", "series/tiny%2Fgemm%2Foptimized@m99/none/avx2+fma", "series/nothing", "runs/999999", "runs/no-such-baseline",
+                     "runs/00000000-0000-4000-8000-000000000000"] {
             let missing = try await HTTP.request(base + path)
             #expect(missing.status == 404, "\(path)")
             #expect(missing.body.contains("class=\"bad\""), "\(path): an HTML page")
@@ -226,7 +229,7 @@ enum HTTP {
         defer { f.remove() }
         let server = try await DashboardServer(dashboard: Dashboard(store: f.store)).start()
         // Another program breaks the database under the server: the page says why, no trace.
-        try ResultStore(path: f.path).engine.write { db in _ = try db.execute(sql: "DROP TABLE baseline_moves", arguments: []) }
+        try ResultStore(path: f.path).engine.write { db in _ = try db.execute(sql: "DROP TABLE baseline_moves") }
         let broken = try await HTTP.request(server.url + "baselines")
         #expect(broken.status == 500)
         #expect(broken.body.contains("baseline_moves"), "\(broken.body)")
@@ -239,10 +242,12 @@ enum HTTP {
         let f = try DashboardFixture.make()
         defer { f.remove() }
         let first = try await DashboardServer(dashboard: Dashboard(store: f.store)).start()
-        await #expect {
-            _ = try await DashboardServer(dashboard: Dashboard(store: f.store)).start(port: first.port)
-        } throws: { error in
-            (error as? DashboardServerError)?.description.contains("in use") == true
+        do {
+            let second = try await DashboardServer(dashboard: Dashboard(store: f.store)).start(port: first.port)
+            Issue.record("a second server listened on port \(first.port)")
+            await second.stop()
+        } catch {
+            #expect((error as? DashboardServerError)?.description.contains("in use") == true, "\(error)")
         }
         await first.stop()
         // Stopped means stopped: the port no longer answers.
