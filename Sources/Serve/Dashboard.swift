@@ -133,8 +133,7 @@ public struct Dashboard: Sendable {
 
     /// One line for an error: `StoreError`s and the report's errors have their own sentences.
     static func sentence(_ error: any Error) -> String {
-        if let e = error as? CustomStringConvertible { return e.description.split(separator: "\n").joined(separator: " ") }
-        return error.localizedDescription
+        String(describing: error).split(separator: "\n").joined(separator: " ")
     }
 
     private func wantsJSON(_ r: DashboardRequest) -> Bool {

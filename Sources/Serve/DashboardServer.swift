@@ -6,6 +6,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import ServiceLifecycle
 
 /// Why the dashboard could not serve (exit 3 at the CLI).
 public struct DashboardServerError: Error, CustomStringConvertible, Sendable {
@@ -32,6 +33,12 @@ public struct DashboardServer: Sendable {
     /// - Throws: `DashboardServerError` when the address cannot be bound (port in use, unknown host)
     ///   or the server fails.
     public func run(host: String, port: Int, handleSignals: Bool, onListening: @escaping @Sendable (Int) -> Void) async throws {
+        try await serve(host: host, port: port, handleSignals: handleSignals, started: { _ in }, onListening: onListening)
+    }
+
+    /// `run`, handing the service group to `started` first (so `RunningDashboard.stop` can shut it down gracefully).
+    func serve(host: String, port: Int, handleSignals: Bool, started: @Sendable (ServiceGroup) async -> Void,
+               onListening: @escaping @Sendable (Int) -> Void) async throws {
         let listening = ListeningFlag()
         var logger = Logger(label: "fusebench.serve") { StreamLogHandler.standardError(label: $0) }
         logger.logLevel = .warning
@@ -43,11 +50,10 @@ public struct DashboardServer: Sendable {
                               },
                               logger: logger)
         do {
-            if handleSignals {
-                try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
-            } else {
-                try await app.run()
-            }
+            let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [],
+                                                          logger: logger))
+            await started(group)
+            try await group.run()
         } catch {
             if listening.isSet { throw DashboardServerError("the dashboard server stopped: \(Dashboard.sentence(error))") }
             let text = String(describing: error)
@@ -64,13 +70,19 @@ public struct DashboardServer: Sendable {
     ///
     /// - Throws: `DashboardServerError` when it cannot listen.
     public func start(host: String = "127.0.0.1", port: Int = 0) async throws -> RunningDashboard {
-        let (ports, continuation) = AsyncStream<Int>.makeStream()
+        let (events, continuation) = AsyncStream<StartEvent>.makeStream()
         let task = Task {
             defer { continuation.finish() }
-            try await run(host: host, port: port, handleSignals: false) { continuation.yield($0) }
+            try await serve(host: host, port: port, handleSignals: false, started: { continuation.yield(.group($0)) },
+                            onListening: { continuation.yield(.listening($0)) })
         }
-        for await bound in ports {
-            return RunningDashboard(host: host, port: bound, task: task)
+        var group: ServiceGroup?
+        for await event in events {
+            switch event {
+            case .group(let g): group = g
+            case .listening(let bound):
+                if let group { return RunningDashboard(host: host, port: bound, group: group, task: task) }
+            }
         }
         try await task.value
         throw DashboardServerError("the dashboard server ended before it listened")
@@ -82,6 +94,7 @@ public struct RunningDashboard: Sendable {
     /// The address it listens on.
     public let host: String
     public let port: Int
+    let group: ServiceGroup
     let task: Task<Void, any Error>
 
     /// `http://HOST:PORT/`.
@@ -89,9 +102,15 @@ public struct RunningDashboard: Sendable {
 
     /// Stops the server gracefully and waits until it has stopped.
     public func stop() async {
-        task.cancel()
+        await group.triggerGracefulShutdown()
         _ = try? await task.value
     }
+}
+
+/// What `DashboardServer.start` waits for.
+private enum StartEvent: Sendable {
+    case group(ServiceGroup)
+    case listening(Int)
 }
 
 /// Set once the server listens (written from the server's task, read after `run` failed).
