@@ -32,7 +32,7 @@ struct DoctorCommand: ParsableCommand {
         }
         let pmus = EventCatalog.list().map { "\($0.pmu) (\($0.events.count) events)" }
         let dbHealth: String
-        if !FileManager.default.fileExists(atPath: database.path) {
+        if !database.isPostgres, !FileManager.default.fileExists(atPath: database.path) {
             dbHealth = "absent"
         } else {
             do {
@@ -43,7 +43,7 @@ struct DoctorCommand: ParsableCommand {
             }
         }
         var checks = Doctor.checks(files: files, counterStatus: counterStatus, counterSlots: slots, pmus: pmus,
-                                   dbPath: database.path, dbHealth: dbHealth)
+                                   dbPath: database.displayPath, dbHealth: dbHealth)
         checks.append(DoctorCheck(name: "kernel ISA", status: (try? ISA.check()) == nil ? .fail : .pass,
                                   detail: "built for \(ISA.built.names.joined(separator: ",")); CPU has \(ISA.host.names.joined(separator: ",")); optimized path \(ISA.kernelPath.rawValue)",
                                   fix: (try? ISA.check()) == nil ? "rebuild on this machine: swift build -c release" : nil))

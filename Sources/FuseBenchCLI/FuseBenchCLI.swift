@@ -13,6 +13,9 @@ import CPerfEvent
 import FuseBench
 import Foundation
 import ProcessIO
+#if Fleet
+import StorePostgres
+#endif
 
 /// The fusebench command line, callable from any executable.
 ///
@@ -143,23 +146,36 @@ struct FuseBenchCommand: ParsableCommand {
         abstract: "Benchmark and profile ML inference kernels: reference vs optimized, under hardware counters, stored in SQLite.",
         discussion: """
             Exit codes: 0 ok/pass, 1 regression, 2 inconclusive, 3 error (bad input, unusable database, environment).
-            Database: --db, else $FUSEBENCH_DB, else results/fusebench.sqlite.
+            Database: --db, else $FUSEBENCH_DB, else results/fusebench.sqlite; a SQLite file or a PostgreSQL URL
+            postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE (builds with --traits Fleet; see docs/fleet.md).
             """,
-        subcommands: [RunCommand.self, ListCommand.self, ExportCommand.self, RunsCommand.self, ExecCommand.self, WorkerCommand.self, CompareCommand.self, HistoryCommand.self, BaselineCommand.self, GateCommand.self, FusionCommand.self, VariantsCommand.self, DoctorCommand.self, StoreBenchCommand.self, ReportCommand.self, NoiseCommand.self, ServeCommand.self])
+        subcommands: [RunCommand.self, ListCommand.self, ExportCommand.self, RunsCommand.self, ExecCommand.self, WorkerCommand.self, CompareCommand.self, HistoryCommand.self, BaselineCommand.self, GateCommand.self, FusionCommand.self, VariantsCommand.self, DoctorCommand.self, StoreBenchCommand.self, ReportCommand.self, NoiseCommand.self, PushCommand.self, MergeCommand.self, ServeCommand.self])
 }
 
 /// Options shared by every command that touches the database.
 struct DatabaseOptions: ParsableArguments {
-    @Option(name: .long, help: "SQLite database (default: $FUSEBENCH_DB or results/fusebench.sqlite).")
+    @Option(name: .long, help: ArgumentHelp(
+        "Results database: a SQLite file, or a PostgreSQL URL postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE "
+            + "(default: $FUSEBENCH_DB or results/fusebench.sqlite).",
+        valueName: "path-or-url"))
     var db: String?
 
     @Option(name: .customLong("db-busy-timeout"),
-            help: "Seconds to wait for another process's lock on the database (default: $FUSEBENCH_DB_BUSY_TIMEOUT or 5).")
+            help: ArgumentHelp("Seconds to wait for another process's lock on the database (PostgreSQL: lock_timeout) "
+                + "(default: $FUSEBENCH_DB_BUSY_TIMEOUT or 5)."))
     var busyTimeout: String?
 
+    /// The database as given: a file path or a `postgres://` URL (which may hold a password: show
+    /// `displayPath` instead).
     var path: String {
         db ?? ProcessInfo.processInfo.environment["FUSEBENCH_DB"] ?? "results/fusebench.sqlite"
     }
+
+    /// True when the database is a PostgreSQL URL rather than a SQLite file.
+    var isPostgres: Bool { DatabaseURL.isPostgres(path) }
+
+    /// The database for messages: the path, or the URL without its password.
+    var displayPath: String { DatabaseURL.redacted(path) }
 
     /// `--db-busy-timeout`, else `$FUSEBENCH_DB_BUSY_TIMEOUT`, else the store's default.
     func timeout() throws -> Double {
@@ -168,8 +184,26 @@ struct DatabaseOptions: ParsableArguments {
     }
 
     /// Opens the database for a command that writes (runs, baselines, decisions).
-    func open() throws -> ResultStore { try ResultStore(path: path, access: .readWrite, busyTimeout: try timeout()) }
+    func open() throws -> ResultStore { try open(access: .readWrite) }
 
-    /// Opens the database for a command that only reads: works on a read-only file or directory.
-    func openForReading() throws -> ResultStore { try ResultStore(path: path, access: .readOnly, busyTimeout: try timeout()) }
+    /// Opens the database for a command that only reads: works on a read-only file or directory;
+    /// on PostgreSQL it never creates the schema.
+    func openForReading() throws -> ResultStore { try open(access: .readOnly) }
+
+    /// Opens a SQLite file, or a PostgreSQL database through the `Fleet` build's engine.
+    ///
+    /// - Throws: `StoreError` (exit 3); for a URL in a build without the `Fleet` trait, one saying so.
+    func open(access: ResultStore.Access) throws -> ResultStore {
+        let timeout = try timeout()
+        guard isPostgres else { return try ResultStore(path: path, access: access, busyTimeout: timeout) }
+        _ = try DatabaseURL(path)  // a malformed URL is refused the same way in every build
+        #if Fleet
+        return try ResultStore(engine: PostgresEngine.open(url: path, access: access, timeout: timeout))
+        #else
+        throw StoreError.unusable(path: displayPath, reason: Self.withoutPostgres)
+        #endif
+    }
+
+    /// Why a build without the `Fleet` trait cannot open a PostgreSQL URL.
+    static let withoutPostgres = "this fusebench was built without PostgreSQL support; build it with `swift build -c release --traits Fleet`"
 }

@@ -42,7 +42,7 @@ struct HistoryCommand: ParsableCommand {
         if let last { try OptionRange.check(last, "--last", in: OptionRange.historyLast) }
         if let pattern { _ = try BenchmarkPattern(pattern) }
         // Reading only: a missing database is an error, not a new empty file.
-        guard FileManager.default.fileExists(atPath: database.path) else {
+        guard database.isPostgres || FileManager.default.fileExists(atPath: database.path) else {
             throw UsageError("\(database.path): no results database there (run `\(programName) run` first, or pass --db)")
         }
         if try changePoints.run(pattern: pattern, branch: branch, machine: machine, last: last, format: f, database: database) { return }

@@ -41,7 +41,7 @@ struct NoiseCommand: ParsableCommand {
         let files = try SuiteResolver.resolve(suites.isEmpty ? ["default"] : suites)
         let plan = try BenchPlan(suites: try files.map { try SuiteLoader.load(path: $0) }, filter: nil, quick: false)
         // Reading only: a missing database is an error, not a new empty file.
-        guard FileManager.default.fileExists(atPath: database.path) else {
+        guard database.isPostgres || FileManager.default.fileExists(atPath: database.path) else {
             throw UsageError("\(database.path): no results database there (run `\(programName) run` first, or pass --db)")
         }
         let store = try database.openForReading()

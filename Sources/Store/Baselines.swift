@@ -26,7 +26,7 @@ extension ResultStore {
     ///   for a name that could be mistaken for a run reference.
     public func setBaseline(name: String, runID: Int64, note: String = "") throws {
         try Self.validateBaselineName(name)
-        try write { db in
+        try sqliteWrite { db in
             try Self.requireRun(db, runID)
             let previous = try Int64.fetchOne(db, sql: "SELECT run_id FROM baselines WHERE name = ?", arguments: [name])
             let now = Date().timeIntervalSince1970
@@ -57,7 +57,7 @@ extension ResultStore {
 
     /// Removes baseline `name`; its history is kept.
     public func removeBaseline(name: String) throws {
-        try write { db in
+        try sqliteWrite { db in
             guard let previous = try Int64.fetchOne(db, sql: "SELECT run_id FROM baselines WHERE name = ?", arguments: [name]) else {
                 throw StoreError.unknownBaseline(name)
             }
@@ -69,7 +69,7 @@ extension ResultStore {
 
     /// Baseline `name` with its history, or nil.
     public func baseline(name: String) throws -> Baseline? {
-        try read { db in
+        try sqliteRead { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT run_id, updated_at FROM baselines WHERE name = ?", arguments: [name]) else {
                 return nil
             }
@@ -84,7 +84,7 @@ extension ResultStore {
 
     /// All baselines, by name.
     public func baselines() throws -> [Baseline] {
-        let names = try read { db in try String.fetchAll(db, sql: "SELECT name FROM baselines ORDER BY name") }
+        let names = try sqliteRead { db in try String.fetchAll(db, sql: "SELECT name FROM baselines ORDER BY name") }
         return try names.compactMap { try baseline(name: $0) }
     }
 

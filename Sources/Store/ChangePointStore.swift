@@ -79,7 +79,7 @@ extension ResultStore {
     @discardableResult
     public func insertChangePoints(_ candidates: [ChangePointCandidate], detectedAt: Date = Date()) throws -> [Int64] {
         guard !candidates.isEmpty else { return [] }
-        return try write { db in
+        return try sqliteWrite { db in
             var ids: [Int64] = []
             for c in candidates {
                 try db.execute(sql: """
@@ -100,7 +100,7 @@ extension ResultStore {
     /// The stored change points of `series` (all series when nil) for branch filter `branch`
     /// (nil = found over all branches), oldest step first; only `states` when given.
     public func changePoints(series: SeriesKey?, branch: String?, states: Set<ChangePointState>? = nil) throws -> [StoredChangePoint] {
-        try read { db in
+        try sqliteRead { db in
             let rows = try Row.fetchAll(db, sql: """
                 SELECT c.id, c.suite, c.op, c.variant, c.machine_id, m.key, m.cpu_model, c.counter_mode, c.isa_built, c.branch,
                        c.run_before, c.run_after, c.commit_before, c.commit_after, c.ratio, c.ratio_lo, c.ratio_hi, c.p,
@@ -131,7 +131,7 @@ extension ResultStore {
     ///
     /// - Throws: `StoreError.invalidName` when no change point has this id.
     public func triageChangePoint(id: Int64, state: ChangePointState, note: String?, at date: Date = Date()) throws {
-        try write { db in
+        try sqliteWrite { db in
             try db.execute(sql: "UPDATE change_points SET state = ?, triaged_at = ?, note = COALESCE(?, note) WHERE id = ?",
                            arguments: [state.rawValue, date.timeIntervalSince1970, note, id])
             if db.changesCount == 0 {

@@ -8,7 +8,7 @@ extension ResultStore {
     public func insertFusionDecisions(runID: Int64, decisions: [FusionDecision]) throws {
         guard !decisions.isEmpty else { return }
         let layers = try decisions.map { try encodeJSON($0.group) }
-        try write { db in
+        try sqliteWrite { db in
             try Self.requireRun(db, runID)
             try Self.insertFusionDecisions(db, runID: runID, decisions: decisions, layers: layers)
         }
@@ -32,7 +32,7 @@ extension ResultStore {
     /// The fusion decisions of a run, in the order they were made (`suite` is '' for rows of older
     /// builds whose suite could not be told).
     public func fusionDecisions(runID: Int64) throws -> [FusionDecision] {
-        let rows = try read { db in
+        let rows = try sqliteRead { db in
             try Row.fetchAll(db, sql: """
                 SELECT suite, model, layers, rule, outcome, reason, bytes_saved, launches_saved, predicted_unfused_ns, predicted_fused_ns,
                        measured_unfused_ns, measured_fused_ns, max_abs_error, measured_ratio_lower, measured_ratio_upper

@@ -40,7 +40,7 @@ extension ResultStore {
             try db.fetchOne(Int64.self, sql: "SELECT COUNT(*) FROM machines WHERE fingerprint_id = ''") ?? 0
         }
         if pending > 0 {
-            try engine.write { db in try Self.fillFingerprintIDs(db) }
+            _ = try engine.write { db in try Self.fillFingerprintIDs(db) }
         }
     }
 

@@ -18,7 +18,7 @@ extension ResultStore {
     /// `keys` it measured; `processMedians` is left empty (see `readProcessMedians`).
     public func noiseRuns(machineKey: String, keys: [BenchmarkKey], excluding: Set<Int64>) throws -> [NoiseRunSummary] {
         guard !keys.isEmpty else { return [] }
-        return try read { db in
+        return try sqliteRead { db in
             var runs: [Int64: NoiseRunSummary] = [:]
             let rows = try Row.fetchCursor(db, sql: """
                 SELECT r.id, r.started_at,
@@ -65,7 +65,7 @@ extension ResultStore {
     public func readProcessMedians(_ runs: [NoiseRunSummary], wanted: [BenchmarkKey: Set<Int64>]) throws -> [NoiseRunSummary] {
         var position: [Int64: Int] = [:]
         for i in runs.indices { position[runs[i].runID] = i }
-        return try read { db in
+        return try sqliteRead { db in
             let statement = try db.cachedStatement(sql: Self.processBatchesSQL)
             var out = runs
             for (key, ids) in wanted.sorted(by: { $0.key < $1.key }) {
@@ -118,7 +118,7 @@ extension ResultStore {
     /// The distinct machine keys (`machines.key`) that `--machine` text names, sorted: a key itself,
     /// `m<ID>` / `<ID>`, or part of a CPU model (as `history --machine`).
     public func machineKeys(matching text: String) throws -> [String] {
-        let machines = try read { db in try Row.fetchAll(db, sql: "SELECT id, key, cpu_model FROM machines") }
+        let machines = try sqliteRead { db in try Row.fetchAll(db, sql: "SELECT id, key, cpu_model FROM machines") }
         var keys = Set<String>()
         for row in machines {
             let key = SeriesKey(benchmark: BenchmarkKey(suite: "", op: "", variant: ""), machineID: row[0],

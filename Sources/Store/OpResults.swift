@@ -61,7 +61,7 @@ extension ResultStore {
     public func storeOpResults(_ results: OpResults) throws -> Int64 {
         let shape = try encodeJSON(results.op.shape)
         let layers = try results.fusionDecisions.map { try encodeJSON($0.group) }
-        return try write { db in
+        return try sqliteWrite { db in
             let opID = try Self.recordOp(db, runID: results.runID, op: results.op, shape: shape)
             for check in results.checks {
                 try Self.insertAccuracy(db, runID: results.runID, opID: opID, check: check)

@@ -7,8 +7,9 @@ import Foundation
 import GRDB
 import BenchModel
 
-/// The fusebench results database. Thread-safe: every call is serialised on one SQLite
-/// connection (a GRDB `DatabaseQueue`), and several processes may share the file (WAL mode).
+/// The fusebench results database. Every query goes through its `engine` (StoreEngine.swift):
+/// SQLite (one connection, a GRDB `DatabaseQueue`; several processes may share the file in WAL
+/// mode) or PostgreSQL. Thread-safe: the engine serialises or pools its connections.
 public final class ResultStore: Sendable {
     /// How a command uses the database.
     public enum Access: Sendable {
@@ -25,20 +26,40 @@ public final class ResultStore: Sendable {
     /// Longest accepted busy timeout (one hour).
     public static let maximumBusyTimeout: Double = 3600
 
-    /// Filesystem path of the database, or `:memory:` for an in-memory store.
+    /// Filesystem path of the database, `:memory:` for an in-memory store, or the engine's location
+    /// (a PostgreSQL URL without its password) for other engines; messages name it.
     public let path: String
     /// Seconds a statement waits for another process's lock before failing with `StoreError.locked`.
     public let busyTimeout: Double
     /// Whether the store refuses writes: true for stores opened with `Access.readOnly`.
     public let isReadOnly: Bool
-    /// The single connection; all access goes through it.
-    let queue: DatabaseQueue
-    /// Per-run owner locks on the database file (nil for an in-memory store).
+    /// The engine every query goes through (StoreEngine.swift): SQLite for files, PostgreSQL for URLs.
+    public let engine: any StoreEngine
+    /// The engine when it is SQLite, for the few SQLite-only paths (the sample writer's hot path,
+    /// journal mode, run owner locks); nil on other engines.
+    let sqlite: SQLiteEngine?
+    /// Per-run owner locks on the database file (nil for an in-memory store and other engines).
     let runLocks: RunLockFile?
 
-    /// The engine behind this store, for code written against the engine seam (StoreEngine.swift).
-    public var engine: any StoreEngine {
-        SQLiteEngine(queue: queue, location: path, busyTimeout: busyTimeout, isReadOnly: isReadOnly)
+    /// A store over an engine whose schema the engine has already checked and migrated (each engine
+    /// owns schema preparation: SQLite through `Schema`, PostgreSQL through its own DDL).
+    ///
+    /// - Throws: `StoreError` when the store cannot be used.
+    public init(engine: any StoreEngine) throws {
+        self.engine = engine
+        self.path = engine.location
+        self.isReadOnly = engine.isReadOnly
+        if let sqlite = engine as? SQLiteEngine {
+            self.sqlite = sqlite
+            self.busyTimeout = sqlite.busyTimeout
+            self.runLocks = sqlite.isReadOnly || sqlite.location == ":memory:" ? nil : RunLockFile.shared(databasePath: sqlite.location)
+        } else {
+            self.sqlite = nil
+            self.busyTimeout = Self.defaultBusyTimeout
+            self.runLocks = nil
+        }
+        // Machines stored before schema v16 get their fingerprint id (SQL migrations cannot hash).
+        if !engine.isReadOnly { try fillFingerprintIDsIfNeeded() }
     }
 
     /// Opens (creating if needed) the database at `path`.
@@ -54,9 +75,8 @@ public final class ResultStore: Sendable {
     /// - Throws: `StoreError.newerSchema` when the file was written by a newer fusebench,
     ///   `StoreError.locked` when another process held the database past the busy timeout,
     ///   `StoreError.unusable` when the file is not a (fusebench) SQLite database or cannot be opened.
-    public init(path: String, access: Access = .readWrite, busyTimeout: Double = ResultStore.defaultBusyTimeout) throws {
-        self.path = path
-        self.busyTimeout = Self.clampedTimeout(busyTimeout)
+    public convenience init(path: String, access: Access = .readWrite, busyTimeout: Double = ResultStore.defaultBusyTimeout) throws {
+        let timeout = Self.clampedTimeout(busyTimeout)
         let fileManager = FileManager.default
         var isDirectory: ObjCBool = false
         let exists = fileManager.fileExists(atPath: path, isDirectory: &isDirectory)
@@ -64,43 +84,31 @@ public final class ResultStore: Sendable {
             throw StoreError.unusable(path: path, reason: "it is a directory")
         }
         let size = exists ? ((try? fileManager.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value ?? 0) : 0
+        let queue: DatabaseQueue
+        let readOnly: Bool
         do {
             if access == .readOnly, size > 0 {
-                (queue, isReadOnly) = try Self.openForReading(path: path, busyTimeout: self.busyTimeout)
+                (queue, readOnly) = try Self.openForReading(path: path, busyTimeout: timeout)
             } else {
-                queue = try Self.openForWriting(path: path, busyTimeout: self.busyTimeout)
-                isReadOnly = access == .readOnly
+                queue = try Self.openForWriting(path: path, busyTimeout: timeout)
+                readOnly = access == .readOnly
             }
         } catch {
-            throw StoreError.wrapping(error, path: path, busyTimeout: self.busyTimeout)
+            throw StoreError.wrapping(error, path: path, busyTimeout: timeout)
         }
-        runLocks = isReadOnly ? nil : RunLockFile.shared(databasePath: path)
-        if !isReadOnly { try fillFingerprintIDsIfNeeded() }
-    }
-
-    /// Opens from an existing connection; used by `inMemory()`.
-    private init(path: String, queue: DatabaseQueue) throws {
-        self.path = path
-        self.queue = queue
-        self.busyTimeout = Self.defaultBusyTimeout
-        self.isReadOnly = false
-        self.runLocks = nil
-        do {
-            try Schema.prepare(queue, path: path)
-        } catch {
-            throw StoreError.wrapping(error, path: path, busyTimeout: busyTimeout)
-        }
+        try self.init(engine: SQLiteEngine(queue: queue, location: path, busyTimeout: timeout, isReadOnly: readOnly))
     }
 
     /// A fresh, migrated in-memory store (for tests); its `path` is `:memory:`.
     public static func inMemory() throws -> ResultStore {
-        let queue: DatabaseQueue
+        let path = ":memory:"
         do {
-            queue = try DatabaseQueue(configuration: configuration(busyTimeout: defaultBusyTimeout))
+            let queue = try DatabaseQueue(configuration: configuration(busyTimeout: defaultBusyTimeout))
+            try Schema.prepare(queue, path: path)
+            return try ResultStore(engine: SQLiteEngine(queue: queue, location: path, busyTimeout: defaultBusyTimeout, isReadOnly: false))
         } catch {
-            throw StoreError.wrapping(error, path: ":memory:", busyTimeout: defaultBusyTimeout)
+            throw StoreError.wrapping(error, path: path, busyTimeout: defaultBusyTimeout)
         }
-        return try ResultStore(path: ":memory:", queue: queue)
     }
 
     /// The busy timeout named by `FUSEBENCH_DB_BUSY_TIMEOUT` in `environment` (seconds, decimal),
@@ -227,48 +235,91 @@ public final class ResultStore: Sendable {
         return "file:\(escaped)?immutable=1"
     }
 
-    /// Schema version of the database (`PRAGMA user_version`, the number of applied migrations).
+    /// Schema version of the database: the number of applied migrations (SQLite's
+    /// `PRAGMA user_version`; the identifiers recorded on other engines).
     public func schemaVersion() throws -> Int {
-        try read { db in try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0 }
+        do {
+            return try engine.schemaVersion()
+        } catch {
+            throw mapped(error)
+        }
     }
 
     /// SQLite journal mode in effect (`wal` for file databases, `memory` in memory).
+    ///
+    /// - Throws: `StoreError.unusable` on an engine other than SQLite.
     public func journalMode() throws -> String {
-        try read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") ?? "" }
+        try sqliteRead("the journal mode") { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") ?? "" }
     }
 
     // MARK: - Access helpers
 
-    /// Runs `body` in a write transaction, mapping SQLite errors to `StoreError`.
-    func write<T>(_ body: (Database) throws -> T) throws -> T {
+    /// Runs `body` in one write transaction of the engine, mapping engine errors to `StoreError`.
+    func write<T>(_ body: (any StoreDatabase) throws -> T) throws -> T {
         if isReadOnly {
             throw StoreError.unusable(path: path, reason: "it was opened for reading only (a command that only reads tried to write)")
         }
         do {
-            return try queue.write(body)
+            return try engine.write(body)
         } catch {
             throw mapped(error)
         }
     }
 
-    /// Runs `body` with read access, mapping SQLite errors to `StoreError`.
-    func read<T>(_ body: (Database) throws -> T) throws -> T {
+    /// Runs `body` in one read transaction of the engine, mapping engine errors to `StoreError`.
+    func read<T>(_ body: (any StoreDatabase) throws -> T) throws -> T {
         do {
-            return try queue.read(body)
+            return try engine.read(body)
         } catch {
             throw mapped(error)
         }
     }
 
-    /// Keeps store errors as they are and turns SQLite failures into `StoreError.locked` (busy past
-    /// the timeout) or `StoreError.unusable`, naming the database path; other errors pass through.
+    /// Runs `body` in a GRDB write transaction: only for what is SQLite-only by design (the sample
+    /// writer's hot path, tests reaching into the file). `what` names the feature in the error.
+    ///
+    /// - Throws: `StoreError.unusable` on another engine.
+    func sqliteWrite<T>(_ what: String = "this operation", _ body: (Database) throws -> T) throws -> T {
+        if isReadOnly {
+            throw StoreError.unusable(path: path, reason: "it was opened for reading only (a command that only reads tried to write)")
+        }
+        let sqlite = try requireSQLite(what)
+        do {
+            return try sqlite.queue.write(body)
+        } catch {
+            throw mapped(error)
+        }
+    }
+
+    /// Runs `body` with GRDB read access (SQLite only; see `sqliteWrite`).
+    ///
+    /// - Throws: `StoreError.unusable` on another engine.
+    func sqliteRead<T>(_ what: String = "this operation", _ body: (Database) throws -> T) throws -> T {
+        let sqlite = try requireSQLite(what)
+        do {
+            return try sqlite.queue.read(body)
+        } catch {
+            throw mapped(error)
+        }
+    }
+
+    /// The SQLite engine, or `StoreError.unusable` saying that `what` needs a SQLite file.
+    func requireSQLite(_ what: String) throws -> SQLiteEngine {
+        guard let sqlite else {
+            throw StoreError.unusable(path: path, reason: "\(what) needs a SQLite file; PostgreSQL receives runs by `fusebench push`")
+        }
+        return sqlite
+    }
+
+    /// Keeps store errors as they are and turns engine failures into `StoreError.locked` (busy past
+    /// the timeout) or `StoreError.unusable`, and row type errors into `unusable`, naming the
+    /// database; other errors pass through.
     func mapped(_ error: any Error) -> any Error {
         if error is StoreError { return error }
-        if let dbError = error as? DatabaseError {
-            if StoreError.isBusy(dbError) { return StoreError.locked(path: path, seconds: busyTimeout) }
-            return StoreError.unusable(path: path, reason: StoreError.reason(for: dbError))
+        if let rowError = error as? StoreRowError {
+            return StoreError.unusable(path: path, reason: rowError.description)
         }
-        return error
+        return engine.mapped(error)
     }
 
     /// Decodes a JSON column, naming the run/column in the error when the text is malformed.

@@ -10,7 +10,7 @@ extension ResultStore {
     ///
     /// - Throws: `StoreError.unknownRun` when the run does not exist.
     public func seriesKeys(runID: Int64) throws -> [SeriesKey] {
-        let rows = try read { db -> [Row]? in
+        let rows = try sqliteRead { db -> [Row]? in
             guard try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM runs WHERE id = ?)", arguments: [runID]) == true else { return nil }
             return try Row.fetchAll(db, sql: """
                 SELECT DISTINCT o.suite, o.name, v.variant, m.id, m.key, m.cpu_model, r.counter_mode, r.isa_built

@@ -24,7 +24,7 @@ extension ResultStore {
         let locks = runLocks
         var taken: Int64?
         do {
-            return try write { db in
+            return try sqliteWrite { db in
                 let machineID = try Self.machineID(db, info.machine, fingerprint: fingerprint)
                 try db.execute(sql: """
                     INSERT INTO runs (started_at, ended_at, status, label, suites, suite_hash, git_commit, git_branch,
@@ -70,7 +70,7 @@ extension ResultStore {
     /// - Throws: `StoreError.unknownRun` when no run has this id.
     public func updateRun(id: Int64, calibration: Calibration?, counterMode: CounterSource, counterNote: String) throws {
         let calibrationJSON = try calibration.map { try encodeJSON($0) }
-        try write { db in
+        try sqliteWrite { db in
             try db.execute(sql: "UPDATE runs SET calibration = ?, counter_mode = ?, counter_note = ? WHERE id = ?",
                            arguments: [calibrationJSON, counterMode.rawValue, counterNote, id])
             if db.changesCount == 0 { throw StoreError.unknownRun(String(id)) }
@@ -83,7 +83,7 @@ extension ResultStore {
     /// - Throws: `StoreError.unknownRun` when no run has this id.
     public func finishRun(id: Int64, status: RunStatus) throws {
         let now = Date().timeIntervalSince1970
-        let offset = try write { db -> Int64? in
+        let offset = try sqliteWrite { db -> Int64? in
             try db.execute(sql: "UPDATE runs SET status = ?, ended_at = ? WHERE id = ?",
                            arguments: [status.rawValue, now, id])
             if db.changesCount == 0 { throw StoreError.unknownRun(String(id)) }
@@ -100,7 +100,7 @@ extension ResultStore {
 
     /// `markStaleRuns()` with an injected liveness test (for tests).
     public func markStaleRuns(isAlive: (RunOwner) -> Bool) throws -> [Int64] {
-        try write { db in
+        try sqliteWrite { db in
             let running = try Row.fetchAll(db, sql: """
                 SELECT id, pid, boot_id, pid_start, owner_lock FROM runs WHERE status = ? ORDER BY id
                 """, arguments: [RunStatus.running.rawValue])
@@ -121,7 +121,7 @@ extension ResultStore {
 
     /// The recorded owner of run `id`, or nil when there is no such run.
     public func runOwner(id: Int64) throws -> RunOwner? {
-        try read { db in
+        try sqliteRead { db in
             try Row.fetchOne(db, sql: "SELECT pid, boot_id, pid_start, owner_lock FROM runs WHERE id = ?", arguments: [id]).map { row in
                 let start: Int64? = row[2]
                 return RunOwner(pid: Int32(truncatingIfNeeded: row[0] as Int64), bootID: row[1],
@@ -149,14 +149,14 @@ extension ResultStore {
 
     /// The run with this id, or nil.
     public func run(id: Int64) throws -> RunInfo? {
-        try read { db in
+        try sqliteRead { db in
             try Row.fetchOne(db, sql: Self.runSelect + " WHERE r.id = ?", arguments: [id]).map { try runInfo($0) }
         }
     }
 
     /// Up to `limit` runs, newest (highest id) first, whatever their status.
     public func runs(limit: Int = 50) throws -> [RunInfo] {
-        try read { db in
+        try sqliteRead { db in
             try Row.fetchAll(db, sql: Self.runSelect + " ORDER BY r.id DESC LIMIT ?", arguments: [max(0, limit)])
                 .map { try runInfo($0) }
         }
@@ -174,7 +174,7 @@ extension ResultStore {
     public func resolveRun(_ ref: String) throws -> Int64 {
         let trimmed = ref.trimmingCharacters(in: .whitespaces)
         if let id = Int64(trimmed) {
-            let exists = try read { db in
+            let exists = try sqliteRead { db in
                 try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM runs WHERE id = ?)", arguments: [id]) ?? false
             }
             guard exists else { throw StoreError.unknownRun(ref) }
@@ -188,7 +188,7 @@ extension ResultStore {
         } else {
             throw StoreError.unknownRun(ref)
         }
-        let (found, completeCount) = try read { db in
+        let (found, completeCount) = try sqliteRead { db in
             let id = try Int64.fetchOne(db, sql: "SELECT id FROM runs WHERE status = ? ORDER BY id DESC LIMIT 1 OFFSET ?",
                                         arguments: [RunStatus.complete.rawValue, back])
             let count = try Int.fetchOne(db, sql: "SELECT count(*) FROM runs WHERE status = ?",
@@ -206,7 +206,7 @@ extension ResultStore {
     ///
     /// - Throws: `StoreError.unknownRun` when the run does not exist.
     public func setRunMeta(runID: Int64, key: String, value: String) throws {
-        try write { db in
+        try sqliteWrite { db in
             try Self.requireRun(db, runID)
             try Self.setRunMeta(db, runID: runID, key: key, value: value)
         }
@@ -222,7 +222,7 @@ extension ResultStore {
 
     /// All notes of a run (empty when none).
     public func runMeta(runID: Int64) throws -> [String: String] {
-        try read { db in
+        try sqliteRead { db in
             var meta: [String: String] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT key, value FROM run_meta WHERE run_id = ?", arguments: [runID]) {
                 meta[row[0]] = row[1] as String

@@ -36,6 +36,10 @@ struct SQLiteEngine: StoreEngine {
         }
     }
 
+    func schemaVersion() throws -> Int {
+        try queue.read { db in try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0 }
+    }
+
     /// Keeps store errors as they are and turns SQLite failures into `StoreError.locked` (busy past
     /// the timeout) or `StoreError.unusable`, and row type errors into `unusable`, naming the path.
     func mapped(_ error: any Error) -> any Error {

@@ -11,7 +11,7 @@ extension ResultStore {
     /// - Throws: `StoreError.unknownRun` when the run does not exist.
     public func recordOp(runID: Int64, op: OpRecord) throws -> Int64 {
         let shape = try encodeJSON(op.shape)
-        return try write { db in try Self.recordOp(db, runID: runID, op: op, shape: shape) }
+        return try sqliteWrite { db in try Self.recordOp(db, runID: runID, op: op, shape: shape) }
     }
 
     /// `recordOp` inside a caller's transaction; `shape` is the op's shape as JSON.
@@ -30,7 +30,7 @@ extension ResultStore {
 
     /// Ops of a run in the order they were recorded.
     public func ops(runID: Int64) throws -> [OpRecord] {
-        try read { db in
+        try sqliteRead { db in
             try Row.fetchAll(db, sql: """
                 SELECT suite, name, kind, shape, dtype, flops, bytes, threshold FROM ops WHERE run_id = ? ORDER BY id
                 """, arguments: [runID]).map { row in
@@ -55,7 +55,7 @@ extension ResultStore {
     ///   `StoreError.unusable` when a sample has more than 1024 counter values. Nothing is written then.
     public func insertSamples(runID: Int64, opID: Int64, samples: [Sample]) throws {
         guard !samples.isEmpty else { return }
-        try write { db in
+        try sqliteWrite { db in
             try Self.requireOp(db, runID: runID, opID: opID)
             try SampleWriter(db).insert(runID: runID, opID: opID, samples: samples, path: path)
         }
@@ -66,7 +66,7 @@ extension ResultStore {
     /// (`SUITE/OP`). `iterationLatencies` also attaches the per-iteration latencies
     /// (`iteration_latencies`), checked to hold one value (and label) per iteration.
     public func samples(runID: Int64, op: OpKey? = nil, iterationLatencies: Bool = false) throws -> [Sample] {
-        try read { db in
+        try sqliteRead { db in
             var filter = "o.run_id = ?"
             var arguments: StatementArguments = [runID]
             if let op {
@@ -141,7 +141,7 @@ extension ResultStore {
     ///
     /// - Throws: `StoreError.unknownRun` when the run does not exist or `opID` is not one of its ops.
     public func insertAccuracy(runID: Int64, opID: Int64, check: AccuracyCheck) throws {
-        try write { db in
+        try sqliteWrite { db in
             try Self.requireOp(db, runID: runID, opID: opID)
             try Self.insertAccuracy(db, runID: runID, opID: opID, check: check)
         }
@@ -165,7 +165,7 @@ extension ResultStore {
     /// Accuracy checks of a run in the order they were recorded, each keyed by its op's row;
     /// `op` restricts to that op (`SUITE/OP`).
     public func accuracyChecks(runID: Int64, op: OpKey? = nil) throws -> [AccuracyCheck] {
-        try read { db in
+        try sqliteRead { db in
             try Row.fetchAll(db, sql: """
                 SELECT o.suite, o.name, a.variant, a.reference_variant, a.max_abs_error, a.max_rel_error, a.cosine,
                        a.tol_abs, a.tol_rel, a.tol_min_cosine, a.passed, a.reason,

@@ -149,7 +149,7 @@ extension ResultStore {
     /// - Throws: `StoreError.invalidName` for a bad pattern.
     public func series(matching pattern: String?, branch: String?, machine: String?) throws -> [SeriesKey] {
         let compiled = try pattern.map { try BenchmarkPattern($0) }
-        return try read { db in
+        return try sqliteRead { db in
             let rows = try Row.fetchAll(db, sql: """
                 SELECT s.suite, s.op, s.variant, m.id, m.key, m.cpu_model, s.counter_mode, s.isa_built
                 FROM series s JOIN machines m ON m.id = s.machine_id
@@ -216,7 +216,7 @@ extension ResultStore {
 
     /// Whether any stored machine matches `--machine` text (for "unknown machine" errors).
     public func machineExists(_ text: String) throws -> Bool {
-        let machines = try read { db in
+        let machines = try sqliteRead { db in
             try Row.fetchAll(db, sql: "SELECT id, key, cpu_model FROM machines")
         }
         return machines.contains { row in
@@ -237,7 +237,7 @@ extension ResultStore {
     /// - Throws: `StoreError.invalidName` when `last` < 1.
     public func seriesPoints(_ key: SeriesKey, branch: String?, last: Int?) throws -> [SeriesPoint] {
         if let last, last < 1 { throw StoreError.invalidName("the number of runs must be at least 1, got \(last)") }
-        return try read { db in
+        return try sqliteRead { db in
             // Newest first so LIMIT keeps the newest; reversed at the end.
             let runs = try Row.fetchCursor(db, sql: Self.seriesRunsSQL, arguments: Self.seriesRunsArguments(key, branch: branch))
             // Most databases hold no tags: skip the per-run lookup then.
@@ -318,7 +318,7 @@ extension ResultStore {
     ///   key or value `RunTags.validate` refuses.
     public func setRunTags(runID: Int64, tags: [String: String]) throws {
         for (key, value) in tags { try RunTags.validate(key: key, value: value) }
-        try write { db in
+        try sqliteWrite { db in
             try Self.requireRun(db, runID)
             for (key, value) in tags.sorted(by: { $0.key < $1.key }) {
                 try db.execute(sql: """
@@ -331,7 +331,7 @@ extension ResultStore {
 
     /// The tags of run `runID` (empty when none).
     public func runTags(runID: Int64) throws -> [String: String] {
-        try read { db in try Self.runTags(db, runID: runID) }
+        try sqliteRead { db in try Self.runTags(db, runID: runID) }
     }
 
     /// `runTags(runID:)` inside a caller's transaction.
@@ -345,7 +345,7 @@ extension ResultStore {
 
     /// Names of the baselines pointing at each run (for history marks), by run id.
     public func baselineNamesByRun() throws -> [Int64: [String]] {
-        try read { db in
+        try sqliteRead { db in
             var out: [Int64: [String]] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT run_id, name FROM baselines ORDER BY name") {
                 out[row[0], default: []].append(row[1])

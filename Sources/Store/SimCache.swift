@@ -48,7 +48,7 @@ extension ResultStore {
     /// An entry whose stored hash differs (it cannot, the key contains it) is never returned; a
     /// row that cannot be decoded counts as absent.
     public func simCacheEntry(key: String, binaryHash: String) throws -> SimCacheEntry? {
-        try read { db in
+        try sqliteRead { db in
             let exists = try Bool.fetchOne(db, sql: """
                 SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sim_cache')
                 """) ?? false
@@ -77,7 +77,7 @@ extension ResultStore {
         let counters = String(decoding: try encoder.encode(entry.counters), as: UTF8.self)
         let profile = try entry.functionProfile.map { String(decoding: try encoder.encode($0), as: UTF8.self) }
         let caches = String(decoding: try encoder.encode(entry.caches), as: UTF8.self)
-        try write { db in
+        try sqliteWrite { db in
             try db.execute(sql: """
                 INSERT OR REPLACE INTO sim_cache
                     (key, binary_hash, benchmark, iterations, wall_ns, counters_json, profile_json, caches, source_run_id, created_at)
@@ -90,7 +90,7 @@ extension ResultStore {
 
     /// Number of cached simulated samples (all binaries).
     public func simCacheCount() throws -> Int {
-        try read { db in
+        try sqliteRead { db in
             let exists = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sim_cache')") ?? false
             return exists ? try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM sim_cache") ?? 0 : 0
         }

@@ -12,7 +12,7 @@ extension ResultStore {
     ///
     /// - Throws: `StoreError.unusable` when a stored row is inconsistent (a rank below -1).
     public func functionProfiles(runID: Int64, op: OpKey? = nil) throws -> [ProfiledSample] {
-        try read { db in
+        try sqliteRead { db in
             // A read-only file of an older schema (not migrated) has no profiles.
             let exists = try Bool.fetchOne(db, sql: """
                 SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sim_functions')

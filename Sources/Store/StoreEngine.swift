@@ -290,6 +290,11 @@ public protocol StoreEngine: Sendable {
     /// Runs `body` in one write transaction: committed when it returns, rolled back when it throws.
     func write<T>(_ body: (any StoreDatabase) throws -> T) throws -> T
 
+    /// Number of schema migrations applied to the database (SQLite: `PRAGMA user_version`;
+    /// PostgreSQL: the identifiers recorded in `fusebench_migrations`). Engine errors may be
+    /// thrown unmapped (callers pass them through `mapped`).
+    func schemaVersion() throws -> Int
+
     /// Turns an engine error into a `StoreError` naming `location` (`locked`, `unusable`, ...);
     /// other errors pass through unchanged.
     func mapped(_ error: any Error) -> any Error

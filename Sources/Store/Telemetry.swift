@@ -6,7 +6,7 @@ extension ResultStore {
     /// Stores telemetry rows of a run (one transaction).
     public func insertTelemetry(runID: Int64, rows: [TelemetryRow]) throws {
         guard !rows.isEmpty else { return }
-        try write { db in
+        try sqliteWrite { db in
             try Self.requireRun(db, runID)
             try Self.insertTelemetry(db, runID: runID, rows: rows)
         }
@@ -24,7 +24,7 @@ extension ResultStore {
 
     /// Telemetry rows of a run, in insertion order.
     public func telemetry(runID: Int64) throws -> [TelemetryRow] {
-        try read { db in
+        try sqliteRead { db in
             try Row.fetchAll(db, sql: "SELECT sample_sequence, kind, label, value, unit, note FROM thermal_readings WHERE run_id = ? ORDER BY id",
                              arguments: [runID]).map { r in
                 TelemetryRow(sampleSequence: r[0], kind: r[1], label: r[2], value: r[3], unit: r[4], note: r[5])

@@ -96,7 +96,7 @@ extension ResultStore {
     public func replaceVariantDecisions(runID: Int64, records: [VariantDecisionRecord]) throws {
         let now = Date().timeIntervalSince1970
         let encoded = try records.map { r in try r.exitRates.map { try encodeJSON($0) } }
-        try write { db in
+        try sqliteWrite { db in
             try Self.requireRun(db, runID)
             for op in Set(records.map(\.key.opKey)) {
                 try db.execute(sql: "DELETE FROM variant_decisions WHERE run_id = ? AND suite = ? AND op = ?",
@@ -117,7 +117,7 @@ extension ResultStore {
 
     /// Stored decisions of a run, by suite and op, then variant (reference first).
     public func variantDecisions(runID: Int64) throws -> [VariantDecisionRecord] {
-        try read { db in
+        try sqliteRead { db in
             try Row.fetchAll(db, sql: """
                 SELECT suite, op, variant, reference_variant, metric, accuracy, accuracy_delta, p50_ns, p90_ns, p99_ns,
                        latency_source, energy_j, speedup, speedup_lo, speedup_hi, exit_rates, decision, reason, rollback_to

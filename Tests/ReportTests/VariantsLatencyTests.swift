@@ -191,7 +191,7 @@ import Testing
     /// error naming the sample, never a crash in the report.
     @Test func malformedIterationLatenciesAreAnErrorNotACrash() throws {
         let (store, id) = try Self.fixture()
-        try store.write { db in try db.execute(sql: "UPDATE iteration_latencies SET labels = '[1,2]' WHERE labels IS NOT NULL") }
+        try store.sqliteWrite { db in try db.execute(sql: "UPDATE iteration_latencies SET labels = '[1,2]' WHERE labels IS NOT NULL") }
         #expect { try VariantsReport.rows(store: store, runID: id) } throws: {
             "\($0)".contains("iteration_latencies of sample id") && "\($0)".contains("for 200 iterations")
         }

@@ -67,7 +67,7 @@ import TestSupport
     @Test func deletingARunDeletesItsChangePoints() throws {
         let (store, candidate) = try storeWithCandidate()
         try store.insertChangePoints([candidate])
-        try store.write { db in try db.execute(sql: "DELETE FROM runs WHERE id = ?", arguments: [candidate.runAfter]) }
+        try store.sqliteWrite { db in try db.execute(sql: "DELETE FROM runs WHERE id = ?", arguments: [candidate.runAfter]) }
         #expect(try store.changePoints(series: nil, branch: nil).isEmpty)
     }
 }

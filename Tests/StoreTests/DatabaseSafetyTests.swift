@@ -94,7 +94,7 @@ func refusedDatabaseIsLeftByteIdentical(kind: String, journal: String) throws {
     let store = try ResultStore(path: path)
     #expect(try store.schemaVersion() == Schema.knownVersion)
     #expect(try store.journalMode() == "wal")
-    let applied = try store.read { db in try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations ORDER BY rowid") }
+    let applied = try store.sqliteRead { db in try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations ORDER BY rowid") }
     #expect(applied == Schema.migrations.map(\.identifier))
 }
 
@@ -269,7 +269,7 @@ private final class ErrorList: @unchecked Sendable {
     let id = try store.beginRun(info(pid: me))
     let owner = try #require(try store.runOwner(id: id))
     #expect(owner.startTicks == start && owner.bootID == boot && owner.lockOffset == nil)  // in memory: no lock
-    try store.write { db in try db.execute(sql: "UPDATE runs SET pid_start = pid_start + 1 WHERE id = ?", arguments: [id]) }
+    try store.sqliteWrite { db in try db.execute(sql: "UPDATE runs SET pid_start = pid_start + 1 WHERE id = ?", arguments: [id]) }
     #expect(try store.markStaleRuns() == [id])
 }
 
@@ -301,6 +301,6 @@ private final class ErrorList: @unchecked Sendable {
     #expect(try checker.run(id: id)?.status == .running)
     // The lock is released with the run; a run still marked running without its lock is stale.
     try owner.finishRun(id: id, status: .complete)
-    try owner.write { db in try db.execute(sql: "UPDATE runs SET status = 'running' WHERE id = ?", arguments: [id]) }
+    try owner.sqliteWrite { db in try db.execute(sql: "UPDATE runs SET status = 'running' WHERE id = ?", arguments: [id]) }
     #expect(try checker.markStaleRuns() == [id])
 }

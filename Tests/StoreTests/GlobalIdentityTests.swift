@@ -73,7 +73,7 @@ private func isVersion4(_ text: String) -> Bool {
             DROP INDEX runs_uuid; ALTER TABLE runs DROP COLUMN uuid;
             DROP INDEX machines_fingerprint_id; ALTER TABLE machines DROP COLUMN fingerprint_id;
             DELETE FROM grdb_migrations WHERE identifier = 'v16-global-identity';
-            PRAGMA user_version = 15;
+            PRAGMA user_version = \(Schema.knownVersion - 1);
             """)
     }
     try queue.close()
@@ -99,7 +99,7 @@ private func isVersion4(_ text: String) -> Bool {
     do {
         let store = try ResultStore(path: path)
         _ = try store.beginRun(identityRun("A"))
-        try store.engine.write { db in try db.execute(sql: "UPDATE machines SET fingerprint_id = ''") }
+        _ = try store.engine.write { db in try db.execute(sql: "UPDATE machines SET fingerprint_id = ''") }
     }
     let reader = try ResultStore(path: path, access: .readOnly)
     #expect(try reader.engine.read { db in try db.fetchOne(String.self, sql: "SELECT fingerprint_id FROM machines") } == "")

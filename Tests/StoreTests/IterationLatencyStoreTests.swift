@@ -34,7 +34,7 @@ import BenchModel
         #expect(try store.samples(runID: runID).allSatisfy { $0.iterationLatencies == nil }, "not loaded unless asked")
         #expect(a.ns[2] == UInt32.max, "saturated, not wrapped")
 
-        try store.read { db in
+        try store.sqliteRead { db in
             // Count of per-iteration values == sum of the iterations of the samples that have them.
             let perIteration = try Int.fetchOne(db, sql: "SELECT count(*) FROM v_iteration_latencies WHERE run_id = ?", arguments: [runID])
             let iterations = try Int.fetchOne(db, sql: """
@@ -49,8 +49,8 @@ import BenchModel
             #expect(try Int.fetchOne(db, sql: "SELECT count(*) FROM iteration_latencies WHERE labels IS NULL") == 1, "all-zero labels are NULL")
         }
         // Deleting a run's samples cascades to their latencies.
-        try store.write { db in try db.execute(sql: "DELETE FROM ops WHERE id = ?", arguments: [opID]) }
-        let left = try store.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM iteration_latencies") }
+        try store.sqliteWrite { db in try db.execute(sql: "DELETE FROM ops WHERE id = ?", arguments: [opID]) }
+        let left = try store.sqliteRead { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM iteration_latencies") }
         #expect(left == 0)
     }
 
@@ -82,7 +82,7 @@ import BenchModel
                                         decision: "adopt", reason: "adopt", rollbackTo: nil)
         try store.replaceVariantDecisions(runID: runID, records: [rec])
         #expect(try store.variantDecisions(runID: runID) == [rec])
-        try store.read { db in
+        try store.sqliteRead { db in
             let row = try #require(try Row.fetchOne(db, sql: "SELECT decision, exit_rates FROM v_variant_decisions WHERE run_id = ?", arguments: [runID]))
             #expect(row[0] as String == "adopt")
             #expect((row[1] as String).contains("\"p50_ns\":1000"))

@@ -88,7 +88,7 @@ private func run(_ store: ResultStore, minute: Double, values: [[Double]], hash:
 
 @Test func noiseQueriesUseIndexes() throws {
     let store = try ResultStore.inMemory()
-    let plans = try store.read { db in
+    let plans = try store.sqliteRead { db in
         func plan(_ sql: String, _ arguments: StatementArguments) throws -> String {
             try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql, arguments: arguments).map { $0["detail"] as String? ?? "" }.joined(separator: "\n")
         }

@@ -159,7 +159,7 @@ private func gemmOp(_ median: Double, seed: UInt64) -> Synthetic.Op {
 @Test func seriesPointsQueryUsesTheSeriesIndex() throws {
     let store = try ResultStore.inMemory()
     try Synthetic.run(store, ops: [gemmOp(1000, seed: 1)])
-    let plan = try store.read { db in
+    let plan = try store.sqliteRead { db in
         try Row.fetchAll(db, sql: """
             EXPLAIN QUERY PLAN
             SELECT r.id FROM runs r INDEXED BY runs_series JOIN ops o ON o.run_id = r.id AND o.suite = 'a' AND o.name = 'b'

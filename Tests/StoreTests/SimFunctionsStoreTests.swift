@@ -46,7 +46,7 @@ import BenchModel
         // The samples themselves read back as before (the profile is read separately).
         #expect(try store.samples(runID: run).map(\.functionProfile) == [nil, nil])
 
-        let rows = try store.read { db in
+        let rows = try store.sqliteRead { db in
             try Row.fetchAll(db, sql: "SELECT rank, function, functions, ir_per_iter, d1_misses_per_iter FROM v_sim_functions ORDER BY rank")
         }
         #expect(rows.map { $0[0] as Int64 } == [-1, 0, 1, 2])
@@ -62,9 +62,9 @@ import BenchModel
         let key = BenchmarkKey(suite: "core", op: "bias_relu", variant: "reference")
         let sim = Sample(key: key, sequence: 0, iterations: 2, wallNs: 1, cpuNs: 0, overheadNs: 0, flags: .simulated, functionProfile: Self.profile)
         try store.storeOpResults(OpResults(runID: run, op: Self.op, samples: [sim]))
-        let count = { try store.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM sim_functions") ?? -1 } }
+        let count = { try store.sqliteRead { try Int.fetchOne($0, sql: "SELECT count(*) FROM sim_functions") ?? -1 } }
         #expect(try count() == 4)
-        try store.write { try $0.execute(sql: "DELETE FROM runs WHERE id = ?", arguments: [run]) }
+        try store.sqliteWrite { try $0.execute(sql: "DELETE FROM runs WHERE id = ?", arguments: [run]) }
         #expect(try count() == 0)
     }
 

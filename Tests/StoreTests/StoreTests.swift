@@ -426,14 +426,14 @@ private func counter(_ event: String, _ value: Double, multiplexed: Bool = false
     #expect(try store.run(id: runID)?.status == .complete)
     #expect(try store.samples(runID: runID).map(\.wallNs) == [4_000])
     // The new tables work on the migrated file.
-    let opID = try #require(try store.write { db in try Int64.fetchOne(db, sql: "SELECT id FROM ops WHERE run_id = ?", arguments: [runID]) })
+    let opID = try #require(try store.sqliteWrite { db in try Int64.fetchOne(db, sql: "SELECT id FROM ops WHERE run_id = ?", arguments: [runID]) })
     try store.insertSamples(runID: runID, opID: opID, samples: [
         Sample(key: BenchmarkKey(suite: "s", op: "mlp", variant: "int8"), sequence: 1, iterations: 2, wallNs: 200, cpuNs: 200, overheadNs: 10,
                iterationLatencies: IterationLatencies(ns: [90, 110], labels: [1, 2], overheadNs: 5)),
     ])
     let stored = try store.samples(runID: runID, iterationLatencies: true).compactMap(\.iterationLatencies)
     #expect(stored.map(\.ns) == [[90, 110]] && stored.map(\.labels) == [[1, 2]])
-    let viewRows = try store.write { db in try Row.fetchAll(db, sql: "SELECT ns, label FROM v_iteration_latencies ORDER BY iteration") }
+    let viewRows = try store.sqliteWrite { db in try Row.fetchAll(db, sql: "SELECT ns, label FROM v_iteration_latencies ORDER BY iteration") }
     #expect(viewRows.map { $0[0] as Double } == [85, 105] && viewRows.map { $0[1] as Int } == [1, 2])
     try store.replaceVariantDecisions(runID: runID, records: [])
     #expect(try store.variantDecisions(runID: runID).isEmpty)
@@ -484,7 +484,7 @@ private func completeRunWithOps(path: String, ops: [(suite: String, name: String
     #expect(try store.schemaVersion() == Schema.knownVersion)
     let keys = try store.variantDecisions(runID: runID).map(\.key.description)
     #expect(keys == ["a/mlp/fp32", "a/solo/fp32", "b/mlp/fp32"])
-    let suites = try store.read { db in try String.fetchAll(db, sql: "SELECT suite FROM v_variant_decisions ORDER BY suite, op") }
+    let suites = try store.sqliteRead { db in try String.fetchAll(db, sql: "SELECT suite FROM v_variant_decisions ORDER BY suite, op") }
     #expect(suites == ["a", "a", "b"])
 }
 
@@ -616,7 +616,7 @@ private func completeRunWithOps(path: String, ops: [(suite: String, name: String
                               maxRelError: 8.6e-2, cosine: 1, tolerance: Tolerance(abs: 1e-3, rel: 1e-4), passed: true,
                               normalizedError: 3.1e-7, normalization: .bound, worstRelReference: 2.1e-5, outputRMS: 7.4)
     try store.insertAccuracy(runID: runID, opID: opID, check: check)
-    try store.write { db in
+    try store.sqliteWrite { db in
         try db.execute(sql: """
             INSERT INTO accuracy_checks (run_id, op_id, variant, reference_variant, max_abs_error, max_rel_error,
                                          cosine, tol_abs, tol_rel, tol_min_cosine, passed, reason)
