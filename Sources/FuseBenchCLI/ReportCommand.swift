@@ -79,50 +79,11 @@ struct ReportCommand: ParsableCommand {
         }
     }
 
-    /// Loads what the report of `runRef` needs: that run's rows, its comparison when `against`
-    /// is given, and the newest `history` runs of each of its series (nothing else is read).
+    /// Loads what the report of `runRef` needs (`HTMLRunReportInput.load`): that run's rows, its
+    /// comparison when `against` is given, and the newest `history` runs of each of its series.
     static func load(store: ResultStore, runRef: String, against: String?, history: Int,
                      options: CompareReport.Options = CompareReport.Options()) throws -> HTMLRunReportInput {
-        let id = try store.resolve(runRef)
-        let run = try RunReport(store: store, runID: id, iterationLatencies: true)
-        guard !run.samples.isEmpty else { throw UsageError("run \(id) has no samples: nothing to report") }
-        var comparison: CompareReport?
-        if let against {
-            comparison = try CompareReport(store: store, baseIDs: [try store.resolve(against)], headIDs: [id], options: options)
-        }
-        var inputs: [(key: SeriesKey, points: [SeriesPoint], changes: [HTMLRunReport.ChangeMark])] = []
-        var single = 0
-        let keys = try store.seriesKeys(runID: id)
-        let changes = try changeMarks(store: store, keys: keys)
-        for key in keys {
-            let points = try store.seriesPoints(key, branch: nil, last: history)
-            guard points.count >= 2 else {
-                single += 1
-                continue
-            }
-            inputs.append((key, points, changes[key.id] ?? []))
-        }
-        let series = HTMLRunReport.historySeries(inputs, currentRunID: id)
-        var note = ""
-        if let k = keys.first {
-            note = "Series: same machine (\(k.cpuModel), m\(k.machineID)), counter backend \(k.counterMode), built ISA \(k.isaFeatures.joined(separator: "+")); newest \(history) runs of each."
-        }
-        if single > 0 { note += " \(single) series with only one run are not drawn." }
-        return HTMLRunReportInput(run: run, comparison: comparison,
-                                  variants: try VariantsReport.rows(store: store, runID: id),
-                                  fusion: try store.fusionDecisions(runID: id),
-                                  history: series, historyNote: note)
-    }
-
-    /// Stored change points (`change_points`, found over all branches, any triage state) of the
-    /// series `keys`, by series id, labelled with the step and its state (`+10.2% new`).
-    static func changeMarks(store: ResultStore, keys: [SeriesKey]) throws -> [String: [HTMLRunReport.ChangeMark]] {
-        let wanted = Set(keys.map(\.id))
-        var out: [String: [HTMLRunReport.ChangeMark]] = [:]
-        for c in try store.changePoints(series: nil, branch: nil) where wanted.contains(c.candidate.series.id) {
-            let label = String(format: "%+.1f%% %@", (c.candidate.ratio - 1) * 100, c.state.rawValue)
-            out[c.candidate.series.id, default: []].append(HTMLRunReport.ChangeMark(runAfter: c.candidate.runAfter, label: label))
-        }
-        return out
+        try HTMLRunReportInput.load(store: store, runID: try store.resolve(runRef), against: against.map { try store.resolve($0) },
+                                    history: history, options: options)
     }
 }
