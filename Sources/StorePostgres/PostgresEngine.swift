@@ -71,7 +71,8 @@ public final class PostgresEngine: StoreEngine, @unchecked Sendable {
     }
 
     deinit {
-        if let connection { _ = connection.close() as EventLoopFuture<Void> }
+        // postgres-nio requires a connection to be closed before it is released.
+        if let connection { _ = try? Self.wait(connection.close() as EventLoopFuture<Void>, timeout: 5) }
     }
 
     /// Checks the schema in a read-only transaction; creates or migrates it under the advisory lock
