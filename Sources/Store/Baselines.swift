@@ -1,6 +1,5 @@
 import BenchModel
 import Foundation
-import GRDB
 
 /// A named pointer to a run (e.g. `main`), with the history of its moves.
 public struct Baseline: Sendable, Hashable {
@@ -26,9 +25,9 @@ extension ResultStore {
     ///   for a name that could be mistaken for a run reference.
     public func setBaseline(name: String, runID: Int64, note: String = "") throws {
         try Self.validateBaselineName(name)
-        try sqliteWrite { db in
+        try write { db in
             try Self.requireRun(db, runID)
-            let previous = try Int64.fetchOne(db, sql: "SELECT run_id FROM baselines WHERE name = ?", arguments: [name])
+            let previous = try db.fetchOne(Int64.self, sql: "SELECT run_id FROM baselines WHERE name = ?", arguments: [name])
             let now = Date().timeIntervalSince1970
             try db.execute(sql: """
                 INSERT INTO baselines (name, run_id, updated_at) VALUES (?, ?, ?)
@@ -57,8 +56,8 @@ extension ResultStore {
 
     /// Removes baseline `name`; its history is kept.
     public func removeBaseline(name: String) throws {
-        try sqliteWrite { db in
-            guard let previous = try Int64.fetchOne(db, sql: "SELECT run_id FROM baselines WHERE name = ?", arguments: [name]) else {
+        try write { db in
+            guard let previous = try db.fetchOne(Int64.self, sql: "SELECT run_id FROM baselines WHERE name = ?", arguments: [name]) else {
                 throw StoreError.unknownBaseline(name)
             }
             try db.execute(sql: "DELETE FROM baselines WHERE name = ?", arguments: [name])
@@ -69,22 +68,23 @@ extension ResultStore {
 
     /// Baseline `name` with its history, or nil.
     public func baseline(name: String) throws -> Baseline? {
-        try sqliteRead { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT run_id, updated_at FROM baselines WHERE name = ?", arguments: [name]) else {
+        try read { db in
+            guard let row = try db.fetchOne(sql: "SELECT run_id, updated_at FROM baselines WHERE name = ?", arguments: [name]) else {
                 return nil
             }
-            let moves = try Row.fetchAll(db, sql: """
+            let moves = try db.fetchAll(sql: """
                 SELECT run_id, previous_run_id, moved_at, note FROM baseline_moves WHERE name = ? ORDER BY id
                 """, arguments: [name]).map { m in
-                Baseline.Move(runID: m[0], previousRunID: m[1], movedAt: Date(timeIntervalSince1970: m[2]), note: m[3])
+                Baseline.Move(runID: try m.get(at: 0), previousRunID: try m.get(at: 1), movedAt: Date(timeIntervalSince1970: try m.get(at: 2)),
+                              note: try m.get(at: 3))
             }
-            return Baseline(name: name, runID: row[0], updatedAt: Date(timeIntervalSince1970: row[1]), history: moves)
+            return Baseline(name: name, runID: try row.get(at: 0), updatedAt: Date(timeIntervalSince1970: try row.get(at: 1)), history: moves)
         }
     }
 
     /// All baselines, by name.
     public func baselines() throws -> [Baseline] {
-        let names = try sqliteRead { db in try String.fetchAll(db, sql: "SELECT name FROM baselines ORDER BY name") }
+        let names = try read { db in try db.fetchAll(String.self, sql: "SELECT name FROM baselines ORDER BY name") }
         return try names.compactMap { try baseline(name: $0) }
     }
 

@@ -7,7 +7,6 @@
 // every stored point is also a known boundary for later detection in its series.
 import BenchModel
 import Foundation
-import GRDB
 
 /// Triage state of a stored change point.
 public enum ChangePointState: String, Sendable, Hashable, Codable, CaseIterable {
@@ -79,19 +78,21 @@ extension ResultStore {
     @discardableResult
     public func insertChangePoints(_ candidates: [ChangePointCandidate], detectedAt: Date = Date()) throws -> [Int64] {
         guard !candidates.isEmpty else { return [] }
-        return try sqliteWrite { db in
+        return try write { db in
             var ids: [Int64] = []
             for c in candidates {
-                try db.execute(sql: """
-                    INSERT OR IGNORE INTO change_points
+                let inserted = try db.fetchOne(Int64.self, sql: """
+                    INSERT INTO change_points
                         (series, suite, op, variant, machine_id, counter_mode, isa_built, branch, run_before, run_after,
                          commit_before, commit_after, ratio, ratio_lo, ratio_hi, p, state, detected_at)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'new', ?)
+                    ON CONFLICT (series, branch, run_after) DO NOTHING
+                    RETURNING id
                     """, arguments: [c.series.id, c.series.benchmark.suite, c.series.benchmark.op, c.series.benchmark.variant,
                                      c.series.machineID, c.series.counterMode, c.series.isaBuilt, c.branch ?? "", c.runBefore,
                                      c.runAfter, c.commitBefore, c.commitAfter, c.ratio, c.lower, c.upper, c.p,
                                      detectedAt.timeIntervalSince1970])
-                if db.changesCount > 0 { ids.append(db.lastInsertedRowID) }
+                if let inserted { ids.append(inserted) }
             }
             return ids
         }
@@ -100,28 +101,33 @@ extension ResultStore {
     /// The stored change points of `series` (all series when nil) for branch filter `branch`
     /// (nil = found over all branches), oldest step first; only `states` when given.
     public func changePoints(series: SeriesKey?, branch: String?, states: Set<ChangePointState>? = nil) throws -> [StoredChangePoint] {
-        try sqliteRead { db in
-            let rows = try Row.fetchAll(db, sql: """
+        try read { db in
+            var arguments: [any StoreEncodable] = []
+            if let series { arguments.append(series.id) }
+            arguments.append(branch ?? "")
+            let rows = try db.fetchAll(sql: """
                 SELECT c.id, c.suite, c.op, c.variant, c.machine_id, m.key, m.cpu_model, c.counter_mode, c.isa_built, c.branch,
                        c.run_before, c.run_after, c.commit_before, c.commit_after, c.ratio, c.ratio_lo, c.ratio_hi, c.p,
                        c.state, c.detected_at, c.triaged_at, c.note
                 FROM change_points c JOIN machines m ON m.id = c.machine_id
-                WHERE (? IS NULL OR c.series = ?) AND c.branch = ?
+                WHERE \(series == nil ? "" : "c.series = ? AND ")c.branch = ?
                 ORDER BY c.series, c.run_after
-                """, arguments: [series?.id, series?.id, branch ?? ""])
-            return rows.compactMap { row -> StoredChangePoint? in
-                guard let state = ChangePointState(rawValue: row[18]) else { return nil }
+                """, arguments: arguments)
+            return try rows.compactMap { row -> StoredChangePoint? in
+                guard let state = ChangePointState(rawValue: try row.get(at: 18)) else { return nil }
                 if let states, !states.contains(state) { return nil }
-                let key = SeriesKey(benchmark: BenchmarkKey(suite: row[1], op: row[2], variant: row[3]), machineID: row[4],
-                                    machineKey: row[5], cpuModel: row[6], counterMode: row[7], isaBuilt: row[8])
-                let branchText: String = row[9]
-                let candidate = ChangePointCandidate(series: key, branch: branchText.isEmpty ? nil : branchText, runBefore: row[10],
-                                                     runAfter: row[11], commitBefore: row[12], commitAfter: row[13], ratio: row[14],
-                                                     lower: row[15], upper: row[16], p: row[17])
-                let triaged: Double? = row[20]
-                return StoredChangePoint(id: row[0], candidate: candidate, state: state,
-                                         detectedAt: Date(timeIntervalSince1970: row[19]),
-                                         triagedAt: triaged.map { Date(timeIntervalSince1970: $0) }, note: row[21])
+                let key = SeriesKey(benchmark: BenchmarkKey(suite: try row.get(at: 1), op: try row.get(at: 2), variant: try row.get(at: 3)),
+                                    machineID: try row.get(at: 4), machineKey: try row.get(at: 5), cpuModel: try row.get(at: 6),
+                                    counterMode: try row.get(at: 7), isaBuilt: try row.get(at: 8))
+                let branchText: String = try row.get(at: 9)
+                let candidate = ChangePointCandidate(series: key, branch: branchText.isEmpty ? nil : branchText, runBefore: try row.get(at: 10),
+                                                     runAfter: try row.get(at: 11), commitBefore: try row.get(at: 12),
+                                                     commitAfter: try row.get(at: 13), ratio: try row.get(at: 14),
+                                                     lower: try row.get(at: 15), upper: try row.get(at: 16), p: try row.get(at: 17))
+                let triaged: Double? = try row.get(at: 20)
+                return StoredChangePoint(id: try row.get(at: 0), candidate: candidate, state: state,
+                                         detectedAt: Date(timeIntervalSince1970: try row.get(at: 19)),
+                                         triagedAt: triaged.map { Date(timeIntervalSince1970: $0) }, note: try row.get(at: 21))
             }
         }
     }
@@ -131,10 +137,10 @@ extension ResultStore {
     ///
     /// - Throws: `StoreError.invalidName` when no change point has this id.
     public func triageChangePoint(id: Int64, state: ChangePointState, note: String?, at date: Date = Date()) throws {
-        try sqliteWrite { db in
-            try db.execute(sql: "UPDATE change_points SET state = ?, triaged_at = ?, note = COALESCE(?, note) WHERE id = ?",
-                           arguments: [state.rawValue, date.timeIntervalSince1970, note, id])
-            if db.changesCount == 0 {
+        try write { db in
+            let changed = try db.execute(sql: "UPDATE change_points SET state = ?, triaged_at = ?, note = COALESCE(?, note) WHERE id = ?",
+                                         arguments: [state.rawValue, date.timeIntervalSince1970, note, id])
+            if changed == 0 {
                 throw StoreError.invalidName("no change point has id \(id); list them with `fusebench history --changes --state all`")
             }
         }

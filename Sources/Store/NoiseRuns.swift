@@ -8,7 +8,6 @@
 // (run_id, suite, name), then `samples_op_sequence`). Medians are read only for the runs the caller
 // names, so a caller that needs the newest pairs reads about as many runs as it uses.
 import Foundation
-import GRDB
 import BenchModel
 
 extension ResultStore {
@@ -18,32 +17,31 @@ extension ResultStore {
     /// `keys` it measured; `processMedians` is left empty (see `readProcessMedians`).
     public func noiseRuns(machineKey: String, keys: [BenchmarkKey], excluding: Set<Int64>) throws -> [NoiseRunSummary] {
         guard !keys.isEmpty else { return [] }
-        return try sqliteRead { db in
+        return try read { db in
             var runs: [Int64: NoiseRunSummary] = [:]
-            let rows = try Row.fetchCursor(db, sql: """
+            try db.forEachRow(sql: """
                 SELECT r.id, r.started_at,
                        (SELECT x.value FROM run_meta x WHERE x.run_id = r.id AND x.key = ?),
-                       EXISTS (SELECT 1 FROM run_meta x WHERE x.run_id = r.id AND x.key = ?)
+                       CASE WHEN EXISTS (SELECT 1 FROM run_meta x WHERE x.run_id = r.id AND x.key = ?) THEN 1 ELSE 0 END
                 FROM machines m JOIN runs r ON r.machine_id = m.id
                 WHERE m.key = ? AND r.status = 'complete'
-                """, arguments: [RunMetaKey.binaryHash, RunMetaKey.injectSlowdown, machineKey])
-            while let row = try rows.next() {
-                let id: Int64 = row[0]
-                if excluding.contains(id) { continue }
-                runs[id] = NoiseRunSummary(runID: id, startedAt: row[1], machineKey: machineKey, binaryHash: row[2],
-                                           injectedSlowdown: row[3], benchmarks: [])
+                """, arguments: [RunMetaKey.binaryHash, RunMetaKey.injectSlowdown, machineKey]) { row in
+                let id: Int64 = try row.get(at: 0)
+                if excluding.contains(id) { return true }
+                runs[id] = NoiseRunSummary(runID: id, startedAt: try row.get(at: 1), machineKey: machineKey, binaryHash: try row.get(at: 2),
+                                           injectedSlowdown: try row.get(at: 3), benchmarks: [])
+                return true
             }
             guard !runs.isEmpty else { return [] }
             // Which runs measured each asked benchmark: the op's rows by name, then its variants.
             var variantsByOp: [OpKey: Set<String>] = [:]
             for key in keys { variantsByOp[key.opKey, default: []].insert(key.variant) }
-            let statement = try db.cachedStatement(sql: Self.opRunsSQL)
             for (opKey, variants) in variantsByOp.sorted(by: { $0.key < $1.key }) {
-                let found = try Row.fetchCursor(statement, arguments: [opKey.suite, opKey.op])
-                while let row = try found.next() {
-                    let runID: Int64 = row[0], variant: String = row[1]
-                    guard variants.contains(variant), runs[runID] != nil else { continue }
+                try db.forEachRow(sql: Self.opRunsSQL, arguments: [opKey.suite, opKey.op]) { row in
+                    let runID: Int64 = try row.get(at: 0), variant: String = try row.get(at: 1)
+                    guard variants.contains(variant), runs[runID] != nil else { return true }
                     runs[runID]?.benchmarks.insert(opKey.variant(variant))
+                    return true
                 }
             }
             return runs.values.filter { !$0.benchmarks.isEmpty }.sorted {
@@ -65,13 +63,12 @@ extension ResultStore {
     public func readProcessMedians(_ runs: [NoiseRunSummary], wanted: [BenchmarkKey: Set<Int64>]) throws -> [NoiseRunSummary] {
         var position: [Int64: Int] = [:]
         for i in runs.indices { position[runs[i].runID] = i }
-        return try sqliteRead { db in
-            let statement = try db.cachedStatement(sql: Self.processBatchesSQL)
+        return try read { db in
             var out = runs
             for (key, ids) in wanted.sorted(by: { $0.key < $1.key }) {
                 for runID in ids.sorted() {
                     guard let i = position[runID], out[i].benchmarks.contains(key) else { continue }
-                    if let medians = try Self.processMedians(statement, runID: runID, key: key) {
+                    if let medians = try Self.processMedians(db, runID: runID, key: key) {
                         out[i].processMedians[key] = medians
                     }
                 }
@@ -92,17 +89,18 @@ extension ResultStore {
     /// One benchmark's batches in one run: process, net ns/iteration, flags, per-iteration timed
     /// (arguments: run id, suite, op, variant).
     static let processBatchesSQL = """
-        SELECT s.process, (s.wall_ns - s.overhead_ns) / s.iterations, s.flags, l.sample_id IS NOT NULL
+        SELECT s.process, (s.wall_ns - s.overhead_ns) / s.iterations, s.flags, CASE WHEN l.sample_id IS NULL THEN 0 ELSE 1 END
         FROM ops o JOIN samples s ON s.op_id = o.id LEFT JOIN iteration_latencies l ON l.sample_id = s.id
         WHERE o.run_id = ? AND o.suite = ? AND o.name = ? AND s.variant = ?
         """
 
-    private static func processMedians(_ statement: Statement, runID: Int64, key: BenchmarkKey) throws -> [Double]? {
+    private static func processMedians(_ db: any StoreDatabase, runID: Int64, key: BenchmarkKey) throws -> [Double]? {
         struct Batch { var process: Int; var value: Double; var flags: SampleFlags; var timed: Bool }
         var batches: [Batch] = []
-        let rows = try Row.fetchCursor(statement, arguments: [runID, key.suite, key.op, key.variant])
-        while let row = try rows.next() {
-            batches.append(Batch(process: row[0], value: (row[1] as Double?) ?? .nan, flags: SampleFlags(rawValue: row[2]), timed: row[3]))
+        try db.forEachRow(sql: processBatchesSQL, arguments: [runID, key.suite, key.op, key.variant]) { row in
+            batches.append(Batch(process: try row.get(at: 0), value: (try row.get(at: 1) as Double?) ?? .nan,
+                                 flags: SampleFlags(rawValue: try row.get(at: 2)), timed: try row.get(at: 3)))
+            return true
         }
         // As Comparator.decisionBatches: per-iteration-timed batches count only when no plain batch exists.
         let anyPlain = batches.contains { !$0.timed && !$0.flags.contains(.simulated) }
@@ -118,11 +116,11 @@ extension ResultStore {
     /// The distinct machine keys (`machines.key`) that `--machine` text names, sorted: a key itself,
     /// `m<ID>` / `<ID>`, or part of a CPU model (as `history --machine`).
     public func machineKeys(matching text: String) throws -> [String] {
-        let machines = try sqliteRead { db in try Row.fetchAll(db, sql: "SELECT id, key, cpu_model FROM machines") }
+        let machines = try read { db in try db.fetchAll(sql: "SELECT id, key, cpu_model FROM machines") }
         var keys = Set<String>()
         for row in machines {
-            let key = SeriesKey(benchmark: BenchmarkKey(suite: "", op: "", variant: ""), machineID: row[0],
-                                machineKey: row[1], cpuModel: row[2], counterMode: "", isaBuilt: "")
+            let key = SeriesKey(benchmark: BenchmarkKey(suite: "", op: "", variant: ""), machineID: try row.get(at: 0),
+                                machineKey: try row.get(at: 1), cpuModel: try row.get(at: 2), counterMode: "", isaBuilt: "")
             if text == key.machineKey { return [text] }   // an exact key names that key only
             if Self.machineMatches(text, key) { keys.insert(key.machineKey) }
         }

@@ -3,7 +3,6 @@
 // the busy timeout the transaction is retried, then the results are kept in memory and stored with
 // a later op or at the end of the run, and as a last resort written to a side file named in the error.
 import Foundation
-import GRDB
 import BenchModel
 
 /// Everything measured for one op in one run, stored together in one transaction.
@@ -61,13 +60,13 @@ extension ResultStore {
     public func storeOpResults(_ results: OpResults) throws -> Int64 {
         let shape = try encodeJSON(results.op.shape)
         let layers = try results.fusionDecisions.map { try encodeJSON($0.group) }
-        return try sqliteWrite { db in
+        return try write { db in
             let opID = try Self.recordOp(db, runID: results.runID, op: results.op, shape: shape)
             for check in results.checks {
                 try Self.insertAccuracy(db, runID: results.runID, opID: opID, check: check)
             }
             if !results.samples.isEmpty {
-                try SampleWriter(db).insert(runID: results.runID, opID: opID, samples: results.samples, path: path)
+                try writeSamples(db, runID: results.runID, opID: opID, samples: results.samples)
             }
             try Self.insertTelemetry(db, runID: results.runID, rows: results.telemetry)
             try Self.insertFusionDecisions(db, runID: results.runID, decisions: results.fusionDecisions, layers: layers)

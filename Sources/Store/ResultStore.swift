@@ -40,13 +40,21 @@ public final class ResultStore: Sendable {
     let sqlite: SQLiteEngine?
     /// Per-run owner locks on the database file (nil for an in-memory store and other engines).
     let runLocks: RunLockFile?
+    /// Whether samples go through `SampleWriter` on SQLite (false only in tests of the portable path).
+    let nativeSampleWriter: Bool
 
     /// A store over an engine whose schema the engine has already checked and migrated (each engine
     /// owns schema preparation: SQLite through `Schema`, PostgreSQL through its own DDL).
     ///
     /// - Throws: `StoreError` when the store cannot be used.
-    public init(engine: any StoreEngine) throws {
+    public convenience init(engine: any StoreEngine) throws {
+        try self.init(engine: engine, nativeSampleWriter: true)
+    }
+
+    /// `init(engine:)`, choosing whether SQLite stores write samples through `SampleWriter`.
+    init(engine: any StoreEngine, nativeSampleWriter: Bool) throws {
         self.engine = engine
+        self.nativeSampleWriter = nativeSampleWriter
         self.path = engine.location
         self.isReadOnly = engine.isReadOnly
         if let sqlite = engine as? SQLiteEngine {
@@ -97,13 +105,16 @@ public final class ResultStore: Sendable {
         try self.init(engine: SQLiteEngine(queue: queue, location: path, busyTimeout: timeout, isReadOnly: readOnly))
     }
 
-    /// A fresh, migrated in-memory store (for tests); its `path` is `:memory:`.
-    public static func inMemory() throws -> ResultStore {
+    /// A fresh, migrated in-memory store (for tests); its `path` is `:memory:`. With
+    /// `nativeSampleWriter` false, samples are written through the portable path other engines take
+    /// (`INSERT ... RETURNING id`, `insertRows`) instead of SQLite's `SampleWriter`, so tests cover it.
+    public static func inMemory(nativeSampleWriter: Bool = true) throws -> ResultStore {
         let path = ":memory:"
         do {
             let queue = try DatabaseQueue(configuration: configuration(busyTimeout: defaultBusyTimeout))
             try Schema.prepare(queue, path: path)
-            return try ResultStore(engine: SQLiteEngine(queue: queue, location: path, busyTimeout: defaultBusyTimeout, isReadOnly: false))
+            return try ResultStore(engine: SQLiteEngine(queue: queue, location: path, busyTimeout: defaultBusyTimeout, isReadOnly: false),
+                                   nativeSampleWriter: nativeSampleWriter)
         } catch {
             throw StoreError.wrapping(error, path: path, busyTimeout: defaultBusyTimeout)
         }
@@ -318,6 +329,20 @@ public final class ResultStore: Sendable {
             return StoreError.unusable(path: path, reason: rowError.description)
         }
         return engine.mapped(error)
+    }
+
+    /// Whether table `name` exists (a file of an older schema opened read-only is not migrated, so it
+    /// may lack newer tables). Dialects differ here: SQLite lists tables in `sqlite_master`,
+    /// PostgreSQL in `information_schema.tables` (the current schema).
+    static func tableExists(_ db: any StoreDatabase, _ name: String) throws -> Bool {
+        switch db.dialect {
+        case .sqlite:
+            return try db.fetchOne(Int64.self, sql: "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", arguments: [name]) != nil
+        case .postgres:
+            return try db.fetchOne(Int64.self, sql: """
+                SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = ?
+                """, arguments: [name]) != nil
+        }
     }
 
     /// Decodes a JSON column, naming the run/column in the error when the text is malformed.

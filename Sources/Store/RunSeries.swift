@@ -2,7 +2,6 @@
 // history of one run's benchmarks without listing every series of the database.
 import BenchModel
 import Foundation
-import GRDB
 
 extension ResultStore {
     /// The series of every benchmark run `runID` has samples of (`op_variants`), sorted
@@ -10,9 +9,9 @@ extension ResultStore {
     ///
     /// - Throws: `StoreError.unknownRun` when the run does not exist.
     public func seriesKeys(runID: Int64) throws -> [SeriesKey] {
-        let rows = try sqliteRead { db -> [Row]? in
-            guard try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM runs WHERE id = ?)", arguments: [runID]) == true else { return nil }
-            return try Row.fetchAll(db, sql: """
+        let rows = try read { db -> [StoreRow]? in
+            guard try db.fetchOne(Int64.self, sql: "SELECT 1 FROM runs WHERE id = ?", arguments: [runID]) != nil else { return nil }
+            return try db.fetchAll(sql: """
                 SELECT DISTINCT o.suite, o.name, v.variant, m.id, m.key, m.cpu_model, r.counter_mode, r.isa_built
                 FROM runs r JOIN machines m ON m.id = r.machine_id
                      JOIN ops o ON o.run_id = r.id
@@ -21,9 +20,6 @@ extension ResultStore {
                 """, arguments: [runID])
         }
         guard let rows else { throw StoreError.unknownRun(String(runID)) }
-        return rows.map { row in
-            SeriesKey(benchmark: BenchmarkKey(suite: row[0], op: row[1], variant: row[2]), machineID: row[3],
-                      machineKey: row[4], cpuModel: row[5], counterMode: row[6], isaBuilt: row[7])
-        }.sorted()
+        return try rows.map { try Self.seriesKey($0) }.sorted()
     }
 }

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import BenchModel
 
 extension ResultStore {
@@ -22,20 +21,23 @@ extension ResultStore {
         let locks = runLocks
         var taken: Int64?
         do {
-            return try sqliteWrite { db in
+            return try write { db in
                 let machineID = try Self.machineID(db, info.machine, fingerprint: fingerprint)
-                try db.execute(sql: """
+                let inserted = try db.fetchOne(Int64.self, sql: """
                     INSERT INTO runs (started_at, ended_at, status, label, suites, suite_hash, git_commit, git_branch,
                                       git_dirty, harness_version, machine_id, isa_built, counter_mode, counter_note,
                                       calibration, config, pid, boot_id, pid_start)
                     VALUES (?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    RETURNING id
                     """, arguments: [
                         info.startedAt.timeIntervalSince1970, RunStatus.running.rawValue, info.label, suites,
                         info.suiteHash, info.gitCommit, info.gitBranch, info.gitDirty, info.harnessVersion, machineID,
                         isa, info.counterMode.rawValue, info.counterNote, calibration, info.configJSON, Int64(info.pid),
                         bootID, startTicks,
                     ])
-                let id = db.lastInsertedRowID
+                guard let id = inserted else {
+                    throw StoreError.unusable(path: path, reason: "inserting a run returned no id")
+                }
                 // Locked before the row is visible to anyone: no checker can see the run unlocked.
                 if let offset = locks?.acquire(runID: id) {
                     taken = offset
@@ -50,16 +52,18 @@ extension ResultStore {
     }
 
     /// Id of the `machines` row with exactly this fingerprint, inserting it when new.
-    private static func machineID(_ db: Database, _ machine: MachineFingerprint, fingerprint: String) throws -> Int64 {
-        if let id = try Int64.fetchOne(db, sql: "SELECT id FROM machines WHERE fingerprint = ?", arguments: [fingerprint]) {
+    private static func machineID(_ db: any StoreDatabase, _ machine: MachineFingerprint, fingerprint: String) throws -> Int64 {
+        if let id = try db.fetchOne(Int64.self, sql: "SELECT id FROM machines WHERE fingerprint = ?", arguments: [fingerprint]) {
             return id
         }
-        try db.execute(sql: """
+        let inserted = try db.fetchOne(Int64.self, sql: """
             INSERT INTO machines (fingerprint, key, cpu_model, logical_cpus, kernel, pmu_available, virtualization)
             VALUES (?, ?, ?, ?, ?, ?, ?)
+            RETURNING id
             """, arguments: [fingerprint, machine.key, machine.cpuModel, machine.logicalCPUs, machine.kernel,
                              machine.pmuAvailable, machine.virtualization])
-        return db.lastInsertedRowID
+        guard let inserted else { throw StoreRowError("inserting a machine returned no id") }
+        return inserted
     }
 
     /// Stores the calibration and the counter backend decision once the runner knows them.
@@ -67,10 +71,10 @@ extension ResultStore {
     /// - Throws: `StoreError.unknownRun` when no run has this id.
     public func updateRun(id: Int64, calibration: Calibration?, counterMode: CounterSource, counterNote: String) throws {
         let calibrationJSON = try calibration.map { try encodeJSON($0) }
-        try sqliteWrite { db in
-            try db.execute(sql: "UPDATE runs SET calibration = ?, counter_mode = ?, counter_note = ? WHERE id = ?",
-                           arguments: [calibrationJSON, counterMode.rawValue, counterNote, id])
-            if db.changesCount == 0 { throw StoreError.unknownRun(String(id)) }
+        try write { db in
+            let changed = try db.execute(sql: "UPDATE runs SET calibration = ?, counter_mode = ?, counter_note = ? WHERE id = ?",
+                                         arguments: [calibrationJSON, counterMode.rawValue, counterNote, id])
+            if changed == 0 { throw StoreError.unknownRun(String(id)) }
             try Self.recordSeries(db, runID: id)  // samples stored before a backend change join its series
         }
     }
@@ -80,11 +84,11 @@ extension ResultStore {
     /// - Throws: `StoreError.unknownRun` when no run has this id.
     public func finishRun(id: Int64, status: RunStatus) throws {
         let now = Date().timeIntervalSince1970
-        let offset = try sqliteWrite { db -> Int64? in
-            try db.execute(sql: "UPDATE runs SET status = ?, ended_at = ? WHERE id = ?",
-                           arguments: [status.rawValue, now, id])
-            if db.changesCount == 0 { throw StoreError.unknownRun(String(id)) }
-            return try Int64.fetchOne(db, sql: "SELECT owner_lock FROM runs WHERE id = ?", arguments: [id])
+        let offset = try write { db -> Int64? in
+            let changed = try db.execute(sql: "UPDATE runs SET status = ?, ended_at = ? WHERE id = ?",
+                                         arguments: [status.rawValue, now, id])
+            if changed == 0 { throw StoreError.unknownRun(String(id)) }
+            return try db.fetchOne(Int64.self, sql: "SELECT owner_lock FROM runs WHERE id = ?", arguments: [id])
         }
         if let offset { runLocks?.release(offset: offset) }
     }
@@ -97,16 +101,14 @@ extension ResultStore {
 
     /// `markStaleRuns()` with an injected liveness test (for tests).
     public func markStaleRuns(isAlive: (RunOwner) -> Bool) throws -> [Int64] {
-        try sqliteWrite { db in
-            let running = try Row.fetchAll(db, sql: """
+        try write { db in
+            let running = try db.fetchAll(sql: """
                 SELECT id, pid, boot_id, pid_start, owner_lock FROM runs WHERE status = ? ORDER BY id
                 """, arguments: [RunStatus.running.rawValue])
             var stale: [Int64] = []
             for row in running {
-                let id: Int64 = row[0]
-                let start: Int64? = row[3]
-                let owner = RunOwner(pid: Int32(truncatingIfNeeded: row[1] as Int64), bootID: row[2],
-                                     startTicks: start.map { UInt64(bitPattern: $0) }, lockOffset: row[4])
+                let id: Int64 = try row.get(at: 0)
+                let owner = try Self.runOwner(row, from: 1)
                 if !isAlive(owner) {
                     try db.execute(sql: "UPDATE runs SET status = ? WHERE id = ?", arguments: [RunStatus.stale.rawValue, id])
                     stale.append(id)
@@ -118,13 +120,18 @@ extension ResultStore {
 
     /// The recorded owner of run `id`, or nil when there is no such run.
     public func runOwner(id: Int64) throws -> RunOwner? {
-        try sqliteRead { db in
-            try Row.fetchOne(db, sql: "SELECT pid, boot_id, pid_start, owner_lock FROM runs WHERE id = ?", arguments: [id]).map { row in
-                let start: Int64? = row[2]
-                return RunOwner(pid: Int32(truncatingIfNeeded: row[0] as Int64), bootID: row[1],
-                                startTicks: start.map { UInt64(bitPattern: $0) }, lockOffset: row[3])
-            }
+        try read { db in
+            try db.fetchOne(sql: "SELECT pid, boot_id, pid_start, owner_lock FROM runs WHERE id = ?", arguments: [id])
+                .map { try Self.runOwner($0, from: 0) }
         }
+    }
+
+    /// The owner in columns `pid, boot_id, pid_start, owner_lock` of `row`, starting at `first`.
+    private static func runOwner(_ row: StoreRow, from first: Int) throws -> RunOwner {
+        let pid: Int64 = try row.get(at: first)
+        let start: Int64? = try row.get(at: first + 2)
+        return RunOwner(pid: Int32(truncatingIfNeeded: pid), bootID: try row.get(at: first + 1),
+                        startTicks: start.map { UInt64(bitPattern: $0) }, lockOffset: try row.get(at: first + 3))
     }
 
     /// Whether a run's owner may still be alive. In order: the owner lock (held = alive, free =
@@ -146,15 +153,15 @@ extension ResultStore {
 
     /// The run with this id, or nil.
     public func run(id: Int64) throws -> RunInfo? {
-        try sqliteRead { db in
-            try Row.fetchOne(db, sql: Self.runSelect + " WHERE r.id = ?", arguments: [id]).map { try runInfo($0) }
+        try read { db in
+            try db.fetchOne(sql: Self.runSelect + " WHERE r.id = ?", arguments: [id]).map { try runInfo($0) }
         }
     }
 
     /// Up to `limit` runs, newest (highest id) first, whatever their status.
     public func runs(limit: Int = 50) throws -> [RunInfo] {
-        try sqliteRead { db in
-            try Row.fetchAll(db, sql: Self.runSelect + " ORDER BY r.id DESC LIMIT ?", arguments: [max(0, limit)])
+        try read { db in
+            try db.fetchAll(sql: Self.runSelect + " ORDER BY r.id DESC LIMIT ?", arguments: [max(0, limit)])
                 .map { try runInfo($0) }
         }
     }
@@ -171,8 +178,8 @@ extension ResultStore {
     public func resolveRun(_ ref: String) throws -> Int64 {
         let trimmed = ref.trimmingCharacters(in: .whitespaces)
         if let id = Int64(trimmed) {
-            let exists = try sqliteRead { db in
-                try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM runs WHERE id = ?)", arguments: [id]) ?? false
+            let exists = try read { db in
+                try db.fetchOne(Int64.self, sql: "SELECT 1 FROM runs WHERE id = ?", arguments: [id]) != nil
             }
             guard exists else { throw StoreError.unknownRun(ref) }
             return id
@@ -185,11 +192,11 @@ extension ResultStore {
         } else {
             throw StoreError.unknownRun(ref)
         }
-        let (found, completeCount) = try sqliteRead { db in
-            let id = try Int64.fetchOne(db, sql: "SELECT id FROM runs WHERE status = ? ORDER BY id DESC LIMIT 1 OFFSET ?",
-                                        arguments: [RunStatus.complete.rawValue, back])
-            let count = try Int.fetchOne(db, sql: "SELECT count(*) FROM runs WHERE status = ?",
-                                         arguments: [RunStatus.complete.rawValue]) ?? 0
+        let (found, completeCount) = try read { db in
+            let id = try db.fetchOne(Int64.self, sql: "SELECT id FROM runs WHERE status = ? ORDER BY id DESC LIMIT 1 OFFSET ?",
+                                     arguments: [RunStatus.complete.rawValue, back])
+            let count = try db.fetchOne(Int.self, sql: "SELECT count(*) FROM runs WHERE status = ?",
+                                        arguments: [RunStatus.complete.rawValue]) ?? 0
             return (id, count)
         }
         if let found { return found }
@@ -203,14 +210,14 @@ extension ResultStore {
     ///
     /// - Throws: `StoreError.unknownRun` when the run does not exist.
     public func setRunMeta(runID: Int64, key: String, value: String) throws {
-        try sqliteWrite { db in
+        try write { db in
             try Self.requireRun(db, runID)
             try Self.setRunMeta(db, runID: runID, key: key, value: value)
         }
     }
 
     /// Sets (replacing) one note of run `runID` inside the caller's transaction.
-    static func setRunMeta(_ db: Database, runID: Int64, key: String, value: String) throws {
+    static func setRunMeta(_ db: any StoreDatabase, runID: Int64, key: String, value: String) throws {
         try db.execute(sql: """
             INSERT INTO run_meta (run_id, key, value) VALUES (?, ?, ?)
             ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value
@@ -219,10 +226,10 @@ extension ResultStore {
 
     /// All notes of a run (empty when none).
     public func runMeta(runID: Int64) throws -> [String: String] {
-        try sqliteRead { db in
+        try read { db in
             var meta: [String: String] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT key, value FROM run_meta WHERE run_id = ?", arguments: [runID]) {
-                meta[row[0]] = row[1] as String
+            for row in try db.fetchAll(sql: "SELECT key, value FROM run_meta WHERE run_id = ?", arguments: [runID]) {
+                meta[try row.get(at: 0) as String] = try row.get(at: 1) as String
             }
             return meta
         }
@@ -239,32 +246,35 @@ extension ResultStore {
         """
 
     /// Builds a `RunInfo` from a `runSelect` row.
-    private func runInfo(_ row: Row) throws -> RunInfo {
-        let id: Int64 = row[0]
-        let statusText: String = row[3]
+    private func runInfo(_ row: StoreRow) throws -> RunInfo {
+        let id: Int64 = try row.get(at: 0)
+        let statusText: String = try row.get(at: 3)
         guard let status = RunStatus(rawValue: statusText) else {
             throw StoreError.unusable(path: path, reason: "run \(id) has unknown status '\(statusText)'")
         }
-        let endedAt: Double? = row[2]
-        let calibrationText: String? = row[15]
+        let startedAt: Double = try row.get(at: 1)
+        let endedAt: Double? = try row.get(at: 2)
+        let calibrationText: String? = try row.get(at: 15)
+        let counterModeText: String = try row.get(at: 13)
+        let pid: Int64 = try row.get(at: 17)
         return RunInfo(
             id: id,
-            startedAt: Date(timeIntervalSince1970: row[1]),
+            startedAt: Date(timeIntervalSince1970: startedAt),
             endedAt: endedAt.map { Date(timeIntervalSince1970: $0) },
             status: status,
-            label: row[4],
-            suites: try decodeJSON([String].self, row[5], what: "runs.suites of run \(id)"),
-            suiteHash: row[6],
-            gitCommit: row[7],
-            gitBranch: row[8],
-            gitDirty: row[9],
-            harnessVersion: row[10],
-            machine: try decodeJSON(MachineFingerprint.self, row[11], what: "machine fingerprint of run \(id)"),
-            isaBuilt: try decodeJSON([String].self, row[12], what: "runs.isa_built of run \(id)"),
-            counterMode: CounterSource(rawValue: row[13] as String) ?? .none,
-            counterNote: row[14],
+            label: try row.get(at: 4),
+            suites: try decodeJSON([String].self, row.get(at: 5), what: "runs.suites of run \(id)"),
+            suiteHash: try row.get(at: 6),
+            gitCommit: try row.get(at: 7),
+            gitBranch: try row.get(at: 8),
+            gitDirty: try row.get(at: 9),
+            harnessVersion: try row.get(at: 10),
+            machine: try decodeJSON(MachineFingerprint.self, row.get(at: 11), what: "machine fingerprint of run \(id)"),
+            isaBuilt: try decodeJSON([String].self, row.get(at: 12), what: "runs.isa_built of run \(id)"),
+            counterMode: CounterSource(rawValue: counterModeText) ?? .none,
+            counterNote: try row.get(at: 14),
             calibration: try calibrationText.map { try decodeJSON(Calibration.self, $0, what: "runs.calibration of run \(id)") },
-            configJSON: row[16],
-            pid: Int32(truncatingIfNeeded: row[17] as Int64))
+            configJSON: try row.get(at: 16),
+            pid: Int32(truncatingIfNeeded: pid))
     }
 }

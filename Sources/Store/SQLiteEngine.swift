@@ -3,6 +3,11 @@
 // prepared once per connection (GRDB's statement cache), so a query run in a loop costs no parse.
 import Foundation
 import GRDB
+#if canImport(GRDBSQLite)
+import GRDBSQLite  // the SQLite C API as GRDB links it (Linux, SwiftPM)
+#else
+import SQLite3  // Apple platforms: GRDB uses the system SQLite
+#endif
 
 /// A `StoreEngine` over one SQLite file (or an in-memory database) through GRDB.
 struct SQLiteEngine: StoreEngine {
@@ -76,9 +81,33 @@ struct SQLiteConnection: StoreDatabase {
         return db.changesCount
     }
 
+    /// Read-only statements (every SELECT) are stepped and decoded through the SQLite C API, one
+    /// value buffer reused while the body keeps no row: reading samples costs what GRDB's own row
+    /// cursor did. Other statements (`INSERT ... RETURNING`) go through GRDB's cursor.
     func forEachRow(sql: String, arguments: [any StoreEncodable], _ body: (StoreRow) throws -> Bool) throws {
         let statement = try db.cachedStatement(sql: sql)
         let columns = StoreRow.Columns(statement.columnNames)
+        let handle = statement.sqliteStatement
+        if sqlite3_stmt_readonly(handle) != 0 {
+            try statement.setArguments(Self.arguments(arguments))
+            defer { sqlite3_reset(handle) }  // also after an early stop: no read left open
+            let count = Int32(columns.names.count)
+            var values: [StoreValue] = []
+            values.reserveCapacity(Int(count))
+            while true {
+                let code = sqlite3_step(handle)
+                if code == SQLITE_DONE { return }
+                guard code == SQLITE_ROW else {
+                    throw DatabaseError(resultCode: ResultCode(rawValue: sqlite3_extended_errcode(db.sqliteConnection)),
+                                        message: String(cString: sqlite3_errmsg(db.sqliteConnection)), sql: sql)
+                }
+                values.removeAll(keepingCapacity: true)  // reuses the buffer unless the last row was kept
+                for index in 0..<count {
+                    values.append(Self.column(handle, index))
+                }
+                if try !body(StoreRow(columns: columns, values: values)) { return }
+            }
+        }
         let cursor = try Row.fetchCursor(statement, arguments: Self.arguments(arguments))
         let count = columns.names.count
         while let row = try cursor.next() {
@@ -113,6 +142,29 @@ struct SQLiteConnection: StoreDatabase {
         case let .real(v): return v.databaseValue
         case let .text(v): return v.databaseValue
         case let .blob(v): return v.databaseValue
+        }
+    }
+
+    /// Column `index` of the current row of `handle` as a store value (text read before its length,
+    /// as SQLite asks).
+    @inline(__always)
+    static func column(_ handle: SQLiteStatement, _ index: Int32) -> StoreValue {
+        switch sqlite3_column_type(handle, index) {
+        case SQLITE_NULL:
+            return .null
+        case SQLITE_INTEGER:
+            return .integer(sqlite3_column_int64(handle, index))
+        case SQLITE_FLOAT:
+            return .real(sqlite3_column_double(handle, index))
+        case SQLITE_TEXT:
+            guard let text = sqlite3_column_text(handle, index) else { return .text("") }
+            let length = Int(sqlite3_column_bytes(handle, index))
+            return .text(String(decoding: UnsafeBufferPointer(start: text, count: length), as: UTF8.self))
+        default:
+            let blob = sqlite3_column_blob(handle, index)
+            let length = Int(sqlite3_column_bytes(handle, index))
+            guard let blob, length > 0 else { return .blob(Data()) }
+            return .blob(Data(bytes: blob, count: length))
         }
     }
 

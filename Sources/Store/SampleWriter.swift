@@ -32,17 +32,54 @@ struct SampleWriter {
             INSERT INTO samples (run_id, op_id, variant, sequence, process, iterations, wall_ns, cpu_ns, overhead_ns, flags)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
-        counterStatement = try db.cachedStatement(sql: """
-            INSERT INTO counter_values (id, sample_id, event, value, raw, time_enabled, time_running, backend)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-            """)
-        latencyStatement = try db.cachedStatement(sql: """
-            INSERT INTO iteration_latencies (sample_id, iterations, overhead_ns, ns, labels) VALUES (?, ?, ?, ?, ?)
-            """)
-        functionStatement = try db.cachedStatement(sql: """
-            INSERT INTO sim_functions (sample_id, rank, function, symbol, object, file, functions, ir, d1_misses, ll_misses, branch_misses)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """)
+        counterStatement = try db.cachedStatement(sql: Self.insertSQL("counter_values", Self.counterColumns))
+        latencyStatement = try db.cachedStatement(sql: Self.insertSQL("iteration_latencies", Self.latencyColumns))
+        functionStatement = try db.cachedStatement(sql: Self.insertSQL("sim_functions", Self.functionColumns))
+    }
+
+    /// Columns of `counter_values` rows, in binding order (shared with the portable path).
+    static let counterColumns = ["id", "sample_id", "event", "value", "raw", "time_enabled", "time_running", "backend"]
+    /// Columns of `iteration_latencies` rows.
+    static let latencyColumns = ["sample_id", "iterations", "overhead_ns", "ns", "labels"]
+    /// Columns of `sim_functions` rows.
+    static let functionColumns = ["sample_id", "rank", "function", "symbol", "object", "file", "functions", "ir", "d1_misses",
+                                  "ll_misses", "branch_misses"]
+
+    /// `INSERT INTO table (columns) VALUES (?, ...)`.
+    static func insertSQL(_ table: String, _ columns: [String]) -> String {
+        "INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES (\(Array(repeating: "?", count: columns.count).joined(separator: ", ")))"
+    }
+
+    /// Refuses a sample with more counter values than a sample can key, or latencies (labels) that
+    /// do not match its iterations, before anything of it is written.
+    static func validate(_ sample: Sample, path: String) throws {
+        let limit = Schema.countersPerSampleLimit
+        if Int64(sample.counters.count) > limit {
+            throw StoreError.unusable(path: path, reason: "sample \(sample.sequence) of \(sample.key) has "
+                + "\(sample.counters.count) counter values; the store keeps at most \(limit) per sample")
+        }
+        if let l = sample.iterationLatencies, l.ns.count != sample.iterations || (!l.labels.isEmpty && l.labels.count != l.ns.count) {
+            throw StoreError.unusable(path: path, reason: "sample \(sample.sequence) of \(sample.key) has "
+                + "\(l.ns.count) iteration latencies and \(l.labels.count) labels for \(sample.iterations) iterations")
+        }
+    }
+
+    /// The kept functions of a profile with their ranks (0...), then the rest (rank -1).
+    static func rankedFunctions(_ profile: FunctionProfile) -> [(rank: Int64, cost: FunctionCost)] {
+        var rows: [(rank: Int64, cost: FunctionCost)] = profile.functions.enumerated().map { (Int64($0.offset), $0.element) }
+        if let rest = profile.rest { rows.append((-1, rest)) }
+        return rows
+    }
+
+    /// `sim_functions` rows of a profile (columns `functionColumns`), for the portable path.
+    static func functionRows(_ profile: FunctionProfile, sampleID: Int64) -> [[StoreValue]] {
+        rankedFunctions(profile).map { rank, f in
+            let costs = [f.instructions, f.d1Misses, f.llMisses, f.branchMisses].map { value -> StoreValue in
+                value.map { .integer(Int64(bitPattern: $0)) } ?? .null
+            }
+            return [.integer(sampleID), .integer(rank), .text(f.function), .text(f.symbol), .text(f.object), .text(f.file),
+                    .integer(Int64(f.count))] + costs
+        }
     }
 
     /// Inserts `samples` of op `opID` in run `runID`, each followed by its counter values.
@@ -55,14 +92,7 @@ struct SampleWriter {
         let counterHandle = counterStatement.sqliteStatement
         let latencyHandle = latencyStatement.sqliteStatement
         for sample in samples {
-            if Int64(sample.counters.count) > limit {
-                throw StoreError.unusable(path: path, reason: "sample \(sample.sequence) of \(sample.key) has "
-                    + "\(sample.counters.count) counter values; the store keeps at most \(limit) per sample")
-            }
-            if let l = sample.iterationLatencies, l.ns.count != sample.iterations || (!l.labels.isEmpty && l.labels.count != l.ns.count) {
-                throw StoreError.unusable(path: path, reason: "sample \(sample.sequence) of \(sample.key) has "
-                    + "\(l.ns.count) iteration latencies and \(l.labels.count) labels for \(sample.iterations) iterations")
-            }
+            try Self.validate(sample, path: path)
             sqlite3_bind_int64(sampleHandle, 1, runID)
             sqlite3_bind_int64(sampleHandle, 2, opID)
             bindText(sampleHandle, 3, sample.variant)
@@ -111,7 +141,7 @@ struct SampleWriter {
         // The op's variants and its series, so series are listed without scanning samples (Series.swift).
         var variants = Set<String>()
         for sample in samples where variants.insert(sample.variant).inserted {
-            try ResultStore.recordSeries(db, opID: opID, variant: sample.variant)
+            try ResultStore.recordSeries(SQLiteConnection(db: db), opID: opID, variant: sample.variant)
         }
     }
 
@@ -119,9 +149,7 @@ struct SampleWriter {
     /// kept functions, -1 for the rest.
     private func insert(_ profile: FunctionProfile, sampleID: Int64) throws {
         let handle = functionStatement.sqliteStatement
-        var rows: [(rank: Int64, cost: FunctionCost)] = profile.functions.enumerated().map { (Int64($0.offset), $0.element) }
-        if let rest = profile.rest { rows.append((-1, rest)) }
-        for (rank, f) in rows {
+        for (rank, f) in Self.rankedFunctions(profile) {
             sqlite3_bind_int64(handle, 1, sampleID)
             sqlite3_bind_int64(handle, 2, rank)
             bindText(handle, 3, f.function)

@@ -8,7 +8,6 @@
 // with the samples), and the points of one series read that op's samples of the runs of that
 // series (index `runs_series`, then `ops (run_id, suite, name)`, then `samples_op_sequence`).
 import Foundation
-import GRDB
 import BenchModel
 
 /// Identity of one series: one benchmark on one machine, counter backend and built ISA.
@@ -149,59 +148,77 @@ extension ResultStore {
     /// - Throws: `StoreError.invalidName` for a bad pattern.
     public func series(matching pattern: String?, branch: String?, machine: String?) throws -> [SeriesKey] {
         let compiled = try pattern.map { try BenchmarkPattern($0) }
-        return try sqliteRead { db in
-            let rows = try Row.fetchAll(db, sql: """
+        return try read { db in
+            let rows = try db.fetchAll(sql: """
                 SELECT s.suite, s.op, s.variant, m.id, m.key, m.cpu_model, s.counter_mode, s.isa_built
                 FROM series s JOIN machines m ON m.id = s.machine_id
                 """)
             var keys: [SeriesKey] = []
+            let exists = "SELECT CASE WHEN EXISTS (" + Self.seriesRunsSQL(db.dialect, branch: branch) + ") THEN 1 ELSE 0 END"
             for row in rows {
-                let key = SeriesKey(benchmark: BenchmarkKey(suite: row[0], op: row[1], variant: row[2]), machineID: row[3],
-                                    machineKey: row[4], cpuModel: row[5], counterMode: row[6], isaBuilt: row[7])
+                let key = try Self.seriesKey(row)
                 if let compiled, !compiled.matches(key.benchmark) { continue }
                 if let machine, !Self.machineMatches(machine, key) { continue }
                 // A series whose runs were deleted, or (with `branch`) with no run on the branch, is left out.
-                guard try Bool.fetchOne(db, sql: "SELECT EXISTS (" + Self.seriesRunsSQL + ")",
-                                        arguments: Self.seriesRunsArguments(key, branch: branch)) ?? false else { continue }
+                guard try db.fetchOne(Int64.self, sql: exists, arguments: Self.seriesRunsArguments(key, branch: branch)) == 1 else { continue }
                 keys.append(key)
             }
             return keys.sorted()
         }
     }
 
-    /// Runs of a series with their op row, newest first (arguments: `seriesRunsArguments`). Runs that
-    /// did not measure this build's code as it is are not points of its history: the base side of
-    /// `gate --against` (another binary, `run_meta` key `worker.executable`) and runs with
-    /// `--inject-slowdown` (a testing aid, key `inject_slowdown`).
-    static let seriesRunsSQL = """
-        SELECT r.id, r.started_at, r.status, r.git_commit, r.git_branch, r.git_dirty, r.label, o.id
-        FROM runs r INDEXED BY runs_series JOIN ops o ON o.run_id = r.id AND o.suite = ? AND o.name = ?
-        WHERE r.machine_id = ? AND r.counter_mode = ? AND r.isa_built = ? AND r.status != 'running'
-              AND (? IS NULL OR r.git_branch = ?)
-              AND EXISTS (SELECT 1 FROM op_variants v WHERE v.op_id = o.id AND v.variant = ?)
-              AND NOT EXISTS (SELECT 1 FROM run_meta x WHERE x.run_id = r.id AND x.key IN ('worker.executable', 'inject_slowdown'))
-        ORDER BY r.id DESC
-        """
+    /// Runs of a series with their op row, newest first (arguments: `seriesRunsArguments` with the
+    /// same `branch`). Runs that did not measure this build's code as it is are not points of its
+    /// history: the base side of `gate --against` (another binary, `run_meta` key
+    /// `worker.executable`) and runs with `--inject-slowdown` (a testing aid, key `inject_slowdown`).
+    ///
+    /// Dialects differ here: SQLite is told to use index `runs_series` (`INDEXED BY`, which
+    /// PostgreSQL does not have; its planner picks the index by itself).
+    static func seriesRunsSQL(_ dialect: SQLDialect, branch: String?) -> String {
+        let hint = dialect == .sqlite ? " INDEXED BY runs_series" : ""
+        return """
+            SELECT r.id, r.started_at, r.status, r.git_commit, r.git_branch, r.git_dirty, r.label, o.id
+            FROM runs r\(hint) JOIN ops o ON o.run_id = r.id AND o.suite = ? AND o.name = ?
+            WHERE r.machine_id = ? AND r.counter_mode = ? AND r.isa_built = ? AND r.status <> 'running'\(branch == nil ? "" : " AND r.git_branch = ?")
+                  AND EXISTS (SELECT 1 FROM op_variants v WHERE v.op_id = o.id AND v.variant = ?)
+                  AND NOT EXISTS (SELECT 1 FROM run_meta x WHERE x.run_id = r.id AND x.key IN ('worker.executable', 'inject_slowdown'))
+            ORDER BY r.id DESC
+            """
+    }
 
-    static func seriesRunsArguments(_ key: SeriesKey, branch: String?) -> StatementArguments {
-        [key.benchmark.suite, key.benchmark.op, key.machineID, key.counterMode, key.isaBuilt, branch, branch, key.benchmark.variant]
+    /// Arguments of `seriesRunsSQL` (the branch only when given).
+    static func seriesRunsArguments(_ key: SeriesKey, branch: String?) -> [any StoreEncodable] {
+        var arguments: [any StoreEncodable] = [key.benchmark.suite, key.benchmark.op, key.machineID, key.counterMode, key.isaBuilt]
+        if let branch { arguments.append(branch) }
+        arguments.append(key.benchmark.variant)
+        return arguments
+    }
+
+    /// A series key from columns `suite, op, variant, machine id, machine key, cpu model, counter
+    /// mode, isa built` of `row`.
+    static func seriesKey(_ row: StoreRow) throws -> SeriesKey {
+        SeriesKey(benchmark: BenchmarkKey(suite: try row.get(at: 0), op: try row.get(at: 1), variant: try row.get(at: 2)),
+                  machineID: try row.get(at: 3), machineKey: try row.get(at: 4), cpuModel: try row.get(at: 5),
+                  counterMode: try row.get(at: 6), isaBuilt: try row.get(at: 7))
     }
 
     /// Records that variant `variant` of op row `opID` has samples: `op_variants` and `series`.
-    static func recordSeries(_ db: Database, opID: Int64, variant: String) throws {
-        try db.execute(sql: "INSERT OR IGNORE INTO op_variants (op_id, variant) VALUES (?, ?)", arguments: [opID, variant])
+    static func recordSeries(_ db: any StoreDatabase, opID: Int64, variant: String) throws {
+        try db.execute(sql: "INSERT INTO op_variants (op_id, variant) VALUES (?, ?) ON CONFLICT DO NOTHING", arguments: [opID, variant])
         try db.execute(sql: """
-            INSERT OR IGNORE INTO series (suite, op, variant, machine_id, counter_mode, isa_built)
+            INSERT INTO series (suite, op, variant, machine_id, counter_mode, isa_built)
             SELECT o.suite, o.name, ?, r.machine_id, r.counter_mode, r.isa_built FROM ops o JOIN runs r ON r.id = o.run_id WHERE o.id = ?
+            ON CONFLICT DO NOTHING
             """, arguments: [variant, opID])
     }
 
     /// Records the series of every op variant of run `runID` (after its counter backend changed).
-    static func recordSeries(_ db: Database, runID: Int64) throws {
+    static func recordSeries(_ db: any StoreDatabase, runID: Int64) throws {
         try db.execute(sql: """
-            INSERT OR IGNORE INTO series (suite, op, variant, machine_id, counter_mode, isa_built)
+            INSERT INTO series (suite, op, variant, machine_id, counter_mode, isa_built)
             SELECT o.suite, o.name, v.variant, r.machine_id, r.counter_mode, r.isa_built
             FROM runs r JOIN ops o ON o.run_id = r.id JOIN op_variants v ON v.op_id = o.id WHERE r.id = ?
+            ON CONFLICT DO NOTHING
             """, arguments: [runID])
     }
 
@@ -216,12 +233,12 @@ extension ResultStore {
 
     /// Whether any stored machine matches `--machine` text (for "unknown machine" errors).
     public func machineExists(_ text: String) throws -> Bool {
-        let machines = try sqliteRead { db in
-            try Row.fetchAll(db, sql: "SELECT id, key, cpu_model FROM machines")
+        let machines = try read { db in
+            try db.fetchAll(sql: "SELECT id, key, cpu_model FROM machines")
         }
-        return machines.contains { row in
-            Self.machineMatches(text, SeriesKey(benchmark: BenchmarkKey(suite: "", op: "", variant: ""), machineID: row[0],
-                                                machineKey: row[1], cpuModel: row[2], counterMode: "", isaBuilt: ""))
+        return try machines.contains { row in
+            Self.machineMatches(text, SeriesKey(benchmark: BenchmarkKey(suite: "", op: "", variant: ""), machineID: try row.get(at: 0),
+                                                machineKey: try row.get(at: 1), cpuModel: try row.get(at: 2), counterMode: "", isaBuilt: ""))
         }
     }
 
@@ -237,24 +254,26 @@ extension ResultStore {
     /// - Throws: `StoreError.invalidName` when `last` < 1.
     public func seriesPoints(_ key: SeriesKey, branch: String?, last: Int?) throws -> [SeriesPoint] {
         if let last, last < 1 { throw StoreError.invalidName("the number of runs must be at least 1, got \(last)") }
-        return try sqliteRead { db in
-            // Newest first so LIMIT keeps the newest; reversed at the end.
-            let runs = try Row.fetchCursor(db, sql: Self.seriesRunsSQL, arguments: Self.seriesRunsArguments(key, branch: branch))
+        return try read { db in
+            // Newest first, so the newest `last` are kept; reversed at the end. The run rows are read
+            // before the points (an engine may not run a query while another one streams).
+            let runs = try db.fetchAll(sql: Self.seriesRunsSQL(db.dialect, branch: branch),
+                                       arguments: Self.seriesRunsArguments(key, branch: branch))
             // Most databases hold no tags: skip the per-run lookup then.
-            let anyTags = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM run_tags)") ?? false
+            let anyTags = try db.fetchOne(Int64.self, sql: "SELECT 1 FROM run_tags LIMIT 1") != nil
             var points: [SeriesPoint] = []
-            while let row = try runs.next() {
+            for row in runs {
                 if let last, points.count >= last { break }
-                let runID: Int64 = row[0], opID: Int64 = row[7]
+                let runID: Int64 = try row.get(at: 0), opID: Int64 = try row.get(at: 7)
                 guard var point = try Self.seriesPoint(db, opID: opID, variant: key.benchmark.variant,
                                                        counters: key.counterMode != CounterSource.none.rawValue) else { continue }
                 point.runID = runID
-                point.startedAt = Date(timeIntervalSince1970: row[1])
-                point.status = row[2]
-                point.gitCommit = row[3]
-                point.gitBranch = row[4]
-                point.gitDirty = row[5]
-                point.label = row[6]
+                point.startedAt = Date(timeIntervalSince1970: try row.get(at: 1))
+                point.status = try row.get(at: 2)
+                point.gitCommit = try row.get(at: 3)
+                point.gitBranch = try row.get(at: 4)
+                point.gitDirty = try row.get(at: 5)
+                point.label = try row.get(at: 6)
                 point.tags = anyTags ? try Self.runTags(db, runID: runID) : [:]
                 points.append(point)
             }
@@ -264,24 +283,25 @@ extension ResultStore {
 
     /// The batches and instruction count of `variant` of op row `opID` (run fields left empty), or
     /// nil when no batch is usable. `counters` false skips the counter lookup (timing-only runs).
-    private static func seriesPoint(_ db: Database, opID: Int64, variant: String, counters withCounters: Bool) throws -> SeriesPoint? {
+    private static func seriesPoint(_ db: any StoreDatabase, opID: Int64, variant: String, counters withCounters: Bool) throws -> SeriesPoint? {
         // Which batches count follows Comparator.decisionBatches, judged on this variant's batches
         // (the runner takes per-iteration-timed and plain batches of every variant alike): when
         // plain batches exist, per-iteration-timed ones are left out.
         struct Batch { var id: Int64; var value: Double; var process: Int; var flags: SampleFlags }
         var batches: [Batch] = []
-        let rows = try Row.fetchCursor(db.cachedStatement(sql: """
+        try db.forEachRow(sql: """
             SELECT s.id, (s.wall_ns - s.overhead_ns) / s.iterations, s.process, s.flags
             FROM samples s WHERE s.op_id = ? AND s.variant = ? ORDER BY s.sequence, s.id
-            """), arguments: [opID, variant])
-        while let row = try rows.next() {
-            batches.append(Batch(id: row[0], value: (row[1] as Double?) ?? .nan, process: row[2], flags: SampleFlags(rawValue: row[3])))
+            """, arguments: [opID, variant]) { row in
+            batches.append(Batch(id: try row.get(at: 0), value: (try row.get(at: 1) as Double?) ?? .nan, process: try row.get(at: 2),
+                                 flags: SampleFlags(rawValue: try row.get(at: 3))))
+            return true
         }
         guard let first = batches.map(\.id).min(), let last = batches.map(\.id).max() else { return nil }
         // Per-iteration-timed batches: one range read of iteration_latencies (keyed by sample id).
-        let timed = Set(try Int64.fetchAll(db.cachedStatement(sql: """
+        let timed = Set(try db.fetchAll(Int64.self, sql: """
             SELECT sample_id FROM iteration_latencies WHERE sample_id BETWEEN ? AND ?
-            """), arguments: [first, last]))
+            """, arguments: [first, last]))
         let anyPlain = batches.contains { !timed.contains($0.id) && !$0.flags.contains(.simulated) }
         var samples: [Double] = [], processes: [Int] = []
         for b in batches where !(anyPlain && timed.contains(b.id)) && !b.flags.contains(.simulated) && !b.flags.contains(.belowOverhead) && b.value.isFinite {
@@ -294,15 +314,14 @@ extension ResultStore {
                                gitDirty: nil, label: nil, tags: [:], samples: samples, processes: processes, instructionsPerOp: nil)
         }
         // Instructions per iteration: the counter rows of each batch are one rowid range.
-        let counters = try db.cachedStatement(sql: """
+        var byBackend: [String: [Double]] = [:]
+        try db.forEachRow(sql: """
             SELECT c.value / s.iterations, c.backend FROM samples s
                  JOIN counter_values c ON c.id BETWEEN s.id * 1024 AND s.id * 1024 + 1023
             WHERE s.op_id = ? AND s.variant = ? AND c.event = 'instructions'
-            """)
-        var byBackend: [String: [Double]] = [:]
-        let cursor = try Row.fetchCursor(counters, arguments: [opID, variant])
-        while let row = try cursor.next() {
-            if let v: Double = row[0], v.isFinite { byBackend[row[1], default: []].append(v) }
+            """, arguments: [opID, variant]) { row in
+            if let v: Double = try row.get(at: 0), v.isFinite { byBackend[try row.get(at: 1), default: []].append(v) }
+            return true
         }
         let instructions = (byBackend["sim"] ?? byBackend["hw"]).map { Median.of($0) }
         return SeriesPoint(runID: 0, startedAt: Date(timeIntervalSince1970: 0), status: "", gitCommit: nil, gitBranch: nil,
@@ -318,7 +337,7 @@ extension ResultStore {
     ///   key or value `RunTags.validate` refuses.
     public func setRunTags(runID: Int64, tags: [String: String]) throws {
         for (key, value) in tags { try RunTags.validate(key: key, value: value) }
-        try sqliteWrite { db in
+        try write { db in
             try Self.requireRun(db, runID)
             for (key, value) in tags.sorted(by: { $0.key < $1.key }) {
                 try db.execute(sql: """
@@ -331,24 +350,24 @@ extension ResultStore {
 
     /// The tags of run `runID` (empty when none).
     public func runTags(runID: Int64) throws -> [String: String] {
-        try sqliteRead { db in try Self.runTags(db, runID: runID) }
+        try read { db in try Self.runTags(db, runID: runID) }
     }
 
     /// `runTags(runID:)` inside a caller's transaction.
-    static func runTags(_ db: Database, runID: Int64) throws -> [String: String] {
+    static func runTags(_ db: any StoreDatabase, runID: Int64) throws -> [String: String] {
         var tags: [String: String] = [:]
-        for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT key, value FROM run_tags WHERE run_id = ?"), arguments: [runID]) {
-            tags[row[0]] = row[1] as String
+        for row in try db.fetchAll(sql: "SELECT key, value FROM run_tags WHERE run_id = ?", arguments: [runID]) {
+            tags[try row.get(at: 0) as String] = try row.get(at: 1) as String
         }
         return tags
     }
 
     /// Names of the baselines pointing at each run (for history marks), by run id.
     public func baselineNamesByRun() throws -> [Int64: [String]] {
-        try sqliteRead { db in
+        try read { db in
             var out: [Int64: [String]] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT run_id, name FROM baselines ORDER BY name") {
-                out[row[0], default: []].append(row[1])
+            for row in try db.fetchAll(sql: "SELECT run_id, name FROM baselines ORDER BY name") {
+                out[try row.get(at: 0) as Int64, default: []].append(try row.get(at: 1))
             }
             return out
         }

@@ -3,7 +3,6 @@
 // run counted instead of running callgrind again. The key text is built by the runner
 // (`SimCacheKey`); this file only stores and finds entries.
 import Foundation
-import GRDB
 import BenchModel
 
 /// What one callgrind run counted, as the cache keeps it.
@@ -48,25 +47,23 @@ extension ResultStore {
     /// An entry whose stored hash differs (it cannot, the key contains it) is never returned; a
     /// row that cannot be decoded counts as absent.
     public func simCacheEntry(key: String, binaryHash: String) throws -> SimCacheEntry? {
-        try sqliteRead { db in
-            let exists = try Bool.fetchOne(db, sql: """
-                SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sim_cache')
-                """) ?? false
-            guard exists, let row = try Row.fetchOne(db, sql: """
+        try read { db in
+            guard try Self.tableExists(db, "sim_cache"), let row = try db.fetchOne(sql: """
                 SELECT binary_hash, benchmark, iterations, wall_ns, counters_json, profile_json, caches, source_run_id
                 FROM sim_cache WHERE key = ? AND binary_hash = ?
                 """, arguments: [key, binaryHash]) else { return nil }
             let decoder = JSONDecoder()
-            guard let benchmark = BenchmarkKey.parse(row[1] as String),
-                  let counters = try? decoder.decode([CounterValue].self, from: Data((row[4] as String).utf8)) else { return nil }
+            guard let benchmark = BenchmarkKey.parse(try row.get(at: 1) as String),
+                  let counters = try? decoder.decode([CounterValue].self, from: Data((try row.get(at: 4) as String).utf8)) else { return nil }
             var profile: FunctionProfile?
-            if let text = row[5] as String? {
+            if let text = try row.get(at: 5) as String? {
                 guard let p = try? decoder.decode(FunctionProfile.self, from: Data(text.utf8)) else { return nil }
                 profile = p
             }
-            guard let caches = try? decoder.decode([String].self, from: Data((row[6] as String).utf8)) else { return nil }
-            return SimCacheEntry(key: key, binaryHash: row[0], benchmark: benchmark, iterations: row[2], wallNs: row[3],
-                                 counters: counters, functionProfile: profile, caches: caches, sourceRunID: row[7])
+            guard let caches = try? decoder.decode([String].self, from: Data((try row.get(at: 6) as String).utf8)) else { return nil }
+            return SimCacheEntry(key: key, binaryHash: try row.get(at: 0), benchmark: benchmark, iterations: try row.get(at: 2),
+                                 wallNs: try row.get(at: 3), counters: counters, functionProfile: profile, caches: caches,
+                                 sourceRunID: try row.get(at: 7))
         }
     }
 
@@ -77,11 +74,15 @@ extension ResultStore {
         let counters = String(decoding: try encoder.encode(entry.counters), as: UTF8.self)
         let profile = try entry.functionProfile.map { String(decoding: try encoder.encode($0), as: UTF8.self) }
         let caches = String(decoding: try encoder.encode(entry.caches), as: UTF8.self)
-        try sqliteWrite { db in
+        try write { db in
             try db.execute(sql: """
-                INSERT OR REPLACE INTO sim_cache
+                INSERT INTO sim_cache
                     (key, binary_hash, benchmark, iterations, wall_ns, counters_json, profile_json, caches, source_run_id, created_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (key) DO UPDATE SET
+                    binary_hash = excluded.binary_hash, benchmark = excluded.benchmark, iterations = excluded.iterations,
+                    wall_ns = excluded.wall_ns, counters_json = excluded.counters_json, profile_json = excluded.profile_json,
+                    caches = excluded.caches, source_run_id = excluded.source_run_id, created_at = excluded.created_at
                 """, arguments: [entry.key, entry.binaryHash, entry.benchmark.description, entry.iterations, entry.wallNs,
                                  counters, profile, caches, entry.sourceRunID,
                                  Date().timeIntervalSince1970])
@@ -90,9 +91,8 @@ extension ResultStore {
 
     /// Number of cached simulated samples (all binaries).
     public func simCacheCount() throws -> Int {
-        try sqliteRead { db in
-            let exists = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sim_cache')") ?? false
-            return exists ? try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM sim_cache") ?? 0 : 0
+        try read { db in
+            try Self.tableExists(db, "sim_cache") ? try db.fetchOne(Int.self, sql: "SELECT COUNT(*) FROM sim_cache") ?? 0 : 0
         }
     }
 }

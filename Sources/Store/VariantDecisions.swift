@@ -1,7 +1,6 @@
 // The `variant_decisions` table: one row per (run, suite, edge op, variant) with the numbers behind the
 // adopt / reject decision of `fusebench variants` (also written at the end of `fusebench run`).
 import Foundation
-import GRDB
 import BenchModel
 
 /// Share of inferences that left at one exit (early exit), with that mode's median latency.
@@ -96,7 +95,7 @@ extension ResultStore {
     public func replaceVariantDecisions(runID: Int64, records: [VariantDecisionRecord]) throws {
         let now = Date().timeIntervalSince1970
         let encoded = try records.map { r in try r.exitRates.map { try encodeJSON($0) } }
-        try sqliteWrite { db in
+        try write { db in
             try Self.requireRun(db, runID)
             for op in Set(records.map(\.key.opKey)) {
                 try db.execute(sql: "DELETE FROM variant_decisions WHERE run_id = ? AND suite = ? AND op = ?",
@@ -117,20 +116,21 @@ extension ResultStore {
 
     /// Stored decisions of a run, by suite and op, then variant (reference first).
     public func variantDecisions(runID: Int64) throws -> [VariantDecisionRecord] {
-        try sqliteRead { db in
-            try Row.fetchAll(db, sql: """
+        try read { db in
+            try db.fetchAll(sql: """
                 SELECT suite, op, variant, reference_variant, metric, accuracy, accuracy_delta, p50_ns, p90_ns, p99_ns,
                        latency_source, energy_j, speedup, speedup_lo, speedup_hi, exit_rates, decision, reason, rollback_to
                 FROM variant_decisions WHERE run_id = ?
-                ORDER BY suite, op, decision <> 'reference', variant
+                ORDER BY suite, op, CASE WHEN decision = 'reference' THEN 0 ELSE 1 END, variant
                 """, arguments: [runID]).map { row in
-                let exits: String? = row[15]
+                let exits: String? = try row.get(at: 15)
                 return VariantDecisionRecord(
-                    suite: row[0], op: row[1], variant: row[2], referenceVariant: row[3], metric: row[4], accuracy: row[5],
-                    accuracyDelta: row[6], p50Ns: row[7], p90Ns: row[8], p99Ns: row[9], latencySource: row[10], energyJ: row[11],
-                    speedup: row[12], speedupLo: row[13], speedupHi: row[14],
+                    suite: try row.get(at: 0), op: try row.get(at: 1), variant: try row.get(at: 2), referenceVariant: try row.get(at: 3),
+                    metric: try row.get(at: 4), accuracy: try row.get(at: 5), accuracyDelta: try row.get(at: 6), p50Ns: try row.get(at: 7),
+                    p90Ns: try row.get(at: 8), p99Ns: try row.get(at: 9), latencySource: try row.get(at: 10), energyJ: try row.get(at: 11),
+                    speedup: try row.get(at: 12), speedupLo: try row.get(at: 13), speedupHi: try row.get(at: 14),
                     exitRates: try exits.map { try decodeJSON([ExitRate].self, $0, what: "variant_decisions.exit_rates") },
-                    decision: row[16], reason: row[17], rollbackTo: row[18])
+                    decision: try row.get(at: 16), reason: try row.get(at: 17), rollbackTo: try row.get(at: 18))
             }
         }
     }
