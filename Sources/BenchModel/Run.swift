@@ -99,11 +99,14 @@ public struct RunInfo: Codable, Sendable, Hashable {
     public var configJSON: String
     /// PID of the process that owns a `running` run (for stale detection).
     public var pid: Int32
+    /// The run's identity across databases (lower-case UUID text, `runs.uuid`), kept by `push` and
+    /// `merge`; `id` is local to one database. Empty for a run not stored yet (`beginRun` assigns one).
+    public var uuid: String
 
     public init(id: Int64 = 0, startedAt: Date, endedAt: Date? = nil, status: RunStatus, label: String?, suites: [String],
                 suiteHash: String, gitCommit: String?, gitBranch: String?, gitDirty: Bool?, harnessVersion: String,
                 machine: MachineFingerprint, isaBuilt: [String], counterMode: CounterSource, counterNote: String,
-                calibration: Calibration?, configJSON: String, pid: Int32) {
+                calibration: Calibration?, configJSON: String, pid: Int32, uuid: String = "") {
         self.id = id
         self.startedAt = startedAt
         self.endedAt = endedAt
@@ -122,6 +125,7 @@ public struct RunInfo: Codable, Sendable, Hashable {
         self.calibration = calibration
         self.configJSON = configJSON
         self.pid = pid
+        self.uuid = uuid
     }
 }
 

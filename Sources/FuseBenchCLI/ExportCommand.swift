@@ -58,8 +58,9 @@ struct RunsCommand: ParsableCommand {
         let store = try database.openForReading()
         let rows = try store.runs(limit: limit).map { r in
             [String(r.id), r.status.rawValue, ISO8601DateFormatter().string(from: r.startedAt), r.suites.joined(separator: ","),
-             r.label ?? "", String((r.gitCommit ?? "").prefix(10)) + (r.gitDirty == true ? "+" : ""), r.counterMode.rawValue]
+             r.label ?? "", String((r.gitCommit ?? "").prefix(10)) + (r.gitDirty == true ? "+" : ""), r.counterMode.rawValue,
+             String(r.uuid.prefix(8))]
         }
-        print(Format.table(header: ["id", "status", "started", "suites", "label", "commit", "counters"], rows: rows))
+        print(Format.table(header: ["id", "status", "started", "suites", "label", "commit", "counters", "uuid"], rows: rows))
     }
 }

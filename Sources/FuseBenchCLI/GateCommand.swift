@@ -73,6 +73,7 @@ struct GateCommand: ParsableCommand {
 
     @OptionGroup var verdict: VerdictOptions
     @OptionGroup var database: DatabaseOptions
+    @OptionGroup var spool: SpoolOptions
 
     func run() throws {
         let format = try verdict.renderFormat()
@@ -90,11 +91,23 @@ struct GateCommand: ParsableCommand {
         guard let mode = CounterMode(rawValue: counters) else { throw UsageError("--counters must be auto, hw, sim or none") }
         if let processes { try OptionRange.check(processes, "--processes", in: OptionRange.processes) }
         try OptionRange.check(maxTime, "--max-time", in: OptionRange.maxTime, unit: " s")
-        let store = try headRun == nil ? database.open() : database.openForReading()
         // Progress and notes go to stderr so stdout carries only the verdict (JSON/Markdown safe).
         let say: (String) -> Void = { StandardError.write("gate: " + $0 + "\n") }
+        // A PostgreSQL --db that measures: record into the local spool (the baseline run is copied
+        // there first) and push the new runs at the end, whatever the verdict (docs/fleet.md).
+        let recording = try headRun == nil ? RecordingStore.open(database: database, spool: spool) : nil
+        let store = try recording?.store ?? database.openForReading()
+        var recorded: [Int64] = []
+        defer {
+            if let recording, !recorded.isEmpty, !recording.pushToRemote(recorded, say: say) {
+                say("warning: the runs were not pushed (kept in the spool); the verdict above stands")
+            }
+        }
 
-        var baseIDs = try baseline.map { [try store.resolve($0)] } ?? []
+        var baseIDs = try baseline.map { name -> [Int64] in
+            guard let recording, recording.remote != nil else { return [try store.resolve(name)] }
+            return [try GateSpool.pullBaseline(name, from: recording.openRemote(), into: store, say: say)]
+        } ?? []
         var headIDs: [Int64] = []
         if let r = headRun {
             headIDs = [try store.resolve(r)]
@@ -136,6 +149,7 @@ struct GateCommand: ParsableCommand {
         while true {
             let roundStart = Date()
             let outcome = try BenchRunner(plan: plan, store: store, config: config, say: say).run()
+            recorded += outcome.runIDs
             if outcome.status == .interrupted { throw ExitCode(ExitStatus.interrupted) }
             // A crashed or hung op cannot be judged: the gate is an error, not a verdict.
             try OpFailures.check(outcome.failures, runIDs: outcome.runIDs)
@@ -179,6 +193,26 @@ struct GateCommand: ParsableCommand {
                                                        report.verdict.rawValue, rounds, seconds, report.exitCode))
         }
         if report.exitCode != 0 { throw ExitCode(report.exitCode) }
+    }
+}
+
+/// The gate's baseline when it records into a spool.
+enum GateSpool {
+    /// Resolves baseline (or run reference) `name` on the server, copies that run into the spool
+    /// (nothing when the spool has it already) and returns its id in the spool.
+    static func pullBaseline(_ name: String, from server: ResultStore, into spool: ResultStore,
+                             say: (String) -> Void) throws -> Int64 {
+        let serverID = try server.resolve(name)
+        let result = try RunTransfer(from: server, to: spool).copyRun(id: serverID)
+        switch result.outcome {
+        case let .pushed(id, samples):
+            say("baseline \(name): run \(result.uuid.prefix(8)) copied from the server into the spool (\(samples) samples)")
+            return id
+        case let .alreadyPresent(id):
+            return id
+        case .skippedRunning:
+            throw UsageError("baseline \(name) is run \(result.uuid.prefix(8)), which is still running on the server")
+        }
     }
 }
 

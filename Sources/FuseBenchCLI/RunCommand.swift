@@ -12,6 +12,8 @@ struct RunCommand: ParsableCommand {
 
     @OptionGroup var database: DatabaseOptions
 
+    @OptionGroup var spool: SpoolOptions
+
     @Option(help: "Regular expression on SUITE/OP/VARIANT; only matching benchmarks run (e.g. 'smoke/gemm_128', or 'gemm_128' in every suite).")
     var filter: String?
 
@@ -87,8 +89,11 @@ struct RunCommand: ParsableCommand {
         guard !plan.ops.isEmpty else { throw UsageError("nothing to run: no op matches\(filter.map { " --filter '\($0)'" } ?? "")") }
         try PlanChecks.counterEvents(loaded)
         try SlowdownSpec.requirePlanned(config.injectedSlowdown, plan: plan, filter: filter)
-        let store = try database.open()
-        print("fusebench \(Harness.version) · \(plan.ops.count) op(s) from \(loaded.map(\.name).joined(separator: ", ")) · db \(store.path)")
+        // A PostgreSQL --db: record into the local spool, push the run when it has ended (docs/fleet.md).
+        let recording = try RecordingStore.open(database: database, spool: spool)
+        let store = recording.store
+        let destination = recording.remote.map { "\(store.path), pushed to \(RecordingStore.redacted($0))" } ?? store.path
+        print("fusebench \(Harness.version) · \(plan.ops.count) op(s) from \(loaded.map(\.name).joined(separator: ", ")) · db \(destination)")
         let runner = BenchRunner(plan: plan, store: store, config: config) { print($0) }
         let outcome = try runner.run()
         let report = try RunReport(store: store, runID: outcome.runID)
@@ -104,8 +109,11 @@ struct RunCommand: ParsableCommand {
             print("edge variants (stored in variant_decisions; `\(programName) variants \(outcome.runID)` for the full table):")
             print(try VariantsReport.render(variants, format: .text), terminator: "")
         }
+        // Interrupted runs are pushed too: what was measured is kept everywhere.
+        let pushed = recording.pushToRemote(outcome.runIDs) { print($0) }
         if outcome.status == .interrupted { throw ExitCode(ExitStatus.interrupted) }
         try OpFailures.check(outcome.failures, runIDs: outcome.runIDs)
+        if !pushed { throw ExitCode(ExitStatus.error) }
     }
 }
 

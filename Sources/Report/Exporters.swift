@@ -162,6 +162,7 @@ public enum Exporter {
             "library_build_type": "release",
             "library_version": "fusebench \(r.info.harnessVersion)",
             "fusebench_run_id": r.info.id,
+            "fusebench_run_uuid": r.info.uuid,
             "fusebench_status": r.info.status.rawValue,
             "fusebench_cpu": r.info.machine.cpuModel,
             "fusebench_counters": r.info.counterMode.rawValue,
@@ -246,14 +247,14 @@ public enum Exporter {
         var events: [String] = []
         for s in r.samples { for c in s.counters where !events.contains(c.event) { events.append(c.event) } }
         var header = ["run_id", "benchmark", "suite", "op", "variant", "sequence", "process", "iterations", "wall_ns",
-                      "cpu_ns", "overhead_ns", "ns_per_iter", "cpu_ns_per_iter", "flags"]
+                      "cpu_ns", "overhead_ns", "ns_per_iter", "cpu_ns_per_iter", "flags", "run_uuid"]
         header += events.map { "\($0)_per_iter" }
         if !events.isEmpty { header.append("counter_backend") }
         var lines = [header.map(field).joined(separator: ",")]
         for s in r.samples {
             var row = [String(r.info.id), s.key.description, s.suite, s.op, s.variant, String(s.sequence),
                        String(s.process), String(s.iterations), num(s.wallNs), num(s.cpuNs), num(s.overheadNs),
-                       num(s.netWallNsPerIteration), num(s.cpuNsPerIteration), String(s.flags.rawValue)]
+                       num(s.netWallNsPerIteration), num(s.cpuNsPerIteration), String(s.flags.rawValue), r.info.uuid]
             for e in events { row.append(s.counterPerIteration(e).map(num) ?? "") }
             if !events.isEmpty { row.append(s.counters.first?.backend.rawValue ?? "") }
             lines.append(row.map(field).joined(separator: ","))

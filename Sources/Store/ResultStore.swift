@@ -66,6 +66,8 @@ public final class ResultStore: Sendable {
             self.busyTimeout = Self.defaultBusyTimeout
             self.runLocks = nil
         }
+        // Machines stored before schema v16 get their fingerprint id (SQL migrations cannot hash).
+        if !engine.isReadOnly { try fillFingerprintIDsIfNeeded() }
     }
 
     /// Opens (creating if needed) the database at `path`.

@@ -5,7 +5,8 @@ extension ResultStore {
     // MARK: - Runs
 
     /// Inserts a run with status `.running` (whatever `info.status` says), records its machine,
-    /// and returns the new run id. `info.id` and `info.endedAt` are ignored.
+    /// and returns the new run id. `info.id` and `info.endedAt` are ignored. The run's `uuid` is
+    /// `info.uuid` when given (non-empty), else a new random one (`ResultStore.newRunUUID()`).
     ///
     /// The calling process becomes the run's owner: besides `info.pid` the row records this host's
     /// boot id and the start time of process `info.pid`, and (file databases, Linux) this process
@@ -18,6 +19,7 @@ extension ResultStore {
         let fingerprint = try encodeJSON(info.machine)
         let bootID = ProcessIdentity.bootID()
         let startTicks = ProcessIdentity.startTicks(pid: info.pid).map { Int64(bitPattern: $0) }
+        let uuid = info.uuid.isEmpty ? Self.newRunUUID() : info.uuid
         let locks = runLocks
         var taken: Int64?
         do {
@@ -26,14 +28,14 @@ extension ResultStore {
                 let inserted = try db.fetchOne(Int64.self, sql: """
                     INSERT INTO runs (started_at, ended_at, status, label, suites, suite_hash, git_commit, git_branch,
                                       git_dirty, harness_version, machine_id, isa_built, counter_mode, counter_note,
-                                      calibration, config, pid, boot_id, pid_start)
-                    VALUES (?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                      calibration, config, pid, boot_id, pid_start, uuid)
+                    VALUES (?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     RETURNING id
                     """, arguments: [
                         info.startedAt.timeIntervalSince1970, RunStatus.running.rawValue, info.label, suites,
                         info.suiteHash, info.gitCommit, info.gitBranch, info.gitDirty, info.harnessVersion, machineID,
                         isa, info.counterMode.rawValue, info.counterNote, calibration, info.configJSON, Int64(info.pid),
-                        bootID, startTicks,
+                        bootID, startTicks, uuid,
                     ])
                 guard let id = inserted else {
                     throw StoreError.unusable(path: path, reason: "inserting a run returned no id")
@@ -57,11 +59,12 @@ extension ResultStore {
             return id
         }
         let inserted = try db.fetchOne(Int64.self, sql: """
-            INSERT INTO machines (fingerprint, key, cpu_model, logical_cpus, kernel, pmu_available, virtualization)
-            VALUES (?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO machines (fingerprint, key, cpu_model, logical_cpus, kernel, pmu_available, virtualization,
+                                  fingerprint_id)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             RETURNING id
             """, arguments: [fingerprint, machine.key, machine.cpuModel, machine.logicalCPUs, machine.kernel,
-                             machine.pmuAvailable, machine.virtualization])
+                             machine.pmuAvailable, machine.virtualization, fingerprintID(fingerprint)])
         guard let inserted else { throw StoreRowError("inserting a machine returned no id") }
         return inserted
     }
@@ -241,7 +244,7 @@ extension ResultStore {
     private static let runSelect = """
         SELECT r.id, r.started_at, r.ended_at, r.status, r.label, r.suites, r.suite_hash, r.git_commit, r.git_branch,
                r.git_dirty, r.harness_version, m.fingerprint, r.isa_built, r.counter_mode, r.counter_note,
-               r.calibration, r.config, r.pid
+               r.calibration, r.config, r.pid, r.uuid
         FROM runs r JOIN machines m ON m.id = r.machine_id
         """
 
@@ -275,6 +278,7 @@ extension ResultStore {
             counterNote: try row.get(at: 14),
             calibration: try calibrationText.map { try decodeJSON(Calibration.self, $0, what: "runs.calibration of run \(id)") },
             configJSON: try row.get(at: 16),
-            pid: Int32(truncatingIfNeeded: pid))
+            pid: Int32(truncatingIfNeeded: pid),
+            uuid: try row.get(at: 18))
     }
 }

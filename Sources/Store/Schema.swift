@@ -38,6 +38,7 @@ enum Schema {
         ("v13-accuracy-normalised", accuracyNormalised),
         ("v14-fusion-measured-ci", fusionMeasuredCI),
         ("v15-sim-cache", simCache),
+        ("v16-global-identity", globalIdentity),
     ]
 
     /// Counter values one sample can hold; the factor in `counter_values.id`. Must match the SQL.
@@ -622,6 +623,23 @@ enum Schema {
                r.label AS label, r.suites AS suites, r.git_commit AS git_commit,
                m.cpu_model AS cpu_model, r.counter_mode AS counter_mode
         FROM runs r JOIN machines m ON m.id = r.machine_id;
+        """
+
+    /// Version 16: identities that mean the same in every database, so runs can be pushed and
+    /// shards merged (RunTransfer.swift) without relying on row ids. `runs.uuid` is a random
+    /// (version 4) UUID in lower case, given by `beginRun`; runs stored before get one here.
+    /// `machines.fingerprint_id` is `ResultStore.fingerprintID(_:)` of the fingerprint JSON text;
+    /// SQL cannot compute it, so rows stored before keep '' until a read-write open fills them in
+    /// (`ResultStore.fillFingerprintIDs`), and the unique index skips ''.
+    static let globalIdentity = """
+        ALTER TABLE runs ADD COLUMN uuid TEXT NOT NULL DEFAULT '';
+        UPDATE runs SET uuid = lower(hex(randomblob(4))) || '-' || lower(hex(randomblob(2))) || '-4'
+            || substr(lower(hex(randomblob(2))), 2) || '-' || substr('89ab', 1 + (abs(random()) % 4), 1)
+            || substr(lower(hex(randomblob(2))), 2) || '-' || lower(hex(randomblob(6)))
+        WHERE uuid = '';
+        CREATE UNIQUE INDEX runs_uuid ON runs(uuid);
+        ALTER TABLE machines ADD COLUMN fingerprint_id TEXT NOT NULL DEFAULT '';
+        CREATE UNIQUE INDEX machines_fingerprint_id ON machines(fingerprint_id) WHERE fingerprint_id <> '';
         """
 
     static let simCache = """

@@ -194,6 +194,8 @@ import Testing
         #expect(rows.count == 1 + 48)
         let header = rows[0].split(separator: ",")
         #expect(header.first == "run_id")
+        #expect(header.contains("run_uuid"))
+        #expect(rows.dropFirst().allSatisfy { $0.contains(",\(report.info.uuid)") })
         #expect(rows.dropFirst().allSatisfy { $0.split(separator: ",", omittingEmptySubsequences: false).count == header.count })
         #expect(rows.filter { $0.contains(",tiny/gemm_16/optimized,") }.count == 12)
     }

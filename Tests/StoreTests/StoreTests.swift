@@ -44,6 +44,8 @@ private func counter(_ event: String, _ value: Double, multiplexed: Bool = false
     var expected = info
     expected.id = runID
     expected.status = .running
+    expected.uuid = try #require(try store.run(id: runID)).uuid  // beginRun gives every run a new UUID
+    #expect(expected.uuid.count == 36)
     #expect(try store.run(id: runID) == expected)
 
     let calibration = Calibration(clockPairNs: 25, counterReadNs: 310, emptyBatchNs: 400, perIterationNs: 0.5, targetBatchNs: 1e6)
