@@ -161,8 +161,7 @@ struct DatabaseOptions: ParsableArguments {
     var db: String?
 
     @Option(name: .customLong("db-busy-timeout"),
-            help: ArgumentHelp("Seconds to wait for another process's lock on the database (PostgreSQL: lock_timeout) "
-                + "(default: $FUSEBENCH_DB_BUSY_TIMEOUT or 5)."))
+            help: "Seconds to wait for another process's lock on the database (PostgreSQL: lock_timeout; default: $FUSEBENCH_DB_BUSY_TIMEOUT or 5).")
     var busyTimeout: String?
 
     /// The database as given: a file path or a `postgres://` URL (which may hold a password: show

@@ -71,7 +71,8 @@ public final class PostgresEngine: StoreEngine, @unchecked Sendable {
     }
 
     deinit {
-        if let connection { _ = connection.close() }
+        // postgres-nio requires a connection to be closed before it is released.
+        if let connection { _ = try? Self.wait(connection.close() as EventLoopFuture<Void>, timeout: 5) }
     }
 
     /// Checks the schema in a read-only transaction; creates or migrates it under the advisory lock
@@ -98,6 +99,11 @@ public final class PostgresEngine: StoreEngine, @unchecked Sendable {
             throw StoreError.unusable(path: location, reason: "it was opened for reading only (a command that only reads tried to write)")
         }
         return try transaction(readOnly: false, body)
+    }
+
+    /// Number of migrations recorded in `fusebench_migrations`.
+    public func schemaVersion() throws -> Int {
+        try read { db in try db.fetchOne(Int.self, sql: "SELECT COUNT(*) FROM fusebench_migrations") ?? 0 }
     }
 
     /// Runs `body` in one transaction on the (re)opened connection: committed when it returns,
@@ -173,7 +179,7 @@ public final class PostgresEngine: StoreEngine, @unchecked Sendable {
         do {
             return try wait(future, timeout: settings.connectTimeout)
         } catch is PostgresFailure {
-            future.whenSuccess { connection in _ = connection.close() }
+            future.whenSuccess { connection in _ = connection.close() as EventLoopFuture<Void> }
             throw PostgresFailure.connectTimeout(settings.connectTimeout)
         }
     }
@@ -188,11 +194,16 @@ public final class PostgresEngine: StoreEngine, @unchecked Sendable {
     /// Blocks until `future` completes (at most `timeout` seconds when given).
     ///
     /// - Throws: the future's error, or `PostgresFailure.connectTimeout` when the time ran out.
-    static func wait<T: Sendable>(_ future: EventLoopFuture<T>, timeout: Double? = nil) throws -> T {
+    static func wait<T: Sendable>(_ future: EventLoopFuture<T>, timeout: Double? = nil, closing connection: PostgresConnection? = nil) throws -> T {
         let box = ResultBox<T>()
         let done = DispatchSemaphore(value: 0)
         future.whenComplete { result in
             box.set(result)
+            done.signal()
+        }
+        // A request written to a connection that has just closed is never answered: the close ends the wait.
+        connection?.closeFuture.whenComplete { _ in
+            box.set(.failure(PostgresFailure.connectionLost))
             done.signal()
         }
         if let timeout {
@@ -215,7 +226,7 @@ public final class PostgresEngine: StoreEngine, @unchecked Sendable {
         defer { lock.unlock() }
         closed = true
         if let connection {
-            _ = try? Self.wait(connection.close(), timeout: 5)
+            _ = try? Self.wait(connection.close() as EventLoopFuture<Void>, timeout: 5)
         }
         connection = nil
     }
@@ -243,9 +254,10 @@ private final class ResultBox<T: Sendable>: @unchecked Sendable {
     private let lock = NSLock()
     private var result: Result<T, any Error>?
 
+    /// Keeps the first result set.
     func set(_ value: Result<T, any Error>) {
         lock.lock()
-        result = value
+        if result == nil { result = value }
         lock.unlock()
     }
 
@@ -262,6 +274,8 @@ enum PostgresFailure: Error {
     case connectTimeout(Double)
     /// The TLS settings could not be used.
     case tls(String)
+    /// The connection closed while a request was waiting for its answer.
+    case connectionLost
 }
 
 /// The connection inside one transaction, as the store's `StoreDatabase`.
@@ -352,7 +366,8 @@ struct PostgresStoreDatabase: StoreDatabase {
         var binds = PostgresBindings(capacity: values.count)
         for value in values { PostgresValues.bind(value, into: &binds) }
         let query = PostgresQuery(unsafeSQL: sql, binds: binds)
-        return try PostgresEngine.wait(connection.query(query, logger: PostgresEngine.logger))
+        if connection.isClosed { throw PostgresFailure.connectionLost }
+        return try PostgresEngine.wait(connection.query(query, logger: PostgresEngine.logger), closing: connection)
     }
 }
 #endif

@@ -20,6 +20,9 @@ enum PostgresErrors {
             case let .connectTimeout(seconds):
                 return StoreError.unusable(path: location, reason: "cannot reach the PostgreSQL server at \(server): no answer within "
                     + "\(format(seconds)) (connect_timeout; is the host up and the port open?)")
+            case .connectionLost:
+                return StoreError.unusable(path: location, reason: "the connection to the PostgreSQL server at \(server) was lost; "
+                    + "the transaction in progress was rolled back by the server (nothing of it was stored)")
             case let .tls(detail):
                 return StoreError.unusable(path: location, reason: "the TLS settings cannot be used: \(DatabaseURL.redacted(detail))")
             }

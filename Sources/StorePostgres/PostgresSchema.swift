@@ -119,7 +119,7 @@ public enum PostgresSchema {
         UPDATE runs SET uuid = gen_random_uuid()::text WHERE uuid = '';
         CREATE UNIQUE INDEX runs_uuid ON runs(uuid);
         ALTER TABLE machines ADD COLUMN fingerprint_id TEXT NOT NULL DEFAULT '';
-        CREATE UNIQUE INDEX machines_fingerprint_id ON machines(fingerprint_id);
+        CREATE UNIQUE INDEX machines_fingerprint_id ON machines(fingerprint_id) WHERE fingerprint_id <> '';
         """
 
     /// The schema of `baseIdentifiers` (SQLite's tables after v15), as one script.
