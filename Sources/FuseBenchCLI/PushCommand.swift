@@ -19,6 +19,21 @@ enum StoreOpener {
         return options
     }
 
+    /// Longest wait, in seconds, of a push target for another process's lock unless
+    /// `--db-busy-timeout` or `FUSEBENCH_DB_BUSY_TIMEOUT` says otherwise: on PostgreSQL concurrent
+    /// pushes take turns (each run's transaction locks `samples`), so a runner waits its turn
+    /// instead of failing after the 5 s a reading command waits.
+    static let pushBusyTimeout = "600"
+
+    /// `options(location, like:)` for the target of a push (`push --to`, the spool's server).
+    static func pushTarget(_ location: String, like database: DatabaseOptions) -> DatabaseOptions {
+        var options = options(location, like: database)
+        if options.busyTimeout == nil, ProcessInfo.processInfo.environment["FUSEBENCH_DB_BUSY_TIMEOUT"] == nil {
+            options.busyTimeout = pushBusyTimeout
+        }
+        return options
+    }
+
     /// The message of a failure, as `error:` lines show it.
     static func message(_ error: any Error) -> String {
         CLIError.message(for: error) ?? "\(error)"
@@ -53,7 +68,7 @@ struct PushCommand: ParsableCommand {
     func run() throws {
         if all, !runs.isEmpty { throw UsageError("give RUN arguments or --all, not both") }
         let source = try database.openForReading()
-        let target = try StoreOpener.options(to, like: database).open()
+        let target = try StoreOpener.pushTarget(to, like: database).open()
         if source.path == target.path, !StoreOpener.isURL(to) {
             throw UsageError("--to \(to) is the source database itself")
         }
@@ -120,8 +135,9 @@ struct MergeCommand: ParsableCommand {
             every input is copied (runs OUT already holds, by UUID, are skipped), then baselines and their moves, \
             change points with their triage state, and simulated-counter cache entries. Nothing in OUT is \
             overwritten: a baseline name pointing at another run, or a change point triaged differently, is a \
-            conflict, listed on stderr. Exit 0 when merged without conflicts, 3 when any conflict or error (after \
-            merging everything else).
+            conflict, listed on stderr. Exit 0 when merged without conflicts; 3 when any conflict (after merging everything \
+            else), or at the first error (runs copied before it stay merged: each run is one transaction; run the \
+            same command again to resume).
             """)
 
     @Argument(help: "Output database (SQLite path; created when missing).")
@@ -139,15 +155,17 @@ struct MergeCommand: ParsableCommand {
         var options = DatabaseOptions()
         options.busyTimeout = busyTimeout
         let outputPath = URL(fileURLWithPath: output).standardizedFileURL.path
+        // Every name printed goes through DatabaseURL.redacted: a PostgreSQL URL may carry a password.
         for input in inputs where URL(fileURLWithPath: input).standardizedFileURL.path == outputPath {
-            throw UsageError("\(input) is both an input and the output")
+            throw UsageError("\(DatabaseURL.redacted(input)) is both an input and the output")
         }
         for input in inputs where !StoreOpener.isURL(input) && !FileManager.default.fileExists(atPath: input) {
-            throw UsageError("\(input): no such database file")
+            throw UsageError("\(DatabaseURL.redacted(input)): no such database file")
         }
         let target = try StoreOpener.options(output, like: options).open()
         var conflicts: [String] = []
         for input in inputs {
+            let shown = DatabaseURL.redacted(input)
             let source = try StoreOpener.options(input, like: options).openForReading()
             let transfer = RunTransfer(from: source, to: target)
             var counts = (pushed: 0, present: 0, running: 0, samples: 0)
@@ -161,16 +179,16 @@ struct MergeCommand: ParsableCommand {
             let baselines = try transfer.copyBaselines()
             let points = try transfer.copyChangePoints()
             let cache = try transfer.copySimCache()
-            conflicts += (baselines.conflicts + points.conflicts).map { "\(input): \($0)" }
-            var line = "\(input): \(counts.pushed) runs merged (\(counts.samples) samples), \(counts.present) already present"
+            conflicts += (baselines.conflicts + points.conflicts).map { "\(shown): \($0)" }
+            var line = "\(shown): \(counts.pushed) runs merged (\(counts.samples) samples), \(counts.present) already present"
             if counts.running > 0 { line += ", \(counts.running) skipped (still running)" }
             line += "; \(baselines.copied) baselines, \(points.copied) change points, \(cache) sim cache entries"
             print(line)
-            for note in baselines.missing { print("\(input): note: \(note)") }
+            for note in baselines.missing { print("\(shown): note: \(note)") }
         }
         if !conflicts.isEmpty {
             for c in conflicts { StandardError.write("conflict: \(c)\n") }
-            StandardError.write("error: \(conflicts.count) conflict(s); \(output) keeps its own values for them (everything else is merged)\n")
+            StandardError.write("error: \(conflicts.count) conflict(s); \(DatabaseURL.redacted(output)) keeps its own values for them (everything else is merged)\n")
             throw ExitCode(ExitStatus.error)
         }
     }
@@ -207,7 +225,7 @@ struct RecordingStore {
 
     /// The server, opened for writing.
     func openRemote() throws -> ResultStore {
-        try database.open()
+        try StoreOpener.pushTarget(database.path, like: database).open()
     }
 
     /// Pushes `runIDs` to the server (nothing without one). Returns true when all are there; on

@@ -72,8 +72,9 @@ extension ResultStore {
             guard let row = try db.fetchOne(sql: "SELECT run_id, updated_at FROM baselines WHERE name = ?", arguments: [name]) else {
                 return nil
             }
+            // In time order: after `merge`, moves of another shard get later ids than newer local moves.
             let moves = try db.fetchAll(sql: """
-                SELECT run_id, previous_run_id, moved_at, note FROM baseline_moves WHERE name = ? ORDER BY id
+                SELECT run_id, previous_run_id, moved_at, note FROM baseline_moves WHERE name = ? ORDER BY moved_at, id
                 """, arguments: [name]).map { m in
                 Baseline.Move(runID: try m.get(at: 0), previousRunID: try m.get(at: 1), movedAt: Date(timeIntervalSince1970: try m.get(at: 2)),
                               note: try m.get(at: 3))

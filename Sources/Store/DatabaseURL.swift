@@ -125,26 +125,30 @@ public struct DatabaseURL: Sendable, Equatable {
             throw invalid("it must start with postgres:// or postgresql://")
         }
         var rest = Substring(text[schemeEnd.upperBound...])
+        // The user information first, up to the last '@': a password with an unencoded '?', '#' or
+        // '/' must not be split as if it were the query or path (and then shown in a message).
+        var userInfo: Substring?
+        if let at = rest.lastIndex(of: "@") {
+            userInfo = rest[..<at]
+            rest = rest[rest.index(after: at)...]
+        }
         if let hash = rest.firstIndex(of: "#") { rest = rest[..<hash] }
         var queryText: Substring = ""
         if let question = rest.firstIndex(of: "?") {
             queryText = rest[rest.index(after: question)...]
             rest = rest[..<question]
         }
-        // Authority up to the first '/' after the last '@'.
+        // Authority up to the first '/'.
         var authority = rest
         var pathText: Substring = ""
-        let searchStart = rest.lastIndex(of: "@") ?? rest.startIndex
-        if let slash = rest[searchStart...].firstIndex(of: "/") {
+        if let slash = rest.firstIndex(of: "/") {
             authority = rest[..<slash]
             pathText = rest[rest.index(after: slash)...]
         }
         var user: String?
         var password: String?
-        var hostPort = authority
-        if let at = authority.lastIndex(of: "@") {
-            let userInfo = authority[..<at]
-            hostPort = authority[authority.index(after: at)...]
+        let hostPort = authority
+        if let userInfo {
             if let colon = userInfo.firstIndex(of: ":") {
                 guard let name = Self.decode(userInfo[..<colon]), let secret = Self.decode(userInfo[userInfo.index(after: colon)...]) else {
                     throw invalid("bad percent-encoding in the user or password")

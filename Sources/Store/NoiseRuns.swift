@@ -89,7 +89,7 @@ extension ResultStore {
     /// One benchmark's batches in one run: process, net ns/iteration, flags, per-iteration timed
     /// (arguments: run id, suite, op, variant).
     static let processBatchesSQL = """
-        SELECT s.process, (s.wall_ns - s.overhead_ns) / s.iterations, s.flags, CASE WHEN l.sample_id IS NULL THEN 0 ELSE 1 END
+        SELECT s.process, (s.wall_ns - s.overhead_ns) / NULLIF(s.iterations, 0), s.flags, CASE WHEN l.sample_id IS NULL THEN 0 ELSE 1 END
         FROM ops o JOIN samples s ON s.op_id = o.id LEFT JOIN iteration_latencies l ON l.sample_id = s.id
         WHERE o.run_id = ? AND o.suite = ? AND o.name = ? AND s.variant = ?
         """

@@ -167,7 +167,8 @@ extension ResultStore {
         }
     }
 
-    /// Runs of a series with their op row, newest first (arguments: `seriesRunsArguments` with the
+    /// Runs of a series with their op row, newest first by start time (ids are local to a database:
+    /// `push` and `merge` give copied runs new ids out of time order) (arguments: `seriesRunsArguments` with the
     /// same `branch`). Runs that did not measure this build's code as it is are not points of its
     /// history: the base side of `gate --against` (another binary, `run_meta` key
     /// `worker.executable`) and runs with `--inject-slowdown` (a testing aid, key `inject_slowdown`).
@@ -182,7 +183,7 @@ extension ResultStore {
             WHERE r.machine_id = ? AND r.counter_mode = ? AND r.isa_built = ? AND r.status <> 'running'\(branch == nil ? "" : " AND r.git_branch = ?")
                   AND EXISTS (SELECT 1 FROM op_variants v WHERE v.op_id = o.id AND v.variant = ?)
                   AND NOT EXISTS (SELECT 1 FROM run_meta x WHERE x.run_id = r.id AND x.key IN ('worker.executable', 'inject_slowdown'))
-            ORDER BY r.id DESC
+            ORDER BY r.started_at DESC, r.id DESC
             """
     }
 
@@ -290,7 +291,7 @@ extension ResultStore {
         struct Batch { var id: Int64; var value: Double; var process: Int; var flags: SampleFlags }
         var batches: [Batch] = []
         try db.forEachRow(sql: """
-            SELECT s.id, (s.wall_ns - s.overhead_ns) / s.iterations, s.process, s.flags
+            SELECT s.id, (s.wall_ns - s.overhead_ns) / NULLIF(s.iterations, 0), s.process, s.flags
             FROM samples s WHERE s.op_id = ? AND s.variant = ? ORDER BY s.sequence, s.id
             """, arguments: [opID, variant]) { row in
             batches.append(Batch(id: try row.get(at: 0), value: (try row.get(at: 1) as Double?) ?? .nan, process: try row.get(at: 2),
@@ -316,7 +317,7 @@ extension ResultStore {
         // Instructions per iteration: the counter rows of each batch are one rowid range.
         var byBackend: [String: [Double]] = [:]
         try db.forEachRow(sql: """
-            SELECT c.value / s.iterations, c.backend FROM samples s
+            SELECT c.value / NULLIF(s.iterations, 0), c.backend FROM samples s
                  JOIN counter_values c ON c.id BETWEEN s.id * 1024 AND s.id * 1024 + 1023
             WHERE s.op_id = ? AND s.variant = ? AND c.event = 'instructions'
             """, arguments: [opID, variant]) { row in

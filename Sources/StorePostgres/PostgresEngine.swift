@@ -85,6 +85,10 @@ public final class PostgresEngine: StoreEngine, @unchecked Sendable {
         case .empty where isReadOnly:
             throw StoreError.unusable(path: location, reason: "the database holds no fusebench schema yet; "
                 + "push a run first (`fusebench push --to URL`) or open it with a command that writes")
+        case .outdated where isReadOnly:
+            // A reading command never changes the database (a SELECT-only role could not anyway).
+            throw StoreError.unusable(path: location, reason: "its fusebench schema is older than this build's and needs an upgrade; "
+                + "run any writing command (e.g. `fusebench push`) once with a role that owns the tables")
         case .empty, .outdated:
             try transaction(readOnly: false) { db in try PostgresSchema.prepare(db, location: location) }
         }
@@ -191,7 +195,15 @@ public final class PostgresEngine: StoreEngine, @unchecked Sendable {
         return logger
     }()
 
-    /// Blocks until `future` completes (at most `timeout` seconds when given).
+    /// Longest wait, in seconds, for the server's answer to one statement. A network that drops
+    /// silently (no reset) would otherwise block a push or a report forever; past this the
+    /// connection is closed and the call fails as a lost connection (exit 3; a run stays in its spool).
+    /// Generous: fusebench's statements are small (a push inserts at most 1000 rows per statement);
+    /// a statement waiting for a lock gets the lock timeout plus a minute.
+    static let answerDeadline: Double = 600
+
+    /// Blocks until `future` completes (at most `timeout` seconds when given: then a connection
+    /// given as `closing` is closed and the wait fails with `connectionLost`, else with `connectTimeout`).
     ///
     /// - Throws: the future's error, or `PostgresFailure.connectTimeout` when the time ran out.
     static func wait<T: Sendable>(_ future: EventLoopFuture<T>, timeout: Double? = nil, closing connection: PostgresConnection? = nil) throws -> T {
@@ -207,7 +219,12 @@ public final class PostgresEngine: StoreEngine, @unchecked Sendable {
             done.signal()
         }
         if let timeout {
-            if done.wait(timeout: .now() + timeout) == .timedOut { throw PostgresFailure.connectTimeout(timeout) }
+            if done.wait(timeout: .now() + timeout) == .timedOut {
+                // No answer in time: a statement's connection is closed (the server rolls the transaction back).
+                guard let connection else { throw PostgresFailure.connectTimeout(timeout) }
+                _ = connection.close() as EventLoopFuture<Void>
+                throw PostgresFailure.connectionLost
+            }
         } else {
             done.wait()
         }
@@ -367,7 +384,8 @@ struct PostgresStoreDatabase: StoreDatabase {
         for value in values { PostgresValues.bind(value, into: &binds) }
         let query = PostgresQuery(unsafeSQL: sql, binds: binds)
         if connection.isClosed { throw PostgresFailure.connectionLost }
-        return try PostgresEngine.wait(connection.query(query, logger: PostgresEngine.logger), closing: connection)
+        return try PostgresEngine.wait(connection.query(query, logger: PostgresEngine.logger), timeout: max(PostgresEngine.answerDeadline, engine.lockTimeout + 60),
+                                       closing: connection)
     }
 }
 #endif

@@ -412,14 +412,14 @@ public enum PostgresSchema {
         CREATE VIEW v_samples AS
         SELECT o.run_id AS run_id, o.suite AS suite, o.name AS op, s.variant AS variant, s.sequence AS sequence,
                s.iterations AS iterations,
-               (s.wall_ns - s.overhead_ns) / s.iterations AS ns_per_iter,
-               s.cpu_ns / s.iterations AS cpu_ns_per_iter,
+               (s.wall_ns - s.overhead_ns) / NULLIF(s.iterations, 0) AS ns_per_iter,
+               s.cpu_ns / NULLIF(s.iterations, 0) AS cpu_ns_per_iter,
                s.flags AS flags
         FROM samples s JOIN ops o ON o.id = s.op_id;
 
         CREATE VIEW v_counters AS
         SELECT o.run_id AS run_id, o.suite AS suite, o.name AS op, s.variant AS variant, s.sequence AS sequence,
-               c.event AS event, c.value / s.iterations AS per_iter, c.backend AS backend,
+               c.event AS event, c.value / NULLIF(s.iterations, 0) AS per_iter, c.backend AS backend,
                CASE WHEN c.time_running < c.time_enabled THEN 1 ELSE 0 END AS multiplexed
         FROM ops o JOIN samples s ON s.op_id = o.id
              JOIN counter_values c ON c.id BETWEEN s.id * 1024 AND s.id * 1024 + 1023;
@@ -451,10 +451,10 @@ public enum PostgresSchema {
         CREATE VIEW v_sim_functions AS
         SELECT o.run_id AS run_id, o.suite AS suite, o.name AS op, s.variant AS variant, s.sequence AS sequence,
                f.rank AS rank, f.function AS function, f.object AS object, f.functions AS functions,
-               CAST(f.ir AS DOUBLE PRECISION) / s.iterations AS ir_per_iter,
-               CAST(f.d1_misses AS DOUBLE PRECISION) / s.iterations AS d1_misses_per_iter,
-               CAST(f.ll_misses AS DOUBLE PRECISION) / s.iterations AS ll_misses_per_iter,
-               CAST(f.branch_misses AS DOUBLE PRECISION) / s.iterations AS branch_misses_per_iter
+               CAST(f.ir AS DOUBLE PRECISION) / NULLIF(s.iterations, 0) AS ir_per_iter,
+               CAST(f.d1_misses AS DOUBLE PRECISION) / NULLIF(s.iterations, 0) AS d1_misses_per_iter,
+               CAST(f.ll_misses AS DOUBLE PRECISION) / NULLIF(s.iterations, 0) AS ll_misses_per_iter,
+               CAST(f.branch_misses AS DOUBLE PRECISION) / NULLIF(s.iterations, 0) AS branch_misses_per_iter
         FROM sim_functions f JOIN samples s ON s.id = f.sample_id JOIN ops o ON o.id = s.op_id;
         """
 }

@@ -48,6 +48,21 @@ final class DatabaseURLTests: XCTestCase {
         XCTAssertEqual(encoded.socketPath, "/tmp/pg/.s.PGSQL.7000")
     }
 
+    /// A password holding an unencoded '?', '#' or '/' is still the password: parsed as such, and
+    /// no part of it appears in the message about another part of the URL (review of issue 17).
+    func testPasswordWithQueryOrPathCharactersIsNeverShown() throws {
+        let url = try DatabaseURL("postgres://bench:pa?ss#wo/rd@db:6543/fleet", environment: [:])
+        XCTAssertEqual(url.password, "pa?ss#wo/rd")
+        XCTAssertEqual(url.host, "db")
+        XCTAssertEqual(url.port, 6543)
+        XCTAssertEqual(url.database, "fleet")
+        XCTAssertThrowsError(try DatabaseURL("postgres://bench:pa?ss@db:notaport/fleet", environment: [:])) { error in
+            let message = String(describing: error)
+            XCTAssertTrue(message.contains("notaport"), message)
+            XCTAssertFalse(message.contains("pa?ss") || message.contains("ss@") || message.contains("'pa'"), message)
+        }
+    }
+
     func testIsPostgres() {
         XCTAssertTrue(DatabaseURL.isPostgres("postgres://h/db"))
         XCTAssertTrue(DatabaseURL.isPostgres("POSTGRESQL://h/db"))
