@@ -18,17 +18,32 @@ enum StandardOutput {
     ///
     /// A reader that closes the pipe early (`fusebench runs | head -1`) is not an error: with the
     /// default SIGPIPE disposition the write ends the process silently, as it ends `ls` or `grep`;
-    /// when SIGPIPE is ignored, EPIPE is likewise not reported and `status` is kept.
+    /// when SIGPIPE is ignored, EPIPE is likewise not reported and `status` is kept (also when the
+    /// EPIPE came from an earlier write: `readerIsGone`).
     static func finish(status: Int32) -> Int32 {
         errno = 0
         let flushFailed = fflush(stdout) != 0
         let code = errno
         let failed = flushFailed || ferror(stdout) != 0
         guard failed else { return status }
-        if code == EPIPE { return status }
+        if code == EPIPE || readerIsGone(STDOUT_FILENO) { return status }
         let why = flushFailed && code != 0 ? String(cString: strerror(code)) : "a write failed"
         StandardError.write("error: cannot write to standard output: \(why)\n")
         return ExitStatus.error
+    }
+}
+
+extension StandardOutput {
+    /// Whether `fd` is a pipe or FIFO whose reader has gone: with SIGPIPE ignored (a parent that
+    /// ignores it passes that on), an earlier write failed with EPIPE that the final flush no longer
+    /// reports, and the write end of such a pipe polls as POLLERR.
+    static func readerIsGone(_ fd: Int32) -> Bool {
+        var info = stat()
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFIFO else { return false }
+        var entry = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+        var ready: Int32
+        repeat { ready = poll(&entry, 1, 0) } while ready < 0 && errno == EINTR
+        return ready > 0 && (entry.revents & Int16(POLLERR)) != 0
     }
 }
 
