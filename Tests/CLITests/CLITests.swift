@@ -1,24 +1,13 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import FuseBench
 
 /// Runs the built `fusebench` executable (SwiftPM builds it next to the test bundle).
 struct CLI {
-    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let packageRoot = BuiltExecutable.packageRoot
 
-    static var binary: URL? {
-        var candidates: [URL] = []
-        if let arg0 = CommandLine.arguments.first {
-            var dir = URL(fileURLWithPath: arg0).deletingLastPathComponent()
-            // Inside an .xctest bundle on some platforms: walk up to the build folder.
-            for _ in 0..<4 {
-                candidates.append(dir.appendingPathComponent("fusebench"))
-                dir = dir.deletingLastPathComponent()
-            }
-        }
-        candidates.append(packageRoot.appendingPathComponent(".build/debug/fusebench"))
-        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }
-    }
+    static var binary: URL? { BuiltExecutable.fusebench }
 
     struct Result {
         var status: Int32

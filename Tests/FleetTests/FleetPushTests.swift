@@ -134,16 +134,7 @@ final class FleetPushTests: XCTestCase {
         XCTAssertEqual(found.values.reduce(0, +), expected.values.reduce(0, +))
     }
 
-    /// The `fusebench` executable SwiftPM builds next to the test bundle.
-    static var binary: URL? {
-        guard let arg0 = CommandLine.arguments.first else { return nil }
-        var dir = URL(fileURLWithPath: arg0).deletingLastPathComponent()
-        for _ in 0..<4 {
-            let candidate = dir.appendingPathComponent("fusebench")
-            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
-            dir = dir.deletingLastPathComponent()
-        }
-        return nil
-    }
+    /// The `fusebench` executable SwiftPM built for the tests.
+    static var binary: URL? { BuiltExecutable.fusebench }
 }
 #endif

@@ -16,19 +16,9 @@ final class PostgresCLITests: XCTestCase {
         super.tearDown()
     }
 
-    /// The built `fusebench` next to the test bundle.
+    /// The built `fusebench`.
     private func binary() throws -> URL {
-        var candidates: [URL] = []
-        if let arg0 = CommandLine.arguments.first {
-            var dir = URL(fileURLWithPath: arg0).deletingLastPathComponent()
-            for _ in 0..<4 {
-                candidates.append(dir.appendingPathComponent("fusebench"))
-                dir = dir.deletingLastPathComponent()
-            }
-        }
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        candidates.append(root.appendingPathComponent(".build/debug/fusebench"))
-        return try XCTUnwrap(candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }, "fusebench not built")
+        try XCTUnwrap(BuiltExecutable.fusebench, "fusebench not built")
     }
 
     /// Runs fusebench; returns exit status, stdout, stderr.
