@@ -47,10 +47,13 @@ public struct NoisePrior: Sendable, Hashable, Codable {
 /// A run is *eligible* for benchmark `key` on machine `machineKey` when it was measured on that
 /// machine key, records a binary content hash, has no injected slowdown and measured `key`.
 /// Its *level* is the median of its per-process medians of net ns/iteration. Eligible runs are
-/// taken in start order and grouped by binary hash; each run is paired with the next eligible run
-/// of the same hash (runs of other binaries in between do not break the pair: they measured other
-/// code, and a pair across them is still two runs of unchanged code). The newest `window` pairs
-/// (by the start of their earlier run) are used.
+/// taken in start order and grouped by binary hash and configured process count; each run is
+/// paired with the next eligible run of the same group (runs of other binaries in between do not
+/// break the pair: they measured other code, and a pair across them is still two runs of unchanged
+/// code). Runs measured with different process counts are never paired: an in-process run and a
+/// 10-worker run of the same code differ by placement (where the kernel's buffers and threads
+/// landed), and their level ratio is not the run-to-run noise of either way of measuring. The
+/// newest `window` pairs (by the start of their earlier run) are used.
 ///
 /// `sigmaAA` is the root mean square around 0 of ln(level(later)/level(earlier)) over the pairs —
 /// around 0, not around the median, because unchanged code has no expected change, and a median
@@ -70,7 +73,8 @@ public struct NoisePrior: Sendable, Hashable, Codable {
 /// asymptotic efficiency of successive differences, von Neumann); a consumer that treats sigmaAA²
 /// as a variance estimate should give it about 2P/3 degrees of freedom, not P − 1.
 public enum NoiseEstimator {
-    /// Two runs of one binary on one machine, consecutive among that binary's eligible runs.
+    /// Two runs of one binary on one machine measured with the same process count, consecutive
+    /// among that group's eligible runs.
     public struct Pair: Sendable, Hashable {
         /// The earlier run (`runs.id`).
         public var earlier: Int64
@@ -103,18 +107,25 @@ public enum NoiseEstimator {
         // Indices, not copies of the runs: a history holds thousands and each is asked about once per benchmark.
         var order = Array(runs.indices)
         if !isInStartOrder(runs) { order.sort { startsBefore(runs[$0], runs[$1]) } }
-        var newerByHash: [String: Int64] = [:]
+        var newerByGroup: [PairGroup: Int64] = [:]
         var found: [Pair] = []
         for i in order.reversed() {
             let measured = requireMedians ? !(runs[i].processMedians[key]?.isEmpty ?? true) : runs[i].benchmarks.contains(key)
             guard measured, isAALike(runs[i], machineKey: machineKey), let hash = runs[i].binaryHash else { continue }
-            if let newer = newerByHash[hash] {
+            let group = PairGroup(binaryHash: hash, processes: runs[i].processes)
+            if let newer = newerByGroup[group] {
                 found.append(Pair(earlier: runs[i].runID, later: newer))
                 if found.count == window { break }
             }
-            newerByHash[hash] = runs[i].runID
+            newerByGroup[group] = runs[i].runID
         }
         return found.reversed()
+    }
+
+    /// What two runs must share to form a pair: the measured bytes and the way they were measured.
+    struct PairGroup: Hashable {
+        var binaryHash: String
+        var processes: Int?
     }
 
     /// Whether `a` started before `b` (ties: the smaller run id first).

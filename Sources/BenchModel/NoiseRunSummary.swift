@@ -1,5 +1,5 @@
 // One stored run as the learned-noise estimator sees it (docs/history.md, "Learned noise"): the run's
-// identity for A/A pairing (machine key, binary content hash, injected-slowdown marker, start time)
+// identity for A/A pairing (machine key, binary content hash, process count, injected-slowdown marker, start time)
 // and, per benchmark, the medians of its worker processes. Store fills it (NoiseRuns.swift),
 // Analysis estimates from it (Noise.swift); a plain value so neither depends on the other.
 import Foundation
@@ -17,6 +17,10 @@ public struct NoiseRunSummary: Sendable, Hashable {
     public var binaryHash: String?
     /// Whether the run measured deliberately slowed kernels (`--inject-slowdown`).
     public var injectedSlowdown: Bool
+    /// Worker processes per op the run was configured with (`runs.config` key `processes`; 1 =
+    /// measured in the harness's own process); nil when not recorded. Runs measured with different
+    /// process counts are never paired: their levels differ by placement, not by noise.
+    public var processes: Int?
     /// Benchmarks of the request the run has samples of (any kind: timed, simulated, below overhead).
     public var benchmarks: Set<BenchmarkKey>
     /// Per benchmark, the median net ns/iteration of each worker process (ascending process index)
@@ -26,12 +30,13 @@ public struct NoiseRunSummary: Sendable, Hashable {
 
     /// Creates a summary.
     public init(runID: Int64, startedAt: Double, machineKey: String, binaryHash: String?, injectedSlowdown: Bool,
-                benchmarks: Set<BenchmarkKey>, processMedians: [BenchmarkKey: [Double]] = [:]) {
+                processes: Int? = nil, benchmarks: Set<BenchmarkKey>, processMedians: [BenchmarkKey: [Double]] = [:]) {
         self.runID = runID
         self.startedAt = startedAt
         self.machineKey = machineKey
         self.binaryHash = binaryHash
         self.injectedSlowdown = injectedSlowdown
+        self.processes = processes
         self.benchmarks = benchmarks
         self.processMedians = processMedians
     }

@@ -149,7 +149,7 @@ struct FuseBenchCommand: ParsableCommand {
             Database: --db, else $FUSEBENCH_DB, else results/fusebench.sqlite; a SQLite file or a PostgreSQL URL
             postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE (builds with --traits Fleet; see docs/fleet.md).
             """,
-        subcommands: [RunCommand.self, ListCommand.self, ExportCommand.self, RunsCommand.self, ExecCommand.self, WorkerCommand.self, CompareCommand.self, HistoryCommand.self, BaselineCommand.self, GateCommand.self, FusionCommand.self, VariantsCommand.self, DoctorCommand.self, StoreBenchCommand.self, ReportCommand.self, NoiseCommand.self, PushCommand.self, MergeCommand.self, ServeCommand.self])
+        subcommands: [RunCommand.self, ListCommand.self, ExportCommand.self, RunsCommand.self, ExecCommand.self, WorkerCommand.self, CompareCommand.self, HistoryCommand.self, BaselineCommand.self, GateCommand.self, FusionCommand.self, VariantsCommand.self, DoctorCommand.self, StoreBenchCommand.self, ReportCommand.self, NoiseCommand.self, PushCommand.self, MergeCommand.self, ServeCommand.self, ReindexCommand.self])
 }
 
 /// Options shared by every command that touches the database.

@@ -26,7 +26,7 @@ struct ChangePointOptionsGroup: ParsableArguments {
     @Option(name: .customLong("state"), help: "With --changes: list change points in this state: new (default), acknowledged, accepted or all.")
     var state: String = "new"
 
-    @Option(name: .customLong("window"), help: "With --changes: newest runs of each series analysed (6 to 100000). (default: 200)")
+    @Option(name: .customLong("window"), help: "With --changes: newest runs of each series analysed (6 to 2000; time and memory grow with its square). (default: 200)")
     var window: Int = ChangeScan.defaultWindow
 
     @Option(name: .customLong("significance"), help: "With --changes: permutation p-value a step must reach (0.001 to 0.2). (default: 0.01)")
@@ -75,7 +75,7 @@ struct ChangePointOptionsGroup: ParsableArguments {
         } else {
             throw UsageError("--state must be new, acknowledged, accepted or all, got '\(state)'")
         }
-        try OptionRange.check(window, "--window", in: 6...100_000)
+        try OptionRange.check(window, "--window", in: 6...ChangeScan.maximumWindow)
         try OptionRange.check(significance, "--significance", in: 0.001...0.2)
         try OptionRange.check(minEffect, "--min-effect", in: 0...100)
         let store = try database.open()

@@ -28,10 +28,16 @@ public enum ChangeScan {
     /// Default number of newest runs of each series that detection looks at.
     public static let defaultWindow = 200
 
+    /// Largest window: detection (E-divisive) keeps a window × window distance matrix per series
+    /// (8 bytes each: 32 MB at 2 000) and each permutation sums over it, so time and memory grow
+    /// with the window's square — 10 000 runs would need 800 MB and minutes per series.
+    public static let maximumWindow = 2000
+
     /// Scans the series matching `pattern`, `branch` and `machine` (as `ResultStore.series(matching:branch:machine:)`).
     ///
     /// - Parameters:
-    ///   - window: newest runs of each series analysed (≥ 2 × `options.minSegment`).
+    ///   - window: newest runs of each series analysed (≥ 2 × `options.minSegment`; a larger
+    ///     window than `maximumWindow` is cut to it).
     ///   - states: which stored points to return (default: `new` only).
     ///   - now: detection time stored with new points.
     /// - Throws: `StoreError` (bad pattern, unreadable database).
@@ -42,6 +48,7 @@ public enum ChangeScan {
         var analysed: [SeriesKey] = [], tooShort: [SeriesKey] = []
         var candidates: [ChangePointCandidate] = []
         let needed = 2 * max(2, options.minSegment)
+        let window = min(window, maximumWindow)
         for key in keys {
             let points = try store.seriesPoints(key, branch: branch, last: max(window, needed))
             var runs: [RunDistribution] = [], kept: [SeriesPoint] = []

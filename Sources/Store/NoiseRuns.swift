@@ -1,6 +1,6 @@
 // Queries for learned noise (docs/history.md): the completed runs of one machine key in start order with
-// what A/A pairing needs (run meta `RunMetaKey.binaryHash`, `RunMetaKey.injectSlowdown`, which of the asked
-// benchmarks each run measured), and per-process medians of net ns/iteration of chosen runs.
+// what A/A pairing needs (run meta `RunMetaKey.binaryHash`, `RunMetaKey.injectSlowdown`, the configured
+// process count from `runs.config`, which of the asked benchmarks each run measured), and per-process medians of net ns/iteration of chosen runs.
 //
 // Cost: one query over the machine's runs (indexes `machines_key`, `runs_machine`, `run_meta`'s
 // primary key), one per asked op over `ops` by name (index `ops_benchmark`, migration
@@ -13,8 +13,9 @@ import BenchModel
 extension ResultStore {
     /// The completed runs measured on machines with `MachineFingerprint.key` `machineKey` that have
     /// samples of at least one of `keys`, oldest first (by start time, then id), without the runs in
-    /// `excluding`. Each carries its `binary.hash`, injected-slowdown marker and the benchmarks of
-    /// `keys` it measured; `processMedians` is left empty (see `readProcessMedians`).
+    /// `excluding`. Each carries its `binary.hash`, injected-slowdown marker, configured process
+    /// count and the benchmarks of `keys` it measured; `processMedians` is left empty (see
+    /// `readProcessMedians`).
     public func noiseRuns(machineKey: String, keys: [BenchmarkKey], excluding: Set<Int64>) throws -> [NoiseRunSummary] {
         guard !keys.isEmpty else { return [] }
         return try read { db in
@@ -22,14 +23,16 @@ extension ResultStore {
             try db.forEachRow(sql: """
                 SELECT r.id, r.started_at,
                        (SELECT x.value FROM run_meta x WHERE x.run_id = r.id AND x.key = ?),
-                       CASE WHEN EXISTS (SELECT 1 FROM run_meta x WHERE x.run_id = r.id AND x.key = ?) THEN 1 ELSE 0 END
+                       CASE WHEN EXISTS (SELECT 1 FROM run_meta x WHERE x.run_id = r.id AND x.key = ?) THEN 1 ELSE 0 END,
+                       r.config
                 FROM machines m JOIN runs r ON r.machine_id = m.id
                 WHERE m.key = ? AND r.status = 'complete'
                 """, arguments: [RunMetaKey.binaryHash, RunMetaKey.injectSlowdown, machineKey]) { row in
                 let id: Int64 = try row.get(at: 0)
                 if excluding.contains(id) { return true }
                 runs[id] = NoiseRunSummary(runID: id, startedAt: try row.get(at: 1), machineKey: machineKey, binaryHash: try row.get(at: 2),
-                                           injectedSlowdown: try row.get(at: 3), benchmarks: [])
+                                           injectedSlowdown: try row.get(at: 3), processes: Self.configuredProcesses(try row.get(at: 4)),
+                                           benchmarks: [])
                 return true
             }
             guard !runs.isEmpty else { return [] }
@@ -48,6 +51,19 @@ extension ResultStore {
                 $0.startedAt != $1.startedAt ? $0.startedAt < $1.startedAt : $0.runID < $1.runID
             }
         }
+    }
+
+    /// The `processes` entry of a run's configuration JSON (`runs.config`, written by the runner as a
+    /// string; a number is read too), or nil when absent or not a positive count.
+    static func configuredProcesses(_ config: String) -> Int? {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(config.utf8)) as? [String: Any] else { return nil }
+        let count: Int?
+        switch object["processes"] {
+        case let text as String: count = Int(text)
+        case let number as NSNumber: count = number.intValue
+        default: count = nil
+        }
+        return count.flatMap { $0 >= 1 ? $0 : nil }
     }
 
     /// Runs and variants with samples of one op (arguments: suite, op name); by index `ops_benchmark`.

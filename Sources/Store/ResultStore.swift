@@ -66,10 +66,12 @@ public final class ResultStore: Sendable {
             self.busyTimeout = Self.defaultBusyTimeout
             self.runLocks = nil
         }
-        // Machines stored before schema v16 get their fingerprint id (SQL migrations cannot hash).
+        // Machines stored before schema v16 get their fingerprint id (SQL migrations cannot hash),
+        // ended runs stored before v17 their series points (SeriesPoints.swift).
         if !isReadOnly {
             do {
                 try fillFingerprintIDsIfNeeded()
+                try indexMissingPointsIfNeeded()
             } catch {
                 throw mapped(error)
             }

@@ -29,7 +29,9 @@ import BenchModel
 ///   concurrent pushes take turns and cannot collide or deadlock; the engine's `insertRows` moves the
 ///   identity sequence past the explicit ids), `counter_values` (`id = new sample id * 1024 + position`), `iteration_latencies`,
 ///   `sim_functions` (by sample);
-/// - `accuracy_checks`, `thermal_readings`, `variant_decisions`, `fusion_decisions` (by run).
+/// - `accuracy_checks`, `thermal_readings`, `variant_decisions`, `fusion_decisions` (by run);
+/// - `series_points` (by op; derived from the run's batches: written on the target from the copied
+///   rows when the source has none, e.g. a database of a fusebench before schema v17).
 ///
 /// Not run-owned, handled by their own calls: `baselines` and `baseline_moves` (`copyBaselines`),
 /// `change_points` (`copyChangePoints`), `sim_cache` (`copySimCache`). `grdb_migrations` is schema
@@ -39,7 +41,7 @@ public struct RunTransfer {
     public static let runOwnedTables: [String] = [
         "runs", "run_meta", "run_tags", "machines", "ops", "op_variants", "series", "samples", "counter_values",
         "iteration_latencies", "sim_functions", "accuracy_checks", "thermal_readings", "variant_decisions",
-        "fusion_decisions",
+        "fusion_decisions", "series_points",
     ]
     /// Tables that are not run-owned: copied by `copyBaselines`, `copyChangePoints`, `copySimCache`,
     /// or schema bookkeeping (never copied).
@@ -224,6 +226,16 @@ public struct RunTransfer {
                 SELECT f.* FROM sim_functions f JOIN samples s ON s.id = f.sample_id WHERE s.run_id = ?
                 """, sourceID) { row in _ = try mappedSample(&row) }
         }
+
+        // Series points: copied by op; derived on the target when the source has none for the run.
+        var copiedPoints = 0
+        try copyRows(src: src, dst: dst, table: "series_points", sql: """
+            SELECT p.* FROM series_points p JOIN ops o ON o.id = p.op_id WHERE o.run_id = ? ORDER BY p.op_id, p.variant
+            """, sourceID) { row in
+            try mappedOp(&row)
+            copiedPoints += 1
+        }
+        if copiedPoints == 0 { _ = try ResultStore.indexPoints(dst, runID: runID) }
 
         try copyRows(src: src, dst: dst, table: "accuracy_checks", sql: "SELECT * FROM accuracy_checks WHERE run_id = ? ORDER BY id",
                      sourceID, dropping: ["id"]) { row in

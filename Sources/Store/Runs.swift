@@ -82,7 +82,9 @@ extension ResultStore {
         }
     }
 
-    /// Sets the final status of a run and its `ended_at` to now, and releases its owner lock.
+    /// Sets the final status of a run and its `ended_at` to now, releases its owner lock, then
+    /// writes the run's series points (`series_points`, see SeriesPoints.swift) in a transaction of
+    /// their own: the status is stored whatever happens to them.
     ///
     /// - Throws: `StoreError.unknownRun` when no run has this id.
     public func finishRun(id: Int64, status: RunStatus) throws {
@@ -94,6 +96,7 @@ extension ResultStore {
             return try db.fetchOne(Int64.self, sql: "SELECT owner_lock FROM runs WHERE id = ?", arguments: [id])
         }
         if let offset { runLocks?.release(offset: offset) }
+        if status != .running { indexPointsAfterEnd(runID: id) }
     }
 
     /// Marks as `stale` every `running` run whose owning process is provably gone, and returns
@@ -104,7 +107,7 @@ extension ResultStore {
 
     /// `markStaleRuns()` with an injected liveness test (for tests).
     public func markStaleRuns(isAlive: (RunOwner) -> Bool) throws -> [Int64] {
-        try write { db in
+        let stale = try write { db -> [Int64] in
             let running = try db.fetchAll(sql: """
                 SELECT id, pid, boot_id, pid_start, owner_lock FROM runs WHERE status = ? ORDER BY id
                 """, arguments: [RunStatus.running.rawValue])
@@ -119,6 +122,9 @@ extension ResultStore {
             }
             return stale
         }
+        // A stale run's completed batches are history too.
+        for id in stale { indexPointsAfterEnd(runID: id) }
+        return stale
     }
 
     /// The recorded owner of run `id`, or nil when there is no such run.

@@ -39,6 +39,7 @@ enum Schema {
         ("v14-fusion-measured-ci", fusionMeasuredCI),
         ("v15-sim-cache", simCache),
         ("v16-global-identity", globalIdentity),
+        ("v17-series-points", seriesPoints),
     ]
 
     /// Counter values one sample can hold; the factor in `counter_values.id`. Must match the SQL.
@@ -623,6 +624,25 @@ enum Schema {
                r.label AS label, r.suites AS suites, r.git_commit AS git_commit,
                m.cpu_model AS cpu_model, r.counter_mode AS counter_mode
         FROM runs r JOIN machines m ON m.id = r.machine_id;
+        """
+
+    /// Version 17: each finished run's points of its series, as `history`, change-point detection
+    /// and the dashboard read them (SeriesPoints.swift), so a 10 000-run series is 10 000 rows, not a
+    /// million samples. Derived from `samples`, `counter_values` and `iteration_latencies`; runs
+    /// stored before get theirs when a read-write open finds them missing (`ResultStore.indexMissingPoints`).
+    static let seriesPoints = """
+        -- series_points: one row per (op, variant) of a finished run: `batches` holds the batches
+        -- history decides from (Comparator.decisionBatches), in batch order, 12 bytes each: the net
+        -- ns/iteration as a little-endian IEEE-754 double, then the worker process as a little-endian
+        -- 32-bit integer; NULL when no batch is usable. `instructions`: median instructions per
+        -- iteration (simulated counts when stored, else hardware), NULL when none were counted.
+        CREATE TABLE series_points (
+            op_id        INTEGER NOT NULL REFERENCES ops(id) ON DELETE CASCADE,
+            variant      TEXT NOT NULL,
+            batches      BLOB,
+            instructions REAL,
+            PRIMARY KEY (op_id, variant)
+        );
         """
 
     /// Version 16: identities that mean the same in every database, so runs can be pushed and

@@ -167,7 +167,8 @@ extension ResultStore {
         }
     }
 
-    /// Runs of a series with their op row, newest first by start time (ids are local to a database:
+    /// Runs of a series with their op row and stored point (`series_points`: batches, instructions,
+    /// 1 when the row exists), newest first by start time (ids are local to a database:
     /// `push` and `merge` give copied runs new ids out of time order) (arguments: `seriesRunsArguments` with the
     /// same `branch`). Runs that did not measure this build's code as it is are not points of its
     /// history: the base side of `gate --against` (another binary, `run_meta` key
@@ -178,8 +179,10 @@ extension ResultStore {
     static func seriesRunsSQL(_ dialect: SQLDialect, branch: String?) -> String {
         let hint = dialect == .sqlite ? " INDEXED BY runs_series" : ""
         return """
-            SELECT r.id, r.started_at, r.status, r.git_commit, r.git_branch, r.git_dirty, r.label, o.id
+            SELECT r.id, r.started_at, r.status, r.git_commit, r.git_branch, r.git_dirty, r.label, o.id,
+                   p.batches, p.instructions, CASE WHEN p.op_id IS NULL THEN 0 ELSE 1 END
             FROM runs r\(hint) JOIN ops o ON o.run_id = r.id AND o.suite = ? AND o.name = ?
+                 LEFT JOIN series_points p ON p.op_id = o.id AND p.variant = ?
             WHERE r.machine_id = ? AND r.counter_mode = ? AND r.isa_built = ? AND r.status <> 'running'\(branch == nil ? "" : " AND r.git_branch = ?")
                   AND EXISTS (SELECT 1 FROM op_variants v WHERE v.op_id = o.id AND v.variant = ?)
                   AND NOT EXISTS (SELECT 1 FROM run_meta x WHERE x.run_id = r.id AND x.key IN ('worker.executable', 'inject_slowdown'))
@@ -189,7 +192,8 @@ extension ResultStore {
 
     /// Arguments of `seriesRunsSQL` (the branch only when given).
     static func seriesRunsArguments(_ key: SeriesKey, branch: String?) -> [any StoreEncodable] {
-        var arguments: [any StoreEncodable] = [key.benchmark.suite, key.benchmark.op, key.machineID, key.counterMode, key.isaBuilt]
+        var arguments: [any StoreEncodable] = [key.benchmark.suite, key.benchmark.op, key.benchmark.variant, key.machineID,
+                                               key.counterMode, key.isaBuilt]
         if let branch { arguments.append(branch) }
         arguments.append(key.benchmark.variant)
         return arguments
@@ -243,91 +247,165 @@ extension ResultStore {
         }
     }
 
-    /// The runs of series `key`, oldest first (by run id), each with its batches of the benchmark.
+    /// The runs of series `key`, oldest first (by start time), each with its batches of the benchmark.
     ///
     /// Runs of any status are included (an interrupted run keeps its completed ops), except runs
     /// still `running`; a run whose benchmark has no usable batch (all simulated or below the
     /// overhead) is left out.
+    ///
+    /// The batches are read for `pointChunk` runs at a time, a few queries per chunk (not per run):
+    /// on a server engine every query is a round trip, and a 10 000-run series must stay one
+    /// second away.
     ///
     /// - Parameters:
     ///   - branch: only runs on this git branch.
     ///   - last: only the newest `last` runs (nil = all); must be ≥ 1.
     /// - Throws: `StoreError.invalidName` when `last` < 1.
     public func seriesPoints(_ key: SeriesKey, branch: String?, last: Int?) throws -> [SeriesPoint] {
+        try seriesPoints(key, branch: branch, last: last, chunk: Self.pointChunk)
+    }
+
+    /// `seriesPoints(_:branch:last:)` reading `chunk` runs' batches per round (tests use small chunks).
+    func seriesPoints(_ key: SeriesKey, branch: String?, last: Int?, chunk chunkSize: Int) throws -> [SeriesPoint] {
         if let last, last < 1 { throw StoreError.invalidName("the number of runs must be at least 1, got \(last)") }
+        let chunkSize = max(1, chunkSize)
         return try read { db in
             // Newest first, so the newest `last` are kept; reversed at the end. The run rows are read
             // before the points (an engine may not run a query while another one streams).
             let runs = try db.fetchAll(sql: Self.seriesRunsSQL(db.dialect, branch: branch),
                                        arguments: Self.seriesRunsArguments(key, branch: branch))
-            // Most databases hold no tags: skip the per-run lookup then.
+            // Most databases hold no tags: skip the tag lookup then.
             let anyTags = try db.fetchOne(Int64.self, sql: "SELECT 1 FROM run_tags LIMIT 1") != nil
+            let withCounters = key.counterMode != CounterSource.none.rawValue
             var points: [SeriesPoint] = []
-            for row in runs {
-                if let last, points.count >= last { break }
-                let runID: Int64 = try row.get(at: 0), opID: Int64 = try row.get(at: 7)
-                guard var point = try Self.seriesPoint(db, opID: opID, variant: key.benchmark.variant,
-                                                       counters: key.counterMode != CounterSource.none.rawValue) else { continue }
-                point.runID = runID
-                point.startedAt = Date(timeIntervalSince1970: try row.get(at: 1))
-                point.status = try row.get(at: 2)
-                point.gitCommit = try row.get(at: 3)
-                point.gitBranch = try row.get(at: 4)
-                point.gitDirty = try row.get(at: 5)
-                point.label = try row.get(at: 6)
-                point.tags = anyTags ? try Self.runTags(db, runID: runID) : [:]
-                points.append(point)
+            var start = 0
+            while start < runs.count {
+                let wanted = last.map { $0 - points.count } ?? Int.max
+                if wanted <= 0 { break }
+                let chunk = runs[start ..< min(runs.count, start + min(chunkSize, wanted))]
+                start = chunk.endIndex
+                // Runs with a stored point decode it; the others (stored before schema v17, or whose
+                // point was not written yet) are read from their batches, a few queries per chunk.
+                var stored: [Int64: (samples: [Double], processes: [Int], instructions: Double?)?] = [:]
+                var unindexed: [Int64] = []
+                for row in chunk {
+                    let opID: Int64 = try row.get(at: 7)
+                    let hasPoint: Int64 = try row.get(at: 10)
+                    if hasPoint == 1 {
+                        let usable = try StoredPoint.decode(try row.get(at: 8), location: engine.location)
+                        let instructions: Double? = try row.get(at: 9)
+                        stored[opID] = usable.map { ($0.samples, $0.processes, instructions) }
+                    } else {
+                        unindexed.append(opID)
+                    }
+                }
+                let batches = try Self.batchesByOp(db, opIDs: unindexed, variant: key.benchmark.variant)
+                let instructions = withCounters ? try Self.instructionsByOp(db, opIDs: unindexed, variant: key.benchmark.variant) : [:]
+                let tags = anyTags ? try Self.runTags(db, runIDs: try chunk.map { try $0.get(at: 0) }) : [:]
+                for row in chunk {
+                    let runID: Int64 = try row.get(at: 0), opID: Int64 = try row.get(at: 7)
+                    let samples: [Double], processes: [Int], instructionsPerOp: Double?
+                    if let point = stored[opID] {
+                        guard let point else { continue }
+                        (samples, processes, instructionsPerOp) = (point.samples, point.processes, withCounters ? point.instructions : nil)
+                    } else {
+                        guard let usable = Self.usableBatches(batches[opID] ?? []) else { continue }
+                        (samples, processes, instructionsPerOp) = (usable.samples, usable.processes, instructions[opID])
+                    }
+                    points.append(SeriesPoint(runID: runID, startedAt: Date(timeIntervalSince1970: try row.get(at: 1)),
+                                              status: try row.get(at: 2), gitCommit: try row.get(at: 3), gitBranch: try row.get(at: 4),
+                                              gitDirty: try row.get(at: 5), label: try row.get(at: 6), tags: tags[runID] ?? [:],
+                                              samples: samples, processes: processes, instructionsPerOp: instructionsPerOp))
+                }
             }
             return points.reversed()
         }
     }
 
-    /// The batches and instruction count of `variant` of op row `opID` (run fields left empty), or
-    /// nil when no batch is usable. `counters` false skips the counter lookup (timing-only runs).
-    private static func seriesPoint(_ db: any StoreDatabase, opID: Int64, variant: String, counters withCounters: Bool) throws -> SeriesPoint? {
-        // Which batches count follows Comparator.decisionBatches, judged on this variant's batches
-        // (the runner takes per-iteration-timed and plain batches of every variant alike): when
-        // plain batches exist, per-iteration-timed ones are left out.
-        struct Batch { var id: Int64; var value: Double; var process: Int; var flags: SampleFlags }
-        var batches: [Batch] = []
+    /// Runs whose batches one round of `seriesPoints` reads (one `IN (...)` list: far below both
+    /// engines' bound-parameter limits).
+    static let pointChunk = 500
+
+    /// One stored batch of a variant, as `seriesPoints` reads it.
+    struct PointBatch {
+        var id: Int64
+        var value: Double
+        var process: Int
+        var flags: SampleFlags
+        /// The batch was timed per iteration (it has an `iteration_latencies` row).
+        var timed: Bool
+    }
+
+    /// `?, ?, …` for `count` parameters.
+    static func placeholders(_ count: Int) -> String {
+        Array(repeating: "?", count: count).joined(separator: ", ")
+    }
+
+    /// The batches of `variant` of each op row in `opIDs`, in batch (sequence) order.
+    static func batchesByOp(_ db: any StoreDatabase, opIDs: [Int64], variant: String) throws -> [Int64: [PointBatch]] {
+        guard !opIDs.isEmpty else { return [:] }
+        var byOp: [Int64: [PointBatch]] = [:]
+        var first = Int64.max, last = Int64.min
         try db.forEachRow(sql: """
-            SELECT s.id, (s.wall_ns - s.overhead_ns) / NULLIF(s.iterations, 0), s.process, s.flags
-            FROM samples s WHERE s.op_id = ? AND s.variant = ? ORDER BY s.sequence, s.id
-            """, arguments: [opID, variant]) { row in
-            batches.append(Batch(id: try row.get(at: 0), value: (try row.get(at: 1) as Double?) ?? .nan, process: try row.get(at: 2),
-                                 flags: SampleFlags(rawValue: try row.get(at: 3))))
+            SELECT s.op_id, s.id, (s.wall_ns - s.overhead_ns) / NULLIF(s.iterations, 0), s.process, s.flags
+            FROM samples s WHERE s.variant = ? AND s.op_id IN (\(placeholders(opIDs.count))) ORDER BY s.op_id, s.sequence, s.id
+            """, arguments: [variant as any StoreEncodable] + opIDs.map { $0 as any StoreEncodable }) { row in
+            let id: Int64 = try row.get(at: 1)
+            first = min(first, id)
+            last = max(last, id)
+            byOp[try row.get(at: 0), default: []].append(PointBatch(id: id, value: (try row.get(at: 2) as Double?) ?? .nan,
+                                                                    process: try row.get(at: 3), flags: SampleFlags(rawValue: try row.get(at: 4)),
+                                                                    timed: false))
             return true
         }
-        guard let first = batches.map(\.id).min(), let last = batches.map(\.id).max() else { return nil }
-        // Per-iteration-timed batches: one range read of iteration_latencies (keyed by sample id).
+        guard first <= last else { return byOp }
+        // Per-iteration-timed batches: one range read of iteration_latencies (one row per timed
+        // sample, keyed by sample id) over the chunk's sample ids.
         let timed = Set(try db.fetchAll(Int64.self, sql: """
             SELECT sample_id FROM iteration_latencies WHERE sample_id BETWEEN ? AND ?
             """, arguments: [first, last]))
-        let anyPlain = batches.contains { !timed.contains($0.id) && !$0.flags.contains(.simulated) }
+        if !timed.isEmpty {
+            for (op, batches) in byOp { byOp[op] = batches.map { var b = $0; b.timed = timed.contains(b.id); return b } }
+        }
+        return byOp
+    }
+
+    /// The batches of one op variant that count, with their worker processes, or nil when none is
+    /// usable. Which batches count follows `Comparator.decisionBatches`, judged on this variant's
+    /// batches (the runner takes per-iteration-timed and plain batches of every variant alike):
+    /// when plain batches exist, per-iteration-timed ones are left out; simulated batches, batches
+    /// below the harness overhead and unusable values never count.
+    static func usableBatches(_ batches: [PointBatch]) -> (samples: [Double], processes: [Int])? {
+        let anyPlain = batches.contains { !$0.timed && !$0.flags.contains(.simulated) }
         var samples: [Double] = [], processes: [Int] = []
-        for b in batches where !(anyPlain && timed.contains(b.id)) && !b.flags.contains(.simulated) && !b.flags.contains(.belowOverhead) && b.value.isFinite {
+        for b in batches where !(anyPlain && b.timed) && !b.flags.contains(.simulated) && !b.flags.contains(.belowOverhead) && b.value.isFinite {
             samples.append(b.value)
             processes.append(b.process)
         }
-        guard !samples.isEmpty else { return nil }
-        guard withCounters else {
-            return SeriesPoint(runID: 0, startedAt: Date(timeIntervalSince1970: 0), status: "", gitCommit: nil, gitBranch: nil,
-                               gitDirty: nil, label: nil, tags: [:], samples: samples, processes: processes, instructionsPerOp: nil)
-        }
-        // Instructions per iteration: the counter rows of each batch are one rowid range.
-        var byBackend: [String: [Double]] = [:]
+        return samples.isEmpty ? nil : (samples, processes)
+    }
+
+    /// Median per-iteration `instructions` of `variant` of each op row in `opIDs` (simulated counts
+    /// when stored, else hardware counts); ops without counts are absent.
+    static func instructionsByOp(_ db: any StoreDatabase, opIDs: [Int64], variant: String) throws -> [Int64: Double] {
+        guard !opIDs.isEmpty else { return [:] }
+        // The counter rows of each batch are one rowid range.
+        var sim: [Int64: [Double]] = [:], hw: [Int64: [Double]] = [:]
         try db.forEachRow(sql: """
-            SELECT c.value / NULLIF(s.iterations, 0), c.backend FROM samples s
+            SELECT s.op_id, c.value / NULLIF(s.iterations, 0), c.backend FROM samples s
                  JOIN counter_values c ON c.id BETWEEN s.id * 1024 AND s.id * 1024 + 1023
-            WHERE s.op_id = ? AND s.variant = ? AND c.event = 'instructions'
-            """, arguments: [opID, variant]) { row in
-            if let v: Double = try row.get(at: 0), v.isFinite { byBackend[try row.get(at: 1), default: []].append(v) }
+            WHERE s.variant = ? AND s.op_id IN (\(placeholders(opIDs.count))) AND c.event = 'instructions'
+            """, arguments: [variant as any StoreEncodable] + opIDs.map { $0 as any StoreEncodable }) { row in
+            guard let v: Double = try row.get(at: 1), v.isFinite else { return true }
+            let op: Int64 = try row.get(at: 0), backend: String = try row.get(at: 2)
+            if backend == "sim" { sim[op, default: []].append(v) } else if backend == "hw" { hw[op, default: []].append(v) }
             return true
         }
-        let instructions = (byBackend["sim"] ?? byBackend["hw"]).map { Median.of($0) }
-        return SeriesPoint(runID: 0, startedAt: Date(timeIntervalSince1970: 0), status: "", gitCommit: nil, gitBranch: nil,
-                           gitDirty: nil, label: nil, tags: [:], samples: samples, processes: processes,
-                           instructionsPerOp: instructions)
+        var out: [Int64: Double] = [:]
+        for op in Set(sim.keys).union(hw.keys) {
+            if let values = sim[op] ?? hw[op] { out[op] = Median.of(values) }
+        }
+        return out
     }
 
     // MARK: - Tags
@@ -359,6 +437,18 @@ extension ResultStore {
         var tags: [String: String] = [:]
         for row in try db.fetchAll(sql: "SELECT key, value FROM run_tags WHERE run_id = ?", arguments: [runID]) {
             tags[try row.get(at: 0) as String] = try row.get(at: 1) as String
+        }
+        return tags
+    }
+
+    /// The tags of each run in `runIDs` (runs without tags are absent).
+    static func runTags(_ db: any StoreDatabase, runIDs: [Int64]) throws -> [Int64: [String: String]] {
+        guard !runIDs.isEmpty else { return [:] }
+        var tags: [Int64: [String: String]] = [:]
+        try db.forEachRow(sql: "SELECT run_id, key, value FROM run_tags WHERE run_id IN (\(placeholders(runIDs.count)))",
+                          arguments: runIDs) { row in
+            tags[try row.get(at: 0) as Int64, default: [:]][try row.get(at: 1) as String] = try row.get(at: 2) as String
+            return true
         }
         return tags
     }

@@ -37,6 +37,7 @@ public enum PostgresSchema {
     /// `StoreSchema.migrationIdentifiers` lists it.
     public static let migrations: [(identifier: String, sql: String)] = [
         ("v16-global-identity", v16),
+        ("v17-series-points", v17),
     ]
 
     /// What a check found.
@@ -120,6 +121,17 @@ public enum PostgresSchema {
         CREATE UNIQUE INDEX runs_uuid ON runs(uuid);
         ALTER TABLE machines ADD COLUMN fingerprint_id TEXT NOT NULL DEFAULT '';
         CREATE UNIQUE INDEX machines_fingerprint_id ON machines(fingerprint_id) WHERE fingerprint_id <> '';
+        """
+
+    /// Version 17: each finished run's points of its series (see Schema.swift's `seriesPoints`).
+    static let v17 = """
+        CREATE TABLE series_points (
+            op_id        BIGINT NOT NULL REFERENCES ops(id) ON DELETE CASCADE,
+            variant      TEXT NOT NULL,
+            batches      BYTEA,
+            instructions DOUBLE PRECISION,
+            PRIMARY KEY (op_id, variant)
+        );
         """
 
     /// The schema of `baseIdentifiers` (SQLite's tables after v15), as one script.

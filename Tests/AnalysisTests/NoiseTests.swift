@@ -134,6 +134,30 @@ private func history(count: Int, sigmaRun: Double, processes: Int = 1, sigmaProc
     #expect(listed.last?.later == 30)
 }
 
+@Test func runsMeasuredWithDifferentProcessCountsAreNeverPaired() {
+    // One binary, alternating in-process runs (level 1000) and 10-worker runs (level 1100: another
+    // placement). Pairing across the two ways would see ±10% steps; within each way the runs agree.
+    let runs = history(count: 40, sigmaRun: 0.005, seed: 5) { i, run, factor in
+        run.processes = i % 2 == 0 ? 1 : 10
+        factor = i % 2 == 0 ? 1.0 : 1.1
+    }
+    let pairs = NoiseEstimator.pairs(runs, key: key, machineKey: machine, window: 100, requireMedians: true)
+    let byID = Dictionary(uniqueKeysWithValues: runs.map { ($0.runID, $0) })
+    #expect(pairs.count == 38)   // 19 pairs in each group of 20 runs
+    #expect(pairs.allSatisfy { byID[$0.earlier]?.processes == byID[$0.later]?.processes })
+    let prior = NoiseEstimator.prior(runs: runs, key: key, machineKey: machine, minimumPairs: 5, window: 100)
+    // σ_run 0.5% → σ_AA ≈ 0.7%; a single cross-way pair would put it near 10%.
+    #expect(prior.sigmaAA < 0.012, "sigmaAA \(prior.sigmaAA)")
+    // An unrecorded process count is its own group: it pairs only with other unrecorded runs.
+    var mixed = runs
+    mixed[1].processes = nil
+    mixed[3].processes = nil
+    let withUnknown = NoiseEstimator.pairs(mixed, key: key, machineKey: machine, window: 100, requireMedians: true)
+    let mixedByID = Dictionary(uniqueKeysWithValues: mixed.map { ($0.runID, $0) })
+    #expect(withUnknown.contains(NoiseEstimator.Pair(earlier: 2, later: 4)))
+    #expect(withUnknown.allSatisfy { mixedByID[$0.earlier]?.processes == mixedByID[$0.later]?.processes })
+}
+
 @Test func robustScaleAroundZeroIsConsistentForNormalData() {
     var rng = Random(seed: 42)
     let values = (0..<20_000).map { _ in 0.03 * rng.nextGaussian() }

@@ -100,7 +100,7 @@ private func changePointCount(_ db: String) throws -> Int {
         let short = try CLI.run(["history", "--changes", "other/solo", "--db", db])
         #expect(short.status == 3)
         #expect(short.stderr.contains("enough runs"), "\(short.stderr)")
-        for args in [["--changes", "--format", "xml"], ["--changes", "--state", "old"], ["--changes", "--window", "2"],
+        for args in [["--changes", "--format", "xml"], ["--changes", "--state", "old"], ["--changes", "--window", "2"], ["--changes", "--window", "2001"],
                      ["--changes", "--significance", "0.5"], ["--changes", "--min-effect", "-1"], ["--note", "x"],
                      ["--accept", "1", "--acknowledge", "1"], ["--changes", "--accept", "1"],
                      // Options of --changes without it, and --last (the listing's) with it, are refused, not ignored.

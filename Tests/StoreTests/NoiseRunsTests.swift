@@ -47,6 +47,27 @@ private func run(_ store: ResultStore, minute: Double, values: [[Double]], hash:
     #expect(try store.noiseRuns(machineKey: Synthetic.machine.key, keys: [], excluding: []).isEmpty)
 }
 
+@Test func noiseRunsCarryTheConfiguredProcessCount() throws {
+    let store = try ResultStore.inMemory()
+    func runWith(_ config: String, minute: Double) throws -> Int64 {
+        let op = Synthetic.Op(name: "gemm", values: ["reference": [[100]]])
+        let id = try Synthetic.run(store, ops: [op], info: {
+            $0.startedAt = Date(timeIntervalSince1970: 1_700_000_000 + 60 * minute)
+            $0.configJSON = config
+        })
+        try store.setRunMeta(runID: id, key: RunMetaKey.binaryHash, value: "aa")
+        return id
+    }
+    let ids = [try runWith(#"{"processes":"10","counters":"none"}"#, minute: 1),   // as the runner writes it
+               try runWith(#"{"processes":1}"#, minute: 2),                          // a number is read too
+               try runWith("{}", minute: 3),                                        // not recorded
+               try runWith(#"{"processes":"0"}"#, minute: 4),                        // not a count
+               try runWith("not json", minute: 5)]
+    let runs = try store.noiseRuns(machineKey: Synthetic.machine.key, keys: [gemmReference], excluding: [])
+    #expect(runs.map(\.runID) == ids)
+    #expect(runs.map(\.processes) == [10, 1, nil, nil, nil])
+}
+
 @Test func processMediansAreReadPerProcessFromTimeBatchesOfTheWantedRunsOnly() throws {
     let store = try ResultStore.inMemory()
     // Process 0: 100, 300 (simulated), 102 → median 101; process 1: 200, 204, 1 (below overhead) → 202.

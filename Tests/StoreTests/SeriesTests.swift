@@ -114,6 +114,36 @@ private func gemmOp(_ median: Double, seed: UInt64) -> Synthetic.Op {
     #expect(points[1].status == "interrupted")
 }
 
+@Test func seriesPointsAreTheSameWhateverTheChunkOfRunsReadPerRound() throws {
+    // Runs 3, 4 and 8 have no usable batch (all simulated); run 6 is tagged; every run counts
+    // instructions. Read one run per round, three per round and all at once: the same points.
+    let store = try ResultStore.inMemory()
+    let instructions = { (variant: String, ns: Double, iterations: Int) -> [CounterValue] in
+        [CounterValue(event: "instructions", value: Double(iterations) * ns, raw: 0, timeEnabled: 1, timeRunning: 1, backend: .sim)]
+    }
+    var ids: [Int64] = []
+    for i in 0..<10 {
+        let unusable = [3, 4, 8].contains(i)
+        ids.append(try Synthetic.run(store, ops: [gemmOp(1000 + Double(10 * i), seed: UInt64(i))],
+                                     flags: { _, _ in unusable ? [.simulated] : [] }, counters: instructions,
+                                     info: { $0.counterMode = .sim }))
+    }
+    try store.setRunTags(runID: ids[6], tags: ["ci": "nightly"])
+    let key = try #require(store.series(matching: "reference", branch: nil, machine: nil).first)
+    let usable = ids.enumerated().filter { ![3, 4, 8].contains($0.offset) }.map(\.element)
+    for last in [nil, 1, 4, 7, 20] as [Int?] {
+        let whole = try store.seriesPoints(key, branch: nil, last: last, chunk: 500)
+        #expect(whole.map(\.runID) == Array(usable.suffix(last ?? usable.count)), "last \(String(describing: last))")
+        for chunk in [1, 3] {
+            #expect(try store.seriesPoints(key, branch: nil, last: last, chunk: chunk) == whole, "chunk \(chunk), last \(String(describing: last))")
+        }
+    }
+    let all = try store.seriesPoints(key, branch: nil, last: nil)
+    #expect(all.first { $0.runID == ids[6] }?.tags == ["ci": "nightly"])
+    #expect(all.allSatisfy { $0.tags.isEmpty || $0.runID == ids[6] })
+    #expect(all.allSatisfy { $0.instructionsPerOp != nil && $0.samples.count == 6 })
+}
+
 @Test func tagsAreValidated() throws {
     #expect(try RunTags.parse("ci=nightly") == ("ci", "nightly"))
     #expect(try RunTags.parse("pr.number=a=b") == ("pr.number", "a=b"))
