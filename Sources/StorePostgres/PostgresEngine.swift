@@ -332,11 +332,57 @@ struct PostgresStoreDatabase: StoreDatabase {
         }
     }
 
-    /// Multi-row `INSERT ... VALUES (...), (...)` statements of at most 1000 rows and 65 535
-    /// parameters each. When `columns` include `id`, the table's identity sequence is then moved
-    /// past the largest id, so later inserts without an id do not collide with the explicit ones.
+    /// Rows at which `insertRows` switches from multi-row INSERTs to `COPY ... FROM STDIN`: below,
+    /// a statement or two; above, COPY's one stream (a 1M-sample push: 40 s of INSERTs, see
+    /// docs/results.md) wins.
+    static let copyThreshold = 2000
+
+    /// Inserts rows: `COPY ... FROM STDIN` (text format, `PostgresCopyText`) for `copyThreshold`
+    /// rows or more, else multi-row `INSERT ... VALUES (...), (...)` statements of at most 1000 rows
+    /// and 65 535 parameters each. When `columns` include `id`, the table's identity sequence is
+    /// then moved past the largest id, so later inserts without an id do not collide with the
+    /// explicit ones.
     func insertRows(table: String, columns: [String], rows: [[StoreValue]]) throws {
         guard !rows.isEmpty, !columns.isEmpty else { return }
+        for row in rows where row.count != columns.count {
+            throw StoreError.unusable(path: engine.location, reason: "a row for \(table) has \(row.count) values for \(columns.count) columns")
+        }
+        if rows.count >= Self.copyThreshold {
+            try copyRows(table: table, columns: columns, rows: rows)
+        } else {
+            try insertStatements(table: table, columns: columns, rows: rows)
+        }
+        if columns.contains(where: { $0.lowercased() == "id" }), let sequence = try engine.identitySequence(table, self) {
+            try execute(sql: "SELECT setval(CAST(? AS regclass), GREATEST((SELECT MAX(id) FROM \(table)), (SELECT last_value FROM \(sequence))))",
+                        arguments: [sequence])
+        }
+    }
+
+    /// `COPY table (columns) FROM STDIN` of `rows`, sent in chunks of about 1 MB, inside the
+    /// caller's transaction; waits as long as a statement may (`answerDeadline`).
+    private func copyRows(table: String, columns: [String], rows: [[StoreValue]]) throws {
+        if connection.isClosed { throw PostgresFailure.connectionLost }
+        let connection = self.connection
+        let promise = connection.eventLoop.makePromise(of: Void.self)
+        promise.completeWithTask {
+            try await connection.copyFrom(table: table, columns: columns, logger: PostgresEngine.logger) { writer in
+                var buffer = ByteBuffer()
+                buffer.reserveCapacity(1 << 20)
+                for row in rows {
+                    PostgresCopyText.appendRow(row, to: &buffer)
+                    if buffer.readableBytes >= 1 << 20 {
+                        try await writer.write(buffer)
+                        buffer.clear()
+                    }
+                }
+                if buffer.readableBytes > 0 { try await writer.write(buffer) }
+            }
+        }
+        try PostgresEngine.wait(promise.futureResult, timeout: max(PostgresEngine.answerDeadline, engine.lockTimeout + 60), closing: connection)
+    }
+
+    /// Multi-row INSERT statements (see `insertRows`).
+    private func insertStatements(table: String, columns: [String], rows: [[StoreValue]]) throws {
         let perStatement = max(1, min(1000, Self.maximumParameters / columns.count))
         let head = "INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES "
         var start = 0
@@ -347,9 +393,6 @@ struct PostgresStoreDatabase: StoreDatabase {
             values.reserveCapacity(chunk.count * columns.count)
             var parameter = 0
             for (index, row) in chunk.enumerated() {
-                guard row.count == columns.count else {
-                    throw StoreError.unusable(path: engine.location, reason: "a row for \(table) has \(row.count) values for \(columns.count) columns")
-                }
                 sql += index == 0 ? "(" : ", ("
                 for column in 0..<columns.count {
                     parameter += 1
@@ -360,10 +403,6 @@ struct PostgresStoreDatabase: StoreDatabase {
             }
             _ = try runNumbered(sql, values)
             start += chunk.count
-        }
-        if columns.contains(where: { $0.lowercased() == "id" }), let sequence = try engine.identitySequence(table, self) {
-            try execute(sql: "SELECT setval(CAST(? AS regclass), GREATEST((SELECT MAX(id) FROM \(table)), (SELECT last_value FROM \(sequence))))",
-                        arguments: [sequence])
         }
     }
 

@@ -5,7 +5,7 @@
 import Foundation
 import XCTest
 import Store
-import StorePostgres
+@testable import StorePostgres
 import TestSupport
 
 final class PostgresEngineTests: XCTestCase {
@@ -234,6 +234,50 @@ final class PostgresEngineTests: XCTestCase {
         XCTAssertEqual(counts?.value("rows"), .integer(2501))
         XCTAssertEqual(counts?.value("filled"), .integer(1667))
         XCTAssertEqual(counts?.value("top"), .integer(5001))
+    }
+
+    /// Bulk inserts of `copyThreshold` rows or more go through COPY's text format, smaller ones through
+    /// INSERT statements: both store every value exactly, escapes and all.
+    func testCopyAndInsertStatementsStoreTheSameValues() throws {
+        let (engine, _, _) = try freshEngine()
+        defer { engine.close() }
+        let texts = ["plain", "tab\there", "line\nbreak", "carriage\rreturn", #"back\slash \N not null"#, "é ü 漢字", "", "\\x00"]
+        let reals: [Double] = [0.1, -0.0, 1e-300, 1.7976931348623157e308, 3, -2.5, .pi, 123_456_789_012_345.67, .infinity, -.infinity]
+        func rows(_ count: Int) -> [[StoreValue]] {
+            (0..<count).map { i in
+                [.integer(Int64(i)), i % 7 == 0 ? .null : .text(texts[i % texts.count]), .real(reals[i % reals.count]),
+                 i % 5 == 0 ? .null : .blob(Data((0..<(i % 9)).map { UInt8(($0 * 37 + i) & 0xff) })),
+                 .integer(i % 2 == 0 ? Int64.min + Int64(i) : Int64.max - Int64(i)), .real(Double(i))]
+            }
+        }
+        let small = rows(PostgresStoreDatabase.copyThreshold - 1), large = rows(PostgresStoreDatabase.copyThreshold + 500)
+        try engine.write { db in
+            for table in ["small", "large"] {
+                try db.execute(sql: "CREATE TABLE \(table) (id BIGINT PRIMARY KEY, t TEXT, r DOUBLE PRECISION, b BYTEA, big BIGINT, whole BIGINT)")
+            }
+            let columns = ["id", "t", "r", "b", "big", "whole"]
+            try db.insertRows(table: "small", columns: columns, rows: small)
+            try db.insertRows(table: "large", columns: columns, rows: large)
+        }
+        for (table, expected) in [("small", small), ("large", large)] {
+            let stored = try engine.read { db in try db.fetchAll(sql: "SELECT id, t, r, b, big, whole FROM \(table) ORDER BY id").map(\.values) }
+            XCTAssertEqual(stored.count, expected.count, table)
+            for (got, want) in zip(stored, expected) {
+                // An integral double written into a BIGINT column reads back as an integer (either path).
+                var want = want
+                if case let .real(v) = want[5] { want[5] = .integer(Int64(v)) }
+                // (-0.0 == 0.0 for Equatable: the sign of zero is checked below.)
+                if got != want {
+                    XCTFail("\(table): stored \(got), wrote \(want)")
+                    break
+                }
+            }
+            let negativeZero = try engine.read { db in try db.fetchOne(Double.self, sql: "SELECT r FROM \(table) WHERE id = 1") }
+            XCTAssertEqual(negativeZero?.sign, .minus, table)
+        }
+        XCTAssertEqual(PostgresCopyText.text(3), "3")
+        XCTAssertEqual(PostgresCopyText.text(.nan), "NaN")
+        XCTAssertEqual(PostgresCopyText.text(0.1), "0.1")
     }
 
     func testWritesAreRefusedOnAReadOnlyEngine() throws {
