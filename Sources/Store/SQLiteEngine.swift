@@ -9,6 +9,9 @@ import GRDBSQLite  // the SQLite C API as GRDB links it (Linux, SwiftPM)
 import SQLite3  // Apple platforms: GRDB uses the system SQLite
 #endif
 
+/// `SQLITE_TRANSIENT`: SQLite copies bound text and blobs before the call returns.
+private let sqliteTransient = unsafeBitCast(OpaquePointer(bitPattern: -1), to: sqlite3_destructor_type.self)
+
 /// A `StoreEngine` over one SQLite file (or an in-memory database) through GRDB.
 struct SQLiteEngine: StoreEngine {
     /// The single connection; all access goes through it.
@@ -120,13 +123,45 @@ struct SQLiteConnection: StoreDatabase {
         }
     }
 
+    /// One prepared INSERT per (table, columns), values bound and stepped through the SQLite C API
+    /// (as `SampleWriter` does): GRDB's per-execution argument handling cost more than SQLite
+    /// itself when push copied a million-sample run.
     func insertRows(table: String, columns: [String], rows: [[StoreValue]]) throws {
         guard !rows.isEmpty else { return }
         let placeholders = Array(repeating: "?", count: columns.count).joined(separator: ", ")
-        let statement = try db.cachedStatement(sql: "INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES (\(placeholders))")
+        let sql = "INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES (\(placeholders))"
+        let statement = try db.cachedStatement(sql: sql)
+        let handle = statement.sqliteStatement
+        defer { sqlite3_reset(handle) }
         for row in rows {
-            try statement.execute(arguments: StatementArguments(row.map(Self.databaseValue)))
+            guard row.count == columns.count else {
+                throw DatabaseError(resultCode: .SQLITE_MISUSE, message: "a row for \(table) has \(row.count) values for \(columns.count) columns", sql: sql)
+            }
+            sqlite3_reset(handle)
+            for (index, value) in row.enumerated() {
+                let position = Int32(index + 1)
+                let code: Int32
+                switch value {
+                case .null: code = sqlite3_bind_null(handle, position)
+                case let .integer(v): code = sqlite3_bind_int64(handle, position, v)
+                case let .real(v): code = sqlite3_bind_double(handle, position, v)
+                case let .text(v): code = v.withCString { sqlite3_bind_text(handle, position, $0, Int32(v.utf8.count), sqliteTransient) }
+                case let .blob(v):
+                    code = v.withUnsafeBytes { bytes in
+                        // A zero-length blob (not NULL): SQLite needs a non-null pointer for that.
+                        sqlite3_bind_blob(handle, position, bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(bytes.count), sqliteTransient)
+                    }
+                }
+                guard code == SQLITE_OK else { throw lastError(sql) }
+            }
+            guard sqlite3_step(handle) == SQLITE_DONE else { throw lastError(sql) }
         }
+    }
+
+    /// The connection's last error as GRDB's `DatabaseError` (mapped like any other by the engine).
+    private func lastError(_ sql: String) -> DatabaseError {
+        DatabaseError(resultCode: ResultCode(rawValue: sqlite3_extended_errcode(db.sqliteConnection)),
+                      message: String(cString: sqlite3_errmsg(db.sqliteConnection)), sql: sql)
     }
 
     /// Statement arguments for GRDB.

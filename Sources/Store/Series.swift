@@ -167,8 +167,7 @@ extension ResultStore {
         }
     }
 
-    /// Runs of a series with their op row and stored point (`series_points`: batches, instructions,
-    /// 1 when the row exists), newest first by start time (ids are local to a database:
+    /// Runs of a series with their op row, newest first by start time (ids are local to a database:
     /// `push` and `merge` give copied runs new ids out of time order) (arguments: `seriesRunsArguments` with the
     /// same `branch`). Runs that did not measure this build's code as it is are not points of its
     /// history: the base side of `gate --against` (another binary, `run_meta` key
@@ -179,10 +178,8 @@ extension ResultStore {
     static func seriesRunsSQL(_ dialect: SQLDialect, branch: String?) -> String {
         let hint = dialect == .sqlite ? " INDEXED BY runs_series" : ""
         return """
-            SELECT r.id, r.started_at, r.status, r.git_commit, r.git_branch, r.git_dirty, r.label, o.id,
-                   p.batches, p.instructions, CASE WHEN p.op_id IS NULL THEN 0 ELSE 1 END
+            SELECT r.id, r.started_at, r.status, r.git_commit, r.git_branch, r.git_dirty, r.label, o.id
             FROM runs r\(hint) JOIN ops o ON o.run_id = r.id AND o.suite = ? AND o.name = ?
-                 LEFT JOIN series_points p ON p.op_id = o.id AND p.variant = ?
             WHERE r.machine_id = ? AND r.counter_mode = ? AND r.isa_built = ? AND r.status <> 'running'\(branch == nil ? "" : " AND r.git_branch = ?")
                   AND EXISTS (SELECT 1 FROM op_variants v WHERE v.op_id = o.id AND v.variant = ?)
                   AND NOT EXISTS (SELECT 1 FROM run_meta x WHERE x.run_id = r.id AND x.key IN ('worker.executable', 'inject_slowdown'))
@@ -192,8 +189,7 @@ extension ResultStore {
 
     /// Arguments of `seriesRunsSQL` (the branch only when given).
     static func seriesRunsArguments(_ key: SeriesKey, branch: String?) -> [any StoreEncodable] {
-        var arguments: [any StoreEncodable] = [key.benchmark.suite, key.benchmark.op, key.benchmark.variant, key.machineID,
-                                               key.counterMode, key.isaBuilt]
+        var arguments: [any StoreEncodable] = [key.benchmark.suite, key.benchmark.op, key.machineID, key.counterMode, key.isaBuilt]
         if let branch { arguments.append(branch) }
         arguments.append(key.benchmark.variant)
         return arguments
@@ -286,19 +282,9 @@ extension ResultStore {
                 start = chunk.endIndex
                 // Runs with a stored point decode it; the others (stored before schema v17, or whose
                 // point was not written yet) are read from their batches, a few queries per chunk.
-                var stored: [Int64: (samples: [Double], processes: [Int], instructions: Double?)?] = [:]
-                var unindexed: [Int64] = []
-                for row in chunk {
-                    let opID: Int64 = try row.get(at: 7)
-                    let hasPoint: Int64 = try row.get(at: 10)
-                    if hasPoint == 1 {
-                        let usable = try StoredPoint.decode(try row.get(at: 8), location: engine.location)
-                        let instructions: Double? = try row.get(at: 9)
-                        stored[opID] = usable.map { ($0.samples, $0.processes, instructions) }
-                    } else {
-                        unindexed.append(opID)
-                    }
-                }
+                let opIDs: [Int64] = try chunk.map { try $0.get(at: 7) }
+                let stored = try Self.storedPoints(db, opIDs: opIDs, variant: key.benchmark.variant, location: engine.location)
+                let unindexed = opIDs.filter { stored[$0] == nil }
                 let batches = try Self.batchesByOp(db, opIDs: unindexed, variant: key.benchmark.variant)
                 let instructions = withCounters ? try Self.instructionsByOp(db, opIDs: unindexed, variant: key.benchmark.variant) : [:]
                 let tags = anyTags ? try Self.runTags(db, runIDs: try chunk.map { try $0.get(at: 0) }) : [:]

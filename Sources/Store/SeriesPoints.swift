@@ -51,6 +51,23 @@ enum StoredPoint {
 }
 
 extension ResultStore {
+    /// The stored points of `variant` of the op rows `opIDs` that have one: per op, its usable
+    /// batches and instructions, or nil (inner) when the row says no batch is usable.
+    static func storedPoints(_ db: any StoreDatabase, opIDs: [Int64], variant: String,
+                             location: String) throws -> [Int64: (samples: [Double], processes: [Int], instructions: Double?)?] {
+        guard !opIDs.isEmpty else { return [:] }
+        var points: [Int64: (samples: [Double], processes: [Int], instructions: Double?)?] = [:]
+        try db.forEachRow(sql: """
+            SELECT op_id, batches, instructions FROM series_points WHERE variant = ? AND op_id IN (\(placeholders(opIDs.count)))
+            """, arguments: [variant as any StoreEncodable] + opIDs.map { $0 as any StoreEncodable }) { row in
+            let usable = try StoredPoint.decode(try row.get(at: 1), location: location)
+            let instructions: Double? = try row.get(at: 2)
+            points[try row.get(at: 0) as Int64] = .some(usable.map { ($0.samples, $0.processes, instructions) })
+            return true
+        }
+        return points
+    }
+
     /// Writes (replacing) the `series_points` rows of every op variant of run `runID` from its
     /// stored batches; returns the number of rows written.
     static func indexPoints(_ db: any StoreDatabase, runID: Int64) throws -> Int {
@@ -86,8 +103,9 @@ extension ResultStore {
         _ = try? write { db in try Self.indexPoints(db, runID: runID) }
     }
 
-    /// Op variants of ended runs without a `series_points` row. Cheap: three counts (op variants,
-    /// points, op variants of running runs), no join over the history.
+    /// Op variants of ended runs without a `series_points` row, from three counts (op variants,
+    /// points, op variants of running runs): no join over the history, but the counts read whole
+    /// tables on PostgreSQL, so read-write opens use the cheaper `indexMissingPointsIfNeeded` probe.
     public func missingPointCount() throws -> Int64 {
         try read { db in
             let variants = try db.fetchOne(Int64.self, sql: "SELECT COUNT(*) FROM op_variants") ?? 0
@@ -120,9 +138,28 @@ extension ResultStore {
         return (runIDs.count, points)
     }
 
-    /// `indexMissingPoints()` when `missingPointCount()` shows any; a store with every point
-    /// written is not written to. Called by read-write opens.
+    /// `indexMissingPoints()` when the oldest or the newest ended run with ops lacks points — what
+    /// an upgrade from before schema v17 leaves (every older run), checked with two index lookups,
+    /// not a count over the history; a store with those points written is not written to. Called
+    /// by read-write opens. (A run whose points failed to be written when it ended, in between,
+    /// is read from its samples until `fusebench reindex`.)
     func indexMissingPointsIfNeeded() throws {
-        if try missingPointCount() > 0 { try indexMissingPoints() }
+        let missing = try read { db -> Bool in
+            for order in ["ASC", "DESC"] {
+                guard let runID = try db.fetchOne(Int64.self, sql: """
+                    SELECT r.id FROM runs r WHERE r.status <> 'running' AND EXISTS (SELECT 1 FROM ops o WHERE o.run_id = r.id)
+                    ORDER BY r.id \(order) LIMIT 1
+                    """) else { return false }
+                let lacking = try db.fetchOne(Int64.self, sql: """
+                    SELECT CASE WHEN EXISTS (
+                        SELECT 1 FROM op_variants v JOIN ops o ON o.id = v.op_id
+                        WHERE o.run_id = ? AND NOT EXISTS (SELECT 1 FROM series_points p WHERE p.op_id = v.op_id AND p.variant = v.variant)
+                    ) THEN 1 ELSE 0 END
+                    """, arguments: [runID])
+                if lacking == 1 { return true }
+            }
+            return false
+        }
+        if missing { try indexMissingPoints() }
     }
 }
