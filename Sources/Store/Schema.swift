@@ -643,6 +643,9 @@ enum Schema {
             instructions REAL,
             PRIMARY KEY (op_id, variant)
         );
+        -- runs_series_time: one series' runs newest first by start time (ids are local to a database
+        -- once runs are pushed or merged), so `history --last N` reads N runs, not the series.
+        CREATE INDEX runs_series_time ON runs(machine_id, counter_mode, isa_built, started_at);
         """
 
     /// Version 16: identities that mean the same in every database, so runs can be pushed and

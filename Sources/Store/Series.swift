@@ -6,7 +6,7 @@
 //
 // The queries read only what they need: series are listed from the small `series` table (written
 // with the samples), and the points of one series read that op's samples of the runs of that
-// series (index `runs_series`, then `ops (run_id, suite, name)`, then `samples_op_sequence`).
+// series (index `runs_series_time`, then `ops (run_id, suite, name)`, then `samples_op_sequence`).
 import Foundation
 import BenchModel
 
@@ -173,17 +173,18 @@ extension ResultStore {
     /// history: the base side of `gate --against` (another binary, `run_meta` key
     /// `worker.executable`) and runs with `--inject-slowdown` (a testing aid, key `inject_slowdown`).
     ///
-    /// Dialects differ here: SQLite is told to use index `runs_series` (`INDEXED BY`, which
-    /// PostgreSQL does not have; its planner picks the index by itself).
-    static func seriesRunsSQL(_ dialect: SQLDialect, branch: String?) -> String {
-        let hint = dialect == .sqlite ? " INDEXED BY runs_series" : ""
+    /// Dialects differ here: SQLite is told to use index `runs_series_time` (`INDEXED BY`, which
+    /// PostgreSQL does not have; its planner picks the index by itself). `limited` appends
+    /// `LIMIT ? OFFSET ?` (two more arguments): a page of the newest runs.
+    static func seriesRunsSQL(_ dialect: SQLDialect, branch: String?, limited: Bool = false) -> String {
+        let hint = dialect == .sqlite ? " INDEXED BY runs_series_time" : ""
         return """
             SELECT r.id, r.started_at, r.status, r.git_commit, r.git_branch, r.git_dirty, r.label, o.id
             FROM runs r\(hint) JOIN ops o ON o.run_id = r.id AND o.suite = ? AND o.name = ?
             WHERE r.machine_id = ? AND r.counter_mode = ? AND r.isa_built = ? AND r.status <> 'running'\(branch == nil ? "" : " AND r.git_branch = ?")
                   AND EXISTS (SELECT 1 FROM op_variants v WHERE v.op_id = o.id AND v.variant = ?)
                   AND NOT EXISTS (SELECT 1 FROM run_meta x WHERE x.run_id = r.id AND x.key IN ('worker.executable', 'inject_slowdown'))
-            ORDER BY r.started_at DESC, r.id DESC
+            ORDER BY r.started_at DESC, r.id DESC\(limited ? " LIMIT ? OFFSET ?" : "")
             """
     }
 
@@ -261,50 +262,68 @@ extension ResultStore {
         try seriesPoints(key, branch: branch, last: last, chunk: Self.pointChunk)
     }
 
-    /// `seriesPoints(_:branch:last:)` reading `chunk` runs' batches per round (tests use small chunks).
-    func seriesPoints(_ key: SeriesKey, branch: String?, last: Int?, chunk chunkSize: Int) throws -> [SeriesPoint] {
+    /// `seriesPoints(_:branch:last:)` reading `chunk` runs' batches per round and, with `last`, pages
+    /// of at least `minimumPage` runs (tests use small ones).
+    func seriesPoints(_ key: SeriesKey, branch: String?, last: Int?, chunk chunkSize: Int, minimumPage: Int = 64) throws -> [SeriesPoint] {
         if let last, last < 1 { throw StoreError.invalidName("the number of runs must be at least 1, got \(last)") }
         let chunkSize = max(1, chunkSize)
         return try read { db in
-            // Newest first, so the newest `last` are kept; reversed at the end. The run rows are read
-            // before the points (an engine may not run a query while another one streams).
-            let runs = try db.fetchAll(sql: Self.seriesRunsSQL(db.dialect, branch: branch),
-                                       arguments: Self.seriesRunsArguments(key, branch: branch))
             // Most databases hold no tags: skip the tag lookup then.
             let anyTags = try db.fetchOne(Int64.self, sql: "SELECT 1 FROM run_tags LIMIT 1") != nil
             let withCounters = key.counterMode != CounterSource.none.rawValue
             var points: [SeriesPoint] = []
-            var start = 0
-            while start < runs.count {
-                let wanted = last.map { $0 - points.count } ?? Int.max
-                if wanted <= 0 { break }
-                let chunk = runs[start ..< min(runs.count, start + min(chunkSize, wanted))]
-                start = chunk.endIndex
-                // Runs with a stored point decode it; the others (stored before schema v17, or whose
-                // point was not written yet) are read from their batches, a few queries per chunk.
-                let opIDs: [Int64] = try chunk.map { try $0.get(at: 7) }
-                let stored = try Self.storedPoints(db, opIDs: opIDs, variant: key.benchmark.variant, location: engine.location)
-                let unindexed = opIDs.filter { stored[$0] == nil }
-                let batches = try Self.batchesByOp(db, opIDs: unindexed, variant: key.benchmark.variant)
-                let instructions = withCounters ? try Self.instructionsByOp(db, opIDs: unindexed, variant: key.benchmark.variant) : [:]
-                let tags = anyTags ? try Self.runTags(db, runIDs: try chunk.map { try $0.get(at: 0) }) : [:]
-                for row in chunk {
-                    let runID: Int64 = try row.get(at: 0), opID: Int64 = try row.get(at: 7)
-                    let samples: [Double], processes: [Int], instructionsPerOp: Double?
-                    if let point = stored[opID] {
-                        guard let point else { continue }
-                        (samples, processes, instructionsPerOp) = (point.samples, point.processes, withCounters ? point.instructions : nil)
-                    } else {
-                        guard let usable = Self.usableBatches(batches[opID] ?? []) else { continue }
-                        (samples, processes, instructionsPerOp) = (usable.samples, usable.processes, instructions[opID])
-                    }
-                    points.append(SeriesPoint(runID: runID, startedAt: Date(timeIntervalSince1970: try row.get(at: 1)),
-                                              status: try row.get(at: 2), gitCommit: try row.get(at: 3), gitBranch: try row.get(at: 4),
-                                              gitDirty: try row.get(at: 5), label: try row.get(at: 6), tags: tags[runID] ?? [:],
-                                              samples: samples, processes: processes, instructionsPerOp: instructionsPerOp))
-                }
+            // Newest first, so the newest `last` are kept; reversed at the end. With `last`, runs are
+            // read a page at a time (a run without a usable batch is skipped, so a page may not be
+            // enough); the run rows are read before the points (an engine may not run a query while
+            // another one streams).
+            let page = last.map { max($0, minimumPage, 1) }
+            var offset = 0
+            while true {
+                var arguments = Self.seriesRunsArguments(key, branch: branch)
+                if let page { arguments += [page, offset] }
+                let runs = try db.fetchAll(sql: Self.seriesRunsSQL(db.dialect, branch: branch, limited: page != nil), arguments: arguments)
+                try Self.appendPoints(&points, runs: runs, db: db, key: key, last: last, chunk: chunkSize, anyTags: anyTags,
+                                      withCounters: withCounters, location: engine.location)
+                guard let page, runs.count == page, points.count < (last ?? Int.max) else { break }
+                offset += page
             }
             return points.reversed()
+        }
+    }
+
+    /// Appends to `points` the points of `runs` (rows of `seriesRunsSQL`, newest first) until
+    /// `last` are there, reading `chunk` runs' points or batches per round.
+    private static func appendPoints(_ points: inout [SeriesPoint], runs: [StoreRow], db: any StoreDatabase, key: SeriesKey, last: Int?,
+                                     chunk chunkSize: Int, anyTags: Bool, withCounters: Bool, location: String) throws {
+        var start = 0
+        while start < runs.count {
+            let wanted = last.map { $0 - points.count } ?? Int.max
+            if wanted <= 0 { break }
+            let chunk = runs[start ..< min(runs.count, start + min(chunkSize, wanted))]
+            start = chunk.endIndex
+            // Runs with a stored point decode it; the others (stored before schema v17, or whose
+            // point was not written yet) are read from their batches, a few queries per chunk.
+            let opIDs: [Int64] = try chunk.map { try $0.get(at: 7) }
+            let stored = try Self.storedPoints(db, opIDs: opIDs, variant: key.benchmark.variant, location: location)
+            let unindexed = opIDs.filter { stored[$0] == nil }
+            let batches = try Self.batchesByOp(db, opIDs: unindexed, variant: key.benchmark.variant)
+            let instructions = withCounters ? try Self.instructionsByOp(db, opIDs: unindexed, variant: key.benchmark.variant) : [:]
+            let tags = anyTags ? try Self.runTags(db, runIDs: try chunk.map { try $0.get(at: 0) }) : [:]
+            for row in chunk {
+                let runID: Int64 = try row.get(at: 0), opID: Int64 = try row.get(at: 7)
+                let samples: [Double], processes: [Int], instructionsPerOp: Double?
+                if let point = stored[opID] {
+                    guard let point else { continue }
+                    (samples, processes, instructionsPerOp) = (point.samples, point.processes, withCounters ? point.instructions : nil)
+                } else {
+                    guard let usable = Self.usableBatches(batches[opID] ?? []) else { continue }
+                    (samples, processes, instructionsPerOp) = (usable.samples, usable.processes, instructions[opID])
+                }
+                points.append(SeriesPoint(runID: runID, startedAt: Date(timeIntervalSince1970: try row.get(at: 1)),
+                                          status: try row.get(at: 2), gitCommit: try row.get(at: 3), gitBranch: try row.get(at: 4),
+                                          gitDirty: try row.get(at: 5), label: try row.get(at: 6), tags: tags[runID] ?? [:],
+                                          samples: samples, processes: processes, instructionsPerOp: instructionsPerOp))
+            }
         }
     }
 

@@ -132,6 +132,7 @@ public enum PostgresSchema {
             instructions DOUBLE PRECISION,
             PRIMARY KEY (op_id, variant)
         );
+        CREATE INDEX runs_series_time ON runs(machine_id, counter_mode, isa_built, started_at);
         """
 
     /// The schema of `baseIdentifiers` (SQLite's tables after v15), as one script.

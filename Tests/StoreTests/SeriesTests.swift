@@ -116,7 +116,8 @@ private func gemmOp(_ median: Double, seed: UInt64) -> Synthetic.Op {
 
 @Test func seriesPointsAreTheSameWhateverTheChunkOfRunsReadPerRound() throws {
     // Runs 3, 4 and 8 have no usable batch (all simulated); run 6 is tagged; every run counts
-    // instructions. Read one run per round, three per round and all at once: the same points.
+    // instructions. Read one run per round, three per round and all at once, in pages of one run,
+    // two and more: the same points.
     let store = try ResultStore.inMemory()
     let instructions = { (variant: String, ns: Double, iterations: Int) -> [CounterValue] in
         [CounterValue(event: "instructions", value: Double(iterations) * ns, raw: 0, timeEnabled: 1, timeRunning: 1, backend: .sim)]
@@ -135,7 +136,10 @@ private func gemmOp(_ median: Double, seed: UInt64) -> Synthetic.Op {
         let whole = try store.seriesPoints(key, branch: nil, last: last, chunk: 500)
         #expect(whole.map(\.runID) == Array(usable.suffix(last ?? usable.count)), "last \(String(describing: last))")
         for chunk in [1, 3] {
-            #expect(try store.seriesPoints(key, branch: nil, last: last, chunk: chunk) == whole, "chunk \(chunk), last \(String(describing: last))")
+            for page in [1, 2, 64] {
+                #expect(try store.seriesPoints(key, branch: nil, last: last, chunk: chunk, minimumPage: page) == whole,
+                        "chunk \(chunk), page \(page), last \(String(describing: last))")
+            }
         }
     }
     let all = try store.seriesPoints(key, branch: nil, last: nil)
