@@ -30,8 +30,8 @@ import BenchModel
 ///   identity sequence past the explicit ids), `counter_values` (`id = new sample id * 1024 + position`), `iteration_latencies`,
 ///   `sim_functions` (by sample);
 /// - `accuracy_checks`, `thermal_readings`, `variant_decisions`, `fusion_decisions` (by run);
-/// - `series_points` (by op; derived from the run's batches: written on the target from the copied
-///   rows when the source has none, e.g. a database of a fusebench before schema v17).
+/// - `series_points` (by op; derived from the run's batches: computed from the source's batches
+///   when the source has none, e.g. a read-only database of a fusebench before schema v17).
 ///
 /// Not run-owned, handled by their own calls: `baselines` and `baseline_moves` (`copyBaselines`),
 /// `change_points` (`copyChangePoints`), `sim_cache` (`copySimCache`). `grdb_migrations` is schema
@@ -235,7 +235,15 @@ public struct RunTransfer {
             try mappedOp(&row)
             copiedPoints += 1
         }
-        if copiedPoints == 0 { _ = try ResultStore.indexPoints(dst, runID: runID) }
+        if copiedPoints == 0 {
+            // Computed from the source's batches (the same rows just copied), not read back from the target.
+            var rows = try ResultStore.computePoints(src, runID: sourceID)
+            for i in rows.indices {
+                guard let op = opMap[rows[i].opID] else { throw StoreRowError("op_id \(rows[i].opID) of run \(sourceID) names no op of the run") }
+                rows[i].opID = op
+            }
+            try ResultStore.writePoints(dst, rows)
+        }
 
         try copyRows(src: src, dst: dst, table: "accuracy_checks", sql: "SELECT * FROM accuracy_checks WHERE run_id = ? ORDER BY id",
                      sourceID, dropping: ["id"]) { row in

@@ -68,9 +68,16 @@ extension ResultStore {
         return points
     }
 
-    /// Writes (replacing) the `series_points` rows of every op variant of run `runID` from its
-    /// stored batches; returns the number of rows written.
-    static func indexPoints(_ db: any StoreDatabase, runID: Int64) throws -> Int {
+    /// One `series_points` row.
+    struct PointRow {
+        var opID: Int64
+        var variant: String
+        var batches: Data?
+        var instructions: Double?
+    }
+
+    /// The `series_points` rows of every op variant of run `runID`, computed from its stored batches.
+    static func computePoints(_ db: any StoreDatabase, runID: Int64) throws -> [PointRow] {
         var opsByVariant: [String: [Int64]] = [:]
         try db.forEachRow(sql: """
             SELECT v.variant, v.op_id FROM op_variants v JOIN ops o ON o.id = v.op_id WHERE o.run_id = ? ORDER BY v.op_id
@@ -78,22 +85,37 @@ extension ResultStore {
             opsByVariant[try row.get(at: 0), default: []].append(try row.get(at: 1))
             return true
         }
-        var written = 0
+        var rows: [PointRow] = []
         for (variant, allOps) in opsByVariant.sorted(by: { $0.key < $1.key }) {
             for start in stride(from: 0, to: allOps.count, by: pointChunk) {
                 let opIDs = Array(allOps[start..<min(allOps.count, start + pointChunk)])
                 let batches = try batchesByOp(db, opIDs: opIDs, variant: variant)
                 let instructions = try instructionsByOp(db, opIDs: opIDs, variant: variant)
                 for opID in opIDs {
-                    try db.execute(sql: """
-                        INSERT INTO series_points (op_id, variant, batches, instructions) VALUES (?, ?, ?, ?)
-                        ON CONFLICT (op_id, variant) DO UPDATE SET batches = excluded.batches, instructions = excluded.instructions
-                        """, arguments: [opID, variant, StoredPoint.encode(usableBatches(batches[opID] ?? [])), instructions[opID]])
-                    written += 1
+                    rows.append(PointRow(opID: opID, variant: variant, batches: StoredPoint.encode(usableBatches(batches[opID] ?? [])),
+                                         instructions: instructions[opID]))
                 }
             }
         }
-        return written
+        return rows
+    }
+
+    /// Writes (replacing) `rows` into `series_points`.
+    static func writePoints(_ db: any StoreDatabase, _ rows: [PointRow]) throws {
+        for row in rows {
+            try db.execute(sql: """
+                INSERT INTO series_points (op_id, variant, batches, instructions) VALUES (?, ?, ?, ?)
+                ON CONFLICT (op_id, variant) DO UPDATE SET batches = excluded.batches, instructions = excluded.instructions
+                """, arguments: [row.opID, row.variant, row.batches, row.instructions])
+        }
+    }
+
+    /// Writes (replacing) the `series_points` rows of every op variant of run `runID` from its
+    /// stored batches; returns the number of rows written.
+    static func indexPoints(_ db: any StoreDatabase, runID: Int64) throws -> Int {
+        let rows = try computePoints(db, runID: runID)
+        try writePoints(db, rows)
+        return rows.count
     }
 
     /// Writes the points of run `runID` after it ended. A failure leaves the run without points,
