@@ -1,6 +1,7 @@
-// Queries for learned noise (docs/history.md): the completed runs of one machine key in start order with
-// what A/A pairing needs (run meta `RunMetaKey.binaryHash`, `RunMetaKey.injectSlowdown`, the configured
-// process count from `runs.config`, which of the asked benchmarks each run measured), and per-process medians of net ns/iteration of chosen runs.
+// Queries for learned noise (docs/history.md): the completed runs of one machine key in start order
+// with what A/A pairing needs (run meta `RunMetaKey.binaryHash`, `RunMetaKey.injectSlowdown`, the
+// configured process count from `runs.config`, which of the asked benchmarks each run measured), and
+// per-process medians of net ns/iteration of chosen runs.
 //
 // Cost: one query over the machine's runs (indexes `machines_key`, `runs_machine`, `run_meta`'s
 // primary key), one per asked op over `ops` by name (index `ops_benchmark`, migration

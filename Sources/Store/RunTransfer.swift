@@ -227,7 +227,7 @@ public struct RunTransfer {
                 """, sourceID) { row in _ = try mappedSample(&row) }
         }
 
-        // Series points: copied by op; derived on the target when the source has none for the run.
+        // Series points: copied by op; computed from the source's batches when it has none for the run.
         var copiedPoints = 0
         try copyRows(src: src, dst: dst, table: "series_points", sql: """
             SELECT p.* FROM series_points p JOIN ops o ON o.id = p.op_id WHERE o.run_id = ? ORDER BY p.op_id, p.variant
@@ -236,7 +236,7 @@ public struct RunTransfer {
             copiedPoints += 1
         }
         if copiedPoints == 0 {
-            // Computed from the source's batches (the same rows just copied), not read back from the target.
+            // From the source (the batches just copied), not read back from the target: on a server that is a round trip per row.
             var rows = try ResultStore.computePoints(src, runID: sourceID)
             for i in rows.indices {
                 guard let op = opMap[rows[i].opID] else { throw StoreRowError("op_id \(rows[i].opID) of run \(sourceID) names no op of the run") }
