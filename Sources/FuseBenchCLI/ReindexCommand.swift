@@ -24,9 +24,10 @@ struct ReindexCommand: ParsableCommand {
         guard database.isPostgres || FileManager.default.fileExists(atPath: database.path) else {
             throw UsageError("\(database.path): no results database there (pass --db)")
         }
-        // Opening for writing fills missing points in: count them first, through a reading open.
+        // Count first, through a reading open (opening for writing may already fill some in).
         let missing = try database.openForReading().missingPointCount()
         let store = try database.open()
+        try store.indexMissingPoints()
         let left = try store.missingPointCount()
         print("\(database.displayPath): \(max(0, missing - left)) missing series point(s) written; \(max(0, left)) still missing")
         if left > 0 { throw ExitCode(3) }

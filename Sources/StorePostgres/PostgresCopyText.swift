@@ -3,8 +3,9 @@
 // in text values a backslash, tab, newline and carriage return are escaped; bytea as `\\x` and hex;
 // doubles in their shortest exact form, integral ones (below 2^53) without a fraction so a BIGINT
 // column accepts them; infinities and NaN as PostgreSQL spells them.
+#if Fleet
 import Foundation
-import NIOCore
+import PostgresNIO
 import Store
 
 /// Encoder of `COPY` text-format rows.
@@ -63,3 +64,4 @@ enum PostgresCopyText {
         }
     }
 }
+#endif
