@@ -217,3 +217,45 @@ func portableSQLViolations(name: String, text: String) -> [String] {
         "Sources/Store/X.swift:3: 'IFNULL(' is SQLite-only; use COALESCE(",
     ])
 }
+
+/// Modules that only a build with the `Fleet` trait has (SwiftNIO, postgres-nio, hummingbird).
+private let fleetOnlyModules = ["PostgresNIO", "NIO", "NIOCore", "NIOPosix", "NIOHTTP1", "Hummingbird", "HummingbirdCore", "Logging"]
+
+/// `path:line` of each import of a Fleet-only module outside `#if Fleet` in `text`: the StorePostgres
+/// and Serve targets are compiled without the trait too (empty), so such an import breaks the
+/// README's first command (`swift build -c release` without traits) while CI, which builds with
+/// the trait, stays green.
+func fleetImportViolations(path: String, text: String) -> [String] {
+    var inFleet = false, violations: [String] = []
+    for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        let line = raw.trimmingCharacters(in: .whitespaces)
+        if line == "#if Fleet" { inFleet = true } else if line == "#endif" { inFleet = false }
+        let words = line.split(separator: " ")
+        if !inFleet, words.count >= 2, words[0] == "import" || words[0] == "@testable" || words[0] == "@_exported",
+           let module = words.last, fleetOnlyModules.contains(String(module)) {
+            violations.append("\(path):\(index + 1): 'import \(module)' outside '#if Fleet' breaks the build without the Fleet trait")
+        }
+    }
+    return violations
+}
+
+@Test func fleetOnlyImportsAreInsideIfFleet() throws {
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    var violations: [String] = [], files = 0
+    for directory in ["Sources/StorePostgres", "Sources/Serve"] {
+        let url = root.appendingPathComponent(directory)
+        for name in try FileManager.default.contentsOfDirectory(atPath: url.path).filter({ $0.hasSuffix(".swift") }).sorted() {
+            files += 1
+            violations += fleetImportViolations(path: "\(directory)/\(name)", text: try String(contentsOf: url.appendingPathComponent(name), encoding: .utf8))
+        }
+    }
+    #expect(files >= 8, "found only \(files) files under \(root.path)")
+    #expect(violations.isEmpty, "\(violations.joined(separator: "\n"))")
+}
+
+@Test func theFleetImportLintFindsAnUnguardedImportWithItsLine() {
+    let text = "// header\nimport Foundation\nimport NIOCore\n#if Fleet\nimport PostgresNIO\n#endif\n"
+    #expect(fleetImportViolations(path: "Sources/StorePostgres/X.swift", text: text) == [
+        "Sources/StorePostgres/X.swift:3: 'import NIOCore' outside '#if Fleet' breaks the build without the Fleet trait",
+    ])
+}
