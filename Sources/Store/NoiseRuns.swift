@@ -112,19 +112,17 @@ extension ResultStore {
         """
 
     private static func processMedians(_ db: any StoreDatabase, runID: Int64, key: BenchmarkKey) throws -> [Double]? {
-        struct Batch { var process: Int; var value: Double; var flags: SampleFlags; var timed: Bool }
-        var batches: [Batch] = []
+        var batches: [PointBatch] = []
         try db.forEachRow(sql: processBatchesSQL, arguments: [runID, key.suite, key.op, key.variant]) { row in
-            batches.append(Batch(process: try row.get(at: 0), value: (try row.get(at: 1) as Double?) ?? .nan,
-                                 flags: SampleFlags(rawValue: try row.get(at: 2)), timed: try row.get(at: 3)))
+            batches.append(PointBatch(id: 0, value: (try row.get(at: 1) as Double?) ?? .nan, process: try row.get(at: 0),
+                                      flags: SampleFlags(rawValue: try row.get(at: 2)), timed: try row.get(at: 3)))
             return true
         }
-        // As Comparator.decisionBatches: per-iteration-timed batches count only when no plain batch exists.
-        let anyPlain = batches.contains { !$0.timed && !$0.flags.contains(.simulated) }
+        // The batches history decides from (as Comparator.decisionBatches), positive ones only.
+        guard let usable = usableBatches(batches) else { return nil }
         var byProcess: [Int: [Double]] = [:]
-        for b in batches where !(anyPlain && b.timed) && !b.flags.contains(.simulated) && !b.flags.contains(.belowOverhead)
-            && b.value.isFinite && b.value > 0 {
-            byProcess[b.process, default: []].append(b.value)
+        for (value, process) in zip(usable.samples, usable.processes) where value > 0 {
+            byProcess[process, default: []].append(value)
         }
         guard !byProcess.isEmpty else { return nil }
         return byProcess.keys.sorted().compactMap { byProcess[$0].map { Median.of($0) } }

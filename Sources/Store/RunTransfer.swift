@@ -278,7 +278,7 @@ public struct RunTransfer {
         values["fingerprint_id"] = .text(ResultStore.fingerprintID(fingerprint))
         let columns = values.keys.sorted()
         // ON CONFLICT: a concurrent push may insert the same machine; its row is then used.
-        try dst.execute(sql: "INSERT INTO machines (\(columns.joined(separator: ", "))) VALUES (\(Self.placeholders(columns.count))) "
+        try dst.execute(sql: "INSERT INTO machines (\(columns.joined(separator: ", "))) VALUES (\(StoreSQL.placeholders(columns.count))) "
                         + "ON CONFLICT DO NOTHING", arguments: columns.map { values[$0] ?? .null })
         guard let id = try dst.fetchOne(Int64.self, sql: lookup, arguments: [fingerprint]) else {
             throw StoreRowError("machine with fingerprint id \(ResultStore.fingerprintID(fingerprint)) could not be stored")
@@ -410,7 +410,7 @@ public struct RunTransfer {
                 values["run_before"] = .integer(before)
                 values["run_after"] = .integer(after)
                 let columns = values.keys.sorted()
-                try dst.execute(sql: "INSERT INTO change_points (\(columns.joined(separator: ", "))) VALUES (\(Self.placeholders(columns.count)))",
+                try dst.execute(sql: "INSERT INTO change_points (\(columns.joined(separator: ", "))) VALUES (\(StoreSQL.placeholders(columns.count)))",
                                 arguments: columns.map { values[$0] ?? .null })
                 copied += 1
             }
@@ -436,7 +436,7 @@ public struct RunTransfer {
                 values["source_run_id"] = try uuid.flatMap { try dst.fetchOne(Int64.self, sql: "SELECT id FROM runs WHERE uuid = ?", arguments: [$0]) }
                     .map { .integer($0) } ?? .null
                 let columns = values.keys.sorted()
-                inserted += try dst.execute(sql: "INSERT INTO sim_cache (\(columns.joined(separator: ", "))) VALUES (\(Self.placeholders(columns.count))) "
+                inserted += try dst.execute(sql: "INSERT INTO sim_cache (\(columns.joined(separator: ", "))) VALUES (\(StoreSQL.placeholders(columns.count))) "
                                             + "ON CONFLICT DO NOTHING", arguments: columns.map { values[$0] ?? .null })
             }
             return inserted
@@ -454,15 +454,10 @@ public struct RunTransfer {
         return values
     }
 
-    /// `?, ?, ...` for `count` values.
-    static func placeholders(_ count: Int) -> String {
-        Array(repeating: "?", count: count).joined(separator: ", ")
-    }
-
     /// Inserts one row and returns its new id (`RETURNING id`).
     private func insertReturningID(table: String, _ values: [String: StoreValue], _ dst: any StoreDatabase) throws -> Int64 {
         let columns = values.keys.sorted()
-        guard let id = try dst.fetchOne(Int64.self, sql: "INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES (\(Self.placeholders(columns.count))) RETURNING id",
+        guard let id = try dst.fetchOne(Int64.self, sql: "INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES (\(StoreSQL.placeholders(columns.count))) RETURNING id",
                                         arguments: columns.map { values[$0] ?? .null }) else {
             throw StoreRowError("inserting into \(table) returned no id")
         }

@@ -128,8 +128,7 @@ struct SQLiteConnection: StoreDatabase {
     /// itself when push copied a million-sample run.
     func insertRows(table: String, columns: [String], rows: [[StoreValue]]) throws {
         guard !rows.isEmpty else { return }
-        let placeholders = Array(repeating: "?", count: columns.count).joined(separator: ", ")
-        let sql = "INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES (\(placeholders))"
+        let sql = "INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES (\(StoreSQL.placeholders(columns.count)))"
         let statement = try db.cachedStatement(sql: sql)
         let handle = statement.sqliteStatement
         defer { sqlite3_reset(handle) }

@@ -47,7 +47,7 @@ struct SampleWriter {
 
     /// `INSERT INTO table (columns) VALUES (?, ...)`.
     static func insertSQL(_ table: String, _ columns: [String]) -> String {
-        "INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES (\(Array(repeating: "?", count: columns.count).joined(separator: ", ")))"
+        "INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES (\(StoreSQL.placeholders(columns.count)))"
     }
 
     /// Refuses a sample with more counter values than a sample can key, or latencies (labels) that

@@ -331,19 +331,15 @@ extension ResultStore {
     /// engines' bound-parameter limits).
     static let pointChunk = 500
 
-    /// One stored batch of a variant, as `seriesPoints` reads it.
+    /// One stored batch of a variant, as `seriesPoints` (and learned noise) read it.
     struct PointBatch {
+        /// The sample id (to find its `iteration_latencies` row; 0 when `timed` is read with the batch).
         var id: Int64
         var value: Double
         var process: Int
         var flags: SampleFlags
         /// The batch was timed per iteration (it has an `iteration_latencies` row).
         var timed: Bool
-    }
-
-    /// `?, ?, …` for `count` parameters.
-    static func placeholders(_ count: Int) -> String {
-        Array(repeating: "?", count: count).joined(separator: ", ")
     }
 
     /// The batches of `variant` of each op row in `opIDs`, in batch (sequence) order.
@@ -353,7 +349,7 @@ extension ResultStore {
         var first = Int64.max, last = Int64.min
         try db.forEachRow(sql: """
             SELECT s.op_id, s.id, (s.wall_ns - s.overhead_ns) / NULLIF(s.iterations, 0), s.process, s.flags
-            FROM samples s WHERE s.variant = ? AND s.op_id IN (\(placeholders(opIDs.count))) ORDER BY s.op_id, s.sequence, s.id
+            FROM samples s WHERE s.variant = ? AND s.op_id IN (\(StoreSQL.placeholders(opIDs.count))) ORDER BY s.op_id, s.sequence, s.id
             """, arguments: [variant as any StoreEncodable] + opIDs.map { $0 as any StoreEncodable }) { row in
             let id: Int64 = try row.get(at: 1)
             first = min(first, id)
@@ -399,7 +395,7 @@ extension ResultStore {
         try db.forEachRow(sql: """
             SELECT s.op_id, c.value / NULLIF(s.iterations, 0), c.backend FROM samples s
                  JOIN counter_values c ON c.id BETWEEN s.id * 1024 AND s.id * 1024 + 1023
-            WHERE s.variant = ? AND s.op_id IN (\(placeholders(opIDs.count))) AND c.event = 'instructions'
+            WHERE s.variant = ? AND s.op_id IN (\(StoreSQL.placeholders(opIDs.count))) AND c.event = 'instructions'
             """, arguments: [variant as any StoreEncodable] + opIDs.map { $0 as any StoreEncodable }) { row in
             guard let v: Double = try row.get(at: 1), v.isFinite else { return true }
             let op: Int64 = try row.get(at: 0), backend: String = try row.get(at: 2)
@@ -450,7 +446,7 @@ extension ResultStore {
     static func runTags(_ db: any StoreDatabase, runIDs: [Int64]) throws -> [Int64: [String: String]] {
         guard !runIDs.isEmpty else { return [:] }
         var tags: [Int64: [String: String]] = [:]
-        try db.forEachRow(sql: "SELECT run_id, key, value FROM run_tags WHERE run_id IN (\(placeholders(runIDs.count)))",
+        try db.forEachRow(sql: "SELECT run_id, key, value FROM run_tags WHERE run_id IN (\(StoreSQL.placeholders(runIDs.count)))",
                           arguments: runIDs) { row in
             tags[try row.get(at: 0) as Int64, default: [:]][try row.get(at: 1) as String] = try row.get(at: 2) as String
             return true

@@ -58,7 +58,7 @@ extension ResultStore {
         guard !opIDs.isEmpty else { return [:] }
         var points: [Int64: (samples: [Double], processes: [Int], instructions: Double?)?] = [:]
         try db.forEachRow(sql: """
-            SELECT op_id, batches, instructions FROM series_points WHERE variant = ? AND op_id IN (\(placeholders(opIDs.count)))
+            SELECT op_id, batches, instructions FROM series_points WHERE variant = ? AND op_id IN (\(StoreSQL.placeholders(opIDs.count)))
             """, arguments: [variant as any StoreEncodable] + opIDs.map { $0 as any StoreEncodable }) { row in
             let usable = try StoredPoint.decode(try row.get(at: 1), location: location)
             let instructions: Double? = try row.get(at: 2)

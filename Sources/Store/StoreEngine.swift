@@ -303,6 +303,14 @@ public protocol StoreEngine: Sendable {
     func close()
 }
 
+/// SQL text the store's queries share.
+enum StoreSQL {
+    /// `?, ?, …` for `count` parameters.
+    static func placeholders(_ count: Int) -> String {
+        Array(repeating: "?", count: count).joined(separator: ", ")
+    }
+}
+
 /// The schema every engine holds: the same named migrations, oldest first. An engine records the
 /// identifiers it has applied and refuses a database listing one this build does not know (written
 /// by a newer fusebench) or holding another program's tables, before changing anything.

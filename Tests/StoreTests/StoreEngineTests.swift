@@ -198,8 +198,7 @@ func portableSQLViolations(name: String, text: String) -> [String] {
 }
 
 @Test func portableStoreFilesHoldNoSQLiteOnlySQL() throws {
-    let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("Sources/Store")
+    let directory = BuiltExecutable.packageRoot.appendingPathComponent("Sources/Store")
     let names = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".swift") }.sorted()
     #expect(names.contains("Runs.swift") && names.contains("Samples.swift"), "Sources/Store not found at \(directory.path)")
     var violations: [String] = []
@@ -240,7 +239,7 @@ func fleetImportViolations(path: String, text: String) -> [String] {
 }
 
 @Test func fleetOnlyImportsAreInsideIfFleet() throws {
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    let root = BuiltExecutable.packageRoot
     var violations: [String] = [], files = 0
     for directory in ["Sources/StorePostgres", "Sources/Serve"] {
         let url = root.appendingPathComponent(directory)
