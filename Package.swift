@@ -79,7 +79,7 @@ let package = Package(
         .executableTarget(name: "fusebench", dependencies: ["FuseBenchCLI"]),
         .testTarget(name: "ProcessIOTests", dependencies: ["ProcessIO"]),
         .testTarget(name: "CountersTests", dependencies: ["Counters"], exclude: ["Fixtures"]),
-        .testTarget(name: "TelemetryTests", dependencies: ["Telemetry"]),
+        .testTarget(name: "TelemetryTests", dependencies: ["Telemetry", "TestSupport"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "CPerfEvent"], swiftSettings: swiftCPU),
         .testTarget(name: "UserKernelsTests", dependencies: ["UserKernels", "Kernels", "CPerfEvent"]),
         .testTarget(name: "FusionTests", dependencies: ["Fusion"], swiftSettings: swiftCPU),

@@ -481,34 +481,36 @@ public struct RunTransfer {
     }
 
     /// Streams the rows of `sql` (one argument: the source run id) from the source, lets `map`
-    /// rewrite each, and inserts them into `table` in batches of `batchSize` rows without the
-    /// columns in `dropping` (left to the target's default, e.g. a new `id`). Rows are handled by
-    /// position (no per-row dictionary), so a million samples copy quickly.
+    /// rewrite each, and inserts them into `table` through the target's `rowInserter` (batches of
+    /// `batchSize` rows; one streamed `COPY` on PostgreSQL) without the columns in `dropping` (left
+    /// to the target's default, e.g. a new `id`). Rows are handled by position (no per-row
+    /// dictionary), so a million samples copy quickly.
     private func copyRows(src: any StoreDatabase, dst: any StoreDatabase, table: String, sql: String, _ runID: Int64,
                           dropping: Set<String> = [], map: (inout EditableRow) throws -> Void) throws {
-        var columns: [String] = []
         var kept: [Int] = []
         var positions: [String: Int] = [:]
-        var batch: [[StoreValue]] = []
-        batch.reserveCapacity(batchSize)
-        try src.forEachRow(sql: sql, arguments: [runID]) { row in
-            if columns.isEmpty {
-                let names = row.columns.names.map { $0.lowercased() }
-                for (index, name) in names.enumerated() where positions[name] == nil { positions[name] = index }
-                kept = names.indices.filter { !dropping.contains(names[$0]) }
-                columns = kept.map { names[$0] }
+        var inserter: (any StoreRowInserter)?
+        do {
+            try src.forEachRow(sql: sql, arguments: [runID]) { row in
+                let target: any StoreRowInserter
+                if let inserter {
+                    target = inserter
+                } else {
+                    let names = row.columns.names.map { $0.lowercased() }
+                    for (index, name) in names.enumerated() where positions[name] == nil { positions[name] = index }
+                    kept = names.indices.filter { !dropping.contains(names[$0]) }
+                    target = dst.rowInserter(table: table, columns: kept.map { names[$0] }, batchSize: batchSize)
+                    inserter = target
+                }
+                var editable = EditableRow(values: row.values, positions: positions)
+                try map(&editable)
+                try target.append(kept.map { editable.values[$0] })
+                return true
             }
-            var editable = EditableRow(values: row.values, positions: positions)
-            try map(&editable)
-            batch.append(kept.map { editable.values[$0] })
-            if batch.count >= batchSize {
-                try dst.insertRows(table: table, columns: columns, rows: batch)
-                batch.removeAll(keepingCapacity: true)
-            }
-            return true
-        }
-        if !columns.isEmpty, !batch.isEmpty {
-            try dst.insertRows(table: table, columns: columns, rows: batch)
+            try inserter?.finish()
+        } catch {
+            inserter?.abort()
+            throw error
         }
     }
 }

@@ -229,9 +229,67 @@ public protocol StoreDatabase {
     /// Inserts many rows into `table` (columns in order); `rows` are already `StoreValue`s. The
     /// engine picks its fastest path (a prepared statement reused, or multi-row statements).
     func insertRows(table: String, columns: [String], rows: [[StoreValue]]) throws
+
+    /// A bulk insert into `table` fed one row at a time, for row counts too large to collect
+    /// first (a pushed run's million samples). The engine sends rows as they come: PostgreSQL
+    /// streams them in one `COPY`, so the caller's reading and encoding overlap the server's
+    /// inserting; the default collects `batchSize` rows per `insertRows` call. The caller ends it
+    /// with `finish()`, or with `abort()` after a failure (then rolls its transaction back).
+    func rowInserter(table: String, columns: [String], batchSize: Int) -> any StoreRowInserter
+}
+
+/// Rows inserted one at a time into one table, inside the transaction of the `StoreDatabase` that
+/// made it (`StoreDatabase.rowInserter`). Used from that transaction's thread only.
+public protocol StoreRowInserter: AnyObject {
+    /// Adds one row, values in the inserter's column order.
+    ///
+    /// - Throws: a store error (the insert is then unusable: call `abort()`).
+    func append(_ row: [StoreValue]) throws
+    /// Inserts the rows still held and ends the insert.
+    func finish() throws
+    /// Ends an unfinished insert after a failure, dropping the rows still held; the caller's
+    /// transaction must then be rolled back (rows already sent may be in it).
+    func abort()
+}
+
+/// The default `StoreRowInserter`: `insertRows` calls of `batchSize` rows.
+final class BatchingRowInserter: StoreRowInserter {
+    private let database: any StoreDatabase
+    private let table: String
+    private let columns: [String]
+    private let batchSize: Int
+    private var rows: [[StoreValue]] = []
+
+    init(database: any StoreDatabase, table: String, columns: [String], batchSize: Int) {
+        self.database = database
+        self.table = table
+        self.columns = columns
+        self.batchSize = max(1, batchSize)
+        rows.reserveCapacity(self.batchSize)
+    }
+
+    func append(_ row: [StoreValue]) throws {
+        rows.append(row)
+        if rows.count >= batchSize { try flush() }
+    }
+
+    func finish() throws { try flush() }
+
+    func abort() { rows = [] }
+
+    private func flush() throws {
+        guard !rows.isEmpty else { return }
+        try database.insertRows(table: table, columns: columns, rows: rows)
+        rows.removeAll(keepingCapacity: true)
+    }
 }
 
 extension StoreDatabase {
+    /// `insertRows` calls of `batchSize` rows (engines without a streaming path).
+    public func rowInserter(table: String, columns: [String], batchSize: Int) -> any StoreRowInserter {
+        BatchingRowInserter(database: self, table: table, columns: columns, batchSize: batchSize)
+    }
+
     /// Runs a statement without arguments (or a script).
     @discardableResult
     public func execute(sql: String) throws -> Int {

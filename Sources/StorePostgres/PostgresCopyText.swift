@@ -33,11 +33,15 @@ enum PostgresCopyText {
         case let .blob(v):
             // bytea's hex input `\x0a1b...`, its backslash doubled for the COPY text format.
             buffer.writeString("\\\\x")
-            let digits = Array("0123456789abcdef".utf8)
-            buffer.reserveCapacity(minimumWritableBytes: 2 * v.count)
-            for byte in v {
-                buffer.writeInteger(digits[Int(byte >> 4)])
-                buffer.writeInteger(digits[Int(byte & 0x0f)])
+            let digits: StaticString = "0123456789abcdef"
+            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 2 * v.count) { out in
+                digits.withUTF8Buffer { hex in
+                    for (index, byte) in v.enumerated() {
+                        out[2 * index] = hex[Int(byte >> 4)]
+                        out[2 * index + 1] = hex[Int(byte & 0x0f)]
+                    }
+                }
+                return 2 * v.count
             }
         }
     }
@@ -51,16 +55,25 @@ enum PostgresCopyText {
         return "\(v)"  // Swift's shortest representation that reads back as the same double
     }
 
-    /// Text with COPY's escapes.
+    /// Text with COPY's escapes: runs of plain bytes are copied at once.
     static func appendEscaped(_ text: String, to buffer: inout ByteBuffer) {
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "\\"): buffer.writeString("\\\\")
-            case UInt8(ascii: "\t"): buffer.writeString("\\t")
-            case UInt8(ascii: "\n"): buffer.writeString("\\n")
-            case UInt8(ascii: "\r"): buffer.writeString("\\r")
-            default: buffer.writeInteger(byte)
+        var text = text
+        text.withUTF8 { bytes in
+            var start = 0
+            for index in 0..<bytes.count {
+                let escape: StaticString
+                switch bytes[index] {
+                case UInt8(ascii: "\\"): escape = "\\\\"
+                case UInt8(ascii: "\t"): escape = "\\t"
+                case UInt8(ascii: "\n"): escape = "\\n"
+                case UInt8(ascii: "\r"): escape = "\\r"
+                default: continue
+                }
+                buffer.writeBytes(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[start..<index])))
+                buffer.writeStaticString(escape)
+                start = index + 1
             }
+            buffer.writeBytes(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[start..<bytes.count])))
         }
     }
 }

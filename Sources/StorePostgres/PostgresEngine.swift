@@ -348,38 +348,36 @@ struct PostgresStoreDatabase: StoreDatabase {
             throw StoreError.unusable(path: engine.location, reason: "a row for \(table) has \(row.count) values for \(columns.count) columns")
         }
         if rows.count >= Self.copyThreshold {
-            try copyRows(table: table, columns: columns, rows: rows)
+            let copy = PostgresCopyStream(database: self, table: table, columns: columns)
+            do {
+                for row in rows { try copy.append(row) }
+                try copy.finish()
+            } catch {
+                copy.abort()
+                throw error
+            }
         } else {
             try insertStatements(table: table, columns: columns, rows: rows)
         }
+        try moveIdentityPastInsertedIDs(table: table, columns: columns)
+    }
+
+    /// Streams rows in one `COPY` once there are `copyThreshold` of them (`PostgresRowInserter`).
+    func rowInserter(table: String, columns: [String], batchSize: Int) -> any StoreRowInserter {
+        PostgresRowInserter(database: self, table: table, columns: columns)
+    }
+
+    /// After rows with explicit ids went into `table` (when `columns` include `id`): moves the
+    /// table's identity sequence past the largest id, so later inserts without an id do not collide.
+    func moveIdentityPastInsertedIDs(table: String, columns: [String]) throws {
         if columns.contains(where: { $0.lowercased() == "id" }), let sequence = try engine.identitySequence(table, self) {
             try execute(sql: "SELECT setval(CAST(? AS regclass), GREATEST((SELECT MAX(id) FROM \(table)), (SELECT last_value FROM \(sequence))))",
                         arguments: [sequence])
         }
     }
 
-    /// `COPY table (columns) FROM STDIN` of `rows`, sent in chunks of about 1 MB, inside the
-    /// caller's transaction; waits as long as a statement may (`answerDeadline`).
-    private func copyRows(table: String, columns: [String], rows: [[StoreValue]]) throws {
-        if connection.isClosed { throw PostgresFailure.connectionLost }
-        let connection = self.connection
-        let promise = connection.eventLoop.makePromise(of: Void.self)
-        promise.completeWithTask {
-            try await connection.copyFrom(table: table, columns: columns, logger: PostgresEngine.logger) { writer in
-                var buffer = ByteBuffer()
-                buffer.reserveCapacity(1 << 20)
-                for row in rows {
-                    PostgresCopyText.appendRow(row, to: &buffer)
-                    if buffer.readableBytes >= 1 << 20 {
-                        try await writer.write(buffer)
-                        buffer.clear()
-                    }
-                }
-                if buffer.readableBytes > 0 { try await writer.write(buffer) }
-            }
-        }
-        try PostgresEngine.wait(promise.futureResult, timeout: max(PostgresEngine.answerDeadline, engine.lockTimeout + 60), closing: connection)
-    }
+    /// How long a statement's answer, or a `COPY` buffer's turn to be sent, may take.
+    var answerTimeout: Double { max(PostgresEngine.answerDeadline, engine.lockTimeout + 60) }
 
     /// Multi-row INSERT statements (see `insertRows`).
     private func insertStatements(table: String, columns: [String], rows: [[StoreValue]]) throws {
@@ -423,8 +421,7 @@ struct PostgresStoreDatabase: StoreDatabase {
         for value in values { PostgresValues.bind(value, into: &binds) }
         let query = PostgresQuery(unsafeSQL: sql, binds: binds)
         if connection.isClosed { throw PostgresFailure.connectionLost }
-        return try PostgresEngine.wait(connection.query(query, logger: PostgresEngine.logger), timeout: max(PostgresEngine.answerDeadline, engine.lockTimeout + 60),
-                                       closing: connection)
+        return try PostgresEngine.wait(connection.query(query, logger: PostgresEngine.logger), timeout: answerTimeout, closing: connection)
     }
 }
 #endif

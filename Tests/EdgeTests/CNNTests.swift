@@ -83,6 +83,7 @@ func naiveLogits(_ m: CNNModel, pixels: ArraySlice<Float>) -> [Double] {
         #expect(try EdgeArchitecture.of(modelPath: modelPath) == .mlp)
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cnn-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
         let bad = dir.appendingPathComponent("rnn.json")
         try "{\"format\":\"x\",\n\"architecture\":\"rnn\"}".write(to: bad, atomically: true, encoding: .utf8)
         #expect { try EdgeArchitecture.of(modelPath: bad.path) } throws: { "\($0)" == "\(bad.path):2: unknown architecture 'rnn' (mlp or cnn)" }

@@ -150,6 +150,7 @@ value = 0.5
     @Test func badDataFileIsLocatedAtTheDataKeyAndNamesTheFileLine() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("edge-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
         let header = "split,label," + (0..<64).map { "p\($0)" }.joined(separator: ",")
         try (header + "\ntest,1,1,2\n").write(to: dir.appendingPathComponent("d.csv"), atomically: true, encoding: .utf8)
         let bad = dir.appendingPathComponent("d.csv").path

@@ -1,10 +1,11 @@
 import Foundation
+import TestSupport
 import Testing
 @testable import Telemetry
 
 /// Builds a fake procfs/sysfs tree under a temporary root.
 func fakeTree(_ files: [String: String]) throws -> String {
-    let root = FileManager.default.temporaryDirectory.appendingPathComponent("fusebench-sysfs-\(UUID().uuidString)").path
+    let root = try Scratch.directory("sysfs").path
     for (path, contents) in files {
         let full = (root as NSString).appendingPathComponent(path)
         try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
