@@ -132,7 +132,17 @@ func vmin<V: FloatVector>(_ a: V, _ b: V) -> V {
 @inlinable @_transparent
 func fastExp<V: FloatVector>(_ x: V) -> V {
     let hi = V(repeating: fastExpMaxInput), lo = V(repeating: fastExpMinInput)
-    let xc = vmax(vmin(x, hi), lo)
+    var result = fastExpInRange(vmax(vmin(x, hi), lo))
+    result = V.select(x, below: lo, V(), result)
+    result = V.select(hi, below: x, V(repeating: .infinity), result)
+    return V.selectNaN(x, x, result)
+}
+
+/// e^x for x already in [`fastExpMinInput`, `fastExpMaxInput`] (a NaN gives an unspecified value):
+/// `fastExp` without its special cases, for callers whose inputs are clamped and whose result
+/// does not need them (`fastGeluTanh`). In that range the result is `fastExp`'s, bit for bit.
+@inlinable @_transparent
+func fastExpInRange<V: FloatVector>(_ xc: V) -> V {
     // t = x·log2(e) + 1.5·2²³: the addition rounds x·log2(e) to the nearest integer n, which then
     // sits in the low mantissa bits of t (|n| < 2²²).
     let magic = V(repeating: 12_582_912)
@@ -151,10 +161,7 @@ func fastExp<V: FloatVector>(_ x: V) -> V {
     // Multiply by 2ⁿ: add n to the exponent field (n = bits(t) − bits(magic)).
     let nBits = unsafeBitCast(t, to: V.Bits.self) &- V.Bits(repeating: 0x4B40_0000)
     let resultBits = unsafeBitCast(result, to: V.Bits.self) &+ (nBits &<< 23)
-    result = unsafeBitCast(resultBits, to: V.self)
-    result = V.select(x, below: lo, V(), result)
-    result = V.select(hi, below: x, V(repeating: .infinity), result)
-    return V.selectNaN(x, x, result)
+    return unsafeBitCast(resultBits, to: V.self)
 }
 
 /// The vector math the kernels use, for op families built on top of them (one copy of each
@@ -188,15 +195,23 @@ public enum VectorMath {
 /// Measured: relative ≤ 1.9e-7 for x ≥ −1 (tested ≤ 3e-7); on the left tail the float rounding of u (amplified
 /// by e^(−2u)) gives up to 2e-6 relative at x ≈ −4 and 1e-5 at x ≈ −9, but there |GELU(x)| < 4e-3,
 /// so the absolute error stays ≤ 4.5e-8 for every x < 0 (≤ 5.2e-7 overall, at the large positive
-/// x, where it is 1.2e-7 relative). Left of x ≈ −9.4, e^(−2u) overflows to +inf and the result is
-/// −0 (true value below 1e-33 in magnitude). This is inside the `gelu_tanh` op's band
+/// x, where it is 1.2e-7 relative). Left of x ≈ −9.4, e^(−2u) is held at 3.4e38 (the exp's range)
+/// and the result is x / 3.4e38 (true value below 1e-33 in magnitude). This is inside the `gelu_tanh` op's band
 /// (abs 1e-6 + rel 1e-5).
+///
+/// Cost: the exponent −2u is clamped into `fastExp`'s range and `fastExpInRange` skips its special
+/// cases (above the range e^(−2u) stays 3.4e38 instead of +inf, below it 4.5e-38 instead of 0: the
+/// same result after the division, ±ulp-level below 1e-37); x is clamped at −20 so −∞ gives ≈ −0
+/// instead of −∞/+∞ = NaN; NaN stays NaN through the division. 8 fewer vector operations per lane
+/// group than `fastExp` (docs/results.md, issue 18).
 @inlinable @_transparent
 func fastGeluTanh<V: FloatVector>(_ x: V) -> V {
-    let x2 = x * x
-    let inner = x.addingProduct(x * x2, V(repeating: 0.044715))
+    let xc = vmax(x, V(repeating: -20))
+    let x2 = xc * xc
+    let inner = xc.addingProduct(xc * x2, V(repeating: 0.044715))
     let m2u = inner * V(repeating: -2 * 0.797_884_560_802_865_4)
-    return x / (V(repeating: 1) + fastExp(m2u))
+    let e = fastExpInRange(vmax(vmin(m2u, V(repeating: fastExpMaxInput)), V(repeating: fastExpMinInput)))
+    return xc / (V(repeating: 1) + e)
 }
 
 /// 1 / (1 + e^(−x)) lane-wise; 0 for x < −88.7 and 1 for x > 86 (see the file header).

@@ -64,8 +64,12 @@ import Testing
         #expect(outsideRel.isEmpty, "outside 3e-7 relative at x = \(outsideRel.prefix(5))")
         #expect(outsideBand.isEmpty, "outside the gelu_tanh band at x = \(outsideBand.prefix(5))")
         print("GELU epilogue vs exact tanh-GELU: max rel (x ≥ −1) \(worstRel), max abs \(worstAbs)")
-        // Far tails: the exact limits (−0 and x).
-        #expect(Self.geluKernel([-30, -200, 30, 200]) == [-0.0, -0.0, 30, 200])
+        // Far tails and non-finite inputs: x on the right; on the left within 1e-37 of the true
+        // value (below 1e-80), never positive — −∞ included (it was NaN before the clamp); NaN stays NaN.
+        let tails = Self.geluKernel([-30, -200, -.infinity, 30, 200, .infinity, .nan])
+        #expect(tails[0...2].allSatisfy { $0 <= 0 && $0 > -1e-37 }, "\(tails)")
+        #expect(Array(tails[3...5]) == [30, 200, .infinity])
+        #expect(tails[6].isNaN)
     }
 
     /// The 16-lane form (fusion's `VMath.gelu`) and the 8-lane form (the AVX2 micro-kernel) agree bit for bit.
