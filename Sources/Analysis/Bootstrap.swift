@@ -87,7 +87,6 @@ public enum Bootstrap {
                 buffer.append(group[rng.nextInt(below: group.count)])
             }
         }
-        buffer.sort()
-        return Stats.quantile(sorted: buffer, 0.5)
+        return Stats.medianInPlace(&buffer)
     }
 }

@@ -53,6 +53,58 @@ public enum Stats {
         return s[lo] + (h - Double(lo)) * (s[hi] - s[lo])
     }
 
+    /// The median of `values` (reordered in place), equal to `quantile(sorted: values.sorted(), 0.5)`
+    /// bit for bit, found by selection in O(n) instead of a sort: the bootstrap takes one of every
+    /// resample (a 1M-sample variant: 2 000 resamples spent minutes in sorting). Values must not be NaN.
+    public static func medianInPlace(_ values: inout [Double]) -> Double {
+        precondition(!values.isEmpty, "median of empty data")
+        let n = values.count
+        if n == 1 { return values[0] }
+        let h = Double(n - 1) * 0.5
+        let lo = Int(h.rounded(.down))
+        let hi = Swift.min(lo + 1, n - 1)
+        let low = select(&values, rank: lo)
+        // After selecting rank `lo`, every value right of it is ≥ it: rank lo + 1 is their minimum.
+        let high = hi == lo ? low : values[(lo + 1)...].min() ?? low
+        return low + (h - Double(lo)) * (high - low)
+    }
+
+    /// Moves the value of rank `rank` (0-based, ascending) to `values[rank]`, smaller or equal values
+    /// before it and greater or equal after (Hoare partitioning around a median-of-three pivot, which
+    /// stays O(n) on sorted input and on many equal values). Returns that value.
+    static func select(_ values: inout [Double], rank: Int) -> Double {
+        var left = 0, right = values.count - 1
+        values.withUnsafeMutableBufferPointer { v in
+            while left < right {
+                let mid = left + (right - left) / 2
+                // Median of three as the pivot value.
+                if v[mid] < v[left] { v.swapAt(mid, left) }
+                if v[right] < v[left] { v.swapAt(right, left) }
+                if v[right] < v[mid] { v.swapAt(right, mid) }
+                let pivot = v[mid]
+                var i = left, j = right
+                while i <= j {
+                    while v[i] < pivot { i += 1 }
+                    while pivot < v[j] { j -= 1 }
+                    if i <= j {
+                        v.swapAt(i, j)
+                        i += 1
+                        j -= 1
+                    }
+                }
+                // Now v[left...j] ≤ pivot ≤ v[i...right], and values between j and i equal the pivot.
+                if rank <= j {
+                    right = j
+                } else if rank >= i {
+                    left = i
+                } else {
+                    return
+                }
+            }
+        }
+        return values[rank]
+    }
+
     /// Quantile of unsorted data.
     public static func quantile(_ values: [Double], _ q: Double) -> Double {
         quantile(sorted: values.sorted(), q)

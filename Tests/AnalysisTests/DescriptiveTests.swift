@@ -14,6 +14,32 @@ import Testing
         #expect(Stats.quantile([7], 0.99) == 7)
     }
 
+    /// The bootstrap's selection median equals the sorted one bit for bit: random values, few
+    /// distinct values (many ties), sorted, reversed, all equal; odd and even counts; and the value
+    /// of every rank is where `select` says it is.
+    @Test func medianInPlaceEqualsTheSortedMedian() {
+        var rng = Random(seed: 7)
+        var cases: [[Double]] = [[1], [2, 1], [5, 5, 5, 5], Array(stride(from: 0.0, to: 1000, by: 1)), Array(stride(from: 999.0, through: 0, by: -1))]
+        for n in 1...300 {
+            cases.append((0..<n).map { _ in Double(rng.nextInt(below: 1_000_000)) / 7 })
+            cases.append((0..<n).map { _ in Double(rng.nextInt(below: 3)) })
+        }
+        cases.append((0..<10_001).map { _ in Double(rng.nextInt(below: 50)) + 0.25 })
+        for values in cases {
+            var work = values
+            let expected = Stats.quantile(sorted: values.sorted(), 0.5)
+            #expect(Stats.medianInPlace(&work).bitPattern == expected.bitPattern, "n = \(values.count)")
+            #expect(work.sorted() == values.sorted())  // a permutation, nothing lost
+        }
+        let values = (0..<257).map { _ in Double(rng.nextInt(below: 20)) }
+        let sorted = values.sorted()
+        for rank in [0, 1, 128, 200, 256] {
+            var work = values
+            #expect(Stats.select(&work, rank: rank) == sorted[rank])
+            #expect(work[..<rank].allSatisfy { $0 <= sorted[rank] } && work[rank...].allSatisfy { $0 >= sorted[rank] })
+        }
+    }
+
     /// One median for every module (BenchModel's): even counts average the middle pair, and an
     /// empty sample is NaN rather than a crash (the Analysis copy trapped on empty input).
     @Test func oneMedianEverywhere() {
