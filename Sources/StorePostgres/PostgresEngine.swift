@@ -128,7 +128,7 @@ public final class PostgresEngine: StoreEngine, @unchecked Sendable {
             do {
                 result = try body(database)
             } catch {
-                try? database.run("ROLLBACK", [])
+                _ = try? database.run("ROLLBACK", [])
                 throw error
             }
             try database.run("COMMIT", [])
@@ -320,15 +320,28 @@ struct PostgresStoreDatabase: StoreDatabase {
         return try run(sql, arguments.map(\.storeValue)).metadata.rows ?? 0
     }
 
+    /// Rows are handed over in chunks while the query runs (`PostgresRowFeed`); when `body` stops
+    /// early or throws, the rest of the result is received and dropped before this returns, so the
+    /// connection is ready for the next statement.
     func forEachRow(sql: String, arguments: [any StoreEncodable], _ body: (StoreRow) throws -> Bool) throws {
-        let result = try run(sql, arguments.map(\.storeValue))
-        guard let first = result.rows.first else { return }
-        let columns = StoreRow.Columns(first.map(\.columnName))
-        for row in result.rows {
-            var values: [StoreValue] = []
-            values.reserveCapacity(columns.names.count)
-            for cell in row { values.append(try PostgresValues.storeValue(cell)) }
-            if try !body(StoreRow(columns: columns, values: values)) { break }
+        let query = try makeQuery(sql, arguments.map(\.storeValue))
+        if connection.isClosed { throw PostgresFailure.connectionLost }
+        let feed = PostgresRowFeed()
+        connection.query(query, logger: PostgresEngine.logger) { row in try feed.receive(row) }
+            .whenComplete { feed.finish($0) }
+        do {
+            while let (columns, rows) = try feed.next(timeout: answerTimeout, closing: connection) {
+                for values in rows {
+                    if try body(StoreRow(columns: columns, values: values)) { continue }
+                    feed.stop()
+                    try feed.waitForEnd(timeout: answerTimeout, closing: connection)
+                    return
+                }
+            }
+        } catch {
+            feed.stop()
+            try? feed.waitForEnd(timeout: answerTimeout, closing: connection)
+            throw error
         }
     }
 
@@ -407,19 +420,35 @@ struct PostgresStoreDatabase: StoreDatabase {
     /// Runs one portable statement (`?` placeholders) with `values`.
     @discardableResult
     func run(_ sql: String, _ values: [StoreValue]) throws -> PostgresQueryResult {
+        try runQuery(makeQuery(sql, values))
+    }
+
+    /// Runs one statement already using `$n` placeholders.
+    func runNumbered(_ sql: String, _ values: [StoreValue]) throws -> PostgresQueryResult {
+        try runQuery(Self.boundQuery(sql, values))
+    }
+
+    /// A portable statement (`?` placeholders) as a query with `values` bound.
+    ///
+    /// - Throws: `StoreError.unusable` when the placeholders and values do not match in number.
+    func makeQuery(_ sql: String, _ values: [StoreValue]) throws -> PostgresQuery {
         let numbered = engine.numbered(sql)
         guard numbered.count == values.count else {
             throw StoreError.unusable(path: engine.location, reason: "a statement has \(numbered.count) placeholder(s) but \(values.count) "
                 + "argument(s) (a fusebench defect): \(sql.prefix(120))")
         }
-        return try runNumbered(numbered.sql, values)
+        return Self.boundQuery(numbered.sql, values)
     }
 
-    /// Runs one statement already using `$n` placeholders.
-    func runNumbered(_ sql: String, _ values: [StoreValue]) throws -> PostgresQueryResult {
+    /// A statement using `$n` placeholders with `values` bound.
+    static func boundQuery(_ sql: String, _ values: [StoreValue]) -> PostgresQuery {
         var binds = PostgresBindings(capacity: values.count)
         for value in values { PostgresValues.bind(value, into: &binds) }
-        let query = PostgresQuery(unsafeSQL: sql, binds: binds)
+        return PostgresQuery(unsafeSQL: sql, binds: binds)
+    }
+
+    /// Runs `query`, collecting its (few) rows.
+    private func runQuery(_ query: PostgresQuery) throws -> PostgresQueryResult {
         if connection.isClosed { throw PostgresFailure.connectionLost }
         return try PostgresEngine.wait(connection.query(query, logger: PostgresEngine.logger), timeout: answerTimeout, closing: connection)
     }

@@ -388,6 +388,42 @@ final class PostgresEngineTests: XCTestCase {
         XCTAssertEqual(left, [0, 0, 0])
     }
 
+    /// Rows arrive in chunks while the query runs: all of them in order, or up to where the body
+    /// stops or throws — and the connection answers the next statement either way.
+    func testForEachRowStreamsStopsEarlyAndStaysUsable() throws {
+        let (engine, _, _) = try freshEngine()
+        defer { engine.close() }
+        let total = 5 * PostgresRowFeed.chunkRows + 17
+        try engine.read { db in
+            let sql = "SELECT g AS n, 'row ' || g AS t FROM generate_series(1, ?) AS g ORDER BY g"
+            var seen: [Int64] = []
+            try db.forEachRow(sql: sql, arguments: [Int64(total)]) { row in
+                seen.append(try row.get("n", as: Int64.self))
+                return true
+            }
+            XCTAssertEqual(seen, (1...Int64(total)).map { $0 })
+            var visited = 0
+            try db.forEachRow(sql: sql, arguments: [Int64(total)]) { _ in
+                visited += 1
+                return visited < 1500
+            }
+            XCTAssertEqual(visited, 1500)
+            XCTAssertEqual(try db.fetchOne(Int64.self, sql: "SELECT 41 + 1"), 42)
+            struct Stop: Error {}
+            XCTAssertThrowsError(try db.forEachRow(sql: sql, arguments: [Int64(total)]) { row in
+                if try row.get("n", as: Int64.self) == 3000 { throw Stop() }
+                return true
+            }) { error in XCTAssertTrue(error is Stop, "\(error)") }
+            XCTAssertEqual(try db.fetchOne(String.self, sql: "SELECT t FROM (\(sql)) q WHERE n = 7", arguments: [Int64(total)]), "row 7")
+            // A column type the store does not read, in the middle of a long result: the error, then a usable connection.
+            XCTAssertThrowsError(try db.forEachRow(sql: "SELECT g, CASE WHEN g < 2000 THEN NULL ELSE now() END AS stamp FROM generate_series(1, 4000) g",
+                                                   arguments: []) { _ in true }) { error in
+                XCTAssertTrue(String(describing: error).contains("stamp"), "\(error)")
+            }
+            XCTAssertEqual(try db.fetchOne(Int64.self, sql: "SELECT 2"), 2)
+        }
+    }
+
     func testWritesAreRefusedOnAReadOnlyEngine() throws {
         let (engine, server, name) = try freshEngine()
         engine.close()
