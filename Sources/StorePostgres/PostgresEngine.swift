@@ -198,8 +198,10 @@ public final class PostgresEngine: StoreEngine, @unchecked Sendable {
     /// Longest wait, in seconds, for the server's answer to one statement. A network that drops
     /// silently (no reset) would otherwise block a push or a report forever; past this the
     /// connection is closed and the call fails as a lost connection (exit 3; a run stays in its spool).
-    /// Generous: fusebench's statements are small (a push inserts at most 1000 rows per statement);
-    /// a statement waiting for a lock gets the lock timeout plus a minute.
+    /// Generous: fusebench's statements are small, and a push's streamed `COPY` waits this long at
+    /// most for one buffer's turn (4 MB ahead of it) or for the server's answer after the last;
+    /// a statement waiting for a lock gets the lock timeout plus a minute. Streamed reads
+    /// (`PostgresRowFeed`) wait this long at most between two chunks of rows.
     static let answerDeadline: Double = 600
 
     /// Blocks until `future` completes (at most `timeout` seconds when given: then a connection
