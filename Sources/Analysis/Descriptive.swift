@@ -50,7 +50,14 @@ public enum Stats {
         let h = Double(s.count - 1) * Swift.min(Swift.max(q, 0), 1)
         let lo = Int(h.rounded(.down))
         let hi = Swift.min(lo + 1, s.count - 1)
-        return s[lo] + (h - Double(lo)) * (s[hi] - s[lo])
+        return interpolated(s[lo], s[hi], h - Double(lo))
+    }
+
+    /// `low + fraction·(high − low)`: the one interpolation of `quantile(sorted:)` and
+    /// `medianInPlace`, so both give the same bits.
+    @inline(__always)
+    static func interpolated(_ low: Double, _ high: Double, _ fraction: Double) -> Double {
+        low + fraction * (high - low)
     }
 
     /// The median of `values` (reordered in place), equal to `quantile(sorted: values.sorted(), 0.5)`
@@ -66,7 +73,7 @@ public enum Stats {
         let low = select(&values, rank: lo)
         // After selecting rank `lo`, every value right of it is ≥ it: rank lo + 1 is their minimum.
         let high = hi == lo ? low : values[(lo + 1)...].min() ?? low
-        return low + (h - Double(lo)) * (high - low)
+        return interpolated(low, high, h - Double(lo))
     }
 
     /// Moves the value of rank `rank` (0-based, ascending) to `values[rank]`, smaller or equal values

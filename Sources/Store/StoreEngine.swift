@@ -252,6 +252,19 @@ public protocol StoreRowInserter: AnyObject {
     func abort()
 }
 
+extension StoreRowInserter {
+    /// Appends every row of `rows`, then finishes; after a failure, aborts and rethrows.
+    public func insertAll(_ rows: [[StoreValue]]) throws {
+        do {
+            for row in rows { try append(row) }
+            try finish()
+        } catch {
+            abort()
+            throw error
+        }
+    }
+}
+
 /// The default `StoreRowInserter`: `insertRows` calls of `batchSize` rows.
 final class BatchingRowInserter: StoreRowInserter {
     private let database: any StoreDatabase

@@ -11,8 +11,9 @@ import NIOCore
 import PostgresNIO
 import Store
 
-/// One streamed `COPY ... FROM STDIN` inside the caller's transaction.
-final class PostgresCopyStream {
+/// One streamed `COPY ... FROM STDIN` inside the caller's transaction (rows in the given columns'
+/// order; `PostgresRowInserter` checks their width).
+final class PostgresCopyStream: StoreRowInserter {
     /// Encoded bytes per buffer handed to the writer task (by default).
     static let defaultBufferBytes = 1 << 20
     /// Buffers encoded but not yet written to the connection, at most.

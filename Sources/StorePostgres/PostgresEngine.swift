@@ -363,14 +363,7 @@ struct PostgresStoreDatabase: StoreDatabase {
             throw StoreError.unusable(path: engine.location, reason: "a row for \(table) has \(row.count) values for \(columns.count) columns")
         }
         if rows.count >= Self.copyThreshold {
-            let copy = PostgresCopyStream(database: self, table: table, columns: columns)
-            do {
-                for row in rows { try copy.append(row) }
-                try copy.finish()
-            } catch {
-                copy.abort()
-                throw error
-            }
+            try PostgresCopyStream(database: self, table: table, columns: columns).insertAll(rows)
         } else {
             try insertStatements(table: table, columns: columns, rows: rows)
         }
