@@ -3,7 +3,8 @@
 // boundary c inside the zone AND a one-sided test of d ≤ 0 that rejects at the family-wise level
 // (Holm across the gate's benchmarks, Bonferroni across at most `maximumLooks` sequential looks);
 // pass needs the estimate below c AND the look-corrected one-sided upper bound below δ. With a
-// standard error ≤ δ / (z_r + z_p) one of the two always holds (see `boundary`).
+// standard error ≤ δ / (z_r + z_p) one of the two always holds (see `boundary`). An unpaired
+// regression from one- or two-process head runs must also show in `confirmingRuns` head runs.
 import Foundation
 
 /// The gate's contract constants and the smallest threshold a given noise level can resolve.
@@ -17,6 +18,13 @@ public enum DecisionContract {
     public static let maximumLooks = 6
     /// Fewest base/head pairs before a paired estimate may decide anything.
     public static let minimumPairs = 6
+    /// Head runs that must each show a regression (own estimate at or above the boundary) before an
+    /// unpaired estimate whose head runs are one- or two-process measurements may call it: a single
+    /// such run is now and then far off on a shared machine (+30% to +430% on one op, about 1 run in
+    /// 50–100 on the Zen 1 VM, with identical instruction counts), which no learned noise scale
+    /// anticipates. The gate measures another round to confirm; `compare` of one such run per side
+    /// cannot call a regression and says so.
+    public static let confirmingRuns = 2
     /// Worker processes per side that each look (gate round) adds by default: 10 pairs give the
     /// trimmed mean 5 degrees of freedom at the first look; an unchanged op usually passes at the
     /// second (20 pairs), a slowdown of the threshold is usually found by the third.

@@ -36,6 +36,14 @@ public struct DecisionDetails: Codable, Sendable, Hashable {
     public var noiseSource: String
     /// Why the op is undecided (nil when decided).
     public var reason: String?
+    /// Head runs whose own estimate is at or above the boundary, when the regression rule counts
+    /// them (unpaired, one- or two-process head runs); nil otherwise.
+    public var confirmingRuns: Int?
+    /// Head runs counted for `confirmingRuns`; nil when not counted.
+    public var headRuns: Int?
+    /// True when the op would be a regression but too few head runs show it yet: measuring another
+    /// round can decide it (the gate does not give up on it as too noisy).
+    public var awaitsConfirmation: Bool?
 }
 
 /// The decision rule of the contract.
@@ -45,7 +53,10 @@ public enum DecisionRule {
     /// Per op with an estimate, δ = ln(1 + t), c = max(``DecisionContract/boundary(delta:benchmarks:)``, δ − q·se)
     /// with m = the number of estimates in the family and q the pass bound's t quantile:
     /// - **regression** if d̂ ≥ c and the one-sided p of d ≤ 0, Holm-adjusted over the family and
-    ///   multiplied by ``DecisionContract/maximumLooks``, is below ``DecisionContract/falseFailure``;
+    ///   multiplied by ``DecisionContract/maximumLooks``, is below ``DecisionContract/falseFailure``,
+    ///   and — for an estimate with ``LogRatioEstimate/headRunEstimates`` — at least
+    ///   ``DecisionContract/confirmingRuns`` head runs have their own estimate ≥ c (else it awaits
+    ///   confirmation: inconclusive, and another round may decide it);
     /// - **improvement** if the look-corrected upper bound is below 1 − t (it passes);
     /// - **pass** if d̂ < c and the look-corrected upper bound is below 1 + t;
     /// - otherwise **inconclusive** (undecided), with the reason.
@@ -86,8 +97,23 @@ public enum DecisionRule {
                                     look: look, maximumLooks: L, observations: e.observations,
                                     smallestResolvableThreshold: srt, noiseSource: e.noiseSource, reason: nil)
             let verdict: Verdict
-            if e.estimate >= c && corrected < DecisionContract.falseFailure {
+            let significant = e.estimate >= c && corrected < DecisionContract.falseFailure
+            var confirmed = true
+            if let runs = e.headRunEstimates {
+                let showing = runs.filter { $0 >= c }.count
+                d.confirmingRuns = showing
+                d.headRuns = runs.count
+                confirmed = showing >= DecisionContract.confirmingRuns
+            }
+            if significant && confirmed {
                 verdict = .regression
+            } else if significant {
+                verdict = .inconclusive
+                d.awaitsConfirmation = true
+                d.reason = String(format: "slower by %+.1f%% (boundary %+.1f%%, corrected p %.3g), shown by %d of %d head run(s): "
+                                  + "a regression from one-process runs must show in %d (one such run is now and then far off on a shared machine)",
+                                  (exp(e.estimate) - 1) * 100, (exp(c) - 1) * 100, corrected, d.confirmingRuns ?? 0, d.headRuns ?? 0,
+                                  DecisionContract.confirmingRuns)
             } else if upperLog < log1p(-min(t, 0.999)) {
                 verdict = .improvement
             } else if e.estimate < c && upperLog < delta {

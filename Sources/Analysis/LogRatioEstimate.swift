@@ -47,9 +47,15 @@ public struct LogRatioEstimate: Codable, Sendable, Hashable {
     public var standardErrorFloor: Double?
     /// Which noise went into the standard error, in words (shown under the table).
     public var noiseSource: String
+    /// Unpaired, when every head run was measured in fewer than 3 processes (a one-process `run`, a
+    /// gate round against a one-process baseline): each head run's own d̂ (its level against the
+    /// base level), in run order. A regression must show in ``DecisionContract/confirmingRuns`` of
+    /// them (``DecisionRule``). Nil otherwise (paired, or head runs whose level is a median of ≥ 3 processes).
+    public var headRunEstimates: [Double]?
     /// Creates an estimate.
     public init(method: Method, estimate: Double, standardError: Double, degreesOfFreedom: Double,
-                observations: Int, standardErrorFloor: Double? = nil, noiseSource: String) {
+                observations: Int, standardErrorFloor: Double? = nil, noiseSource: String,
+                headRunEstimates: [Double]? = nil) {
         self.method = method
         self.estimate = estimate
         self.standardError = standardError
@@ -57,6 +63,7 @@ public struct LogRatioEstimate: Codable, Sendable, Hashable {
         self.observations = observations
         self.standardErrorFloor = standardErrorFloor
         self.noiseSource = noiseSource
+        self.headRunEstimates = headRunEstimates
     }
 }
 
@@ -157,7 +164,8 @@ public enum LogRatioEstimator {
             let one = b.count < 3 && h.count < 3 ? "one process per side" : (b.count < 3 ? "\(b.count) base process(es)" : "\(h.count) head process(es)")
             return (nil, "\(one) and no noise history on this machine: \(prior.pairs) of \(historyPairsNeeded) A/A pairs")
         }
-        let d = Stats.median(h) - Stats.median(b)
+        let baseLevel = Stats.median(b)
+        let d = Stats.median(h) - baseLevel
         let v = vb.variance + vh.variance
         // Welch–Satterthwaite degrees of freedom.
         let denom = vb.variance * vb.variance / max(vb.df, 1) + vh.variance * vh.variance / max(vh.df, 1)
@@ -173,7 +181,22 @@ public enum LogRatioEstimator {
         }
         return (LogRatioEstimate(method: .unpaired, estimate: d, standardError: v.squareRoot(), degreesOfFreedom: df,
                                  observations: b.count + h.count, standardErrorFloor: vb.variance.squareRoot(),
-                                 noiseSource: source), nil)
+                                 noiseSource: source, headRunEstimates: runEstimates(head, against: baseLevel)), nil)
+    }
+
+    /// Each head run's own d̂ (the median of its log process medians minus `baseLevel`), in run
+    /// order, when every head run has fewer than 3 usable processes; nil otherwise. Such a run's
+    /// level is one or two draws, and on a shared machine one draw in 50–100 is far off (+30% to
+    /// +430% seen on the Zen 1 VM, identical instruction counts): the decision rule asks two of them
+    /// to show a regression.
+    static func runEstimates(_ head: [ProcessGroup], against baseLevel: Double) -> [Double]? {
+        var byRun: [Int: [Double]] = [:]
+        for g in head where !g.values.isEmpty {
+            let m = g.median
+            if m > 0 { byRun[g.run, default: []].append(log(m)) }
+        }
+        guard !byRun.isEmpty, byRun.values.allSatisfy({ $0.count < 3 }) else { return nil }
+        return byRun.sorted { $0.key < $1.key }.map { Stats.median($0.value) - baseLevel }
     }
 }
 

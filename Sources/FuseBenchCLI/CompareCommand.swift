@@ -48,17 +48,21 @@ struct CompareCommand: ParsableCommand {
         commandName: "compare",
         abstract: "Compare two runs: per op time ratio with its CI and the gate's verdict.",
         discussion: """
-            BASE and HEAD are run ids, baseline names, 'latest' or 'latest~N'. Verdicts follow the gate's contract \
-            (docs/ci-gating.md): unpaired estimates from the runs' process medians and the run-to-run noise learned \
-            on this machine (`fusebench noise`); runs of one process each with no noise history are inconclusive, \
-            and a `noise:` line under the table says which applied. Exit 0; with --fail-on-regression: 0 pass, \
-            1 regression, 2 inconclusive, 3 error.
+            BASE and HEAD are run ids, baseline names, 'latest' or 'latest~N', or several of them separated by \
+            commas (e.g. latest~3,latest~2): a side's runs are merged, each kept apart as its own run. Verdicts \
+            follow the gate's contract (docs/ci-gating.md): unpaired estimates from the runs' process medians and \
+            the run-to-run noise learned on this machine (`fusebench noise`); runs of one process each with no \
+            noise history are inconclusive, and a `noise:` line under the table says which applied. A regression \
+            measured in one-process runs (`run`'s default) must show in 2 head runs: with one head run such an op \
+            is inconclusive ("shown by 1 of 1 head run(s)"); two head runs can confirm it, if they were not \
+            measured back to back (consecutive runs share a shared machine's slow stretches: use gate --against there). \
+            Exit 0; with --fail-on-regression: 0 pass, 1 regression, 2 inconclusive, 3 error.
             """)
 
-    @Argument(help: "Base run (id, baseline name, latest, latest~N).")
+    @Argument(help: "Base run (id, baseline name, latest, latest~N), or several separated by commas.")
     var base: String
 
-    @Argument(help: "Head run.")
+    @Argument(help: "Head run, or several separated by commas.")
     var head: String
 
     @OptionGroup var verdict: VerdictOptions
@@ -72,10 +76,24 @@ struct CompareCommand: ParsableCommand {
 
     func run() throws {
         let store = try database.openForReading()
-        let report = try CompareReport(store: store, baseIDs: [try store.resolve(base)], headIDs: [try store.resolve(head)],
+        let report = try CompareReport(store: store, baseIDs: try Self.runs(base, "BASE", store), headIDs: try Self.runs(head, "HEAD", store),
                                        options: try verdict.options())
         try verdict.print(report, profiles: profile ? try ProfileReport(store: store, report: report) : nil)
         if failOnRegression, report.exitCode != 0 { throw ExitCode(report.exitCode) }
+    }
+
+    /// The runs of one side: `list` is one run reference or several separated by commas (baseline
+    /// names cannot contain a comma). A run given twice is a usage error: it would count twice.
+    static func runs(_ list: String, _ side: String, _ store: ResultStore) throws -> [Int64] {
+        let refs = list.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        if refs.contains(where: \.isEmpty) { throw UsageError("\(side) '\(list)': an empty run reference (give runs separated by single commas)") }
+        var ids: [Int64] = []
+        for ref in refs {
+            let id = try store.resolve(ref)
+            if ids.contains(id) { throw UsageError("\(side) '\(list)': run \(id) is given twice") }
+            ids.append(id)
+        }
+        return ids
     }
 }
 

@@ -176,6 +176,7 @@ struct GateCommand: ParsableCommand {
             else { stop = "" }
             if stop != "" {
                 if let why = stop { say(String(format: "still undecided after %d round(s), %.0f s: %@", round, elapsed, why)) }
+                if let hint = GateLoop.pairedHint(undecided: undecided, paired: paired) { say(hint) }
                 return try finish(report, format: format, rounds: round, seconds: elapsed)
             }
             round += 1
@@ -240,11 +241,29 @@ enum GateLoop {
 
     /// An undecided op that more rounds cannot decide: its standard-error floor (the stored base's
     /// own noise) makes its threshold unresolvable, or it has no estimate for a reason more head
-    /// samples do not change (one base process and no noise history).
+    /// samples do not change (one base process and no noise history). An op awaiting a confirming
+    /// head run (``DecisionDetails/awaitsConfirmation``) is never hopeless.
     static func isHopeless(_ c: Comparison) -> Bool {
+        // A regression waiting for a second head run to show it is decided by the next round.
+        if c.decision?.awaitsConfirmation == true { return false }
         if let d = c.decision, let s = d.smallestResolvableThreshold, s > c.threshold { return true }
         if c.decision == nil, let why = c.undecidedReason, why.contains("no noise history") { return true }
         return false
+    }
+
+    /// What to do when a stored baseline's own noise left ops undecided (nil when paired, or when
+    /// no undecided op is too noisy to resolve its threshold): measure both builds now, paired.
+    static func pairedHint(undecided: [Comparison], paired: Bool) -> String? {
+        guard !paired else { return nil }
+        let floors = undecided.compactMap { c -> Double? in
+            guard let s = c.decision?.smallestResolvableThreshold, s.isFinite, s > c.threshold else { return nil }
+            return s
+        }
+        guard let worst = floors.max() else { return nil }
+        return String(format: "a stored baseline's own run-to-run noise on this machine bounds what it can resolve (%d op(s) need a threshold of up to %.0f%%): "
+                      + "--against BINARY (fusebench built at the merge base) or --against-suite BASE_SUITE measures both builds now, "
+                      + "paired back to back, which cancels the machine's drift (docs/ci-gating.md, \"Why --against\")",
+                      floors.count, worst * 100)
     }
 
     /// " +3.1% [−1.0%, +7.4%]" for an op with an estimate, else "".

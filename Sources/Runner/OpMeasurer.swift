@@ -142,14 +142,16 @@ final class OpMeasurer {
 
         observer?(.checks(checks))
 
-        // 3. Optional injected slowdown (testing aid), sized from a first timing of each variant.
+        // 3. Optional injected slowdown (testing aid), sized per variant from its kernel and the
+        //    spin chain timed alternately (SpinWork.units).
         var flags: SampleFlags = []
         if let fraction = slowdown, fraction > 0, spinNs > 0 {
             flags.insert(.injectedSlowdown)
             for v in timed {
-                let inst = instances[v]!
+                guard let inst = instances[v] else { continue }
                 let est = try estimate(inst, budgetNs: 50_000_000, batchNs: settings.batchNs)
-                instances[v] = SlowdownInstance(base: inst, spins: max(1, Int(est * fraction / spinNs)))
+                let units = SpinWork.units(costing: fraction, of: inst, iterationNs: est, spinNs: spinNs)
+                instances[v] = SlowdownInstance(base: inst, spins: units)
             }
         }
 

@@ -34,6 +34,33 @@ enum SpinWork {
         return x
     }
 
+    /// Spin units that cost `fraction` of one iteration of `instance` (whose iteration takes about
+    /// `iterationNs`), from `rounds` alternations of ~2 ms of the kernel and ~2 ms of spinning: the
+    /// median of their per-round ratios. Both sides of each ratio are timed in the same window, so a
+    /// machine-speed step (±15% over a second on a shared VM) does not mis-size the slowdown, as
+    /// timing the spin once per process and the kernel once per variant did (an injected 5% once
+    /// measured 0.95–1.00 on its op). `spinNs` (``nanosecondsPerSpin()``) sizes the spin rounds.
+    static func units(costing fraction: Double, of instance: KernelInstance, iterationNs: Double, spinNs: Double,
+                      rounds: Int = 7) -> Int {
+        let window = 2_000_000.0
+        let iterations = max(1, Int((window / max(iterationNs, 1)).rounded(.up)))
+        let spins = max(1_000, Int(window / max(spinNs, 0.01)))
+        var seed: Float = 1
+        var unitsPerIteration: [Double] = []
+        // A kernel of more than 20 ms per iteration is its own window: three rounds bound the cost.
+        for _ in 0..<(iterationNs > 20_000_000 ? min(rounds, 3) : rounds) {
+            let t0 = Clock.wall()
+            for _ in 0..<iterations { instance.run() }
+            let kernel = Double(Clock.wall() &- t0) / Double(iterations)
+            let t1 = Clock.wall()
+            seed = spin(spins, seed: seed)
+            let unit = Double(Clock.wall() &- t1) / Double(spins)
+            if kernel > 0, unit > 0 { unitsPerIteration.append(kernel / unit) }
+        }
+        let perIteration = unitsPerIteration.isEmpty ? iterationNs / max(spinNs, 0.01) : Median.of(unitsPerIteration)
+        return max(1, Int((perIteration * fraction).rounded()))
+    }
+
     /// Nanoseconds per spin unit on this machine (median of a few timings).
     static func nanosecondsPerSpin() -> Double {
         var rates: [Double] = []

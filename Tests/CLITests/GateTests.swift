@@ -345,6 +345,47 @@ import Testing
         #expect(try store.runMeta(runID: head.id)["worker.executable"] == nil)
     }
 
+    // MARK: - compare of one-process runs: a regression is confirmed by a second head run
+
+    /// One-process runs (`run`'s default) with a learned noise history: `compare` of one slower head
+    /// run leaves the ops undecided ("shown by 1 of 1 head run(s)"); two slower head runs, given as
+    /// `HEAD1,HEAD2`, confirm the regression. Bad lists are usage errors (exit 2 from the parser).
+    @Test func compareConfirmsAOneProcessRegressionWithTwoHeadRuns() throws {
+        let ws = try Workspace()
+        let store = try ws.store()
+        func oneProcess(_ factor: Double, seed: UInt64) -> [Synthetic.Op] {
+            [Synthetic.op("gemm_16", median: 10_000 * factor, processes: 1, samples: 8, seed: seed)]
+        }
+        var history: [Int64] = []
+        for i in 0..<8 {
+            let id = try Synthetic.run(store, ops: oneProcess(1 + 0.002 * Double(i % 3), seed: UInt64(10 + i)), label: "history")
+            try store.setRunMeta(runID: id, key: RunMetaKey.binaryHash, value: "h1")
+            history.append(id)
+        }
+        let base = try Synthetic.run(store, ops: oneProcess(1, seed: 40), label: "base")
+        let slow1 = try Synthetic.run(store, ops: oneProcess(1.3, seed: 41), label: "slow1")
+        let slow2 = try Synthetic.run(store, ops: oneProcess(1.3, seed: 42), label: "slow2")
+
+        let one = try ws.run(["compare", String(base), String(slow1), "--fail-on-regression"])
+        #expect(one.status == 2, "\(one.stdout)\n\(one.stderr)")
+        #expect(one.stdout.contains("shown by 1 of 1 head run(s)"), "\(one.stdout)")
+        #expect(one.stdout.contains("learned from"), "the noise history must be used: \(one.stdout)")
+
+        let two = try ws.run(["compare", String(base), "\(slow1),\(slow2)", "--fail-on-regression", "--format", "json"])
+        #expect(two.status == 1, "\(two.stdout)\n\(two.stderr)")
+        let doc = try #require(try JSONSerialization.jsonObject(with: Data(two.stdout.utf8)) as? [String: Any])
+        #expect(doc["headRuns"] as? [Int] == [Int(slow1), Int(slow2)])
+        let c = try #require((doc["comparisons"] as? [[String: Any]])?.first)
+        let d = try #require(c["decision"] as? [String: Any])
+        #expect(d["confirmingRuns"] as? Int == 2 && d["headRuns"] as? Int == 2, "\(d)")
+
+        for bad in ["\(slow1),,\(slow2)", "\(slow1),\(slow1)"] {
+            let r = try ws.run(["compare", String(base), bad])
+            #expect(r.status != 0 && r.status != 1, "\(bad): exit \(r.status)")
+            #expect(r.stderr.contains("HEAD '\(bad)'"), "\(r.stderr)")
+        }
+    }
+
     // MARK: - The sequential gate (the contract)
 
     /// A stored one-process baseline and no noise history on this machine: no honest estimate, and
