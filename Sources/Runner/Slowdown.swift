@@ -37,9 +37,9 @@ enum SpinWork {
     /// Spin units that cost `fraction` of one iteration of `instance` (whose iteration takes about
     /// `iterationNs`), from `rounds` alternations of ~2 ms of the kernel and ~2 ms of spinning: the
     /// median of their per-round ratios. Both sides of each ratio are timed in the same window, so a
-    /// machine-speed step (±15% over a second on a shared VM) does not mis-size the slowdown, as
-    /// timing the spin once per process and the kernel once per variant did (an injected 5% once
-    /// measured 0.95–1.00 on its op). `spinNs` (``nanosecondsPerSpin()``) sizes the spin rounds.
+    /// machine-speed step (up to ±18% within a second on the shared Zen 1 VM) while sizing cannot
+    /// mis-size the slowdown, as it could when the spin was timed once per process and the kernel
+    /// once per variant. `spinNs` (``nanosecondsPerSpin()``) sizes the spin rounds.
     static func units(costing fraction: Double, of instance: KernelInstance, iterationNs: Double, spinNs: Double,
                       rounds: Int = 7) -> Int {
         let window = 2_000_000.0
