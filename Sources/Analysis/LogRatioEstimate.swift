@@ -124,8 +124,9 @@ public enum LogRatioEstimator {
     /// nil and the reason (`historyPairsNeeded`: NoiseHistory.minimumPairs, for the message).
     public static func unpaired(base: [ProcessGroup], head: [ProcessGroup], prior: NoisePrior, historyPairsNeeded: Int = 5)
         -> (estimate: LogRatioEstimate?, reason: String?) {
-        let b = base.filter { !$0.values.isEmpty }.map(\.median).filter { $0 > 0 }.map { log($0) }
-        let h = head.filter { !$0.values.isEmpty }.map(\.median).filter { $0 > 0 }.map { log($0) }
+        let b = logMedians(base).map(\.value)
+        let headLevels = logMedians(head)
+        let h = headLevels.map(\.value)
         guard !b.isEmpty, !h.isEmpty else { return (nil, "no usable samples on one side") }
         let known = prior.source == .history && prior.sigmaAA.isFinite
         /// Sample variance of log process medians (nil below 3 processes). Not a robust scale on
@@ -181,7 +182,16 @@ public enum LogRatioEstimator {
         }
         return (LogRatioEstimate(method: .unpaired, estimate: d, standardError: v.squareRoot(), degreesOfFreedom: df,
                                  observations: b.count + h.count, standardErrorFloor: vb.variance.squareRoot(),
-                                 noiseSource: source, headRunEstimates: runEstimates(head, against: baseLevel)), nil)
+                                 noiseSource: source, headRunEstimates: runEstimates(headLevels, against: baseLevel)), nil)
+    }
+
+    /// The log median of each process group with usable samples (positive median), with its run.
+    static func logMedians(_ groups: [ProcessGroup]) -> [(run: Int, value: Double)] {
+        groups.compactMap { g in
+            guard !g.values.isEmpty else { return nil }
+            let m = g.median
+            return m > 0 ? (g.run, log(m)) : nil
+        }
     }
 
     /// Each head run's own d̂ (the median of its log process medians minus `baseLevel`), in run
@@ -189,14 +199,10 @@ public enum LogRatioEstimator {
     /// level is one or two draws, and on a shared machine one draw in 50–100 is far off (+30% to
     /// +430% seen on the Zen 1 VM, identical instruction counts): the decision rule asks two of them
     /// to show a regression.
-    static func runEstimates(_ head: [ProcessGroup], against baseLevel: Double) -> [Double]? {
-        var byRun: [Int: [Double]] = [:]
-        for g in head where !g.values.isEmpty {
-            let m = g.median
-            if m > 0 { byRun[g.run, default: []].append(log(m)) }
-        }
+    static func runEstimates(_ headLevels: [(run: Int, value: Double)], against baseLevel: Double) -> [Double]? {
+        let byRun = Dictionary(grouping: headLevels, by: \.run)
         guard !byRun.isEmpty, byRun.values.allSatisfy({ $0.count < 3 }) else { return nil }
-        return byRun.sorted { $0.key < $1.key }.map { Stats.median($0.value) - baseLevel }
+        return byRun.sorted { $0.key < $1.key }.map { Stats.median($0.value.map(\.value)) - baseLevel }
     }
 }
 

@@ -246,19 +246,23 @@ enum GateLoop {
     static func isHopeless(_ c: Comparison) -> Bool {
         // A regression waiting for a second head run to show it is decided by the next round.
         if c.decision?.awaitsConfirmation == true { return false }
-        if let d = c.decision, let s = d.smallestResolvableThreshold, s > c.threshold { return true }
+        if unresolvableThreshold(c) != nil { return true }
         if c.decision == nil, let why = c.undecidedReason, why.contains("no noise history") { return true }
         return false
+    }
+
+    /// The smallest threshold `c` can resolve when it is above `c`'s own threshold (the stored
+    /// base's noise floor makes the threshold unreachable), else nil.
+    static func unresolvableThreshold(_ c: Comparison) -> Double? {
+        guard let s = c.decision?.smallestResolvableThreshold, s > c.threshold else { return nil }
+        return s
     }
 
     /// What to do when a stored baseline's own noise left ops undecided (nil when paired, or when
     /// no undecided op is too noisy to resolve its threshold): measure both builds now, paired.
     static func pairedHint(undecided: [Comparison], paired: Bool) -> String? {
         guard !paired else { return nil }
-        let floors = undecided.compactMap { c -> Double? in
-            guard let s = c.decision?.smallestResolvableThreshold, s.isFinite, s > c.threshold else { return nil }
-            return s
-        }
+        let floors = undecided.compactMap(unresolvableThreshold).filter(\.isFinite)
         guard let worst = floors.max() else { return nil }
         return String(format: "a stored baseline's own run-to-run noise on this machine bounds what it can resolve (%d op(s) need a threshold of up to %.0f%%): "
                       + "--against BINARY (fusebench built at the merge base) or --against-suite BASE_SUITE measures both builds now, "
