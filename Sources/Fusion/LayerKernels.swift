@@ -38,7 +38,7 @@ final class ChainKernel: ExecKernel {
 /// C = A·B (or A·Bᵀ) on the optimized GEMM, epilogue per finished tile (linear bias, fused ops).
 ///
 /// A leading `bias` and/or `gelu` step of the epilogue runs inside the GEMM micro-kernel on the
-/// accumulator registers (`GEMMTileEpilogue`: the same per-lane operations as the `.bias` and
+/// tile it has just stored, in L1 (`GEMMTileEpilogue`: the same per-lane operations as the `.bias` and
 /// `.gelu` steps, so the output is bit-identical); the remaining steps run per finished tile.
 final class GEMMKernel: ExecKernel {
     let workspace: GEMMWorkspace
@@ -47,7 +47,7 @@ final class GEMMKernel: ExecKernel {
     let c: UnsafeMutablePointer<Float>
     /// Source of Bᵀ to transpose into `b` first (matmul with transpose_b), with its row count n.
     let transposeFrom: UnsafePointer<Float>?
-    /// The leading bias / GELU steps, applied in the micro-kernel's registers.
+    /// The leading bias / GELU steps, applied by the micro-kernel to each tile it stores.
     let tileEpilogue: GEMMTileEpilogue?
     let epilogue: GEMMEpilogue?
     /// The steps after `tileEpilogue`, run per finished tile (nil when none are left).

@@ -15,8 +15,9 @@
 // run the same full-size micro-kernel on the zero-padded panels into a scratch tile, and only the
 // valid part is copied to C. The first k block stores C, later k blocks add to it. For m ≤ 4
 // (GEMV-like, e.g. batch-1 inference) the FMA paths skip packing and stream B row by row.
-// An optional `GEMMTileEpilogue` (+ bias, tanh-GELU) runs on the accumulator registers of every
-// full tile of the last k block before it is stored (edge tiles: on the stored tile, same lanes).
+// An optional `GEMMTileEpilogue` (+ bias, tanh-GELU) runs inside the micro-kernel call on the last
+// k block, on the tile it has just stored (14×32 or 6×16 floats, still in L1), one vector at a time
+// (`applyTileOps`); edge tiles get the same code on their copied-out part.
 import BenchModel
 
 // MARK: - Factory
@@ -181,15 +182,19 @@ public final class GEMMInstance: KernelInstance {
 public typealias GEMMEpilogue = (_ tile: UnsafeMutablePointer<Float>, _ ldc: Int, _ row: Int, _ col: Int,
                                  _ rows: Int, _ cols: Int) -> Void
 
-/// Bias and activation the optimized GEMM applies to the accumulators of each tile in registers, on
-/// the last k block, before the tile is stored — no pass over the finished tile. Per element, in
+/// Bias and activation the optimized GEMM applies to each tile inside the micro-kernel call of the
+/// last k block, while the tile is in L1 — no pass over the finished output. Per element, in
 /// this order and as separate IEEE operations: c (+ C from earlier k blocks), + bias[col], then the
 /// activation (`VectorMath.geluTanh` for `.gelu`). That is exactly what a GEMM followed by a
 /// `+ bias[col]` pass and a `VectorMath.geluTanh` pass computes, so the fused result is
-/// bit-identical to the unfused one. On the AVX2 (6×16) and AVX-512 (14×32) micro-kernels it runs
-/// on the accumulator registers at the end of the micro-kernel, where the out-of-order core overlaps
-/// it with the next tile's first loads and FMAs (the kernel returns straight into the next call);
-/// edge tiles, the small-m path and the SSE kernel apply the same vector code to the stored tile.
+/// bit-identical to the unfused one. The micro-kernel applies it right after it stores the tile
+/// (`applyTileOps` over the 14×32 or 6×16 floats, still in L1), so the output makes one trip from
+/// memory instead of one per pass, and the out-of-order core overlaps the epilogue's arithmetic
+/// with the next tile's first loads and FMAs. It was first written on the accumulator registers,
+/// with the epilogue inlined once per accumulator; the optimizer then called `storeBytes` out of
+/// line for each of them (27 calls in the 14×32 kernel), which cost more than the arithmetic
+/// (fused/GEMM 1.069 against 1.023 as now, docs/results.md). Edge tiles, the small-m path and the
+/// SSE kernel apply the same code to their stored tile.
 public struct GEMMTileEpilogue {
     /// The activation after the bias.
     public enum Activation {
@@ -229,31 +234,23 @@ struct TileOps {
     var active: Bool { bias != nil || gelu }
 }
 
-/// The last step of a micro-kernel row segment with an epilogue: v (+ C), + bias, GELU, stored.
-/// `@_transparent` (and so are `fastGeluTanh`, `fastExp`, `vmin`, `vmax`): with `@inline(__always)`
-/// the optimizer left 11 of the 12 calls in the 6×16 kernel out of line (a call per accumulator).
-@_transparent
-func storeFinal<V: FloatVector>(_ r: UnsafeMutableRawPointer, _ offset: Int, _ v: V, _ accumulate: Bool,
-                                _ bias: V, _ hasBias: Bool, _ gelu: Bool) {
-    var x = accumulate ? r.loadUnaligned(fromByteOffset: offset, as: V.self) + v : v
-    if hasBias { x = x + bias }
-    if gelu { x = fastGeluTanh(x) }
-    r.storeBytes(of: x, toByteOffset: offset, as: V.self)
-}
-
 /// Applies `ops` in place to the stored tile C[0..<rows, 0..<cols] (row stride `ld`) with the
-/// micro-kernels' per-lane arithmetic (8 lanes at a time, the last group partial): the edge tiles,
-/// the small-m path and the SSE kernel.
-func applyTileOps(_ ops: TileOps, _ c: UnsafeMutablePointer<Float>, ld: Int, rows: Int, cols: Int) {
+/// micro-kernels' per-lane arithmetic, `V.scalarCount` lanes at a time (the last group of a row
+/// partial): the 14×32 kernel's tile (16 lanes, while it is in L1), the edge tiles, the small-m
+/// path and the SSE kernel. Each lane's result does not depend on the width (one IEEE operation
+/// per lane and step), so every width gives the same bits.
+@inline(never)
+func applyTileOps<V: FloatVector>(_ ops: TileOps, _ c: UnsafeMutablePointer<Float>, ld: Int, rows: Int, cols: Int,
+                                  lanes _: V.Type = SIMD8<Float>.self) {
     guard ops.active else { return }
-    typealias V = SIMD8<Float>
+    let width = V.scalarCount
     for i in 0..<rows {
         let row = c + i * ld
         var j = 0
         while j < cols {
-            let w = min(8, cols - j)
+            let w = min(width, cols - j)
             var x = V(), b = V()
-            if w == 8 {
+            if w == width {
                 x = UnsafeRawPointer(row + j).loadUnaligned(as: V.self)
                 if let bias = ops.bias { b = UnsafeRawPointer(bias + j).loadUnaligned(as: V.self) }
             } else {
@@ -262,12 +259,12 @@ func applyTileOps(_ ops: TileOps, _ c: UnsafeMutablePointer<Float>, ld: Int, row
             }
             if ops.bias != nil { x = x + b }
             if ops.gelu { x = fastGeluTanh(x) }
-            if w == 8 {
+            if w == width {
                 UnsafeMutableRawPointer(row + j).storeBytes(of: x, as: V.self)
             } else {
                 for l in 0..<w { row[j + l] = x[l] }
             }
-            j += 8
+            j += width
         }
     }
 }
@@ -311,15 +308,21 @@ public final class GEMMWorkspace {
         freeFloats(tile)
     }
 
-    /// C = A·B (row-major, leading dimensions k, n, n), then `tileEpilogue` on every tile's
-    /// accumulators in registers (bias, activation; see `GEMMTileEpilogue`), then `epilogue` on
+    /// C = A·B (row-major, leading dimensions k, n, n), then `tileEpilogue` on every tile while
+    /// it is in L1 (bias, activation; see `GEMMTileEpilogue`), then `epilogue` on
     /// every finished tile. On the small-m path (m ≤ 4, no tiles) both see the whole of C as one tile.
     public func multiply(a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>,
                          tileEpilogue: GEMMTileEpilogue? = nil, epilogue: GEMMEpilogue? = nil) {
         let te = tileEpilogue.flatMap { $0.isIdentity ? nil : $0 }
         if m <= smallM && path != .sse {
             gemmSmallM(m: m, n: n, k: k, a: a, b: b, c: c)
-            if let te { applyTileOps(te.ops(col: 0), c, ld: n, rows: m, cols: n) }
+            if let te {
+                if path == .avx512 {
+                    applyTileOps(te.ops(col: 0), c, ld: n, rows: m, cols: n, lanes: SIMD16<Float>.self)
+                } else {
+                    applyTileOps(te.ops(col: 0), c, ld: n, rows: m, cols: n)
+                }
+            }
             epilogue?(c, n, 0, 0, m, n)
             return
         }
@@ -486,6 +489,8 @@ protocol MicroKernel {
     static var mr: Int { get }
     /// Tile columns.
     static var nr: Int { get }
+    /// The vector the kernel's rows are made of (the width `applyTileOps` uses on its edge tiles).
+    associatedtype Lanes: FloatVector
     /// `a`: kc groups of mr floats; `b`: kc groups of nr floats (64-byte aligned); `c` row stride `ldc`.
     static func compute(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
                         _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ accumulate: Bool)
@@ -497,6 +502,7 @@ protocol MicroKernel {
 
 /// 14×32 AVX-512 micro-kernel.
 enum AVX512Kernel: MicroKernel {
+    typealias Lanes = SIMD16<Float>
     static var mr: Int { 14 }
     static var nr: Int { 32 }
     @inline(__always)
@@ -513,6 +519,7 @@ enum AVX512Kernel: MicroKernel {
 
 /// 6×16 AVX2 micro-kernel.
 enum AVX2Kernel: MicroKernel {
+    typealias Lanes = SIMD8<Float>
     static var mr: Int { 6 }
     static var nr: Int { 16 }
     @inline(__always)
@@ -529,6 +536,7 @@ enum AVX2Kernel: MicroKernel {
 
 /// 4×8 SSE micro-kernel.
 enum SSEKernel: MicroKernel {
+    typealias Lanes = SIMD8<Float>
     static var mr: Int { 4 }
     static var nr: Int { 8 }
     @inline(__always)
@@ -536,7 +544,7 @@ enum SSEKernel: MicroKernel {
                         _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ accumulate: Bool) {
         kernel4x8(kc, a, b, c, ldc, accumulate)
     }
-    /// No in-register epilogue (the SSE path is the fallback): `compute`, then `applyTileOps` on the stored tile.
+    /// `compute`, then `applyTileOps` on the stored tile (the SSE path is the fallback).
     @inline(__always)
     static func compute(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
                         _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ accumulate: Bool, _ ops: TileOps) {
@@ -589,7 +597,7 @@ func gemmBlocked<K: MicroKernel>(_: K.Type, m: Int, n: Int, k: Int, _ bl: GEMMBl
                                 }
                             }
                             if last, let te = tileEpilogue {
-                                applyTileOps(te.ops(col: jc + jr), cTile, ld: n, rows: rows, cols: cols)
+                                applyTileOps(te.ops(col: jc + jr), cTile, ld: n, rows: rows, cols: cols, lanes: K.Lanes.self)
                             }
                         }
                         if let epilogue, last {
@@ -739,43 +747,6 @@ func kernel14x32(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>
     }
     var r = UnsafeMutableRawPointer(c)
     let rowBytes = ldc * MemoryLayout<Float>.stride
-    if ops.active {
-        // In-register epilogue: bias loaded once, each accumulator finished and stored.
-        typealias V = SIMD16<Float>
-        let hasBias = ops.bias != nil
-        let bp = UnsafeRawPointer(ops.bias ?? UnsafePointer(c))
-        let ba: V = hasBias ? bp.loadUnaligned(fromByteOffset: 0, as: V.self) : V()
-        let bb: V = hasBias ? bp.loadUnaligned(fromByteOffset: 64, as: V.self) : V()
-        let g = ops.gelu
-        storeFinal(r, 0, c0a, accumulate, ba, hasBias, g); storeFinal(r, 64, c0b, accumulate, bb, hasBias, g)
-        r += rowBytes
-        storeFinal(r, 0, c1a, accumulate, ba, hasBias, g); storeFinal(r, 64, c1b, accumulate, bb, hasBias, g)
-        r += rowBytes
-        storeFinal(r, 0, c2a, accumulate, ba, hasBias, g); storeFinal(r, 64, c2b, accumulate, bb, hasBias, g)
-        r += rowBytes
-        storeFinal(r, 0, c3a, accumulate, ba, hasBias, g); storeFinal(r, 64, c3b, accumulate, bb, hasBias, g)
-        r += rowBytes
-        storeFinal(r, 0, c4a, accumulate, ba, hasBias, g); storeFinal(r, 64, c4b, accumulate, bb, hasBias, g)
-        r += rowBytes
-        storeFinal(r, 0, c5a, accumulate, ba, hasBias, g); storeFinal(r, 64, c5b, accumulate, bb, hasBias, g)
-        r += rowBytes
-        storeFinal(r, 0, c6a, accumulate, ba, hasBias, g); storeFinal(r, 64, c6b, accumulate, bb, hasBias, g)
-        r += rowBytes
-        storeFinal(r, 0, c7a, accumulate, ba, hasBias, g); storeFinal(r, 64, c7b, accumulate, bb, hasBias, g)
-        r += rowBytes
-        storeFinal(r, 0, c8a, accumulate, ba, hasBias, g); storeFinal(r, 64, c8b, accumulate, bb, hasBias, g)
-        r += rowBytes
-        storeFinal(r, 0, c9a, accumulate, ba, hasBias, g); storeFinal(r, 64, c9b, accumulate, bb, hasBias, g)
-        r += rowBytes
-        storeFinal(r, 0, c10a, accumulate, ba, hasBias, g); storeFinal(r, 64, c10b, accumulate, bb, hasBias, g)
-        r += rowBytes
-        storeFinal(r, 0, c11a, accumulate, ba, hasBias, g); storeFinal(r, 64, c11b, accumulate, bb, hasBias, g)
-        r += rowBytes
-        storeFinal(r, 0, c12a, accumulate, ba, hasBias, g); storeFinal(r, 64, c12b, accumulate, bb, hasBias, g)
-        r += rowBytes
-        storeFinal(r, 0, c13a, accumulate, ba, hasBias, g); storeFinal(r, 64, c13b, accumulate, bb, hasBias, g)
-        return
-    }
     store(r, 0, c0a, accumulate); store(r, 64, c0b, accumulate)
     r += rowBytes
     store(r, 0, c1a, accumulate); store(r, 64, c1b, accumulate)
@@ -803,6 +774,10 @@ func kernel14x32(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>
     store(r, 0, c12a, accumulate); store(r, 64, c12b, accumulate)
     r += rowBytes
     store(r, 0, c13a, accumulate); store(r, 64, c13b, accumulate)
+    // The epilogue runs on the tile just stored, still in L1, 16 lanes at a time: one loop body
+    // instead of 28 inlined copies, whose size made the optimizer call `storeBytes` out of line
+    // for each of them (docs/results.md, issue 18).
+    if ops.active { applyTileOps(ops, c, ld: ldc, rows: 14, cols: 32, lanes: SIMD16<Float>.self) }
 }
 
 /// AVX2 micro-kernel: C[6×16] (+)= Apanel[kc×6] · Bpanel[kc×16] with 12 ymm accumulators,
@@ -837,27 +812,6 @@ func kernel6x16(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
     }
     var r = UnsafeMutableRawPointer(c)
     let rowBytes = ldc * MemoryLayout<Float>.stride
-    if ops.active {
-        // In-register epilogue: bias loaded once, each accumulator finished and stored.
-        typealias V = SIMD8<Float>
-        let hasBias = ops.bias != nil
-        let bp = UnsafeRawPointer(ops.bias ?? UnsafePointer(c))
-        let ba: V = hasBias ? bp.loadUnaligned(fromByteOffset: 0, as: V.self) : V()
-        let bb: V = hasBias ? bp.loadUnaligned(fromByteOffset: 32, as: V.self) : V()
-        let g = ops.gelu
-        storeFinal(r, 0, c0a, accumulate, ba, hasBias, g); storeFinal(r, 32, c0b, accumulate, bb, hasBias, g)
-        r += rowBytes
-        storeFinal(r, 0, c1a, accumulate, ba, hasBias, g); storeFinal(r, 32, c1b, accumulate, bb, hasBias, g)
-        r += rowBytes
-        storeFinal(r, 0, c2a, accumulate, ba, hasBias, g); storeFinal(r, 32, c2b, accumulate, bb, hasBias, g)
-        r += rowBytes
-        storeFinal(r, 0, c3a, accumulate, ba, hasBias, g); storeFinal(r, 32, c3b, accumulate, bb, hasBias, g)
-        r += rowBytes
-        storeFinal(r, 0, c4a, accumulate, ba, hasBias, g); storeFinal(r, 32, c4b, accumulate, bb, hasBias, g)
-        r += rowBytes
-        storeFinal(r, 0, c5a, accumulate, ba, hasBias, g); storeFinal(r, 32, c5b, accumulate, bb, hasBias, g)
-        return
-    }
     store(r, 0, c0a, accumulate); store(r, 32, c0b, accumulate)
     r += rowBytes
     store(r, 0, c1a, accumulate); store(r, 32, c1b, accumulate)
@@ -869,6 +823,8 @@ func kernel6x16(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
     store(r, 0, c4a, accumulate); store(r, 32, c4b, accumulate)
     r += rowBytes
     store(r, 0, c5a, accumulate); store(r, 32, c5b, accumulate)
+    // The epilogue on the tile just stored (see `kernel14x32`).
+    if ops.active { applyTileOps(ops, c, ld: ldc, rows: 6, cols: 16, lanes: SIMD8<Float>.self) }
 }
 
 /// SSE micro-kernel (no FMA): C[4×8] (+)= Apanel[kc×4] · Bpanel[kc×8] with 8 xmm accumulators.

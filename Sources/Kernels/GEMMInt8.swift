@@ -9,13 +9,15 @@ import BenchModel
 import CKernels
 
 /// `gemm_int8`: C[m×n] = A[m×k]·Wᵀ (W [n×k]), int8 inputs in [-127, 127], int32 accumulation.
+/// Shape key `a_nonnegative = 1` draws A from [0, 127] instead, like a layer's post-ReLU or pixel
+/// activations: the AVX2 kernel then skips its sign step (the digits model's layers take that path).
 /// Outputs are exact integers; `output()` returns them as Float (exact below 2²⁴ in magnitude,
 /// i.e. k ≤ 1040 at full-scale inputs; larger k is compared as rounded floats, still deterministic).
 public struct Int8GEMMFactory: KernelFactory {
     public init() {}
     public var kind: String { "gemm_int8" }
     public var summary: String { "int8×int8→int32 matrix multiply C[m×n] = A[m×k]·W[n×k]ᵀ" }
-    public var shapeKeys: [String] { ["m", "n", "k"] }
+    public var shapeKeys: [String] { ["m", "n", "k", "a_nonnegative"] }
     /// `reference` (plain loops), `optimized` (the C kernel on pre-packed W: `vpdpbusd` with AVX-512
     /// VNNI, `vpmaddubsw` + `vpmaddwd` with AVX2, else the LLVM-vectorized dot products), `dot`
     /// (always the LLVM-vectorized dot products: `vpmovsxbw` + `vpmaddwd`).
@@ -25,10 +27,20 @@ public struct Int8GEMMFactory: KernelFactory {
     func dimensions(_ shape: Shape) throws -> (Int, Int, Int) {
         let m = try dimension(shape, "m"), n = try dimension(shape, "n"), k = try dimension(shape, "k")
         try rejectUnknownKeys(shape)
+        _ = try nonnegativeA(shape)
         try requireElements(m, k, "A (m×k)")
         try requireElements(n, k, "W (n×k)")
         try requireElements(m, n, "C (m×n)")
         return (m, n, k)
+    }
+
+    /// `a_nonnegative`: 0 (default, A in [-127, 127]) or 1 (A in [0, 127]).
+    func nonnegativeA(_ shape: Shape) throws -> Bool {
+        switch shape["a_nonnegative"] {
+        case nil, 0: return false
+        case 1: return true
+        case let v?: throw KernelSpecError(key: "shape.a_nonnegative", "\(kind): shape.a_nonnegative must be 0 or 1, got \(v)")
+        }
     }
 
     public func validate(shape: Shape, dtype: String) throws { try validate(shape, dtype, dimensions) }
@@ -44,7 +56,7 @@ public struct Int8GEMMFactory: KernelFactory {
 
     public func make(variant: String, shape: Shape, dtype: String, seed: UInt64) throws -> KernelInstance {
         let (m, n, k) = try checkedDimensions(variant: variant, shape: shape, dtype: dtype, dimensions)
-        return Int8GEMMInstance(m: m, n: n, k: k, seed: seed, variant: variant)
+        return Int8GEMMInstance(m: m, n: n, k: k, seed: seed, variant: variant, nonnegativeA: try nonnegativeA(shape))
     }
 }
 
@@ -202,7 +214,7 @@ public final class PackedInt8Weights {
     }
 }
 
-/// A prepared `gemm_int8` problem with seeded inputs in [-127, 127].
+/// A prepared `gemm_int8` problem with seeded inputs in [-127, 127] (A in [0, 127] when `nonnegativeA`).
 public final class Int8GEMMInstance: KernelInstance {
     let m: Int, n: Int, k: Int, variant: String
     var packedW: PackedInt8Weights?
@@ -210,12 +222,12 @@ public final class Int8GEMMInstance: KernelInstance {
     let c: UnsafeMutablePointer<Int32>
     let out: UnsafeMutablePointer<Float>
 
-    init(m: Int, n: Int, k: Int, seed: UInt64, variant: String) {
+    init(m: Int, n: Int, k: Int, seed: UInt64, variant: String, nonnegativeA: Bool = false) {
         (self.m, self.n, self.k, self.variant) = (m, n, k, variant)
         var g = SeededGenerator(seed: seed)
         a = .allocate(capacity: m * k)
         w = .allocate(capacity: n * k)
-        for i in 0..<(m * k) { a[i] = Int8(Int(g.next() % 255) - 127) }
+        for i in 0..<(m * k) { a[i] = nonnegativeA ? Int8(g.next() % 128) : Int8(Int(g.next() % 255) - 127) }
         for i in 0..<(n * k) { w[i] = Int8(Int(g.next() % 255) - 127) }
         c = .allocate(capacity: m * n)
         c.initialize(repeating: 0, count: m * n)

@@ -173,7 +173,7 @@ public enum VectorMath {
     public static func exp(_ x: SIMD16<Float>) -> SIMD16<Float> { fastExp(x) }
 
     /// tanh-GELU on 16 lanes (`fastGeluTanh`): the same operations as the GEMM micro-kernels'
-    /// in-register GELU epilogue, so fused and unfused GELU agree bit for bit. Within
+    /// GELU epilogue, so fused and unfused GELU agree bit for bit. Within
     /// 6e-7·|GELU(x)| + 2e-8 of the exact tanh-GELU.
     @inlinable @inline(__always)
     public static func geluTanh(_ x: SIMD16<Float>) -> SIMD16<Float> { fastGeluTanh(x) }
@@ -188,7 +188,7 @@ public enum VectorMath {
 /// reduction) and one division — no tanh and no 1 + tanh cancellation for negative x.
 ///
 /// The operations, in this order, are the fusion runtime's GELU (`VMath.gelu` calls this) and the
-/// GEMM micro-kernels' in-register epilogue (`GEMMTileEpilogue`), so a GELU fused into a GEMM tile
+/// GEMM micro-kernels' epilogue (`GEMMTileEpilogue`), so a GELU fused into a GEMM tile
 /// is bit-identical to the unfused GELU layer at every vector width (each step is one IEEE
 /// operation per lane). Error against the exact tanh-GELU (Double), over [−12, 12] on a 2⁻¹² grid
 /// plus ±[12, 1e4] (tested in `GELUEpilogueTests`): |f(x) − GELU(x)| ≤ 6e-7·|GELU(x)| + 2e-8.

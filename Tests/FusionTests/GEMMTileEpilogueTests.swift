@@ -1,5 +1,5 @@
 // The fusion runtime's GEMM groups hand a leading bias / GELU to the GEMM micro-kernel's
-// in-register epilogue (`GEMMKernel.split` → `GEMMTileEpilogue`) and keep the rest as a per-tile
+// tile epilogue (`GEMMKernel.split` → `GEMMTileEpilogue`) and keep the rest as a per-tile
 // program; fused GEMM + bias + GELU stays bit-identical to the unfused layers.
 import BenchModel
 @testable import Fusion

@@ -1,5 +1,5 @@
-// Tests of the GEMM's in-register epilogue (`GEMMTileEpilogue`: + bias, tanh-GELU on the
-// micro-kernel's accumulators): the GELU approximation's error bound against the exact tanh-GELU
+// Tests of the GEMM's tile epilogue (`GEMMTileEpilogue`: + bias, tanh-GELU inside the
+// micro-kernel, on each tile it stores): the GELU approximation's error bound against the exact tanh-GELU
 // (and that it is inside the `gelu_tanh` op's tolerance band), and bit-identity of the fused GEMM
 // with the unfused GEMM → bias pass → GELU pass on every micro-kernel path, on ragged shapes (edge
 // tiles), several k blocks (accumulating tiles) and the small-m path. Not timing-based.

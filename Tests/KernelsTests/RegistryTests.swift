@@ -49,7 +49,7 @@ struct OtherDoubleItFactory: KernelFactory {
             let dt = f.dtypes[0]
             #expect(!f.summary.isEmpty)
             // Bad dtype and unknown variant are reported with their keys.
-            let shape = Dictionary(uniqueKeysWithValues: f.shapeKeys.map { ($0, $0 == "bcast" || $0 == "pad" ? 0 : 3) })
+            let shape = Dictionary(uniqueKeysWithValues: f.shapeKeys.map { ($0, $0 == "bcast" || $0 == "pad" ? 0 : $0 == "a_nonnegative" ? 1 : 3) })
             try f.validate(shape: shape, dtype: dt)
             #expect(f.flops(shape: shape) > 0, "\(f.kind)")
             #expect(f.bytes(shape: shape, dtype: dt) > 0, "\(f.kind)")
