@@ -192,9 +192,9 @@ public typealias GEMMEpilogue = (_ tile: UnsafeMutablePointer<Float>, _ ldc: Int
 /// memory instead of one per pass, and the out-of-order core overlaps the epilogue's arithmetic
 /// with the next tile's first loads and FMAs. It was first written on the accumulator registers,
 /// with the epilogue inlined once per accumulator; the optimizer then called `storeBytes` out of
-/// line for each of them (27 calls in the 14×32 kernel), which cost more than the arithmetic
-/// (fused/GEMM 1.069 against 1.023 as now, docs/results.md). Edge tiles, the small-m path and the
-/// SSE kernel apply the same code to their stored tile.
+/// line for each of them (27 calls in the 14×32 kernel), and the fused model measured no faster
+/// than the separate passes; with one loop it is 1–2% faster than them (docs/results.md, Zen 4).
+/// Edge tiles, the small-m path and the SSE kernel apply the same code to their stored tile.
 public struct GEMMTileEpilogue {
     /// The activation after the bias.
     public enum Activation {
