@@ -349,13 +349,15 @@ class ConstantInstanceBase: KernelInstance {
         }
     }
 
-    /// A script that prints `messages` as JSON lines (the last one cut in half when `cut`), then runs `then`.
+    /// A script that prints `messages` as JSON lines (the last one cut in half when `cut`: half of
+    /// that line only, whatever the lengths of the others — the hello line's length depends on the
+    /// machine), then runs `then`.
     func worker(_ messages: [WorkerMessage], cut: Bool = false, then: String) throws -> (script: String, dir: URL) {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fb-watchdog-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         var text = ""
         for m in messages { text += String(decoding: try JSONEncoder().encode(m), as: UTF8.self) + "\n" }
-        if cut { text = String(text.dropLast(text.count / 4)) }
+        if cut, let last = text.dropLast().split(separator: "\n").last { text = String(text.dropLast(last.count / 2 + 1)) }
         try text.write(to: dir.appendingPathComponent("lines"), atomically: true, encoding: .utf8)
         let script = dir.appendingPathComponent("worker").path
         try "#!/bin/sh\ncat '\(dir.path)/lines'\n\(then)\n".write(toFile: script, atomically: true, encoding: .utf8)
