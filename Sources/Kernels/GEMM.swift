@@ -228,16 +228,14 @@ struct TileOps {
     let bias: UnsafePointer<Float>?
     /// Whether GELU follows.
     let gelu: Bool
-    /// No epilogue.
-    static var none: TileOps { TileOps(bias: nil, gelu: false) }
     /// Whether the micro-kernel has anything to apply.
     var active: Bool { bias != nil || gelu }
 }
 
 /// Applies `ops` in place to the stored tile C[0..<rows, 0..<cols] (row stride `ld`) with the
 /// micro-kernels' per-lane arithmetic, `V.scalarCount` lanes at a time (the last group of a row
-/// partial): the 14×32 kernel's tile (16 lanes, while it is in L1), the edge tiles, the small-m
-/// path and the SSE kernel. Each lane's result does not depend on the width (one IEEE operation
+/// partial): every micro-kernel's full tile while it is in L1 (`MicroKernel.compute(…, ops)`),
+/// the edge tiles and the small-m path. Each lane's result does not depend on the width (one IEEE operation
 /// per lane and step), so every width gives the same bits.
 @inline(never)
 func applyTileOps<V: FloatVector>(_ ops: TileOps, _ c: UnsafeMutablePointer<Float>, ld: Int, rows: Int, cols: Int,
@@ -489,15 +487,24 @@ protocol MicroKernel {
     static var mr: Int { get }
     /// Tile columns.
     static var nr: Int { get }
-    /// The vector the kernel's rows are made of (the width `applyTileOps` uses on its edge tiles).
+    /// The vector the kernel's rows are made of (the width `applyTileOps` uses on its tiles).
     associatedtype Lanes: FloatVector
     /// `a`: kc groups of mr floats; `b`: kc groups of nr floats (64-byte aligned); `c` row stride `ldc`.
     static func compute(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
                         _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ accumulate: Bool)
-    /// `compute`, then `ops` (bias, GELU) on the accumulators before they are stored (full tiles
-    /// of the last k block).
+}
+
+extension MicroKernel {
+    /// `compute`, then `ops` (bias, GELU) on the tile it has just stored, still in L1, `Lanes` at a
+    /// time (full tiles of the last k block). One loop body, not one inlined epilogue per
+    /// accumulator: with 28 of them in the 14×32 kernel the optimizer called `storeBytes` out of
+    /// line for each (docs/results.md, issue 18).
+    @inline(__always)
     static func compute(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
-                        _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ accumulate: Bool, _ ops: TileOps)
+                        _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ accumulate: Bool, _ ops: TileOps) {
+        compute(kc, a, b, c, ldc, accumulate)
+        applyTileOps(ops, c, ld: ldc, rows: mr, cols: nr, lanes: Lanes.self)
+    }
 }
 
 /// 14×32 AVX-512 micro-kernel.
@@ -508,12 +515,7 @@ enum AVX512Kernel: MicroKernel {
     @inline(__always)
     static func compute(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
                         _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ accumulate: Bool) {
-        kernel14x32(kc, a, b, c, ldc, accumulate, .none)
-    }
-    @inline(__always)
-    static func compute(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
-                        _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ accumulate: Bool, _ ops: TileOps) {
-        kernel14x32(kc, a, b, c, ldc, accumulate, ops)
+        kernel14x32(kc, a, b, c, ldc, accumulate)
     }
 }
 
@@ -525,12 +527,7 @@ enum AVX2Kernel: MicroKernel {
     @inline(__always)
     static func compute(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
                         _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ accumulate: Bool) {
-        kernel6x16(kc, a, b, c, ldc, accumulate, .none)
-    }
-    @inline(__always)
-    static func compute(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
-                        _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ accumulate: Bool, _ ops: TileOps) {
-        kernel6x16(kc, a, b, c, ldc, accumulate, ops)
+        kernel6x16(kc, a, b, c, ldc, accumulate)
     }
 }
 
@@ -543,13 +540,6 @@ enum SSEKernel: MicroKernel {
     static func compute(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
                         _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ accumulate: Bool) {
         kernel4x8(kc, a, b, c, ldc, accumulate)
-    }
-    /// `compute`, then `applyTileOps` on the stored tile (the SSE path is the fallback).
-    @inline(__always)
-    static func compute(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
-                        _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ accumulate: Bool, _ ops: TileOps) {
-        kernel4x8(kc, a, b, c, ldc, accumulate)
-        applyTileOps(ops, c, ld: ldc, rows: mr, cols: nr)
     }
 }
 
@@ -695,7 +685,7 @@ where V.Scalar == Float {
 /// 2 zmm for the B row and 1 for the broadcast A element — 31 of the 32 zmm registers.
 @inline(never)
 func kernel14x32(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
-                 _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ accumulate: Bool, _ ops: TileOps) {
+                 _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ accumulate: Bool) {
     var c0a = SIMD16<Float>(), c0b = SIMD16<Float>()
     var c1a = SIMD16<Float>(), c1b = SIMD16<Float>()
     var c2a = SIMD16<Float>(), c2b = SIMD16<Float>()
@@ -774,17 +764,13 @@ func kernel14x32(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>
     store(r, 0, c12a, accumulate); store(r, 64, c12b, accumulate)
     r += rowBytes
     store(r, 0, c13a, accumulate); store(r, 64, c13b, accumulate)
-    // The epilogue runs on the tile just stored, still in L1, 16 lanes at a time: one loop body
-    // instead of 28 inlined copies, whose size made the optimizer call `storeBytes` out of line
-    // for each of them (docs/results.md, issue 18).
-    if ops.active { applyTileOps(ops, c, ld: ldc, rows: 14, cols: 32, lanes: SIMD16<Float>.self) }
 }
 
 /// AVX2 micro-kernel: C[6×16] (+)= Apanel[kc×6] · Bpanel[kc×16] with 12 ymm accumulators,
 /// 2 ymm for the B row and 1 for the broadcast A element — 15 of the 16 ymm registers.
 @inline(never)
 func kernel6x16(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
-                _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ accumulate: Bool, _ ops: TileOps) {
+                _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ accumulate: Bool) {
     var c0a = SIMD8<Float>(), c0b = SIMD8<Float>()
     var c1a = SIMD8<Float>(), c1b = SIMD8<Float>()
     var c2a = SIMD8<Float>(), c2b = SIMD8<Float>()
@@ -823,8 +809,6 @@ func kernel6x16(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
     store(r, 0, c4a, accumulate); store(r, 32, c4b, accumulate)
     r += rowBytes
     store(r, 0, c5a, accumulate); store(r, 32, c5b, accumulate)
-    // The epilogue on the tile just stored (see `kernel14x32`).
-    if ops.active { applyTileOps(ops, c, ld: ldc, rows: 6, cols: 16, lanes: SIMD8<Float>.self) }
 }
 
 /// SSE micro-kernel (no FMA): C[4×8] (+)= Apanel[kc×4] · Bpanel[kc×8] with 8 xmm accumulators.
