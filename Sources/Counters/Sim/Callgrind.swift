@@ -103,14 +103,31 @@ public struct Callgrind: Sendable {
         let cmd = command(outputFile: out) + arguments
         let child: ChildProcess
         do {
-            child = try ChildProcess(executable: cmd[0], arguments: Array(cmd.dropFirst()), stdout: .null, stderr: .pipe)
+            // A worker that crashes under valgrind (e.g. a user's plug-in built with instructions
+            // valgrind cannot execute) must die at once: the Swift runtime's backtracer would start a
+            // process that holds the stderr pipe and waits on the dead worker (seen: a hung run).
+            var environment = ProcessInfo.processInfo.environment
+            if environment["SWIFT_BACKTRACE"] == nil { environment["SWIFT_BACKTRACE"] = "enable=no" }
+            child = try ChildProcess(executable: cmd[0], arguments: Array(cmd.dropFirst()), environment: environment,
+                                     stdout: .null, stderr: .pipe)
         } catch let e as ProcessIOError {
             throw Unavailable(description: e.description)
         }
         var stopped = false
+        var endedAt: UInt64?
         let result: ChildProcess.Output
         do {
             result = try child.communicate(limit: 1 << 24) { child in
+                // Ended, but something it started still holds its stderr: take what arrived (as
+                // `WorkerClient.run` does).
+                if child.reapIfEnded() != nil {
+                    let now = DispatchTime.now().uptimeNanoseconds
+                    if let t = endedAt {
+                        if now &- t > 2_000_000_000 { child.stopReading() }
+                    } else {
+                        endedAt = now
+                    }
+                }
                 if !stopped, shouldStop() {
                     stopped = true
                     child.signal(SIGKILL)
