@@ -234,6 +234,9 @@ final class SimPass {
                     sideCounted[item.request.side] += 1
                 case .interrupted, .notStarted:
                     interrupted = true
+                case .failed(is Callgrind.CannotExecute):
+                    context.note("\(item.request.op.qualifiedName)/\(item.variant): simulated counters unavailable: valgrind cannot execute its "
+                                 + "instructions (SIGILL; e.g. a plug-in built for AVX-512)")
                 case let .failed(error):
                     if failure == nil { failure = RunError("\(item.request.op.qualifiedName)/\(item.variant): simulated counters failed: \(error)") }
                 }

@@ -38,6 +38,14 @@ public struct Callgrind: Sendable {
     /// The run was stopped because `shouldStop` said so; the callgrind process was killed and
     /// reaped and its output folder removed.
     public struct Interrupted: Error, Sendable {}
+    /// The worker died of SIGILL under valgrind: the code has instructions valgrind cannot execute
+    /// (e.g. a user's plug-in built with `-march=native` on an AVX-512 machine). Its counts are
+    /// unavailable; nothing is wrong with the run.
+    public struct CannotExecute: Error, CustomStringConvertible, Sendable {
+        /// valgrind's last lines.
+        public let stderrTail: String
+        public var description: String { "valgrind cannot execute this code (SIGILL): \(stderrTail)" }
+    }
 
     /// Finds valgrind and prepares the stripped copy of `executable` (default: this process).
     public static func prepare(executable: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Callgrind {
@@ -139,6 +147,7 @@ public struct Callgrind: Sendable {
         if stopped || shouldStop() { throw Interrupted() }
         guard result.termination == .exited(0) else {
             let tail = String(decoding: result.stderr, as: UTF8.self).split(separator: "\n").suffix(6).joined(separator: "\n")
+            if result.termination == .signaled(SIGILL) { throw CannotExecute(stderrTail: tail) }
             throw Unavailable(description: "callgrind worker \(result.termination):\n\(tail)")
         }
         guard let data = FileManager.default.contents(atPath: out) else {
