@@ -63,6 +63,7 @@ let package = Package(
             "Store", "BenchModel", .product(name: "PostgresNIO", package: "postgres-nio", condition: fleet),
         ]),
         .target(name: "Analysis", dependencies: ["BenchModel"]),
+        .target(name: "Builds", dependencies: ["BenchModel"]),
         .target(name: "Runner", dependencies: ["BenchModel", "Counters", "Telemetry", "Kernels", "Suite", "Store", "CPerfEvent", "ProcessIO"]),
         .target(name: "Charts"),
         .target(name: "Report", dependencies: ["BenchModel", "Analysis", "Store", "Charts"]),
@@ -71,7 +72,7 @@ let package = Package(
         .target(name: "Serve", dependencies: [
             "BenchModel", "Store", "Report", "Analysis", "Charts", .product(name: "Hummingbird", package: "hummingbird", condition: fleet),
         ]),
-        .target(name: "FuseBench", dependencies: ["BenchModel", "Counters", "Telemetry", "Fusion", "Edge", "Kernels", "Suite", "Store", "Analysis", "Runner", "Report", "UserKernels", "Plugins"]),
+        .target(name: "FuseBench", dependencies: ["BenchModel", "Counters", "Telemetry", "Fusion", "Edge", "Kernels", "Suite", "Store", "Analysis", "Runner", "Report", "UserKernels", "Plugins", "Builds"]),
         .target(name: "FuseBenchCLI", dependencies: [
             "FuseBench", "CPerfEvent", "CKernels", "ProcessIO", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .target(name: "StorePostgres", condition: fleet), .target(name: "Serve", condition: fleet),
@@ -87,6 +88,7 @@ let package = Package(
         .testTarget(name: "SuiteTests", dependencies: ["Suite", "FuseBench"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis"]),
+        .testTarget(name: "BuildsTests", dependencies: ["Builds", "BenchModel"]),
         .testTarget(name: "RunnerTests", dependencies: ["Runner", "FuseBench", "TestSupport"]),
         .target(name: "TestSupport", dependencies: ["BenchModel", "Store", "ProcessIO", .product(name: "GRDB", package: "GRDB.swift")], path: "Tests/TestSupport"),
         .testTarget(name: "ChartsTests", dependencies: ["Charts"]),

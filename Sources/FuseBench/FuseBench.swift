@@ -12,3 +12,4 @@
 @_exported import Report
 @_exported import UserKernels
 @_exported import Plugins
+@_exported import Builds

@@ -1,6 +1,8 @@
 import ArgumentParser
+import CPerfEvent
 import FuseBench
 import Foundation
+import ProcessIO
 
 /// Options shared by `compare` and `gate` for rendering and thresholds.
 struct VerdictOptions: ParsableArguments {
@@ -107,19 +109,44 @@ struct BaselineCommand: ParsableCommand {
         @Argument var name: String
         @Argument(help: "Run id, latest, latest~N or another baseline.") var runRef: String?
         @Flag(name: .customLong("to-previous"), help: "Roll NAME back to the run it pointed at before.") var toPrevious = false
+        @Flag(name: .customLong("keep-build"), inversion: .prefixedNo,
+              help: "Keep a copy of the executable that measured RUN next to the database (DB.builds/), so `gate --baseline NAME` measures it again, paired with the build under test; builds no baseline points at (now or before its last move) are removed.")
+        var keepBuild = true
+        @Option(name: .customLong("build"), help: "The executable that measured RUN, when it is neither RUN's worker executable nor this fusebench (its content hash must be RUN's).")
+        var build: String?
         @OptionGroup var database: DatabaseOptions
 
         func run() throws {
+            if build != nil, !keepBuild { throw UsageError("--build and --no-keep-build exclude each other") }
             let store = try database.open()
+            let archive = keepBuild ? KeptBuilds.archive(database) : nil
+            if build != nil, archive == nil { throw UsageError("--build: kept builds live next to a SQLite database, not on a PostgreSQL server") }
+            let id: Int64
             if toPrevious {
-                guard runRef == nil else { throw UsageError("--to-previous takes no RUN") }
-                let id = try store.rollBackBaseline(name: name)
+                guard runRef == nil, build == nil else { throw UsageError("--to-previous takes no RUN and no --build") }
+                id = try store.rollBackBaseline(name: name)
                 print("baseline \(name) → run \(id) (rolled back)")
-                return
+            } else {
+                id = try store.resolve(runRef ?? "latest")
+                // Keep the build first: a --build that is not the run's refuses before the baseline moves.
+                // Ctrl-C during the copy removes the partial copy and leaves the baseline where it was.
+                fb_install_interrupt_handlers()
+                defer { fb_reset_interrupt_flag() }
+                let kept: String?
+                do {
+                    kept = try archive.map { try KeptBuilds.keep(store: store, runID: id, archive: $0, build: build) }
+                } catch BuildArchive.ArchiveError.interrupted {
+                    StandardError.write("baseline: interrupted while keeping the build: nothing kept, baseline \(name) not moved\n")
+                    throw ExitCode(ExitStatus.interrupted)
+                }
+                try store.setBaseline(name: name, runID: id)
+                print("baseline \(name) → run \(id)")
+                if let kept { print("  " + kept) }
             }
-            let id = try store.resolve(runRef ?? "latest")
-            try store.setBaseline(name: name, runID: id)
-            print("baseline \(name) → run \(id)")
+            if let archive {
+                let removed = try KeptBuilds.prune(store: store, archive: archive)
+                if !removed.isEmpty { print("  removed kept build(s) no baseline needs: \(removed.joined(separator: ", "))") }
+            }
         }
     }
 
@@ -128,12 +155,15 @@ struct BaselineCommand: ParsableCommand {
         @OptionGroup var database: DatabaseOptions
         func run() throws {
             let store = try database.openForReading()
+            let archive = KeptBuilds.archive(database)
             let rows = try store.baselines().map { b -> [String] in
                 let info = try store.run(id: b.runID)
+                let hash = try KeptBuilds.binaryHash(store: store, runID: b.runID)
+                let kept = hash.flatMap { archive?.entry(hash: $0) } != nil
                 return [b.name, String(b.runID), ISO8601DateFormatter().string(from: b.updatedAt), String(b.history.count),
-                        info?.label ?? "", String((info?.gitCommit ?? "").prefix(10))]
+                        info?.label ?? "", String((info?.gitCommit ?? "").prefix(10)), kept ? "kept" : "-"]
             }
-            print(Format.table(header: ["baseline", "run", "updated", "moves", "label", "commit"], rows: rows))
+            print(Format.table(header: ["baseline", "run", "updated", "moves", "label", "commit", "build"], rows: rows))
         }
     }
 
@@ -145,6 +175,12 @@ struct BaselineCommand: ParsableCommand {
             let store = try database.openForReading()
             guard let b = try store.baseline(name: name) else { throw StoreError.unknownBaseline(name) }
             print("baseline \(b.name) → run \(b.runID) (since \(ISO8601DateFormatter().string(from: b.updatedAt)))")
+            let hash = try KeptBuilds.binaryHash(store: store, runID: b.runID)
+            if let hash, let e = KeptBuilds.archive(database)?.entry(hash: hash) {
+                print(String(format: "  build %@ kept: %@ (%.0f MB); `gate --baseline %@` measures it again, paired", hash, e.path, Double(e.size) / 1e6, b.name))
+            } else {
+                print("  build \(hash ?? "(not recorded)") not kept: `gate --baseline \(b.name)` compares with the stored samples")
+            }
             for m in b.history {
                 let to = m.runID.map { "run \($0)" } ?? "removed"
                 print("  \(ISO8601DateFormatter().string(from: m.movedAt))  \(m.previousRunID.map { "run \($0)" } ?? "(new)") → \(to)\(m.note.isEmpty ? "" : "  (\(m.note))")")
@@ -157,8 +193,13 @@ struct BaselineCommand: ParsableCommand {
         @Argument var name: String
         @OptionGroup var database: DatabaseOptions
         func run() throws {
-            try database.open().removeBaseline(name: name)
+            let store = try database.open()
+            try store.removeBaseline(name: name)
             print("baseline \(name) removed")
+            if let archive = KeptBuilds.archive(database) {
+                let removed = try KeptBuilds.prune(store: store, archive: archive)
+                if !removed.isEmpty { print("  removed kept build(s) no baseline needs: \(removed.joined(separator: ", "))") }
+            }
         }
     }
 }

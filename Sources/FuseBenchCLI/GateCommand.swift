@@ -16,10 +16,12 @@ struct GateCommand: ParsableCommand {
             still undecided then is inconclusive (exit 2), with its estimate, CI and the reason. Details: \
             docs/ci-gating.md, "The contract".
 
-            Runs the suites (or takes --run) and compares with --baseline (the stored run's own run-to-run noise, \
-            learned from this machine's history, bounds what it can resolve), or with --against BINARY (e.g. \
-            fusebench built from the merge base): both builds measured now, worker processes interleaved ABBA and \
-            paired back to back, so the machine's drift cancels — the most robust mode on noisy machines. With \
+            Runs the suites (or takes --run) and compares with --against BINARY (e.g. fusebench built from the merge \
+            base): both builds measured now, worker processes interleaved ABBA and paired back to back, so the \
+            machine's drift cancels — the most robust mode on noisy machines. --baseline NAME does the same with the \
+            baseline run's build when `baseline set` kept it (the default on a SQLite database); otherwise, or with \
+            --stored-samples, it compares with the stored samples, whose own run-to-run noise, learned from this \
+            machine's history, bounds what it can resolve. With \
             --against-suite BASE_SUITE (once per suite, in the same order) the base side loads its ops from the base \
             checkout's suite files instead — a C plug-in's library built at the merge base — alone or together with \
             --against. Instruction counts, where both sides have them, count too: more than 1 + \
@@ -45,6 +47,10 @@ struct GateCommand: ParsableCommand {
 
     @Option(name: .customLong("run"), help: "Use this stored run as the head instead of running.")
     var headRun: String?
+
+    @Flag(name: .customLong("stored-samples"),
+          help: "With --baseline: compare with the baseline run's stored samples even when its build is kept (by default a kept build is measured again, paired with this one).")
+    var storedSamples = false
 
     @Option(name: .customLong("max-time"), help: "Seconds the gate may spend measuring further rounds while some op is undecided (0 to 86400; 0: one round only).")
     var maxTime: Double = GateLoop.defaultMaxTime
@@ -84,6 +90,7 @@ struct GateCommand: ParsableCommand {
             throw UsageError("gate needs --baseline NAME, --against BINARY or --against-suite BASE_SUITE")
         }
         if headRun != nil, against != nil { throw UsageError("--run and --against exclude each other (--against measures both builds now)") }
+        if storedSamples, baseline == nil { throw UsageError("--stored-samples needs --baseline") }
         if !againstSuite.isEmpty, headRun != nil || baseline != nil {
             throw UsageError("--against-suite measures the base now; it excludes --\(headRun != nil ? "run" : "baseline")")
         }
@@ -119,21 +126,35 @@ struct GateCommand: ParsableCommand {
         let loaded = try files.map { try SuiteLoader.load(path: $0) }
         var plan = try BenchPlan(suites: loaded, filter: filter, quick: quick)
         guard !plan.ops.isEmpty else { throw UsageError("nothing to run: no op matches") }
+        // A stored baseline whose build is kept is measured again, paired: the machine's drift since
+        // the baseline was recorded then cancels, as with --against (docs/ci-gating.md, "Kept builds").
+        var keptBase: String?
+        if let name = baseline, let id = baseIDs.first, against == nil, !storedSamples {
+            switch try KeptBuilds.base(store: store, runID: id, archive: recording?.remote == nil ? KeptBuilds.archive(database) : nil, plan: plan) {
+            case let .kept(entry):
+                keptBase = entry.path
+                say("baseline \(name) is run \(id); its build \(entry.hash) is kept: measuring it now as the base, paired with this build "
+                    + "(the stored samples are not used; --stored-samples compares with them)")
+            case let .storedSamples(reason):
+                if let reason { say("baseline \(name) is run \(id); \(reason): comparing with its stored samples") }
+            }
+        }
+        let measuresBase = against != nil || !againstSuite.isEmpty || keptBase != nil
         var config = RunConfig()
         config.label = label ?? "gate"
         try provenance.apply(to: &config)
         config.counterMode = mode
         config.quiet = quiet
         config.quick = quick
-        config.processes = try processes ?? GateLoop.defaultProcesses(store: store, baseIDs: baseIDs, measuresBase: against != nil || !againstSuite.isEmpty, say: say)
+        config.processes = try processes ?? GateLoop.defaultProcesses(store: store, baseIDs: baseIDs, measuresBase: measuresBase, say: say)
         try workerTimeout.apply(to: &config)
         try sim.apply(to: &config)
         config.injectedSlowdown = try SlowdownSpec.parse(injectSlowdown)
         try PlanChecks.counterEvents(loaded)
         try SlowdownSpec.requirePlanned(config.injectedSlowdown, plan: plan, filter: filter)
-        if against != nil || !againstSuite.isEmpty {
+        if measuresBase {
             baseIDs = []
-            var base = RunSide(name: "base", executable: against, simExecutable: againstSim)
+            var base = RunSide(name: "base", executable: against ?? keptBase, simExecutable: againstSim)
             if !againstSuite.isEmpty {
                 let paired = try BaseSuites.pair(head: loaded, headFiles: files, base: againstSuite, plan: &plan, filter: filter, quick: quick)
                 base.ops = paired.ops
@@ -265,8 +286,9 @@ enum GateLoop {
         let floors = undecided.compactMap(unresolvableThreshold).filter(\.isFinite)
         guard let worst = floors.max() else { return nil }
         return String(format: "a stored baseline's own run-to-run noise on this machine bounds what it can resolve (%d op(s) need a threshold of up to %.0f%%): "
-                      + "--against BINARY (fusebench built at the merge base) or --against-suite BASE_SUITE measures both builds now, "
-                      + "paired back to back, which cancels the machine's drift (docs/ci-gating.md, \"Why --against\")",
+                      + "a baseline whose build is kept (`baseline set` keeps it), --against BINARY (fusebench built at the merge base) or "
+                      + "--against-suite BASE_SUITE measures both builds now, paired back to back, which cancels the machine's drift "
+                      + "(docs/ci-gating.md, \"Kept builds\" and \"Why --against\")",
                       floors.count, worst * 100)
     }
 

@@ -73,6 +73,14 @@ public struct ISAFeatures: OptionSet, Sendable, Hashable, CustomStringConvertibl
         return result
     }
 
+    /// The features named in `names` (as ``names`` spells them, e.g. a run's recorded `isaBuilt`);
+    /// unknown names are ignored.
+    public init(names: [String]) {
+        var raw: UInt32 = 0
+        for entry in ISAFeatures.named where names.contains(entry.name) { raw |= entry.feature.rawValue }
+        self.init(rawValue: raw)
+    }
+
     /// Comma-separated feature names (`avx2, fma, avx512f`), or `none`.
     public var description: String {
         let n = names

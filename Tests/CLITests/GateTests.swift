@@ -298,7 +298,8 @@ import Testing
         #expect(run.status == 0, "\(run.stderr)")
         #expect(try ws.run(["baseline", "set", "main", "latest"]).status == 0)
 
-        let r = try ws.run(["gate", ws.suite, "--baseline", "main", "--processes", "2", "--quick", "--quiet"])
+        // The stored samples (the baseline's build is kept too: KeptBuildTests measure that path).
+        let r = try ws.run(["gate", ws.suite, "--baseline", "main", "--stored-samples", "--processes", "2", "--quick", "--quiet"])
         #expect([0, 2].contains(r.status), "exit \(r.status)\n\(r.stdout)\n\(r.stderr)")
         #expect(r.stdout.contains("ratio [95% CI]"))
         for name in ["tiny/gemm_16/reference", "tiny/gemm_16/optimized", "tiny/bias_relu_small/reference",
@@ -388,7 +389,7 @@ import Testing
 
     // MARK: - The sequential gate (the contract)
 
-    /// A stored one-process baseline and no noise history on this machine: no honest estimate, and
+    /// A stored one-process baseline (its samples) and no noise history on this machine: no honest estimate, and
     /// more head rounds cannot change that, so the gate stops after one round despite --max-time,
     /// and says why — under the table and on stderr.
     @Test func gateStopsEarlyWhenMeasuringMoreCannotHelp() throws {
@@ -396,7 +397,7 @@ import Testing
         let first = try ws.run(["run", ws.suite, "--quick", "--quiet", "--counters", "none", "--filter", "tiny/gemm_16/optimized"])
         #expect(first.status == 0, "\(first.stderr)")
         #expect(try ws.run(["baseline", "set", "main", "latest"]).status == 0)
-        let r = try ws.run(["gate", ws.suite, "--baseline", "main", "--quick", "--quiet", "--counters", "none",
+        let r = try ws.run(["gate", ws.suite, "--baseline", "main", "--stored-samples", "--quick", "--quiet", "--counters", "none",
                             "--filter", "tiny/gemm_16/optimized", "--processes", "1", "--max-time", "600"])
         #expect(r.status == 2, "exit \(r.status)\n\(r.stdout)\n\(r.stderr)")
         #expect(r.stdout.contains("undecided: tiny/gemm_16/optimized: one process per side and no noise history on this machine: 0 of 5 A/A pairs"),
@@ -413,10 +414,11 @@ import Testing
     /// with workers keeps the worker default; an explicit --processes wins.
     @Test func gateMeasuresTheHeadTheWayTheBaselineWasMeasured() throws {
         let ws = try Workspace()
-        let filter = ["--quick", "--quiet", "--counters", "none", "--filter", "tiny/gemm_16/optimized", "--max-time", "0"]
-        #expect(try ws.run(["run", ws.suite] + filter.dropLast(2)).status == 0)
+        // The stored samples: with a kept build (KeptBuildTests) both sides are measured in workers.
+        let filter = ["--quick", "--quiet", "--counters", "none", "--filter", "tiny/gemm_16/optimized", "--stored-samples", "--max-time", "0"]
+        #expect(try ws.run(["run", ws.suite] + filter.dropLast(3)).status == 0)
         #expect(try ws.run(["baseline", "set", "one", "latest"]).status == 0)
-        #expect(try ws.run(["run", ws.suite, "--processes", "3"] + filter.dropLast(2)).status == 0)
+        #expect(try ws.run(["run", ws.suite, "--processes", "3"] + filter.dropLast(3)).status == 0)
         #expect(try ws.run(["baseline", "set", "workers", "latest"]).status == 0)
         func headProcesses() throws -> String? {
             let gate = try #require(try ws.store().runs(limit: 1).first)
