@@ -92,6 +92,44 @@ import TestSupport
         #expect(!none.stdout.contains("kept"))
     }
 
+    /// Ctrl-C while the build is copied: exit 130, no partial copy left, the baseline not moved.
+    @Test func anInterruptedKeepLeavesNothingAndDoesNotMoveTheBaseline() throws {
+        let ws = try Workspace()
+        let store = try ws.store()
+        let small = try Self.fakeBuild(ws, "small")
+        let before = try Self.run(store, hash: small.hash, seed: 1)
+        try store.setBaseline(name: "main", runID: before)
+        // A large "build" (sparse: no disk is used until it is copied), so the copy takes a while.
+        let big = ws.dir.appendingPathComponent("big").path
+        #expect(FileManager.default.createFile(atPath: big, contents: Data("#!/bin/sh\n".utf8)))
+        let handle = try #require(FileHandle(forWritingAtPath: big))
+        try handle.truncate(atOffset: 256 << 20)
+        try handle.close()
+        let run = try Self.run(store, hash: try ContentHash.file(atPath: big), seed: 2)
+        let archive = BuildArchive(databasePath: ws.db)
+
+        let (p, out, err) = try CLI.start(["baseline", "set", "main", String(run), "--build", big, "--db", ws.db])
+        let deadline = Date().addingTimeInterval(60)
+        var sawCopy = false
+        while p.isRunning, Date() < deadline {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: archive.directory)) ?? []
+            if names.contains(where: { $0.hasPrefix(".incoming-") }) {
+                sawCopy = true
+                kill(p.processIdentifier, SIGINT)
+                break
+            }
+            usleep(2_000)
+        }
+        _ = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        try #require(sawCopy, "the copy finished before it could be interrupted (exit \(p.terminationStatus))")
+        #expect(p.terminationStatus == 130, "\(stderr)")
+        #expect(stderr.contains("nothing kept, baseline main not moved"), "\(stderr)")
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: archive.directory)) ?? []).isEmpty, "no partial copy is left")
+        #expect(try store.baseline(name: "main")?.runID == before)
+    }
+
     @Test func theGateUsesAKeptBuildOnlyWhenThisCPUCanRunItAndItHoldsEveryOp() throws {
         let ws = try Workspace()
         let store = try ws.store()
