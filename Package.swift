@@ -16,8 +16,15 @@ import PackageDescription
 
 let targetCPU = ProcessInfo.processInfo.environment["FUSEBENCH_TARGET_CPU"] ?? "native"
 let march = targetCPU == "native" ? "native" : targetCPU
-let swiftCPU: [SwiftSetting] = [.unsafeFlags(["-target-cpu", targetCPU])]
-let cCPU: [CSetting] = [.unsafeFlags(["-march=\(march)", "-O2"])]
+// Kernel code is laid out so that unrelated changes elsewhere cannot move a kernel's speed: every
+// function starts on a 64-byte boundary and every innermost loop too (`-align-all-functions=6`,
+// `-x86-experimental-pref-innermost-loop-alignment=6`: log2 of 64), so whether a short hot loop
+// crosses a 64-byte fetch window is decided by the kernel's own code, not by where the linker put it.
+// Without this, a change to the CLI alone moved bias_relu's reference loop across such a boundary and
+// made it 55% slower (docs/results.md, "Code layout").
+let alignedCode = ["-Xllvm", "-align-all-functions=6", "-Xllvm", "-x86-experimental-pref-innermost-loop-alignment=6"]
+let swiftCPU: [SwiftSetting] = [.unsafeFlags(["-target-cpu", targetCPU] + alignedCode)]
+let cCPU: [CSetting] = [.unsafeFlags(["-march=\(march)", "-O2", "-falign-functions=64", "-falign-loops=64"])]
 
 // The `Fleet` trait (off by default; `swift build --traits Fleet`) adds the shared fleet store and the
 // dashboard: a PostgreSQL engine for the store (`StorePostgres`, vapor/postgres-nio) and `fusebench
