@@ -91,7 +91,8 @@ public struct BuildArchive: Sendable {
     }
 
     /// Keeps a copy of the executable at `path`, which must have content hash `expectedHash`.
-    /// Returns the kept entry and whether it was added (false: it was kept already).
+    /// Returns the kept entry and whether it was added (false: it was kept already). A kept copy
+    /// that no longer has its hash (changed or damaged) is replaced.
     ///
     /// The copy is written to a temporary file in the archive, checked against `expectedHash`
     /// (the source may change while it is copied), made read-only and renamed into place; on any
@@ -100,7 +101,14 @@ public struct BuildArchive: Sendable {
     /// - Throws: ``ArchiveError``.
     @discardableResult
     public func keep(executable path: String, expectedHash: String, shouldStop: () -> Bool = { false }) throws -> (entry: Entry, added: Bool) {
-        if let existing = entry(hash: expectedHash) { return (existing, false) }
+        if let existing = entry(hash: expectedHash) {
+            if case .success? = verified(hash: expectedHash) { return (existing, false) }
+            do {
+                try FileManager.default.removeItem(atPath: (directory as NSString).appendingPathComponent(expectedHash))
+            } catch {
+                throw ArchiveError.io(path: existing.path, reason: "changed since it was kept, and cannot be replaced: \(error.localizedDescription)")
+            }
+        }
         guard Self.isHash(expectedHash) else {
             throw ArchiveError.io(path: path, reason: "'\(expectedHash)' is not a content hash")
         }

@@ -143,10 +143,7 @@ struct BaselineCommand: ParsableCommand {
                 print("baseline \(name) → run \(id)")
                 if let kept { print("  " + kept) }
             }
-            if let archive {
-                let removed = try KeptBuilds.prune(store: store, archive: archive)
-                if !removed.isEmpty { print("  removed kept build(s) no baseline needs: \(removed.joined(separator: ", "))") }
-            }
+            if let archive { KeptBuilds.pruneAndSay(store: store, archive: archive) }
         }
     }
 
@@ -196,10 +193,7 @@ struct BaselineCommand: ParsableCommand {
             let store = try database.open()
             try store.removeBaseline(name: name)
             print("baseline \(name) removed")
-            if let archive = KeptBuilds.archive(database) {
-                let removed = try KeptBuilds.prune(store: store, archive: archive)
-                if !removed.isEmpty { print("  removed kept build(s) no baseline needs: \(removed.joined(separator: ", "))") }
-            }
+            if let archive = KeptBuilds.archive(database) { KeptBuilds.pruneAndSay(store: store, archive: archive) }
         }
     }
 }

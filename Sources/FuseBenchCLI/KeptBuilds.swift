@@ -1,6 +1,7 @@
 import CPerfEvent
 import FuseBench
 import Foundation
+import ProcessIO
 
 /// A baseline's kept build: `baseline set` keeps the executable that measured the run (in the
 /// database's `BuildArchive`), and `gate --baseline` measures it again, paired with the build under
@@ -67,6 +68,17 @@ enum KeptBuilds {
             }
         }
         return try archive.prune(keeping: keeping)
+    }
+
+    /// ``prune(store:archive:)`` after a baseline moved: prints what it removed; a build it cannot
+    /// remove is a warning, not an error (the baseline has moved already).
+    static func pruneAndSay(store: ResultStore, archive: BuildArchive) {
+        do {
+            let removed = try prune(store: store, archive: archive)
+            if !removed.isEmpty { print("  removed kept build(s) no baseline needs: \(removed.joined(separator: ", "))") }
+        } catch {
+            StandardError.write("baseline: warning: kept builds not pruned: \(error)\n")
+        }
     }
 
     /// What `gate --baseline` measures as the base.

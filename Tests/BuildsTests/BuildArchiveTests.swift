@@ -112,6 +112,10 @@ private func leftovers(_ dir: String) -> [String] {
         #expect(expected == s.hash)
         #expect(actual == ContentHash.fnv1a64Hex(Data("tampered".utf8)))
         #expect(archive.verified(hash: "ffffffffffffffff") == nil)
+        // Keeping it again replaces the changed copy.
+        let again = try archive.keep(executable: s.exe, expectedHash: s.hash)
+        #expect(again.added)
+        if case .success? = archive.verified(hash: s.hash) {} else { Issue.record("the changed copy was not replaced") }
     }
 
     @Test func pruneKeepsTheNamedHashesOnly() throws {
