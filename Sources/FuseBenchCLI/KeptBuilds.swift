@@ -26,7 +26,8 @@ enum KeptBuilds {
     /// - Throws: `UsageError` for a `build` that is not the run's; `BuildArchive.ArchiveError` when
     ///   writing fails or the copy is interrupted.
     static func keep(store: ResultStore, runID: Int64, archive: BuildArchive, build: String?) throws -> String {
-        guard let hash = try binaryHash(store: store, runID: runID) else {
+        let meta = try store.runMeta(runID: runID)
+        guard let hash = meta[RunMetaKey.binaryHash] else {
             if let build { throw UsageError("--build \(build): run \(runID) has no recorded binary hash (recorded by an older fusebench), so no build can be shown to be its") }
             return "build not kept: run \(runID) has no recorded binary hash (recorded by an older fusebench)"
         }
@@ -34,8 +35,7 @@ enum KeptBuilds {
         if let build {
             candidates = [build]
         } else {
-            let worker = try store.runMeta(runID: runID)["worker.executable"]
-            candidates = [worker, Harness.executablePath].compactMap { $0 }
+            candidates = [meta["worker.executable"], Harness.executablePath].compactMap { $0 }
         }
         for path in candidates {
             let actual: String
@@ -109,7 +109,7 @@ enum KeptBuilds {
                 return .storedSamples(reason: "its kept build \(hash) uses \(missing.description), which this CPU lacks")
             }
         }
-        let plugins = plan.ops.filter { (($0.factory as? any OpFamilyExtras)?.runNotes["plugin.library"]) != nil }.map(\.qualifiedName)
+        let plugins = plan.ops.filter { $0.pluginLibrary != nil }.map(\.qualifiedName)
         if !plugins.isEmpty {
             return .storedSamples(reason: "its kept build \(hash) holds fusebench, not the plug-in libraries of \(plugins.joined(separator: ", ")) "
                                   + "(gate plug-ins with --against-suite BASE_SUITE)")

@@ -84,6 +84,7 @@ public final class ChildProcess {
     private var stderrFD: Int32 = -1
     private var termination: Termination?
     private var abandoned = false
+    private var endedAtMs: Int64?
 
     /// Starts `executable` with `arguments` (argv[0] is `executable`), `environment` (nil: this
     /// process's), and the given streams. `newProcessGroup` makes the child lead a process group
@@ -241,6 +242,20 @@ public final class ChildProcess {
     /// e.g. when the child has ended but a process it started still holds its pipes open.
     public func stopReading() {
         abandoned = true
+    }
+
+    /// For `communicate`'s `tick`: reaps the child if it has ended and, once it has been ended for
+    /// more than `graceMilliseconds` while something it started still holds its pipes (e.g. the
+    /// Swift backtracer of a crashed worker), stops reading (`stopReading`), so `communicate`
+    /// returns with what arrived instead of waiting for that process.
+    public func stopReadingOnceEnded(graceMilliseconds: Int64) {
+        guard reapIfEnded() != nil else { return }
+        let now = Self.nowMs()
+        if let t = endedAtMs {
+            if now - t > graceMilliseconds { stopReading() }
+        } else {
+            endedAtMs = now
+        }
     }
 
     /// Sends `sig` to the child (nothing once it has been reaped).

@@ -55,7 +55,7 @@ struct RunContext {
     /// ` (plug-in library PATH)` for an op whose kernels come from a plug-in (its factory's run
     /// notes name the library), empty otherwise.
     func libraryNote(for op: PlannedOp) -> String {
-        guard let library = (op.factory as? any OpFamilyExtras)?.runNotes["plugin.library"] else { return "" }
+        guard let library = op.pluginLibrary else { return "" }
         return " (plug-in library \(library))"
     }
 

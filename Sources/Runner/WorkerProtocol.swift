@@ -296,19 +296,11 @@ public enum WorkerClient {
         var askedToStop: UInt64?
         var lastActivity = Clock.wall()
         var hung: Double?
-        var endedAt: UInt64?
         let output: ChildProcess.Output
         do {
             output = try child.communicate(input: input, tick: { child in
                 // Ended, but something it started still holds its pipes: take what arrived.
-                if child.reapIfEnded() != nil {
-                    let now = Clock.wall()
-                    if let t = endedAt {
-                        if now &- t > 2_000_000_000 { child.stopReading() }
-                    } else {
-                        endedAt = now
-                    }
-                }
+                child.stopReadingOnceEnded(graceMilliseconds: 2000)
                 if forwardInterrupt, fb_interrupt_signal() != 0 {
                     if let asked = askedToStop {
                         if Clock.wall() &- asked > 10_000_000_000 { child.signal(SIGKILL) }

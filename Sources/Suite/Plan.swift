@@ -27,6 +27,12 @@ public struct PlannedOp: Sendable {
     /// The benchmark of `variant` of this op (`SUITE/OP/VARIANT`).
     public func benchmarkKey(variant: String) -> BenchmarkKey { key.variant(variant) }
 
+    /// The plug-in library the op's kernels come from (its factory's `plugin.library` run note),
+    /// or nil for an op built into the executable.
+    public var pluginLibrary: String? {
+        (factory as? any OpFamilyExtras)?.runNotes["plugin.library"]
+    }
+
     /// `SUITE/OP` (the benchmark name without its variant).
     public var qualifiedName: String { key.description }
 

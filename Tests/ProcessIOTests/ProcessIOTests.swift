@@ -3,6 +3,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Foundation
 import Testing
 @testable import ProcessIO
 
@@ -98,6 +99,18 @@ struct ProcessIOTests {
             }
         }
         #expect(grandchildHolds)
+        #expect(out.termination == .exited(0))
+        #expect(String(decoding: out.stdout, as: UTF8.self) == "hello\n")
+    }
+
+    /// `stopReadingOnceEnded`: the grandchild holds stdout for 5 s; communicate returns after the
+    /// grace, not after the grandchild, with what arrived.
+    @Test func stopReadingOnceEndedWaitsOnlyForTheGrace() throws {
+        let child = try ChildProcess(executable: "/bin/sh", arguments: ["-c", "echo hello; sleep 5 & exit 0"])
+        let start = Date()
+        let out = try child.communicate(tickMilliseconds: 10) { c in c.stopReadingOnceEnded(graceMilliseconds: 200) }
+        let took = Date().timeIntervalSince(start)
+        #expect(took >= 0.2 && took < 4, "\(took) s")
         #expect(out.termination == .exited(0))
         #expect(String(decoding: out.stdout, as: UTF8.self) == "hello\n")
     }

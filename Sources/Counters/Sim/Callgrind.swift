@@ -122,20 +122,11 @@ public struct Callgrind: Sendable {
             throw Unavailable(description: e.description)
         }
         var stopped = false
-        var endedAt: UInt64?
         let result: ChildProcess.Output
         do {
             result = try child.communicate(limit: 1 << 24) { child in
-                // Ended, but something it started still holds its stderr: take what arrived (as
-                // `WorkerClient.run` does).
-                if child.reapIfEnded() != nil {
-                    let now = DispatchTime.now().uptimeNanoseconds
-                    if let t = endedAt {
-                        if now &- t > 2_000_000_000 { child.stopReading() }
-                    } else {
-                        endedAt = now
-                    }
-                }
+                // Ended, but something it started still holds its stderr: take what arrived.
+                child.stopReadingOnceEnded(graceMilliseconds: 2000)
                 if !stopped, shouldStop() {
                     stopped = true
                     child.signal(SIGKILL)
