@@ -69,7 +69,9 @@ let package = Package(
         .target(name: "StorePostgres", dependencies: [
             "Store", "BenchModel", .product(name: "PostgresNIO", package: "postgres-nio", condition: fleet),
         ]),
-        .target(name: "Analysis", dependencies: ["BenchModel"]),
+        // The sign-flip tests' inner loop, optimized in every configuration (csignflip.h).
+        .target(name: "CSignFlip", cSettings: [.unsafeFlags(["-O2"])]),
+        .target(name: "Analysis", dependencies: ["BenchModel", "CSignFlip"]),
         .target(name: "Builds", dependencies: ["BenchModel"]),
         .target(name: "Runner", dependencies: ["BenchModel", "Counters", "Telemetry", "Kernels", "Suite", "Store", "CPerfEvent", "ProcessIO"]),
         .target(name: "Charts"),

@@ -25,10 +25,25 @@ public enum DecisionContract {
     /// anticipates. The gate measures another round to confirm; `compare` of one such run per side
     /// cannot call a regression and says so.
     public static let confirmingRuns = 2
-    /// Worker processes per side that each look (gate round) adds by default: 10 pairs give the
-    /// trimmed mean 5 degrees of freedom at the first look; an unchanged op usually passes at the
-    /// second (20 pairs), a slowdown of the threshold is usually found by the third.
+    /// Worker processes per side of the first look (gate round) by default. 10 pairs can pass a clean
+    /// op; a regression needs the second look (30 pairs): the paired sign-flip tests' smallest
+    /// p-value with n pairs is about 2·2⁻ⁿ, above 1%/(ops · 6 looks) for n = 10.
     public static let processesPerLook = 10
+
+    /// Worker processes per side that paired look `look` (1-based) measures when the first measured
+    /// `first`: `look × first`, so the pairs grow 10, 30, 60, 100, 150, 210 by default.
+    ///
+    /// An op still undecided after a few looks is a noisy one — on the Zen 4 VM some ops run in a
+    /// slow mode, +20% to +200%, in about a quarter of their worker processes, so 45% of pairs are
+    /// far off and the trimmed mean's standard error shrinks only as 1/√pairs. With a fixed number
+    /// per look such an op was still undecided after 6 looks (60 pairs) in 26% of A/A gates; growing
+    /// looks reach 210 pairs in the same 6 looks for about twice the time of the fixed schedule's,
+    /// and the clear cases, decided at look 1 or 2, cost what they did. The schedule depends on the
+    /// look index only, never on the data, so the Bonferroni split over looks still holds.
+    public static func processes(look: Int, first: Int) -> Int { max(1, look) * first }
+
+    /// Pairs per side after `look` paired looks of ``processes(look:first:)``: first · look(look+1)/2.
+    public static func pairs(throughLook look: Int, first: Int) -> Int { first * look * (look + 1) / 2 }
 
     /// One-sided normal quantile the regression test must reach for `benchmarks` ops in the Holm
     /// family at its strictest step: Φ⁻¹(1 − α / (benchmarks · maximumLooks)).

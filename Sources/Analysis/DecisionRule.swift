@@ -15,10 +15,12 @@ public struct DecisionDetails: Codable, Sendable, Hashable {
     public var degreesOfFreedom: Double
     /// δ = ln(1 + t).
     public var delta: Double
-    /// Decision boundary c inside [0, δ]: max(``DecisionContract/boundary(delta:benchmarks:)``, δ − q·se).
+    /// Decision boundary c inside [0, δ]: max(``DecisionContract/boundary(delta:benchmarks:)``, δ − (ln upperBound − d̂)).
     public var boundary: Double
-    /// Look-corrected one-sided upper bound of the ratio, exp(d̂ + q·se) with q the t quantile at
-    /// 1 − missRate / maximumLooks: pass needs it below 1 + t.
+    /// Look-corrected one-sided upper bound of the ratio at confidence 1 − missRate / maximumLooks:
+    /// paired, the bound of the sign-flip test (``SignFlipTest/upperBound(level:)``); unpaired,
+    /// exp(d̂ + q·se) with q the t quantile at
+    /// 1 − missRate / maximumLooks. Pass needs it below 1 + t.
     public var upperBound: Double
     /// One-sided p-value of the test of d ≤ 0.
     public var pValueOneSided: Double
@@ -50,28 +52,41 @@ public struct DecisionDetails: Codable, Sendable, Hashable {
 public enum DecisionRule {
     /// Decides each op of one family (the ops gated together) at `look`.
     ///
-    /// Per op with an estimate, δ = ln(1 + t), c = max(``DecisionContract/boundary(delta:benchmarks:)``, δ − q·se)
-    /// with m = the number of estimates in the family and q the pass bound's t quantile:
+    /// Per op with an estimate, δ = ln(1 + t), U the look-corrected upper bound (log) at confidence
+    /// 1 − missRate / maximumLooks and c = max(``DecisionContract/boundary(delta:benchmarks:)``, δ − (U − d̂))
+    /// with m = the number of estimates in the family. A paired estimate takes its one-sided p and U
+    /// from its exact sign-flip tests (``LogRatioEstimate/signFlip``), an unpaired one from Student's t:
     /// - **regression** if d̂ ≥ c and the one-sided p of d ≤ 0, Holm-adjusted over the family and
     ///   multiplied by ``DecisionContract/maximumLooks``, is below ``DecisionContract/falseFailure``,
     ///   and — for an estimate with ``LogRatioEstimate/headRunEstimates`` — at least
     ///   ``DecisionContract/confirmingRuns`` head runs have their own estimate ≥ c (else it awaits
     ///   confirmation: inconclusive, and another round may decide it);
-    /// - **improvement** if the look-corrected upper bound is below 1 − t (it passes);
-    /// - **pass** if d̂ < c and the look-corrected upper bound is below 1 + t;
+    /// - **improvement** if a speedup of t is excluded too, i.e. the bound is below 1 − t (it passes);
+    /// - **pass** if a slowdown of t is excluded at confidence 1 − missRate / maximumLooks: paired, by
+    ///   the sign-flip test at δ (whose inversion U is); unpaired, U below δ (which implies d̂ < c);
     /// - otherwise **inconclusive** (undecided), with the reason.
     /// An input without an estimate is inconclusive with `missingReasons[i]` and takes no part in Holm.
+    ///
+    /// `bounds: false` leaves a paired estimate's `upperBound` NaN (and its boundary the fixed c):
+    /// the bound is a bisection of the sign-flip test, shown to the user but not needed for the
+    /// verdict, which the simulations of the contract's tests make by the thousand.
     public static func decide(_ estimates: [LogRatioEstimate?], thresholds: [Double], look: Int,
-                              missingReasons: [String?] = []) -> [(verdict: Verdict, details: DecisionDetails?, reason: String?)] {
+                              missingReasons: [String?] = [], bounds: Bool = true) -> [(verdict: Verdict, details: DecisionDetails?, reason: String?)] {
         precondition(estimates.count == thresholds.count, "one threshold per estimate")
         let L = DecisionContract.maximumLooks
         let valid = estimates.indices.filter { estimates[$0].map { $0.standardError.isFinite && $0.estimate.isFinite } ?? false }
         let m = valid.count
         var raw = [Double](repeating: .nan, count: estimates.count)
+        // The smallest p-value Holm can ask for: α at its strictest step, over the looks.
+        let strictest = DecisionContract.falseFailure / Double(max(1, m) * L)
         for i in valid {
             guard let e = estimates[i] else { continue }
-            raw[i] = e.standardError > 0 ? 1 - StudentT.cdf(e.estimate / e.standardError, df: e.degreesOfFreedom)
-                                          : (e.estimate > 0 ? 0 : 1)
+            if let flips = e.signFlip {
+                raw[i] = flips.pValue(shift: 0, alternative: .greater, level: strictest)
+            } else {
+                raw[i] = e.standardError > 0 ? 1 - StudentT.cdf(e.estimate / e.standardError, df: e.degreesOfFreedom)
+                                              : (e.estimate > 0 ? 0 : 1)
+            }
         }
         let holm = Holm.adjust(raw)
         var out: [(Verdict, DecisionDetails?, String?)] = []
@@ -83,12 +98,28 @@ public enum DecisionRule {
             }
             let t = thresholds[i]
             let delta = log1p(t)
-            let q = StudentT.quantile(1 - DecisionContract.missRate / Double(L), df: e.degreesOfFreedom)
-            let upperLog = e.estimate + q * e.standardError
-            // The boundary rises toward δ as the estimate gets precise (δ − q·se): there "below c"
-            // is exactly "upper bound below δ", so a precisely measured 30% slowdown passes a 50%
-            // threshold; it never goes below the fixed c of the contract.
-            let c = max(DecisionContract.boundary(delta: delta, benchmarks: m), delta - q * e.standardError)
+            let passLevel = DecisionContract.missRate / Double(L)
+            let improvementLog = log1p(-min(t, 0.999))
+            // Whether a slowdown of t (and a speedup of t) is excluded at confidence 1 − β/L: paired,
+            // by the exact sign-flip tests at those shifts (the bound shown is their inversion);
+            // unpaired, by the t bound.
+            let upperLog: Double
+            let belowDelta: Bool
+            let belowImprovement: Bool
+            if let flips = e.signFlip {
+                belowDelta = flips.excludes(shiftOf: delta, level: passLevel)
+                belowImprovement = belowDelta && flips.excludes(shiftOf: improvementLog, level: passLevel)
+                upperLog = bounds ? flips.upperBound(level: passLevel) : .nan
+            } else {
+                upperLog = e.estimate + StudentT.quantile(1 - passLevel, df: e.degreesOfFreedom) * e.standardError
+                belowDelta = upperLog < delta
+                belowImprovement = upperLog < improvementLog
+            }
+            // The boundary rises toward δ as the estimate gets precise (δ minus the bound's reach
+            // above the estimate): there "below c" is exactly "upper bound below δ", so a precisely
+            // measured 30% slowdown passes a 50% threshold; it never goes below the fixed c of the contract.
+            let fixedBoundary = DecisionContract.boundary(delta: delta, benchmarks: m)
+            let c = upperLog.isNaN ? fixedBoundary : max(fixedBoundary, delta - (upperLog - e.estimate))
             let corrected = min(1, holm[i] * Double(L))
             let srt = e.standardErrorFloor.map { DecisionContract.smallestResolvableThreshold(standardErrorFloor: $0, benchmarks: m) }
             var d = DecisionDetails(method: e.method.rawValue, estimate: e.estimate, standardError: e.standardError,
@@ -97,7 +128,9 @@ public enum DecisionRule {
                                     look: look, maximumLooks: L, observations: e.observations,
                                     smallestResolvableThreshold: srt, noiseSource: e.noiseSource, reason: nil)
             let verdict: Verdict
-            let significant = e.estimate >= c && corrected < DecisionContract.falseFailure
+            // A slowdown of t that is excluded passes, however significant the estimate is above 0
+            // (the indifference zone). With the bound, d̂ ≥ c already implies that it is not excluded.
+            let significant = !belowDelta && e.estimate >= c && corrected < DecisionContract.falseFailure
             var confirmed = true
             if let runs = e.headRunEstimates {
                 let showing = runs.filter { $0 >= c }.count
@@ -114,9 +147,9 @@ public enum DecisionRule {
                                   + "a regression from one-process runs must show in %d (one such run is now and then far off on a shared machine)",
                                   (exp(e.estimate) - 1) * 100, (exp(c) - 1) * 100, corrected, d.confirmingRuns ?? 0, d.headRuns ?? 0,
                                   DecisionContract.confirmingRuns)
-            } else if upperLog < log1p(-min(t, 0.999)) {
+            } else if belowImprovement {
                 verdict = .improvement
-            } else if e.estimate < c && upperLog < delta {
+            } else if belowDelta {
                 verdict = .pass
             } else {
                 verdict = .inconclusive
@@ -124,6 +157,8 @@ public enum DecisionRule {
                 if e.estimate >= c {
                     why = String(format: "slower by %+.1f%% (boundary %+.1f%%) but not yet significant (corrected p %.3g ≥ %.2g)",
                                  (exp(e.estimate) - 1) * 100, (exp(c) - 1) * 100, corrected, DecisionContract.falseFailure)
+                } else if upperLog.isNaN {
+                    why = String(format: "a slowdown of %.1f%% is not excluded", t * 100)
                 } else {
                     why = String(format: "upper bound %+.1f%% not below the threshold %.1f%%",
                                  (exp(upperLog) - 1) * 100, t * 100)

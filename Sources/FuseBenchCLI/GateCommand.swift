@@ -18,7 +18,8 @@ struct GateCommand: ParsableCommand {
 
             Runs the suites (or takes --run) and compares with --against BINARY (e.g. fusebench built from the merge \
             base): both builds measured now, worker processes interleaved ABBA and paired back to back, so the \
-            machine's drift cancels — the most robust mode on noisy machines. --baseline NAME does the same with the \
+            machine's drift cancels — the most robust mode on noisy machines. Paired ops are decided by exact sign-flip \
+            tests of the pair ratios, and paired round k measures k × --processes pairs. --baseline NAME does the same with the \
             baseline run's build when `baseline set` kept it (the default on a SQLite database); otherwise, or with \
             --stored-samples, it compares with the stored samples, whose own run-to-run noise, learned from this \
             machine's history, bounds what it can resolve. With \
@@ -55,7 +56,7 @@ struct GateCommand: ParsableCommand {
     @Option(name: .customLong("max-time"), help: "Seconds the gate may spend measuring further rounds while some op is undecided (0 to 86400; 0: one round only).")
     var maxTime: Double = GateLoop.defaultMaxTime
 
-    @Option(help: "Worker processes per op and side in each round (1 to 64; default 10); with --against each round adds as many base/head pairs. Against a --baseline recorded in one process (`run`'s default) the default is 1: the head is measured the way the baseline was.")
+    @Option(help: "Worker processes per op and side in the first round (1 to 64; default 10). Paired rounds (--against, a kept baseline build) grow: round k adds k times as many base/head pairs (10, 20, 30, ... by default). Against a --baseline recorded in one process (`run`'s default) the default is 1: the head is measured the way the baseline was.")
     var processes: Int?
 
     @Option(help: "Regular expression on SUITE/OP/VARIANT.")
@@ -167,8 +168,12 @@ struct GateCommand: ParsableCommand {
         var round = 1
         var frozen: [BenchmarkKey: Comparison] = [:]  // ops decided at an earlier look keep that verdict
         let paired = config.sides.count > 1
+        let firstProcesses = config.processes
         while true {
             let roundStart = Date()
+            // Paired looks grow (DecisionContract.processes(look:first:)): a noisy op gets more pairs
+            // per look instead of running out of looks. A one-process or stored-sample head keeps its count.
+            if paired { config.processes = DecisionContract.processes(look: round, first: firstProcesses) }
             let outcome = try BenchRunner(plan: plan, store: store, config: config, say: say).run()
             recorded += outcome.runIDs
             if outcome.status == .interrupted { throw ExitCode(ExitStatus.interrupted) }
@@ -182,7 +187,9 @@ struct GateCommand: ParsableCommand {
             var report = try CompareReport(store: store, baseIDs: baseIDs, headIDs: headIDs, options: roundOptions)
             report.keep(frozen)
             for c in report.comparisons where GateDecision.gateVerdict(c) != .inconclusive && frozen[c.key] == nil { frozen[c.key] = c }
-            let roundTime = Date().timeIntervalSince(roundStart)
+            // The next round measures fewer ops (or as many), each in as many or more processes.
+            let nextScale = paired ? Double(DecisionContract.processes(look: round + 1, first: firstProcesses)) / Double(config.processes) : 1
+            let nextRoundTime = Date().timeIntervalSince(roundStart) * nextScale
             let elapsed = Date().timeIntervalSince(start)
             let undecided = report.comparisons.filter { GateDecision.gateVerdict($0) == .inconclusive }
             let open = undecided.filter { !GateLoop.isHopeless($0) }
@@ -193,7 +200,7 @@ struct GateCommand: ParsableCommand {
             if undecided.isEmpty { stop = nil }
             else if open.isEmpty { stop = "no undecided op can be decided by measuring more (see the reasons)" }
             else if round >= DecisionContract.maximumLooks { stop = "the contract's \(DecisionContract.maximumLooks) looks are used" }
-            else if elapsed + roundTime > maxTime { stop = String(format: "--max-time %.0f s would be exceeded", maxTime) }
+            else if elapsed + nextRoundTime > maxTime { stop = String(format: "--max-time %.0f s would be exceeded", maxTime) }
             else { stop = "" }
             if stop != "" {
                 if let why = stop { say(String(format: "still undecided after %d round(s), %.0f s: %@", round, elapsed, why)) }
@@ -240,9 +247,10 @@ enum GateSpool {
 
 /// The gate's sequential loop: defaults and when measuring more cannot help.
 enum GateLoop {
-    /// Default `--max-time`: with the first round and the simulated-counter pass a smoke gate ends within a minute.
-    static let defaultMaxTime = 40.0
-    /// Default worker processes per round and side: each round adds this many pairs (≥ the 6 a paired decision needs).
+    /// Default `--max-time`: room for the 6 growing looks of a noisy smoke op (about 45 s on the Zen 4
+    /// VM), so with the first round and the simulated-counter pass a smoke gate ends within a minute.
+    static let defaultMaxTime = 50.0
+    /// Default worker processes per side of the first round (≥ the 6 pairs a paired decision needs); paired rounds grow from it.
     static let defaultProcesses = DecisionContract.processesPerLook
 
     /// Processes per round when `--processes` is not given: 1 against a stored baseline recorded in

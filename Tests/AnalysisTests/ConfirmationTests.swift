@@ -50,8 +50,9 @@ import Testing
     }
 
     @Test func pairedEstimatesAreNotAskedForConfirmation() throws {
-        let base = (0..<8).map { ProcessGroup(run: 0, process: $0, values: [100]) }
-        let head = (0..<8).map { ProcessGroup(run: 0, process: $0, values: [130 + Double($0) * 0.1]) }
+        // 12 pairs: the sign-flip test's smallest p-value is 2⁻¹², below 1% / 6 looks (8 pairs cannot reach it).
+        let base = (0..<12).map { ProcessGroup(run: 0, process: $0, values: [100]) }
+        let head = (0..<12).map { ProcessGroup(run: 0, process: $0, values: [130 + Double($0) * 0.1]) }
         let e = try #require(LogRatioEstimator.paired(base: base, head: head).estimate)
         #expect(e.headRunEstimates == nil)
         #expect(DecisionRule.decide([e], thresholds: [t], look: 1)[0].verdict == .regression)

@@ -39,43 +39,65 @@ struct DriftingMachine {
         if rng.nextDouble() < stepChance { level = 0.6 + 0.8 * rng.nextDouble() }
         return level
     }
-    /// A process median: true time × level × (1 + within-process noise).
-    mutating func processMedian(_ time: Double, noise: Double) -> Double {
-        time * next() * exp(noise * rng.nextGaussian())
+    /// A process median: true time × level × (1 + within-process noise), × a slow mode's factor
+    /// with probability `slowMode.chance` (a log-uniform factor in `slowMode.factors`).
+    mutating func processMedian(_ time: Double, noise: Double, slowMode: SlowMode = .none) -> Double {
+        var m = time * next() * exp(noise * rng.nextGaussian())
+        if slowMode.chance > 0, rng.nextDouble() < slowMode.chance {
+            m *= exp(log(slowMode.factors.lowerBound) + (log(slowMode.factors.upperBound) - log(slowMode.factors.lowerBound)) * rng.nextDouble())
+        }
+        return m
     }
 }
 
+/// A whole worker process running an op slower by a factor (memory placement, code layout): on the
+/// Zen 4 VM bias_relu_64k/reference ran at 33–86 µs instead of 26–28 µs in 26% of 6 320 processes (pair log ratios: 5% below −0.47,
+/// 20% below −0.11, 40% below −0.009; gemm_128/reference similar), so about 45% of base/head pairs
+/// are far off on one side or the other. These factors, with 3% process noise and no drift steps,
+/// reproduce those quantiles within 0.05 (the measured pairs include that machine's drift).
+struct SlowMode {
+    /// Probability that a process is in the slow mode.
+    var chance: Double
+    /// Range of the slow mode's factor.
+    var factors: ClosedRange<Double>
+    static let none = SlowMode(chance: 0, factors: 1...1)
+    /// As measured on the Zen 4 VM (docs/results.md, "Kept builds").
+    static let zen4 = SlowMode(chance: 0.26, factors: 1.25...1.7)
+}
+
 enum GateSimulation {
-    /// Simulated `gate --against`: `ops` ops of true ratio `ratio`, each round adds `perRound` ABBA
-    /// pairs (base, head back to back on the drifting machine); the loop decides at each look and
-    /// stops when every op is decided or the looks run out. Returns the per-op verdicts.
+    /// Simulated `gate --against`: `ops` ops of true ratio `ratio`; look k adds
+    /// `DecisionContract.processes(look: k, first: perRound)` ABBA pairs (base, head back to back on
+    /// the drifting machine, each process in `slowMode` now and then); the loop decides at each look
+    /// and stops when every op is decided or the looks run out. Returns the per-op verdicts.
     static func paired(ratio: Double, threshold t: Double, gates: Int, ops: Int = 2, perRound: Int = DecisionContract.processesPerLook,
-                       noise: Double = 0.03, seed: UInt64) -> GateTally {
+                       noise: Double = 0.03, slowMode: SlowMode = .none, stepChance: Double = 0.15, growing: Bool = true, seed: UInt64) -> GateTally {
         var tally = GateTally()
         for g in 0..<gates {
-            var machine = DriftingMachine(seed: seed &+ UInt64(g) &* 0x9E37_79B9)
+            var machine = DriftingMachine(seed: seed &+ UInt64(g) &* 0x9E37_79B9, stepChance: stepChance)
             var base = [[ProcessGroup]](repeating: [], count: ops)
             var head = [[ProcessGroup]](repeating: [], count: ops)
             var decided = [Verdict?](repeating: nil, count: ops)
             var decidedAt = [Int](repeating: 0, count: ops)
             for look in 1...DecisionContract.maximumLooks {
                 for o in 0..<ops where decided[o] == nil {
-                    for p in 0..<perRound {
+                    for p in 0..<(growing ? DecisionContract.processes(look: look, first: perRound) : perRound) {
                         // Workers alternate A B, B A: the pair shares the machine's level unless it steps between them.
                         let b, h: Double
                         if p % 2 == 0 {
-                            b = machine.processMedian(100, noise: noise)
-                            h = machine.processMedian(100 * ratio, noise: noise)
+                            b = machine.processMedian(100, noise: noise, slowMode: slowMode)
+                            h = machine.processMedian(100 * ratio, noise: noise, slowMode: slowMode)
                         } else {
-                            h = machine.processMedian(100 * ratio, noise: noise)
-                            b = machine.processMedian(100, noise: noise)
+                            h = machine.processMedian(100 * ratio, noise: noise, slowMode: slowMode)
+                            b = machine.processMedian(100, noise: noise, slowMode: slowMode)
                         }
                         base[o].append(ProcessGroup(run: look - 1, process: p, values: [b]))
                         head[o].append(ProcessGroup(run: look - 1, process: p, values: [h]))
                     }
                 }
                 let estimates = (0..<ops).map { LogRatioEstimator.paired(base: base[$0], head: head[$0]).estimate }
-                let out = DecisionRule.decide(estimates, thresholds: Array(repeating: t, count: ops), look: look)
+                // The shown bound (a bisection) does not change a verdict; thousands of gates skip it.
+                let out = DecisionRule.decide(estimates, thresholds: Array(repeating: t, count: ops), look: look, bounds: false)
                 for o in 0..<ops where decided[o] == nil && out[o].verdict != .inconclusive {
                     decided[o] = out[o].verdict
                     decidedAt[o] = look
@@ -144,10 +166,10 @@ enum GateSimulation {
     /// Inside the indifference zone either verdict is allowed, but the operating characteristic must
     /// be monotone: more regressions than at 1.0, fewer than at 1 + t, never an improvement.
     @Test func pairedGatesHalfThresholdLieBetweenTheContractsEnds() {
-        let r = GateSimulation.paired(ratio: 1 + t / 2, threshold: t, gates: 1000, seed: 2)
-        #expect(r.total == 2000 && r.nan == 0)
-        let aa = GateSimulation.paired(ratio: 1.0, threshold: t, gates: 1000, seed: 2)
-        let full = GateSimulation.paired(ratio: 1 + t, threshold: t, gates: 1000, seed: 2)
+        let r = GateSimulation.paired(ratio: 1 + t / 2, threshold: t, gates: 400, seed: 2)
+        #expect(r.total == 800 && r.nan == 0)
+        let aa = GateSimulation.paired(ratio: 1.0, threshold: t, gates: 400, seed: 2)
+        let full = GateSimulation.paired(ratio: 1 + t, threshold: t, gates: 400, seed: 2)
         #expect(r.rate(r.regression) > aa.rate(aa.regression), "\(r.regression) vs A/A \(aa.regression)")
         #expect(r.rate(r.regression) < full.rate(full.regression), "\(r.regression) vs 1+t \(full.regression)")
         #expect(r.improvement == 0)
@@ -160,11 +182,41 @@ enum GateSimulation {
     }
 
     @Test func pairedGatesSlowdownOfTwiceTheThresholdFails() {
-        let r = GateSimulation.paired(ratio: 1 + 2 * t, threshold: t, gates: 1000, seed: 4)
+        let r = GateSimulation.paired(ratio: 1 + 2 * t, threshold: t, gates: 500, seed: 4)
         #expect(r.rate(r.regression) >= 0.99)
         #expect(r.pass == 0)
         // Clear cases stop early: by the second look for most.
         #expect(Double(r.looks.filter { $0 <= 2 }.count) / Double(r.total) > 0.8)
+    }
+
+    /// Ops whose processes run in a slow mode now and then (the Zen 4 VM's bias_relu_64k): the growing
+    /// looks still decide them — unchanged code passes in ≥ 95% of gates and fails in ≤ 1%, a slowdown
+    /// of the threshold fails in ≥ 95% — where 10 pairs per look left 26% of real A/A gates undecided.
+    @Test(arguments: [1.0, 1.025, 1.05, 1.10] as [Double])
+    func pairedGatesWithSlowProcessModesKeepTheContract(ratio: Double) {
+        let r = GateSimulation.paired(ratio: ratio, threshold: t, gates: 400, slowMode: .zen4, stepChance: 0, seed: UInt64(ratio * 1000))
+        #expect(r.total == 800 && r.nan == 0)
+        switch ratio {
+        case 1.0:
+            #expect(r.rate(r.regression) <= DecisionContract.falseFailure, "\(r)")
+            #expect(r.rate(r.pass + r.improvement) >= 0.95, "\(r)")
+        case 1 + t / 2:
+            #expect(r.improvement == 0, "\(r)")
+        default:
+            #expect(r.rate(r.regression) >= 1 - DecisionContract.missRate, "\(r)")
+            #expect(r.rate(r.pass) <= DecisionContract.missRate, "\(r)")
+        }
+    }
+
+    /// The fixed schedule (10 pairs every look) that the growing one replaced leaves such ops
+    /// undecided far more often: the reason for the change, kept so that losing it shows.
+    @Test func growingLooksDecideSlowModeOpsThatFixedLooksLeaveOpen() {
+        #expect(DecisionContract.pairs(throughLook: DecisionContract.maximumLooks, first: 10) == 210)
+        #expect(DecisionContract.processes(look: 3, first: 10) == 30)
+        let grown = GateSimulation.paired(ratio: 1.0, threshold: t, gates: 300, slowMode: .zen4, stepChance: 0, seed: 21)
+        let fixed = GateSimulation.paired(ratio: 1.0, threshold: t, gates: 300, slowMode: .zen4, stepChance: 0, growing: false, seed: 21)
+        #expect(grown.rate(grown.inconclusive) <= 0.05, "\(grown)")
+        #expect(fixed.rate(fixed.inconclusive) >= 2 * grown.rate(grown.inconclusive) + 0.02, "fixed \(fixed) vs growing \(grown)")
     }
 
     @Test func baselineGatesWithLearnedNoiseKeepTheContract() {

@@ -454,8 +454,10 @@ import Testing
         #expect(d["method"] as? String == "paired")
         let look = try #require(d["look"] as? Int)
         #expect(r.stderr.contains("after \(look) round(s)"), "stopped at the deciding look \(look)\n\(r.stderr)")
-        #expect(d["observations"] as? Int == look * DecisionContract.processesPerLook)  // the default --processes per round
+        // The default --processes in round 1, growing by as many each round.
+        let pairs = DecisionContract.pairs(throughLook: look, first: DecisionContract.processesPerLook)
+        #expect(d["observations"] as? Int == pairs)
         #expect((doc["headRuns"] as? [Any])?.count == look)
-        #expect((doc["noise"] as? [String])?.first?.hasPrefix("paired: \(look * DecisionContract.processesPerLook) back-to-back") == true)
+        #expect((doc["noise"] as? [String])?.first?.hasPrefix("paired: \(pairs) back-to-back") == true)
     }
 }

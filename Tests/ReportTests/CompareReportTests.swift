@@ -141,24 +141,25 @@ import Testing
     /// group; paired, run i of base goes with run i of head.
     @Test func mergedRoundsKeepProcessesApartAndPairWithinARound() throws {
         let store = try ResultStore.inMemory()
-        func op(_ level: Double) -> [Synthetic.Op] {
+        // 10 processes per round, each its own speed: the pair ratios vary by ±0.3% around the step.
+        func op(_ level: Double, jitter: Double = 0) -> [Synthetic.Op] {
             var processes: [[Double]] = []
-            for p in 0..<6 {
-                let center: Double = level * (1 + 0.001 * Double(p))
+            for p in 0..<10 {
+                let center: Double = level * (1 + 0.001 * Double(p)) * (1 + jitter * sin(Double(p) * 1.7 + level))
                 processes.append([center, center + 0.01, center + 0.02])
             }
             return [Synthetic.Op(name: "a", values: ["optimized": processes])]
         }
         // Round 2 ran on a machine 40% slower: pairing within rounds still sees +10%.
-        let b1 = try Synthetic.run(store, ops: op(100)), h1 = try Synthetic.run(store, ops: op(110))
-        let b2 = try Synthetic.run(store, ops: op(140)), h2 = try Synthetic.run(store, ops: op(154))
+        let b1 = try Synthetic.run(store, ops: op(100)), h1 = try Synthetic.run(store, ops: op(110, jitter: 0.003))
+        let b2 = try Synthetic.run(store, ops: op(140)), h2 = try Synthetic.run(store, ops: op(154, jitter: 0.003))
         let r = try CompareReport(store: store, baseIDs: [b1, b2], headIDs: [h1, h2], options: .init(paired: true))
         let c = try #require(r.comparisons.first)
-        #expect(c.processesBase == 12 && c.processesHead == 12)
-        #expect(c.decision?.method == "paired" && c.decision?.observations == 12)
-        #expect(abs(c.ratio - 1.1) < 1e-3)
-        #expect(GateDecision.gateVerdict(c) == .regression)
-        #expect(r.noiseLines == ["paired: 12 back-to-back base/head process pairs"])
+        #expect(c.processesBase == 20 && c.processesHead == 20)
+        #expect(c.decision?.method == "paired" && c.decision?.observations == 20)
+        #expect(abs(c.ratio - 1.1) < 2e-3)
+        #expect(GateDecision.gateVerdict(c) == .regression, "\(String(describing: c.decision))")
+        #expect(r.noiseLines == ["paired: 20 back-to-back base/head process pairs, sign-flip tests"])
         // Unequal round counts cannot be paired.
         #expect(throws: CompareError.self) { try CompareReport(store: store, baseIDs: [b1], headIDs: [h1, h2], options: .init(paired: true)) }
     }
