@@ -159,6 +159,10 @@ public enum DecisionRule {
                                  (exp(e.estimate) - 1) * 100, (exp(c) - 1) * 100, corrected, DecisionContract.falseFailure)
                 } else if upperLog.isNaN {
                     why = String(format: "a slowdown of %.1f%% is not excluded", t * 100)
+                } else if upperLog == .infinity {
+                    // 2·2⁻ⁿ is the combined sign-flip test's smallest p-value.
+                    why = String(format: "%d pairs are too few for the sign-flip test to exclude any slowdown at %.2g (it needs %d)",
+                                 e.observations, passLevel, Int(log2(2 / passLevel).rounded(.up)))
                 } else {
                     why = String(format: "upper bound %+.1f%% not below the threshold %.1f%%",
                                  (exp(upperLog) - 1) * 100, t * 100)

@@ -120,6 +120,19 @@ import Testing
         #expect(excludedAtDelta > 0 && excludedAtDelta < samples, "\(excludedAtDelta): both sides of δ occur")
     }
 
+    /// Six pairs (the fewest the gate decides on) cannot exclude anything at 5%/6 (2·2⁻⁶ > 0.0083):
+    /// the bound is infinite and the undecided reason says how many pairs it needs.
+    @Test func tooFewPairsSayHowManyTheyNeed() throws {
+        let base = (0..<6).map { ProcessGroup(run: 0, process: $0, values: [100]) }
+        let head = (0..<6).map { ProcessGroup(run: 0, process: $0, values: [100 + Double($0) * 0.1 - 0.2]) }
+        let e = try #require(LogRatioEstimator.paired(base: base, head: head).estimate)
+        #expect(e.signFlip?.upperBound(level: 0.05 / 6) == .infinity)
+        let d = DecisionRule.decide([e], thresholds: [0.05], look: 1)[0]
+        #expect(d.verdict == .inconclusive)
+        #expect(d.reason?.contains("6 pairs are too few for the sign-flip test to exclude any slowdown") == true, "\(d.reason ?? "")")
+        #expect(d.reason?.contains("(it needs 8)") == true, "\(d.reason ?? "")")
+    }
+
     @Test func degenerateSamples() {
         #expect(SignFlipTest(values: [0.1], trim: 0.3).pValue(shift: 0, alternative: .greater, level: 0.01) == 1)
         let flat = SignFlipTest(values: [0.02, 0.02, 0.02, 0.02, 0.02, 0.02, 0.02, 0.02], trim: 0.3)
