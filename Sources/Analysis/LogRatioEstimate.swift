@@ -100,13 +100,16 @@ public enum LogRatioEstimator {
                                  signFlip: SignFlipTest(values: ratios, trim: trim)), ratios.count, nil)
     }
 
+    /// Values trimmed from each end of n: ⌊g·n⌋, at most (n − 1)/2 (one value always remains).
+    static func trimCount(_ n: Int, _ g: Double) -> Int { min(Int((g * Double(n)).rounded(.down)), (n - 1) / 2) }
+
     /// Trimmed mean with the Tukey–McLaughlin standard error: s_w / ((1 − 2g)·√n), where s_w is the
     /// standard deviation of the g-winsorized sample, and h − 1 degrees of freedom (h = values kept).
     public static func trimmedMean(_ values: [Double], trim g: Double) -> (mean: Double, standardError: Double, degreesOfFreedom: Double) {
         let s = values.sorted()
         let n = s.count
         guard n > 1 else { return (s.first ?? .nan, .nan, 0) }
-        let k = min(Int((g * Double(n)).rounded(.down)), (n - 1) / 2)
+        let k = trimCount(n, g)
         let kept = s[k..<(n - k)]
         let mean = kept.reduce(0, +) / Double(kept.count)
         var w = s

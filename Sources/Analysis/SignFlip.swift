@@ -63,7 +63,7 @@ public struct SignFlipTest: Codable, Sendable, Hashable {
         var done = 0
         let hits = magnitudes.withUnsafeBufferPointer { m in
             scratch.withUnsafeMutableBufferPointer { z in
-                fb_signflip_count(m.baseAddress, Int32(n), Int32(Self.trimCount(n, trim)), mean ? 1 : 0, dataSeed, maxFlips,
+                fb_signflip_count(m.baseAddress, Int32(n), Int32(LogRatioEstimator.trimCount(n, trim)), mean ? 1 : 0, dataSeed, maxFlips,
                                   observed, 1e-9 * max(1e-12, abs(observed)), alternative == .greater ? 1 : 0,
                                   Self.hitsToStop, &done, z.baseAddress)
             }
@@ -108,11 +108,8 @@ public struct SignFlipTest: Codable, Sendable, Hashable {
     /// The studentized trimmed mean of an ascending sample.
     static func studentized(_ sorted: [Double], trim g: Double) -> Double {
         let n = sorted.count
-        return sorted.withUnsafeBufferPointer { fb_studentized_trimmed_mean($0.baseAddress, Int32(n), Int32(trimCount(n, g))) }
+        return sorted.withUnsafeBufferPointer { fb_studentized_trimmed_mean($0.baseAddress, Int32(n), Int32(LogRatioEstimator.trimCount(n, g))) }
     }
-
-    /// Values trimmed from each end: ⌊g·n⌋, at most (n − 1)/2 (as ``LogRatioEstimator/trimmedMean(_:trim:)``).
-    static func trimCount(_ n: Int, _ g: Double) -> Int { min(Int((g * Double(n)).rounded(.down)), (n - 1) / 2) }
 
     /// FNV-1a over the values' bit patterns: the same pairs give the same flips.
     var dataSeed: UInt64 {
