@@ -50,6 +50,14 @@ public struct BenchmarkKey: Hashable, Codable, Sendable, Comparable, CustomStrin
     /// Variant name (`reference`, `optimized`, `layer:NAME`, ...).
     public var variant: String
 
+    /// Whether `variant` names a part of an op timed alone (`layer:NAME`: one layer of a model's
+    /// unfused plan, or a fused group of layers `A+B+…`) rather than a variant of the op: parts are
+    /// shown and compared, but never adopted, rejected or used as the op's speedup.
+    public static func isPart(variant: String) -> Bool { variant.hasPrefix("layer:") }
+
+    /// `isPart(variant:)` of this benchmark's variant.
+    public var isPart: Bool { BenchmarkKey.isPart(variant: variant) }
+
     /// Creates the key of `variant` of op `op` of suite `suite`.
     public init(suite: String, op: String, variant: String) {
         self.suite = suite

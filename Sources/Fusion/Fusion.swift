@@ -26,6 +26,12 @@ public protocol FusionDecisionSource: KernelFactory {
     /// (filled by one full unfused run when created): `run()` runs only that layer, `output()` is
     /// its output tensor.
     func layerInstances(seed: UInt64) throws -> [(name: String, instance: KernelInstance)]
+    /// One instance per legal candidate group of two or more layers (every candidate the rules
+    /// propose, adopted or not), named by its layers joined with `+` (`fc+bias+gelu`), sharing the
+    /// buffers of one run of the all-candidates plan: `run()` runs only that fused group. Timed
+    /// next to `layerInstances`, it gives what a fused group costs against its own layers alone —
+    /// e.g. a GEMM with its bias and GELU epilogue against the same GEMM without one.
+    func fusedGroupInstances(seed: UInt64) throws -> [(name: String, instance: KernelInstance)]
     /// Compulsory bytes per inference of a variant's plan as the candidate rules propose it
     /// (`unfused`: every layer reads its inputs and writes its output; `fused*`: every legal
     /// candidate fused). The bytes of the plan an instance adopted are `ModelInstance.bytesMoved`.
@@ -37,9 +43,10 @@ extension ModelFactory: OpFamilyExtras {
     /// The bytes of `variant`'s plan (`bytesMoved(variant:)`).
     public func variantBytes(_ variant: String) -> Double? { bytesMoved(variant: variant) }
 
-    /// The layers of the unfused plan (`layerInstances(seed:)`), timed as `layer:NAME`.
+    /// The layers of the unfused plan (`layerInstances(seed:)`), then every candidate fused group
+    /// (`fusedGroupInstances(seed:)`, named `LAYER+LAYER…`), timed as `layer:NAME`.
     public func extraTimedParts(seed: UInt64) throws -> [(name: String, instance: KernelInstance)] {
-        try layerInstances(seed: seed)
+        try layerInstances(seed: seed) + fusedGroupInstances(seed: seed)
     }
 }
 

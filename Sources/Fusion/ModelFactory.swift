@@ -107,6 +107,23 @@ public struct ModelFactory: FusionDecisionSource {
         }
     }
 
+    /// See `FusionDecisionSource.fusedGroupInstances(seed:)`.
+    public func fusedGroupInstances(seed: UInt64) throws -> [(name: String, instance: KernelInstance)] {
+        let candidates = FusionPlanner.candidates(graph).groups
+        guard !candidates.isEmpty else { return [] }
+        let weights = WeightCache.shared.weights(graph: graph, seed: seed)
+        let inGroups = Set(candidates.flatMap(\.layers))
+        let singles = graph.layers.indices.filter { !inGroups.contains($0) }.map { PlanGroup(rule: .single, layers: [$0]) }
+        let exec = Executor(graph: graph, weights: weights, groups: candidates + singles)
+        exec.run()
+        return exec.groups.enumerated().compactMap { i, g in
+            guard g.layers.count > 1 else { return nil }
+            let last = graph.layers[g.layers.last!]
+            let name = g.layers.map { graph.layers[$0].name }.joined(separator: "+")
+            return (name, LayerInstance(executor: exec, weights: weights, kernel: exec.kernels[i], output: exec.buffers[last.name]!, count: last.count))
+        }
+    }
+
     /// The graph for a shape override (empty: the declared one).
     func graph(for shape: Shape) throws -> ModelGraph {
         if shape.isEmpty || shape == spec.input { return graph }

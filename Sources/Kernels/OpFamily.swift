@@ -13,8 +13,9 @@ public protocol OpFamilyExtras: KernelFactory {
     func variantBytes(_ variant: String) -> Double?
 
     /// Parts of the op timed separately after its variants — e.g. each layer of an unfused model
-    /// — as (name, instance); the runner stores their samples as variants `layer:NAME`. Runs in
-    /// the measuring process only.
+    /// — as (name, instance); the runner stores their samples as variants `layer:NAME`, timing
+    /// the parts round-robin (one batch of each in turn) so they can be compared batch by batch.
+    /// Runs in the measuring process only.
     func extraTimedParts(seed: UInt64) throws -> [(name: String, instance: KernelInstance)]
 
     /// Whether the instances time every iteration (`IterationLabeled`), so the run reports

@@ -12,6 +12,9 @@
 //   2ⁿ added to the exponent bits. Max relative error ≈ 2 ulp (< 3e-7) for x in [−86, 88.72];
 //   x > 88.72 gives +inf, x < −86 gives 0 (the true value is below 4.5e-38, so the absolute error
 //   is below 4.5e-38), NaN gives NaN.
+// - `geluExp`: the tanh-GELU's own exp (degree-5 polynomial, one-step range reduction), ≈ 1e-7
+//   relative before rounding, over the range the GELU feeds it only; `fastGeluTanh` states the
+//   GELU's bound (6e-7·|GELU| + 2e-8, `GELUEpilogueTests`).
 // - `fastSigmoid(x)` = 1/(1 + fastExp(−x)): relative error < 5e-7 where the result is normal.
 // - `fastErfc(|z|)`: Abramowitz & Stegun 7.1.26, t = 1/(1 + p·|z|), erfc = t·poly(t)·e^(−z²);
 //   absolute error ≤ 1.5e-7 (the published bound) plus float32 rounding, which dominates where
@@ -139,8 +142,8 @@ func fastExp<V: FloatVector>(_ x: V) -> V {
 }
 
 /// e^x for x already in [`fastExpMinInput`, `fastExpMaxInput`] (a NaN gives an unspecified value):
-/// `fastExp` without its special cases, for callers whose inputs are clamped and whose result
-/// does not need them (`fastGeluTanh`). In that range the result is `fastExp`'s, bit for bit.
+/// `fastExp`'s polynomial without its special cases. In that range the result is `fastExp`'s, bit
+/// for bit.
 @inlinable @_transparent
 func fastExpInRange<V: FloatVector>(_ xc: V) -> V {
     // t = x·log2(e) + 1.5·2²³: the addition rounds x·log2(e) to the nearest integer n, which then
@@ -157,7 +160,7 @@ func fastExpInRange<V: FloatVector>(_ xc: V) -> V {
     p = V(repeating: 4.166_579_589_4e-2).addingProduct(p, r)
     p = V(repeating: 1.666_666_545_9e-1).addingProduct(p, r)
     p = V(repeating: 5.000_000_120_1e-1).addingProduct(p, r)
-    var result = r.addingProduct(p, r * r) + V(repeating: 1)
+    let result = r.addingProduct(p, r * r) + V(repeating: 1)
     // Multiply by 2ⁿ: add n to the exponent field (n = bits(t) − bits(magic)).
     let nBits = unsafeBitCast(t, to: V.Bits.self) &- V.Bits(repeating: 0x4B40_0000)
     let resultBits = unsafeBitCast(result, to: V.Bits.self) &+ (nBits &<< 23)
@@ -184,34 +187,54 @@ public enum VectorMath {
 }
 
 /// tanh-GELU lane-wise, 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) evaluated as x / (1 + e^(−2u)),
-/// u = √(2/π)·(x + 0.044715·x³): a cubic, the `fastExp` polynomial (degree 6 after range
-/// reduction) and one division — no tanh and no 1 + tanh cancellation for negative x.
+/// u = √(2/π)·(x + 0.044715·x³): −2u = x·(a + b·x²) (two multiplies and one FMA), `geluExp`
+/// (a degree-5 polynomial after a one-step range reduction) and one division — no tanh and no
+/// 1 + tanh cancellation for negative x.
 ///
 /// The operations, in this order, are the fusion runtime's GELU (`VMath.gelu` calls this) and the
 /// GEMM micro-kernels' epilogue (`GEMMTileEpilogue`), so a GELU fused into a GEMM tile
 /// is bit-identical to the unfused GELU layer at every vector width (each step is one IEEE
 /// operation per lane). Error against the exact tanh-GELU (Double), over [−12, 12] on a 2⁻¹² grid
 /// plus ±[12, 1e4] (tested in `GELUEpilogueTests`): |f(x) − GELU(x)| ≤ 6e-7·|GELU(x)| + 2e-8.
-/// Measured: relative ≤ 1.9e-7 for x ≥ −1 (tested ≤ 3e-7); on the left tail the float rounding of u (amplified
-/// by e^(−2u)) gives up to 2e-6 relative at x ≈ −4 and 1e-5 at x ≈ −9, but there |GELU(x)| < 4e-3,
-/// so the absolute error stays ≤ 4.5e-8 for every x < 0 (≤ 5.2e-7 overall, at the large positive
-/// x, where it is 1.2e-7 relative). Left of x ≈ −9.4, e^(−2u) is held at 3.4e38 (the exp's range)
-/// and the result is x / 3.4e38 (true value below 1e-33 in magnitude). This is inside the `gelu_tanh` op's band
-/// (abs 1e-6 + rel 1e-5).
+/// Measured: relative ≤ 2.3e-7 for x ≥ −1 (tested ≤ 3e-7); on the left tail the float rounding of
+/// −2u (amplified by e^(−2u)) gives up to 1e-5 relative near x ≈ −9, but there |GELU(x)| < 1e-27,
+/// so the absolute error stays ≤ 4.5e-8 for every x < 0 (≤ 5.2e-7 overall: one ulp of the large
+/// positive x). x is clamped at −10 (e^(−2u) ≤ 8.3e37, inside the exp's range), so every x ≤ −10,
+/// −∞ included, gives −10 / (1 + e^87.3) ≈ −1.2e-37 (true value below 1e-37 in magnitude); NaN stays
+/// NaN. This is inside the `gelu_tanh` op's band (abs 1e-6 + rel 1e-5).
 ///
-/// Cost: the exponent −2u is clamped into `fastExp`'s range and `fastExpInRange` skips its special
-/// cases (above the range e^(−2u) stays 3.4e38 instead of +inf, below it 4.5e-38 instead of 0: the
-/// same result after the division, ±ulp-level below 1e-37); x is clamped at −20 so −∞ gives ≈ −0
-/// instead of −∞/+∞ = NaN; NaN stays NaN through the division. 8 fewer vector operations per lane
-/// group than `fastExp` (docs/results.md, issue 18).
+/// Cost, per lane group: 10 multiplies/FMAs (they share the FMA pipes with the GEMM it is fused
+/// into), 2 clamps, 3 adds, 3 integer operations and one division — 4 multiplies/FMAs and one
+/// clamp fewer than the Cephes exp's form (docs/results.md, issue 18).
 @inlinable @_transparent
 func fastGeluTanh<V: FloatVector>(_ x: V) -> V {
-    let xc = vmax(x, V(repeating: -20))
+    let xc = vmax(x, V(repeating: -10))
+    // −2u = x·(−2√(2/π) − 2√(2/π)·0.044715·x²).
     let x2 = xc * xc
-    let inner = xc.addingProduct(xc * x2, V(repeating: 0.044715))
-    let m2u = inner * V(repeating: -2 * 0.797_884_560_802_865_4)
-    let e = fastExpInRange(vmax(vmin(m2u, V(repeating: fastExpMaxInput)), V(repeating: fastExpMinInput)))
+    let m2u = xc * V(repeating: -2 * 0.797_884_560_802_865_4)
+        .addingProduct(V(repeating: -2 * 0.797_884_560_802_865_4 * 0.044715), x2)
+    let e = geluExp(vmax(m2u, V(repeating: fastExpMinInput)))
     return xc / (V(repeating: 1) + e)
+}
+
+/// e^x for x in [`fastExpMinInput`, 87.4] (the range `fastGeluTanh` feeds it), to ≈ 1e-7 relative
+/// with 6 multiplies/FMAs: one-step range reduction r = x − n·ln2 (one FMA; ln2's float rounding
+/// adds ≤ |n|·1.9e-9 ≤ 2.4e-7 to the relative error at the ends of the range) and
+/// e^r ≈ 1 + r + r²·(c₂ + c₃r + c₄r² + c₅r³), |r| ≤ ln2/2, coefficients fitted for relative error
+/// (1.05e-7 in exact arithmetic). Not for general use: `fastExp` is the accurate one.
+@inlinable @_transparent
+func geluExp<V: FloatVector>(_ xc: V) -> V {
+    let magic = V(repeating: 12_582_912)
+    let t = magic.addingProduct(xc, V(repeating: 1.442_695_04))
+    let n = t - magic
+    let r = xc.addingProduct(n, V(repeating: -0.693_147_180_56))
+    var p = V(repeating: 0.041_890_166_37).addingProduct(V(repeating: 0.008_312_690_108), r)
+    p = V(repeating: 0.166_671_127_0).addingProduct(p, r)
+    p = V(repeating: 0.499_992_312_3).addingProduct(p, r)
+    let result = r.addingProduct(p, r * r) + V(repeating: 1)
+    let nBits = unsafeBitCast(t, to: V.Bits.self) &- V.Bits(repeating: 0x4B40_0000)
+    let resultBits = unsafeBitCast(result, to: V.Bits.self) &+ (nBits &<< 23)
+    return unsafeBitCast(resultBits, to: V.self)
 }
 
 /// 1 / (1 + e^(−x)) lane-wise; 0 for x < −88.7 and 1 for x > 86 (see the file header).

@@ -136,7 +136,7 @@ public enum HTMLRunReport {
     public static func speedups(_ r: RunReport) -> [BenchmarkKey: (speedup: Double, lower: Double, upper: Double)] {
         var inputs: [ComparisonInput] = []
         for op in r.ops {
-            let own = r.rows.filter { $0.key.opKey == op.key && !$0.variant.hasPrefix("layer:") }
+            let own = r.rows.filter { $0.key.opKey == op.key && !BenchmarkKey.isPart(variant: $0.variant) }
             guard let first = own.first else { continue }
             let reference = own.compactMap { r.check($0.key)?.referenceVariant }.first ?? first.variant
             // The batches compare and variants decide from: per-iteration-timed batches are left out
@@ -205,7 +205,7 @@ public enum HTMLRunReport {
     /// Accuracy verdict of a variant in detail (`AccuracyText.detail`: the normalised error, then
     /// the worst element's relative error with its context).
     static func accuracy(_ r: RunReport, _ row: VariantStatistics) -> String {
-        if row.variant.hasPrefix("layer:") { return "one layer, unfused" }
+        if let part = TextRenderer.partDescription(row.variant) { return part }
         guard let c = r.check(row.key) else { return "reference" }
         return AccuracyText.detail(c)
     }

@@ -60,7 +60,7 @@ public struct RunReport: Sendable {
 
     /// Roofline figures of `row` (nil fields when the op declares no FLOPs/bytes or no peak was measured).
     public func roofline(_ row: VariantStatistics) -> Roofline {
-        guard !row.variant.hasPrefix("layer:"), var op = op(row.key.opKey) else { return Roofline() }
+        guard !BenchmarkKey.isPart(variant: row.variant), var op = op(row.key.opKey) else { return Roofline() }
         op.bytes = bytesMoved(op: op, variant: row.variant)
         var r = Roofline(gflops: row.gflops, gbytesPerSecond: op.bytes > 0 && row.time.p50 > 0 ? op.bytes / row.time.p50 : nil,
                          intensity: op.bytes > 0 && op.flops > 0 ? op.flops / op.bytes : nil)

@@ -14,17 +14,23 @@ public enum TextRenderer {
         return out
     }
 
+    /// What a `layer:NAME` variant (a part of a model timed alone) is — "one layer, unfused", or
+    /// "fused group, alone" when NAME joins several layers with `+` — or nil for any other variant.
+    public static func partDescription(_ variant: String) -> String? {
+        guard BenchmarkKey.isPart(variant: variant) else { return nil }
+        return variant.contains("+") ? "fused group, alone" : "one layer, unfused"
+    }
+
     /// The cells of the run table, one row per op variant.
     public static func rows(_ r: RunReport) -> [[String]] {
         var rows: [[String]] = []
         for row in r.rows {
             guard r.op(row.key.opKey) != nil else { continue }
             let check = r.check(row.key)
-            let isLayer = row.variant.hasPrefix("layer:")
             let roof = r.roofline(row)
             let acc: String
-            if isLayer {
-                acc = "one layer, unfused"
+            if let part = partDescription(row.variant) {
+                acc = part
             } else if let c = check {
                 acc = AccuracyText.cell(c)
             } else {
@@ -40,7 +46,7 @@ public enum TextRenderer {
                 row.ipc.map { String(format: "%.2f", $0) } ?? "–",
                 row.cacheMisses.map { Format.count($0) } ?? "–",
                 row.cacheMissesPerKiloInstruction.map { String(format: "%.2f", $0) } ?? "–",
-                isLayer ? "–" : row.gflops.map { String(format: "%.2f", $0) } ?? "–",
+                BenchmarkKey.isPart(variant: row.variant) ? "–" : row.gflops.map { String(format: "%.2f", $0) } ?? "–",
                 roof.gbytesPerSecond.map { String(format: "%.1f", $0) } ?? "–",
                 roof.percentOfPeak.map { String(format: "%.0f%%", $0) } ?? "–",
                 r.speedup(row).map { String(format: "%.2f×", $0) } ?? "–",

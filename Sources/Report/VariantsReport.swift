@@ -189,7 +189,8 @@ public enum VariantsReport {
             guard stored.contains(where: { $0.iterationLatencies != nil }) || !opChecks.isEmpty || decided.contains(op.key) else {
                 continue
             }
-            let samples = stored.filter { !$0.flags.contains(.simulated) }
+            // Parts timed alone (a model's `layer:NAME`) are not variants: no decision, no row.
+            let samples = stored.filter { !$0.flags.contains(.simulated) && !BenchmarkKey.isPart(variant: $0.variant) }
             let reference = opChecks.first?.referenceVariant ?? samples.first?.variant ?? "fp32"
             let refAccuracy = opChecks.first.map { $0.cosine + $0.maxAbsError }
             var variants = [reference]

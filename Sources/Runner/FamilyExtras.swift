@@ -37,7 +37,8 @@ final class FamilyExtras {
 
     /// For an op family with extras (`OpFamilyExtras`, e.g. a fused model): the decisions behind
     /// the measured instances (under the op's suite), the bytes each variant moves, and timings of
-    /// the family's extra parts (variant `layer:NAME`, a few batches each, in this process).
+    /// the family's extra parts (variant `layer:NAME`, `partBatches` batches each, interleaved round-robin,
+    /// in this process).
     private func familyExtras(op: PlannedOp, source: any OpFamilyExtras, decisions: [FusionDecision],
                               progress: ProgressLine, into output: inout Output) throws {
         output.fusionDecisions = decisions.map { d in
@@ -60,12 +61,20 @@ final class FamilyExtras {
         let measurer = OpMeasurer(timer: timer, calibration: calibration, quiet: true, spinNs: 0)
         var settings = op.spec.settings
         settings.warmupNs = min(settings.warmupNs, 50_000_000)
+        var iterations: [Int] = []
         for layer in layers {
-            progress.update("\(op.qualifiedName) timing layer \(layer.name) of the unfused plan")
+            progress.update("\(op.qualifiedName) warming up part \(layer.name)")
             let est = try measurer.warmup(layer.instance, settings: settings, batchTarget: settings.batchNs)
-            let n = max(1, Int((settings.batchNs / max(est, 0.001)).rounded(.up)))
-            for _ in 0..<5 {
+            iterations.append(max(1, Int((settings.batchNs / max(est, 0.001)).rounded(.up))))
+        }
+        // Round-robin: batch r of every part before batch r + 1 of any, so parts are compared over
+        // the same stretch of the machine (a fused group against its own layers alone, batch by
+        // batch). One untimed call first restores the part's warm caches after the other parts.
+        progress.update("\(op.qualifiedName) timing \(layers.count) parts, interleaved")
+        for _ in 0..<FamilyExtras.partBatches(samples: op.spec.settings.samples) {
+            for (layer, n) in zip(layers, iterations) {
                 if fb_interrupt_signal() != 0 { return }
+                layer.instance.run()
                 let m = try timer.measure(layer.instance, iterations: n)
                 output.samples.append(Sample(key: op.benchmarkKey(variant: "layer:\(layer.name)"), sequence: output.samples.count,
                                       iterations: n, wallNs: Double(m.wallNs), cpuNs: Double(m.cpuNs),
@@ -73,6 +82,9 @@ final class FamilyExtras {
             }
         }
     }
+
+    /// Timed batches per extra part: as many as the op's variants get (`samples`), at least 5.
+    static func partBatches(samples: Int) -> Int { max(5, samples) }
 
     /// One calibration for all per-layer timings of the run, made when first needed.
     private func calibrationForLayers() throws -> Calibration {

@@ -26,6 +26,29 @@ import Testing
         #expect(te4 == nil && rest4 == nil)
     }
 
+    /// The fused group timed alone (`fusedGroupInstances`, the model's extra part `layer:fc+b+g`)
+    /// runs the GEMM with its tile epilogue and nothing else, and gives the unfused model's output;
+    /// the model's `fc` layer alone (`layerInstances`) is the same GEMM without one.
+    @Test func fusedGroupPartIsTheGEMMWithItsEpilogue() throws {
+        let s = spec(input: ["rows": 13, "cols": 300], [
+            L("fc", "linear", ["out": .int(37), "bias": .bool(false)]),
+            L("b", "bias_add"),
+            L("g", "gelu"),
+        ])
+        let f = try ModelFactory(spec: s)
+        let groups = try f.fusedGroupInstances(seed: 5)
+        #expect(groups.map(\.name) == ["fc+b+g"])
+        let u = try f.makeModel(variant: "unfused", seed: 5)
+        u.run()
+        let group = try #require(groups.first).instance
+        group.run()
+        #expect(Array(group.output()) == Array(u.output()))
+        #expect(try f.extraTimedParts(seed: 5).map(\.name) == ["fc", "b", "g", "fc+b+g"])
+        // A model without a legal fusion has no group parts.
+        let lone = try ModelFactory(spec: spec(input: ["rows": 2, "cols": 3], [L("g", "gelu")]))
+        #expect(try lone.fusedGroupInstances(seed: 5).isEmpty)
+    }
+
     /// linear → bias → GELU fused into the micro-kernel equals the three unfused layers bit for bit,
     /// with edge tiles (n, rows not multiples of 16 / 6 / 14) and k over one 256-deep block.
     @Test(arguments: [(6, 16, 8), (13, 37, 300), (64, 100, 70), (3, 20, 9)])

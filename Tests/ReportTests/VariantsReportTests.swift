@@ -36,6 +36,27 @@ import Testing
     }
 }
 
+/// A model's parts timed alone (`layer:NAME`, `layer:A+B`) are not variants: they get no row and so
+/// no adopt / reject decision (they used to be "adopted" with a speedup of a layer over the model).
+@Suite struct VariantPartsTests {
+    @Test func partsAreNotVariants() throws {
+        let store = try ResultStore.inMemory()
+        let op = Synthetic.Op(name: "model", kind: "model", values: [
+            "reference": Synthetic.values(median: 100_000, seed: 1),
+            "fused": Synthetic.values(median: 50_000, seed: 2),
+            "layer:fc": Synthetic.values(median: 40_000, seed: 3),
+            "layer:fc+gelu": Synthetic.values(median: 41_000, seed: 4),
+        ])
+        let id = try Synthetic.run(store, ops: [op], checks: ["model/fused": true])
+        let rows = try VariantsReport.rows(store: store, runID: id)
+        #expect(rows.map(\.variant) == ["reference", "fused"])
+        #expect(BenchmarkKey.isPart(variant: "layer:fc+gelu") && !BenchmarkKey.isPart(variant: "fused"))
+        #expect(TextRenderer.partDescription("layer:fc+gelu") == "fused group, alone")
+        #expect(TextRenderer.partDescription("layer:fc") == "one layer, unfused")
+        #expect(TextRenderer.partDescription("fused") == nil)
+    }
+}
+
 /// Decisions are an enum whose texts are the stored strings: every case survives the trip through
 /// its text and through JSON, and the kind/rollback target come from the case, not from splitting
 /// the text at " → " (a reference variant named with an arrow used to break the split).

@@ -114,3 +114,27 @@ final class LockedRunNotes: @unchecked Sendable {
         #expect(try context.store.runMeta(runID: context.runIDs[0])[RunMetaKey.fusionBytes(BenchmarkKey(suite: "t", op: "log", variant: "alt"))] == "2.0")
     }
 }
+
+/// A family's extra parts are timed round-robin (batch r of each before batch r + 1 of any), so
+/// a fused group and its layers alone see the same stretch of the machine.
+@Suite struct FamilyExtrasTests {
+    @Test func partsAreTimedRoundRobin() throws {
+        let helper = LockedStoreRunnerTests()
+        let dir = try helper.freshDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var config = RunConfig()
+        config.quiet = true
+        let op = PlannedOp(suite: "t", suitePath: "/t.toml", spec: helper.spec("parts", kind: "parts_fake", variants: ["ref"]),
+                           factory: OpFamilySeamTests.PartsFactory(), tolerance: Tolerance(abs: 0, rel: 0))
+        let context = try helper.context(op: op, config: config, dir: dir, notes: LockedRunNotes())
+        var extras = FamilyExtras.Output()
+        try FamilyExtras(context: context).run(op: op, side: 0, result: OpResult(samples: [], checks: [], interrupted: false),
+                                               progress: ProgressLine(quiet: true), into: &extras)
+        let pattern = ["layer:p", "layer:p+q"]
+        #expect(FamilyExtras.partBatches(samples: op.spec.settings.samples) == 5)   // 2 samples: at least 5
+        #expect(FamilyExtras.partBatches(samples: 12) == 12)
+        #expect(extras.samples.map(\.key.variant) == Array(repeating: pattern, count: 5).flatMap { $0 })
+        #expect(extras.samples.map(\.sequence) == Array(0..<10))
+        #expect(extras.samples.allSatisfy { $0.iterations >= 1 && $0.wallNs > 0 })
+    }
+}

@@ -294,6 +294,25 @@ final class ConstantInstance: KernelInstance {
         func variantBytes(_ variant: String) -> Double? { variant == "alt" ? 2 : nil }
     }
 
+    /// A family with two extra parts, to check how the runner times them.
+    struct PartsFactory: KernelFactory, OpFamilyExtras {
+        var kind: String { "parts_fake" }
+        var summary: String { "test factory with two extra parts" }
+        var shapeKeys: [String] { ["n"] }
+        var variants: [String] { ["ref"] }
+        var dtypes: [String] { ["f32"] }
+        func validate(shape: Shape, dtype: String) throws {}
+        func flops(shape: Shape) -> Double { 1 }
+        func bytes(shape: Shape, dtype: String) -> Double { 1 }
+        func defaultTolerance(shape: Shape, dtype: String) -> Tolerance { Tolerance(abs: 0, rel: 0) }
+        func make(variant: String, shape: Shape, dtype: String, seed: UInt64) throws -> KernelInstance {
+            ConstantInstanceBase(value: 1)
+        }
+        func extraTimedParts(seed: UInt64) throws -> [(name: String, instance: KernelInstance)] {
+            [("p", ConstantInstanceBase(value: 2)), ("p+q", ConstantInstanceBase(value: 3))]
+        }
+    }
+
     final class LoggingInstance: ConstantInstanceBase, DecisionLogSource {
         let decisionLog: [FusionDecision]
         init(variant: String) {
