@@ -116,11 +116,13 @@ public struct ModelFactory: FusionDecisionSource {
         let singles = graph.layers.indices.filter { !inGroups.contains($0) }.map { PlanGroup(rule: .single, layers: [$0]) }
         let exec = Executor(graph: graph, weights: weights, groups: candidates + singles)
         exec.run()
+        // Layer names have no `+` (ModelGraph.build), so a joined name cannot be a layer's.
         return exec.groups.enumerated().compactMap { i, g in
-            guard g.layers.count > 1 else { return nil }
-            let last = graph.layers[g.layers.last!]
+            guard g.layers.count > 1, let lastIndex = g.layers.last,
+                  let output = exec.buffers[graph.layers[lastIndex].name] else { return nil }
             let name = g.layers.map { graph.layers[$0].name }.joined(separator: "+")
-            return (name, LayerInstance(executor: exec, weights: weights, kernel: exec.kernels[i], output: exec.buffers[last.name]!, count: last.count))
+            return (name, LayerInstance(executor: exec, weights: weights, kernel: exec.kernels[i], output: output,
+                                        count: graph.layers[lastIndex].count))
         }
     }
 
