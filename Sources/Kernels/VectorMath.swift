@@ -146,11 +146,7 @@ func fastExp<V: FloatVector>(_ x: V) -> V {
 /// for bit.
 @inlinable @_transparent
 func fastExpInRange<V: FloatVector>(_ xc: V) -> V {
-    // t = x·log2(e) + 1.5·2²³: the addition rounds x·log2(e) to the nearest integer n, which then
-    // sits in the low mantissa bits of t (|n| < 2²²).
-    let magic = V(repeating: 12_582_912)
-    let t = magic.addingProduct(xc, V(repeating: 1.442_695_04))
-    let n = t - magic
+    let (t, n) = expExponent(xc)
     // r = x − n·ln2 in two steps (Cody–Waite: ln2 = 0.693359375 − 2.12194440e-4), |r| ≤ ln2/2.
     var r = xc.addingProduct(n, V(repeating: -0.693_359_375))
     r = r.addingProduct(n, V(repeating: 2.121_944_40e-4))
@@ -160,11 +156,24 @@ func fastExpInRange<V: FloatVector>(_ xc: V) -> V {
     p = V(repeating: 4.166_579_589_4e-2).addingProduct(p, r)
     p = V(repeating: 1.666_666_545_9e-1).addingProduct(p, r)
     p = V(repeating: 5.000_000_120_1e-1).addingProduct(p, r)
-    let result = r.addingProduct(p, r * r) + V(repeating: 1)
-    // Multiply by 2ⁿ: add n to the exponent field (n = bits(t) − bits(magic)).
+    return expScale(r.addingProduct(p, r * r) + V(repeating: 1), t)
+}
+
+/// The exponent step of the exps: n = x·log2(e) rounded to the nearest integer, as t = x·log2(e) +
+/// 1.5·2²³ (the addition does the rounding; n then sits in the low mantissa bits of t, |n| < 2²²)
+/// and n = t − 1.5·2²³ as a float.
+@inlinable @_transparent
+func expExponent<V: FloatVector>(_ x: V) -> (t: V, n: V) {
+    let magic = V(repeating: 12_582_912)
+    let t = magic.addingProduct(x, V(repeating: 1.442_695_04))
+    return (t, t - magic)
+}
+
+/// e^r · 2ⁿ for the t of `expExponent`: adds n (= bits(t) − bits(1.5·2²³)) to the exponent field.
+@inlinable @_transparent
+func expScale<V: FloatVector>(_ er: V, _ t: V) -> V {
     let nBits = unsafeBitCast(t, to: V.Bits.self) &- V.Bits(repeating: 0x4B40_0000)
-    let resultBits = unsafeBitCast(result, to: V.Bits.self) &+ (nBits &<< 23)
-    return unsafeBitCast(resultBits, to: V.self)
+    return unsafeBitCast(unsafeBitCast(er, to: V.Bits.self) &+ (nBits &<< 23), to: V.self)
 }
 
 /// The vector math the kernels use, for op families built on top of them (one copy of each
@@ -224,17 +233,12 @@ func fastGeluTanh<V: FloatVector>(_ x: V) -> V {
 /// (1.05e-7 in exact arithmetic). Not for general use: `fastExp` is the accurate one.
 @inlinable @_transparent
 func geluExp<V: FloatVector>(_ xc: V) -> V {
-    let magic = V(repeating: 12_582_912)
-    let t = magic.addingProduct(xc, V(repeating: 1.442_695_04))
-    let n = t - magic
+    let (t, n) = expExponent(xc)
     let r = xc.addingProduct(n, V(repeating: -0.693_147_180_56))
     var p = V(repeating: 0.041_890_166_37).addingProduct(V(repeating: 0.008_312_690_108), r)
     p = V(repeating: 0.166_671_127_0).addingProduct(p, r)
     p = V(repeating: 0.499_992_312_3).addingProduct(p, r)
-    let result = r.addingProduct(p, r * r) + V(repeating: 1)
-    let nBits = unsafeBitCast(t, to: V.Bits.self) &- V.Bits(repeating: 0x4B40_0000)
-    let resultBits = unsafeBitCast(result, to: V.Bits.self) &+ (nBits &<< 23)
-    return unsafeBitCast(resultBits, to: V.self)
+    return expScale(r.addingProduct(p, r * r) + V(repeating: 1), t)
 }
 
 /// 1 / (1 + e^(−x)) lane-wise; 0 for x < −88.7 and 1 for x > 86 (see the file header).

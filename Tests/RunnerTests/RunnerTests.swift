@@ -278,16 +278,10 @@ final class ConstantInstance: KernelInstance {
 /// family it does not know contribute their decision log (it used to look for Fusion's
 /// `ModelInstance` only).
 @Suite struct OpFamilySeamTests {
-    struct LoggingFactory: KernelFactory, OpFamilyExtras {
+    struct LoggingFactory: FakeFamilyFactory {
         var kind: String { "logging_fake" }
         var summary: String { "test factory with a decision log" }
-        var shapeKeys: [String] { ["n"] }
         var variants: [String] { ["ref", "alt"] }
-        var dtypes: [String] { ["f32"] }
-        func validate(shape: Shape, dtype: String) throws {}
-        func flops(shape: Shape) -> Double { 1 }
-        func bytes(shape: Shape, dtype: String) -> Double { 1 }
-        func defaultTolerance(shape: Shape, dtype: String) -> Tolerance { Tolerance(abs: 0, rel: 0) }
         func make(variant: String, shape: Shape, dtype: String, seed: UInt64) throws -> KernelInstance {
             LoggingInstance(variant: variant)
         }
@@ -295,16 +289,10 @@ final class ConstantInstance: KernelInstance {
     }
 
     /// A family with two extra parts, to check how the runner times them.
-    struct PartsFactory: KernelFactory, OpFamilyExtras {
+    struct PartsFactory: FakeFamilyFactory {
         var kind: String { "parts_fake" }
         var summary: String { "test factory with two extra parts" }
-        var shapeKeys: [String] { ["n"] }
         var variants: [String] { ["ref"] }
-        var dtypes: [String] { ["f32"] }
-        func validate(shape: Shape, dtype: String) throws {}
-        func flops(shape: Shape) -> Double { 1 }
-        func bytes(shape: Shape, dtype: String) -> Double { 1 }
-        func defaultTolerance(shape: Shape, dtype: String) -> Tolerance { Tolerance(abs: 0, rel: 0) }
         func make(variant: String, shape: Shape, dtype: String, seed: UInt64) throws -> KernelInstance {
             ConstantInstanceBase(value: 1)
         }
@@ -336,6 +324,19 @@ final class ConstantInstance: KernelInstance {
         #expect(result.fusionDecisions.map(\.rule) == ["toy-rule"])
         #expect(LoggingFactory().variantBytes("alt") == 2 && LoggingFactory().instancesTimeIterations == false)
     }
+}
+
+/// A fake op family: one f32 shape key `n`, unit FLOPs and bytes, an exact band; each fake names
+/// its kind, summary, variants and instances.
+protocol FakeFamilyFactory: KernelFactory, OpFamilyExtras {}
+
+extension FakeFamilyFactory {
+    var shapeKeys: [String] { ["n"] }
+    var dtypes: [String] { ["f32"] }
+    func validate(shape: Shape, dtype: String) throws {}
+    func flops(shape: Shape) -> Double { 1 }
+    func bytes(shape: Shape, dtype: String) -> Double { 1 }
+    func defaultTolerance(shape: Shape, dtype: String) -> Tolerance { Tolerance(abs: 0, rel: 0) }
 }
 
 /// A constant-output instance open for subclassing (the seam test adds a decision log).
