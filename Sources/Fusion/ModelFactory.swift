@@ -52,14 +52,7 @@ public struct ModelFactory: FusionDecisionSource {
 
     /// See `FusionDecisionSource.bytesMoved(variant:)`.
     public func bytesMoved(variant: String) -> Double {
-        let groups: [PlanGroup]
-        if variant == "unfused" {
-            groups = FusionPlanner.unfusedGroups(graph)
-        } else {
-            let c = FusionPlanner.candidates(graph).groups
-            let inGroups = Set(c.flatMap(\.layers))
-            groups = c + graph.layers.indices.filter { !inGroups.contains($0) }.map { PlanGroup(rule: .single, layers: [$0]) }
-        }
+        let groups = variant == "unfused" ? FusionPlanner.unfusedGroups(graph) : FusionPlanner.allCandidatesPlan(graph)
         return groups.reduce(0) { $0 + CostModel.groupBytes($1, graph, nil) }
     }
 
@@ -109,12 +102,10 @@ public struct ModelFactory: FusionDecisionSource {
 
     /// See `FusionDecisionSource.fusedGroupInstances(seed:)`.
     public func fusedGroupInstances(seed: UInt64) throws -> [(name: String, instance: KernelInstance)] {
-        let candidates = FusionPlanner.candidates(graph).groups
-        guard !candidates.isEmpty else { return [] }
+        let plan = FusionPlanner.allCandidatesPlan(graph)
+        guard plan.contains(where: { $0.layers.count > 1 }) else { return [] }
         let weights = WeightCache.shared.weights(graph: graph, seed: seed)
-        let inGroups = Set(candidates.flatMap(\.layers))
-        let singles = graph.layers.indices.filter { !inGroups.contains($0) }.map { PlanGroup(rule: .single, layers: [$0]) }
-        let exec = Executor(graph: graph, weights: weights, groups: candidates + singles)
+        let exec = Executor(graph: graph, weights: weights, groups: plan)
         exec.run()
         // Layer names have no `+` (ModelGraph.build), so a joined name cannot be a layer's.
         return exec.groups.enumerated().compactMap { i, g in

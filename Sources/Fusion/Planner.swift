@@ -411,6 +411,18 @@ final class FusionPlanner {
         graph.layers.indices.map { PlanGroup(rule: .single, layers: [$0]) }
     }
 
+    /// Every legal candidate fused, every other layer on its own: the plan the candidate rules
+    /// propose before any validation or timing.
+    static func allCandidatesPlan(_ graph: ModelGraph) -> [PlanGroup] {
+        completed(candidates(graph).groups, graph)
+    }
+
+    /// `fused` followed by every layer none of them covers, each on its own: a whole plan.
+    static func completed(_ fused: [PlanGroup], _ graph: ModelGraph) -> [PlanGroup] {
+        let covered = Set(fused.flatMap(\.layers))
+        return fused + graph.layers.indices.filter { !covered.contains($0) }.map { PlanGroup(rule: .single, layers: [$0]) }
+    }
+
     /// The rule that may start a group at layer `l`.
     static func startRule(_ l: Layer) -> FusionRule? {
         switch l.op {
@@ -607,8 +619,6 @@ final class FusionPlanner {
                 adopted.append(c)
             }
         }
-        let fusedLayers = Set(adopted.flatMap(\.layers))
-        let singles = graph.layers.indices.filter { !fusedLayers.contains($0) }.map { PlanGroup(rule: .single, layers: [$0]) }
-        return adopted + singles
+        return Self.completed(adopted, graph)
     }
 }
