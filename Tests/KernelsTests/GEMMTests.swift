@@ -132,3 +132,45 @@ import Testing
         }
     }
 }
+
+/// The A packing (`packA` → `fb_pack_a_panels`) against the layout written element by element, for
+/// every micro-kernel height, ragged row and k counts around the transpose blocks (16 and 8), and a
+/// row stride wider than kc; nothing may be written past the packed panels.
+@Suite struct PackATests {
+    static func expected(_ a: [Float], lda: Int, mc: Int, kc: Int, mr: Int) -> [Float] {
+        let panels = (mc + mr - 1) / mr
+        var out = [Float](repeating: 0, count: panels * mr * kc)
+        for r in 0..<panels {
+            for p in 0..<kc {
+                for i in 0..<mr where r * mr + i < mc { out[r * mr * kc + p * mr + i] = a[(r * mr + i) * lda + p] }
+            }
+        }
+        return out
+    }
+
+    func check<K: MicroKernel>(_ kernel: K.Type) {
+        let mr = K.mr
+        for mc in [1, mr - 1, mr, mr + 1, 2 * mr, 2 * mr + 3, 5 * mr - 2] where mc > 0 {
+            for kc in [1, 7, 8, 9, 15, 16, 17, 31, 33, 256] {
+                let lda = kc + 5
+                let a = (0..<(mc * lda)).map { Float($0 % 997) + 0.25 }
+                let packed = (mc + mr - 1) / mr * mr * kc
+                let sentinel: Float = -12345
+                var dst = [Float](repeating: sentinel, count: packed + 64)
+                a.withUnsafeBufferPointer { src in
+                    dst.withUnsafeMutableBufferPointer { out in
+                        guard let s = src.baseAddress, let o = out.baseAddress else { return }
+                        packA(K.self, mc: mc, kc: kc, src: s, lda: lda, dst: o)
+                    }
+                }
+                let want = Self.expected(a, lda: lda, mc: mc, kc: kc, mr: mr)
+                #expect(Array(dst[0..<packed]) == want, "mr \(mr) mc \(mc) kc \(kc): layout")
+                #expect(dst[packed...].allSatisfy { $0 == sentinel }, "mr \(mr) mc \(mc) kc \(kc): wrote past the panels")
+            }
+        }
+    }
+
+    @Test func avx512Panels() { check(AVX512Kernel.self) }
+    @Test func avx2Panels() { check(AVX2Kernel.self) }
+    @Test func ssePanels() { check(SSEKernel.self) }
+}

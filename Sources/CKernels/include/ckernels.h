@@ -1,5 +1,5 @@
 // CKernels: the C compute kernels — the int8 GEMM with its fused epilogue and the input quantizer
-// (qgemm.c), the axpy of the plug-in overhead figure (axpy.c) — and `fb_isa_built`, the instruction-set features this target was compiled for. Built
+// (qgemm.c), the fp32 GEMM's A packing (packa.c), the axpy of the plug-in overhead figure (axpy.c) — and `fb_isa_built`, the instruction-set features this target was compiled for. Built
 // with the same target CPU as the Swift Kernels module (`-march`, see Package.swift), so
 // `fb_isa_built` reports what the kernels may execute. The host check (`fb_isa_host`) lives in the
 // baseline-built CPerfEvent shim.
@@ -20,6 +20,13 @@ uint32_t fb_isa_built(void);
 /// out[i] = a·x[i] + y[i] for i < n: the kernel of the plug-in overhead measurement
 /// (tools/plugin-overhead compiles the same file into a plug-in).
 void fb_axpy(float a, const float *x, const float *y, float *out, int64_t n);
+
+// ---- fp32 GEMM A packing (packa.c) -------------------------------------------------------------
+/// Packs A[0..<mc, 0..<kc] (row stride `lda`) into mr-tall panels of the fp32 GEMM: panel r (at
+/// dst + r·mr·kc) holds, for each p, the mr values A[r·mr + i, p] contiguously; rows past `mc` are
+/// zero. Writes exactly ceil(mc / mr)·mr·kc floats. In-register transposes for mr = 14 (AVX-512) and
+/// mr = 6 (AVX2) when the build has them, a scalar loop otherwise.
+void fb_pack_a_panels(const float *src, int64_t lda, int64_t mc, int64_t kc, int64_t mr, float *dst);
 
 // ---- int8 GEMM (qgemm.c) ----------------------------------------------------------------------
 /// Code paths of the int8 GEMM: portable C, AVX2 (vpmaddubsw + vpmaddwd), AVX-512 VNNI (vpdpbusd).
