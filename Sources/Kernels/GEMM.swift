@@ -3,8 +3,9 @@
 // `reference` is the obvious triple loop. `optimized` is a Goto/BLIS-style blocked GEMM:
 //
 //   for jc in n by NC            B block  KC×NC  (L3)
-//     for pc in k by KC          pack B[pc.., jc..] into NR-wide panels (zero-padded)
-//       for ic in m by MC        pack A[ic.., pc..] into MR-tall panels (zero-padded), MC×KC in L2
+//     for pc in k by KC          pack B[pc.., jc..] into NR-wide panels (zero-padded), row by row
+//       for ic in m by MC        pack A[ic.., pc..] into MR-tall panels (zero-padded), MC×KC in L2,
+//                                by in-register transposes (CKernels/packa.c)
 //         for jr in nc by NR     one B micro-panel KC×NR stays in L1 ...
 //           for ir in mc by MR   ... while the A micro-panels stream from L2
 //             micro-kernel: C[MR×NR] (+)= Apanel · Bpanel, accumulators in registers
