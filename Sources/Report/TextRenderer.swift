@@ -28,8 +28,9 @@ public enum TextRenderer {
             guard r.op(row.key.opKey) != nil else { continue }
             let check = r.check(row.key)
             let roof = r.roofline(row)
+            let part = partDescription(row.variant)
             let acc: String
-            if let part = partDescription(row.variant) {
+            if let part {
                 acc = part
             } else if let c = check {
                 acc = AccuracyText.cell(c)
@@ -46,7 +47,7 @@ public enum TextRenderer {
                 row.ipc.map { String(format: "%.2f", $0) } ?? "–",
                 row.cacheMisses.map { Format.count($0) } ?? "–",
                 row.cacheMissesPerKiloInstruction.map { String(format: "%.2f", $0) } ?? "–",
-                BenchmarkKey.isPart(variant: row.variant) ? "–" : row.gflops.map { String(format: "%.2f", $0) } ?? "–",
+                part != nil ? "–" : row.gflops.map { String(format: "%.2f", $0) } ?? "–",
                 roof.gbytesPerSecond.map { String(format: "%.1f", $0) } ?? "–",
                 roof.percentOfPeak.map { String(format: "%.0f%%", $0) } ?? "–",
                 r.speedup(row).map { String(format: "%.2f×", $0) } ?? "–",
