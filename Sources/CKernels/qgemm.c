@@ -428,16 +428,12 @@ FB_A2 void v256_tile4(const fb_job *J, const int mode, int64_t p, int h, int64_t
     const int64_t col = p * 32 + h * 16;
     if (mode == FB_MODE_I32 && col + 16 <= J->n) {
         // The plain int32 output of a full tile: eight stores, the accumulators straight from registers.
-        int32_t *o = J->out_i + i * J->n + col;
-        const int64_t n = J->n;
-        _mm256_storeu_si256((__m256i *)(void *)o, acc[0][0]);
-        _mm256_storeu_si256((__m256i *)(void *)(o + 8), acc[0][1]);
-        _mm256_storeu_si256((__m256i *)(void *)(o + n), acc[1][0]);
-        _mm256_storeu_si256((__m256i *)(void *)(o + n + 8), acc[1][1]);
-        _mm256_storeu_si256((__m256i *)(void *)(o + 2 * n), acc[2][0]);
-        _mm256_storeu_si256((__m256i *)(void *)(o + 2 * n + 8), acc[2][1]);
-        _mm256_storeu_si256((__m256i *)(void *)(o + 3 * n), acc[3][0]);
-        _mm256_storeu_si256((__m256i *)(void *)(o + 3 * n + 8), acc[3][1]);
+        const int64_t n = J->n;  // read once: the vector stores may alias *J
+        int32_t *o = J->out_i + i * n + col;
+        for (int r = 0; r < 4; r++, o += n) {
+            _mm256_storeu_si256((__m256i *)(void *)o, acc[r][0]);
+            _mm256_storeu_si256((__m256i *)(void *)(o + 8), acc[r][1]);
+        }
         return;
     }
     for (int r = 0; r < 4; r++) {
