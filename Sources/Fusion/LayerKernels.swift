@@ -37,9 +37,10 @@ final class ChainKernel: ExecKernel {
 
 /// C = A·B (or A·Bᵀ) on the optimized GEMM, epilogue per finished tile (linear bias, fused ops).
 ///
-/// A leading `bias` and/or `gelu` step of the epilogue runs inside the GEMM micro-kernel on the
-/// tile it has just stored, in L1 (`GEMMTileEpilogue`: the same per-lane operations as the `.bias` and
-/// `.gelu` steps, so the output is bit-identical); the remaining steps run per finished tile.
+/// A leading `bias` and/or `gelu` step of the epilogue is the GEMM's own `GEMMTileEpilogue` (the
+/// same per-lane operations as the `.bias` and `.gelu` steps, so the output is bit-identical): a
+/// pass per block of finished columns, or on each stored tile when steps follow; the remaining
+/// steps run per finished tile.
 final class GEMMKernel: ExecKernel {
     let workspace: GEMMWorkspace
     let a: UnsafePointer<Float>
@@ -47,7 +48,7 @@ final class GEMMKernel: ExecKernel {
     let c: UnsafeMutablePointer<Float>
     /// Source of Bᵀ to transpose into `b` first (matmul with transpose_b), with its row count n.
     let transposeFrom: UnsafePointer<Float>?
-    /// The leading bias / GELU steps, applied by the micro-kernel to each tile it stores.
+    /// The leading bias / GELU steps, applied by the GEMM in its last k block.
     let tileEpilogue: GEMMTileEpilogue?
     let epilogue: GEMMEpilogue?
     /// The steps after `tileEpilogue`, run per finished tile (nil when none are left).
@@ -82,7 +83,7 @@ final class GEMMKernel: ExecKernel {
         workspace.multiply(a: a, b: b, c: c, tileEpilogue: tileEpilogue, epilogue: epilogue)
     }
 
-    /// Splits `program` into its leading `bias` / `gelu` steps (as a register epilogue) and the rest.
+    /// Splits `program` into its leading `bias` / `gelu` steps (as the GEMM's tile epilogue) and the rest.
     static func split(_ program: EWProgram?) -> (GEMMTileEpilogue?, EWProgram?) {
         guard let program, program.count > 0 else { return (nil, nil) }
         let steps = Array(program.stepBuffer)

@@ -56,9 +56,9 @@ enum VMath {
     }
 
     /// GELU, tanh approximation: 0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³))) = x / (1 + e^(−2u)).
-    /// The kernels' `VectorMath.geluTanh` — the very operations the GEMM micro-kernel applies to its
-    /// accumulators when a GELU is fused into its epilogue (`GEMMTileEpilogue`), so fused and
-    /// unfused agree bit for bit.
+    /// The kernels' `VectorMath.geluTanh` — the very operations the GEMM applies to its output
+    /// when a GELU is fused into its epilogue (`GEMMTileEpilogue`), so fused and unfused agree bit
+    /// for bit.
     @_transparent
     static func gelu(_ x: FV) -> FV {
         VectorMath.geluTanh(x)

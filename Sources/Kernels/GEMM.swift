@@ -16,9 +16,11 @@
 // run the same full-size micro-kernel on the zero-padded panels into a scratch tile, and only the
 // valid part is copied to C. The first k block stores C, later k blocks add to it. For m ≤ 4
 // (GEMV-like, e.g. batch-1 inference) the FMA paths skip packing and stream B row by row.
-// An optional `GEMMTileEpilogue` (+ bias, tanh-GELU) runs inside the micro-kernel call on the last
-// k block, on the tile it has just stored (14×32 or 6×16 floats, still in L1), one vector at a time
-// (`applyTileOps`); edge tiles get the same code on their copied-out part.
+// An optional `GEMMTileEpilogue` (+ bias, tanh-GELU) runs in the last k block, one vector at a time
+// (`applyTileOps`): as one pass over each block of MC rows × 256 finished columns, still in L2
+// (`epilogueBlockColumns`), or, when a per-tile closure epilogue follows it, inside the
+// micro-kernel call on the tile it has just stored; edge tiles get the same code on their
+// copied-out part.
 import BenchModel
 import CKernels
 
@@ -184,19 +186,21 @@ public final class GEMMInstance: KernelInstance {
 public typealias GEMMEpilogue = (_ tile: UnsafeMutablePointer<Float>, _ ldc: Int, _ row: Int, _ col: Int,
                                  _ rows: Int, _ cols: Int) -> Void
 
-/// Bias and activation the optimized GEMM applies to each tile inside the micro-kernel call of the
-/// last k block, while the tile is in L1 — no pass over the finished output. Per element, in
-/// this order and as separate IEEE operations: c (+ C from earlier k blocks), + bias[col], then the
-/// activation (`VectorMath.geluTanh` for `.gelu`). That is exactly what a GEMM followed by a
-/// `+ bias[col]` pass and a `VectorMath.geluTanh` pass computes, so the fused result is
-/// bit-identical to the unfused one. The micro-kernel applies it right after it stores the tile
-/// (`applyTileOps` over the 14×32 or 6×16 floats, still in L1), so the output makes one trip from
-/// memory instead of one per pass, and the out-of-order core overlaps the epilogue's arithmetic
-/// with the next tile's first loads and FMAs. It was first written on the accumulator registers,
-/// with the epilogue inlined once per accumulator; the optimizer then called `storeBytes` out of
-/// line for each of them (27 calls in the 14×32 kernel), and the fused model measured no faster
-/// than the separate passes; with one loop it is 1–2% faster than them (docs/results.md, Zen 4).
-/// Edge tiles, the small-m path and the SSE kernel apply the same code to their stored tile.
+/// Bias and activation the optimized GEMM applies to its output in the last k block, a block at a
+/// time while the block is still in cache — no separate pass over the whole of C. Per element, in this order and as
+/// separate IEEE operations: c (+ C from earlier k blocks), + bias[col], then the activation
+/// (`VectorMath.geluTanh` for `.gelu`). That is exactly what a GEMM followed by a `+ bias[col]`
+/// pass and a `VectorMath.geluTanh` pass computes, so the fused result is bit-identical to the
+/// unfused one.
+///
+/// Where it runs (`gemmBlocked`): as one pass over each block of MC rows × 256 columns as soon as
+/// the block's last micro-panel is done (`epilogueBlockColumns`, the block in L2); when a per-tile
+/// closure epilogue follows, inside each micro-kernel call on the tile it has just stored (in L1),
+/// so the closure sees the tile finished. The history (docs/results.md, issue 18): on the
+/// accumulator registers, the optimizer called `storeBytes` out of line for each of them and the
+/// fused model measured no faster than the separate passes; per stored tile it cost 3.8% of the
+/// GEMM on AVX2 (the GELU's dependency chain exposed at every 12-vector tile); per block, less
+/// (the figures are at `epilogueBlockColumns`). The small-m path applies it to the whole of C.
 public struct GEMMTileEpilogue {
     /// The activation after the bias.
     public enum Activation {
@@ -236,35 +240,48 @@ struct TileOps {
 
 /// Applies `ops` in place to the stored tile C[0..<rows, 0..<cols] (row stride `ld`) with the
 /// micro-kernels' per-lane arithmetic, `V.scalarCount` lanes at a time (the last group of a row
-/// partial): every micro-kernel's full tile while it is in L1 (`MicroKernel.compute(…, ops)`),
-/// the edge tiles and the small-m path. Each lane's result does not depend on the width (one IEEE operation
+/// partial): `gemmBlocked`'s blocks of finished columns, every micro-kernel's full tile while it
+/// is in L1 when a closure epilogue follows (`MicroKernel.compute(…, ops)`), the edge tiles and
+/// the small-m path. Each lane's result does not depend on the width (one IEEE operation
 /// per lane and step), so every width gives the same bits.
 @inline(never)
 func applyTileOps<V: FloatVector>(_ ops: TileOps, _ c: UnsafeMutablePointer<Float>, ld: Int, rows: Int, cols: Int,
                                   lanes _: V.Type = SIMD8<Float>.self) {
     guard ops.active else { return }
     let width = V.scalarCount
+    let full = cols - cols % width
     for i in 0..<rows {
         let row = c + i * ld
-        var j = 0
-        while j < cols {
-            let w = min(width, cols - j)
-            var x = V(), b = V()
-            if w == width {
-                x = UnsafeRawPointer(row + j).loadUnaligned(as: V.self)
-                if let bias = ops.bias { b = UnsafeRawPointer(bias + j).loadUnaligned(as: V.self) }
-            } else {
-                for l in 0..<w { x[l] = row[j + l] }
-                if let bias = ops.bias { for l in 0..<w { b[l] = bias[j + l] } }
+        // Full vectors: one loop per combination, so the body has no branch but the loop's own
+        // (a pass over a block of C is throughput-bound: GEMMTileEpilogue).
+        switch (ops.bias, ops.gelu) {
+        case (let bias?, true):
+            for j in stride(from: 0, to: full, by: width) {
+                let x = UnsafeRawPointer(row + j).loadUnaligned(as: V.self) + UnsafeRawPointer(bias + j).loadUnaligned(as: V.self)
+                UnsafeMutableRawPointer(row + j).storeBytes(of: fastGeluTanh(x), as: V.self)
             }
-            if ops.bias != nil { x = x + b }
-            if ops.gelu { x = fastGeluTanh(x) }
-            if w == width {
+        case (let bias?, false):
+            for j in stride(from: 0, to: full, by: width) {
+                let x = UnsafeRawPointer(row + j).loadUnaligned(as: V.self) + UnsafeRawPointer(bias + j).loadUnaligned(as: V.self)
                 UnsafeMutableRawPointer(row + j).storeBytes(of: x, as: V.self)
-            } else {
-                for l in 0..<w { row[j + l] = x[l] }
             }
-            j += width
+        case (nil, _):
+            for j in stride(from: 0, to: full, by: width) {
+                let x = UnsafeRawPointer(row + j).loadUnaligned(as: V.self)
+                UnsafeMutableRawPointer(row + j).storeBytes(of: fastGeluTanh(x), as: V.self)
+            }
+        }
+        // The partial vector at the row's end, lane by lane through the same operations.
+        let w = cols - full
+        if w > 0 {
+            var x = V(), b = V()
+            for l in 0..<w { x[l] = row[full + l] }
+            if let bias = ops.bias {
+                for l in 0..<w { b[l] = bias[full + l] }
+                x = x + b
+            }
+            if ops.gelu { x = fastGeluTanh(x) }
+            for l in 0..<w { row[full + l] = x[l] }
         }
     }
 }
@@ -308,8 +325,8 @@ public final class GEMMWorkspace {
         freeFloats(tile)
     }
 
-    /// C = A·B (row-major, leading dimensions k, n, n), then `tileEpilogue` on every tile while
-    /// it is in L1 (bias, activation; see `GEMMTileEpilogue`), then `epilogue` on
+    /// C = A·B (row-major, leading dimensions k, n, n), then `tileEpilogue` on every element while
+    /// it is in cache (bias, activation; see `GEMMTileEpilogue`), then `epilogue` on
     /// every finished tile. On the small-m path (m ≤ 4, no tiles) both see the whole of C as one tile.
     public func multiply(a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>,
                          tileEpilogue: GEMMTileEpilogue? = nil, epilogue: GEMMEpilogue? = nil) {
@@ -498,9 +515,10 @@ protocol MicroKernel {
 
 extension MicroKernel {
     /// `compute`, then `ops` (bias, GELU) on the tile it has just stored, still in L1, `Lanes` at a
-    /// time (full tiles of the last k block). One loop body, not one inlined epilogue per
-    /// accumulator: with 28 of them in the 14×32 kernel the optimizer called `storeBytes` out of
-    /// line for each (docs/results.md, issue 18).
+    /// time (full tiles of the last k block when a per-tile closure epilogue follows; otherwise
+    /// `gemmBlocked` applies `ops` per block of columns). One loop body, not one inlined epilogue
+    /// per accumulator: with 28 of them in the 14×32 kernel the optimizer called `storeBytes` out
+    /// of line for each (docs/results.md, issue 18).
     @inline(__always)
     static func compute(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
                         _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ accumulate: Bool, _ ops: TileOps) {
@@ -550,6 +568,10 @@ enum SSEKernel: MicroKernel {
 func gemmBlocked<K: MicroKernel>(_: K.Type, m: Int, n: Int, k: Int, _ bl: GEMMBlocking, _ p: GEMMPointers,
                                   tileEpilogue: GEMMTileEpilogue? = nil, epilogue: GEMMEpilogue? = nil) {
     let mr = K.mr, nr = K.nr
+    // Without a per-tile closure after it, the tile epilogue runs once per block of finished
+    // columns (`epilogueBlockColumns`) instead of inside each micro-kernel call.
+    let blockEpilogue = epilogue == nil ? tileEpilogue : nil
+    let perTile = blockEpilogue == nil ? tileEpilogue : nil
     var jc = 0
     while jc < n {
         let nc = min(bl.nc, n - jc)
@@ -557,11 +579,13 @@ func gemmBlocked<K: MicroKernel>(_: K.Type, m: Int, n: Int, k: Int, _ bl: GEMMBl
         while pc < k {
             let kc = min(bl.kc, k - pc)
             let accumulate = pc > 0
+            let last = pc + kc == k
             packB(K.self, kc: kc, nc: nc, src: p.b + pc * n + jc, ldb: n, dst: p.bPack)
             var ic = 0
             while ic < m {
                 let mc = min(bl.mc, m - ic)
                 packA(K.self, mc: mc, kc: kc, src: p.a + ic * k + pc, lda: k, dst: p.aPack)
+                var blockStart = 0
                 var jr = 0
                 while jr < nc {
                     let cols = min(nr, nc - jr)
@@ -571,9 +595,8 @@ func gemmBlocked<K: MicroKernel>(_: K.Type, m: Int, n: Int, k: Int, _ bl: GEMMBl
                         let rows = min(mr, mc - ir)
                         let aPanel = UnsafePointer(p.aPack + ir * kc)
                         let cTile = p.c + (ic + ir) * n + jc + jr
-                        let last = pc + kc == k
                         if rows == mr && cols == nr {
-                            if last, let te = tileEpilogue {
+                            if last, let te = perTile {
                                 K.compute(kc, aPanel, bPanel, cTile, n, accumulate, te.ops(col: jc + jr))
                             } else {
                                 K.compute(kc, aPanel, bPanel, cTile, n, accumulate)
@@ -588,7 +611,7 @@ func gemmBlocked<K: MicroKernel>(_: K.Type, m: Int, n: Int, k: Int, _ bl: GEMMBl
                                     for j in 0..<cols { dst[j] = src[j] }
                                 }
                             }
-                            if last, let te = tileEpilogue {
+                            if last, let te = perTile {
                                 applyTileOps(te.ops(col: jc + jr), cTile, ld: n, rows: rows, cols: cols, lanes: K.Lanes.self)
                             }
                         }
@@ -599,6 +622,13 @@ func gemmBlocked<K: MicroKernel>(_: K.Type, m: Int, n: Int, k: Int, _ bl: GEMMBl
                         ir += mr
                     }
                     jr += nr
+                    if last, let te = blockEpilogue, jr - blockStart >= epilogueBlockColumns || jr >= nc {
+                        // Columns blockStart..<jr of rows ic..<ic+mc are final: one pass over them.
+                        let c0 = jc + blockStart
+                        applyTileOps(te.ops(col: c0), p.c + ic * n + c0, ld: n, rows: mc,
+                                     cols: min(jr, nc) - blockStart, lanes: K.Lanes.self)
+                        blockStart = jr
+                    }
                 }
                 ic += mc
             }
@@ -607,6 +637,18 @@ func gemmBlocked<K: MicroKernel>(_: K.Type, m: Int, n: Int, k: Int, _ bl: GEMMBl
         jc += nc
     }
 }
+
+/// Columns per block of `gemmBlocked`'s block epilogue (a multiple of every NR).
+///
+/// The bias and GELU of a `GEMMTileEpilogue` run as one pass over MC rows × this many finished
+/// columns (at most 252 × 256 floats, 252 KiB, in L2), right after the block's last micro-panel.
+/// Inside each micro-kernel call they cost more. The likely reason: a 6×16 tile is only 12
+/// vectors, so the GELU's long dependency chain (a polynomial and a division per vector) is
+/// exposed at every tile boundary, while a pass over a block is bound by throughput. Measured
+/// on Zen 4 at 64×3072×768 with `applyTileOps`' branch-free loops (docs/results.md, issue 18):
+/// fused/GEMM 1.041 → 1.026 on AVX2 and 1.023 → 1.013 on AVX-512 (medians of 20-round runs);
+/// per 16 or 64 columns no gain, one pass over the whole of C about as good as 256 columns.
+let epilogueBlockColumns = 256
 
 /// Packs A[0..<mc, 0..<kc] (row stride `lda`) into mr-tall panels: panel r holds, for each p,
 /// the mr values A[r·mr + i, p] contiguously; rows past `mc` are zero. A transpose, done in registers

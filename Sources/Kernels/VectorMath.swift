@@ -201,7 +201,7 @@ public enum VectorMath {
 /// 1 + tanh cancellation for negative x.
 ///
 /// The operations, in this order, are the fusion runtime's GELU (`VMath.gelu` calls this) and the
-/// GEMM micro-kernels' epilogue (`GEMMTileEpilogue`), so a GELU fused into a GEMM tile
+/// GEMM's epilogue (`GEMMTileEpilogue`), so a GELU fused into a GEMM
 /// is bit-identical to the unfused GELU layer at every vector width (each step is one IEEE
 /// operation per lane). Error against the exact tanh-GELU (Double), over [−12, 12] on a 2⁻¹² grid
 /// plus ±[12, 1e4] (tested in `GELUEpilogueTests`): |f(x) − GELU(x)| ≤ 6e-7·|GELU(x)| + 2e-8.

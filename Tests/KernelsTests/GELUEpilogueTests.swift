@@ -1,8 +1,10 @@
-// Tests of the GEMM's tile epilogue (`GEMMTileEpilogue`: + bias, tanh-GELU inside the
-// micro-kernel, on each tile it stores): the GELU approximation's error bound against the exact tanh-GELU
-// (and that it is inside the `gelu_tanh` op's tolerance band), and bit-identity of the fused GEMM
-// with the unfused GEMM → bias pass → GELU pass on every micro-kernel path, on ragged shapes (edge
-// tiles), several k blocks (accumulating tiles) and the small-m path. Not timing-based.
+// Tests of the GEMM's tile epilogue (`GEMMTileEpilogue`: + bias, tanh-GELU on each block of
+// finished columns, or inside the micro-kernel on each tile when a closure epilogue follows): the
+// GELU approximation's error bound against the exact tanh-GELU (and that it is inside the
+// `gelu_tanh` op's tolerance band), and bit-identity of the fused GEMM with the unfused GEMM → bias
+// pass → GELU pass on every micro-kernel path, on ragged shapes (edge tiles), several k blocks
+// (accumulating tiles), several column blocks with a partial last one, several m blocks, several
+// n blocks and the small-m path. Not timing-based.
 import BenchModel
 import Foundation
 import Testing
@@ -91,6 +93,10 @@ import Testing
     /// and m ≤ 4 (the small-m path).
     static let shapes: [(m: Int, n: Int, k: Int)] = [
         (6, 16, 7), (14, 32, 3), (13, 37, 5), (29, 45, 300), (50, 70, 513), (64, 96, 33), (3, 20, 9), (1, 40, 260), (7, 3, 1),
+        // Column blocks of the block epilogue (`epilogueBlockColumns`): 256 + 256 + 88 (an edge tile
+        // in the last); more rows than one m block on every path (MC 128–252); more columns than
+        // one n block (NC 4096).
+        (20, 600, 40), (260, 300, 17), (7, 4100, 3),
     ]
 
     static func filled(_ count: Int, seed: UInt64, scale: Float) -> [Float] {
