@@ -18,9 +18,8 @@
 // (GEMV-like, e.g. batch-1 inference) the FMA paths skip packing and stream B row by row.
 // An optional `GEMMTileEpilogue` (+ bias, tanh-GELU) runs in the last k block, one vector at a time
 // (`applyTileOps`): as one pass over each block of MC rows × 256 finished columns, still in L2
-// (`epilogueBlockColumns`), or, when a per-tile closure epilogue follows it, inside the
-// micro-kernel call on the tile it has just stored; edge tiles get the same code on their
-// copied-out part.
+// (`epilogueBlockColumns`), or, when a per-tile closure epilogue follows it, on each tile just
+// stored, right before the closure.
 import BenchModel
 import CKernels
 
@@ -195,8 +194,8 @@ public typealias GEMMEpilogue = (_ tile: UnsafeMutablePointer<Float>, _ ldc: Int
 ///
 /// Where it runs (`gemmBlocked`): as one pass over each block of MC rows × 256 columns as soon as
 /// the block's last micro-panel is done (`epilogueBlockColumns`, the block in L2); when a per-tile
-/// closure epilogue follows, inside each micro-kernel call on the tile it has just stored (in L1),
-/// so the closure sees the tile finished. The history (docs/results.md, issue 18): on the
+/// closure epilogue follows, on each tile right after its last micro-kernel call (in L1), just
+/// before the closure, so the closure sees the tile finished. The history (docs/results.md, issue 18): on the
 /// accumulator registers, the optimizer called `storeBytes` out of line for each of them and the
 /// fused model measured no faster than the separate passes; per stored tile it cost 3.8% of the
 /// GEMM on AVX2 (the GELU's dependency chain exposed at every 12-vector tile); per block, less
@@ -240,9 +239,8 @@ struct TileOps {
 
 /// Applies `ops` in place to the stored tile C[0..<rows, 0..<cols] (row stride `ld`) with the
 /// micro-kernels' per-lane arithmetic, `V.scalarCount` lanes at a time (the last group of a row
-/// partial): `gemmBlocked`'s blocks of finished columns, every micro-kernel's full tile while it
-/// is in L1 when a closure epilogue follows (`MicroKernel.compute(…, ops)`), the edge tiles and
-/// the small-m path. Each lane's result does not depend on the width (one IEEE operation
+/// partial): `gemmBlocked`'s blocks of finished columns, or each finished tile while it is in L1
+/// when a closure epilogue follows, and the small-m path. Each lane's result does not depend on the width (one IEEE operation
 /// per lane and step), so every width gives the same bits.
 @inline(never)
 func applyTileOps<V: FloatVector>(_ ops: TileOps, _ c: UnsafeMutablePointer<Float>, ld: Int, rows: Int, cols: Int,
@@ -513,20 +511,6 @@ protocol MicroKernel {
                         _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ accumulate: Bool)
 }
 
-extension MicroKernel {
-    /// `compute`, then `ops` (bias, GELU) on the tile it has just stored, still in L1, `Lanes` at a
-    /// time (full tiles of the last k block when a per-tile closure epilogue follows; otherwise
-    /// `gemmBlocked` applies `ops` per block of columns). One loop body, not one inlined epilogue
-    /// per accumulator: with 28 of them in the 14×32 kernel the optimizer called `storeBytes` out
-    /// of line for each (docs/results.md, issue 18).
-    @inline(__always)
-    static func compute(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
-                        _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ accumulate: Bool, _ ops: TileOps) {
-        compute(kc, a, b, c, ldc, accumulate)
-        applyTileOps(ops, c, ld: ldc, rows: mr, cols: nr, lanes: Lanes.self)
-    }
-}
-
 /// 14×32 AVX-512 micro-kernel.
 enum AVX512Kernel: MicroKernel {
     typealias Lanes = SIMD16<Float>
@@ -569,9 +553,8 @@ func gemmBlocked<K: MicroKernel>(_: K.Type, m: Int, n: Int, k: Int, _ bl: GEMMBl
                                   tileEpilogue: GEMMTileEpilogue? = nil, epilogue: GEMMEpilogue? = nil) {
     let mr = K.mr, nr = K.nr
     // Without a per-tile closure after it, the tile epilogue runs once per block of finished
-    // columns (`epilogueBlockColumns`) instead of inside each micro-kernel call.
+    // columns (`epilogueBlockColumns`); with one, on each finished tile just before the closure.
     let blockEpilogue = epilogue == nil ? tileEpilogue : nil
-    let perTile = blockEpilogue == nil ? tileEpilogue : nil
     var jc = 0
     while jc < n {
         let nc = min(bl.nc, n - jc)
@@ -596,11 +579,7 @@ func gemmBlocked<K: MicroKernel>(_: K.Type, m: Int, n: Int, k: Int, _ bl: GEMMBl
                         let aPanel = UnsafePointer(p.aPack + ir * kc)
                         let cTile = p.c + (ic + ir) * n + jc + jr
                         if rows == mr && cols == nr {
-                            if last, let te = perTile {
-                                K.compute(kc, aPanel, bPanel, cTile, n, accumulate, te.ops(col: jc + jr))
-                            } else {
-                                K.compute(kc, aPanel, bPanel, cTile, n, accumulate)
-                            }
+                            K.compute(kc, aPanel, bPanel, cTile, n, accumulate)
                         } else {
                             K.compute(kc, aPanel, bPanel, p.tile, nr, false)
                             for i in 0..<rows {
@@ -611,12 +590,12 @@ func gemmBlocked<K: MicroKernel>(_: K.Type, m: Int, n: Int, k: Int, _ bl: GEMMBl
                                     for j in 0..<cols { dst[j] = src[j] }
                                 }
                             }
-                            if last, let te = perTile {
-                                applyTileOps(te.ops(col: jc + jr), cTile, ld: n, rows: rows, cols: cols, lanes: K.Lanes.self)
-                            }
                         }
                         if let epilogue, last {
                             // Last k block: the tile is final and still in L1.
+                            if let te = tileEpilogue {
+                                applyTileOps(te.ops(col: jc + jr), cTile, ld: n, rows: rows, cols: cols, lanes: K.Lanes.self)
+                            }
                             epilogue(cTile, n, ic + ir, jc + jr, rows, cols)
                         }
                         ir += mr

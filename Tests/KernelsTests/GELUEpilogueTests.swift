@@ -1,5 +1,5 @@
 // Tests of the GEMM's tile epilogue (`GEMMTileEpilogue`: + bias, tanh-GELU on each block of
-// finished columns, or inside the micro-kernel on each tile when a closure epilogue follows): the
+// finished columns, or on each finished tile when a closure epilogue follows): the
 // GELU approximation's error bound against the exact tanh-GELU (and that it is inside the
 // `gelu_tanh` op's tolerance band), and bit-identity of the fused GEMM with the unfused GEMM → bias
 // pass → GELU pass on every micro-kernel path, on ragged shapes (edge tiles), several k blocks
